@@ -1,0 +1,3 @@
+from ketch.guest.daemon.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""HTTP layer: route tables and handlers that parse requests and shape responses, nothing more."""

@@ -1,0 +1,1 @@
+"""Process-level concerns of dockerd: flags, daemon.json, logging, locks, listeners, signals."""

@@ -1,0 +1,1 @@
+"""Engine services: the work behind each API resource, independent of HTTP."""

@@ -1,0 +1,48 @@
+"""The composition root: one Engine holds the config, the event bus and every service."""
+
+import logging
+import socket
+from typing import Any
+
+from ketch.guest.daemon.config import DaemonConfig
+from ketch.guest.engine.events import EventBus
+from ketch.guest.engine.system import SystemService
+from ketch.guest.runtime import select
+from ketch.guest.store.layout import Layout
+
+log = logging.getLogger("ketch.engine")
+
+
+class Engine:
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        self.layout = Layout(config.data_root, config.exec_root)
+        self.layout.create()
+        self.events = EventBus()
+        self.system = SystemService(self)
+
+    async def start(self) -> None:
+        """Restore state from disk; called once before the API starts listening."""
+
+    async def close(self) -> None:
+        """Stop background work; containers keep running (live restore)."""
+        self.events.close()
+
+    def runtimes(self) -> dict[str, str]:
+        return select.available_runtimes(self.config.runtimes)
+
+    def default_runtime_name(self) -> str:
+        return select.default_runtime(self.config.default_runtime, self.runtimes())
+
+    def runtime_info(self) -> dict[str, str]:
+        name = self.default_runtime_name()
+        path = self.runtimes().get(name, name)
+        version, commit = select.runtime_version(path)
+        return {"name": name, "path": path, "version": version, "commit": commit}
+
+    def runtimes_info(self) -> dict[str, Any]:
+        return {name: {"path": path} for name, path in self.runtimes().items()}
+
+    def publish_daemon_event(self, action: str, attributes: dict[str, str]) -> None:
+        self.events.publish("daemon", action, self.system.engine_id,
+                            {"name": socket.gethostname(), **attributes})

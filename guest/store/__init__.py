@@ -1,0 +1,1 @@
+"""On-disk state under data-root. Only this package knows the layout and how files are written."""

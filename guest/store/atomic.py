@@ -1,0 +1,44 @@
+"""Crash-safe file writes: write to a temp file in the same folder, fsync, rename."""
+
+import contextlib
+import json
+import os
+import tempfile
+from typing import Any
+
+
+def write_bytes_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(folder)
+
+
+def write_json_atomic(path: str, value: Any, mode: int = 0o600) -> None:
+    write_bytes_atomic(path, json.dumps(value, separators=(",", ":")).encode(), mode)
+
+
+def read_json(path: str, default: Any = None) -> Any:
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        return default
+
+
+def fsync_dir(folder: str) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
