@@ -5,8 +5,14 @@ import socket
 from typing import Any
 
 from ketch.guest.daemon.config import DaemonConfig
+from ketch.guest.engine.build import BuildService
+from ketch.guest.engine.containers import ContainerService
 from ketch.guest.engine.events import EventBus
+from ketch.guest.engine.images import ImageService
+from ketch.guest.engine.networks import NetworkService
+from ketch.guest.engine.service import Service
 from ketch.guest.engine.system import SystemService
+from ketch.guest.engine.volumes import VolumeService
 from ketch.guest.runtime import select
 from ketch.guest.store.layout import Layout
 
@@ -20,13 +26,26 @@ class Engine:
         self.layout.create()
         self.events = EventBus()
         self.system = SystemService(self)
+        self.images = ImageService(self)
+        self.volumes = VolumeService(self)
+        self.networks = NetworkService(self)
+        self.containers = ContainerService(self)
+        self.builder = BuildService(self)
+
+    def services(self) -> list[Service]:
+        """In start order: each service may use the ones before it while restoring."""
+        return [self.images, self.volumes, self.networks, self.containers, self.builder]
 
     async def start(self) -> None:
         """Restore state from disk; called once before the API starts listening."""
+        for service in self.services():
+            await service.start()
 
     async def close(self) -> None:
         """Stop background work; containers keep running (live restore)."""
         self.events.close()
+        for service in reversed(self.services()):
+            await service.close()
 
     def runtimes(self) -> dict[str, str]:
         return select.available_runtimes(self.config.runtimes)

@@ -1,0 +1,5 @@
+"""Routes for /containers (filled in by its issue)."""
+
+from ketch.guest.api.routing import Route
+
+ROUTES: list[Route] = []

@@ -1,0 +1,5 @@
+"""Routes for /volumes (filled in by its issue)."""
+
+from ketch.guest.api.routing import Route
+
+ROUTES: list[Route] = []
