@@ -37,8 +37,12 @@ class DaemonProcess:
     """Owns one dockerd: its temp folders, its process, and clients bound to its socket."""
 
     def __init__(self, config: Mapping[str, Any] | None = None,
-                 args: Sequence[str] = (), base_dir: str | None = None) -> None:
+                 args: Sequence[str] = (), base_dir: str | None = None,
+                 netns: bool = True) -> None:
         self.base = base_dir or tempfile.mkdtemp(prefix="ketch-test-")
+        # Each daemon gets its own network namespace so bridges, iptables chains and
+        # published ports of concurrent test daemons never collide with each other or the host.
+        self.netns = f"ketch-{os.path.basename(self.base)[-12:]}" if netns else None
         self.socket_path = os.path.join(self.base, "docker.sock")
         self.data_root = os.path.join(self.base, "root")
         self.exec_root = os.path.join(self.base, "run")
@@ -55,7 +59,8 @@ class DaemonProcess:
         return f"unix://{self.socket_path}"
 
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", "ketch.guest", "-H", self.host,
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        return [*prefix, sys.executable, "-m", "ketch.guest", "-H", self.host,
                 "--data-root", self.data_root, "--exec-root", self.exec_root,
                 "--pidfile", self.pidfile, "--config-file", self.config_file,
                 *self.extra_args]
@@ -64,8 +69,22 @@ class DaemonProcess:
         with open(self.config_file, "w", encoding="utf-8") as f:
             json.dump(self.config, f)
 
+    def ensure_netns(self) -> None:
+        if not self.netns or os.path.exists(f"/run/netns/{self.netns}"):
+            return
+        subprocess.run(["ip", "netns", "add", self.netns], check=True, capture_output=True)
+        self.in_netns("ip", "link", "set", "lo", "up")
+
+    def in_netns(self, *argv: str, check: bool = True, timeout: float = 60,
+                 input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run a command in the daemon's network namespace (where published ports live)."""
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        return subprocess.run([*prefix, *argv], check=check, capture_output=True, text=True,
+                              timeout=timeout, input=input)
+
     def start(self, wait: bool = True) -> "DaemonProcess":
         os.makedirs(self.cli_config, exist_ok=True)
+        self.ensure_netns()
         self.write_config()
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child from here on
         self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=log,
@@ -123,6 +142,8 @@ class DaemonProcess:
 
     def cleanup(self) -> None:
         self.stop()
+        if self.netns:
+            subprocess.run(["ip", "netns", "delete", self.netns], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
 
     # -- clients ---------------------------------------------------------------------------

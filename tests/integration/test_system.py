@@ -177,7 +177,7 @@ def test_tcp_listener_with_tlsverify(make_daemon, tmp_path) -> None:  # type: ig
     port = free_port()
     d: DaemonProcess = make_daemon(args=[
         "-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert", certs["ca"],
-        "--tlscert", certs["server-cert"], "--tlskey", certs["server-key"]]).start()
+        "--tlscert", certs["server-cert"], "--tlskey", certs["server-key"]], netns=False).start()
     env = {**d.cli_env(), "DOCKER_HOST": f"tcp://127.0.0.1:{port}", "DOCKER_TLS_VERIFY": "1",
            "DOCKER_CERT_PATH": str(tmp_path / "client")}
     out = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], env=env,
