@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from ketch.guest.testing.daemon import DOCKER_CLI, DaemonProcess
+from ketch.guest.testing.images import busybox_archive, load_busybox
+from ketch.guest.testing.registry import RegistryProcess
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,6 +31,28 @@ def daemon() -> Iterator[DaemonProcess]:
     process = DaemonProcess().start()
     yield process
     process.cleanup()
+
+
+@pytest.fixture(scope="session")
+def registry() -> Iterator[RegistryProcess]:
+    """A real docker-registry on 127.0.0.1 (anonymous access), shared by the session."""
+    process = RegistryProcess().start()
+    yield process
+    process.cleanup()
+
+
+@pytest.fixture(scope="session")
+def busybox_tar() -> str:
+    """Path to a docker-archive of busybox:latest built offline from busybox-static."""
+    return busybox_archive()
+
+
+@pytest.fixture(scope="session")
+def busybox(daemon: DaemonProcess, busybox_tar: str) -> str:
+    """busybox:latest loaded into the shared `daemon`; returns the reference.
+
+    Tests with a daemon of their own call ketch.guest.testing.images.load_busybox(daemon)."""
+    return load_busybox(daemon)
 
 
 @pytest.fixture

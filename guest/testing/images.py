@@ -1,0 +1,254 @@
+"""Test images made offline: a busybox image from Debian's busybox-static, written as the
+docker-archive tarball `docker save` produces (manifest.json, repositories and the OCI layout
+Docker 25+ adds), plus helpers to build other small images the same way.
+
+The busybox archive is cached under $KETCH_TEST_CACHE (default: <tmp>/ketch-test-cache),
+keyed by the busybox binary's digest, so every test session builds it at most once.
+"""
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ketch.guest.testing.daemon import DaemonProcess
+
+BUSYBOX_BINARY = "/bin/busybox"
+BUSYBOX_REF = "busybox:latest"
+# Fixed so the same binary always gives the same image ID (as a registry image would).
+EPOCH = 1704067200  # 2024-01-01T00:00:00Z
+CREATED = "2024-01-01T00:00:00Z"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+ARCHIVE_FORMAT_VERSION = "2"
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def cache_dir() -> str:
+    path = os.environ.get("KETCH_TEST_CACHE") or os.path.join(tempfile.gettempdir(),
+                                                               "ketch-test-cache")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+@dataclass
+class FileEntry:
+    """One tar member of a test layer: a file, dir, symlink, hardlink or char device."""
+
+    path: str
+    kind: str = "file"  # file | dir | symlink | link | chardev
+    data: bytes = b""
+    mode: int = 0o644
+    target: str = ""
+    uid: int = 0
+    gid: int = 0
+    xattrs: dict[str, str] = field(default_factory=dict)
+
+
+def layer_tar(entries: Iterable[FileEntry]) -> bytes:
+    """An uncompressed, reproducible layer tarball (PAX, fixed mtimes)."""
+    buf = io.BytesIO()
+    kinds = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
+             "link": tarfile.LNKTYPE, "chardev": tarfile.CHRTYPE}
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for entry in entries:
+            info = tarfile.TarInfo(entry.path.lstrip("/"))
+            info.type = kinds[entry.kind]
+            info.mode = entry.mode
+            info.mtime = EPOCH
+            info.uid, info.gid = entry.uid, entry.gid
+            info.linkname = entry.target
+            info.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in entry.xattrs.items()}
+            if entry.kind == "file":
+                info.size = len(entry.data)
+                tar.addfile(info, io.BytesIO(entry.data))
+            else:
+                tar.addfile(info)
+    return buf.getvalue()
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def image_config(layers: Sequence[bytes], cmd: Sequence[str] | None = ("sh",),
+                 env: Sequence[str] = (f"PATH={DEFAULT_PATH}",),
+                 architecture: str = "amd64", extra: dict[str, Any] | None = None,
+                 history: Sequence[str] | None = None) -> dict[str, Any]:
+    """The image config JSON for these uncompressed layers, Docker's field order."""
+    container_config: dict[str, Any] = {"Env": list(env)}
+    if cmd is not None:
+        container_config["Cmd"] = list(cmd)
+    container_config.update(extra or {})
+    created_by = list(history or [f"/bin/sh -c #(nop) ADD layer {i}" for i in range(len(layers))])
+    return {
+        "architecture": architecture,
+        "config": container_config,
+        "created": CREATED,
+        "history": [{"created": CREATED, "created_by": text} for text in created_by],
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [sha256_digest(layer) for layer in layers]},
+    }
+
+
+@dataclass
+class ArchiveImage:
+    """One image to write into a docker-archive: its layers (uncompressed tars) and config."""
+
+    layers: list[bytes]
+    config: dict[str, Any]
+    repo_tags: list[str] = field(default_factory=list)
+
+    @property
+    def config_bytes(self) -> bytes:
+        return json.dumps(self.config, separators=(",", ":")).encode()
+
+    @property
+    def id(self) -> str:
+        return sha256_digest(self.config_bytes)
+
+
+def _qualified_name(repo_tag: str) -> str:
+    name, _, _ = repo_tag.rpartition(":")
+    first = name.split("/")[0]
+    if "/" not in name:
+        return f"docker.io/library/{repo_tag}"
+    if "." in first or ":" in first or first == "localhost":
+        return repo_tag
+    return f"docker.io/{repo_tag}"
+
+
+def write_docker_archive(path: str, images: Sequence[ArchiveImage]) -> None:
+    """Write images as `docker save` (Docker 25+) does: OCI layout + manifest.json."""
+    blobs: dict[str, bytes] = {}
+    manifest_json: list[dict[str, Any]] = []
+    index_manifests: list[dict[str, Any]] = []
+    repositories: dict[str, dict[str, str]] = {}
+    for image in images:
+        config = image.config_bytes
+        blobs[image.id] = config
+        layer_descriptors = []
+        for layer in image.layers:
+            digest = sha256_digest(layer)
+            blobs[digest] = layer
+            layer_descriptors.append({"mediaType": OCI_LAYER_TAR, "digest": digest,
+                                      "size": len(layer)})
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": image.id, "size": len(config)},
+            "layers": layer_descriptors,
+        }, separators=(",", ":")).encode()
+        manifest_digest = sha256_digest(manifest)
+        blobs[manifest_digest] = manifest
+        layer_paths = [f"blobs/sha256/{d['digest'][7:]}" for d in layer_descriptors]
+        manifest_json.append({"Config": f"blobs/sha256/{image.id[7:]}",
+                              "RepoTags": list(image.repo_tags) or None,
+                              "Layers": layer_paths})
+        descriptor = {"mediaType": OCI_MANIFEST, "digest": manifest_digest,
+                      "size": len(manifest)}
+        for repo_tag in image.repo_tags or [None]:
+            entry = dict(descriptor)
+            if repo_tag:
+                entry["annotations"] = {
+                    "io.containerd.image.name": _qualified_name(repo_tag),
+                    "org.opencontainers.image.ref.name": repo_tag.rpartition(":")[2]}
+                name, _, tag = repo_tag.rpartition(":")
+                repositories.setdefault(name, {})[tag] = layer_paths[-1].rpartition("/")[2] \
+                    if layer_paths else image.id[7:]
+            index_manifests.append(entry)
+    members: list[tuple[str, bytes]] = [("blobs/", b""), ("blobs/sha256/", b"")]
+    members += [(f"blobs/sha256/{d[7:]}", data) for d, data in sorted(blobs.items())]
+    members += [
+        ("index.json", json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                   "manifests": index_manifests}).encode()),
+        ("manifest.json", json.dumps(manifest_json).encode()),
+        ("oci-layout", b'{"imageLayoutVersion": "1.0.0"}'),
+        ("repositories", json.dumps(repositories).encode()),
+    ]
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name.rstrip("/"))
+            info.mtime = EPOCH
+            if name.endswith("/"):
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(data), 0o644
+                tar.addfile(info, io.BytesIO(data))
+    os.replace(tmp, path)
+
+
+def busybox_applets(binary: str = BUSYBOX_BINARY) -> list[str]:
+    out = subprocess.run([binary, "--list"], capture_output=True, text=True, check=True).stdout
+    return sorted({name for name in out.split() if name and "/" not in name} - {"busybox"})
+
+
+def busybox_layer(binary: str = BUSYBOX_BINARY) -> bytes:
+    """A rootfs: /bin/busybox with its applets as symlinks, minimal /etc, /tmp, /root."""
+    with open(binary, "rb") as f:
+        data = f.read()
+    entries = [FileEntry(d, "dir", mode=0o755) for d in ("bin", "etc", "root", "home", "dev",
+                                                         "proc", "sys", "usr", "var")]
+    entries += [FileEntry("tmp", "dir", mode=0o1777), FileEntry("root", "dir", mode=0o700),
+                FileEntry("var/spool", "dir", mode=0o755),
+                FileEntry("var/spool/mail", "dir", mode=0o755),
+                FileEntry("var/www", "dir", mode=0o755)]
+    entries.append(FileEntry("bin/busybox", data=data, mode=0o755))
+    entries += [FileEntry(f"bin/{applet}", "symlink", target="busybox", mode=0o777)
+                for applet in busybox_applets(binary)]
+    entries += [
+        FileEntry("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\n"
+                                     b"daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
+                                     b"www-data:x:33:33:www-data:/var/www:/bin/false\n"
+                                     b"nobody:x:65534:65534:nobody:/home:/bin/false\n"),
+        FileEntry("etc/group", data=b"root:x:0:\ndaemon:x:1:\nwww-data:x:33:\n"
+                                    b"nogroup:x:65534:\n"),
+    ]
+    # Directories first, as a real rootfs tar has them before their contents.
+    return layer_tar(sorted(entries, key=lambda e: (e.kind != "dir", e.path)))
+
+
+def busybox_image(repo_tags: Sequence[str] = (BUSYBOX_REF,)) -> ArchiveImage:
+    layer = busybox_layer()
+    config = image_config([layer], history=["/bin/sh -c #(nop) ADD file:busybox-static in / "])
+    config["history"].append({"created": CREATED, "created_by": '/bin/sh -c #(nop)  CMD ["sh"]',
+                              "empty_layer": True})
+    return ArchiveImage([layer], config, list(repo_tags))
+
+
+def busybox_archive() -> str:
+    """Path to the cached busybox:latest docker-archive (built on first use)."""
+    with open(BUSYBOX_BINARY, "rb") as f:
+        key = hashlib.sha256(f.read()).hexdigest()[:16]
+    path = os.path.join(cache_dir(), f"busybox-{key}-v{ARCHIVE_FORMAT_VERSION}.tar")
+    if not os.path.exists(path):
+        write_docker_archive(path, [busybox_image()])
+    return path
+
+
+def load_archive(daemon: "DaemonProcess", path: str) -> None:
+    """POST the archive to /images/load of a test daemon (what `docker load` does)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    status, _, body = daemon.request("POST", "/images/load?quiet=1", data,
+                                     {"Content-Type": "application/x-tar"}, timeout=120)
+    if status != 200 or b'"error' in body:
+        raise AssertionError(f"loading {path} failed ({status}): {body.decode(errors='replace')}")
+
+
+def load_busybox(daemon: "DaemonProcess") -> str:
+    """Load busybox:latest into a test daemon; returns the reference."""
+    load_archive(daemon, busybox_archive())
+    return BUSYBOX_REF
+

@@ -1,0 +1,150 @@
+"""A real registry for tests: Debian's `docker-registry` (distribution 2.8) on a free
+127.0.0.1 port with its own temp storage, optionally behind htpasswd basic auth."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+
+REGISTRY_BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+START_TIMEOUT = 20.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def htpasswd_line(user: str, password: str) -> str:
+    """One bcrypt htpasswd entry, as `htpasswd -B` writes (the registry accepts only bcrypt)."""
+    import bcrypt  # paramiko's dependency; imported lazily so plain registries do not need it
+
+    return f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(5)).decode()}"
+
+
+class RegistryProcess:
+    """Owns one docker-registry: its config, storage dir and process."""
+
+    def __init__(self, users: Mapping[str, str] | None = None,
+                 base_dir: str | None = None) -> None:
+        self.base = base_dir or tempfile.mkdtemp(prefix="ketch-registry-")
+        self.storage = os.path.join(self.base, "storage")
+        self.config_path = os.path.join(self.base, "config.yml")
+        self.log_path = os.path.join(self.base, "registry.log")
+        self.htpasswd_path = os.path.join(self.base, "htpasswd")
+        self.users = dict(users or {})
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        """host:port, the registry part of image references (e.g. 127.0.0.1:5000)."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def write_config(self) -> None:
+        auth = ""
+        if self.users:
+            with open(self.htpasswd_path, "w", encoding="utf-8") as f:
+                f.writelines(htpasswd_line(u, p) + "\n" for u, p in self.users.items())
+            auth = (f"auth:\n  htpasswd:\n    realm: basic-realm\n"
+                    f"    path: {self.htpasswd_path}\n")
+        config = (
+            "version: 0.1\n"
+            "log:\n  level: info\n  accesslog:\n    disabled: true\n"
+            "storage:\n"
+            f"  filesystem:\n    rootdirectory: {self.storage}\n"
+            "  delete:\n    enabled: true\n"
+            "  maintenance:\n    uploadpurging:\n      enabled: false\n"
+            f"http:\n  addr: 127.0.0.1:{self.port}\n"
+            f"{auth}"
+        )
+        with open(self.config_path, "w", encoding="utf-8") as f:
+            f.write(config)
+
+    def start(self) -> "RegistryProcess":
+        os.makedirs(self.storage, exist_ok=True)
+        if not self.port:
+            self.port = free_port()
+        self.write_config()
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child from here on
+        self.proc = subprocess.Popen([REGISTRY_BINARY, "serve", self.config_path],
+                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        log.close()
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Ready when /v2/ answers (200, or 401 behind auth)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"docker-registry exited with {self.proc.returncode}:\n"
+                                   f"{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/v2/", timeout=2):
+                    return
+            except urllib.error.HTTPError as e:
+                if e.code == 401:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"docker-registry did not answer /v2/ in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a network cut would look to a client."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> None:
+        """Start again on the same port and storage."""
+        self.stop()
+        self.start()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def push_archive(self, archive: str, reference: str, *, source: str = "",
+                     extra_args: tuple[str, ...] = ()) -> None:
+        """Copy an image from a docker-archive into this registry with skopeo.
+
+        reference is repository[:tag] inside this registry; source picks an image inside a
+        multi-image archive (e.g. "busybox:latest")."""
+        src = f"docker-archive:{archive}" + (f":{source}" if source else "")
+        argv = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", *extra_args]
+        if self.users:
+            user, password = next(iter(self.users.items()))
+            argv.append(f"--dest-creds={user}:{password}")
+        subprocess.run([*argv, src, f"docker://{self.host}/{reference}"], check=True,
+                       capture_output=True, timeout=120)
