@@ -1,0 +1,125 @@
+"""The build context: the request body (a tar, plain or compressed) unpacked in a temp folder,
+with the Dockerfile read from it and .dockerignore applied."""
+
+import os
+import posixpath
+import shutil
+import tarfile
+import tempfile
+from collections.abc import AsyncIterator
+
+from ketch.guest.engine.build.dockerignore import is_excluded, read_patterns
+from ketch.guest.engine.errors import InvalidParameter
+
+DEFAULT_DOCKERFILE = "Dockerfile"
+
+
+class BuildContext:
+    """An unpacked context folder; delete it with close()."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    @classmethod
+    async def receive(cls, body: AsyncIterator[bytes], tmp_dir: str) -> "BuildContext":
+        """Spool the request body to disk and unpack it (a bare Dockerfile is accepted too)."""
+        import asyncio
+
+        os.makedirs(tmp_dir, exist_ok=True)
+        root = tempfile.mkdtemp(prefix="context-", dir=tmp_dir)
+        archive = os.path.join(root, ".context.tar")
+        with open(archive, "wb") as f:
+            async for chunk in body:
+                f.write(chunk)
+        context = cls(os.path.join(root, "files"))
+        os.makedirs(context.root)
+        try:
+            await asyncio.to_thread(_unpack, archive, context.root)
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        finally:
+            if os.path.exists(archive):
+                os.unlink(archive)
+        return context
+
+    def close(self) -> None:
+        shutil.rmtree(os.path.dirname(self.root), ignore_errors=True)
+
+    def path_of(self, relative: str) -> str:
+        """Absolute path of a context-relative path; never outside the context."""
+        cleaned = posixpath.normpath("/" + relative).lstrip("/")
+        return os.path.join(self.root, cleaned) if cleaned else self.root
+
+    def read_dockerfile(self, name: str) -> tuple[str, str]:
+        """(the Dockerfile's context-relative name, its text)."""
+        name = name or DEFAULT_DOCKERFILE
+        cleaned = posixpath.normpath(name)
+        if cleaned.startswith("../") or cleaned == ".." or os.path.isabs(cleaned):
+            raise InvalidParameter(f"The Dockerfile ({name}) must be within the build context")
+        path = self.path_of(cleaned)
+        if not os.path.isfile(path) and name == DEFAULT_DOCKERFILE:
+            lower = self.path_of("dockerfile")
+            if os.path.isfile(lower):
+                cleaned, path = "dockerfile", lower
+        if not os.path.isfile(path):
+            raise InvalidParameter(f"Cannot locate specified Dockerfile: {name}")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return cleaned, f.read()
+
+    def apply_dockerignore(self, dockerfile_name: str) -> None:
+        """Delete what .dockerignore excludes; the file itself and an excluded Dockerfile go
+        too (the client sends both so the daemon can read them)."""
+        path = self.path_of(".dockerignore")
+        if not os.path.isfile(path):
+            return
+        with open(path, encoding="utf-8", errors="replace") as f:
+            patterns = read_patterns(f.read())
+        os.unlink(path)
+        for relative in (dockerfile_name,):
+            if is_excluded(relative, patterns):
+                os.unlink(self.path_of(relative))
+        if patterns:
+            _prune(self.root, "", patterns)
+
+
+def _prune(root: str, relative: str, patterns: list) -> bool:  # type: ignore[type-arg]
+    """Remove excluded entries under relative; True when the folder ends up kept non-empty
+    or is itself not excluded."""
+    folder = os.path.join(root, relative)
+    kept_any = False
+    for entry in os.listdir(folder):
+        child = posixpath.join(relative, entry) if relative else entry
+        full = os.path.join(root, child)
+        if os.path.isdir(full) and not os.path.islink(full):
+            if _prune(root, child, patterns):
+                kept_any = True
+            elif is_excluded(child, patterns):
+                shutil.rmtree(full)
+            else:
+                kept_any = True
+        elif is_excluded(child, patterns):
+            os.unlink(full)
+        else:
+            kept_any = True
+    return kept_any
+
+
+def _keep_modes(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+    """tarfile's "tar" filter for safety (no absolute paths, nothing outside dest), but with
+    the permission bits kept: COPY preserves them."""
+    safe = tarfile.tar_filter(member, dest)
+    return safe.replace(mode=member.mode & 0o7777, deep=False)
+
+
+def _unpack(archive: str, dest: str) -> None:
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            tar.extractall(dest, filter=_keep_modes)
+    except tarfile.ReadError as e:
+        if os.listdir(dest) or "truncated" in str(e):
+            raise InvalidParameter(f"failed to read the build context: {e}") from e
+        # Not an archive: the body is the Dockerfile itself (docker build - < Dockerfile).
+        shutil.copyfile(archive, os.path.join(dest, DEFAULT_DOCKERFILE))
+    except (tarfile.TarError, OSError) as e:
+        raise InvalidParameter(f"failed to read the build context: {e}") from e
