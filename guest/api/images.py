@@ -1,5 +1,94 @@
-"""Routes for /images (filled in by its issue)."""
+"""Routes for /images: list, inspect, tag, delete, history, load, save, pull, push, import."""
 
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from ketch.guest.api.httputil import (
+    engine_of,
+    json_response,
+    query_bool,
+    query_filters,
+    stream_json_lines,
+)
 from ketch.guest.api.routing import Route
+from ketch.guest.engine.errors import EngineError
+from ketch.guest.engine.images import views
 
-ROUTES: list[Route] = []
+
+async def list_images(request: web.Request) -> web.Response:
+    images = engine_of(request).images
+    filters = query_filters(request)
+    if "filter" in request.query:  # the pre-1.41 `filter` parameter is a reference filter
+        filters.values.setdefault("reference", set()).add(request.query["filter"])
+    return json_response(views.list_images(list(images.images()), filters,
+                                           query_bool(request, "all")))
+
+
+async def inspect_image(request: web.Request) -> web.Response:
+    image = engine_of(request).images.resolve(request.match_info["name"])
+    return json_response(views.inspect(image))
+
+
+async def image_history(request: web.Request) -> web.Response:
+    images = engine_of(request).images
+    image = images.resolve(request.match_info["name"])
+    return json_response(views.history(image, images.images()))
+
+
+async def tag_image(request: web.Request) -> web.Response:
+    engine_of(request).images.tag(request.match_info["name"], request.query.get("repo", ""),
+                                  request.query.get("tag", ""))
+    return web.Response(status=201)
+
+
+async def delete_image(request: web.Request) -> web.Response:
+    records = await engine_of(request).images.delete(
+        request.match_info["name"], force=query_bool(request, "force"),
+        prune=not query_bool(request, "noprune"))
+    return json_response(records)
+
+
+async def request_chunks(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_chunked(1 << 20):
+        yield chunk
+
+
+async def load_images(request: web.Request) -> web.StreamResponse:
+    from ketch.guest.engine.images import load
+
+    messages = load.load(engine_of(request).images, request_chunks(request),
+                         query_bool(request, "quiet"))
+    return await stream_messages(request, messages)
+
+
+async def stream_messages(request: web.Request,
+                          messages: AsyncIterator[dict[str, Any]]) -> web.StreamResponse:
+    """Docker's JSON message stream. An error before the first message is a plain HTTP
+    error; once the stream has started it can only travel as an errorDetail message."""
+    try:
+        first = await anext(messages)
+    except StopAsyncIteration:
+        first = None
+
+    async def rest() -> AsyncIterator[dict[str, Any]]:
+        if first is not None:
+            yield first
+        try:
+            async for message in messages:
+                yield message
+        except EngineError as e:
+            yield {"errorDetail": {"message": e.message}, "error": e.message}
+
+    return await stream_json_lines(request, rest())
+
+
+ROUTES: list[Route] = [
+    ("GET", "/images/json", list_images),
+    ("POST", "/images/load", load_images),
+    ("GET", "/images/{name:.+}/json", inspect_image),
+    ("GET", "/images/{name:.+}/history", image_history),
+    ("POST", "/images/{name:.+}/tag", tag_image),
+    ("DELETE", "/images/{name:.+}", delete_image),
+]

@@ -1,0 +1,97 @@
+"""`docker rmi`: Moby's untag-then-delete rules and conflict messages."""
+
+from typing import TYPE_CHECKING
+
+from ketch.guest.engine.errors import Conflict
+from ketch.guest.store.images import reference
+from ketch.guest.store.images.reference import Reference
+
+if TYPE_CHECKING:
+    from ketch.guest.engine.images.service import ImageService
+
+
+def _is_id_prefix(image_id: str, text: str) -> bool:
+    return reference.looks_like_id(text) and image_id.removeprefix("sha256:").startswith(
+        text.removeprefix("sha256:"))
+
+
+def _untag(service: "ImageService", image_id: str, ref: Reference,
+           records: list[dict[str, str]]) -> None:
+    service.store.references.delete(ref)
+    records.append({"Untagged": ref.familiar})
+    service.engine.events.publish("image", "untag", image_id, {"name": image_id})
+
+
+def _container_using(service: "ImageService", image_id: str) -> str | None:
+    return service.engine.containers.image_in_use(image_id)
+
+
+def _children(service: "ImageService", image_id: str) -> list[str]:
+    return [i for i in service.ids()
+            if service.store.images.metadata(i).get("parent") == image_id]
+
+
+def delete_image(service: "ImageService", text: str, force: bool,
+                 prune: bool) -> list[dict[str, str]]:
+    image_id = service.resolve_id(text)
+    short = image_id.removeprefix("sha256:")[:12]
+    refs = service.store.references.references(image_id)
+    records: list[dict[str, str]] = []
+    by_id = _is_id_prefix(image_id, text)
+    if not by_id:
+        ref = reference.parse(text).tag_or_latest()
+        if len(refs) == 1 and not force:
+            container = _container_using(service, image_id)
+            if container:
+                raise Conflict(f'conflict: unable to remove repository reference "{text}" '
+                               f"(must force) - container {container[:12]} is using its "
+                               f"referenced image {short}")
+        _untag(service, image_id, ref, records)
+        refs = service.store.references.references(image_id)
+        if not ref.digest and not any(r.name == ref.name and not r.digest for r in refs):
+            # The last tag of a repository takes that repository's digest references along.
+            for other in [r for r in refs if r.digest and r.name == ref.name]:
+                _untag(service, image_id, other, records)
+            refs = service.store.references.references(image_id)
+        if refs:
+            return records
+    else:
+        if len({r.name for r in refs}) > 1 and not force:
+            raise Conflict(f"conflict: unable to delete {short} (must be forced) - image is "
+                           f"referenced in multiple repositories")
+        container = _container_using(service, image_id)
+        if container and not force:
+            raise Conflict(f"conflict: unable to delete {short} (must be forced) - image is "
+                           f"being used by stopped container {container[:12]}")
+        if _children(service, image_id):
+            raise Conflict(f"conflict: unable to delete {short} (cannot be forced) - image "
+                           f"has dependent child images")
+        if container:
+            # Forced: the references go, the image stays for its container (as Moby keeps
+            # an image a running container needs).
+            for ref in refs:
+                _untag(service, image_id, ref, records)
+            return records
+        for ref in refs:
+            _untag(service, image_id, ref, records)
+    if _container_using(service, image_id) or _children(service, image_id):
+        return records
+    _delete_with_parents(service, image_id, prune, records)
+    return records
+
+
+def _delete_with_parents(service: "ImageService", image_id: str, prune: bool,
+                         records: list[dict[str, str]]) -> None:
+    while image_id:
+        parent = str(service.store.images.metadata(image_id).get("parent", ""))
+        service.store.images.delete(image_id)
+        records.append({"Deleted": image_id})
+        service.engine.events.publish("image", "delete", image_id, {"name": image_id})
+        if not prune or not parent or service.store.images.get_config(parent) is None:
+            break
+        if (service.store.references.references(parent) or _children(service, parent)
+                or _container_using(service, parent)):
+            break
+        image_id = parent
+    service.collect_garbage()
+

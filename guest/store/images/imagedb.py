@@ -1,0 +1,105 @@
+"""Image configs by image ID and the reference store (name:tag / name@digest -> image ID).
+
+imagedb/sha256/<hex>/config.json holds the config bytes exactly as received (the image ID is
+their sha256); metadata.json beside it holds local facts (parent, last tag time). An image
+exists once config.json is in place, which happens only after all its layers are.
+references.json maps normalized references to image IDs, written atomically as a whole.
+"""
+
+import contextlib
+import hashlib
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+from ketch.guest.store.atomic import read_json, write_bytes_atomic, write_json_atomic
+from ketch.guest.store.images.reference import Reference, parse
+
+
+class ImageDB:
+    def __init__(self, root: str) -> None:
+        self.root = os.path.join(root, "sha256")
+        os.makedirs(self.root, exist_ok=True)
+
+    def folder(self, image_id: str) -> str:
+        return os.path.join(self.root, image_id.removeprefix("sha256:"))
+
+    def put(self, config: bytes, metadata: dict[str, Any] | None = None) -> str:
+        image_id = "sha256:" + hashlib.sha256(config).hexdigest()
+        folder = self.folder(image_id)
+        os.makedirs(folder, exist_ok=True)
+        if metadata is not None and not os.path.exists(os.path.join(folder, "metadata.json")):
+            write_json_atomic(os.path.join(folder, "metadata.json"), metadata)
+        if not os.path.exists(os.path.join(folder, "config.json")):
+            write_bytes_atomic(os.path.join(folder, "config.json"), config, 0o600)
+        return image_id
+
+    def get_config(self, image_id: str) -> bytes | None:
+        try:
+            with open(os.path.join(self.folder(image_id), "config.json"), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def metadata(self, image_id: str) -> dict[str, Any]:
+        return read_json(os.path.join(self.folder(image_id), "metadata.json"), {}) or {}
+
+    def set_metadata(self, image_id: str, metadata: dict[str, Any]) -> None:
+        write_json_atomic(os.path.join(self.folder(image_id), "metadata.json"), metadata)
+
+    def ids(self) -> Iterator[str]:
+        for name in os.listdir(self.root):
+            if os.path.exists(os.path.join(self.root, name, "config.json")):
+                yield f"sha256:{name}"
+            else:
+                shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+
+    def delete(self, image_id: str) -> None:
+        folder = self.folder(image_id)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(folder, "config.json"))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class ReferenceStore:
+    """Normalized reference string -> image ID, persisted in one JSON file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        doc = read_json(path, {}) or {}
+        self._refs: dict[str, str] = dict(doc.get("references", {}))
+
+    def _save(self) -> None:
+        write_json_atomic(self.path, {"references": self._refs})
+
+    def get(self, ref: Reference) -> str | None:
+        return self._refs.get(str(ref))
+
+    def set(self, ref: Reference, image_id: str) -> str | None:
+        """Point ref at image_id; returns the image it pointed to before, if different."""
+        key = str(ref)
+        previous = self._refs.get(key)
+        self._refs[key] = image_id
+        self._save()
+        return previous if previous != image_id else None
+
+    def delete(self, ref: Reference) -> bool:
+        if self._refs.pop(str(ref), None) is None:
+            return False
+        self._save()
+        return True
+
+    def references(self, image_id: str) -> list[Reference]:
+        return sorted((parse(k) for k, v in self._refs.items() if v == image_id), key=str)
+
+    def items(self) -> list[tuple[Reference, str]]:
+        return [(parse(k), v) for k, v in self._refs.items()]
+
+    def drop_image(self, image_id: str) -> list[Reference]:
+        removed = self.references(image_id)
+        if removed:
+            for ref in removed:
+                self._refs.pop(str(ref), None)
+            self._save()
+        return removed

@@ -1,0 +1,249 @@
+"""Layer tarballs <-> directories usable as overlayfs lowerdirs.
+
+Unpacking streams the (possibly gzip/zstd compressed) blob through a C decompressor into GNU
+tar, hashing the uncompressed bytes on the way (the layer's DiffID), then turns OCI whiteouts
+into overlayfs form: `.wh.NAME` becomes a 0/0 character device NAME and `.wh..wh..opq` becomes
+the trusted.overlay.opaque=y xattr on its directory. Packing does the reverse for an overlay
+upperdir (docker commit / build).
+"""
+
+import hashlib
+import os
+import stat
+import subprocess
+import tarfile
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import zstandard
+
+from ketch.guest.engine.errors import EngineError
+
+CHUNK = 1 << 20
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+TAR_EXTRACT = ["tar", "-x", "-v", "--numeric-owner", "--same-permissions", "--same-owner",
+               "--xattrs", "--xattrs-include=*", "--quoting-style=literal",
+               "--no-overwrite-dir", "-f", "-"]
+
+
+class LayerError(EngineError):
+    """A layer blob could not be unpacked (corrupt stream, digest mismatch, tar failure)."""
+
+
+@dataclass(frozen=True)
+class UnpackResult:
+    digest: str  # sha256 of the bytes as read (the blob digest, compressed or not)
+    size: int  # bytes read
+    diff_id: str  # sha256 of the uncompressed tar
+    compression: str  # "gzip" | "zstd" | "none"
+
+
+def detect_compression(head: bytes) -> str:
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return "none"
+
+
+def decompressed_chunks(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bytes]]:
+    """Yields (raw chunk, its decompressed bytes) with the format sniffed from the first."""
+    first = b""
+    for first in chunks:
+        if first:
+            break
+    compression = detect_compression(first)
+    if compression == "gzip":
+        # 32+15: accept the gzip header; concatenated members are handled below.
+        gz = zlib.decompressobj(32 + 15)
+        for chunk in _chain(first, chunks):
+            out = gz.decompress(chunk)
+            while gz.eof and gz.unused_data:
+                rest = gz.unused_data
+                gz = zlib.decompressobj(32 + 15)
+                out += gz.decompress(rest)
+            yield chunk, out
+        if not gz.eof:
+            raise LayerError("unexpected EOF in gzip layer stream")
+    elif compression == "zstd":
+        zd = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True)
+        for chunk in _chain(first, chunks):
+            yield chunk, zd.decompress(chunk)
+    else:
+        for chunk in _chain(first, chunks):
+            yield chunk, chunk
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+def file_chunks(f: BinaryIO) -> Iterator[bytes]:
+    while chunk := f.read(CHUNK):
+        yield chunk
+
+
+def unpack(chunks: Iterator[bytes], dest: str,
+           on_progress: Callable[[int], None] | None = None) -> UnpackResult:
+    """Extract a layer stream into dest (which must exist); blocking, run it in a thread."""
+    raw_hash, diff_hash = hashlib.sha256(), hashlib.sha256()
+    compression = "none"
+    read = 0
+    proc = subprocess.Popen(TAR_EXTRACT, cwd=dest, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    names: list[str] = []
+    errors: list[bytes] = []
+    readers = [threading.Thread(target=_collect_whiteouts, args=(proc.stdout, names)),
+               threading.Thread(target=lambda: errors.append(proc.stderr.read()))]  # type: ignore[union-attr]
+    for reader in readers:
+        reader.start()
+    assert proc.stdin is not None
+    try:
+        first = True
+        for raw, data in decompressed_chunks(chunks):
+            if first:
+                compression = detect_compression(raw)
+                first = False
+            raw_hash.update(raw)
+            diff_hash.update(data)
+            read += len(raw)
+            if data:
+                proc.stdin.write(data)
+            if on_progress is not None:
+                on_progress(read)
+        proc.stdin.close()
+    except (BrokenPipeError, zlib.error, zstandard.ZstdError, LayerError) as e:
+        proc.kill()
+        proc.wait()
+        for reader in readers:
+            reader.join()
+        detail = b"".join(errors).decode(errors="replace").strip()
+        raise LayerError(f"failed to extract layer: {detail or e}") from e
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    returncode = proc.wait()
+    for reader in readers:
+        reader.join()
+    if returncode != 0:
+        detail = b"".join(errors).decode(errors="replace").strip()
+        raise LayerError(f"failed to extract layer: {detail or f'tar exited {returncode}'}")
+    convert_whiteouts(dest, names)
+    return UnpackResult("sha256:" + raw_hash.hexdigest(), read,
+                        "sha256:" + diff_hash.hexdigest(), compression)
+
+
+def _collect_whiteouts(stream: BinaryIO, names: list[str]) -> None:
+    for line in stream:
+        name = line.rstrip(b"\n").decode(errors="surrogateescape")
+        if os.path.basename(name.rstrip("/")).startswith(WHITEOUT_PREFIX):
+            names.append(name)
+
+
+def convert_whiteouts(root: str, names: list[str]) -> None:
+    """OCI whiteout files -> overlayfs whiteouts (char 0/0) and opaque xattrs."""
+    for name in names:
+        path = os.path.join(root, name.lstrip("/"))
+        parent, base = os.path.split(path)
+        if not os.path.lexists(path):
+            continue
+        os.unlink(path)
+        if base == OPAQUE_MARKER:
+            os.setxattr(parent, OPAQUE_XATTR, b"y")
+        else:
+            target = os.path.join(parent, base[len(WHITEOUT_PREFIX):])
+            if os.path.lexists(target):
+                continue
+            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+
+
+def directory_size(root: str) -> int:
+    """Bytes used by regular files and symlinks (what Moby reports as a layer's size)."""
+    total = 0
+    stack = [root]
+    seen: set[tuple[int, int]] = set()
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(entry.path)
+                elif stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
+                    if st.st_nlink > 1:
+                        if (st.st_dev, st.st_ino) in seen:
+                            continue
+                        seen.add((st.st_dev, st.st_ino))
+                    total += st.st_size
+    return total
+
+
+def pack_upperdir(upper: str, out: BinaryIO) -> None:
+    """Write an overlay upperdir as an OCI layer tar (whiteouts -> .wh. entries)."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        hardlinks: dict[tuple[int, int], str] = {}
+        for dirpath, dirnames, filenames in os.walk(upper):
+            dirnames.sort()
+            rel_dir = os.path.relpath(dirpath, upper)
+            for name in sorted(dirnames) + sorted(filenames):
+                full = os.path.join(dirpath, name)
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+                st = os.lstat(full)
+                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                    info = tarfile.TarInfo(_whiteout_name(rel))
+                    info.mtime = int(st.st_mtime)
+                    tar.addfile(info)
+                    continue
+                info = tar.gettarinfo(full, rel)
+                info.uname = info.gname = ""
+                key = (st.st_dev, st.st_ino)
+                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                    if key in hardlinks:
+                        info.type, info.linkname, info.size = tarfile.LNKTYPE, hardlinks[key], 0
+                        tar.addfile(info)
+                        continue
+                    hardlinks[key] = rel
+                info.pax_headers = _xattr_headers(full)
+                if stat.S_ISDIR(st.st_mode):
+                    opaque = info.pax_headers.pop(f"SCHILY.xattr.{OPAQUE_XATTR}", None)
+                    tar.addfile(info)
+                    if opaque == "y":
+                        marker = tarfile.TarInfo(f"{rel}/{OPAQUE_MARKER}")
+                        marker.mtime = int(st.st_mtime)
+                        tar.addfile(marker)
+                elif stat.S_ISREG(st.st_mode):
+                    with open(full, "rb") as f:
+                        tar.addfile(info, f)
+                else:
+                    tar.addfile(info)
+
+
+def _whiteout_name(rel: str) -> str:
+    head, base = os.path.split(rel)
+    return os.path.join(head, WHITEOUT_PREFIX + base)
+
+
+def _xattr_headers(path: str) -> dict[str, str]:
+    headers = {}
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return {}
+    for name in names:
+        if name.startswith("trusted.overlay.") and name != OPAQUE_XATTR:
+            continue
+        try:
+            value = os.getxattr(path, name, follow_symlinks=False)
+        except OSError:
+            continue
+        headers[f"SCHILY.xattr.{name}"] = value.decode(errors="surrogateescape")
+    return headers
