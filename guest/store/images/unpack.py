@@ -7,6 +7,7 @@ the trusted.overlay.opaque=y xattr on its directory. Packing does the reverse fo
 upperdir (docker commit / build).
 """
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -98,45 +99,45 @@ def unpack(chunks: Iterator[bytes], dest: str,
     raw_hash, diff_hash = hashlib.sha256(), hashlib.sha256()
     compression = "none"
     read = 0
-    proc = subprocess.Popen(TAR_EXTRACT, cwd=dest, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    names: list[str] = []
-    errors: list[bytes] = []
-    readers = [threading.Thread(target=_collect_whiteouts, args=(proc.stdout, names)),
-               threading.Thread(target=lambda: errors.append(proc.stderr.read()))]  # type: ignore[union-attr]
-    for reader in readers:
-        reader.start()
-    assert proc.stdin is not None
-    try:
-        first = True
-        for raw, data in decompressed_chunks(chunks):
-            if first:
-                compression = detect_compression(raw)
-                first = False
-            raw_hash.update(raw)
-            diff_hash.update(data)
-            read += len(raw)
-            if data:
-                proc.stdin.write(data)
-            if on_progress is not None:
-                on_progress(read)
-        proc.stdin.close()
-    except (BrokenPipeError, zlib.error, zstandard.ZstdError, LayerError) as e:
-        proc.kill()
-        proc.wait()
+    with subprocess.Popen(TAR_EXTRACT, cwd=dest, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        names: list[str] = []
+        errors: list[bytes] = []
+        stderr = proc.stderr
+        readers = [threading.Thread(target=_collect_whiteouts, args=(proc.stdout, names)),
+                   threading.Thread(target=lambda: errors.append(stderr.read()))]
+        for reader in readers:
+            reader.start()
+        failure: BaseException | None = None
+        try:
+            first = True
+            for raw, data in decompressed_chunks(chunks):
+                if first:
+                    compression = detect_compression(raw)
+                    first = False
+                raw_hash.update(raw)
+                diff_hash.update(data)
+                read += len(raw)
+                if data:
+                    proc.stdin.write(data)
+                if on_progress is not None:
+                    on_progress(read)
+            proc.stdin.close()
+        except BaseException as e:
+            failure = e
+            proc.kill()
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        returncode = proc.wait()
         for reader in readers:
             reader.join()
-        detail = b"".join(errors).decode(errors="replace").strip()
-        raise LayerError(f"failed to extract layer: {detail or e}") from e
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    returncode = proc.wait()
-    for reader in readers:
-        reader.join()
+    detail = b"".join(errors).decode(errors="replace").strip()
+    if isinstance(failure, (BrokenPipeError, zlib.error, zstandard.ZstdError, LayerError)):
+        raise LayerError(f"failed to extract layer: {detail or failure}") from failure
+    if failure is not None:
+        raise failure
     if returncode != 0:
-        detail = b"".join(errors).decode(errors="replace").strip()
         raise LayerError(f"failed to extract layer: {detail or f'tar exited {returncode}'}")
     convert_whiteouts(dest, names)
     return UnpackResult("sha256:" + raw_hash.hexdigest(), read,

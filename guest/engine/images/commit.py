@@ -1,0 +1,93 @@
+"""New images from a parent plus an overlay upperdir: `docker commit` and build steps."""
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import time
+from typing import TYPE_CHECKING, Any
+
+from ketch.guest.engine import hostinfo
+from ketch.guest.engine.images.image import Image
+from ketch.guest.engine.timestamps import format_rfc3339_nano
+from ketch.guest.store.images import reference
+from ketch.guest.store.images.layers import chain_ids
+from ketch.guest.store.images.unpack import pack_upperdir
+
+if TYPE_CHECKING:
+    from ketch.guest.engine.images.service import ImageService
+
+TOP_LEVEL_KEYS = ("author", "comment", "architecture", "os", "variant")
+
+
+def _pack_to_file(upper_dir: str, path: str) -> None:
+    with open(path, "wb") as f:
+        pack_upperdir(upper_dir, f)
+
+
+def new_config(parent: Image | None, container_config: dict[str, Any],
+               history_entry: dict[str, Any], diff_ids: list[str],
+               empty_layer: bool) -> dict[str, Any]:
+    now = format_rfc3339_nano(time.time_ns())
+    config_in = dict(container_config)
+    top = {key: config_in.pop(key) for key in TOP_LEVEL_KEYS if key in config_in}
+    base: dict[str, Any] = dict(parent.config) if parent else {}
+    for legacy in ("container", "container_config", "docker_version", "id", "parent"):
+        base.pop(legacy, None)
+    history = list(base.get("history") or [])
+    entry = {"created": now, **history_entry}
+    if empty_layer:
+        entry["empty_layer"] = True
+    else:
+        entry.pop("empty_layer", None)
+    history.append(entry)
+    doc: dict[str, Any] = {
+        "architecture": base.get("architecture") or hostinfo.go_arch(),
+        "author": base.get("author", ""),
+        "config": config_in,
+        "created": entry["created"],
+        "history": history,
+        "os": base.get("os") or "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }
+    if base.get("variant"):
+        doc["variant"] = base["variant"]
+    doc.update({k: v for k, v in top.items() if v is not None})
+    if not doc.get("author"):
+        doc.pop("author")
+    if "comment" in doc and not doc["comment"]:
+        doc.pop("comment")
+    return doc
+
+
+async def commit_image(service: "ImageService", parent: Image | None, upper_dir: str | None,
+                       container_config: dict[str, Any], history_entry: dict[str, Any],
+                       tag: str | None) -> Image:
+    diff_ids = parent.diff_ids if parent else []
+    parent_chain = chain_ids(diff_ids)[-1] if diff_ids else None
+    pins = chain_ids(diff_ids)
+    with service.pinned(pins):
+        if upper_dir is not None:
+            staging = service.temp_dir("commit-")
+            try:
+                tar_path = os.path.join(staging, "layer.tar")
+                await asyncio.to_thread(_pack_to_file, upper_dir, tar_path)
+                layer = await service.register_layer_file(parent_chain, None, tar_path)
+            finally:
+                with contextlib.suppress(OSError):
+                    await asyncio.to_thread(shutil.rmtree, staging, True)
+            diff_ids = [*diff_ids, layer.diff_id]
+            pins = [*pins, layer.chain_id]
+        doc = new_config(parent, container_config, history_entry, diff_ids,
+                         empty_layer=upper_dir is None)
+        raw = json.dumps(doc, separators=(",", ":")).encode()
+        with service.pinned(pins[-1:]):
+            async with service.lock:
+                image_id = service.register_image(raw, {"parent": parent.id if parent else ""})
+                if tag:
+                    ref = reference.parse(tag).tag_or_latest()
+                    service.set_reference(ref, image_id)
+                    service.engine.events.publish("image", "tag", image_id,
+                                                  {"name": ref.familiar})
+    return service.get(image_id)

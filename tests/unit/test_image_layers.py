@@ -1,0 +1,83 @@
+"""Layer tar <-> overlay directory conversion (whiteouts, opaque dirs) and chain IDs."""
+
+import gzip
+import io
+import os
+import stat
+import tarfile
+
+import pytest
+import zstandard
+
+from ketch.guest.store.images import unpack
+from ketch.guest.store.images.layers import chain_id, chain_ids
+from ketch.guest.testing.images import FileEntry, layer_tar, sha256_digest
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="whiteouts need mknod and trusted.* xattrs (root)")
+
+LAYER = layer_tar([
+    FileEntry("etc", "dir", mode=0o755),
+    FileEntry("etc/.wh.motd"),
+    FileEntry("opt", "dir", mode=0o755),
+    FileEntry("opt/.wh..wh..opq"),
+    FileEntry("opt/new", data=b"new\n"),
+    FileEntry("bin", "dir", mode=0o755),
+    FileEntry("bin/tool", data=b"#!/bin/sh\n", mode=0o755),
+    FileEntry("bin/alias", "symlink", target="tool"),
+    FileEntry("bin/hard", "link", target="bin/tool"),
+])
+
+
+def chunks_of(data: bytes, size: int = 7000) -> list[bytes]:
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+@needs_root
+@pytest.mark.parametrize("compress", ["none", "gzip", "zstd"])
+def test_unpack_converts_whiteouts(tmp_path: pytest.TempPathFactory, compress: str) -> None:
+    blob = {"none": LAYER, "gzip": gzip.compress(LAYER),
+            "zstd": zstandard.ZstdCompressor().compress(LAYER)}[compress]
+    dest = str(tmp_path)
+    result = unpack.unpack(iter(chunks_of(blob)), dest)
+    assert result.diff_id == sha256_digest(LAYER)
+    assert result.digest == sha256_digest(blob)
+    assert result.compression == compress
+    motd = os.lstat(os.path.join(dest, "etc/motd"))
+    assert stat.S_ISCHR(motd.st_mode) and motd.st_rdev == 0
+    assert not os.path.exists(os.path.join(dest, "etc/.wh.motd"))
+    assert os.getxattr(os.path.join(dest, "opt"), unpack.OPAQUE_XATTR) == b"y"
+    assert not os.path.exists(os.path.join(dest, "opt/.wh..wh..opq"))
+    assert os.readlink(os.path.join(dest, "bin/alias")) == "tool"
+    assert os.stat(os.path.join(dest, "bin/hard")).st_nlink == 2
+
+
+@needs_root
+def test_pack_upperdir_round_trips(tmp_path: pytest.TempPathFactory) -> None:
+    upper = os.path.join(str(tmp_path), "upper")
+    os.makedirs(upper)
+    unpack.unpack(iter([LAYER]), upper)
+    out = io.BytesIO()
+    unpack.pack_upperdir(upper, out)
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tar:
+        names = tar.getnames()
+    assert "etc/.wh.motd" in names and "opt/.wh..wh..opq" in names
+    assert "etc/motd" not in names
+    again = os.path.join(str(tmp_path), "again")
+    os.makedirs(again)
+    unpack.unpack(iter([out.getvalue()]), again)
+    assert os.getxattr(os.path.join(again, "opt"), unpack.OPAQUE_XATTR) == b"y"
+    with open(os.path.join(again, "opt/new"), "rb") as f:
+        assert f.read() == b"new\n"
+
+
+def test_corrupt_gzip_is_rejected(tmp_path: pytest.TempPathFactory) -> None:
+    blob = gzip.compress(LAYER)
+    with pytest.raises(unpack.LayerError):
+        unpack.unpack(iter([blob[: len(blob) // 2]]), str(tmp_path))
+
+
+def test_chain_ids_follow_the_oci_definition() -> None:
+    a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    assert chain_ids([a, b]) == [a, chain_id(a, b)]
+    assert chain_id(a, b) == sha256_digest(f"{a} {b}".encode())
