@@ -1,5 +1,83 @@
-"""Routes for /networks (filled in by its issue)."""
+"""Routes for /networks."""
 
+from typing import Any
+
+from aiohttp import web
+
+from ketch.guest.api.httputil import (
+    engine_of,
+    json_response,
+    no_content,
+    query_filters,
+    read_json,
+)
 from ketch.guest.api.routing import Route
+from ketch.guest.engine.errors import InvalidParameter, NotFound
 
-ROUTES: list[Route] = []
+
+async def list_networks(request: web.Request) -> web.Response:
+    networks = engine_of(request).networks.list_networks(query_filters(request))
+    return json_response([n.to_json(with_containers=False) for n in networks])
+
+
+async def inspect_network(request: web.Request) -> web.Response:
+    network = engine_of(request).networks.get(request.match_info["id"])
+    return json_response(network.to_json())
+
+
+async def create_network(request: web.Request) -> web.Response:
+    body = await read_json(request, required=True)
+    if not isinstance(body, dict):
+        raise InvalidParameter("invalid JSON: expected an object")
+    return json_response(await engine_of(request).networks.create(body), status=201)
+
+
+async def remove_network(request: web.Request) -> web.Response:
+    await engine_of(request).networks.remove(request.match_info["id"])
+    return no_content()
+
+
+def find_container(engine: Any, ref: str) -> Any:
+    """The containers area's lookup (name, ID or ID prefix)."""
+    containers = engine.containers
+    for method in ("get", "lookup", "find"):
+        fn = getattr(containers, method, None)
+        if callable(fn):
+            found = fn(ref)
+            if found is not None:
+                return found
+    raise NotFound(f"No such container: {ref}")
+
+
+async def connect_network(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    body = await read_json(request, required=True) or {}
+    network = engine.networks.get(request.match_info["id"])
+    container = find_container(engine, str(body.get("Container") or ""))
+    await engine.networks.connect(network.id, container, body.get("EndpointConfig"))
+    return web.Response(status=200)
+
+
+async def disconnect_network(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    body = await read_json(request, required=True) or {}
+    network = engine.networks.get(request.match_info["id"])
+    container = find_container(engine, str(body.get("Container") or ""))
+    await engine.networks.disconnect(network.id, container, bool(body.get("Force")))
+    return web.Response(status=200)
+
+
+async def prune_networks(request: web.Request) -> web.Response:
+    removed = await engine_of(request).networks.prune(query_filters(request))
+    return json_response({"NetworksDeleted": removed})
+
+
+ROUTES: list[Route] = [
+    ("GET", "/networks", list_networks),
+    ("GET", "/networks/{id}", inspect_network),
+    ("DELETE", "/networks/{id}", remove_network),
+    ("POST", "/networks/create", create_network),
+    ("POST", "/networks/{id}/connect", connect_network),
+    ("POST", "/networks/{id}/disconnect", disconnect_network),
+    ("POST", "/networks/prune", prune_networks),
+]

@@ -1,7 +1,6 @@
 """Networks: bridge, host, none; IPAM, name DNS, published ports (issue 5)."""
 
-from ketch.guest.engine.service import Service
+from ketch.guest.engine.networks.endpoints import Sandbox
+from ketch.guest.engine.networks.service import NetworkService
 
-
-class NetworkService(Service):
-    pass
+__all__ = ["NetworkService", "Sandbox"]

@@ -1,7 +1,6 @@
 """Volumes: the local driver's named and anonymous volumes (issue 5)."""
 
-from ketch.guest.engine.service import Service
+from ketch.guest.engine.volumes.service import VolumeService
+from ketch.guest.engine.volumes.specs import VolumeMount, parse_mount
 
-
-class VolumeService(Service):
-    pass
+__all__ = ["VolumeMount", "VolumeService", "parse_mount"]

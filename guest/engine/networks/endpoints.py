@@ -1,0 +1,498 @@
+"""A container's side of networking: its sandbox (netns and /etc files), endpoints, ports, DNS.
+
+Mixed into NetworkService; the containers area calls setup_container before the runtime starts
+a container and teardown_container after it stops.
+"""
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ketch.guest.engine.errors import EngineError, Forbidden, InvalidParameter, NotFound
+from ketch.guest.engine.networks import netlink, sandbox_files
+from ketch.guest.engine.networks.containers import (
+    attr,
+    config,
+    container_id,
+    container_name,
+    field_of,
+    host_config,
+    is_running,
+    network_settings,
+)
+from ketch.guest.engine.networks.ipam import parse_address
+from ketch.guest.engine.networks.iptables import port_rules
+from ketch.guest.engine.networks.model import Endpoint, Network
+from ketch.guest.engine.networks.ports import PortMapping, port_requests, ports_json
+
+if TYPE_CHECKING:
+    from ketch.guest.engine.networks.service import NetworkService
+
+log = logging.getLogger("ketch.networks")
+
+
+@dataclass
+class Sandbox:
+    """What the runtime needs: the netns to join (None: the host's) and files to bind-mount."""
+
+    key: str
+    netns_path: str | None
+    hosts_path: str
+    resolv_conf_path: str
+    hostname_path: str
+
+
+class ContainerNetworking:
+    def __init__(self) -> None:
+        self.sandboxes: dict[str, dict[str, Any]] = {}
+
+    # -- the contract with the containers area --------------------------------------------
+
+    async def setup_container(self: "NetworkService", container: Any) -> Sandbox:
+        """Create the container's netns, endpoints, published ports and /etc files."""
+        cid = container_id(container)
+        mode = str(field_of(host_config(container), "NetworkMode", "") or "default")
+        if mode == "default":
+            mode = "bridge"
+        settings = network_settings(container)
+        requested = self._requested_endpoints(container, settings)
+        joined: list[Network] = []
+        async with self.lock:
+            if cid in self.sandboxes:
+                await self._teardown_locked(container, publish=True)
+            record: dict[str, Any] = {"ContainerID": cid, "Name": container_name(container),
+                                      "Mode": mode, "Ports": [], "NetnsPath": None}
+            if mode.startswith("container:"):
+                other = self._sandbox_of(mode.split(":", 1)[1])
+                record["NetnsPath"] = other["NetnsPath"]
+                record["Files"] = other["Files"]
+                record["SharedWith"] = other["ContainerID"]
+            else:
+                if mode != "host":
+                    primary = self.get(mode)
+                    record["NetnsPath"] = self.engine.layout.run("netns", cid[:12])
+                    await asyncio.to_thread(netlink.create_netns, record["NetnsPath"])
+                else:
+                    primary = self.get("host")
+                self.sandboxes[cid] = record
+                try:
+                    names = [primary.name] + [n for n in requested
+                                              if self.find(n) is not None
+                                              and self.get(n).id != primary.id]
+                    for index, name in enumerate(names):
+                        network = self.get(name)
+                        req = requested.get(name) or requested.get(network.id) or {}
+                        await self._attach(network, container, record, f"eth{index}", req,
+                                           default_route=index == 0)
+                        joined.append(network)
+                    if primary.driver == "bridge":
+                        await self._publish_ports(container, primary, record)
+                except BaseException:
+                    await self._teardown_locked(container, publish=False)
+                    raise
+            self.sandboxes[cid] = record
+            self._write_files(container, record)
+            self.store.save_sandbox(record)
+            self._fill_settings(container, record, requested)
+        for network in joined:
+            self._publish_event("connect", network, cid)
+        return self._sandbox(record)
+
+    async def teardown_container(self: "NetworkService", container: Any) -> None:
+        """Undo setup_container after the container stopped (idempotent)."""
+        async with self.lock:
+            await self._teardown_locked(container, publish=True)
+
+    async def remove_container(self: "NetworkService", container: Any) -> None:
+        """The container is deleted: drop its sandbox record and generated files too."""
+        await self.teardown_container(container)
+        self.store.delete_sandbox(container_id(container))
+
+    def rename_container(self: "NetworkService", container: Any, new_name: str) -> None:
+        """DNS and inspect follow a rename at once."""
+        cid = container_id(container)
+        for network in self.networks.values():
+            ep = network.endpoints.get(cid)
+            if ep is not None:
+                ep.name = new_name.lstrip("/")
+                self._save(network)
+        if cid in self.sandboxes:
+            self.sandboxes[cid]["Name"] = new_name.lstrip("/")
+            self.store.save_sandbox(self.sandboxes[cid])
+
+    async def connect(self: "NetworkService", ref: str, container: Any,
+                      endpoint_config: dict[str, Any] | None) -> None:
+        """`docker network connect`: live for a running container, recorded otherwise."""
+        network = self.get(ref)
+        cid = container_id(container)
+        settings = network_settings(container)
+        networks = settings.setdefault("Networks", {})
+        mode = str(field_of(host_config(container), "NetworkMode", "") or "")
+        if network.driver in ("host", "null") or mode in ("host", "none") \
+                or mode.startswith("container:"):
+            raise Forbidden("container cannot be disconnected from host network or connected "
+                            "to host network" if "host" in (network.driver, mode) else
+                            "container sharing network namespace with another container or "
+                            "host cannot be connected to any other network")
+        if cid in network.endpoints or (not is_running(container) and network.name in networks):
+            raise Forbidden(f"endpoint with name {container_name(container)} already exists "
+                            f"in network {network.name}")
+        req = dict(endpoint_config or {})
+        if not is_running(container) or cid not in self.sandboxes:
+            networks[network.name] = {**_empty_endpoint_settings(network.id), **req}
+            self._persist(container)
+            self._publish_event("connect", network, cid)
+            return
+        async with self.lock:
+            record = self.sandboxes[cid]
+            used = {ep.ifname for n in self.networks.values()
+                    for ep in n.endpoints.values() if ep.container_id == cid}
+            ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in used)
+            ep = await self._attach(network, container, record, ifname, req,
+                                    default_route=False)
+            networks[network.name] = network.endpoint_settings(ep, req)
+            self._write_files(container, record)
+        self._persist(container)
+        self._publish_event("connect", network, cid)
+
+    async def disconnect(self: "NetworkService", ref: str, container: Any,
+                         force: bool = False) -> None:
+        network = self.get(ref)
+        cid = container_id(container)
+        networks = network_settings(container).setdefault("Networks", {})
+        if network.driver == "host":
+            raise Forbidden("container cannot be disconnected from host network or connected "
+                            "to host network")
+        if cid not in network.endpoints and network.name not in networks:
+            raise Forbidden(f"container {cid} is not connected to network {network.name}")
+        async with self.lock:
+            ep = network.endpoints.pop(cid, None)
+            if ep is not None:
+                await self._detach(network, ep)
+            networks.pop(network.name, None)
+            record = self.sandboxes.get(cid)
+            if record is not None:
+                if record.get("Network") == network.id:
+                    await self._unpublish_ports(record, network)
+                self._write_files(container, record)
+                self.store.save_sandbox(record)
+        self._persist(container)
+        self._publish_event("disconnect", network, cid)
+
+    # -- endpoints ------------------------------------------------------------------------
+
+    async def _attach(self: "NetworkService", network: Network, container: Any,
+                      record: dict[str, Any], ifname: str, req: dict[str, Any],
+                      default_route: bool) -> Endpoint:
+        cid = container_id(container)
+        ipam_config = req.get("IPAMConfig") or {}
+        static_ip = str(ipam_config.get("IPv4Address") or "")
+        aliases = [str(a) for a in req.get("Aliases") or []]
+        if network.default_bridge and static_ip:
+            raise InvalidParameter("user specified IP address is supported on user defined "
+                                   "networks only")
+        if network.default_bridge and aliases:
+            raise InvalidParameter("network-scoped alias is supported only for containers in "
+                                   "user defined networks")
+        ep = Endpoint(container_id=cid, name=container_name(container),
+                      endpoint_id=secrets.token_hex(32), mac="", ipv4="", prefixlen=0,
+                      ifname=ifname, host_ifname="veth" + secrets.token_hex(4)[:7],
+                      aliases=aliases, static_ip=static_ip,
+                      links=[str(link) for link in req.get("Links") or []])
+        if network.driver == "bridge":
+            pool = network.pool
+            assert pool is not None
+            if static_ip:
+                address = parse_address(static_ip)
+                pool.reserve(address)
+            else:
+                address = pool.allocate()
+            ep.ipv4, ep.prefixlen = str(address), pool.subnet.prefixlen
+            ep.mac = str(req.get("MacAddress") or "") or netlink.random_mac()
+            try:
+                await asyncio.to_thread(
+                    netlink.attach_endpoint, network.bridge, ep.host_ifname,
+                    self._netns_for(container, record), ifname, ep.ipv4, ep.prefixlen,
+                    ep.mac, network.gateway if default_route and not network.internal else None,
+                    network.mtu)
+            except BaseException:
+                pool.release(address)
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(netlink.delete_link, ep.host_ifname)
+                raise
+        network.endpoints[cid] = ep
+        self._save(network)
+        return ep
+
+    async def _detach(self: "NetworkService", network: Network, ep: Endpoint) -> None:
+        record = self.sandboxes.get(ep.container_id) or {}
+        if network.driver == "bridge":
+            await asyncio.to_thread(netlink.detach_endpoint, ep.host_ifname,
+                                    record.get("NetnsPath"), ep.ifname)
+            if network.pool is not None and ep.ipv4:
+                network.pool.release(ipaddress.IPv4Address(ep.ipv4))
+        self._save(network)
+
+    def _netns_for(self, container: Any, record: dict[str, Any]) -> str:
+        """The netns file, or the process's own after a daemon restart lost our bind mount."""
+        path = record["NetnsPath"]
+        if os.path.ismount(path):
+            return str(path)
+        pid = attr(container, "pid") or field_of(attr(container, "state"), "Pid", 0)
+        if pid:
+            return f"/proc/{pid}/ns/net"
+        return str(path)
+
+    async def _teardown_locked(self: "NetworkService", container: Any, publish: bool) -> None:
+        cid = container_id(container)
+        record = self.sandboxes.get(cid)
+        left: list[Network] = []
+        for network in self.networks.values():
+            ep = network.endpoints.pop(cid, None)
+            if ep is not None:
+                with contextlib.suppress(Exception):
+                    await self._detach(network, ep)
+                left.append(network)
+        if record is not None:
+            network = self.find(record.get("Network") or "")
+            if network is not None:
+                await self._unpublish_ports(record, network)
+            if record.get("NetnsPath") and not record.get("SharedWith"):
+                await asyncio.to_thread(netlink.delete_netns, record["NetnsPath"])
+            self.sandboxes.pop(cid, None)
+            record["Ports"], record["NetnsPath"] = [], None
+            self.store.save_sandbox(record)
+        self._clear_settings(container)
+        if publish:
+            for network in left:
+                self._publish_event("disconnect", network, cid)
+
+    def _sandbox_of(self, ref: str) -> dict[str, Any]:
+        for record in self.sandboxes.values():
+            if record["ContainerID"] == ref or record["Name"] == ref.lstrip("/") \
+                    or (len(ref) >= 3 and record["ContainerID"].startswith(ref)):
+                if record.get("SharedWith"):
+                    return self.sandboxes[record["SharedWith"]]
+                return record
+        raise NotFound(f"cannot join network namespace of container {ref}: it is not running")
+
+    def _requested_endpoints(self, container: Any, settings: dict[str, Any]
+                             ) -> dict[str, dict[str, Any]]:
+        """EndpointSettings asked for at create (NetworkingConfig) or by connect."""
+        requested: dict[str, dict[str, Any]] = {}
+        for name, value in (settings.get("Networks") or {}).items():
+            requested[name] = dict(value or {})
+        networking = attr(container, "networking_config") or {}
+        for name, value in (field_of(networking, "EndpointsConfig", {}) or {}).items():
+            requested[name] = {**requested.get(name, {}), **(value or {})}
+        return requested
+
+    # -- published ports ------------------------------------------------------------------
+
+    async def _publish_ports(self: "NetworkService", container: Any, network: Network,
+                             record: dict[str, Any]) -> None:
+        hc, cfg = host_config(container), config(container)
+        requests = port_requests(field_of(hc, "PortBindings", {}),
+                                 field_of(cfg, "ExposedPorts", {}),
+                                 bool(field_of(hc, "PublishAllPorts", False)))
+        ep = network.endpoints[container_id(container)]
+        record["Network"] = network.id
+        mappings: list[PortMapping] = []
+        try:
+            for request in requests:
+                mappings.append(self.reservations.reserve(
+                    request, f"{ep.name} ({ep.endpoint_id})"))
+        except BaseException:
+            for mapping in mappings:
+                self.reservations.release(mapping)
+            raise
+        record["Ports"] = [m.to_json() for m in mappings]
+        await self.iptables.apply(add=self._port_rules(network, ep.ipv4, mappings))
+
+    async def _unpublish_ports(self: "NetworkService", record: dict[str, Any],
+                               network: Network) -> None:
+        mappings = [PortMapping.from_json(m) for m in record.get("Ports") or []]
+        if not mappings:
+            return
+        for mapping in mappings:
+            self.reservations.release(mapping)
+        await self.iptables.apply(remove=self._port_rules(network, record.get("IP", ""),
+                                                          mappings))
+        record["Ports"] = []
+
+    def _port_rules(self, network: Network, ip: str, mappings: list[PortMapping]) -> list[Any]:
+        rules = []
+        for m in mappings:
+            rules += port_rules(network.bridge, m.proto, m.host_ip, m.host_port, ip,
+                                m.container_port)
+        return rules
+
+    async def restore_sandboxes(self: "NetworkService") -> None:
+        """After a restart: hold published ports again and make sure their rules exist."""
+        for record in self.store.load_sandboxes():
+            if record.get("NetnsPath") is None and not record.get("Ports"):
+                continue
+            self.sandboxes[record["ContainerID"]] = record
+            network = self.find(record.get("Network") or "")
+            mappings = [PortMapping.from_json(m) for m in record.get("Ports") or []]
+            for mapping in mappings:
+                self.reservations.restore(mapping)
+            if network is not None and mappings:
+                await self.iptables.apply(add=self._port_rules(network, record.get("IP", ""),
+                                                               mappings))
+
+    # -- generated files and inspect ------------------------------------------------------
+
+    def _endpoints_of(self, cid: str) -> list[tuple[Network, Endpoint]]:
+        return [(n, n.endpoints[cid]) for n in self.networks.values() if cid in n.endpoints]
+
+    def _write_files(self: "NetworkService", container: Any, record: dict[str, Any]) -> None:
+        cid = container_id(container)
+        if record.get("SharedWith"):
+            return
+        cfg, hc = config(container), host_config(container)
+        folder = self.store.files_dir(cid)
+        joined = self._endpoints_of(cid)
+        if record["Mode"] == "host":
+            hostname = str(field_of(cfg, "Hostname", "") or socket.gethostname())
+        else:
+            hostname = str(field_of(cfg, "Hostname", "") or cid[:12])
+        domain = str(field_of(cfg, "Domainname", "") or "")
+        addresses = [ep.ipv4 for _, ep in joined if ep.ipv4]
+        gateway = next((n.gateway for n, _ in joined if n.gateway), "")
+        default_bridge = next((n for n in self.networks.values() if n.default_bridge), None)
+        extra = [e.replace("host-gateway", gateway or (default_bridge.gateway
+                                                       if default_bridge else ""))
+                 for e in field_of(hc, "ExtraHosts", []) or []]
+        if record["Mode"] == "host":
+            try:
+                with open("/etc/hosts", encoding="utf-8") as f:
+                    hosts = f.read()
+            except OSError:
+                hosts = sandbox_files.HOSTS_HEADER
+            hosts += "".join(f"{e.partition(':')[2]}\t{e.partition(':')[0]}\n" for e in extra)
+        else:
+            hosts = sandbox_files.hosts_content(hostname, domain, addresses, extra,
+                                                self._link_entries(hc))
+        embedded = next((n.gateway for n, _ in joined if n.user_defined), None)
+        resolv, upstream = sandbox_files.container_resolv_conf(
+            list(field_of(hc, "Dns", []) or self.config.dns),
+            list(field_of(hc, "DnsSearch", []) or self.config.dns_search),
+            list(field_of(hc, "DnsOptions", []) or self.config.dns_opts), embedded)
+        record["Upstream"] = upstream
+        record["IP"] = next((ep.ipv4 for n, ep in joined if n.id == record.get("Network")),
+                            record.get("IP", ""))
+        record["Files"] = {
+            "hosts": sandbox_files.write_file(folder, "hosts", hosts),
+            "resolv.conf": sandbox_files.write_file(folder, "resolv.conf", resolv),
+            "hostname": sandbox_files.write_file(folder, "hostname", hostname + "\n"),
+        }
+
+    def _link_entries(self: "NetworkService", hc: Any) -> list[tuple[str, str]]:
+        """--link name:alias -> hosts lines for the linked container's default-bridge IP."""
+        entries = []
+        for link in field_of(hc, "Links", []) or []:
+            name, _, alias = str(link).partition(":")
+            name, alias = name.strip("/"), alias.rsplit("/", 1)[-1] or name.strip("/")
+            with contextlib.suppress(EngineError):
+                target = self._sandbox_of(name)
+                for network, ep in self._endpoints_of(target["ContainerID"]):
+                    if network.default_bridge and ep.ipv4:
+                        names = [alias, ep.container_id[:12], ep.name]
+                        entries.append((ep.ipv4, " ".join(dict.fromkeys(names))))
+        return entries
+
+    def _sandbox(self, record: dict[str, Any]) -> Sandbox:
+        files = record["Files"]
+        return Sandbox(record["ContainerID"], record["NetnsPath"], files["hosts"],
+                       files["resolv.conf"], files["hostname"])
+
+    def _fill_settings(self: "NetworkService", container: Any, record: dict[str, Any],
+                       requested: dict[str, dict[str, Any]]) -> None:
+        cid = container_id(container)
+        settings = network_settings(container)
+        networks: dict[str, Any] = {}
+        primary: dict[str, Any] = {}
+        for network, ep in self._endpoints_of(cid):
+            entry = network.endpoint_settings(
+                ep, requested.get(network.name) or requested.get(network.id))
+            networks[network.name] = entry
+            if network.default_bridge:
+                primary = entry
+        mappings = [PortMapping.from_json(m) for m in record.get("Ports") or []]
+        cfg, hc = config(container), host_config(container)
+        settings.update({
+            "Bridge": "", "SandboxID": cid if record.get("NetnsPath") else "",
+            "SandboxKey": record.get("NetnsPath") or "",
+            "Ports": ports_json(mappings, field_of(cfg, "ExposedPorts", {}),
+                                field_of(hc, "PortBindings", {})),
+            "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+            "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+            "EndpointID": primary.get("EndpointID", ""), "Gateway": primary.get("Gateway", ""),
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "IPAddress": primary.get("IPAddress", ""),
+            "IPPrefixLen": primary.get("IPPrefixLen", 0), "IPv6Gateway": "",
+            "MacAddress": primary.get("MacAddress", ""),
+            "Networks": networks,
+        })
+
+    def _clear_settings(self, container: Any) -> None:
+        """A stopped container keeps its network config but no addresses (as Moby)."""
+        settings = network_settings(container)
+        for entry in (settings.get("Networks") or {}).values():
+            if isinstance(entry, dict):
+                entry.update({"EndpointID": "", "Gateway": "", "IPAddress": "",
+                              "IPPrefixLen": 0, "DNSNames": None})
+                if not entry.get("IPAMConfig"):
+                    entry["MacAddress"] = ""
+        settings.update({"SandboxID": "", "SandboxKey": "", "Ports": {}, "EndpointID": "",
+                         "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""})
+
+    def _persist(self, container: Any) -> None:
+        """Ask the containers area to save a container whose NetworkSettings changed."""
+        for owner, method in ((container, "save"), (self.engine.containers, "save"),  # type: ignore[attr-defined]
+                              (self.engine.containers, "checkpoint")):  # type: ignore[attr-defined]
+            fn = getattr(owner, method, None)
+            if callable(fn):
+                with contextlib.suppress(TypeError):
+                    fn() if owner is container else fn(container)
+                    return
+
+    def _publish_event(self: "NetworkService", action: str, network: Network,
+                       cid: str) -> None:
+        self.engine.events.publish("network", action, network.id,
+                                   {"container": cid, "name": network.name,
+                                    "type": network.driver})
+
+    # -- embedded DNS ---------------------------------------------------------------------
+
+    def resolve_name(self: "NetworkService", client: str, name: str) -> list[str] | None:
+        """Addresses for name as seen from client's user-defined networks; None: unknown."""
+        mine = [n for n in self.networks.values() if n.user_defined
+                and any(ep.ipv4 == client for ep in n.endpoints.values())]
+        scope = mine or [n for n in self.networks.values() if n.user_defined
+                         and n.pool is not None
+                         and ipaddress.IPv4Address(client) in n.pool.subnet]
+        found = []
+        for network in scope:
+            for ep in network.endpoints.values():
+                if ep.ipv4 and name in (n.lower() for n in ep.dns_names()):
+                    found.append(ep.ipv4)
+        return list(dict.fromkeys(found)) or None
+
+    def upstream_servers(self: "NetworkService") -> list[str]:
+        _, upstream = sandbox_files.container_resolv_conf(self.config.dns, [], [], "x")
+        return upstream
+
+
+def _empty_endpoint_settings(network_id: str) -> dict[str, Any]:
+    return {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "",
+            "DriverOpts": None, "GwPriority": 0, "NetworkID": network_id, "EndpointID": "",
+            "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": None}

@@ -1,0 +1,145 @@
+"""Our iptables chains and rules, applied idempotently in batches through iptables-restore.
+
+Rules are written in iptables-save's canonical order (-s -d -i -o -p, matches, -j), so the
+current rule set read back with iptables-save tells which are present: adding twice or after a
+restart never duplicates a rule, and removal only deletes what is there.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+
+from ketch.guest.util.proc import run_async
+
+FILTER_CHAINS = ("DOCKER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2",
+                 "DOCKER-USER")
+NAT_CHAINS = ("DOCKER",)
+
+
+@dataclass(frozen=True)
+class Rule:
+    table: str
+    chain: str
+    spec: str
+    first: bool = False  # inserted at the top of its chain rather than appended
+
+
+@dataclass
+class BridgeRules:
+    """Everything one bridge network needs: NAT, forwarding and isolation."""
+
+    bridge: str
+    subnet: str
+    internal: bool = False
+    icc: bool = True
+    masquerade: bool = True
+    rules: list[Rule] = field(default_factory=list)
+
+    def build(self) -> list[Rule]:
+        br, net = self.bridge, self.subnet
+        rules = [Rule("filter", "DOCKER-ISOLATION-STAGE-2", f"-o {br} -j DROP")]
+        if self.internal:
+            rules += [
+                Rule("filter", "DOCKER-ISOLATION-STAGE-1", f"! -s {net} -o {br} -j DROP"),
+                Rule("filter", "DOCKER-ISOLATION-STAGE-1", f"! -d {net} -i {br} -j DROP"),
+                Rule("filter", "FORWARD", f"-i {br} -o {br} -j "
+                     f"{'ACCEPT' if self.icc else 'DROP'}"),
+            ]
+            return rules
+        rules += [
+            Rule("filter", "DOCKER-ISOLATION-STAGE-1",
+                 f"-i {br} ! -o {br} -j DOCKER-ISOLATION-STAGE-2"),
+            Rule("filter", "FORWARD",
+                 f"-o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+            Rule("filter", "FORWARD", f"-o {br} -j DOCKER"),
+            Rule("filter", "FORWARD", f"-i {br} ! -o {br} -j ACCEPT"),
+            Rule("filter", "FORWARD", f"-i {br} -o {br} -j {'ACCEPT' if self.icc else 'DROP'}"),
+            # Published ports are DNATed from loopback too (route_localnet on the bridge).
+            Rule("nat", "POSTROUTING", f"-o {br} -m addrtype --src-type LOCAL -j MASQUERADE"),
+        ]
+        if self.masquerade:
+            rules.append(Rule("nat", "POSTROUTING", f"-s {net} ! -o {br} -j MASQUERADE"))
+        return rules
+
+
+def base_rules() -> list[Rule]:
+    """Jumps from the built-in chains into ours (Moby's layout)."""
+    return [
+        Rule("filter", "FORWARD", "-j DOCKER-USER", first=True),
+        Rule("filter", "FORWARD", "-j DOCKER-ISOLATION-STAGE-1", first=True),
+        Rule("filter", "DOCKER-USER", "-j RETURN"),
+        Rule("nat", "PREROUTING", "-m addrtype --dst-type LOCAL -j DOCKER"),
+        Rule("nat", "OUTPUT", "-m addrtype --dst-type LOCAL -j DOCKER"),
+    ]
+
+
+def port_rules(bridge: str, proto: str, host_ip: str, host_port: int, container_ip: str,
+               container_port: int) -> list[Rule]:
+    """DNAT for one published port, the filter ACCEPT, and hairpin masquerade."""
+    dest = "" if host_ip in ("", "0.0.0.0") else f"-d {host_ip}/32 "
+    match = f"-p {proto} -m {proto} --dport"
+    return [
+        Rule("nat", "DOCKER", f"{dest}{match} {host_port} -j DNAT --to-destination "
+                              f"{container_ip}:{container_port}"),
+        Rule("filter", "DOCKER", f"-d {container_ip}/32 ! -i {bridge} -o {bridge} "
+                                 f"{match} {container_port} -j ACCEPT"),
+        Rule("nat", "POSTROUTING", f"-s {container_ip}/32 -d {container_ip}/32 "
+                                   f"{match} {container_port} -j MASQUERADE"),
+    ]
+
+
+class Iptables:
+    """Serialised access to the kernel's rule set (iptables-save / iptables-restore)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._lock = asyncio.Lock()
+
+    async def _current(self, table: str) -> tuple[set[str], list[str]]:
+        """(rules as '-A CHAIN spec', chain names) of a table."""
+        _, out, _ = await run_async(["iptables-save", "-t", table], timeout=30)
+        rules, chains = set(), []
+        for line in out.decode().splitlines():
+            if line.startswith("-A "):
+                rules.add(line)
+            elif line.startswith(":"):
+                chains.append(line[1:].split()[0])
+        return rules, chains
+
+    async def apply(self, add: list[Rule] = (), remove: list[Rule] = ()) -> None:  # type: ignore[assignment]
+        """Add missing rules and delete present ones, one iptables-restore per table."""
+        if not self.enabled:
+            return
+        async with self._lock:
+            for table in ("filter", "nat"):
+                wanted = [r for r in add if r.table == table]
+                unwanted = [r for r in remove if r.table == table]
+                if not wanted and not unwanted:
+                    continue
+                present, chains = await self._current(table)
+                lines = [f"*{table}"]
+                own = FILTER_CHAINS if table == "filter" else NAT_CHAINS
+                lines += [f":{chain} - [0:0]" for chain in own if chain not in chains]
+                for rule in unwanted:
+                    line = f"-A {rule.chain} {rule.spec}"
+                    if line in present:
+                        lines.append(f"-D {rule.chain} {rule.spec}")
+                        present.discard(line)
+                for rule in reversed([r for r in wanted if r.first]):
+                    if f"-A {rule.chain} {rule.spec}" not in present:
+                        lines.append(f"-I {rule.chain} 1 {rule.spec}")
+                for rule in wanted:
+                    line = f"-A {rule.chain} {rule.spec}"
+                    if not rule.first and line not in present:
+                        lines.append(line)
+                        present.add(line)
+                if len(lines) == 1:
+                    continue
+                lines.append("COMMIT\n")
+                await run_async(["iptables-restore", "--noflush"], timeout=30,
+                                input="\n".join(lines).encode())
+
+    async def ensure_base(self, forward_drop: bool) -> None:
+        """Our chains and jumps; forward_drop when we turned forwarding on (as Moby does)."""
+        await self.apply(add=base_rules())
+        if forward_drop and self.enabled:
+            await run_async(["iptables", "-P", "FORWARD", "DROP"], timeout=30)

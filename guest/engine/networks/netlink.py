@@ -1,0 +1,139 @@
+"""Links, addresses, routes and sysctls through netlink (pyroute2), plus netns files.
+
+pyroute2 calls are blocking but take about a millisecond; callers on the event loop use
+asyncio.to_thread for the ones that enter a container's namespace (those fork briefly).
+"""
+
+import contextlib
+import ctypes
+import errno
+import os
+import random
+
+from pyroute2 import IPRoute, NetlinkError, netns
+
+from ketch.guest.engine.errors import EngineError
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+MNT_DETACH = 2
+
+
+def random_mac() -> str:
+    """A locally administered unicast MAC, as Moby 28 gives each endpoint."""
+    octets = [0x02, *(random.randrange(256) for _ in range(5))]
+    return ":".join(f"{o:02x}" for o in octets)
+
+
+def set_sysctl(key: str, value: str) -> None:
+    """Write a sysctl of the calling process's network namespace; ignore missing keys."""
+    path = "/proc/sys/" + key.replace(".", "/")
+    with contextlib.suppress(FileNotFoundError, PermissionError), open(path, "w") as f:
+        f.write(value)
+
+
+def get_sysctl(key: str) -> str:
+    try:
+        with open("/proc/sys/" + key.replace(".", "/")) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def link_index(ipr: IPRoute, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return found[0] if found else None
+
+
+def ensure_bridge(name: str, address: str, prefixlen: int, mtu: int = 0) -> None:
+    """Create the bridge with its gateway address (idempotent) and bring it up."""
+    with IPRoute() as ipr:
+        index = link_index(ipr, name)
+        if index is None:
+            try:
+                ipr.link("add", ifname=name, kind="bridge")
+            except NetlinkError as e:
+                if e.code != errno.EEXIST:
+                    raise EngineError(f"failed to create bridge {name}: {e}") from e
+            index = link_index(ipr, name)
+        if index is None:
+            raise EngineError(f"failed to create bridge {name}")
+        if mtu:
+            ipr.link("set", index=index, mtu=mtu)
+        have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"])
+                for a in ipr.get_addr(index=index, family=2)}
+        if (address, prefixlen) not in have:
+            ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
+        ipr.link("set", index=index, state="up")
+    set_sysctl(f"net.ipv4.conf.{name}.route_localnet", "1")
+
+
+def delete_link(name: str) -> None:
+    with IPRoute() as ipr:
+        index = link_index(ipr, name)
+        if index is not None:
+            with contextlib.suppress(NetlinkError):
+                ipr.link("del", index=index)
+
+
+def link_exists(name: str) -> bool:
+    with IPRoute() as ipr:
+        return link_index(ipr, name) is not None
+
+
+def create_netns(path: str) -> None:
+    """A new network namespace kept alive by a bind mount at path, with lo up."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    netns.create(path)
+    with IPRoute(netns=path) as ipr:
+        ipr.link("set", index=link_index(ipr, "lo"), state="up")
+
+
+def delete_netns(path: str) -> None:
+    try:
+        _LIBC.umount2(path.encode(), MNT_DETACH)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def attach_endpoint(bridge: str, host_ifname: str, netns_path: str, ifname: str,
+                    address: str, prefixlen: int, mac: str, gateway: str | None,
+                    mtu: int = 0) -> None:
+    """A veth pair: one end on the bridge, the other as ifname inside the container's netns."""
+    peer_tmp = "kt" + host_ifname[4:]
+    with IPRoute() as ipr:
+        bridge_index = link_index(ipr, bridge)
+        if bridge_index is None:
+            raise EngineError(f"bridge {bridge} not found")
+        for stale in (host_ifname, peer_tmp):
+            index = link_index(ipr, stale)
+            if index is not None:
+                ipr.link("del", index=index)
+        ipr.link("add", ifname=host_ifname, kind="veth", peer={"ifname": peer_tmp})
+        host_index = link_index(ipr, host_ifname)
+        peer_index = link_index(ipr, peer_tmp)
+        extra = {"mtu": mtu} if mtu else {}
+        ipr.link("set", index=host_index, master=bridge_index, state="up", **extra)
+        fd = os.open(netns_path, os.O_RDONLY)
+        try:
+            ipr.link("set", index=peer_index, net_ns_fd=fd, **extra)
+        finally:
+            os.close(fd)
+    with IPRoute(netns=netns_path) as ipr:
+        index = link_index(ipr, peer_tmp)
+        ipr.link("set", index=index, ifname=ifname, address=mac)
+        ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
+        ipr.link("set", index=index, state="up")
+        if gateway:
+            with contextlib.suppress(NetlinkError):
+                ipr.route("add", dst="0.0.0.0/0", gateway=gateway)
+
+
+def detach_endpoint(host_ifname: str, netns_path: str | None, ifname: str) -> None:
+    """Remove a veth pair (deleting either end deletes both)."""
+    delete_link(host_ifname)
+    if netns_path and os.path.exists(netns_path):
+        with contextlib.suppress(Exception), IPRoute(netns=netns_path) as ipr:
+            index = link_index(ipr, ifname)
+            if index is not None:
+                ipr.link("del", index=index)
