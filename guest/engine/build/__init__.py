@@ -1,7 +1,108 @@
 """Build: the classic builder behind POST /build (issue 8)."""
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ketch.guest.engine.build import stream
+from ketch.guest.engine.build.builder import Builder, StepFailed
+from ketch.guest.engine.build.cache import BuildCache
+from ketch.guest.engine.build.context import BuildContext
+from ketch.guest.engine.build.dockerfile import Dockerfile, parse
+from ketch.guest.engine.build.options import BuildOptions
+from ketch.guest.engine.errors import EngineError, InvalidParameter, NotImplementedFeature
 from ketch.guest.engine.service import Service
+from ketch.guest.store.images import reference
+
+log = logging.getLogger("ketch.build")
 
 
 class BuildService(Service):
-    pass
+    async def start(self) -> None:
+        self.cache = BuildCache(self.engine.layout.data("build"))
+
+    async def prepare(self, body: AsyncIterator[bytes],
+                      options: BuildOptions) -> "BuildSession":
+        """Receive the context and parse the Dockerfile; failures here are plain HTTP errors
+        (as on Moby, where nothing has been streamed yet)."""
+        if options.remote and options.remote != "client-session":
+            raise NotImplementedFeature(f"remote build contexts are not supported: "
+                                        f"{options.remote}; send the context as a tar")
+        tags = []
+        for tag in options.tags:
+            try:
+                tags.append(reference.parse(tag).tag_or_latest())
+            except InvalidParameter as e:
+                raise InvalidParameter(f"invalid tag \"{tag}\": {e.message}") from None
+        context = await BuildContext.receive(body, self.engine.layout.data("build", "tmp"))
+        try:
+            name, text = context.read_dockerfile(options.dockerfile)
+            context.apply_dockerignore(name)
+            dockerfile = parse(text)
+        except BaseException:
+            context.close()
+            raise
+        return BuildSession(self, context, dockerfile, options, tags)
+
+    def prune(self, all_images: bool = False) -> dict[str, Any]:
+        """POST /build/prune: forget the step cache (its images stay until `image prune`)."""
+        dropped = self.cache.prune()
+        return {"CachesDeleted": dropped or None, "SpaceReclaimed": 0}
+
+
+class BuildSession:
+    def __init__(self, service: BuildService, context: BuildContext, dockerfile: Dockerfile,
+                 options: BuildOptions, tags: list[reference.Reference]) -> None:
+        self.service = service
+        self.context = context
+        self.dockerfile = dockerfile
+        self.options = options
+        self.tags = tags
+
+    async def messages(self) -> AsyncIterator[dict[str, Any]]:
+        """The JSON stream: steps, output, aux ID, and errorDetail on failure."""
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+        async def emit(message: dict[str, Any]) -> None:
+            await queue.put(message)
+
+        async def work() -> None:
+            try:
+                await self._build(emit)
+            except StepFailed as e:
+                await queue.put(stream.error(e.message, e.code))
+            except EngineError as e:
+                await queue.put(stream.error(e.message))
+            except Exception as e:
+                log.exception("build failed")
+                await queue.put(stream.error(f"{type(e).__name__}: {e}"))
+            finally:
+                await queue.put(None)
+
+        task = asyncio.create_task(work())
+        try:
+            while (message := await queue.get()) is not None:
+                yield message
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+            self.context.close()
+
+    async def _build(self, emit: Any) -> None:
+        engine = self.service.engine
+        builder = Builder(engine, self.context, self.dockerfile, self.options,
+                          self.service.cache, emit)
+        image = await builder.run()
+        if self.options.quiet:
+            await emit(stream.text(image.id + "\n"))
+            for ref in self.tags:
+                engine.images.tag(image.id, ref.name, ref.tag)
+            return
+        await emit(stream.text(f"Successfully built {image.short_id}\n"))
+        for ref in self.tags:
+            engine.images.tag(image.id, ref.name, ref.tag)
+            await emit(stream.text(f"Successfully tagged {ref.familiar}\n"))

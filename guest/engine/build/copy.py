@@ -154,6 +154,11 @@ def _in_image(rootfs: str, dest: str) -> str:
     return full
 
 
+def make_folder(rootfs: str, upper: str, path: str) -> None:
+    """WORKDIR's folder (and missing parents) in the layer, root-owned, 0755."""
+    _make_parents(rootfs, upper, _in_image(rootfs, path), Ownership(), include_self=True)
+
+
 def _make_parents(rootfs: str, upper: str, path: str, owner: Ownership,
                   include_self: bool) -> None:
     parts = [p for p in path.split("/") if p]

@@ -1,0 +1,264 @@
+"""One classic-builder run: stages in order, one image per instruction, the cache, the output."""
+
+import copy
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from ketch.guest.engine.build import stream
+from ketch.guest.engine.build.cache import BuildCache, cache_key
+from ketch.guest.engine.build.context import BuildContext
+from ketch.guest.engine.build.dockerfile import Dockerfile, Instruction, Stage, parse_instruction
+from ketch.guest.engine.build.instructions import (
+    PROXY_ARGS,
+    StageState,
+    apply_config_instruction,
+    declare_args,
+)
+from ketch.guest.engine.build.options import BuildOptions
+from ketch.guest.engine.build.shellwords import process_word
+from ketch.guest.engine.errors import EngineError, InvalidParameter, NotFound
+from ketch.guest.engine.images.image import Image
+
+if TYPE_CHECKING:
+    from ketch.guest.engine.engine import Engine
+
+log = logging.getLogger("ketch.build")
+Emit = Callable[[dict[str, Any]], Awaitable[None]]
+NOP = "/bin/sh -c #(nop) "
+
+
+class StepFailed(EngineError):
+    """A RUN exited non-zero: the stream's errorDetail carries the exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Builder:
+    def __init__(self, engine: "Engine", context: BuildContext, dockerfile: Dockerfile,
+                 options: BuildOptions, cache: BuildCache, emit: Emit) -> None:
+        self.engine = engine
+        self.context = context
+        self.dockerfile = dockerfile
+        self.options = options
+        self.cache = cache
+        self._emit = emit
+        self.stages = self._stages_to_build()
+        self.total = (len(dockerfile.meta_args) + len(self.stages)
+                      + sum(len(s.commands) for s in self.stages))
+        self.step_number = 0
+        self.meta_args: dict[str, str | None] = {}
+        self.used_args: set[str] = set()
+        self.stage_images: dict[str, Image | None] = {}
+        self.state: StageState | None = None
+        self.image: Image | None = None
+        self.intermediate_containers: list[str] = []
+
+    def _stages_to_build(self) -> list[Stage]:
+        stages = list(self.dockerfile.stages)
+        if self.options.target:
+            names = [s.name for s in stages]
+            target = self.options.target.lower()
+            if target not in names:
+                raise InvalidParameter(f"failed to reach build target {self.options.target} "
+                                       "in Dockerfile")
+            stages = stages[:names.index(target) + 1]
+        if self.options.labels:
+            text = "LABEL " + " ".join(f'"{k}"="{v}"' for k, v in
+                                       sorted(self.options.labels.items()))
+            stages[-1].commands.append(parse_instruction(text, self.dockerfile.escape))
+        return stages
+
+    async def emit(self, message: dict[str, Any]) -> None:
+        if self.options.quiet and "stream" in message or self.options.quiet and \
+                "status" in message:
+            return
+        await self._emit(message)
+
+    async def say(self, text: str) -> None:
+        await self.emit(stream.text(text))
+
+    async def arrow(self, text: str) -> None:
+        await self.emit(stream.arrow(text))
+
+    async def step(self, inst: Instruction) -> None:
+        self.step_number += 1
+        await self.emit(stream.step(self.step_number, self.total, inst.original))
+
+    # -- the run ----------------------------------------------------------------------------
+
+    async def run(self) -> Image:
+        meta_state = StageState(config={}, escape=self.dockerfile.escape,
+                                build_args=self.options.build_args)
+        for inst in self.dockerfile.meta_args:
+            await self.step(inst)
+            declare_args(inst, meta_state)
+        self.meta_args = dict(meta_state.args)
+        self.used_args |= meta_state.used_args
+        for stage in self.stages:
+            await self.build_stage(stage)
+            if self.image is not None:
+                await self.emit(stream.aux_id(self.image.id))
+        unused = sorted(set(self.options.build_args) - self.used_args - set(PROXY_ARGS))
+        if unused:
+            await self.say(f"[Warning] One or more build-args [{' '.join(unused)}] were not "
+                           "consumed\n")
+        if self.image is None:
+            raise InvalidParameter("No image was generated. Is your Dockerfile empty?")
+        return self.image
+
+    async def build_stage(self, stage: Stage) -> None:
+        await self.step(stage.source)
+        await self.from_image(stage)
+        assert self.state is not None
+        for inst in stage.commands:
+            await self.step(inst)
+            await self.dispatch(inst)
+        self.used_args |= self.state.used_args
+        self.stage_images[str(stage.index)] = self.image
+        if stage.name:
+            self.stage_images[stage.name] = self.image
+
+    async def from_image(self, stage: Stage) -> None:
+        inst = stage.source
+        flags = set(inst.flags) - {"platform"}
+        if flags:
+            raise InvalidParameter(f"unknown flag: {sorted(flags)[0]}")
+        meta_env = {k: v for k, v in self.meta_args.items() if v is not None}
+        name = process_word(inst.args.split()[0], meta_env, self.dockerfile.escape)
+        if not name:
+            raise InvalidParameter(f"base name ({inst.args.split()[0]}) should not be blank")
+        image: Image | None
+        if name.lower() in self.stage_images:
+            image = self.stage_images[name.lower()]
+        elif name == "scratch":
+            image = None
+        else:
+            platform = process_word(inst.flags.get("platform", ""), meta_env,
+                                    self.dockerfile.escape) or self.options.platform
+            image = await self.base_image(name, platform)
+        self.image = image
+        config = copy.deepcopy(image.container_config) if image is not None else {}
+        if image is None:
+            config.setdefault("Env", ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                                      "/usr/bin:/sbin:/bin"])
+        onbuild = config.pop("OnBuild", None) or []
+        config["OnBuild"] = None
+        self.state = StageState(config=config, escape=self.dockerfile.escape,
+                                build_args=self.options.build_args)
+        if image is not None:
+            await self.arrow(image.short_id)
+        if onbuild:
+            await self.say(f"# Executing {len(onbuild)} build trigger"
+                           f"{'s' if len(onbuild) > 1 else ''}\n")
+            for trigger in onbuild:
+                await self.dispatch(parse_instruction(trigger, self.dockerfile.escape))
+
+    async def base_image(self, name: str, platform: str) -> Image:
+        images = self.engine.images
+        if not self.options.pull:
+            try:
+                return images.resolve(name)
+            except NotFound:
+                pass
+        try:
+            async for message in images.pull(name, self._auth_for(name), platform or None):
+                await self.emit(message)
+        except NotFound:
+            if self.options.pull:
+                raise
+            raise
+        return images.resolve(name)
+
+    def _auth_for(self, name: str) -> dict[str, Any] | None:
+        configs = self.options.auth_configs
+        if not configs:
+            return None
+        host = name.split("/", 1)[0] if "/" in name and ("." in name.split("/", 1)[0]
+                                                        or ":" in name.split("/", 1)[0]) \
+            else "https://index.docker.io/v1/"
+        for key in (host, f"https://{host}", f"http://{host}"):
+            if key in configs:
+                return dict(configs[key])
+        return None
+
+    # -- instructions -----------------------------------------------------------------------
+
+    async def dispatch(self, inst: Instruction) -> None:
+        from ketch.guest.engine.build import steps
+
+        assert self.state is not None
+        if inst.keyword == "from":
+            raise InvalidParameter("FROM is not allowed here")
+        if inst.keyword == "run":
+            await steps.run_step(self, inst)
+        elif inst.keyword in ("copy", "add"):
+            await steps.copy_step(self, inst)
+        elif inst.keyword == "workdir":
+            before = self.state.config.get("WorkingDir")
+            comment = apply_config_instruction(inst, self.state)
+            if self.state.config.get("WorkingDir") == before and before:
+                await self.commit_config(comment)
+            else:
+                await steps.workdir_step(self, comment)
+        elif inst.keyword == "arg":
+            comment = declare_args(inst, self.state, self.meta_args)
+            await self.commit_config(comment)
+        else:
+            comment = apply_config_instruction(inst, self.state)
+            await self.commit_config(comment)
+
+    def image_config(self) -> dict[str, Any]:
+        assert self.state is not None
+        config = copy.deepcopy(self.state.config)
+        if self.state.author:
+            config["author"] = self.state.author
+        return config
+
+    async def commit_config(self, comment: str) -> None:
+        """A config-only step (ENV, CMD, ...): an image with an empty-layer history entry."""
+        await self.commit(NOP + comment, None, empty_layer=True)
+
+    def cached(self, created_by: str) -> tuple[str, Image | None]:
+        """(cache key, the cached image when this step can be reused)."""
+        parent = self.image.id if self.image is not None else ""
+        key = cache_key(parent, created_by, self.image_config())
+        if self.options.nocache:
+            return key, None
+        image_id = self.cache.get(key)
+        if image_id is None:
+            return key, None
+        try:
+            return key, self.engine.images.get(image_id)
+        except (NotFound, ValueError):
+            self.cache.forget(key)
+            return key, None
+
+    async def use_cache(self, created_by: str) -> bool:
+        _, hit = self.cached(created_by)
+        if hit is None:
+            return False
+        self.image = hit
+        await self.arrow("Using cache")
+        await self.arrow(hit.short_id)
+        return True
+
+    async def commit(self, created_by: str, upper_dir: str | None,
+                     empty_layer: bool = False, probe: bool = True) -> Image:
+        key, hit = self.cached(created_by)
+        if probe and hit is not None:
+            self.image = hit
+            await self.arrow("Using cache")
+            await self.arrow(hit.short_id)
+            return hit
+        history: dict[str, Any] = {"created_by": created_by}
+        if empty_layer:
+            history["empty_layer"] = True
+        image = await self.engine.images.commit(self.image, upper_dir, self.image_config(),
+                                                history, None)
+        self.cache.put(key, image.id)
+        self.image = image
+        await self.arrow(image.short_id)
+        return image

@@ -1,0 +1,252 @@
+"""The instructions that change files: RUN (in a container), COPY/ADD, WORKDIR's mkdir."""
+
+import asyncio
+import contextlib
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from ketch.guest.engine.build import copy as copying
+from ketch.guest.engine.build.dockerfile import HEREDOC_WORD, Instruction
+from ketch.guest.engine.build.instructions import check_flags, command_form
+from ketch.guest.engine.build.rootfs import lookup_id, resolve_in_root, rootfs_view
+from ketch.guest.engine.build.shellwords import process_word, split_raw_words
+from ketch.guest.engine.errors import InvalidParameter, NotFound
+
+if TYPE_CHECKING:
+    from ketch.guest.engine.build.builder import Builder
+    from ketch.guest.engine.images.image import Image
+
+COPY_FLAGS = ("from", "chown", "chmod", "link", "parents", "exclude")
+ADD_FLAGS = ("chown", "chmod", "checksum", "keep-git-dir", "link", "exclude")
+
+
+def tmp_folder(builder: "Builder") -> str:
+    folder = builder.engine.layout.data("build", "tmp")
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+@contextlib.asynccontextmanager
+async def image_rootfs(builder: "Builder", image: "Image | None") -> AsyncIterator[str]:
+    layers = image.layer_dirs() if image is not None else []
+    async with rootfs_view(layers, tmp_folder(builder)) as root:
+        yield root
+
+
+@contextlib.contextmanager
+def layer_folder(builder: "Builder"):  # type: ignore[no-untyped-def]
+    folder = tempfile.mkdtemp(prefix="layer-", dir=tmp_folder(builder))
+    os.chmod(folder, 0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- WORKDIR -----------------------------------------------------------------------------------
+
+async def workdir_step(builder: "Builder", comment: str) -> None:
+    """WORKDIR creates its folder when the image lacks it (a small layer), else config only."""
+    from ketch.guest.engine.build.builder import NOP
+
+    assert builder.state is not None
+    created_by = NOP + comment
+    if await builder.use_cache(created_by):
+        return
+    workdir = builder.state.config["WorkingDir"]
+    with layer_folder(builder) as upper:
+        async with image_rootfs(builder, builder.image) as root:
+            exists = os.path.isdir(resolve_in_root(root, workdir))
+            if not exists:
+                copying.make_folder(root, upper, workdir)
+        await builder.commit(created_by, None if exists else upper, empty_layer=exists,
+                             probe=False)
+
+
+# -- COPY / ADD --------------------------------------------------------------------------------
+
+async def copy_step(builder: "Builder", inst: Instruction) -> None:
+    from ketch.guest.engine.build.builder import NOP
+
+    state = builder.state
+    assert state is not None
+    keyword = inst.keyword.upper()
+    check_flags(inst, COPY_FLAGS if inst.keyword == "copy" else ADD_FLAGS)
+    exec_form = inst.json_args()
+    words = ([state.expand(w) for w in exec_form] if exec_form is not None
+             else [state.expand(w) if not HEREDOC_WORD.match(w) else w
+                   for w in split_raw_words(inst.args, state.escape)])
+    if len(words) < 2:
+        raise InvalidParameter(f"{keyword} requires at least two arguments, but only one was "
+                               "provided. Destination could not be determined.")
+    *source_args, dest_arg = words
+    dest = copying.resolve_dest(dest_arg, state.config.get("WorkingDir") or "/")
+    from_name = state.expand(inst.flags.get("from", ""))
+    chown = state.expand(inst.flags.get("chown", ""))
+    chmod = inst.flags.get("chmod", "")
+    mode = None
+    if chmod:
+        try:
+            mode = int(chmod, 8)
+        except ValueError:
+            raise InvalidParameter(f"invalid chmod parameter: {chmod}") from None
+    with layer_folder(builder) as upper, contextlib.ExitStack() as scratch:
+        source_root, source_id = await _source_root(builder, from_name, scratch)
+        sources = await _collect_sources(builder, inst, source_args, source_root, scratch)
+        digest = copying.checksum(sources)
+        origin = f"{source_id}:" if source_id else ""
+        created_by = (f"{NOP}{keyword} {origin}{'file' if len(sources) == 1 else 'multi'}:"
+                      f"{digest} in {dest} ")
+        if chown or chmod:
+            created_by += f"--chown={chown} --chmod={chmod} "
+        if await builder.use_cache(created_by):
+            return
+        async with image_rootfs(builder, builder.image) as root:
+            owner = _ownership(root, chown, mode)
+            await asyncio.to_thread(copying.copy_sources, sources, dest, root, upper, owner,
+                                    keyword)
+        await builder.commit(created_by, upper, probe=False)
+
+
+async def _source_root(builder: "Builder", from_name: str,
+                       scratch: contextlib.ExitStack) -> tuple[str, str]:
+    """(folder to read sources from, ID of the image it is) for --from, else the context."""
+    if not from_name:
+        return builder.context.root, ""
+    stage = from_name.lower()
+    image: Image | None
+    if stage in builder.stage_images:
+        image = builder.stage_images[stage]
+    elif from_name.isdigit():
+        raise InvalidParameter(f"invalid from flag value {from_name}: refers to current "
+                               "build stage")
+    else:
+        try:
+            image = builder.engine.images.resolve(from_name)
+        except NotFound:
+            image = await builder.base_image(from_name, builder.options.platform)
+    view = image_rootfs(builder, image)
+    root = await view.__aenter__()
+    scratch.push_async_exit(view)  # type: ignore[arg-type]
+    return root, image.id if image is not None else "scratch"
+
+
+async def _collect_sources(builder: "Builder", inst: Instruction, args: list[str], root: str,
+                           scratch: contextlib.ExitStack) -> list[copying.Source]:
+    state = builder.state
+    assert state is not None
+    heredocs = {h.name: h for h in inst.heredocs}
+    sources: list[copying.Source] = []
+    for arg in args:
+        match = HEREDOC_WORD.match(arg)
+        if match and match.group(3) in heredocs:
+            doc = heredocs[match.group(3)]
+            folder = tempfile.mkdtemp(prefix="heredoc-", dir=tmp_folder(builder))
+            scratch.callback(shutil.rmtree, folder, True)
+            content = process_word(doc.content, state.env(), state.escape) if doc.expand \
+                else doc.content
+            with open(os.path.join(folder, doc.name), "w", encoding="utf-8") as f:
+                f.write(content)
+            os.chmod(os.path.join(folder, doc.name), 0o644)
+            sources.append(copying.Source(folder, doc.name))
+        elif inst.keyword == "add" and arg.startswith(("http://", "https://")):
+            sources.append(await _download(builder, arg, scratch))
+        elif root != builder.context.root:
+            for path in copying.match_sources(resolve_in_root(root, "/"), [arg],
+                                              inst.keyword.upper()):
+                real = resolve_in_root(root, path, follow_last=False)
+                sources.append(copying.Source(os.path.dirname(real), os.path.basename(real)))
+        else:
+            for path in copying.match_sources(root, [arg], inst.keyword.upper()):
+                extract = inst.keyword == "add" and copying.is_archive(os.path.join(root, path))
+                sources.append(copying.Source(root, path, extract))
+    return sources
+
+
+async def _download(builder: "Builder", url: str,
+                    scratch: contextlib.ExitStack) -> copying.Source:
+    import email.utils
+
+    import aiohttp
+
+    folder = tempfile.mkdtemp(prefix="url-", dir=tmp_folder(builder))
+    scratch.callback(shutil.rmtree, folder, True)
+    name = posixpath.basename(url.split("?", 1)[0].rstrip("/")) or "download"
+    path = os.path.join(folder, name)
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            if response.status >= 400:
+                raise InvalidParameter(f"failed to GET {url} with status {response.status} "
+                                       f"{response.reason}")
+            with open(path, "wb") as f:
+                async for chunk in response.content.iter_chunked(1 << 16):
+                    f.write(chunk)
+            modified = response.headers.get("Last-Modified")
+    except aiohttp.ClientError as e:
+        raise InvalidParameter(f"failed to GET {url}: {e}") from e
+    os.chmod(path, 0o600)
+    if modified:
+        with contextlib.suppress(TypeError, ValueError):
+            stamp = email.utils.parsedate_to_datetime(modified).timestamp()
+            os.utime(path, (stamp, stamp))
+    return copying.Source(folder, name)
+
+
+def _ownership(root: str, chown: str, mode: int | None) -> copying.Ownership:
+    if not chown:
+        return copying.Ownership(mode=mode)
+    user, _, group = chown.partition(":")
+    uid = lookup_id(root, user, "passwd")
+    if uid is None:
+        raise InvalidParameter(f"unable to convert uid/gid chown string to host mapping: "
+                               f"can't find uid for user {user}: no such user: {user}")
+    gid = lookup_id(root, group, "group") if group else uid
+    if gid is None:
+        raise InvalidParameter(f"unable to convert uid/gid chown string to host mapping: "
+                               f"can't find gid for group {group}: no such group: {group}")
+    return copying.Ownership(uid, gid, mode)
+
+
+# -- RUN ---------------------------------------------------------------------------------------
+
+def run_command(builder: "Builder", inst: Instruction) -> list[str]:
+    """The argv a RUN executes; heredocs become the script (or stay for the shell to read)."""
+    state = builder.state
+    assert state is not None
+    check_flags(inst, ("mount", "network", "security"))
+    if inst.heredocs and inst.json_args() is None:
+        words = split_raw_words(inst.args, state.escape)
+        if len(words) == 1 and len(inst.heredocs) == 1:
+            return [*state.shell(), inst.heredocs[0].content]
+        script = inst.args + "\n" + "".join(f"{h.content}{h.name}\n" for h in inst.heredocs)
+        return [*state.shell(), script]
+    argv, _ = command_form(inst, state)
+    return argv
+
+
+async def run_step(builder: "Builder", inst: Instruction) -> None:
+    from ketch.guest.engine.build import runner
+    from ketch.guest.engine.build.builder import StepFailed
+
+    state = builder.state
+    assert state is not None
+    argv = run_command(builder, inst)
+    args = state.run_args()
+    created_by = " ".join(argv)
+    if args:
+        created_by = (f"|{len(args)} " + " ".join(f"{k}={v}" for k, v in sorted(args.items()))
+                      + " " + created_by)
+    if await builder.use_cache(created_by):
+        return
+    result = await runner.run_container(builder, argv, args)
+    try:
+        if result.exit_code != 0:
+            raise StepFailed(f"The command '{' '.join(argv)}' returned a non-zero code: "
+                             f"{result.exit_code}", result.exit_code)
+        await builder.commit(created_by, result.upper_dir, probe=False)
+    finally:
+        await runner.remove_container(builder, result, failed=result.exit_code != 0)
