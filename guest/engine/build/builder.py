@@ -72,8 +72,7 @@ class Builder:
         return stages
 
     async def emit(self, message: dict[str, Any]) -> None:
-        if self.options.quiet and "stream" in message or self.options.quiet and \
-                "status" in message:
+        if self.options.quiet and ("stream" in message or "status" in message):
             return
         await self._emit(message)
 
