@@ -283,12 +283,13 @@ def declare_args(inst: Instruction, state: StageState,
         name, has_default, default = word.partition("=")
         if not name:
             raise InvalidParameter(f"ARG names can not be blank: {word}")
-        value: str | None = state.expand(default) if has_default else None
+        default_value = state.expand(default) if has_default else None
+        value = default_value
         if value is None and meta is not None:
             value = meta.get(name)
         if name in state.build_args:
             value = state.build_args[name]
         state.args[name] = value
         state.used_args.add(name)
-        declared.append(f"{name}={value}" if has_default else name)
+        declared.append(f"{name}={default_value}" if has_default else name)
     return "ARG " + " ".join(declared)

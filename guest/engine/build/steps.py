@@ -94,12 +94,12 @@ async def copy_step(builder: "Builder", inst: Instruction) -> None:
             mode = int(chmod, 8)
         except ValueError:
             raise InvalidParameter(f"invalid chmod parameter: {chmod}") from None
-    with layer_folder(builder) as upper, contextlib.ExitStack() as scratch:
-        source_root, source_id = await _source_root(builder, from_name, scratch)
+    async with contextlib.AsyncExitStack() as scratch:
+        upper = scratch.enter_context(layer_folder(builder))
+        source_root = await _source_root(builder, from_name, scratch)
         sources = await _collect_sources(builder, inst, source_args, source_root, scratch)
-        digest = copying.checksum(sources)
-        origin = f"{source_id}:" if source_id else ""
-        created_by = (f"{NOP}{keyword} {origin}{'file' if len(sources) == 1 else 'multi'}:"
+        digest = await asyncio.to_thread(copying.checksum, sources)
+        created_by = (f"{NOP}{keyword} {'file' if len(sources) == 1 else 'multi'}:"
                       f"{digest} in {dest} ")
         if chown or chmod:
             created_by += f"--chown={chown} --chmod={chmod} "
@@ -113,10 +113,10 @@ async def copy_step(builder: "Builder", inst: Instruction) -> None:
 
 
 async def _source_root(builder: "Builder", from_name: str,
-                       scratch: contextlib.ExitStack) -> tuple[str, str]:
-    """(folder to read sources from, ID of the image it is) for --from, else the context."""
+                       scratch: contextlib.AsyncExitStack) -> str:
+    """The folder to read sources from: the --from stage's or image's rootfs, or the context."""
     if not from_name:
-        return builder.context.root, ""
+        return builder.context.root
     stage = from_name.lower()
     image: Image | None
     if stage in builder.stage_images:
@@ -129,14 +129,11 @@ async def _source_root(builder: "Builder", from_name: str,
             image = builder.engine.images.resolve(from_name)
         except NotFound:
             image = await builder.base_image(from_name, builder.options.platform)
-    view = image_rootfs(builder, image)
-    root = await view.__aenter__()
-    scratch.push_async_exit(view)  # type: ignore[arg-type]
-    return root, image.id if image is not None else "scratch"
+    return await scratch.enter_async_context(image_rootfs(builder, image))
 
 
 async def _collect_sources(builder: "Builder", inst: Instruction, args: list[str], root: str,
-                           scratch: contextlib.ExitStack) -> list[copying.Source]:
+                           scratch: contextlib.AsyncExitStack) -> list[copying.Source]:
     state = builder.state
     assert state is not None
     heredocs = {h.name: h for h in inst.heredocs}
@@ -168,7 +165,7 @@ async def _collect_sources(builder: "Builder", inst: Instruction, args: list[str
 
 
 async def _download(builder: "Builder", url: str,
-                    scratch: contextlib.ExitStack) -> copying.Source:
+                    scratch: contextlib.AsyncExitStack) -> copying.Source:
     import email.utils
 
     import aiohttp

@@ -1,0 +1,154 @@
+"""docker build (classic builder) with the real CLI and docker-py: instructions that edit the
+config or copy files, multi-stage, .dockerignore, build-args, cache, errors."""
+
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import docker
+import pytest
+
+from ketch.guest.testing.daemon import DaemonProcess
+
+
+def make_context(folder: Path, files: dict[str, str]) -> str:
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return str(folder)
+
+
+def build(daemon: DaemonProcess, context: str, *args: str, check: bool = True):  # type: ignore[no-untyped-def]
+    return daemon.docker("build", *args, context, check=check)
+
+
+def inspect(daemon: DaemonProcess, ref: str) -> dict:  # type: ignore[type-arg]
+    return json.loads(daemon.docker("image", "inspect", ref).stdout)[0]
+
+
+def test_config_instructions_and_cache(daemon: DaemonProcess, busybox: str,
+                                       tmp_path: Path) -> None:
+    context = make_context(tmp_path, {"Dockerfile": (
+        "FROM busybox\n"
+        "ARG GREETING=hi\n"
+        "ENV APP_HOME=/srv/app GREETING=$GREETING\n"
+        "ENV LEGACY value with spaces\n"
+        "LABEL org.test.a=\"x y\" b=2\n"
+        "WORKDIR $APP_HOME\n"
+        "WORKDIR sub\n"
+        "USER 1000:1000\n"
+        "EXPOSE 8080 53/udp\n"
+        "VOLUME [\"/data\"]\n"
+        "STOPSIGNAL SIGTERM\n"
+        "HEALTHCHECK --interval=5s --retries=2 CMD true\n"
+        "SHELL [\"/bin/sh\", \"-ec\"]\n"
+        "ONBUILD LABEL from-child=yes\n"
+        "ENTRYPOINT [\"/bin/echo\"]\n"
+        "CMD [\"hello\"]\n")})
+    first = build(daemon, context, "-t", "cfg:1", "--build-arg", "GREETING=hey")
+    assert "Step 1/16 : FROM busybox" in first.stdout
+    assert "Successfully tagged cfg:1" in first.stdout
+    config = inspect(daemon, "cfg:1")["Config"]
+    assert "GREETING=hey" in config["Env"] and "APP_HOME=/srv/app" in config["Env"]
+    assert "LEGACY=value with spaces" in config["Env"]
+    assert config["Labels"] == {"org.test.a": "x y", "b": "2"}
+    assert config["WorkingDir"] == "/srv/app/sub"
+    assert config["User"] == "1000:1000"
+    assert set(config["ExposedPorts"]) == {"8080/tcp", "53/udp"}
+    assert set(config["Volumes"]) == {"/data"}
+    assert config["StopSignal"] == "SIGTERM"
+    assert config["Healthcheck"] == {"Test": ["CMD-SHELL", "true"], "Interval": 5 * 10**9,
+                                     "Retries": 2}
+    assert config["Shell"] == ["/bin/sh", "-ec"]
+    assert config["OnBuild"] == ["LABEL from-child=yes"]
+    assert config["Entrypoint"] == ["/bin/echo"] and config["Cmd"] == ["hello"]
+
+    again = build(daemon, context, "-t", "cfg:1", "--build-arg", "GREETING=hey")
+    assert again.stdout.count("Using cache") == 15
+    changed = build(daemon, context, "-t", "cfg:2", "--build-arg", "GREETING=other")
+    assert changed.stdout.count("Using cache") == 1  # only ARG; ENV sees the new value
+
+    child = make_context(tmp_path / "child", {"Dockerfile": "FROM cfg:1\nENV C=1\n"})
+    out = build(daemon, child, "-t", "cfg:child").stdout
+    assert "# Executing 1 build trigger" in out
+    child_config = inspect(daemon, "cfg:child")["Config"]
+    assert child_config["Labels"]["from-child"] == "yes" and not child_config.get("OnBuild")
+
+
+def test_copy_add_multistage_and_dockerignore(daemon: DaemonProcess, busybox: str,
+                                              tmp_path: Path) -> None:
+    archive = tmp_path / "bundle.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        data = b"from the archive\n"
+        info = tarfile.TarInfo("inner/unpacked.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    context = make_context(tmp_path / "ctx", {
+        "Dockerfile": (
+            "FROM busybox AS base\n"
+            "ENV WHO=builder\n"
+            "COPY app/ /app/\n"
+            "COPY --chown=nobody:nogroup --chmod=640 *.txt /txt/\n"
+            "ADD bundle.tar.gz /unpacked\n"
+            "COPY <<EOF /heredoc.txt\nvalue=$WHO\nEOF\n"
+            "FROM scratch AS files\n"
+            "COPY --from=base /app /copied\n"
+            "COPY --from=base /txt/a.txt /unpacked/inner/unpacked.txt /heredoc.txt /files/\n"
+            "FROM busybox\n"
+            "COPY --from=files / /m/\n"),
+        "app/main.sh": "echo main\n", "app/skip.log": "no\n", "app/keep.log": "yes\n",
+        "a.txt": "A\n", "b.txt": "B\n", "secret.key": "x",
+        ".dockerignore": "*.key\napp/*.log\n!app/keep.log\n"})
+    os.chmod(os.path.join(context, "app/main.sh"), 0o755)
+    os.rename(archive, os.path.join(context, "bundle.tar.gz"))
+    build(daemon, context, "-t", "multi:base", "--target", "base")
+    build(daemon, context, "-t", "multi:final")
+    assert len(inspect(daemon, "multi:final")["RootFS"]["Layers"]) == 2
+    base = daemon.docker("run", "--rm", "multi:base", "sh", "-c",
+                         "find /app /txt /unpacked | sort; stat -c '%U:%G %a %n' /txt/a.txt "
+                         "/app/main.sh; cat /heredoc.txt; ls /secret.key").stdout
+    assert base.splitlines()[:3] == ["/app", "/app/keep.log", "/app/main.sh"]
+    assert "nobody:nogroup 640 /txt/a.txt" in base and "root:root 755 /app/main.sh" in base
+    assert "/unpacked/inner/unpacked.txt" in base and "value=builder" in base
+    final = daemon.docker("run", "--rm", "multi:final", "sh", "-c",
+                          "find /m | sort; cat /m/files/unpacked.txt").stdout.splitlines()
+    assert final == ["/m", "/m/copied", "/m/copied/keep.log", "/m/copied/main.sh", "/m/files",
+                     "/m/files/a.txt", "/m/files/heredoc.txt", "/m/files/unpacked.txt",
+                     "from the archive"]
+
+
+def test_build_errors(daemon: DaemonProcess, busybox: str, tmp_path: Path) -> None:
+    bad = make_context(tmp_path / "bad", {"Dockerfile": "FROM busybox\nBOGUS x\n"})
+    result = build(daemon, bad, check=False)
+    assert result.returncode != 0
+    assert "unknown instruction: BOGUS" in result.stderr
+    missing = make_context(tmp_path / "missing", {"Dockerfile": "FROM busybox\nCOPY nope /\n"})
+    result = build(daemon, missing, check=False)
+    assert result.returncode == 1
+    assert "COPY failed: file not found in build context" in result.stderr
+    no_image = make_context(tmp_path / "noimg", {"Dockerfile": "FROM ketch-no-such:1\n"})
+    result = build(daemon, no_image, check=False)
+    assert result.returncode != 0
+
+
+def test_docker_py_build_with_target_labels_and_quiet(daemon: DaemonProcess, busybox: str,
+                                                      tmp_path: Path) -> None:
+    context = make_context(tmp_path, {"Dockerfile": (
+        "ARG BASE=busybox\nFROM $BASE AS one\nENV STAGE=one\n"
+        "FROM one AS two\nENV STAGE=two\n")})
+    client = daemon.client()
+    image, logs = client.images.build(path=context, tag="pybuild:one", target="one",
+                                      labels={"built.by": "docker-py"})
+    assert image.tags == ["pybuild:one"]
+    assert "STAGE=one" in image.attrs["Config"]["Env"]
+    assert image.labels == {"built.by": "docker-py"}
+    assert any("aux" in line for line in logs)
+    quiet = daemon.docker("build", "-q", context).stdout.strip()
+    assert quiet.startswith("sha256:")
+    assert inspect(daemon, quiet)["Config"]["Env"][-1] == "STAGE=two"
+    with pytest.raises(docker.errors.BuildError):
+        client.images.build(fileobj=io.BytesIO(b"FROM busybox\nCOPY missing /\n"))
+    client.close()
