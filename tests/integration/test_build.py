@@ -152,3 +152,32 @@ def test_docker_py_build_with_target_labels_and_quiet(daemon: DaemonProcess, bus
     with pytest.raises(docker.errors.BuildError):
         client.images.build(fileobj=io.BytesIO(b"FROM busybox\nCOPY missing /\n"))
     client.close()
+
+
+def test_context_forms(daemon: DaemonProcess, busybox: str, tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        data = b"FROM busybox\nLABEL via=gzip\n"
+        info = tarfile.TarInfo("sub/Build.file")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    status, _, body = daemon.request("POST", "/v1.50/build?dockerfile=sub/Build.file&t=ctx:gz",
+                                     buffer.getvalue(), {"Content-Type": "application/x-tar"})
+    messages = [json.loads(line) for line in body.splitlines() if line.strip()]
+    assert status == 200 and any("aux" in m for m in messages), messages
+    assert inspect(daemon, "ctx:gz")["Config"]["Labels"] == {"via": "gzip"}
+
+    status, _, body = daemon.request("POST", "/build?dockerfile=nope", buffer.getvalue())
+    assert status == 400 and json.loads(body)["message"] == \
+        "Cannot locate specified Dockerfile: nope"
+    status, _, body = daemon.request("POST", "/build?remote=https://example.invalid/x.git")
+    assert status == 501 and "not supported" in json.loads(body)["message"]
+
+    stdin = daemon.docker("build", "-t", "ctx:stdin", "-", input="FROM busybox\nENV S=1\n")
+    assert "Successfully tagged ctx:stdin" in stdin.stdout
+    other = make_context(tmp_path, {"docker/Other.dockerfile": "FROM busybox\nENV F=other\n"})
+    daemon.docker("build", "-f", os.path.join(other, "docker/Other.dockerfile"), "-t",
+                  "ctx:f", other)
+    assert "F=other" in inspect(daemon, "ctx:f")["Config"]["Env"]
+    pruned = daemon.client().api.prune_builds()
+    assert pruned["SpaceReclaimed"] == 0
