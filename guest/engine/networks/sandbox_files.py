@@ -36,9 +36,9 @@ def hosts_content(hostname: str, domainname: str, addresses: Iterable[str],
     return "".join(lines)
 
 
-def read_host_resolv_conf(path: str = HOST_RESOLV_CONF) -> tuple[list[str], list[str],
-                                                                  list[str]]:
+def read_host_resolv_conf(path: str | None = None) -> tuple[list[str], list[str], list[str]]:
     """(nameservers, search domains, options) from the host's resolv.conf."""
+    path = path or HOST_RESOLV_CONF
     servers: list[str] = []
     search: list[str] = []
     options: list[str] = []

@@ -1,0 +1,115 @@
+"""Run inside a fresh network namespace by test_networks_sandbox.py: drives NetworkService as the
+containers area does (setup_container/teardown_container) with processes standing in for
+containers, and asserts on real veths, iptables, DNAT and the embedded DNS."""
+
+import asyncio
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from ketch.guest.daemon.config import DaemonConfig
+from ketch.guest.engine.engine import Engine
+from ketch.guest.engine.errors import EngineError
+
+
+@dataclass
+class FakeContainer:
+    id: str
+    name: str
+    config: dict[str, Any]
+    host_config: dict[str, Any]
+    network_settings: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=lambda: {"Running": True})
+
+
+def in_netns(path: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["nsenter", f"--net={path}", *argv], capture_output=True, text=True,
+                          timeout=30)
+
+
+def fetch(url: str, netns: str | None = None) -> str:
+    code = f"import urllib.request;print(urllib.request.urlopen({url!r}, timeout=5).read()" \
+           f".decode())"
+    argv = [sys.executable, "-c", code]
+    if netns:
+        return in_netns(netns, *argv).stdout.strip()
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
+
+
+async def lookup(netns: str, server: str, name: str) -> list[str]:
+    """Asynchronously: the embedded DNS server runs on this very event loop."""
+    code = ("import dns.resolver as r;res=r.Resolver(configure=False);"
+            f"res.nameservers=[{server!r}];"
+            f"print(' '.join(sorted(a.address for a in res.resolve({name!r}, 'A'))))")
+    proc = await asyncio.create_subprocess_exec(
+        "nsenter", f"--net={netns}", sys.executable, "-c", code,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    return out.decode().split()
+
+
+def read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+async def scenario(root: str) -> dict[str, Any]:
+    engine = Engine(DaemonConfig(data_root=f"{root}/data", exec_root=f"{root}/run"))
+    await engine.start()
+    networks = engine.networks
+    report: dict[str, Any] = {}
+    await networks.create({"Name": "appnet", "IPAM": {"Config": [{"Subnet": "10.40.0.0/24"}]}})
+    web = FakeContainer("a" * 64, "/web", {"ExposedPorts": {"80/tcp": {}}},
+                        {"NetworkMode": "appnet",
+                         "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "18080"}]}})
+    web.network_settings["Networks"] = {"appnet": {"Aliases": ["www"]}}
+    client = FakeContainer("b" * 64, "/client", {}, {"NetworkMode": "appnet"})
+    web_box = await networks.setup_container(web)
+    client_box = await networks.setup_container(client)
+    report["web_ip"] = web.network_settings["Networks"]["appnet"]["IPAddress"]
+    report["ports"] = web.network_settings["Ports"]
+    report["resolv"] = read(client_box.resolv_conf_path)
+    report["hosts"] = read(web_box.hosts_path)
+    server = subprocess.Popen(["nsenter", f"--net={web_box.netns_path}", sys.executable,
+                               "-c", "import http.server as h,os;os.chdir('/');"
+                               "open('/tmp/ketch-sbx-index','w').write('hello');"
+                               "h.ThreadingHTTPServer(('',80),h.SimpleHTTPRequestHandler)"
+                               ".serve_forever()"])
+    try:
+        await asyncio.sleep(1.0)
+        report["loopback"] = fetch("http://127.0.0.1:18080/tmp/ketch-sbx-index")
+        report["c2c"] = fetch(f"http://{report['web_ip']}/tmp/ketch-sbx-index",
+                              client_box.netns_path)
+        report["dns"] = {name: await lookup(client_box.netns_path, "10.40.0.1", name)
+                         for name in ("web", "www", "a" * 12, "WEB")}
+        networks.rename_container(web, "/web2")
+        report["dns_renamed"] = await lookup(client_box.netns_path, "10.40.0.1", "web2")
+        other = FakeContainer("c" * 64, "/other", {}, {
+            "NetworkMode": "bridge",
+            "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "18080"}]}})
+        try:
+            await networks.setup_container(other)
+        except EngineError as e:
+            report["conflict"] = e.message
+        try:
+            await networks.remove("appnet")
+        except EngineError as e:
+            report["rm_in_use"] = (e.status, e.message)
+    finally:
+        server.kill()
+        server.wait()
+    await networks.teardown_container(web)
+    await networks.teardown_container(client)
+    report["after_teardown"] = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True,
+                                              text=True).stdout
+    report["links"] = subprocess.run(["ip", "-o", "link"], capture_output=True,
+                                     text=True).stdout
+    await networks.remove("appnet")
+    await engine.close()
+    return report
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(scenario(sys.argv[1]))))

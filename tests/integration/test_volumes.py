@@ -1,0 +1,77 @@
+"""Volume objects through the real docker CLI and docker-py: create, inspect, ls, rm, prune."""
+
+import json
+import os
+
+from ketch.guest.testing.daemon import DaemonProcess
+
+
+def inspect(daemon: DaemonProcess, name: str) -> dict:
+    return json.loads(daemon.docker("volume", "inspect", name).stdout)[0]
+
+
+def test_create_inspect_ls_rm(daemon: DaemonProcess) -> None:
+    assert daemon.docker("volume", "create", "--label", "a=b", "vol1").stdout.strip() == "vol1"
+    try:
+        doc = inspect(daemon, "vol1")
+        assert doc["Driver"] == "local" and doc["Scope"] == "local"
+        assert doc["Labels"] == {"a": "b"}
+        assert doc["Mountpoint"] == os.path.join(daemon.data_root, "volumes", "vol1", "_data")
+        assert os.path.isdir(doc["Mountpoint"])
+        listed = daemon.docker("volume", "ls", "-q", "-f", "label=a=b").stdout.split()
+        assert listed == ["vol1"]
+        # Creating again is not an error (Moby returns the existing volume).
+        daemon.docker("volume", "create", "vol1")
+    finally:
+        daemon.docker("volume", "rm", "vol1")
+    missing = daemon.docker("volume", "inspect", "vol1", check=False)
+    assert missing.returncode == 1 and "no such volume" in missing.stderr
+    assert daemon.docker("volume", "rm", "-f", "vol1").returncode == 0
+
+
+def test_invalid_names_and_options(daemon: DaemonProcess) -> None:
+    bad = daemon.docker("volume", "create", "no/slash", check=False)
+    assert "includes invalid characters for a local volume name" in bad.stderr
+    opt = daemon.docker("volume", "create", "-o", "bogus=1", "vv", check=False)
+    assert 'invalid option: "bogus"' in opt.stderr
+
+
+def test_prune_removes_only_anonymous_unless_all(daemon: DaemonProcess) -> None:
+    client = daemon.client()
+    try:
+        client.volumes.create("named-keep")
+        status, anon = daemon.request_json("POST", "/volumes/create", {
+            "Labels": {"com.docker.volume.anonymous": ""}})
+        assert status == 201 and len(anon["Name"]) == 64
+        result = client.volumes.prune()
+        assert result["VolumesDeleted"] == [anon["Name"]]
+        assert client.volumes.get("named-keep")
+        result = client.volumes.prune(filters={"all": "true"})
+        assert "named-keep" in result["VolumesDeleted"]
+    finally:
+        client.close()
+
+
+def test_tmpfs_volume_options_are_kept(daemon: DaemonProcess) -> None:
+    daemon.docker("volume", "create", "--driver", "local", "--opt", "type=tmpfs",
+                  "--opt", "device=tmpfs", "--opt", "o=size=4m", "tmpvol")
+    try:
+        assert inspect(daemon, "tmpvol")["Options"] == {"type": "tmpfs", "device": "tmpfs",
+                                                        "o": "size=4m"}
+    finally:
+        daemon.docker("volume", "rm", "tmpvol")
+
+
+def test_volumes_survive_a_killed_daemon(make_daemon) -> None:
+    daemon = make_daemon().start()
+    daemon.docker("volume", "create", "--label", "x=1", "survivor")
+    data = inspect(daemon, "survivor")["Mountpoint"]
+    with open(os.path.join(data, "file"), "w") as f:
+        f.write("kept")
+    daemon.kill()
+    daemon.start()
+    assert inspect(daemon, "survivor")["Labels"] == {"x": "1"}
+    with open(os.path.join(data, "file")) as f:
+        assert f.read() == "kept"
+    events = daemon.docker("volume", "ls", "-q").stdout.split()
+    assert events == ["survivor"]
