@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ketch.build")
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 NOP = "/bin/sh -c #(nop) "
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class StepFailed(EngineError):
@@ -140,9 +141,8 @@ class Builder:
             image = await self.base_image(name, platform)
         self.image = image
         config = copy.deepcopy(image.container_config) if image is not None else {}
-        if image is None:
-            config.setdefault("Env", ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-                                      "/usr/bin:/sbin:/bin"])
+        if not any(e.startswith("PATH=") for e in config.get("Env") or []):
+            config["Env"] = [*(config.get("Env") or []), DEFAULT_PATH]
         onbuild = config.pop("OnBuild", None) or []
         config["OnBuild"] = None
         self.state = StageState(config=config, escape=self.dockerfile.escape,
@@ -156,19 +156,15 @@ class Builder:
                 await self.dispatch(parse_instruction(trigger, self.dockerfile.escape))
 
     async def base_image(self, name: str, platform: str) -> Image:
+        """The local image, or a pull (always a pull with the `pull` option)."""
         images = self.engine.images
         if not self.options.pull:
             try:
                 return images.resolve(name)
             except NotFound:
                 pass
-        try:
-            async for message in images.pull(name, self._auth_for(name), platform or None):
-                await self.emit(message)
-        except NotFound:
-            if self.options.pull:
-                raise
-            raise
+        async for message in images.pull(name, self._auth_for(name), platform or None):
+            await self.emit(message)
         return images.resolve(name)
 
     def _auth_for(self, name: str) -> dict[str, Any] | None:
