@@ -13,8 +13,9 @@ from ketch.guest.api.httputil import (
     stream_json_lines,
 )
 from ketch.guest.api.routing import Route
-from ketch.guest.engine.errors import EngineError
+from ketch.guest.engine.errors import EngineError, InvalidParameter
 from ketch.guest.engine.images import views
+from ketch.guest.store.images import reference
 
 
 async def list_images(request: web.Request) -> web.Response:
@@ -84,7 +85,30 @@ async def stream_messages(request: web.Request,
     return await stream_json_lines(request, rest())
 
 
+async def create_image(request: web.Request) -> web.StreamResponse:
+    """POST /images/create: pull (fromImage) or import (fromSrc)."""
+    from ketch.guest.engine.images import imports, pull
+
+    images = engine_of(request).images
+    query = request.query
+    platform = query.get("platform") or None
+    if query.get("fromSrc"):
+        messages = imports.import_image(
+            images, query["fromSrc"], request_chunks(request), query.get("repo", ""),
+            query.get("tag", ""), query.getall("changes", []), query.get("message", ""),
+            platform)
+        return await stream_messages(request, messages)
+    image = query.get("fromImage", "")
+    if not image:
+        raise InvalidParameter("either fromSrc or fromImage must be given")
+    auth = pull.decode_auth(request.headers.get("X-Registry-Auth"))
+    tag = query.get("tag", "")
+    ref = reference.parse_repository_tag(image, tag)
+    return await stream_messages(request, images.pull(str(ref), auth, platform))
+
+
 ROUTES: list[Route] = [
+    ("POST", "/images/create", create_image),
     ("GET", "/images/json", list_images),
     ("POST", "/images/load", load_images),
     ("GET", "/images/{name:.+}/json", inspect_image),

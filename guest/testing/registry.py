@@ -1,12 +1,20 @@
 """A real registry for tests: Debian's `docker-registry` (distribution 2.8) on a free
-127.0.0.1 port with its own temp storage, optionally behind htpasswd basic auth."""
+127.0.0.1 port with its own temp storage, optionally behind htpasswd basic auth.
 
+Test daemons live in network namespaces of their own, so `serve_to(daemon)` also makes the
+registry answer on the same 127.0.0.1:port inside a daemon's namespace (a small forwarder
+whose listening socket is created in that namespace), so image references are identical
+on both sides."""
+
+import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +22,93 @@ from collections.abc import Mapping
 
 REGISTRY_BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 START_TIMEOUT = 20.0
+CLONE_NEWNET = 0x40000000
+PUMP_BUFFER = 1 << 18
+
+
+def _setns(fd: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"setns: {os.strerror(errno)}")
+
+
+def listen_in_netns(netns: str, port: int) -> socket.socket:
+    """A listening socket on 127.0.0.1:port inside a named network namespace."""
+    result: dict[str, object] = {}
+
+    def work() -> None:
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        target = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+        try:
+            _setns(target)
+            try:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", port))
+                sock.listen(128)
+                result["sock"] = sock
+            finally:
+                _setns(own)
+        except OSError as e:
+            result["error"] = e
+        finally:
+            os.close(own)
+            os.close(target)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]  # type: ignore[misc]
+    return result["sock"]  # type: ignore[return-value]
+
+
+def _pump(source: socket.socket, dest: socket.socket) -> None:
+    try:
+        while data := source.recv(PUMP_BUFFER):
+            dest.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            dest.shutdown(socket.SHUT_WR)
+
+
+class Forwarder:
+    """Accepts in one namespace, connects to 127.0.0.1:port in the test process's own."""
+
+    def __init__(self, listener: socket.socket, port: int) -> None:
+        self.listener = listener
+        self.port = port
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            upstream.settimeout(None)
+        except OSError:
+            client.close()
+            return
+        back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+        back.start()
+        _pump(client, upstream)
+        back.join()
+        client.close()
+        upstream.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
 
 
 def free_port() -> int:
@@ -42,6 +137,7 @@ class RegistryProcess:
         self.users = dict(users or {})
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
+        self.forwarders: dict[str, Forwarder] = {}
 
     @property
     def host(self) -> str:
@@ -131,7 +227,16 @@ class RegistryProcess:
         self.stop()
         self.start()
 
+    def serve_to(self, daemon: object) -> "RegistryProcess":
+        """Make the registry reachable as 127.0.0.1:port from a test daemon's namespace."""
+        netns = getattr(daemon, "netns", None)
+        if netns and netns not in self.forwarders:
+            self.forwarders[netns] = Forwarder(listen_in_netns(netns, self.port), self.port)
+        return self
+
     def cleanup(self) -> None:
+        for forwarder in self.forwarders.values():
+            forwarder.close()
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
 

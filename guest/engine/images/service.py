@@ -21,6 +21,7 @@ from ketch.guest.store.images.unpack import file_chunks
 
 if TYPE_CHECKING:
     from ketch.guest.engine.engine import Engine
+    from ketch.guest.engine.images.distribution import Distribution
 
 MEDIA_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 MEDIA_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
@@ -40,7 +41,20 @@ class ImageService(Service):
         # Chains a pull/load/commit has unpacked but whose image is not written yet: GC keeps them.
         self._pinned: Counter[str] = Counter()
         self.lock = asyncio.Lock()
+        self._distribution: Distribution | None = None
         engine.system.add_info_provider(lambda: {"Images": self.count()})
+
+    def distribution(self) -> "Distribution":
+        """Registry sessions, clients and shared downloads (created on first use)."""
+        from ketch.guest.engine.images.distribution import Distribution
+
+        if self._distribution is None:
+            self._distribution = Distribution(self)
+        return self._distribution
+
+    async def close(self) -> None:
+        if self._distribution is not None:
+            await self._distribution.close()
 
     # -- lookup ------------------------------------------------------------------------------
 

@@ -1,0 +1,139 @@
+"""`docker import`: a root filesystem tarball (stdin or URL) becomes a one-layer image, with
+`--change` Dockerfile instructions applied to its config."""
+
+import json
+import os
+import shlex
+import shutil
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from ketch.guest.engine import hostinfo
+from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.engine.timestamps import format_rfc3339_nano
+from ketch.guest.registry import manifest as mf
+from ketch.guest.store.images import reference
+
+if TYPE_CHECKING:
+    from ketch.guest.engine.images.service import ImageService
+
+CHANGE_COMMANDS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL",
+                   "USER", "VOLUME", "WORKDIR")
+
+
+def _json_or_shell(args: str) -> list[str]:
+    text = args.strip()
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return value
+        except ValueError:
+            pass
+    return ["/bin/sh", "-c", text]
+
+
+def _pairs(args: str) -> list[tuple[str, str]]:
+    words = shlex.split(args)
+    if len(words) == 2 and "=" not in words[0]:
+        return [(words[0], words[1])]
+    if len(words) > 1 and "=" not in words[0]:
+        return [(words[0], args.split(None, 1)[1])]
+    pairs = []
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep:
+            raise InvalidParameter(f"{args}: key=value expected")
+        pairs.append((key, value))
+    return pairs
+
+
+def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:
+    """Moby's --change: a subset of Dockerfile instructions applied to a container config."""
+    for change in changes:
+        command, _, args = change.strip().partition(" ")
+        command = command.upper()
+        if command not in CHANGE_COMMANDS:
+            raise InvalidParameter(f"{command.lower()} is not a valid change command")
+        if command == "CMD":
+            config["Cmd"] = _json_or_shell(args)
+        elif command == "ENTRYPOINT":
+            config["Entrypoint"] = _json_or_shell(args)
+        elif command == "ENV":
+            env = [e for e in config.get("Env") or []]
+            for key, value in _pairs(args):
+                env = [e for e in env if e.partition("=")[0] != key] + [f"{key}={value}"]
+            config["Env"] = env
+        elif command == "LABEL":
+            config["Labels"] = {**(config.get("Labels") or {}), **dict(_pairs(args))}
+        elif command == "EXPOSE":
+            ports = dict(config.get("ExposedPorts") or {})
+            for port in args.split():
+                ports[port if "/" in port else f"{port}/tcp"] = {}
+            config["ExposedPorts"] = ports
+        elif command == "VOLUME":
+            volumes = dict(config.get("Volumes") or {})
+            items = json.loads(args) if args.strip().startswith("[") else args.split()
+            volumes.update({v: {} for v in items})
+            config["Volumes"] = volumes
+        elif command == "ONBUILD":
+            config["OnBuild"] = [*(config.get("OnBuild") or []), args.strip()]
+        else:
+            key = {"STOPSIGNAL": "StopSignal", "USER": "User", "WORKDIR": "WorkingDir"}[command]
+            config[key] = args.strip()
+    return config
+
+
+async def _url_chunks(url: str) -> AsyncIterator[bytes]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        if response.status != 200:
+            raise InvalidParameter(f"failed to fetch {url}: HTTP {response.status}")
+        async for chunk in response.content.iter_chunked(1 << 20):
+            yield chunk
+
+
+async def import_image(service: "ImageService", source: str, body: AsyncIterator[bytes],
+                       repo: str, tag: str, changes: list[str], message: str,
+                       platform: str | None) -> AsyncIterator[dict[str, Any]]:
+    if source != "-":
+        if "://" not in source:
+            source = f"http://{source}"
+        body = _url_chunks(source)
+    wanted = mf.parse_platform(platform) if platform else None
+    ref = reference.parse_repository_tag(repo, tag).tag_or_latest() if repo else None
+    staging = service.temp_dir("import-")
+    try:
+        path = os.path.join(staging, "layer")
+        with open(path, "wb") as f:
+            async for chunk in body:
+                f.write(chunk)
+        if os.path.getsize(path) == 0:
+            raise InvalidParameter("EOF")
+        layer = await service.register_layer_file(None, None, path)
+        with service.pinned([layer.chain_id]):
+            now = format_rfc3339_nano(time.time_ns())
+            config = {
+                "architecture": wanted.architecture if wanted else hostinfo.go_arch(),
+                "comment": message or "Imported from " + source,
+                "config": apply_changes({}, changes),
+                "created": now,
+                "history": [{"created": now, "comment": message or "Imported from " + source}],
+                "os": wanted.os if wanted else "linux",
+                "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
+            }
+            if wanted and wanted.variant:
+                config["variant"] = wanted.variant
+            raw = json.dumps(config, separators=(",", ":")).encode()
+            async with service.lock:
+                image_id = service.register_image(raw, {})
+                if ref is not None:
+                    service.set_reference(ref, image_id)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    service.engine.events.publish("image", "import", image_id, {"name": image_id})
+    if ref is not None:
+        service.engine.events.publish("image", "tag", image_id, {"name": ref.familiar})
+    yield {"status": image_id}
