@@ -82,10 +82,10 @@ async def scenario(root: str) -> dict[str, Any]:
         report["loopback"] = fetch("http://127.0.0.1:18080/tmp/ketch-sbx-index")
         report["c2c"] = fetch(f"http://{report['web_ip']}/tmp/ketch-sbx-index",
                               client_box.netns_path)
-        report["dns"] = {name: await lookup(client_box.netns_path, "10.40.0.1", name)
+        report["dns"] = {name: await lookup(client_box.netns_path, "127.0.0.11", name)
                          for name in ("web", "www", "a" * 12, "WEB")}
         networks.rename_container(web, "/web2")
-        report["dns_renamed"] = await lookup(client_box.netns_path, "10.40.0.1", "web2")
+        report["dns_renamed"] = await lookup(client_box.netns_path, "127.0.0.11", "web2")
         other = FakeContainer("c" * 64, "/other", {}, {
             "NetworkMode": "bridge",
             "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "18080"}]}})

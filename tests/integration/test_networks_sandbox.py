@@ -30,7 +30,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_addresses_files_and_ports(report: dict) -> None:
     assert report["web_ip"] == "10.40.0.2"
     assert report["ports"] == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "18080"}]}
-    assert "nameserver 10.40.0.1" in report["resolv"]
+    assert "\nnameserver 127.0.0.11\n" in report["resolv"]
     assert report["hosts"].rstrip().endswith("10.40.0.2\taaaaaaaaaaaa")
 
 

@@ -27,7 +27,11 @@ from ketch.guest.engine.networks.containers import (
     network_settings,
 )
 from ketch.guest.engine.networks.ipam import parse_address
-from ketch.guest.engine.networks.iptables import port_rules
+from ketch.guest.engine.networks.iptables import (
+    EMBEDDED_DNS,
+    port_rules,
+    redirect_embedded_dns,
+)
 from ketch.guest.engine.networks.model import Endpoint, Network
 from ketch.guest.engine.networks.ports import PortMapping, port_requests, ports_json
 
@@ -93,6 +97,7 @@ class ContainerNetworking:
                         joined.append(network)
                     if primary.driver == "bridge":
                         await self._publish_ports(container, primary, record)
+                    await self._embedded_dns(record, joined, cid)
                 except BaseException:
                     await self._teardown_locked(container, publish=False)
                     raise
@@ -239,6 +244,18 @@ class ContainerNetworking:
                 network.pool.release(ipaddress.IPv4Address(ep.ipv4))
         self._save(network)
 
+    async def _embedded_dns(self: "NetworkService", record: dict[str, Any],
+                            joined: list[Network], cid: str) -> None:
+        """User networks: the container asks 127.0.0.11, which reaches our server."""
+        network = next((n for n in joined if n.user_defined), None)
+        if network is None:
+            return
+        record["DnsServer"] = network.gateway
+        if self.iptables.enabled and record.get("NetnsPath"):
+            await redirect_embedded_dns(record["NetnsPath"], network.gateway,
+                                        network.endpoints[cid].ipv4)
+            record["DnsServer"] = EMBEDDED_DNS
+
     def _netns_for(self, container: Any, record: dict[str, Any]) -> str:
         """The netns file, or the process's own after a daemon restart lost our bind mount."""
         path = record["NetnsPath"]
@@ -380,7 +397,7 @@ class ContainerNetworking:
         else:
             hosts = sandbox_files.hosts_content(hostname, domain, addresses, extra,
                                                 self._link_entries(hc))
-        embedded = next((n.gateway for n, _ in joined if n.user_defined), None)
+        embedded = record.get("DnsServer")
         resolv, upstream = sandbox_files.container_resolv_conf(
             list(field_of(hc, "Dns", []) or self.config.dns),
             list(field_of(hc, "DnsSearch", []) or self.config.dns_search),

@@ -143,3 +143,25 @@ class Iptables:
         await self.apply(add=base_rules())
         if forward_drop and self.enabled:
             await run_async(["iptables", "-P", "FORWARD", "DROP"], timeout=30)
+
+
+EMBEDDED_DNS = "127.0.0.11"
+
+
+async def redirect_embedded_dns(netns_path: str, server: str, container_ip: str) -> None:
+    """Inside the container: 127.0.0.11:53 reaches the network's DNS server (Moby's address).
+
+    DNAT to the server, SNAT to the container's own address so replies route back and the
+    server knows who asks; route_localnet lets the 127/8 source leave through eth0.
+    """
+    lines = ["*nat"]
+    for proto in ("udp", "tcp"):
+        lines.append(f"-A OUTPUT -d {EMBEDDED_DNS}/32 -p {proto} -m {proto} --dport 53 "
+                     f"-j DNAT --to-destination {server}:53")
+        lines.append(f"-A POSTROUTING -s 127.0.0.0/8 -d {server}/32 -p {proto} -m {proto} "
+                     f"--dport 53 -j SNAT --to-source {container_ip}")
+    lines.append("COMMIT\n")
+    await run_async(["nsenter", f"--net={netns_path}", "sh", "-c",
+                     "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && "
+                     "iptables-restore --noflush"],
+                    input="\n".join(lines).encode(), timeout=30)
