@@ -10,11 +10,9 @@ import ipaddress
 import logging
 import os
 import secrets
-import socket
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.errors import EngineError, Forbidden, InvalidParameter, NotFound
+from ketch.guest.engine.errors import Forbidden, InvalidParameter, NotFound
 from ketch.guest.engine.networks import netlink, sandbox_files
 from ketch.guest.engine.networks.containers import (
     attr,
@@ -33,7 +31,12 @@ from ketch.guest.engine.networks.iptables import (
     redirect_embedded_dns,
 )
 from ketch.guest.engine.networks.model import Endpoint, Network
-from ketch.guest.engine.networks.ports import PortMapping, port_requests, ports_json
+from ketch.guest.engine.networks.ports import PortMapping, port_requests
+from ketch.guest.engine.networks.settings import (
+    ContainerSettings,
+    Sandbox,
+    empty_endpoint_settings,
+)
 
 if TYPE_CHECKING:
     from ketch.guest.engine.networks.service import NetworkService
@@ -41,18 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ketch.networks")
 
 
-@dataclass
-class Sandbox:
-    """What the runtime needs: the netns to join (None: the host's) and files to bind-mount."""
-
-    key: str
-    netns_path: str | None
-    hosts_path: str
-    resolv_conf_path: str
-    hostname_path: str
-
-
-class ContainerNetworking:
+class ContainerNetworking(ContainerSettings):
     def __init__(self) -> None:
         self.sandboxes: dict[str, dict[str, Any]] = {}
 
@@ -150,7 +142,7 @@ class ContainerNetworking:
                             f"in network {network.name}")
         req = dict(endpoint_config or {})
         if not is_running(container) or cid not in self.sandboxes:
-            networks[network.name] = {**_empty_endpoint_settings(network.id), **req}
+            networks[network.name] = {**empty_endpoint_settings(network.id), **req}
             self._persist(container)
             self._publish_event("connect", network, cid)
             return
@@ -366,111 +358,6 @@ class ContainerNetworking:
 
     # -- generated files and inspect ------------------------------------------------------
 
-    def _endpoints_of(self, cid: str) -> list[tuple[Network, Endpoint]]:
-        return [(n, n.endpoints[cid]) for n in self.networks.values() if cid in n.endpoints]
-
-    def _write_files(self: "NetworkService", container: Any, record: dict[str, Any]) -> None:
-        cid = container_id(container)
-        if record.get("SharedWith"):
-            return
-        cfg, hc = config(container), host_config(container)
-        folder = self.store.files_dir(cid)
-        joined = self._endpoints_of(cid)
-        if record["Mode"] == "host":
-            hostname = str(field_of(cfg, "Hostname", "") or socket.gethostname())
-        else:
-            hostname = str(field_of(cfg, "Hostname", "") or cid[:12])
-        domain = str(field_of(cfg, "Domainname", "") or "")
-        addresses = [ep.ipv4 for _, ep in joined if ep.ipv4]
-        gateway = next((n.gateway for n, _ in joined if n.gateway), "")
-        default_bridge = next((n for n in self.networks.values() if n.default_bridge), None)
-        extra = [e.replace("host-gateway", gateway or (default_bridge.gateway
-                                                       if default_bridge else ""))
-                 for e in field_of(hc, "ExtraHosts", []) or []]
-        if record["Mode"] == "host":
-            try:
-                with open("/etc/hosts", encoding="utf-8") as f:
-                    hosts = f.read()
-            except OSError:
-                hosts = sandbox_files.HOSTS_HEADER
-            hosts += "".join(f"{e.partition(':')[2]}\t{e.partition(':')[0]}\n" for e in extra)
-        else:
-            hosts = sandbox_files.hosts_content(hostname, domain, addresses, extra,
-                                                self._link_entries(hc))
-        embedded = record.get("DnsServer")
-        resolv, upstream = sandbox_files.container_resolv_conf(
-            list(field_of(hc, "Dns", []) or self.config.dns),
-            list(field_of(hc, "DnsSearch", []) or self.config.dns_search),
-            list(field_of(hc, "DnsOptions", []) or self.config.dns_opts), embedded)
-        record["Upstream"] = upstream
-        record["IP"] = next((ep.ipv4 for n, ep in joined if n.id == record.get("Network")),
-                            record.get("IP", ""))
-        record["Files"] = {
-            "hosts": sandbox_files.write_file(folder, "hosts", hosts),
-            "resolv.conf": sandbox_files.write_file(folder, "resolv.conf", resolv),
-            "hostname": sandbox_files.write_file(folder, "hostname", hostname + "\n"),
-        }
-
-    def _link_entries(self: "NetworkService", hc: Any) -> list[tuple[str, str]]:
-        """--link name:alias -> hosts lines for the linked container's default-bridge IP."""
-        entries = []
-        for link in field_of(hc, "Links", []) or []:
-            name, _, alias = str(link).partition(":")
-            name, alias = name.strip("/"), alias.rsplit("/", 1)[-1] or name.strip("/")
-            with contextlib.suppress(EngineError):
-                target = self._sandbox_of(name)
-                for network, ep in self._endpoints_of(target["ContainerID"]):
-                    if network.default_bridge and ep.ipv4:
-                        names = [alias, ep.container_id[:12], ep.name]
-                        entries.append((ep.ipv4, " ".join(dict.fromkeys(names))))
-        return entries
-
-    def _sandbox(self, record: dict[str, Any]) -> Sandbox:
-        files = record["Files"]
-        return Sandbox(record["ContainerID"], record["NetnsPath"], files["hosts"],
-                       files["resolv.conf"], files["hostname"])
-
-    def _fill_settings(self: "NetworkService", container: Any, record: dict[str, Any],
-                       requested: dict[str, dict[str, Any]]) -> None:
-        cid = container_id(container)
-        settings = network_settings(container)
-        networks: dict[str, Any] = {}
-        primary: dict[str, Any] = {}
-        for network, ep in self._endpoints_of(cid):
-            entry = network.endpoint_settings(
-                ep, requested.get(network.name) or requested.get(network.id))
-            networks[network.name] = entry
-            if network.default_bridge:
-                primary = entry
-        mappings = [PortMapping.from_json(m) for m in record.get("Ports") or []]
-        cfg, hc = config(container), host_config(container)
-        settings.update({
-            "Bridge": "", "SandboxID": cid if record.get("NetnsPath") else "",
-            "SandboxKey": record.get("NetnsPath") or "",
-            "Ports": ports_json(mappings, field_of(cfg, "ExposedPorts", {}),
-                                field_of(hc, "PortBindings", {})),
-            "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-            "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
-            "EndpointID": primary.get("EndpointID", ""), "Gateway": primary.get("Gateway", ""),
-            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "IPAddress": primary.get("IPAddress", ""),
-            "IPPrefixLen": primary.get("IPPrefixLen", 0), "IPv6Gateway": "",
-            "MacAddress": primary.get("MacAddress", ""),
-            "Networks": networks,
-        })
-
-    def _clear_settings(self, container: Any) -> None:
-        """A stopped container keeps its network config but no addresses (as Moby)."""
-        settings = network_settings(container)
-        for entry in (settings.get("Networks") or {}).values():
-            if isinstance(entry, dict):
-                entry.update({"EndpointID": "", "Gateway": "", "IPAddress": "",
-                              "IPPrefixLen": 0, "DNSNames": None})
-                if not entry.get("IPAMConfig"):
-                    entry["MacAddress"] = ""
-        settings.update({"SandboxID": "", "SandboxKey": "", "Ports": {}, "EndpointID": "",
-                         "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""})
-
     def _persist(self, container: Any) -> None:
         """Ask the containers area to save a container whose NetworkSettings changed."""
         for owner, method in ((container, "save"), (self.engine.containers, "save"),  # type: ignore[attr-defined]
@@ -506,10 +393,3 @@ class ContainerNetworking:
     def upstream_servers(self: "NetworkService") -> list[str]:
         _, upstream = sandbox_files.container_resolv_conf(self.config.dns, [], [], "x")
         return upstream
-
-
-def _empty_endpoint_settings(network_id: str) -> dict[str, Any]:
-    return {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "",
-            "DriverOpts": None, "GwPriority": 0, "NetworkID": network_id, "EndpointID": "",
-            "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": None}

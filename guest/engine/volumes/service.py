@@ -206,6 +206,20 @@ class VolumeService(Service):
                 "Destination": spec.target, "Driver": "local", "Mode": spec.mode,
                 "RW": not spec.read_only, "Propagation": ""}
 
+    def anonymous_specs(self, container: Any, covered: set[str]) -> list[VolumeMount]:
+        """Anonymous volumes for Config.Volumes (`-v /path`, the image's VOLUME) that no bind
+        or mount in covered already serves."""
+        targets = list((field_of(config(container), "Volumes", {}) or {}).keys())
+        image_ref = str(attr(container, "image_id") or field_of(config(container), "Image", ""))
+        with contextlib.suppress(EngineError, AttributeError):
+            image = self.engine.images.resolve(image_ref)  # type: ignore[attr-defined]
+            targets += list(((image.config.get("config") or {}).get("Volumes") or {}).keys())
+        specs = []
+        for target in dict.fromkeys(os.path.normpath(t) for t in targets):
+            if target not in covered:
+                specs.append(VolumeMount(name="", target=target))
+        return specs
+
     def mounts_of(self, container_ref: str) -> list[VolumeMount]:
         """Volume mounts of another container (--volumes-from)."""
         return [VolumeMount(name=name, target=record["Containers"][container_ref])
