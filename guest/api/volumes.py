@@ -11,6 +11,7 @@ from ketch.guest.api.httputil import (
     read_json,
 )
 from ketch.guest.api.routing import Route
+from ketch.guest.api.system_df import ROUTES as SYSTEM_DF_ROUTES
 from ketch.guest.engine.errors import InvalidParameter
 
 
@@ -52,4 +53,5 @@ ROUTES: list[Route] = [
     ("DELETE", "/volumes/{name}", remove_volume),
     ("POST", "/volumes/create", create_volume),
     ("POST", "/volumes/prune", prune_volumes),
+    *SYSTEM_DF_ROUTES,  # served here until a system-wide owner takes it
 ]

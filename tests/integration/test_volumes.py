@@ -75,3 +75,18 @@ def test_volumes_survive_a_killed_daemon(make_daemon) -> None:
         assert f.read() == "kept"
     events = daemon.docker("volume", "ls", "-q").stdout.split()
     assert events == ["survivor"]
+
+
+def test_system_df_reports_volume_sizes(daemon: DaemonProcess) -> None:
+    daemon.docker("volume", "create", "sized")
+    try:
+        with open(os.path.join(inspect(daemon, "sized")["Mountpoint"], "blob"), "wb") as f:
+            f.write(b"x" * 10000)
+        status, doc = daemon.request_json("GET", "/system/df?type=volume")
+        assert status == 200
+        sized = next(v for v in doc["Volumes"] if v["Name"] == "sized")
+        assert sized["UsageData"] == {"Size": 10000, "RefCount": 0}
+        out = daemon.docker("system", "df", "-v").stdout
+        assert "sized" in out and "10kB" in out
+    finally:
+        daemon.docker("volume", "rm", "sized")
