@@ -12,6 +12,7 @@ from typing import Any
 from ketch.guest.daemon.config import DaemonConfig
 from ketch.guest.engine.engine import Engine
 from ketch.guest.engine.errors import EngineError
+from ketch.guest.engine.networks.dns import DnsServer
 
 
 @dataclass
@@ -56,8 +57,13 @@ def read(path: str) -> str:
 
 
 async def scenario(root: str) -> dict[str, Any]:
-    engine = Engine(DaemonConfig(data_root=f"{root}/data", exec_root=f"{root}/run"))
+    engine = Engine(DaemonConfig(data_root=f"{root}/data", exec_root=f"{root}/run",
+                                 dns=["127.0.0.1"]))
     await engine.start()
+    # The "host's resolver": names the embedded server does not know are forwarded here.
+    upstream = DnsServer(lambda _client, name: ["192.0.2.7"] if name == "example.test"
+                         else None, lambda: [])
+    await upstream.listen("127.0.0.1")
     networks = engine.networks
     report: dict[str, Any] = {}
     await networks.create({"Name": "appnet", "IPAM": {"Config": [{"Subnet": "10.40.0.0/24"}]}})
@@ -85,6 +91,8 @@ async def scenario(root: str) -> dict[str, Any]:
         report["dns"] = {name: await lookup(client_box.netns_path, "127.0.0.11", name)
                          for name in ("web", "www", "a" * 12, "WEB")}
         networks.rename_container(web, "/web2")
+        report["forwarded"] = await lookup(client_box.netns_path, "127.0.0.11",
+                                           "example.test")
         report["dns_renamed"] = await lookup(client_box.netns_path, "127.0.0.11", "web2")
         other = FakeContainer("c" * 64, "/other", {}, {
             "NetworkMode": "bridge",
@@ -108,6 +116,7 @@ async def scenario(root: str) -> dict[str, Any]:
                                      text=True).stdout
     await networks.remove("appnet")
     await engine.close()
+    await upstream.close()
     return report
 
 

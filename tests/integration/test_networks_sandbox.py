@@ -48,6 +48,10 @@ def test_embedded_dns_names_aliases_short_ids_and_renames(report: dict) -> None:
     assert report["dns_renamed"] == ["10.40.0.2"]
 
 
+def test_other_names_are_forwarded_to_the_hosts_resolvers(report: dict) -> None:
+    assert report["forwarded"] == ["192.0.2.7"]
+
+
 def test_conflicts_and_in_use(report: dict) -> None:
     assert report["conflict"].endswith("Bind for 0.0.0.0:18080 failed: port is already "
                                        "allocated")

@@ -95,7 +95,8 @@ def container_resolv_conf(dns: list[str], dns_search: list[str], dns_options: li
     are left), as Moby does.
     """
     host_servers, host_search, host_options = read_host_resolv_conf()
-    upstream = dns or [s for s in host_servers if not is_loopback(s)]
+    # The embedded server forwards from the daemon's namespace, where loopback servers work.
+    upstream = dns or [s for s in host_servers if embedded_server or not is_loopback(s)]
     search = dns_search or host_search
     options = dns_options or host_options
     overrides = [name for name, given in (("nameservers", dns), ("search", dns_search),
