@@ -109,3 +109,18 @@ def test_restart_keeps_networks_without_duplicating_rules(make_daemon) -> None:
     assert inspect(daemon, "kept")["IPAM"]["Config"][0]["Subnet"] == "10.88.0.0/24"
     ids = daemon.docker("network", "ls", "-q").stdout.split()
     assert len(ids) == 4
+
+
+def test_daemon_json_bip_and_address_pools(make_daemon) -> None:
+    daemon = make_daemon(config={"bip": "10.99.0.1/24", "default-address-pools": [
+        {"base": "10.200.0.0/16", "size": 24}]}).start()
+    bridge = inspect(daemon, "bridge")
+    assert bridge["IPAM"]["Config"] == [{"Subnet": "10.99.0.0/24", "Gateway": "10.99.0.1"}]
+    daemon.docker("network", "create", "pooled")
+    assert inspect(daemon, "pooled")["IPAM"]["Config"][0]["Subnet"] == "10.200.0.0/24"
+    daemon.stop()
+    daemon.config = {"bip": "10.98.0.1/24"}
+    daemon.start()
+    assert inspect(daemon, "bridge")["IPAM"]["Config"][0]["Gateway"] == "10.98.0.1"
+    assert "10.98.0.1/24" in daemon.in_netns("ip", "-o", "addr", "show", "docker0").stdout
+    assert not any("10.99.0.0/24" in rule for rule in rules(daemon))

@@ -98,28 +98,39 @@ class NetworkService(Service, ContainerNetworking):
                                    created=self._now()))
         if self.config.bridge == "none":
             return
-        if "bridge" not in by_name:
-            bridge_name = self.config.bridge or DEFAULT_BRIDGE
-            if self.config.bip:
-                interface = ipaddress.IPv4Interface(self.config.bip)
-                ipam = {"Subnet": str(interface.network), "Gateway": str(interface.ip)}
-            else:
-                subnet = pick_subnet(self.config.default_address_pools or DEFAULT_POOLS,
-                                     self._subnets_in_use())
-                ipam = {"Subnet": str(subnet), "Gateway": str(subnet.network_address + 1)}
-            options = dict(DEFAULT_BRIDGE_OPTIONS)
-            options[OPT_BRIDGE_NAME] = bridge_name
-            if self.config.mtu:
-                options["com.docker.network.driver.mtu"] = str(self.config.mtu)
-            if not self.config.ip_masq:
-                options["com.docker.network.bridge.enable_ip_masquerade"] = "false"
-            if not self.config.icc:
-                options["com.docker.network.bridge.enable_icc"] = "false"
-            network = Network(id=secrets.token_hex(32), name="bridge", driver="bridge",
-                              created=self._now(), options=options, ipam_options=None,
-                              ipam_config=[ipam], bridge=bridge_name, default_bridge=True)
-            network.pool = Pool.from_config(ipam)
-            self._save(network)
+        existing = by_name.get("bridge")
+        others = [n.pool.subnet for n in self.networks.values()
+                  if n.pool is not None and n is not existing]
+        bridge_name = self.config.bridge or DEFAULT_BRIDGE
+        if self.config.bip:
+            interface = ipaddress.IPv4Interface(self.config.bip)
+            ipam = {"Subnet": str(interface.network), "Gateway": str(interface.ip)}
+        elif existing is not None and existing.ipam_config:
+            ipam = dict(existing.ipam_config[0])
+        else:
+            subnet = pick_subnet(self.config.default_address_pools or DEFAULT_POOLS, others)
+            ipam = {"Subnet": str(subnet), "Gateway": str(subnet.network_address + 1)}
+        options = dict(DEFAULT_BRIDGE_OPTIONS)
+        options[OPT_BRIDGE_NAME] = bridge_name
+        if self.config.mtu:
+            options["com.docker.network.driver.mtu"] = str(self.config.mtu)
+        if not self.config.ip_masq:
+            options["com.docker.network.bridge.enable_ip_masquerade"] = "false"
+        if not self.config.icc:
+            options["com.docker.network.bridge.enable_icc"] = "false"
+        if existing is not None:
+            if (existing.ipam_config[:1] == [ipam] and existing.options == options) \
+                    or existing.endpoints:
+                return
+            # bip, bridge, mtu, icc or masquerade changed in daemon.json: rebuild it.
+            await self._unprogram_bridge(existing)
+            self.networks.pop(existing.id, None)
+            self.store.delete_network(existing.id)
+        network = Network(id=secrets.token_hex(32), name="bridge", driver="bridge",
+                          created=self._now(), options=options, ipam_options=None,
+                          ipam_config=[ipam], bridge=bridge_name, default_bridge=True)
+        network.pool = Pool.from_config(ipam)
+        self._save(network)
 
     async def _program_bridge(self, network: Network) -> None:
         """Bridge link, gateway address, iptables and (user networks) DNS: all idempotent."""
