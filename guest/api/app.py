@@ -2,14 +2,23 @@
 
 from aiohttp import web
 
-from ketch.guest.api import build, containers, exec, images, networks, system, volumes
+from ketch.guest.api import (
+    build,
+    containers,
+    distribution,
+    exec,
+    images,
+    networks,
+    system,
+    volumes,
+)
 from ketch.guest.api.httputil import ENGINE_KEY
 from ketch.guest.api.middleware import add_server_headers, api_version, errors_as_json
 from ketch.guest.api.routing import add_routes
 from ketch.guest.engine.engine import Engine
 
 # Each resource module exposes ROUTES; adding a resource means adding it here.
-RESOURCE_MODULES = [system, images, containers, exec, networks, volumes, build]
+RESOURCE_MODULES = [system, images, distribution, containers, exec, networks, volumes, build]
 
 
 def build_app(engine: Engine) -> web.Application:

@@ -10,6 +10,7 @@ from ketch.guest.api.httputil import (
     json_response,
     query_bool,
     query_filters,
+    query_int,
     stream_json_lines,
 )
 from ketch.guest.api.routing import Route
@@ -107,7 +108,50 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     return await stream_messages(request, images.pull(str(ref), auth, platform))
 
 
+async def push_image(request: web.Request) -> web.StreamResponse:
+    from ketch.guest.engine.images import pull, push
+
+    images = engine_of(request).images
+    auth = pull.decode_auth(request.headers.get("X-Registry-Auth"))
+    messages = push.push(images, request.match_info["name"], request.query.get("tag", ""),
+                         auth)
+    return await stream_messages(request, messages)
+
+
+async def save_images(request: web.Request) -> web.StreamResponse:
+    from ketch.guest.engine.images import save
+
+    names = request.query.getall("names", [])
+    if "name" in request.match_info:
+        names = [request.match_info["name"]]
+    chunks = save.save(engine_of(request).images, names)
+    response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
+    await response.prepare(request)
+    async for chunk in chunks:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+async def prune_images(request: web.Request) -> web.Response:
+    return json_response(await engine_of(request).images.prune(query_filters(request)))
+
+
+async def search_images(request: web.Request) -> web.Response:
+    from ketch.guest.engine.images import pull, registry_ops
+
+    results = await registry_ops.search(
+        engine_of(request).images, request.query.get("term", ""), query_int(request, "limit"),
+        query_filters(request), pull.decode_auth(request.headers.get("X-Registry-Auth")))
+    return json_response(results)
+
+
 ROUTES: list[Route] = [
+    ("POST", "/images/prune", prune_images),
+    ("GET", "/images/search", search_images),
+    ("GET", "/images/get", save_images),
+    ("GET", "/images/{name:.+}/get", save_images),
+    ("POST", "/images/{name:.+}/push", push_image),
     ("POST", "/images/create", create_image),
     ("GET", "/images/json", list_images),
     ("POST", "/images/load", load_images),

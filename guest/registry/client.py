@@ -51,7 +51,8 @@ class RegistryError(EngineError):
     def __init__(self, message: str, status: int = 500, codes: tuple[str, ...] = (),
                  detail: str = "") -> None:
         super().__init__(message)
-        self.status = status if status in (400, 401, 403, 404, 409) else 500
+        # Not 401: the CLI answers a 401 from pull/push by prompting for a login.
+        self.status = status if status in (400, 403, 404, 409) else 500
         self.codes = codes
         self.detail = detail
 
@@ -175,7 +176,7 @@ class RegistryClient:
             raise EngineError(f'Get "{realm}": {_describe(e)}') from e
         if status != 200:
             if status == 401:
-                raise Unauthorized(f'Get "{realm}": unauthorized: incorrect username or password')
+                raise EngineError(f'Get "{realm}": unauthorized: incorrect username or password')
             raise error_from_body(status, body)
         doc = json.loads(body)
         token = str(doc.get("token") or doc.get("access_token") or "")
@@ -196,7 +197,7 @@ class RegistryClient:
             if authorization:
                 all_headers["Authorization"] = authorization
             elif self.challenge and self.challenge[0] == "basic":
-                raise Unauthorized(f'{method.capitalize()} "{url}": no basic auth credentials')
+                raise EngineError(f'{method.capitalize()} "{url}": no basic auth credentials')
             response = await self.session.request(
                 method, url, headers=all_headers, data=data, allow_redirects=allow_redirects,
                 ssl=None if endpoint.verify_tls else False, timeout=timeout)

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ketch.guest.store.images import archive
+
 if TYPE_CHECKING:
     from ketch.guest.testing.daemon import DaemonProcess
 
@@ -26,12 +28,8 @@ BUSYBOX_REF = "busybox:latest"
 EPOCH = 1704067200  # 2024-01-01T00:00:00Z
 CREATED = "2024-01-01T00:00:00Z"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-ARCHIVE_FORMAT_VERSION = "2"
+ARCHIVE_FORMAT_VERSION = "3"
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 def cache_dir() -> str:
@@ -118,74 +116,23 @@ class ArchiveImage:
         return sha256_digest(self.config_bytes)
 
 
-def _qualified_name(repo_tag: str) -> str:
-    name, _, _ = repo_tag.rpartition(":")
-    first = name.split("/")[0]
-    if "/" not in name:
-        return f"docker.io/library/{repo_tag}"
-    if "." in first or ":" in first or first == "localhost":
-        return repo_tag
-    return f"docker.io/{repo_tag}"
-
-
 def write_docker_archive(path: str, images: Sequence[ArchiveImage]) -> None:
     """Write images as `docker save` (Docker 25+) does: OCI layout + manifest.json."""
     blobs: dict[str, bytes] = {}
-    manifest_json: list[dict[str, Any]] = []
-    index_manifests: list[dict[str, Any]] = []
-    repositories: dict[str, dict[str, str]] = {}
+    saved = []
     for image in images:
-        config = image.config_bytes
-        blobs[image.id] = config
-        layer_descriptors = []
+        blobs[image.id] = image.config_bytes
         for layer in image.layers:
-            digest = sha256_digest(layer)
-            blobs[digest] = layer
-            layer_descriptors.append({"mediaType": OCI_LAYER_TAR, "digest": digest,
-                                      "size": len(layer)})
-        manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": image.id, "size": len(config)},
-            "layers": layer_descriptors,
-        }, separators=(",", ":")).encode()
-        manifest_digest = sha256_digest(manifest)
-        blobs[manifest_digest] = manifest
-        layer_paths = [f"blobs/sha256/{d['digest'][7:]}" for d in layer_descriptors]
-        manifest_json.append({"Config": f"blobs/sha256/{image.id[7:]}",
-                              "RepoTags": list(image.repo_tags) or None,
-                              "Layers": layer_paths})
-        descriptor = {"mediaType": OCI_MANIFEST, "digest": manifest_digest,
-                      "size": len(manifest)}
-        for repo_tag in image.repo_tags or [None]:
-            entry = dict(descriptor)
-            if repo_tag:
-                entry["annotations"] = {
-                    "io.containerd.image.name": _qualified_name(repo_tag),
-                    "org.opencontainers.image.ref.name": repo_tag.rpartition(":")[2]}
-                name, _, tag = repo_tag.rpartition(":")
-                repositories.setdefault(name, {})[tag] = layer_paths[-1].rpartition("/")[2] \
-                    if layer_paths else image.id[7:]
-            index_manifests.append(entry)
-    members: list[tuple[str, bytes]] = [("blobs/", b""), ("blobs/sha256/", b"")]
-    members += [(f"blobs/sha256/{d[7:]}", data) for d, data in sorted(blobs.items())]
-    members += [
-        ("index.json", json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
-                                   "manifests": index_manifests}).encode()),
-        ("manifest.json", json.dumps(manifest_json).encode()),
-        ("oci-layout", b'{"imageLayoutVersion": "1.0.0"}'),
-        ("repositories", json.dumps(repositories).encode()),
-    ]
+            blobs[sha256_digest(layer)] = layer
+        saved.append(archive.SavedImage(image.id, len(image.config_bytes),
+                                        [(sha256_digest(x), len(x)) for x in image.layers],
+                                        list(image.repo_tags)))
+    blob_members: list[archive.Member] = [
+        (f"blobs/sha256/{digest[7:]}", len(data), [data]) for digest, data in sorted(blobs.items())]
     tmp = f"{path}.tmp-{os.getpid()}"
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name.rstrip("/"))
-            info.mtime = EPOCH
-            if name.endswith("/"):
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            else:
-                info.size, info.mode = len(data), 0o644
-                tar.addfile(info, io.BytesIO(data))
+    with open(tmp, "wb") as f:
+        for chunk in archive.tar_stream(archive.archive_members(saved, blob_members)):
+            f.write(chunk)
     os.replace(tmp, path)
 
 

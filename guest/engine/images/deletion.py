@@ -1,8 +1,10 @@
 """`docker rmi`: Moby's untag-then-delete rules and conflict messages."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.errors import Conflict
+from ketch.guest.engine.filters import Filters
+from ketch.guest.engine.timestamps import parse_timestamp_ns
 from ketch.guest.store.images import reference
 from ketch.guest.store.images.reference import Reference
 
@@ -95,3 +97,45 @@ def _delete_with_parents(service: "ImageService", image_id: str, prune: bool,
         image_id = parent
     service.collect_garbage()
 
+
+
+PRUNE_FILTERS = ("dangling", "label", "label!", "until")
+
+
+def _layers_size(service: "ImageService") -> int:
+    total = 0
+    for chain in service.store.layers.chains():
+        layer = service.store.layers.get(chain)
+        total += layer.size if layer else 0
+    return total
+
+
+def prune_images(service: "ImageService", filters: Filters) -> dict[str, Any]:
+    """POST /images/prune: dangling images (or, with dangling=false, every unused one)."""
+    filters.validate(PRUNE_FILTERS)
+    dangling_only = filters.bool_value("dangling") is not False
+    until_ns = min((parse_timestamp_ns(v) for v in filters.get("until")), default=None)
+    before = _layers_size(service)
+    records: list[dict[str, str]] = []
+    for image in list(service.images()):
+        if dangling_only and (image.repo_tags or _children(service, image.id)):
+            continue
+        if until_ns is not None and image.created_ns >= until_ns:
+            continue
+        if not filters.match_kv_list("label", image.labels):
+            continue
+        negated = Filters({"label": filters.get("label!")})
+        if filters.get("label!") and negated.match_kv_list("label", image.labels):
+            continue
+        if _container_using(service, image.id):
+            continue
+        if service.store.images.get_config(image.id) is None:
+            continue  # removed with a child pruned before it
+        for ref in service.store.references.references(image.id):
+            _untag(service, image.id, ref, records)
+        if _children(service, image.id):
+            continue
+        _delete_with_parents(service, image.id, True, records)
+    reclaimed = max(before - _layers_size(service), 0)
+    service.engine.events.publish("image", "prune", "", {"reclaimed": str(reclaimed)})
+    return {"ImagesDeleted": records or None, "SpaceReclaimed": reclaimed}

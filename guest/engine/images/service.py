@@ -21,6 +21,7 @@ from ketch.guest.store.images.unpack import file_chunks
 
 if TYPE_CHECKING:
     from ketch.guest.engine.engine import Engine
+    from ketch.guest.engine.filters import Filters
     from ketch.guest.engine.images.distribution import Distribution
 
 MEDIA_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
@@ -200,6 +201,13 @@ class ImageService(Service):
 
         async with self.lock:
             return deletion.delete_image(self, text, force, prune)
+
+    async def prune(self, filters: "Filters") -> dict[str, Any]:
+        """POST /images/prune."""
+        from ketch.guest.engine.images import deletion
+
+        async with self.lock:
+            return deletion.prune_images(self, filters)
 
     def collect_garbage(self) -> int:
         """Remove layers/blobs no image needs (pinned chains of running pulls are kept)."""

@@ -40,18 +40,20 @@ class Layer:
     diff_id: str
     parent: str  # parent chain ID or ""
     size: int  # bytes of unpacked content
+    tar_size: int = 0  # bytes of the uncompressed layer tar (docker save needs it up front)
     # Blobs known to hold this diff: digest -> {"mediaType", "size"}; the uncompressed tar
     # is stored under the diff ID itself when we have it.
     blobs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"chain_id": self.chain_id, "diff_id": self.diff_id, "parent": self.parent,
-                "size": self.size, "blobs": self.blobs}
+                "size": self.size, "tar_size": self.tar_size, "blobs": self.blobs}
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> "Layer":
         return cls(doc["chain_id"], doc["diff_id"], doc.get("parent", ""),
-                   int(doc.get("size", 0)), dict(doc.get("blobs") or {}))
+                   int(doc.get("size", 0)), int(doc.get("tar_size", 0)),
+                   dict(doc.get("blobs") or {}))
 
 
 class LayerStore:
@@ -144,7 +146,7 @@ class LayerStore:
             if existing is not None:
                 return existing, result
             size = await asyncio.to_thread(unpack.directory_size, diff)
-            layer = Layer(chain, result.diff_id, parent_chain or "", size)
+            layer = Layer(chain, result.diff_id, parent_chain or "", size, result.diff_size)
             if blob is not None:
                 digest, media_type = blob
                 layer.blobs[digest] = {"mediaType": media_type, "size": result.size}

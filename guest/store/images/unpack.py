@@ -44,6 +44,7 @@ class UnpackResult:
     size: int  # bytes read
     diff_id: str  # sha256 of the uncompressed tar
     compression: str  # "gzip" | "zstd" | "none"
+    diff_size: int = 0  # bytes of the uncompressed tar
 
 
 def detect_compression(head: bytes) -> str:
@@ -98,7 +99,7 @@ def unpack(chunks: Iterator[bytes], dest: str,
     """Extract a layer stream into dest (which must exist); blocking, run it in a thread."""
     raw_hash, diff_hash = hashlib.sha256(), hashlib.sha256()
     compression = "none"
-    read = 0
+    read = written = 0
     with subprocess.Popen(TAR_EXTRACT, cwd=dest, stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
@@ -119,6 +120,7 @@ def unpack(chunks: Iterator[bytes], dest: str,
                 raw_hash.update(raw)
                 diff_hash.update(data)
                 read += len(raw)
+                written += len(data)
                 if data:
                     proc.stdin.write(data)
                 if on_progress is not None:
@@ -141,7 +143,7 @@ def unpack(chunks: Iterator[bytes], dest: str,
         raise LayerError(f"failed to extract layer: {detail or f'tar exited {returncode}'}")
     convert_whiteouts(dest, names)
     return UnpackResult("sha256:" + raw_hash.hexdigest(), read,
-                        "sha256:" + diff_hash.hexdigest(), compression)
+                        "sha256:" + diff_hash.hexdigest(), compression, written)
 
 
 def _collect_whiteouts(stream: BinaryIO, names: list[str]) -> None:
