@@ -1,0 +1,321 @@
+"""Boot the Ketch VM image with QEMU: the reference for the host agent, used by tests/vm and
+bench/boot. Standard library plus paramiko (SSH, port forwarding) and qemu.qmp (power-off).
+
+    python3 vm-image/ketchvm.py [--image DIR] [--data DISK] [--ssh-port N]   # boot, wait, print
+
+The instance directory holds serial.log (the console), qmp.sock and the data disk.
+"""
+
+import argparse
+import base64
+import contextlib
+import functools
+import json
+import os
+import platform
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+READY_PREFIX = "KETCH-READY "
+POWEROFF_LINE = "KETCH-POWEROFF"
+ERROR_PREFIX = "KETCH-ERROR "
+KVM_PROBE_SECONDS = 5.0
+
+
+class VMError(RuntimeError):
+    """The VM failed to boot, become ready or power off; message carries the console tail."""
+
+
+def image_dir(arch: str = "x86_64") -> Path:
+    return HERE / "out" / arch
+
+
+def load_image(path: Path) -> dict[str, Any]:
+    return json.loads((path / "image.json").read_text())
+
+
+def encode_config(config: dict[str, Any]) -> str:
+    """ketch.config=<base64url JSON without padding> (no spaces: one kernel argument)."""
+    raw = json.dumps(config, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def qemu_binary(arch: str) -> str:
+    return "qemu-system-x86_64" if arch == "x86_64" else "qemu-system-aarch64"
+
+
+@functools.cache
+def accelerator(arch: str = "x86_64") -> str:
+    """'kvm' if a KVM guest really boots here (prints on its console within a few seconds),
+    else 'tcg'. /dev/kvm alone proves nothing: nested KVM guests can hang silently."""
+    if os.environ.get("KETCH_VM_ACCEL"):
+        return os.environ["KETCH_VM_ACCEL"]
+    if platform.machine() not in ("x86_64", "aarch64") \
+            or not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "tcg"
+    image = image_dir(arch)
+    if not (image / "vmlinuz").exists():
+        return "tcg"
+    argv = [qemu_binary(arch), "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-m", "256",
+            "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
+            "-kernel", str(image / "vmlinuz"),
+            "-append", "console=ttyS0 earlyprintk=ttyS0 panic=-1 loglevel=8", "-no-reboot"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], KVM_PROBE_SECONDS)
+        booted = bool(ready) and bool(os.read(proc.stdout.fileno(), 64))
+    finally:
+        proc.kill()
+        proc.wait()
+    return "kvm" if booted else "tcg"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def create_data_disk(path: Path, size: str = "64G") -> None:
+    """A blank qcow2 (sparse); the guest formats it on first boot and grows it when enlarged."""
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), size], check=True)
+
+
+def qemu_argv(image: Path, data_disk: Path, serial_log: Path, qmp_socket: Path, ssh_port: int,
+              config: dict[str, Any], accel: str, memory_mb: int = 2048, cpus: int = 2,
+              shares: list[tuple[str, str]] = ()) -> list[str]:  # type: ignore[assignment]
+    """The QEMU command line documented in vm-image/README.md (x86_64 microvm)."""
+    info = load_image(image)
+    cmdline = f"{info['cmdline']} ketch.config={encode_config(config)}"
+    argv = [qemu_binary(info["arch"]),
+            "-M", "microvm,acpi=on,rtc=on,pic=off,pit=off,isa-serial=on", "-accel", accel,
+            "-cpu", "host" if accel == "kvm" else "max", "-smp", str(cpus), "-m", str(memory_mb),
+            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-kernel", str(image / info["kernel"]), "-append", cmdline,
+            "-serial", f"file:{serial_log}",
+            "-qmp", f"unix:{qmp_socket},server=on,wait=off",
+            "-drive", f"id=root,file={image / info['rootfs']},format=raw,if=none,readonly=on",
+            "-device", "virtio-blk-device,drive=root",
+            "-drive", f"id=data,file={data_disk},format=qcow2,if=none,discard=unmap",
+            "-device", "virtio-blk-device,drive=data,serial=ketch-data",
+            "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{ssh_port}-:22",
+            "-device", "virtio-net-device,netdev=net0",
+            "-device", "virtio-rng-device"]
+    if info.get("initrd"):
+        argv[argv.index("-append"):argv.index("-append")] = ["-initrd", str(image / info["initrd"])]
+    return argv
+
+
+@dataclass
+class VM:
+    """One booted VM: its QEMU process, instance directory and SSH access."""
+
+    image: Path
+    instance: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    accel: str = ""
+    ssh_port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    ssh_key: Any = None
+
+    @property
+    def serial_log(self) -> Path:
+        return self.instance / "serial.log"
+
+    @property
+    def qmp_socket(self) -> Path:
+        return self.instance / "qmp.sock"
+
+    @property
+    def data_disk(self) -> Path:
+        return self.instance / "data.qcow2"
+
+    def start(self) -> "VM":
+        import paramiko
+        self.instance.mkdir(parents=True, exist_ok=True)
+        if not self.data_disk.exists():
+            create_data_disk(self.data_disk)
+        key_file = self.instance / "ssh_key"
+        if not key_file.exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key_file)],
+                           check=True)
+        self.ssh_key = paramiko.Ed25519Key.from_private_key_file(str(key_file))
+        public = (self.instance / "ssh_key.pub").read_text().strip()
+        config = {"ssh_authorized_keys": [public], "hostname": "ketch", "time": time.time(),
+                  **self.config}
+        self.accel = self.accel or accelerator(load_image(self.image)["arch"])
+        self.ssh_port = self.ssh_port or free_port()
+        self.serial_log.write_bytes(b"")
+        argv = qemu_argv(self.image, self.data_disk, self.serial_log, self.qmp_socket,
+                         self.ssh_port, config, self.accel)
+        (self.instance / "qemu.argv.json").write_text(json.dumps(argv, indent=1))
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=open(self.instance / "qemu.log", "wb"),  # noqa: SIM115
+                                     stderr=subprocess.STDOUT)
+        (self.instance / "qemu.pid").write_text(str(self.proc.pid))
+        return self
+
+    def console(self) -> str:
+        return self.serial_log.read_text(errors="replace") if self.serial_log.exists() else ""
+
+    def wait_for_line(self, prefix: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.console().splitlines():
+                if line.startswith(prefix):
+                    return line
+                if line.startswith(ERROR_PREFIX):
+                    raise VMError(f"guest reported {line}")
+            if self.proc is not None and self.proc.poll() is not None:
+                qemu_log = (self.instance / "qemu.log").read_text()
+                raise VMError(f"qemu exited with {self.proc.returncode}: {qemu_log}\n"
+                              f"{self.console()[-3000:]}")
+            time.sleep(0.02)
+        raise VMError(f"no {prefix.strip()!r} line within {timeout} s; console:\n"
+                      f"{self.console()[-3000:]}")
+
+    def wait_ready(self, timeout: float = 120) -> dict[str, Any]:
+        """The KETCH-READY payload plus host_ms, the wall time from QEMU's start to the line."""
+        line = self.wait_for_line(READY_PREFIX, timeout)
+        ready = json.loads(line.removeprefix(READY_PREFIX))
+        ready["host_ms"] = int((time.monotonic() - self.started_at) * 1000)
+        return ready
+
+    def ssh(self) -> Any:
+        import paramiko
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        client.connect("127.0.0.1", port=self.ssh_port, username="root", pkey=self.ssh_key,
+                       allow_agent=False, look_for_keys=False, timeout=30, banner_timeout=60)
+        return client
+
+    def run(self, command: str, timeout: float = 120) -> tuple[int, str]:
+        """Run a shell command in the guest over SSH: (exit status, stdout + stderr)."""
+        client = self.ssh()
+        try:
+            _, stdout, stderr = client.exec_command(command, timeout=timeout)
+            out = stdout.read().decode(errors="replace") + stderr.read().decode(errors="replace")
+            return stdout.channel.recv_exit_status(), out
+        finally:
+            client.close()
+
+    def powerdown(self, timeout: float = 120) -> None:
+        """ACPI power button through QMP, then wait for the guest to power off."""
+        from qemu.qmp.legacy import QEMUMonitorProtocol
+        qmp = QEMUMonitorProtocol(str(self.qmp_socket))
+        qmp.connect()
+        try:
+            qmp.cmd("system_powerdown")
+        finally:
+            qmp.close()
+        assert self.proc is not None
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise VMError(f"guest did not power off in {timeout} s:\n"
+                          f"{self.console()[-3000:]}") from None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class TcpForwarder:
+    """Local 127.0.0.1 port -> guest host:port through SSH direct-tcpip channels."""
+
+    def __init__(self, vm: VM, guest_port: int, guest_host: str = "127.0.0.1") -> None:
+        self.client = vm.ssh()
+        self.target = (guest_host, guest_port)
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = int(self.listener.getsockname()[1])
+        threading.Thread(target=self.accept_loop, daemon=True).start()
+
+    def accept_loop(self) -> None:
+        while True:
+            try:
+                conn, peer = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.pipe, args=(conn, peer), daemon=True).start()
+
+    def pipe(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+        transport = self.client.get_transport()
+        try:
+            channel = transport.open_channel("direct-tcpip", self.target, peer)
+        except Exception:  # the guest refused: drop this connection
+            conn.close()
+            return
+        with contextlib.closing(conn), contextlib.closing(channel):
+            open_ends: list[Any] = [conn, channel]
+            while open_ends:
+                readable, _, _ = select.select(open_ends, [], [], 600)
+                if not readable:
+                    return
+                for source in readable:
+                    sink = channel if source is conn else conn
+                    data = source.recv(65536)
+                    if data:
+                        sink.sendall(data)
+                        continue
+                    open_ends.remove(source)  # half-close: pass the EOF on
+                    with contextlib.suppress(OSError):
+                        if sink is channel:
+                            channel.shutdown_write()
+                        else:
+                            conn.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.listener.close()
+        self.client.close()
+
+
+@contextlib.contextmanager
+def booted(image: Path | None = None, instance: Path | None = None,
+           **kwargs: Any) -> Iterator[VM]:
+    """A started VM that is killed (not powered off) on exit."""
+    temp = None if instance else tempfile.mkdtemp(prefix="ketch-vm-")
+    vm = VM(image=image or image_dir(), instance=instance or Path(temp or ""), **kwargs).start()
+    try:
+        yield vm
+    finally:
+        vm.kill()
+        if temp:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Boot the Ketch VM and wait for KETCH-READY.")
+    parser.add_argument("--image", type=Path, default=image_dir())
+    parser.add_argument("--instance", type=Path, help="instance dir (default: a temp dir)")
+    parser.add_argument("--powerdown", action="store_true", help="power off once ready")
+    args = parser.parse_args()
+    with booted(args.image, args.instance) as vm:
+        print(f"accelerator: {vm.accel}; console: {vm.serial_log}", file=sys.stderr)
+        print(json.dumps(vm.wait_ready()))
+        _, out = vm.run("ps aux | grep [d]ockerd")
+        print(out.strip())
+        if args.powerdown:
+            vm.powerdown()
+            print(vm.wait_for_line(POWEROFF_LINE, 5))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

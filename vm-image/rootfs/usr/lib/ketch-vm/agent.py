@@ -1,0 +1,268 @@
+"""PID 1 of the Ketch VM, after ketch-init has mounted everything and started dockerd.
+
+Applies the host's boot config (ketch.config= on the kernel command line), starts sshd, prints
+the KETCH-READY line once /var/run/docker.sock answers /_ping, reaps orphans, and on the ACPI
+power button (or SIGTERM/SIGUSR2) stops containers and dockerd, unmounts and powers off.
+Standard library only, run with `python3 -I -S`: its start-up is on the boot's critical path.
+"""
+
+import base64
+import binascii
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+DOCKER_SOCK = "/var/run/docker.sock"
+DATA_MOUNT = "/mnt/data"
+SSH_KEY_DIR = f"{DATA_MOUNT}/ketch/ssh"
+HOST_KEY = f"{SSH_KEY_DIR}/ssh_host_ed25519_key"
+DOCKERD_PIDFILE = "/run/ketch/dockerd.pid"
+DOCKERD_LOG = "/var/log/dockerd.log"
+CONTAINER_STOP_SECONDS = 10
+DOCKERD_STOP_SECONDS = 20
+KEY_POWER = 116
+EV_KEY = 1
+RB_POWER_OFF = 0x4321FEDC
+
+shutdown_requested = threading.Event()
+signalled = False  # set by signal handlers, which must not take the Event's lock
+
+
+def console(line: str) -> None:
+    """One line on the serial console, where the host agent watches for KETCH-* lines."""
+    try:
+        with open("/dev/console", "w") as f:
+            f.write(line + "\n")
+    except OSError:
+        print(line, flush=True)
+
+
+def boot_config() -> dict[str, Any]:
+    """The JSON object of ketch.config=<base64url> on the kernel command line ({} if none)."""
+    with open("/proc/cmdline") as f:
+        args = f.read().split()
+    for arg in args:
+        if arg.startswith("ketch.config="):
+            value = arg.removeprefix("ketch.config=")
+            try:
+                config = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+            except (binascii.Error, ValueError) as e:
+                console(f"ketch: ignoring unreadable ketch.config: {e}")
+                return {}
+            return config if isinstance(config, dict) else {}
+    return {}
+
+
+def run(*argv: str) -> None:
+    """Run a tool; its output reaches the console only when it fails."""
+    try:
+        proc = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, timeout=120,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        console(f"ketch: {argv[0]} failed: {e}")
+        return
+    if proc.returncode != 0:
+        console(f"ketch: {' '.join(argv)} exited with {proc.returncode}: {proc.stdout.strip()}")
+
+
+def write_file(path: str, text: str, mode: int = 0o644) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def apply_config(config: dict[str, Any]) -> None:
+    if isinstance(config.get("time"), int | float):
+        time.clock_settime(time.CLOCK_REALTIME, float(config["time"]))
+    hostname = str(config.get("hostname") or "ketch")
+    socket.sethostname(hostname)
+    write_file("/etc/hostname", hostname + "\n")
+    write_file("/etc/hosts", f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n"
+                             "::1\tlocalhost ip6-localhost ip6-loopback\n")
+    nameservers = config.get("dns") or ["10.0.2.3"]
+    write_file("/etc/resolv.conf", "".join(f"nameserver {ns}\n" for ns in nameservers))
+    keys = [str(k).strip() for k in config.get("ssh_authorized_keys") or []]
+    os.makedirs("/root/.ssh", mode=0o700, exist_ok=True)
+    write_file("/root/.ssh/authorized_keys", "".join(k + "\n" for k in keys if k), 0o600)
+
+
+def mount_shares(shares: list[dict[str, str]]) -> None:
+    if shares:
+        run("modprobe", "virtiofs")
+    for share in shares:
+        os.makedirs(share["path"], exist_ok=True)
+        run("mount", "-t", "virtiofs", share["tag"], share["path"])
+
+
+def start_sshd() -> None:
+    """Host keys live on the data disk: generated on the first boot, stable after that."""
+    if not os.path.exists(HOST_KEY):
+        os.makedirs(SSH_KEY_DIR, mode=0o700, exist_ok=True)
+        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ketch", "-f", HOST_KEY)
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    run("/usr/sbin/sshd")
+
+
+def docker_get(path: str, timeout: float = 5) -> tuple[int, bytes]:
+    """(status, body) of one GET on the docker socket (HTTP/1.0: the body ends at EOF)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(DOCKER_SOCK)
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def docker_post(path: str, timeout: float) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(DOCKER_SOCK)
+        s.sendall(f"POST {path} HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n".encode())
+        while s.recv(65536):
+            pass
+
+
+def dockerd_pid() -> int:
+    with open(DOCKERD_PIDFILE) as f:
+        return int(f.read())
+
+
+def wait_ready() -> None:
+    while not shutdown_requested.is_set():
+        try:
+            if docker_get("/_ping", timeout=2)[0] == 200:
+                break
+        except (OSError, ValueError, IndexError):
+            pass
+        if not os.path.exists(f"/proc/{dockerd_pid()}"):
+            with open(DOCKERD_LOG, errors="replace") as f:
+                tail = f.read()[-2000:]
+            console("KETCH-ERROR " + json.dumps({"error": "dockerd exited", "log": tail}))
+            return
+        time.sleep(0.02)
+    else:
+        return
+    boot_ms = int(time.clock_gettime(time.CLOCK_BOOTTIME) * 1000)
+    console("KETCH-READY " + json.dumps({"boot_ms": boot_ms, "docker": DOCKER_SOCK}))
+
+
+def watch_power_button() -> None:
+    """Wait for KEY_POWER from the ACPI button's input device (evdev), then shut down."""
+    run("modprobe", "-a", "button", "evdev")
+    devices = []
+    for name in sorted(os.listdir("/sys/class/input")):
+        if name.startswith("event"):
+            with contextlib.suppress(OSError), open(f"/sys/class/input/{name}/device/name") as f:
+                if "Power Button" in f.read():
+                    devices.append(f"/dev/input/{name}")
+    if not devices:
+        console("ketch: no ACPI power button found; QMP system_powerdown will not work")
+        return
+    for device in devices:
+        threading.Thread(target=read_power_events, args=(device,), daemon=True).start()
+
+
+def read_power_events(device: str) -> None:
+    size = struct.calcsize("llHHi")
+    with open(device, "rb", buffering=0) as f:
+        while event := f.read(size):
+            _, _, kind, code, value = struct.unpack("llHHi", event)
+            if kind == EV_KEY and code == KEY_POWER and value == 1:
+                shutdown_requested.set()
+
+
+def resize_data_disk() -> None:
+    """Grow the data filesystem to the disk's size (a no-op unless the host enlarged it)."""
+    with contextlib.suppress(OSError), open("/run/ketch/data-device") as f:
+        run("resize2fs", f.read().strip())
+
+
+def stop_everything() -> None:
+    try:
+        status, body = docker_get("/containers/json", timeout=10)
+        ids = [c["Id"] for c in json.loads(body)] if status == 200 else []
+    except (OSError, ValueError, IndexError, KeyError, TypeError):
+        ids = []
+    stoppers = [threading.Thread(target=stop_container, args=(cid,)) for cid in ids]
+    for t in stoppers:
+        t.start()
+    for t in stoppers:
+        t.join(CONTAINER_STOP_SECONDS + 5)
+    with contextlib.suppress(OSError, ValueError):
+        dockerd = dockerd_pid()
+        os.kill(dockerd, signal.SIGTERM)
+        deadline = time.monotonic() + DOCKERD_STOP_SECONDS
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{dockerd}"):
+            reap()
+            time.sleep(0.05)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(OSError):
+            os.kill(-1, sig)
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and reap() != -1:
+            time.sleep(0.05)
+    os.sync()
+    for mount in ("/var/lib/docker", DATA_MOUNT):
+        if subprocess.run(["umount", mount], check=False).returncode != 0:
+            run("mount", "-o", "remount,ro", mount)
+    os.sync()
+
+
+def stop_container(container_id: str) -> None:
+    with contextlib.suppress(OSError):
+        docker_post(f"/containers/{container_id}/stop?t={CONTAINER_STOP_SECONDS}",
+                    CONTAINER_STOP_SECONDS + 5)
+
+
+def reap() -> int:
+    """Collect exited children (orphans are re-parented to us); -1 once there are none."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return -1
+        if pid == 0:
+            return 0
+
+
+def on_signal(*_: object) -> None:
+    global signalled
+    signalled = True
+
+
+def main() -> None:
+    for sig in (signal.SIGTERM, signal.SIGUSR2, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    threading.Thread(target=wait_ready, daemon=True).start()
+    config = boot_config()
+    apply_config(config)
+    start_sshd()
+    watch_power_button()
+    mount_shares([s for s in config.get("shares") or [] if isinstance(s, dict)])
+    threading.Thread(target=resize_data_disk, daemon=True).start()
+    while not (signalled or shutdown_requested.is_set()):
+        reap()
+        time.sleep(0.2)
+    shutdown_requested.set()
+    stop_everything()
+    console("KETCH-POWEROFF")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.reboot(RB_POWER_OFF)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
