@@ -12,6 +12,7 @@ from typing import Any
 from ketch.guest.daemon.config import DaemonConfig
 from ketch.guest.engine.engine import Engine
 from ketch.guest.engine.errors import EngineError
+from ketch.guest.engine.networks import netlink
 from ketch.guest.engine.networks.dns import DnsServer
 
 
@@ -56,6 +57,64 @@ def read(path: str) -> str:
         return f.read()
 
 
+ECHO_CLIENT = ("import http.server as h\n"
+               "class H(h.BaseHTTPRequestHandler):\n"
+               "    def do_GET(self):\n"
+               "        self.send_response(200); self.end_headers()\n"
+               "        self.wfile.write(self.client_address[0].encode())\n"
+               "h.ThreadingHTTPServer(('198.51.100.1', 8000), H).serve_forever()\n")
+
+
+async def fetch_async(url: str, netns: str) -> str:
+    code = f"import urllib.request;print(urllib.request.urlopen({url!r}, timeout=3).read()" \
+           f".decode())"
+    proc = await asyncio.create_subprocess_exec(
+        "nsenter", f"--net={netns}", sys.executable, "-c", code,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    return out.decode().strip() if proc.returncode == 0 else "unreachable"
+
+
+async def outbound(networks: Any) -> dict[str, Any]:
+    """An "outside" address in the daemon's namespace: NAT from bridges, none from --internal."""
+    outside = f"{networks.engine.config.exec_root}/outside-ns"
+    await asyncio.to_thread(netlink.create_netns, outside)
+    subprocess.run(["ip", "link", "add", "ext0", "type", "veth", "peer", "name", "ext1"],
+                   check=True)
+    subprocess.run(["ip", "addr", "add", "198.51.100.254/24", "dev", "ext0"], check=True)
+    subprocess.run(["ip", "link", "set", "ext0", "up"], check=True)
+    subprocess.run(["ip", "link", "set", "ext1", "netns", outside], check=True)
+    for argv in (["ip", "addr", "add", "198.51.100.1/24", "dev", "ext1"],
+                 ["ip", "link", "set", "ext1", "up"]):
+        in_netns(outside, *argv).check_returncode()
+    server = subprocess.Popen(["nsenter", f"--net={outside}", sys.executable, "-c",
+                               ECHO_CLIENT])
+    await networks.create({"Name": "sealed", "Internal": True})
+    boxes = {name: FakeContainer(name * 64, f"/{name}", {}, {"NetworkMode": mode})
+             for name, mode in (("d", "bridge"), ("e", "sealed"))}
+    report: dict[str, Any] = {}
+    try:
+        await asyncio.sleep(0.5)
+        for name, box in boxes.items():
+            sandbox = await networks.setup_container(box)
+            report[f"outbound_{name}"] = await fetch_async("http://198.51.100.1:8000/",
+                                                           str(sandbox.netns_path))
+        published_all = FakeContainer("f" * 64, "/f", {"ExposedPorts": {"80/tcp": {}}},
+                                      {"NetworkMode": "bridge", "PublishAllPorts": True})
+        await networks.setup_container(published_all)
+        report["publish_all"] = published_all.network_settings["Ports"]
+        boxes["f"] = published_all
+    finally:
+        server.kill()
+        server.wait()
+        for box in boxes.values():
+            await networks.teardown_container(box)
+        await networks.remove("sealed")
+        await asyncio.to_thread(netlink.delete_link, "ext0")
+        await asyncio.to_thread(netlink.delete_netns, outside)
+    return report
+
+
 async def scenario(root: str) -> dict[str, Any]:
     engine = Engine(DaemonConfig(data_root=f"{root}/data", exec_root=f"{root}/run",
                                  dns=["127.0.0.1"]))
@@ -94,6 +153,7 @@ async def scenario(root: str) -> dict[str, Any]:
         report["forwarded"] = await lookup(client_box.netns_path, "127.0.0.11",
                                            "example.test")
         report["dns_renamed"] = await lookup(client_box.netns_path, "127.0.0.11", "web2")
+        report.update(await outbound(networks))
         other = FakeContainer("c" * 64, "/other", {}, {
             "NetworkMode": "bridge",
             "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "18080"}]}})

@@ -62,3 +62,13 @@ def test_conflicts_and_in_use(report: dict) -> None:
 def test_teardown_removes_port_rules_and_veths(report: dict) -> None:
     assert "18080" not in report["after_teardown"]
     assert "veth" not in report["links"]
+
+
+def test_bridges_masquerade_outbound_and_internal_networks_do_not(report: dict) -> None:
+    assert report["outbound_d"] == "198.51.100.254"  # masqueraded to the outgoing address
+    assert report["outbound_e"] == "unreachable"
+
+
+def test_publish_all_picks_ephemeral_ports(report: dict) -> None:
+    binding = report["publish_all"]["80/tcp"][0]
+    assert binding["HostIp"] == "0.0.0.0" and int(binding["HostPort"]) >= 1024
