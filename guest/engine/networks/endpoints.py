@@ -297,7 +297,8 @@ class ContainerNetworking(ContainerSettings):
         requested: dict[str, dict[str, Any]] = {}
         for name, value in (settings.get("Networks") or {}).items():
             requested[name] = dict(value or {})
-        networking = attr(container, "networking_config") or {}
+        networking = attr(container, "networking_config") or \
+            (attr(container, "record") or {}).get("NetworkingConfig") or {}
         for name, value in (field_of(networking, "EndpointsConfig", {}) or {}).items():
             requested[name] = {**requested.get(name, {}), **(value or {})}
         return requested
@@ -359,14 +360,11 @@ class ContainerNetworking(ContainerSettings):
     # -- generated files and inspect ------------------------------------------------------
 
     def _persist(self, container: Any) -> None:
-        """Ask the containers area to save a container whose NetworkSettings changed."""
-        for owner, method in ((container, "save"), (self.engine.containers, "save"),  # type: ignore[attr-defined]
-                              (self.engine.containers, "checkpoint")):  # type: ignore[attr-defined]
-            fn = getattr(owner, method, None)
-            if callable(fn):
-                with contextlib.suppress(TypeError):
-                    fn() if owner is container else fn(container)
-                    return
+        """Save a container whose NetworkSettings changed, through the containers area."""
+        containers = self.engine.containers  # type: ignore[attr-defined]
+        store, record = getattr(containers, "store", None), getattr(container, "record", None)
+        if record is not None and callable(getattr(store, "save", None)):
+            store.save(record)  # type: ignore[union-attr]
 
     def _publish_event(self: "NetworkService", action: str, network: Network,
                        cid: str) -> None:
