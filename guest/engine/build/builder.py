@@ -241,7 +241,8 @@ class Builder:
         return True
 
     async def commit(self, created_by: str, upper_dir: str | None,
-                     empty_layer: bool = False, probe: bool = True) -> Image:
+                     empty_layer: bool = False, probe: bool = True,
+                     announce: bool = True) -> Image:
         key, hit = self.cached(created_by)
         if probe and hit is not None:
             self.image = hit
@@ -255,5 +256,6 @@ class Builder:
                                                 history, None)
         self.cache.put(key, image.id)
         self.image = image
-        await self.arrow(image.short_id)
+        if announce:
+            await self.arrow(image.short_id)
         return image

@@ -1,9 +1,13 @@
-"""RUN steps: a container from the current image, its output streamed, its upperdir kept."""
+"""RUN steps: a container from the current image (through the container service), its output
+streamed into the build stream, its overlay upperdir committed as the step's layer."""
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.errors import NotImplementedFeature
+from ketch.guest.engine.build import stream
+from ketch.guest.engine.containers.attach import AttachOptions, attach
 
 if TYPE_CHECKING:
     from ketch.guest.engine.build.builder import Builder
@@ -16,9 +20,64 @@ class RunResult:
     upper_dir: str
 
 
+def container_body(builder: "Builder", argv: list[str], args: dict[str, str]) -> dict[str, Any]:
+    assert builder.state is not None and builder.image is not None
+    config = builder.state.config
+    options = builder.options
+    host_config: dict[str, Any] = {"NetworkMode": options.network_mode or "default"}
+    for key, value in (("Memory", options.memory), ("MemorySwap", options.memswap),
+                       ("CpuShares", options.cpu_shares), ("ShmSize", options.shm_size)):
+        if value:
+            host_config[key] = value
+    if options.extra_hosts:
+        host_config["ExtraHosts"] = list(options.extra_hosts)
+    return {
+        "Image": builder.image.id,
+        "Cmd": argv,
+        "Entrypoint": [],
+        # Build-args are the RUN's environment but never part of the image.
+        "Env": [*(config.get("Env") or []), *(f"{k}={v}" for k, v in sorted(args.items()))],
+        "WorkingDir": config.get("WorkingDir") or "",
+        "User": config.get("User") or "",
+        "Healthcheck": {"Test": ["NONE"]},
+        "AttachStdout": True,
+        "AttachStderr": True,
+        "OpenStdin": False,
+        "Tty": False,
+        "HostConfig": host_config,
+    }
+
+
 async def run_container(builder: "Builder", argv: list[str], args: dict[str, str]) -> RunResult:
-    raise NotImplementedFeature("RUN needs the container service")
+    """Create, attach, start and wait; the container stays until remove_container."""
+    containers = builder.engine.containers
+    container = await containers.create(container_body(builder, argv, args), None)
+    await builder.arrow(f"Running in {container.id[:12]}")
+
+    async def sink(_stream: int, data: bytes) -> None:
+        await builder.emit(stream.text(data.decode("utf-8", errors="replace")))
+
+    relay = asyncio.create_task(attach(containers, container, AttachOptions(), None, sink))
+    try:
+        await containers.start_container(container.id)
+        await relay
+    except BaseException:
+        relay.cancel()
+        with contextlib.suppress(BaseException):
+            await relay
+        with contextlib.suppress(Exception):
+            await containers.remove(container.id, force=True, volumes=True)
+        raise
+    status = await containers.wait(container, "")
+    return RunResult(container.id, int(status["StatusCode"]),
+                     containers.store.dir(container.id, "upper"))
 
 
 async def remove_container(builder: "Builder", result: RunResult, failed: bool) -> None:
-    return None
+    """Moby's rm/forcerm: intermediate containers go after success (rm, the default) and also
+    after a failure only with forcerm."""
+    options = builder.options
+    if not (options.forcerm or (options.rm and not failed)):
+        return
+    await builder.engine.containers.remove(result.container_id, force=True, volumes=True)
+    await builder.arrow(f"Removed intermediate container {result.container_id[:12]}")

@@ -244,6 +244,7 @@ async def run_step(builder: "Builder", inst: Instruction) -> None:
         if result.exit_code != 0:
             raise StepFailed(f"The command '{' '.join(argv)}' returned a non-zero code: "
                              f"{result.exit_code}", result.exit_code)
-        await builder.commit(created_by, result.upper_dir, probe=False)
+        image = await builder.commit(created_by, result.upper_dir, probe=False, announce=False)
     finally:
         await runner.remove_container(builder, result, failed=result.exit_code != 0)
+    await builder.arrow(image.short_id)

@@ -1,0 +1,98 @@
+"""docker build with RUN steps in real containers: output, failures and exit codes, build-args,
+the cache across file changes, intermediate containers, and the built image's runtime config."""
+
+import json
+from pathlib import Path
+
+from ketch.guest.testing.daemon import DaemonProcess
+
+
+def make_context(folder: Path, files: dict[str, str]) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return str(folder)
+
+
+def test_run_output_cache_and_file_change(daemon: DaemonProcess, busybox: str,
+                                          tmp_path: Path) -> None:
+    context = make_context(tmp_path, {
+        "Dockerfile": ("FROM busybox\n"
+                       "RUN echo first step output && echo one > /one.txt\n"
+                       "COPY input.txt /input.txt\n"
+                       "RUN wc -c < /input.txt > /count.txt\n"
+                       "CMD [\"cat\", \"/count.txt\"]\n"),
+        "input.txt": "12345\n"})
+    first = daemon.docker("build", "-t", "runs:1", context).stdout
+    assert "first step output" in first and " ---> Running in " in first
+    assert " ---> Removed intermediate container " in first
+    assert daemon.docker("run", "--rm", "runs:1").stdout.strip() == "6"
+
+    cached = daemon.docker("build", "-t", "runs:1", context).stdout
+    assert cached.count("Using cache") == 4 and "Running in" not in cached
+
+    (tmp_path / "input.txt").write_text("123456789\n")
+    changed = daemon.docker("build", "-t", "runs:2", context).stdout
+    assert changed.count("Using cache") == 1  # the first RUN; COPY and after rerun
+    assert daemon.docker("run", "--rm", "runs:2").stdout.strip() == "10"
+
+
+def test_failing_run_reports_exit_code(daemon: DaemonProcess, busybox: str,
+                                       tmp_path: Path) -> None:
+    context = make_context(tmp_path, {"Dockerfile": (
+        "FROM busybox\nRUN echo about to fail && exit 7\n")})
+    before = set(daemon.docker("ps", "-aq", "--no-trunc").stdout.split())
+    result = daemon.docker("build", context, check=False)
+    assert result.returncode == 7
+    assert "about to fail" in result.stdout
+    assert "The command '/bin/sh -c echo about to fail && exit 7' returned a non-zero " \
+           "code: 7" in result.stderr
+    left = set(daemon.docker("ps", "-aq", "--no-trunc").stdout.split()) - before
+    assert len(left) == 1  # without --force-rm the failed step's container stays
+    daemon.docker("rm", *left)
+    result = daemon.docker("build", "--force-rm", context, check=False)
+    assert result.returncode == 7
+    assert set(daemon.docker("ps", "-aq", "--no-trunc").stdout.split()) == before
+
+
+def test_built_image_runtime_config_and_build_args(daemon: DaemonProcess, busybox: str,
+                                                   tmp_path: Path) -> None:
+    context = make_context(tmp_path, {"Dockerfile": (
+        "FROM busybox\n"
+        "ARG FLAVOR=plain\n"
+        "ARG UNUSED_DEFAULT=x\n"
+        "ENV MODE=prod\n"
+        "RUN echo \"flavor=$FLAVOR mode=$MODE\" > /flavor.txt\n"
+        "RUN mkdir -p /srv/www && chown 65534:65534 /srv/www\n"
+        "WORKDIR /srv/www\n"
+        "USER nobody\n"
+        "RUN touch owned-by-me && ls -ln owned-by-me | awk '{print $3}' > uid.txt\n"
+        "ENTRYPOINT [\"/bin/sh\", \"-c\", \"echo $MODE $(pwd) $(id -u) $(cat uid.txt) "
+        "$(cat /flavor.txt) $0 $FLAVOR\"]\n"
+        "CMD [\"from-cmd\"]\n")})
+    out = daemon.docker("build", "--build-arg", "FLAVOR=spicy", "--build-arg", "NEVER=1",
+                        "-t", "runcfg:1", context).stdout
+    assert "[Warning] One or more build-args [NEVER] were not consumed" in out
+    ran = daemon.docker("run", "--rm", "runcfg:1").stdout.strip()
+    assert ran == "prod /srv/www 65534 65534 flavor=spicy mode=prod from-cmd"
+    env = json.loads(daemon.docker("image", "inspect", "--format", "{{json .Config.Env}}",
+                                   "runcfg:1").stdout)
+    assert not any(e.startswith("FLAVOR=") for e in env)
+    history = daemon.docker("history", "--no-trunc", "--format", "{{.CreatedBy}}",
+                            "runcfg:1").stdout
+    assert "|2 FLAVOR=spicy UNUSED_DEFAULT=x /bin/sh -c echo" in history
+
+
+def test_network_none_and_docker_py_run(daemon: DaemonProcess, busybox: str,
+                                        tmp_path: Path) -> None:
+    context = make_context(tmp_path, {"Dockerfile": (
+        "FROM busybox\nRUN ls /sys/class/net | tr '\\n' ' ' && echo\n")})
+    client = daemon.client()
+    image, logs = client.images.build(path=context, network_mode="none", nocache=True,
+                                      tag="pyrun:1")
+    output = "".join(chunk.get("stream", "") for chunk in logs)
+    assert "lo \n" in output
+    assert image.tags == ["pyrun:1"]
+    client.close()
