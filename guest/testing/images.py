@@ -199,3 +199,34 @@ def load_busybox(daemon: "DaemonProcess") -> str:
     load_archive(daemon, busybox_archive())
     return BUSYBOX_REF
 
+
+
+def layered_image(repo_tags: Sequence[str] = ("layered:latest",)) -> ArchiveImage:
+    """busybox + a layer adding files + a layer with a whiteout and an opaque directory."""
+    base = busybox_layer()
+    adds = layer_tar([
+        FileEntry("data", "dir", mode=0o755),
+        FileEntry("data/keep", data=b"keep\n"),
+        FileEntry("data/gone", data=b"gone\n"),
+        FileEntry("opaque", "dir", mode=0o755),
+        FileEntry("opaque/old", data=b"old\n"),
+    ])
+    removes = layer_tar([
+        FileEntry("data", "dir", mode=0o755),
+        FileEntry("data/.wh.gone"),
+        FileEntry("opaque", "dir", mode=0o755),
+        FileEntry("opaque/.wh..wh..opq"),
+        FileEntry("opaque/new", data=b"new\n"),
+    ])
+    layers = [base, adds, removes]
+    config = image_config(layers, extra={"Labels": {"test": "layered"}},
+                          history=["ADD busybox", "ADD data", "RUN rm data/gone"])
+    return ArchiveImage(layers, config, list(repo_tags))
+
+
+def random_layer(size: int, seed: int = 0, name: str = "blob") -> bytes:
+    """A layer holding one incompressible file of size bytes (benchmarks, slow pulls)."""
+    import random
+
+    data = random.Random(seed).randbytes(size)
+    return layer_tar([FileEntry(f"{name}-{seed}", data=data)])

@@ -6,8 +6,12 @@ registry answer on the same 127.0.0.1:port inside a daemon's namespace (a small 
 whose listening socket is created in that namespace), so image references are identical
 on both sides."""
 
+import base64
 import contextlib
 import ctypes
+import gzip
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -18,11 +22,20 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+import zstandard
 
 REGISTRY_BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 START_TIMEOUT = 20.0
 CLONE_NEWNET = 0x40000000
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 PUMP_BUFFER = 1 << 18
 
 
@@ -64,9 +77,15 @@ def listen_in_netns(netns: str, port: int) -> socket.socket:
     return result["sock"]  # type: ignore[return-value]
 
 
-def _pump(source: socket.socket, dest: socket.socket) -> None:
+def _pump(source: socket.socket, dest: socket.socket,
+          counter: "Forwarder | None" = None) -> None:
     try:
-        while data := source.recv(PUMP_BUFFER):
+        while data := source.recv(PUMP_BUFFER if counter is None or not counter.rate
+                                  else 16384):
+            if counter is not None:
+                counter.bytes_down += len(data)
+                if counter.rate:
+                    time.sleep(len(data) / counter.rate)
             dest.sendall(data)
     except OSError:
         pass
@@ -78,9 +97,11 @@ def _pump(source: socket.socket, dest: socket.socket) -> None:
 class Forwarder:
     """Accepts in one namespace, connects to 127.0.0.1:port in the test process's own."""
 
-    def __init__(self, listener: socket.socket, port: int) -> None:
+    def __init__(self, listener: socket.socket, port: int, rate: int = 0) -> None:
         self.listener = listener
         self.port = port
+        self.rate = rate  # bytes/second from the registry, 0 = unlimited
+        self.bytes_down = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -98,7 +119,7 @@ class Forwarder:
         except OSError:
             client.close()
             return
-        back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+        back = threading.Thread(target=_pump, args=(upstream, client, self), daemon=True)
         back.start()
         _pump(client, upstream)
         back.join()
@@ -227,11 +248,13 @@ class RegistryProcess:
         self.stop()
         self.start()
 
-    def serve_to(self, daemon: object) -> "RegistryProcess":
-        """Make the registry reachable as 127.0.0.1:port from a test daemon's namespace."""
+    def serve_to(self, daemon: object, rate: int = 0) -> "RegistryProcess":
+        """Make the registry reachable as 127.0.0.1:port from a test daemon's namespace
+        (rate: bytes/second the registry may send, to catch a pull mid-way)."""
         netns = getattr(daemon, "netns", None)
         if netns and netns not in self.forwarders:
-            self.forwarders[netns] = Forwarder(listen_in_netns(netns, self.port), self.port)
+            self.forwarders[netns] = Forwarder(listen_in_netns(netns, self.port), self.port,
+                                               rate)
         return self
 
     def cleanup(self) -> None:
@@ -253,3 +276,75 @@ class RegistryProcess:
             argv.append(f"--dest-creds={user}:{password}")
         subprocess.run([*argv, src, f"docker://{self.host}/{reference}"], check=True,
                        capture_output=True, timeout=120)
+
+    # -- a minimal uploader, for images skopeo cannot make (indexes, zstd, corrupt blobs) ----
+
+    def _request(self, method: str, url: str, data: bytes | None = None,
+                 headers: Mapping[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        if not url.startswith("http"):
+            url = self.url + url
+        request = urllib.request.Request(url, data=data, method=method,
+                                         headers=dict(headers or {}))
+        if self.users:
+            user, password = next(iter(self.users.items()))
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def upload_blob(self, repo: str, data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        status, _, _ = self._request("POST", f"/v2/{repo}/blobs/uploads/?digest={digest}",
+                                     data, {"Content-Type": "application/octet-stream"})
+        if status != 201:
+            raise RuntimeError(f"blob upload to {repo} failed: {status}")
+        return digest
+
+    def put_manifest(self, repo: str, reference: str, body: bytes, media_type: str) -> str:
+        status, _, answer = self._request("PUT", f"/v2/{repo}/manifests/{reference}", body,
+                                          {"Content-Type": media_type})
+        if status != 201:
+            raise RuntimeError(f"manifest put failed: {status} {answer!r}")
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+
+    def put_image(self, repo: str, tag: str, layers: Sequence[bytes], config: bytes,
+                  compression: str = "gzip", oci: bool = False) -> tuple[str, int]:
+        """Upload layers (uncompressed tars, compressed here) + config + manifest.
+
+        Returns (manifest digest, manifest size)."""
+        descriptors = []
+        for layer in layers:
+            blob = {"gzip": lambda b: gzip.compress(b, mtime=0),
+                    "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
+                    "none": lambda b: b}[compression](layer)
+            media = {("gzip", False): DOCKER_LAYER, ("gzip", True): OCI_LAYER + "+gzip",
+                     ("zstd", True): OCI_LAYER + "+zstd", ("zstd", False): OCI_LAYER + "+zstd",
+                     ("none", True): OCI_LAYER, ("none", False): OCI_LAYER}[(compression, oci)]
+            descriptors.append({"mediaType": media, "size": len(blob),
+                                "digest": self.upload_blob(repo, blob)})
+        config_digest = self.upload_blob(repo, config)
+        media_type = OCI_MANIFEST if oci or compression == "zstd" else DOCKER_MANIFEST
+        body = json.dumps({
+            "schemaVersion": 2, "mediaType": media_type,
+            "config": {"mediaType": OCI_CONFIG if media_type == OCI_MANIFEST else DOCKER_CONFIG,
+                       "size": len(config), "digest": config_digest},
+            "layers": descriptors}).encode()
+        return self.put_manifest(repo, tag, body, media_type), len(body)
+
+    def put_index(self, repo: str, tag: str,
+                  entries: Sequence[tuple[str, int, Mapping[str, str]]]) -> str:
+        """An OCI index of (manifest digest, size, platform) entries."""
+        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+            {"mediaType": DOCKER_MANIFEST, "digest": digest,
+             "size": size, "platform": dict(platform)} for digest, size, platform in entries
+        ]}).encode()
+        return self.put_manifest(repo, tag, body, OCI_INDEX)
+
+    def blob_path(self, digest: str) -> str:
+        """Where the registry keeps a blob on disk (tests corrupt it there)."""
+        hexpart = digest.partition(":")[2]
+        return os.path.join(self.storage, "docker/registry/v2/blobs/sha256", hexpart[:2],
+                            hexpart, "data")
