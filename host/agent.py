@@ -1,0 +1,211 @@
+"""The per-instance host agent (`python -m ketch.host.agent NAME`): boots or re-attaches to
+the VM, waits for the named readiness requirements, forwards docker.sock and published ports,
+and on SIGTERM powers the VM off gracefully. Progress and logs go to agent.log as JSON lines,
+which `ketch start` follows to show the stages."""
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ketch.guest.store.atomic import write_bytes_atomic
+from ketch.host.config import resolve
+from ketch.host.driver import BootInfo, Driver, driver_for
+from ketch.host.forward.docker_socket import UnixSocketForwarder
+from ketch.host.forward.events import PortEventWatcher, get_json
+from ketch.host.forward.ports import PortForwarder
+from ketch.host.instance import Instance
+from ketch.host.readiness import NotReady, Requirement, RequirementFailed, wait_for
+from ketch.host.ssh import SshSession, ensure_key, write_ssh_config
+
+log = logging.getLogger("ketch.agent")
+BOOT_TIMEOUT = 180.0
+SSH_TIMEOUT = 60.0
+DOCKER_TIMEOUT = 60.0
+STOP_TIMEOUT = 60.0
+READY_MARK = b"KETCH-READY"
+ERROR_MARK = b"KETCH-ERROR"
+FAILED_BOOT_STOP_TIMEOUT = 5.0
+CLOCK_JUMP_SECONDS = 2.0
+
+
+class JsonLinesFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(), "msg": record.getMessage()}
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def setup_logging(instance: Instance) -> None:
+    handler = logging.FileHandler(instance.agent_log)
+    handler.setFormatter(JsonLinesFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    for noisy in ("paramiko", "qemu.qmp"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def event(kind: str, msg: str, **fields: Any) -> None:
+    log.info(msg, extra={"fields": {"event": kind, **fields}})
+
+
+class Agent:
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self.config = resolve(instance.config_file, instance.name, {})
+        self.driver: Driver = driver_for(instance, self.config)
+        self.stop_requested = threading.Event()
+        self.session: SshSession | None = None
+        self.socket_forwarder: UnixSocketForwarder | None = None
+        self.ports: PortForwarder | None = None
+        self.watcher: PortEventWatcher | None = None
+        self.serial_offset = 0
+
+    # -- readiness checks -------------------------------------------------------------------
+    def check_booted(self) -> None:
+        if not self.driver.is_running():
+            tail = self.instance.serial_log.read_bytes()[-2000:].decode(errors="replace")
+            raise RequirementFailed(f"the VM exited while booting; console:\n{tail}")
+        with open(self.instance.serial_log, "rb") as f:
+            f.seek(max(0, self.serial_offset - len(READY_MARK)))
+            data = f.read()
+        self.serial_offset += len(data)
+        if self.stop_requested.is_set():
+            raise RequirementFailed("stop requested while booting")
+        for line in data.splitlines():
+            if ERROR_MARK in line:
+                detail = line.split(ERROR_MARK, 1)[1].strip().decode(errors="replace")
+                raise RequirementFailed(f"the guest reported an error: {detail}")
+            if READY_MARK in line:
+                detail = line.split(READY_MARK, 1)[1].strip()
+                event("guest-ready", "the guest is ready", guest=json.loads(detail or b"{}"))
+                return
+        raise NotReady("waiting for the guest's KETCH-READY line on the console")
+
+    def check_ssh(self) -> None:
+        assert self.session is not None
+        try:
+            self.session.transport()
+        except Exception as e:  # paramiko raises several types while sshd starts
+            raise NotReady(f"ssh: {e}") from e
+
+    def check_docker(self) -> None:
+        try:
+            get_json(self.instance.docker_sock, "/version")
+        except (OSError, LookupError, ValueError) as e:
+            raise NotReady(f"docker.sock: {e}") from e
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def boot(self) -> BootInfo:
+        info = self.driver.attach()
+        if info is not None:
+            event("attach", f"re-attaching to the running VM (ssh port {info.ssh_port})")
+            self.serial_offset = 0
+            return info
+        public_key = ensure_key(self.instance.ssh_key)
+        boot_config = {"ssh_authorized_keys": [public_key], "hostname": "ketch",
+                       "dns": self.config.dns, "time": int(time.time()), "shares": [],
+                       "docker_tcp": True}
+        info = self.driver.start(boot_config)
+        event("qemu", f"QEMU started (accelerator {info.accel}, ssh port {info.ssh_port})",
+              accel=info.accel)
+        return info
+
+    def run(self) -> int:
+        started = time.monotonic()
+        try:
+            info = self.boot()
+            write_ssh_config(self.instance, info.ssh_port)
+            self.session = SshSession(info.ssh_host, info.ssh_port, self.instance.ssh_key)
+            self.socket_forwarder = UnixSocketForwarder(self.instance.docker_sock,
+                                                        self.session.open_tcp)
+            self.socket_forwarder.start()
+            wait_for([
+                Requirement("booting", self.check_booted, BOOT_TIMEOUT, 0.02),
+                Requirement("ssh", self.check_ssh, SSH_TIMEOUT, 0.1),
+                Requirement("docker.sock answers", self.check_docker, DOCKER_TIMEOUT, 0.05),
+            ], lambda stage, status: event("stage", stage, stage=stage, status=status))
+            self.ports = PortForwarder(self.session.open_tcp, self.session.exec_channel)
+            self.watcher = PortEventWatcher(self.instance.docker_sock, self.ports)
+            self.watcher.start()
+            elapsed = time.monotonic() - started
+            self.instance.write_state(last_error=None, ready_seconds=round(elapsed, 3))
+            event("ready", f"docker is ready at {self.instance.docker_host}",
+                  docker_host=self.instance.docker_host, seconds=round(elapsed, 3))
+        except (RequirementFailed, OSError, RuntimeError, ValueError) as e:
+            self.fail(str(e))
+            self.shutdown(stop_vm=True, timeout=FAILED_BOOT_STOP_TIMEOUT)
+            return 1
+        return self.watch()
+
+    def fail(self, message: str) -> None:
+        log.error(message, extra={"fields": {"event": "failed"}})
+        self.instance.write_state(last_error=message)
+
+    def watch(self) -> int:
+        """Until SIGTERM: notice the VM dying, resync the guest clock after host sleep."""
+        offset = time.time() - time.monotonic()
+        while not self.stop_requested.wait(0.5):
+            if not self.driver.is_running():
+                self.fail("the VM exited unexpectedly")
+                self.shutdown(stop_vm=False)
+                return 1
+            new_offset = time.time() - time.monotonic()
+            if abs(new_offset - offset) > CLOCK_JUMP_SECONDS:
+                self.resync_clock()
+            offset = new_offset
+        event("stopping", "stopping the VM")
+        self.shutdown(stop_vm=True)
+        event("stopped", "stopped")
+        return 0
+
+    def resync_clock(self) -> None:
+        assert self.session is not None
+        try:
+            self.session.exec(f"ketch-timesync {time.time():.3f}", timeout=10)
+            log.info("host clock jumped (sleep?): guest clock resynced")
+        except Exception as e:  # best effort; the next jump retries
+            log.warning(f"guest clock resync failed: {e}")
+
+    def shutdown(self, stop_vm: bool, timeout: float = STOP_TIMEOUT) -> None:
+        for closer in (self.watcher, self.ports, self.socket_forwarder):
+            if closer is not None:
+                closer.close()
+        if self.session is not None:
+            self.session.close()
+        if stop_vm:
+            self.driver.stop(timeout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    instance = Instance(args[0] if args else "default")
+    instance.create_dirs()
+    setup_logging(instance)
+    write_bytes_atomic(str(instance.agent_pidfile), f"{os.getpid()}\n".encode(), 0o644)
+    try:
+        agent = Agent(instance)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, lambda *_: agent.stop_requested.set())
+        return agent.run()
+    except Exception as e:
+        log.exception(f"host agent failed: {e}", extra={"fields": {"event": "failed"}})
+        return 1
+    finally:
+        if instance.read_pid(instance.agent_pidfile) == os.getpid():
+            Path(instance.agent_pidfile).unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

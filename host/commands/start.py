@@ -1,0 +1,103 @@
+"""ketch start [--cpus N] [--memory GiB] [--disk GiB] [--accel A]"""
+
+import argparse
+import subprocess
+import sys
+import time
+
+from ketch.host import context
+from ketch.host.config import resolve, save
+from ketch.host.instance import Instance
+from ketch.host.progress import follow_lines, parse_event
+
+NAME, HELP = "start", "start the VM (if needed) and make docker use it"
+READY_TIMEOUT = 600.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cpus", type=int, help="virtual CPUs (default 2)")
+    parser.add_argument("--memory", type=float, help="memory in GiB (default 2)")
+    parser.add_argument("--disk", type=int, help="data disk size in GiB (default 20)")
+    parser.add_argument("--accel", help="accelerator: auto (default), kvm, hvf, whpx, tcg")
+
+
+def say(message: str) -> None:
+    print(f"ketch: {message}", flush=True)
+
+
+def spawn_agent(instance: Instance) -> subprocess.Popen[bytes]:
+    with open(instance.agent_log, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "ketch.host.agent", instance.name],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
+
+
+def follow_agent(instance: Instance, agent: subprocess.Popen[bytes], offset: int) -> bool:
+    """Print the agent's stages as they happen; True once docker is ready."""
+    started = time.monotonic()
+    deadline = started + READY_TIMEOUT
+
+    def keep_going() -> bool:
+        return agent.poll() is None and time.monotonic() < deadline
+
+    for line in follow_lines(instance.agent_log, offset, keep_going):
+        entry = parse_event(line)
+        if entry is None:
+            if line.strip():
+                print(line, file=sys.stderr)
+            continue
+        kind = entry.get("event")
+        if kind == "stage":
+            if entry.get("status") == "done":
+                say(f"{entry['stage']}: done ({time.monotonic() - started:.1f} s)")
+            else:
+                say(f"{entry['stage']} ...")
+        elif kind == "ready":
+            return True
+        elif kind == "failed" or entry.get("level") in ("warning", "error"):
+            print(f"ketch: {entry.get('level', 'error')}: {entry.get('msg')}", file=sys.stderr)
+            if entry.get("error"):
+                print(entry["error"], file=sys.stderr)
+        elif kind in ("attach", "qemu"):
+            say(str(entry.get("msg")))
+    if agent.poll() is None:
+        say(f"docker was not ready within {READY_TIMEOUT:.0f} s; see `ketch logs`")
+    return False
+
+
+def finish(instance: Instance) -> int:
+    try:
+        name = context.select(instance)
+    except Exception as e:  # the CLI's errors are reported, the VM stays up
+        say(f"warning: could not set the docker context: {e}")
+        name = None
+    if name:
+        say(f"context set: docker context {name!r} is selected")
+    say(f"docker is ready. For scripts: export DOCKER_HOST={instance.docker_host}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    instance = Instance(args.name)
+    flags = {"cpus": args.cpus, "memory": args.memory, "disk": args.disk, "accel": args.accel}
+    config = resolve(instance.config_file, instance.name, flags)
+    if instance.agent_pid() and instance.qemu_pid():
+        if any(v is not None for v in flags.values()):
+            say("warning: the instance is running; new settings apply after `ketch stop`")
+        else:
+            save(instance.config_file, config)
+        say(f"instance {instance.name!r} is already running")
+        return finish(instance)
+    for stale in instance.stale_pidfiles():
+        say(f"recovering: removing the stale {stale.name} (its process is gone)")
+        stale.unlink(missing_ok=True)
+    if agent_pid := instance.agent_pid():
+        # An agent without a VM: it is about to notice and exit; make sure it has.
+        instance.signal_and_wait(agent_pid, 15, 10)
+    instance.create_dirs()
+    save(instance.config_file, config)
+    offset = instance.agent_log.stat().st_size if instance.agent_log.exists() else 0
+    agent = spawn_agent(instance)
+    if not follow_agent(instance, agent, offset):
+        return 1
+    return finish(instance)

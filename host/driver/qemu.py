@@ -1,0 +1,170 @@
+"""The QEMU driver: boots the image with the best accelerator, controls the VM over QMP."""
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from qemu.qmp.legacy import QEMUMonitorProtocol
+
+from ketch.guest.util.proc import ToolError, run
+from ketch.host.driver import BootInfo, Driver
+from ketch.host.driver.accel import choose, qemu_binary
+from ketch.host.driver.qemu_argv import Image, Share, build_argv
+from ketch.host.instance import data_root, pid_alive
+
+log = logging.getLogger("ketch.qemu")
+QMP_TIMEOUT = 5.0
+VIRTIOFSD_PATHS = ("/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd")
+
+
+class VMError(RuntimeError):
+    """The VM could not be started or controlled; the message says why and what to do."""
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_virtiofsd() -> str | None:
+    return shutil.which("virtiofsd") or next(
+        (p for p in VIRTIOFSD_PATHS if os.access(p, os.X_OK)), None)
+
+
+def virtiofsd_argv(virtiofsd: str, share: Share) -> list[str]:
+    """The Rust virtiofsd and QEMU's older C one (Debian 12's qemu-system-common) differ."""
+    help_text = run([virtiofsd, "--help"], timeout=10, check=False).stdout.decode()
+    if "--shared-dir" in help_text:
+        return [virtiofsd, f"--socket-path={share.socket}", f"--shared-dir={share.path}",
+                "--cache=auto", "--sandbox=none"]
+    return [virtiofsd, f"--socket-path={share.socket}", "-o", f"source={share.path}",
+            "-o", "cache=auto", "-o", "sandbox=chroot"]
+
+
+class QemuDriver(Driver):
+    def qemu(self) -> str:
+        binary = qemu_binary(self.config.arch)
+        if binary is None:
+            raise VMError(f"qemu-system for {self.config.arch} not found: install QEMU "
+                          "(Debian: apt-get install qemu-system-x86; macOS: brew install qemu)")
+        return binary
+
+    def image(self) -> Image:
+        try:
+            return Image.load(self.config.image)
+        except (OSError, ValueError, KeyError) as e:
+            raise VMError(f"no usable VM image in {self.config.image} ({e}): build it with "
+                          "vm-image/build or point KETCH_IMAGE at one") from e
+
+    def ensure_disk(self) -> None:
+        if not self.instance.disk.exists():
+            run(["qemu-img", "create", "-q", "-f", "qcow2", str(self.instance.disk),
+                 f"{self.config.disk}G"], timeout=30)
+            return
+        # Growing is safe (the guest resizes its filesystem at boot); shrinking is refused.
+        run(["qemu-img", "resize", "-q", "-f", "qcow2", str(self.instance.disk),
+             f"{self.config.disk}G"], timeout=30, check=False)
+
+    def start_shares(self, boot_config: dict[str, Any]) -> list[Share]:
+        if not self.config.share_home:
+            return []
+        virtiofsd = find_virtiofsd()
+        if virtiofsd is None:
+            log.warning("folder sharing is off: virtiofsd is not installed on this host")
+            return []
+        home = str(Path.home())
+        share = Share(tag="home", path=home, socket=self.instance.run_dir / "home.vfs.sock")
+        share.socket.unlink(missing_ok=True)
+        with open(self.instance.dir / "virtiofsd.log", "ab") as out:
+            subprocess.Popen(virtiofsd_argv(virtiofsd, share), stdout=out, stderr=out,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 5
+        while not share.socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        boot_config["shares"] = [{"tag": share.tag, "path": share.path}]
+        return [share]
+
+    def start(self, boot_config: dict[str, Any]) -> BootInfo:
+        qemu, image = self.qemu(), self.image()
+        self.ensure_disk()
+        accel = choose(self.config.accel, qemu, str(image.kernel), self.config.arch,
+                       data_root() / "accel-probe.json")
+        ssh_port = free_loopback_port()
+        self.instance.serial_log.write_bytes(b"")
+        self.instance.qmp_sock.unlink(missing_ok=True)
+        self.instance.qemu_pidfile.unlink(missing_ok=True)
+        shares = self.start_shares(boot_config)
+        argv = build_argv(qemu, self.config, self.instance, image, accel, ssh_port,
+                          boot_config, shares)
+        try:
+            run(argv, timeout=60)
+        except ToolError as e:
+            raise VMError(f"QEMU failed to start: {e}") from e
+        self.instance.write_state(ssh_port=ssh_port, accel=accel, booted_at=time.time(),
+                                  image_version=image.version)
+        return BootInfo("127.0.0.1", ssh_port, accel)
+
+    def attach(self) -> BootInfo | None:
+        state = self.instance.read_state()
+        if not self.is_running() or not state.get("ssh_port"):
+            return None
+        return BootInfo("127.0.0.1", int(state["ssh_port"]), str(state.get("accel", "")))
+
+    def is_running(self) -> bool:
+        return self.instance.qemu_pid() is not None
+
+    def qmp(self, command: str, **args: Any) -> Any:
+        monitor = QEMUMonitorProtocol(str(self.instance.qmp_sock))
+        try:
+            monitor.settimeout(QMP_TIMEOUT)
+            monitor.connect()
+            return monitor.cmd(command, **args)
+        finally:
+            with contextlib.suppress(Exception):
+                monitor.close()
+
+    def status(self) -> str:
+        if not self.is_running():
+            return "stopped"
+        try:
+            return str(self.qmp("query-status").get("status", "unknown"))
+        except Exception as e:  # QMP raises a handful of unrelated types
+            return f"unreachable ({e.__class__.__name__})"
+
+    def stop(self, timeout: float) -> None:
+        """system_powerdown (the guest stops containers, syncs, powers off), then quit."""
+        pid = self.instance.qemu_pid()
+        if pid is None:
+            return
+        with contextlib.suppress(Exception):
+            self.qmp("system_powerdown")
+            if self.wait_exit(pid, timeout):
+                return
+            log.warning(f"the VM did not power off within {timeout:.0f} s: quitting QEMU")
+        with contextlib.suppress(Exception):
+            self.qmp("quit")
+        if not self.wait_exit(pid, 5):
+            self.kill()
+
+    def wait_exit(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def kill(self) -> None:
+        pid = self.instance.qemu_pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            self.wait_exit(pid, 5)

@@ -1,0 +1,96 @@
+"""The QEMU command line, as a pure function of the instance (tested without booting)."""
+
+import base64
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from ketch.host.config import InstanceConfig
+from ketch.host.instance import Instance
+
+
+@dataclasses.dataclass(frozen=True)
+class Machine:
+    """Per-platform machine type and the bus its virtio devices hang off."""
+    name: str
+    device_suffix: str  # "pci" or "device" (virtio-mmio)
+    options: str = ""
+
+
+MACHINES = {
+    # microvm: no PCI/firmware to initialise, the fastest boot (vm-image/README.md).
+    "x86_64": Machine("microvm", "device", "acpi=on,rtc=on,pic=off,pit=off,isa-serial=on"),
+    "arm64": Machine("virt", "pci", "gic-version=max"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Image:
+    """A built VM image: the folder holding image.json and the files it names."""
+    folder: Path
+    kernel: Path
+    initrd: Path | None
+    rootfs: Path
+    rootfs_format: str
+    cmdline: str
+    version: str
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Image":
+        folder = Path(folder)
+        meta = json.loads((folder / "image.json").read_text())
+        return cls(folder=folder, kernel=folder / meta["kernel"],
+                   initrd=folder / meta["initrd"] if meta.get("initrd") else None,
+                   rootfs=folder / meta["rootfs"], rootfs_format=meta.get("rootfs_format", "raw"),
+                   cmdline=meta["cmdline"], version=str(meta.get("version", "")))
+
+
+@dataclasses.dataclass(frozen=True)
+class Share:
+    """A virtiofs share: the host folder, the tag the guest mounts, virtiofsd's socket."""
+    tag: str
+    path: str
+    socket: Path
+
+
+def encode_boot_config(boot_config: dict[str, Any]) -> str:
+    """ketch.config=<base64url JSON, unpadded>: no spaces or quotes for the kernel's parser."""
+    raw = json.dumps(boot_config, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def build_argv(qemu: str, config: InstanceConfig, instance: Instance, image: Image,
+               accel: str, ssh_port: int, boot_config: dict[str, Any],
+               shares: list[Share] = ()) -> list[str]:  # type: ignore[assignment]
+    machine = MACHINES[config.arch]
+    dev = machine.device_suffix
+    memory_mib = int(config.memory * 1024)
+    machine_opts = ",".join(filter(None, [machine.name, f"accel={accel}", machine.options,
+                                          "memory-backend=mem" if shares else ""]))
+    argv = [qemu, "-name", f"ketch-{config.name}", "-machine", machine_opts,
+            "-cpu", "host" if accel != "tcg" else "max",
+            "-smp", str(config.cpus), "-m", f"{memory_mib}M",
+            "-nodefaults", "-no-user-config", "-display", "none",
+            "-kernel", str(image.kernel)]
+    if image.initrd:
+        argv += ["-initrd", str(image.initrd)]
+    argv += ["-append", f"{image.cmdline} ketch.config={encode_boot_config(boot_config)}",
+             "-drive", f"if=none,id=root,file={image.rootfs},format=raw,readonly=on",
+             "-device", f"virtio-blk-{dev},drive=root",
+             "-drive", f"if=none,id=data,file={instance.disk},format=qcow2,discard=unmap",
+             "-device", f"virtio-blk-{dev},drive=data,serial=ketch-data",
+             "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{ssh_port}-:22",
+             "-device", f"virtio-net-{dev},netdev=net0",
+             "-device", f"virtio-rng-{dev}",
+             "-chardev", f"file,id=serial0,path={instance.serial_log}",
+             "-serial", "chardev:serial0",
+             "-qmp", f"unix:{instance.qmp_sock},server=on,wait=off",
+             "-pidfile", str(instance.qemu_pidfile), "-daemonize"]
+    if shares:
+        # vhost-user needs the guest RAM shared with virtiofsd.
+        argv += ["-object", f"memory-backend-memfd,id=mem,size={memory_mib}M,share=on"]
+        for i, share in enumerate(shares):
+            argv += ["-chardev", f"socket,id=fs{i},path={share.socket}",
+                     "-device", f"vhost-user-fs-{dev},chardev=fs{i},tag={share.tag}"]
+    return argv

@@ -1,0 +1,144 @@
+"""SSH to the guest with paramiko: the per-instance key, ssh.config, and a session that
+reconnects by itself when the connection drops."""
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+import paramiko
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ketch.host.instance import Instance
+
+log = logging.getLogger("ketch.ssh")
+USER = "root"
+KEEPALIVE_SECONDS = 5
+
+
+def ensure_key(key_path: Path) -> str:
+    """Create the instance's ed25519 key pair once; returns the public key line."""
+    pub_path = key_path.with_suffix(".pub")
+    if not key_path.exists():
+        key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private = Ed25519PrivateKey.generate()
+        pem = private.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.OpenSSH,
+                                    serialization.NoEncryption())
+        key_path.write_bytes(pem)
+        key_path.chmod(0o600)
+        public = private.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                                   serialization.PublicFormat.OpenSSH)
+        pub_path.write_text(public.decode() + " ketch\n")
+    return pub_path.read_text().strip()
+
+
+def write_ssh_config(instance: Instance, port: int) -> None:
+    """An OpenSSH client config, so `ssh -F <dir>/ssh.config ketch` works for debugging."""
+    instance.ssh_config.write_text(
+        f"Host ketch ketch-{instance.name}\n"
+        f"  HostName 127.0.0.1\n  Port {port}\n  User {USER}\n"
+        f"  IdentityFile {instance.ssh_key}\n  IdentitiesOnly yes\n"
+        "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n")
+
+
+class SshSession:
+    """One SSH connection to the guest, re-established on demand after a drop."""
+
+    def __init__(self, host: str, port: int, key_path: Path, user: str = USER) -> None:
+        self.host, self.port, self.user = host, port, user
+        self.key = paramiko.Ed25519Key.from_private_key_file(str(key_path))
+        self.lock = threading.Lock()
+        self.client: paramiko.SSHClient | None = None
+        self.closed = False
+
+    def connect_once(self, timeout: float = 5) -> paramiko.SSHClient:
+        client = paramiko.SSHClient()
+        # The guest's host key is made on its first boot and reached only via loopback.
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        client.connect(self.host, self.port, username=self.user, pkey=self.key,
+                       timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
+                       allow_agent=False, look_for_keys=False)
+        transport = client.get_transport()
+        assert transport is not None
+        transport.set_keepalive(KEEPALIVE_SECONDS)
+        # Small request/response traffic (the Docker API) must not wait on Nagle.
+        with contextlib.suppress(OSError):
+            transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return client
+
+    def wait_connected(self, timeout: float) -> None:
+        """Connect, retrying until the guest's sshd accepts us or timeout passes."""
+        deadline = time.monotonic() + timeout
+        error: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                self.transport()
+                return
+            except (OSError, paramiko.SSHException, EOFError) as e:
+                error = e
+                time.sleep(0.1)
+        raise TimeoutError(f"ssh to {self.host}:{self.port} failed: {error}")
+
+    def transport(self) -> paramiko.Transport:
+        with self.lock:
+            if self.closed:
+                raise paramiko.SSHException("session closed")
+            transport = self.client.get_transport() if self.client else None
+            if transport is None or not transport.is_active():
+                if self.client is not None:
+                    log.info("ssh connection lost; reconnecting")
+                    self.client.close()
+                self.client = None
+                self.client = self.connect_once()
+                transport = self.client.get_transport()
+                assert transport is not None
+            return transport
+
+    def open_tcp(self, host: str, port: int) -> paramiko.Channel:
+        """A direct-tcpip channel to host:port as seen from the guest (one retry after a
+        reconnect: a dead transport is only noticed when used)."""
+        for attempt in (1, 2):
+            transport = self.transport()
+            try:
+                return transport.open_channel("direct-tcpip", (host, port), ("127.0.0.1", 0),
+                                              timeout=10)
+            except (EOFError, OSError, paramiko.SSHException) as e:
+                if transport.is_active() or attempt == 2:
+                    raise ConnectionRefusedError(f"guest {host}:{port}: {e}") from e
+        raise AssertionError("unreachable")
+
+    def exec(self, command: str, timeout: float = 60,
+             stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
+        channel = self.transport().open_session(timeout=10)
+        channel.settimeout(timeout)
+        channel.exec_command(command)
+        if stdin is not None:
+            channel.sendall(stdin)
+        channel.shutdown_write()
+        out, err = bytearray(), bytearray()
+        while True:
+            chunk = channel.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+        while chunk := channel.recv_stderr(65536):
+            err += chunk
+        status = channel.recv_exit_status()
+        channel.close()
+        return status, bytes(out), bytes(err)
+
+    def exec_channel(self, command: str) -> paramiko.Channel:
+        channel = self.transport().open_session(timeout=10)
+        channel.exec_command(command)
+        return channel
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            if self.client is not None:
+                self.client.close()
+                self.client = None
