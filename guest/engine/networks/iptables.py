@@ -94,49 +94,60 @@ class Iptables:
         self.enabled = enabled
         self._lock = asyncio.Lock()
 
-    async def _current(self, table: str) -> tuple[set[str], list[str]]:
-        """(rules as '-A CHAIN spec', chain names) of a table."""
-        _, out, _ = await run_async(["iptables-save", "-t", table], timeout=30)
-        rules, chains = set(), []
+    async def _current(self) -> dict[str, tuple[set[str], list[str]]]:
+        """table -> (rules as '-A CHAIN spec', chain names), from one iptables-save."""
+        _, out, _ = await run_async(["iptables-save"], timeout=30)
+        tables: dict[str, tuple[set[str], list[str]]] = {}
+        rules: set[str] = set()
+        chains: list[str] = []
         for line in out.decode().splitlines():
-            if line.startswith("-A "):
+            if line.startswith("*"):
+                rules, chains = set(), []
+                tables[line[1:]] = (rules, chains)
+            elif line.startswith("-A "):
                 rules.add(line)
             elif line.startswith(":"):
                 chains.append(line[1:].split()[0])
-        return rules, chains
+        return tables
 
     async def apply(self, add: list[Rule] = (), remove: list[Rule] = ()) -> None:  # type: ignore[assignment]
-        """Add missing rules and delete present ones, one iptables-restore per table."""
-        if not self.enabled:
+        """Add missing rules and delete present ones: one iptables-save, one -restore."""
+        if not self.enabled or (not add and not remove):
             return
         async with self._lock:
+            current = await self._current()
+            lines: list[str] = []
             for table in ("filter", "nat"):
-                wanted = [r for r in add if r.table == table]
-                unwanted = [r for r in remove if r.table == table]
-                if not wanted and not unwanted:
-                    continue
-                present, chains = await self._current(table)
-                lines = [f"*{table}"]
-                own = FILTER_CHAINS if table == "filter" else NAT_CHAINS
-                lines += [f":{chain} - [0:0]" for chain in own if chain not in chains]
-                for rule in unwanted:
-                    line = f"-A {rule.chain} {rule.spec}"
-                    if line in present:
-                        lines.append(f"-D {rule.chain} {rule.spec}")
-                        present.discard(line)
-                for rule in reversed([r for r in wanted if r.first]):
-                    if f"-A {rule.chain} {rule.spec}" not in present:
-                        lines.append(f"-I {rule.chain} 1 {rule.spec}")
-                for rule in wanted:
-                    line = f"-A {rule.chain} {rule.spec}"
-                    if not rule.first and line not in present:
-                        lines.append(line)
-                        present.add(line)
-                if len(lines) == 1:
-                    continue
-                lines.append("COMMIT\n")
+                present, chains = current.get(table, (set(), []))
+                block = self._table_lines(table, present, chains,
+                                          [r for r in add if r.table == table],
+                                          [r for r in remove if r.table == table])
+                if block:
+                    lines += [f"*{table}", *block, "COMMIT"]
+            if lines:
                 await run_async(["iptables-restore", "--noflush"], timeout=30,
-                                input="\n".join(lines).encode())
+                                input=("\n".join(lines) + "\n").encode())
+
+    @staticmethod
+    def _table_lines(table: str, present: set[str], chains: list[str], wanted: list[Rule],
+                     unwanted: list[Rule]) -> list[str]:
+        lines = []
+        for rule in unwanted:
+            line = f"-A {rule.chain} {rule.spec}"
+            if line in present:
+                lines.append(f"-D {rule.chain} {rule.spec}")
+                present.discard(line)
+        for rule in reversed([r for r in wanted if r.first]):
+            if f"-A {rule.chain} {rule.spec}" not in present:
+                lines.append(f"-I {rule.chain} 1 {rule.spec}")
+        for rule in wanted:
+            line = f"-A {rule.chain} {rule.spec}"
+            if not rule.first and line not in present:
+                lines.append(line)
+                present.add(line)
+        own = FILTER_CHAINS if table == "filter" else NAT_CHAINS
+        missing = [f":{chain} - [0:0]" for chain in own if chain not in chains]
+        return missing + lines if lines else []
 
     async def ensure_base(self, forward_drop: bool) -> None:
         """Our chains and jumps; forward_drop when we turned forwarding on (as Moby does)."""

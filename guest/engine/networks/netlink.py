@@ -1,7 +1,8 @@
 """Links, addresses, routes and sysctls through netlink (pyroute2), plus netns files.
 
-pyroute2 calls are blocking but take about a millisecond; callers on the event loop use
-asyncio.to_thread for the ones that enter a container's namespace (those fork briefly).
+Everything here blocks (and pyroute2's sync API cannot run on a thread with a running event
+loop): callers on the event loop use asyncio.to_thread. Work inside a container's netns is done
+by moving the worker thread into it (setns) rather than with IPRoute(netns=...), which forks.
 """
 
 import contextlib
@@ -9,13 +10,16 @@ import ctypes
 import errno
 import os
 import random
+from collections.abc import Iterator
 
-from pyroute2 import IPRoute, NetlinkError, netns
+from pyroute2 import IPRoute, NetlinkError
 
 from ketch.guest.engine.errors import EngineError
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 MNT_DETACH = 2
+MS_BIND = 4096
+CLONE_NEWNET = 0x40000000
 
 
 def random_mac() -> str:
@@ -80,12 +84,51 @@ def link_exists(name: str) -> bool:
         return link_index(ipr, name) is not None
 
 
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+@contextlib.contextmanager
+def entered(path: str) -> Iterator[None]:
+    """Run the calling thread (a worker thread, never the event loop's) inside a netns.
+
+    Namespaces are per thread, so a netlink socket opened here lives in that netns; this is
+    ~50x faster than pyroute2's IPRoute(netns=...), which forks a helper process.
+    """
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        target = os.open(path, os.O_RDONLY)
+        try:
+            _check(_LIBC.setns(target, CLONE_NEWNET), f"setns {path}")
+        finally:
+            os.close(target)
+        try:
+            yield
+        finally:
+            _check(_LIBC.setns(own, CLONE_NEWNET), "setns back")
+    finally:
+        os.close(own)
+
+
 def create_netns(path: str) -> None:
     """A new network namespace kept alive by a bind mount at path, with lo up."""
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    netns.create(path)
-    with IPRoute(netns=path) as ipr:
-        ipr.link("set", index=link_index(ipr, "lo"), state="up")
+    with open(path, "a"):
+        pass
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        _check(_LIBC.unshare(CLONE_NEWNET), "unshare")
+        try:
+            _check(_LIBC.mount(b"/proc/thread-self/ns/net", path.encode(), None, MS_BIND,
+                               None), f"bind mount {path}")
+            with IPRoute() as ipr:
+                ipr.link("set", index=link_index(ipr, "lo"), state="up")
+        finally:
+            _check(_LIBC.setns(own, CLONE_NEWNET), "setns back")
+    finally:
+        os.close(own)
 
 
 def delete_netns(path: str) -> None:
@@ -99,29 +142,29 @@ def delete_netns(path: str) -> None:
 def attach_endpoint(bridge: str, host_ifname: str, netns_path: str, ifname: str,
                     address: str, prefixlen: int, mac: str, gateway: str | None,
                     mtu: int = 0) -> None:
-    """A veth pair: one end on the bridge, the other as ifname inside the container's netns."""
-    peer_tmp = "kt" + host_ifname[4:]
+    """A veth pair: one end on the bridge, the other created as ifname inside the netns.
+
+    Creating the peer directly in the target namespace avoids a namespace move, which costs
+    the kernel ~25 ms (measured) against ~2 ms for the whole creation.
+    """
+    extra = {"mtu": mtu} if mtu else {}
     with IPRoute() as ipr:
         bridge_index = link_index(ipr, bridge)
         if bridge_index is None:
             raise EngineError(f"bridge {bridge} not found")
-        for stale in (host_ifname, peer_tmp):
-            index = link_index(ipr, stale)
-            if index is not None:
-                ipr.link("del", index=index)
-        ipr.link("add", ifname=host_ifname, kind="veth", peer={"ifname": peer_tmp})
-        host_index = link_index(ipr, host_ifname)
-        peer_index = link_index(ipr, peer_tmp)
-        extra = {"mtu": mtu} if mtu else {}
-        ipr.link("set", index=host_index, master=bridge_index, state="up", **extra)
+        stale = link_index(ipr, host_ifname)
+        if stale is not None:
+            ipr.link("del", index=stale)
         fd = os.open(netns_path, os.O_RDONLY)
         try:
-            ipr.link("set", index=peer_index, net_ns_fd=fd, **extra)
+            ipr.link("add", ifname=host_ifname, kind="veth",
+                     peer={"ifname": ifname, "net_ns_fd": fd, "address": mac, **extra})
         finally:
             os.close(fd)
-    with IPRoute(netns=netns_path) as ipr:
-        index = link_index(ipr, peer_tmp)
-        ipr.link("set", index=index, ifname=ifname, address=mac)
+        host_index = link_index(ipr, host_ifname)
+        ipr.link("set", index=host_index, master=bridge_index, state="up", **extra)
+    with entered(netns_path), IPRoute() as ipr:
+        index = link_index(ipr, ifname)
         ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
         ipr.link("set", index=index, state="up")
         if gateway:
@@ -133,7 +176,7 @@ def detach_endpoint(host_ifname: str, netns_path: str | None, ifname: str) -> No
     """Remove a veth pair (deleting either end deletes both)."""
     delete_link(host_ifname)
     if netns_path and os.path.exists(netns_path):
-        with contextlib.suppress(Exception), IPRoute(netns=netns_path) as ipr:
+        with contextlib.suppress(Exception), entered(netns_path), IPRoute() as ipr:
             index = link_index(ipr, ifname)
             if index is not None:
                 ipr.link("del", index=index)
