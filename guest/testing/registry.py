@@ -102,6 +102,7 @@ class Forwarder:
         self.port = port
         self.rate = rate  # bytes/second from the registry, 0 = unlimited
         self.bytes_down = 0
+        self.active: set[socket.socket] = set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -119,12 +120,20 @@ class Forwarder:
         except OSError:
             client.close()
             return
+        self.active.update((client, upstream))
         back = threading.Thread(target=_pump, args=(upstream, client, self), daemon=True)
         back.start()
         _pump(client, upstream)
         back.join()
+        self.active.difference_update((client, upstream))
         client.close()
         upstream.close()
+
+    def cut(self) -> None:
+        """Reset every open connection, as a crashed registry or a network cut would."""
+        for sock in list(self.active):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -238,10 +247,13 @@ class RegistryProcess:
             self.proc.wait()
 
     def kill(self) -> None:
-        """SIGKILL, as a crash or a network cut would look to a client."""
+        """SIGKILL, and reset connections forwarded into daemon namespaces (whose buffered
+        bytes would otherwise still arrive), as a crash or a network cut looks to a client."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        for forwarder in self.forwarders.values():
+            forwarder.cut()
 
     def restart(self) -> None:
         """Start again on the same port and storage."""
@@ -296,9 +308,15 @@ class RegistryProcess:
             return e.code, dict(e.headers), e.read()
 
     def upload_blob(self, repo: str, data: bytes) -> str:
+        """POST an upload session, then PUT the whole blob with its digest."""
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        status, _, _ = self._request("POST", f"/v2/{repo}/blobs/uploads/?digest={digest}",
-                                     data, {"Content-Type": "application/octet-stream"})
+        status, headers, _ = self._request("POST", f"/v2/{repo}/blobs/uploads/")
+        if status != 202:
+            raise RuntimeError(f"blob upload to {repo} failed: {status}")
+        location = headers["Location"]
+        separator = "&" if "?" in location else "?"
+        status, _, _ = self._request("PUT", f"{location}{separator}digest={digest}", data,
+                                     {"Content-Type": "application/octet-stream"})
         if status != 201:
             raise RuntimeError(f"blob upload to {repo} failed: {status}")
         return digest
