@@ -1,0 +1,194 @@
+"""Starting a container through conmon + the OCI runtime, and noticing when it exits."""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from ketch.guest.engine.containers import rootfs, sandbox_files
+from ketch.guest.engine.containers.model import Container
+from ketch.guest.engine.containers.mounts import plan_mounts
+from ketch.guest.engine.errors import EngineError, InvalidParameter
+from ketch.guest.runtime import conmon
+from ketch.guest.runtime.oci import OciRuntime
+from ketch.guest.runtime.spec import SpecInputs, build_spec, process_env
+from ketch.guest.util.proc import ToolError
+
+if TYPE_CHECKING:
+    from ketch.guest.engine.containers.service import ContainerService
+
+log = logging.getLogger("ketch.containers")
+PreStartHook = Callable[[], Awaitable[None]]
+CREATE_FAILED = "failed to create task for container: failed to create shim task: OCI " \
+                "runtime create failed: "
+
+
+def start_error(message: str) -> tuple[int, EngineError]:
+    """Moby's exit code and error class for a failed start (the CLI maps 127/126 from it)."""
+    full = CREATE_FAILED + message + ": unknown"
+    if "executable file not found" in message or "no such file or directory" in message:
+        return 127, InvalidParameter(full)
+    if "permission denied" in message:
+        return 126, InvalidParameter(full)
+    return 128, EngineError(full)
+
+
+class Lifecycle:
+    def __init__(self, service: "ContainerService") -> None:
+        self.service = service
+        self.engine = service.engine
+
+    # -- paths -------------------------------------------------------------------------------
+    def bundle(self, c: Container) -> str:
+        return self.engine.layout.run("containers", c.id)
+
+    @property
+    def exit_dir(self) -> str:
+        return self.engine.layout.run("containers", "exits")
+
+    @property
+    def socket_dir(self) -> str:
+        return self.engine.layout.run("s")
+
+    def log_path(self, c: Container) -> str:
+        return self.service.store.dir(c.id, "ctr.log")
+
+    def runtime_of(self, c: Container) -> OciRuntime:
+        return self.service.runtime(c.runtime)
+
+    # -- start -------------------------------------------------------------------------------
+    async def start(self, c: Container, hooks: list[PreStartHook]) -> None:
+        """Create through conmon, run pre-start hooks (attach), then start. Caller holds c.lock."""
+        store = self.service.store
+        bundle = self.bundle(c)
+        os.makedirs(bundle, mode=0o700, exist_ok=True)
+        runtime = self.runtime_of(c)
+        await runtime.delete(c.id)  # a leftover from a crash would block create
+        image = self.engine.images.get(c.image_id)
+        merged = store.dir(c.id, "merged")
+        await rootfs.mount_overlay(image.layer_dirs(), store.dir(c.id, "upper"),
+                                   store.dir(c.id, "work"), merged, store.dir(c.id, "empty"))
+        try:
+            spec = await self._spec(c, merged)
+            with open(os.path.join(bundle, "config.json"), "w", encoding="utf-8") as f:
+                json.dump(spec, f)
+            host_config = c.host_config
+            log_opts = (host_config.get("LogConfig") or {}).get("Config") or {}
+            launch = conmon.ConmonLaunch(
+                container_id=c.id, bundle=bundle, runtime=runtime, log_path=self.log_path(c),
+                exit_dir=self.exit_dir, socket_dir=self.socket_dir, name=c.name.lstrip("/"),
+                tty=c.tty, stdin=bool(c.config.get("OpenStdin")),
+                leave_stdin_open=bool(c.config.get("OpenStdin"))
+                and not c.config.get("StdinOnce"),
+                log_size_max=parse_size(log_opts.get("max-size", "")))
+            pid = await conmon.launch(launch)
+        except ToolError as e:
+            await self.cleanup(c)
+            code, error = start_error(e.message)
+            c.set_start_failed(code, error.message)
+            store.save(c.record)
+            raise error from None
+        except BaseException:
+            await self.cleanup(c)
+            raise
+        for hook in hooks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(hook(), 5)
+        try:
+            await runtime.start(c.id)
+        except ToolError as e:
+            await self.cleanup(c)
+            code, error = start_error(e.message)
+            c.set_start_failed(code, error.message)
+            store.save(c.record)
+            raise error from None
+        c.record["ConmonPid"] = conmon.read_pid(os.path.join(bundle, "conmon.pid"))
+        c.record["StartedNs"] = time.time_ns()
+        c.set_running(pid)
+        store.save(c.record)
+        self.watch(c)
+
+    async def _spec(self, c: Container, merged: str) -> dict[str, Any]:
+        config, host_config = c.config, c.host_config
+        uid, gid, extra_gids = rootfs.resolve_user(merged, config.get("User") or "")
+        for group in host_config.get("GroupAdd") or []:
+            if str(group).isdigit():
+                extra_gids.append(int(group))
+        hostname = config.get("Hostname") or c.id[:12]
+        sandbox = await self._sandbox(c)
+        mounts = await plan_mounts(self.engine, c)
+        etc = [("/etc/hosts", sandbox.hosts_path), ("/etc/resolv.conf", sandbox.resolv_conf_path),
+               ("/etc/hostname", sandbox.hostname_path)]
+        oci_mounts = [{"destination": dst, "type": "bind", "source": src,
+                       "options": ["rbind", "rprivate"]} for dst, src in etc if src]
+        c.record["Mounts"] = mounts.inspect
+        c.record["ResolvConfPath"] = sandbox.resolv_conf_path
+        c.record["HostnamePath"] = sandbox.hostname_path
+        c.record["HostsPath"] = sandbox.hosts_path
+        cwd = config.get("WorkingDir") or "/"
+        os.makedirs(os.path.join(merged, cwd.lstrip("/")), exist_ok=True)
+        args = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+        inputs = SpecInputs(
+            rootfs=merged, hostname=hostname,
+            env=process_env(config.get("Env") or [], hostname, c.tty), args=args, cwd=cwd,
+            uid=uid, gid=gid, additional_gids=extra_gids, netns_path=sandbox.netns_path,
+            mounts=oci_mounts + mounts.oci, cgroups_path=f"/ketch/{c.id}", terminal=c.tty)
+        return build_spec(config, host_config, inputs)
+
+    async def _sandbox(self, c: Container) -> Any:
+        setup = getattr(self.engine.networks, "setup_container", None)
+        if setup is not None:
+            return await setup(c)
+        mode = c.host_config.get("NetworkMode", "bridge")
+        return sandbox_files.write_sandbox(self.bundle(c) + "-etc", c.config.get("Hostname", ""),
+                                           mode == "host", c.host_config.get("ExtraHosts") or [])
+
+    # -- exit --------------------------------------------------------------------------------
+    def watch(self, c: Container) -> None:
+        if c.exit_watch is None or c.exit_watch.done():
+            c.exit_watch = asyncio.create_task(self._watch(c))
+
+    async def _watch(self, c: Container) -> None:
+        pid = int(c.record.get("ConmonPid") or 0)
+        await conmon.wait_pid_exit(pid)
+        code = conmon.read_exit_code(self.exit_dir, c.id)
+        if code is None:
+            code = 137 if not conmon.pid_alive(c.state.get("Pid", 0)) else 255
+        await self.service.on_exit(c, code)
+
+    async def cleanup(self, c: Container) -> None:
+        """After the process is gone: runtime state, network, volumes, rootfs mount."""
+        with contextlib.suppress(ToolError):
+            await self.runtime_of(c).delete(c.id)
+        teardown = getattr(self.engine.networks, "teardown_container", None)
+        if teardown is not None:
+            try:
+                await teardown(c)
+            except Exception:
+                log.exception(f"container {c.id[:12]}: network teardown failed")
+        unmount = getattr(self.engine.volumes, "unmount_container", None)
+        if unmount is not None:
+            with contextlib.suppress(Exception):
+                await unmount(c)
+        await rootfs.unmount(self.service.store.dir(c.id, "merged"))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(self.exit_dir, c.id))
+
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)b?$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Docker's RAM-in-bytes sizes: 10m, 1g, 512k, 100 (bytes)."""
+    if not text:
+        return 0
+    m = _SIZE.match(str(text).strip())
+    if not m:
+        raise InvalidParameter(f"invalid size: '{text}'")
+    factor = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}[m.group(2).lower()]
+    return int(float(m.group(1)) * factor)

@@ -1,0 +1,123 @@
+"""The Container object: its persisted record plus the live bits (locks, waiters)."""
+
+import asyncio
+import time
+from typing import Any
+
+from ketch.guest.engine.timestamps import format_rfc3339_nano
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def now_rfc3339() -> str:
+    return format_rfc3339_nano(time.time_ns())
+
+
+def initial_state() -> dict[str, Any]:
+    return {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
+            "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
+            "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME}
+
+
+class Container:
+    """One container. `record` is what container.json holds; the rest lives only in memory."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.record = record
+        self.lock = asyncio.Lock()
+        self.state_changed = asyncio.Event()
+        self.exit_watch: asyncio.Task[None] | None = None
+        self.restart_task: asyncio.Task[None] | None = None
+        self.health_task: asyncio.Task[None] | None = None
+        self.removed = False
+        self.attach_count = 0
+        self.exits = 0  # exits seen since the daemon started (wait next-exit)
+
+    # -- what other areas read ------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return str(self.record["ID"])
+
+    @property
+    def name(self) -> str:
+        """With Docker's leading slash, as inspect shows it."""
+        return str(self.record["Name"])
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.record["Name"] = value
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.record["Config"]  # type: ignore[no-any-return]
+
+    @property
+    def host_config(self) -> dict[str, Any]:
+        return self.record["HostConfig"]  # type: ignore[no-any-return]
+
+    @property
+    def network_settings(self) -> dict[str, Any]:
+        return self.record.setdefault("NetworkSettings", {})  # type: ignore[no-any-return]
+
+    @network_settings.setter
+    def network_settings(self, value: dict[str, Any]) -> None:
+        self.record["NetworkSettings"] = value
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.record["State"]  # type: ignore[no-any-return]
+
+    @property
+    def image_id(self) -> str:
+        return str(self.record["Image"])
+
+    @property
+    def running(self) -> bool:
+        return bool(self.state["Running"])
+
+    @property
+    def status(self) -> str:
+        return str(self.state["Status"])
+
+    @property
+    def tty(self) -> bool:
+        return bool(self.config.get("Tty"))
+
+    @property
+    def runtime(self) -> str:
+        return str(self.host_config.get("Runtime") or "runc")
+
+    # -- transitions (the caller saves the record) -----------------------------------------
+    def set_running(self, pid: int) -> None:
+        self.state.update(Status="running", Running=True, Paused=False, Restarting=False,
+                          OOMKilled=False, Dead=False, Pid=pid, ExitCode=0, Error="",
+                          StartedAt=now_rfc3339())
+        self.record["HasBeenStartedBefore"] = True
+        self._notify()
+
+    def set_stopped(self, exit_code: int, error: str = "", oom: bool = False,
+                    finished_at: str | None = None) -> None:
+        self.state.update(Status="exited", Running=False, Paused=False, Restarting=False,
+                          OOMKilled=oom, Pid=0, ExitCode=exit_code, Error=error,
+                          FinishedAt=finished_at or now_rfc3339())
+        self._notify()
+
+    def set_start_failed(self, exit_code: int, error: str) -> None:
+        self.state.update(ExitCode=exit_code, Error=error)
+        self._notify()
+
+    def set_paused(self, paused: bool) -> None:
+        self.state.update(Paused=paused, Status="paused" if paused else "running")
+        self._notify()
+
+    def set_restarting(self) -> None:
+        self.state.update(Restarting=True, Status="restarting")
+        self._notify()
+
+    def _notify(self) -> None:
+        self.state_changed.set()
+        self.state_changed = asyncio.Event()
+
+    async def wait_change(self, timeout: float | None = None) -> None:
+        event = self.state_changed
+        await asyncio.wait_for(event.wait(), timeout)

@@ -1,0 +1,86 @@
+"""The OCI runtime CLI (runc or crun): one object per runtime, each call through util.proc."""
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ketch.guest.util.proc import ToolError, run_async
+
+_LOGRUS_MSG = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
+
+
+def runtime_message(stderr: str) -> str:
+    """The human part of a runtime error: runc logs logrus lines (msg="..."), crun plain text."""
+    found = _LOGRUS_MSG.findall(stderr)
+    if found:
+        return json.loads(f'"{found[-1]}"')  # type: ignore[no-any-return]
+    return stderr.strip().splitlines()[-1] if stderr.strip() else stderr
+
+
+@dataclass
+class OciRuntime:
+    name: str
+    path: str
+    root: str  # the runtime's state folder (--root)
+    global_args: tuple[str, ...] = ()
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.path, "--root", self.root, *self.global_args, *args]
+
+    @property
+    def runtime_args(self) -> list[str]:
+        """Global flags as conmon's --runtime-arg list."""
+        return [f"--root={self.root}", *self.global_args]
+
+    async def _call(self, *args: str, timeout: float = 30) -> bytes:
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        try:
+            _, out, _ = await run_async(self.argv(*args), timeout=timeout)
+        except ToolError as e:
+            raise ToolError(e.argv, e.returncode, runtime_message(e.stderr)) from None
+        return out
+
+    async def start(self, container_id: str) -> None:
+        await self._call("start", container_id)
+
+    async def kill(self, container_id: str, signal: int, all_processes: bool = False) -> None:
+        await self._call("kill", *(["--all"] if all_processes else []), container_id,
+                         str(signal))
+
+    async def pause(self, container_id: str) -> None:
+        await self._call("pause", container_id)
+
+    async def resume(self, container_id: str) -> None:
+        await self._call("resume", container_id)
+
+    async def delete(self, container_id: str, force: bool = True) -> None:
+        try:
+            await self._call("delete", *(["--force"] if force else []), container_id)
+        except ToolError as e:
+            if "does not exist" not in e.message and "not exist" not in e.message:
+                raise
+
+    async def state(self, container_id: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(await self._call("state", container_id))  # type: ignore[no-any-return]
+        except ToolError:
+            return None
+
+    async def pids(self, container_id: str) -> list[int]:
+        out = await self._call("ps", "--format", "json", container_id)
+        return [int(p) for p in json.loads(out or b"[]") or []]
+
+    async def update(self, container_id: str, resources: dict[str, Any]) -> None:
+        path = os.path.join(self.root, f"update-{container_id}.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(resources, f)
+        try:
+            await self._call("update", "--resources", path, container_id)
+        finally:
+            os.unlink(path)
+
+    def exec_argv(self, container_id: str, process_file: str, tty: bool) -> list[str]:
+        return self.argv("exec", "--process", process_file, *(["--tty"] if tty else []),
+                         container_id)
