@@ -66,19 +66,22 @@ class PortEventWatcher:
             self.stopped.wait(0.5)
 
     def follow(self) -> None:
-        self.conn = UnixHTTPConnection(self.docker_sock, timeout=None)
-        query = urllib.parse.urlencode({"filters": EVENT_FILTERS})
-        self.conn.request("GET", f"/events?{query}")
-        response = self.conn.getresponse()
-        if response.status != 200:
-            raise LookupError(f"/events: {response.status}")
-        self.reconcile()
-        while not self.stopped.is_set():
-            line = response.readline()
-            if not line:
-                return
-            if line.strip():
-                self.on_event(json.loads(line))
+        self.conn = conn = UnixHTTPConnection(self.docker_sock, timeout=None)
+        try:
+            query = urllib.parse.urlencode({"filters": EVENT_FILTERS})
+            conn.request("GET", f"/events?{query}")
+            response = conn.getresponse()
+            if response.status != 200:
+                raise LookupError(f"/events: {response.status}")
+            self.reconcile()
+            while not self.stopped.is_set():
+                line = response.readline()
+                if not line:
+                    return
+                if line.strip():
+                    self.on_event(json.loads(line))
+        finally:
+            conn.close()
 
     def reconcile(self) -> None:
         running = {c["Id"] for c in get_json(self.docker_sock, "/containers/json")}

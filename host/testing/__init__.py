@@ -1,0 +1,1 @@
+"""Test utilities shipped with the host agent, shared by tests and benchmarks."""

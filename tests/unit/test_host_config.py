@@ -1,0 +1,87 @@
+"""The instance config pipeline and instance directory, without a VM."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ketch.host.config import DEFAULTS, ConfigError, resolve, save
+from ketch.host.driver.qemu_argv import Image, build_argv, encode_boot_config
+from ketch.host.instance import SOCKET_PATH_LIMIT, Instance
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KETCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KETCH_RUNTIME_DIR", str(tmp_path / "run"))
+    return tmp_path
+
+
+def test_defaults_fill_every_setting(home: Path) -> None:
+    config = resolve(home / "none.json", "default", {})
+    assert (config.cpus, config.memory, config.disk, config.accel) == (
+        DEFAULTS["cpus"], DEFAULTS["memory"], DEFAULTS["disk"], "auto")
+    assert config.image.endswith(f"vm-image/out/{config.arch}")
+
+
+def test_flags_override_saved_config_and_persist(home: Path) -> None:
+    path = home / "config.json"
+    save(path, resolve(path, "dev", {"cpus": 1, "memory": 1.5}))
+    config = resolve(path, "dev", {"disk": 7, "cpus": None})
+    assert (config.cpus, config.memory, config.disk) == (1, 1.5, 7)
+    assert json.loads(path.read_text())["memory"] == 1.5
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    ({"cpus": 0}, "--cpus 0"),
+    ({"cpus": 10_000}, "--cpus 10000"),
+    ({"memory": 0.1}, "--memory 0.1"),
+    ({"disk": 0}, "--disk 0"),
+    ({"accel": "xen"}, "--accel xen"),
+])
+def test_validate_rejects_bad_values(home: Path, flags: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve(home / "c.json", "default", flags)
+
+
+def test_validate_rejects_bad_names(home: Path) -> None:
+    with pytest.raises(ConfigError, match="invalid instance name"):
+        resolve(home / "c.json", "../evil", {})
+
+
+def test_instance_dir_layout_and_short_socket_paths(home: Path) -> None:
+    instance = Instance("default")
+    instance.create_dirs()
+    assert instance.dir == home / "home" / "instances" / "default"
+    assert instance.docker_sock == home / "run" / "default" / "docker.sock"
+    assert len(str(instance.docker_sock)) < SOCKET_PATH_LIMIT
+    instance.agent_pidfile.write_text("999999999\n")
+    assert instance.agent_pid() is None
+    assert instance.stale_pidfiles() == [instance.agent_pidfile]
+    instance.write_state(ssh_port=1234)
+    instance.write_state(accel="tcg")
+    assert instance.read_state() == {"ssh_port": 1234, "accel": "tcg"}
+
+
+def test_qemu_argv(home: Path, tmp_path: Path) -> None:
+    image_dir = tmp_path / "image"
+    image_dir.mkdir()
+    (image_dir / "image.json").write_text(json.dumps({
+        "arch": "x86_64", "kernel": "vmlinuz", "initrd": None, "rootfs": "rootfs.img",
+        "rootfs_format": "ext4", "cmdline": "console=ttyS0 quiet", "version": "1"}))
+    config = resolve(home / "c.json", "default", {"cpus": 1, "memory": 1, "accel": "tcg",
+                                                  "arch": "x86_64"})
+    instance = Instance("default")
+    argv = build_argv("qemu-system-x86_64", config, instance, Image.load(image_dir), "tcg",
+                      2222, {"hostname": "ketch"})
+    joined = " ".join(argv)
+    assert "-initrd" not in argv
+    assert argv[argv.index("-cpu") + 1] == "max"
+    assert argv[argv.index("-m") + 1] == "1024M"
+    assert "hostfwd=tcp:127.0.0.1:2222-:22" in joined
+    assert f"file={image_dir / 'rootfs.img'},format=raw,readonly=on" in joined
+    assert "serial=ketch-data" in joined
+    assert f"unix:{instance.qmp_sock},server=on,wait=off" in joined
+    append = argv[argv.index("-append") + 1]
+    assert append == f"console=ttyS0 quiet ketch.config={encode_boot_config({'hostname': 'ketch'})}"
+    assert "=" not in append.rsplit("ketch.config=", 1)[1]

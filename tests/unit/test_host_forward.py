@@ -1,0 +1,194 @@
+"""Forwarding without a VM: the host agent's docker.sock and published-port forwarders talk
+through a real paramiko SSH server on loopback (standing in for the guest's sshd) to a real
+dockerd in its own network namespace (standing in for the guest)."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ketch.guest.testing.daemon import DOCKER_CLI, DaemonProcess
+from ketch.host.forward.docker_socket import GUEST_DOCKER_TCP, UnixSocketForwarder
+from ketch.host.forward.events import PortEventWatcher
+from ketch.host.forward.ports import PortForward, PortForwarder, published_ports
+from ketch.host.forward.udp import Deframer, UdpForward, frame
+from ketch.host.ssh import SshSession
+from ketch.host.testing.netns import connect_in_netns
+from ketch.host.testing.ssh_server import LoopbackSshServer
+
+needs_daemon = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which(DOCKER_CLI),
+    reason="forwarding tests need root (dockerd) and the docker CLI")
+
+
+def test_published_ports_from_inspect() -> None:
+    inspect = {"State": {"Running": True}, "NetworkSettings": {
+        "IPAddress": "172.17.0.2",
+        "Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"},
+                             {"HostIp": "::", "HostPort": "8080"}],
+                  "53/udp": [{"HostIp": "", "HostPort": "5353"}],
+                  "443/tcp": None}}}
+    assert published_ports(inspect) == {PortForward("tcp", 8080, "172.17.0.2", 80),
+                                        PortForward("udp", 5353, "172.17.0.2", 53)}
+    assert published_ports({**inspect, "State": {"Running": False}}) == set()
+
+
+def test_datagram_framing() -> None:
+    stream = frame(b"one") + frame(b"") + frame(b"three")
+    deframer = Deframer()
+    assert deframer.feed(stream[:4]) == []
+    assert deframer.feed(stream[4:]) == [b"one", b"", b"three"]
+
+
+@pytest.fixture(scope="module")
+def guest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DaemonProcess,
+                                                                      LoopbackSshServer,
+                                                                      SshSession]]:
+    if os.geteuid() != 0 or not shutil.which(DOCKER_CLI):
+        pytest.skip("forwarding tests need root (dockerd) and the docker CLI")
+    from ketch.guest.testing.images import load_busybox
+    daemon = DaemonProcess().start()
+    load_busybox(daemon)
+
+    def connector(host: str, port: int) -> socket.socket:
+        if (host, port) == GUEST_DOCKER_TCP:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(daemon.socket_path)
+            return sock
+        assert daemon.netns is not None
+        return connect_in_netns(daemon.netns, (host, port))
+
+    key = tmp_path_factory.mktemp("ssh") / "id_ed25519"
+    server = LoopbackSshServer(key, connector)
+    session = SshSession("127.0.0.1", server.port, key)
+    session.wait_connected(10)
+    yield daemon, server, session
+    session.close()
+    server.close()
+    daemon.cleanup()
+
+
+@pytest.fixture(scope="module")
+def forwarded(guest: tuple[DaemonProcess, LoopbackSshServer, SshSession],
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    _, _, session = guest
+    path = tmp_path_factory.mktemp("run") / "docker.sock"
+    forwarder = UnixSocketForwarder(path, session.open_tcp)
+    forwarder.start()
+    yield path
+    forwarder.close()
+
+
+def docker(sock: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DOCKER_CLI, "-H", f"unix://{sock}", *args], capture_output=True,
+                          text=True, input=input, timeout=60, check=False)
+
+
+@needs_daemon
+def test_docker_cli_through_forwarded_socket(forwarded: Path) -> None:
+    version = docker(forwarded, "version", "--format", "{{json .Server.APIVersion}}")
+    assert version.returncode == 0, version.stderr
+    assert json.loads(version.stdout) == "1.50"
+    run = docker(forwarded, "run", "--rm", "busybox", "echo", "hi")
+    assert (run.returncode, run.stdout) == (0, "hi\n"), run.stderr
+
+
+@needs_daemon
+def test_hijacked_stdin_half_close(forwarded: Path) -> None:
+    """`docker run -i` sends stdin then half-closes; the output must still come back."""
+    run = docker(forwarded, "run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo done",
+                 input="through ssh\n")
+    assert (run.returncode, run.stdout) == (0, "through ssh\ndone\n"), run.stderr
+
+
+@needs_daemon
+def test_event_stream_and_reconnect(guest: tuple[DaemonProcess, LoopbackSshServer, SshSession],
+                                    forwarded: Path) -> None:
+    _, server, _ = guest
+    events = subprocess.Popen([DOCKER_CLI, "-H", f"unix://{forwarded}", "events", "--format",
+                               "{{.Type}} {{.Action}}", "--filter", "type=volume"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        assert docker(forwarded, "volume", "create", "fwd-events").returncode == 0
+        assert events.stdout is not None
+        assert events.stdout.readline().strip() == "volume create"
+    finally:
+        events.kill()
+        events.communicate()
+    server.drop_connections()  # as if the SSH session dropped
+    assert docker(forwarded, "volume", "rm", "fwd-events").returncode == 0
+
+
+@needs_daemon
+def test_published_port_follows_container_events(
+        guest: tuple[DaemonProcess, LoopbackSshServer, SshSession], forwarded: Path) -> None:
+    _, _, session = guest
+    ports = PortForwarder(session.open_tcp, session.exec_channel)
+    watcher = PortEventWatcher(forwarded, ports)
+    watcher.start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        host_port = probe.getsockname()[1]
+    try:
+        time.sleep(0.3)  # the watcher subscribes
+        reply = "HTTP/1.0 200 OK\\r\\n\\r\\nhello from the guest"
+        run = docker(forwarded, "run", "-d", "-p", f"{host_port}:80", "busybox", "sh", "-c",
+                     f"while true; do printf '{reply}' | nc -l -p 80; done")
+        assert run.returncode == 0, run.stderr
+        started = time.monotonic()
+        while PortForward("tcp", host_port, "", 80) not in {
+                PortForward(f.proto, f.host_port, "", f.container_port) for f in ports.active()}:
+            assert time.monotonic() - started < 5, "the port was not forwarded"
+            time.sleep(0.005)
+        with socket.create_connection(("127.0.0.1", host_port), timeout=10) as conn:
+            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            body = b""
+            while chunk := conn.recv(4096):
+                body += chunk
+        assert body.endswith(b"hello from the guest")
+        assert docker(forwarded, "rm", "-f", run.stdout.strip()).returncode == 0
+        started = time.monotonic()
+        while ports.active():
+            assert time.monotonic() - started < 5, "the forward was not removed"
+            time.sleep(0.01)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", host_port), timeout=2)
+    finally:
+        watcher.close()
+        ports.close()
+
+
+@needs_daemon
+def test_udp_relay_over_exec_channel(
+        guest: tuple[DaemonProcess, LoopbackSshServer, SshSession]) -> None:
+    _, _, session = guest
+    echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    echo.bind(("127.0.0.1", 0))
+
+    def serve() -> None:
+        data, peer = echo.recvfrom(65535)
+        echo.sendto(data.upper(), peer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        host_port = probe.getsockname()[1]
+    # The exec channel of the loopback server runs on this host, so the "guest" target is
+    # the echo server here.
+    forward = UdpForward(host_port, "127.0.0.1", echo.getsockname()[1], session.exec_channel)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(10)
+            client.sendto(b"ping", ("127.0.0.1", host_port))
+            assert client.recvfrom(100)[0] == b"PING"
+    finally:
+        forward.close()
+        echo.close()
