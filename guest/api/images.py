@@ -105,6 +105,9 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     auth = pull.decode_auth(request.headers.get("X-Registry-Auth"))
     tag = query.get("tag", "")
     ref = reference.parse_repository_tag(image, tag)
+    if not tag and not ref.tag and not ref.digest:
+        return await stream_messages(request, pull.pull_all_tags(images, str(ref), auth,
+                                                                 platform))
     return await stream_messages(request, images.pull(str(ref), auth, platform))
 
 

@@ -54,6 +54,15 @@ def test_pull_by_tag_then_by_digest(daemon: DaemonProcess, served: RegistryProce
     assert ref in events
 
 
+def test_pull_all_tags(daemon: DaemonProcess, served: RegistryProcess) -> None:
+    served.push_archive(busybox_archive(), "alltags/busybox:a")
+    served.push_archive(busybox_archive(), "alltags/busybox:b")
+    output = daemon.docker("pull", "--all-tags", f"{served.host}/alltags/busybox").stdout
+    assert f"Status: Downloaded newer image for {served.host}/alltags/busybox\n" in output
+    tags = inspect(daemon, f"{served.host}/alltags/busybox:a")["RepoTags"]
+    assert {f"{served.host}/alltags/busybox:a", f"{served.host}/alltags/busybox:b"} <= set(tags)
+
+
 def test_push_then_pull_into_fresh_data_root(daemon: DaemonProcess, served: RegistryProcess,
                                              make_daemon: type) -> None:
     image = layered_image([f"{served.host}/pushed/layered:v1"])

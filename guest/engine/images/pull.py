@@ -130,6 +130,32 @@ async def pull(service: "ImageService", ref_text: str, auth: dict[str, Any] | No
     service.engine.events.publish("image", "pull", ref.familiar, {"name": ref.familiar_name})
 
 
+async def pull_all_tags(service: "ImageService", repo_text: str, auth: dict[str, Any] | None,
+                        platform_text: str | None) -> AsyncIterator[dict[str, Any]]:
+    """`docker pull --all-tags`: every tag the registry lists, one status line at the end."""
+    repo = reference.parse(repo_text)
+    client = await service.distribution().client(repo.domain, auth)
+    scope = f"repository:{repo.path}:pull"
+    response = await client.request("GET", f"/v2/{repo.path}/tags/list", scope)
+    try:
+        body = await response.read()
+        if response.status != 200:
+            raise translate_error(error_from_body(response.status, body), repo)
+    finally:
+        response.release()
+    tags = sorted(json.loads(body).get("tags") or [])
+    downloaded = False
+    for tag in tags:
+        async for message in pull(service, str(repo.with_tag(tag)), auth, platform_text):
+            text = str(message.get("status", ""))
+            if text.startswith("Status: "):
+                downloaded = downloaded or "Downloaded newer image" in text
+                continue
+            yield message
+    verb = "Downloaded newer image" if downloaded else "Image is up to date"
+    yield {"status": f"Status: {verb} for {repo.familiar_name}"}
+
+
 async def _fetch_layers(service: "ImageService", client: RegistryClient, ref: Reference,
                         scope: str, manifest: mf.Manifest, diff_ids: list[str],
                         chains: list[str]) -> AsyncIterator[dict[str, Any]]:
