@@ -23,8 +23,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import zstandard
+
+if TYPE_CHECKING:
+    from ketch.guest.testing.token_auth import TokenServer
 
 REGISTRY_BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 START_TIMEOUT = 20.0
@@ -158,7 +162,8 @@ class RegistryProcess:
     """Owns one docker-registry: its config, storage dir and process."""
 
     def __init__(self, users: Mapping[str, str] | None = None,
-                 base_dir: str | None = None) -> None:
+                 base_dir: str | None = None, token: bool = False) -> None:
+        """users: accounts behind auth (htpasswd basic auth, or a token server if token)."""
         self.base = base_dir or tempfile.mkdtemp(prefix="ketch-registry-")
         self.storage = os.path.join(self.base, "storage")
         self.config_path = os.path.join(self.base, "config.yml")
@@ -168,6 +173,8 @@ class RegistryProcess:
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.forwarders: dict[str, Forwarder] = {}
+        self.token = token
+        self.token_server: TokenServer | None = None
 
     @property
     def host(self) -> str:
@@ -180,7 +187,13 @@ class RegistryProcess:
 
     def write_config(self) -> None:
         auth = ""
-        if self.users:
+        if self.token:
+            from ketch.guest.testing.token_auth import TokenServer
+
+            if self.token_server is None:
+                self.token_server = TokenServer(self.users, self.base)
+            auth = self.token_server.registry_config()
+        elif self.users:
             with open(self.htpasswd_path, "w", encoding="utf-8") as f:
                 f.writelines(htpasswd_line(u, p) + "\n" for u, p in self.users.items())
             auth = (f"auth:\n  htpasswd:\n    realm: basic-realm\n"
@@ -267,11 +280,16 @@ class RegistryProcess:
         if netns and netns not in self.forwarders:
             self.forwarders[netns] = Forwarder(listen_in_netns(netns, self.port), self.port,
                                                rate)
+            if self.token_server is not None:
+                port = self.token_server.port
+                self.forwarders[f"{netns}/token"] = Forwarder(listen_in_netns(netns, port), port)
         return self
 
     def cleanup(self) -> None:
         for forwarder in self.forwarders.values():
             forwarder.close()
+        if self.token_server is not None:
+            self.token_server.close()
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
 

@@ -192,6 +192,29 @@ def test_auth_login_pull_push(make_daemon_module: DaemonProcess,
         client.close()
 
 
+def test_token_auth_login_pull_push(make_daemon_module: DaemonProcess) -> None:
+    registry = RegistryProcess(users={"bob": "t0ken"}, token=True).start()
+    try:
+        registry.serve_to(make_daemon_module)
+        registry.push_archive(busybox_archive(), "tokened/busybox:1")
+        own = make_daemon_module
+        ref = f"{registry.host}/tokened/busybox:1"
+        denied = own.docker("pull", ref, check=False, input="")
+        assert denied.returncode == 1
+        assert "insufficient_scope" in denied.stderr or "authentication required" in \
+            denied.stderr, denied.stderr
+        wrong = own.docker("login", registry.host, "-u", "bob", "--password-stdin",
+                           input="bad\n", check=False)
+        assert wrong.returncode == 1, wrong.stdout
+        own.docker("login", registry.host, "-u", "bob", "--password-stdin", input="t0ken\n")
+        own.docker("pull", ref)
+        own.docker("tag", ref, f"{registry.host}/tokened/copy:1")
+        assert "1: digest: sha256:" in own.docker("push",
+                                                  f"{registry.host}/tokened/copy:1").stdout
+    finally:
+        registry.cleanup()
+
+
 def test_interrupted_pull_leaves_nothing_and_retries(make_daemon: type) -> None:
     registry = RegistryProcess().start()
     try:
