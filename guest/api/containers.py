@@ -123,8 +123,9 @@ async def wait(request: web.Request) -> web.StreamResponse:
     response.enable_chunked_encoding()
     await response.prepare(request)
     result = await service.wait(c, condition)
-    await response.write(json.dumps(result).encode() + b"\n")
-    await response.write_eof()
+    with contextlib.suppress(ConnectionError):
+        await response.write(json.dumps(result).encode() + b"\n")
+        await response.write_eof()
     return response
 
 

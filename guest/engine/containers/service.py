@@ -14,6 +14,7 @@ from ketch.guest.engine.containers.create import (
     validate_host_config,
     validate_name,
 )
+from ketch.guest.engine.containers.execs import ExecService
 from ketch.guest.engine.containers.lifecycle import Lifecycle, PreStartHook
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.signals import parse_signal
@@ -46,6 +47,7 @@ class ContainerService(Service):
         self.lifecycle = Lifecycle(self)
         self.pre_start_hooks: dict[str, list[PreStartHook]] = {}
         self._runtimes: dict[str, OciRuntime] = {}
+        self.execs = ExecService(self)
         engine.system.add_info_provider(self._counts)
 
     # -- daemon lifecycle ---------------------------------------------------------------------

@@ -1,0 +1,79 @@
+"""docker exec: exit codes, user/workdir/env, stdin, detached, a TTY through a real pty."""
+
+import os
+import pty
+import select
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from ketch.guest.testing.daemon import DOCKER_CLI, DaemonProcess
+
+
+@pytest.fixture(scope="module")
+def sleeper(daemon: DaemonProcess, busybox: str) -> Iterator[str]:
+    daemon.docker("run", "-d", "--name", "exec-target", busybox, "sleep", "300")
+    yield "exec-target"
+    daemon.docker("rm", "-f", "exec-target")
+
+
+def run_in_pty(argv: list[str], env: dict[str, str], send: bytes = b"",
+               timeout: float = 15) -> tuple[bytes, int]:
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execvpe(argv[0], argv, env)
+    if send:
+        os.write(fd, send)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return out, os.waitstatus_to_exitcode(status)
+
+
+def test_exec_exit_codes_and_errors(daemon: DaemonProcess, sleeper: str) -> None:
+    assert daemon.docker("exec", sleeper, "echo", "hi").stdout == "hi\n"
+    failed = daemon.docker("exec", sleeper, "sh", "-c", "echo err >&2; exit 5", check=False)
+    assert failed.returncode == 5 and failed.stderr == "err\n"
+    missing = daemon.docker("exec", sleeper, "nosuch", check=False)
+    assert missing.returncode == 127
+    assert missing.stdout.strip() == ('OCI runtime exec failed: exec failed: unable to start '
+                                      'container process: exec: "nosuch": executable file not '
+                                      'found in $PATH: unknown')
+
+
+def test_exec_user_workdir_env_stdin(daemon: DaemonProcess, sleeper: str) -> None:
+    out = daemon.docker("exec", "-u", "nobody", "-w", "/tmp", "-e", "X=1", sleeper, "sh", "-c",
+                        "id -u; pwd; echo $X").stdout
+    assert out.split() == ["65534", "/tmp", "1"]
+    assert daemon.docker("exec", "-i", sleeper, "cat", input="piped\n").stdout == "piped\n"
+    daemon.docker("exec", "-d", sleeper, "sh", "-c", "echo bg > /tmp/bg")
+    time.sleep(0.3)
+    assert daemon.docker("exec", sleeper, "cat", "/tmp/bg").stdout == "bg\n"
+
+
+def test_exec_tty(daemon: DaemonProcess, sleeper: str) -> None:
+    out, code = run_in_pty([DOCKER_CLI, "exec", "-it", sleeper, "sh", "-c", "tty; exit 7"],
+                           daemon.cli_env())
+    assert code == 7
+    assert b"/dev/pts/" in out
+
+
+def test_exec_on_stopped_container(daemon: DaemonProcess, busybox: str) -> None:
+    daemon.docker("create", "--name", "exec-stopped", busybox, "true")
+    try:
+        result = daemon.docker("exec", "exec-stopped", "true", check=False)
+        assert result.returncode == 1 and "is not running" in result.stderr
+    finally:
+        daemon.docker("rm", "exec-stopped")

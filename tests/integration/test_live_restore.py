@@ -1,0 +1,51 @@
+"""Live restore: containers outlive the daemon (kill -9 or restart) and the new daemon finds
+them again, with exits that happened meanwhile, logs, exec and restart policies."""
+
+import json
+import time
+
+from ketch.guest.testing.daemon import DaemonProcess
+from ketch.guest.testing.images import load_busybox
+
+
+def state(daemon: DaemonProcess, name: str) -> dict:
+    return json.loads(daemon.docker("inspect", name).stdout)[0]["State"]
+
+
+def wait_for(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
+    daemon = make_daemon().start()
+    load_busybox(daemon)
+    daemon.docker("run", "-d", "--name", "keeper", "busybox", "sh", "-c",
+                  "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
+    daemon.docker("run", "-d", "--name", "quitter", "busybox", "sh", "-c", "sleep 1; exit 7")
+    daemon.docker("run", "-d", "--name", "bouncer", "--restart", "always", "busybox", "sh",
+                  "-c", "sleep 1; exit 1")
+    pid_before = state(daemon, "keeper")["Pid"]
+    daemon.kill()
+    time.sleep(2)  # quitter exits while no daemon is watching
+    daemon.start()
+    keeper = state(daemon, "keeper")
+    assert keeper["Running"] and keeper["Pid"] == pid_before
+    quitter = state(daemon, "quitter")
+    assert quitter["Status"] == "exited" and quitter["ExitCode"] == 7
+    assert daemon.docker("exec", "keeper", "echo", "still here").stdout == "still here\n"
+    assert "tick" in daemon.docker("logs", "--tail", "2", "keeper").stdout
+    wait_for(lambda: json.loads(daemon.docker("inspect", "bouncer").stdout)[0]
+             ["RestartCount"] >= 1)
+    # A graceful restart keeps it running too, and stop still works afterwards.
+    daemon.restart()
+    assert state(daemon, "keeper")["Pid"] == pid_before
+    daemon.docker("stop", "-t", "1", "keeper")
+    assert state(daemon, "keeper")["Status"] == "exited"
+    daemon.docker("start", "keeper")
+    assert state(daemon, "keeper")["Running"]
+    daemon.docker("rm", "-f", "keeper", "quitter", "bouncer")
