@@ -12,6 +12,7 @@ import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ketch.host.forward.pump import pump
 from ketch.host.instance import Instance
 
 log = logging.getLogger("ketch.ssh")
@@ -43,6 +44,16 @@ def write_ssh_config(instance: Instance, port: int) -> None:
         f"  HostName 127.0.0.1\n  Port {port}\n  User {USER}\n"
         f"  IdentityFile {instance.ssh_key}\n  IdentitiesOnly yes\n"
         "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n")
+
+
+def relay_to_host(channel: paramiko.Channel, target: tuple[str, int]) -> None:
+    try:
+        sock = socket.create_connection(target, timeout=10)
+    except OSError:
+        channel.close()
+        return
+    sock.settimeout(None)
+    pump(channel, sock)
 
 
 class SshSession:
@@ -130,6 +141,16 @@ class SshSession:
         status = channel.recv_exit_status()
         channel.close()
         return status, bytes(out), bytes(err)
+
+    def expose_host_port(self, port: int, host_target: tuple[str, int] | None = None) -> None:
+        """Make guest 127.0.0.1:port reach host_target (default host 127.0.0.1:port) through
+        an SSH remote forward, so the same address works on both sides (e.g. a registry)."""
+        target = host_target or ("127.0.0.1", port)
+
+        def connect_back(channel: paramiko.Channel, origin: object, server: object) -> None:
+            threading.Thread(target=relay_to_host, args=(channel, target), daemon=True).start()
+
+        self.transport().request_port_forward("127.0.0.1", port, connect_back)
 
     def exec_channel(self, command: str) -> paramiko.Channel:
         channel = self.transport().open_session(timeout=10)

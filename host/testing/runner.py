@@ -1,0 +1,56 @@
+"""Runs the `ketch` CLI and the docker CLI against a private instance (own KETCH_HOME,
+runtime dir and DOCKER_CONFIG): shared by the VM tests and bench/forward."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+class Ketch:
+    """Runs the `ketch` CLI and the docker CLI with a private KETCH_HOME and DOCKER_CONFIG."""
+
+    def __init__(self, base: Path, image: Path) -> None:
+        self.base = base
+        self.start_output = ""
+        self.env = {**os.environ, "KETCH_HOME": str(base / "home"),
+                    "KETCH_RUNTIME_DIR": tempfile.mkdtemp(prefix="kt-"),
+                    "DOCKER_CONFIG": str(base / "docker-config"), "KETCH_IMAGE": str(image)}
+        for name in ("DOCKER_HOST", "DOCKER_CONTEXT"):
+            self.env.pop(name, None)
+
+    def ketch(self, *args: str, timeout: float = 600,
+              check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "ketch.host.cli", *args], env=self.env,
+                                capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"ketch {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}\n{self.logs()}")
+        return result
+
+    def docker(self, *args: str, check: bool = True, input: str | None = None,
+               timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(["docker", *args], env=self.env, capture_output=True,
+                                text=True, input=input, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+    @property
+    def instance_dir(self) -> Path:
+        return self.base / "home" / "instances" / "default"
+
+    def logs(self) -> str:
+        parts = []
+        for name in ("agent.log", "serial.log"):
+            path = self.instance_dir / name
+            if path.exists():
+                parts.append(f"--- {name} ---\n{path.read_text(errors='replace')[-4000:]}")
+        return "\n".join(parts)
+
+    def cleanup(self) -> None:
+        self.ketch("delete", "--force", check=False, timeout=120)
+        shutil.rmtree(self.env["KETCH_RUNTIME_DIR"], ignore_errors=True)
