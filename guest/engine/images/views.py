@@ -10,15 +10,12 @@ from ketch.guest.engine.timestamps import format_rfc3339_nano, parse_timestamp_n
 from ketch.guest.store.images import reference
 
 LIST_FILTERS = ("before", "dangling", "label", "reference", "since", "until")
-# Keys of the container config, in the order Moby's ContainerConfig marshals them.
-CONFIG_KEYS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
-               "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck",
-               "ArgsEscaped", "Image", "Volumes", "WorkingDir", "Entrypoint", "NetworkDisabled",
-               "MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell")
-_OMIT_EMPTY = {"ExposedPorts", "Healthcheck", "ArgsEscaped", "Volumes", "NetworkDisabled",
-               "MacAddress", "StopSignal", "StopTimeout", "Shell", "Domainname", "Hostname",
-               "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin",
-               "StdinOnce", "Image", "OnBuild"}
+# API 1.50 image inspect Config: the image-spec fields only (OCI order); the ones that had no
+# omitempty before 1.50 are backfilled with their zero value, the rest are omitted when empty.
+CONFIG_KEYS = ("User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir",
+               "Labels", "StopSignal", "ArgsEscaped", "Healthcheck", "OnBuild", "Shell")
+BACKFILLED = {"User": "", "Env": None, "Cmd": None, "Volumes": None, "WorkingDir": "",
+              "Entrypoint": None, "OnBuild": None, "Labels": None}
 
 
 def summary(image: Image, containers: int = -1) -> dict[str, Any]:
@@ -36,20 +33,13 @@ def summary(image: Image, containers: int = -1) -> dict[str, Any]:
 
 
 def image_config_view(config: dict[str, Any]) -> dict[str, Any]:
-    """The inspect Config: known keys in Moby's order, empty optional ones omitted (1.50)."""
     view: dict[str, Any] = {}
     for key in CONFIG_KEYS:
         value = config.get(key)
-        if key in _OMIT_EMPTY and not value:
-            continue
-        if key in ("Env", "Cmd", "Entrypoint", "OnBuild", "Labels") and value is None:
-            view[key] = None
-            continue
-        view[key] = value if value is not None else ("" if key in ("User", "WorkingDir")
-                                                     else None)
-    for key, value in config.items():
-        if key not in view and key not in CONFIG_KEYS:
+        if value:
             view[key] = value
+        elif key in BACKFILLED:
+            view[key] = value if value is not None else BACKFILLED[key]
     return view
 
 
