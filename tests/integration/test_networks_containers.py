@@ -1,0 +1,176 @@
+"""Real containers on real bridges: name DNS, aliases, links, published ports, --internal,
+connect/disconnect, rm while in use, and a daemon restart that keeps it all."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ketch.guest.testing.daemon import DaemonProcess
+from ketch.guest.testing.images import load_busybox
+
+# A one-shot HTTP answer per connection, served with busybox nc (wget crashes in the image).
+HTTP_LOOP = 'while true; do echo -e "HTTP/1.0 200 OK\\r\\n\\r\\nhello-$0" | nc -l -p 80; done'
+
+
+def serve(daemon: DaemonProcess, busybox: str, name: str, *args: str) -> str:
+    return daemon.docker("run", "-d", "--name", name, *args, busybox, "sh", "-c", HTTP_LOOP,
+                         name).stdout.strip()
+
+
+def http_from_netns(daemon: DaemonProcess, host: str, port: int, attempts: int = 50) -> str:
+    """A request from the daemon's namespace (where published ports and bridges live)."""
+    code = ("import socket,sys\n"
+            f"s=socket.create_connection(({host!r},{port}),timeout=5)\n"
+            "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n');data=b''\n"
+            "while (c:=s.recv(4096)): data+=c\n"
+            "print(data.decode().split('\\r\\n\\r\\n')[-1].strip())\n")
+    for _ in range(attempts):
+        result = daemon.in_netns(sys.executable, "-c", code, check=False)
+        if result.returncode == 0 and result.stdout.strip():
+            return result.stdout.strip()
+        time.sleep(0.1)
+    return "unreachable"
+
+
+def rules(daemon: DaemonProcess) -> list[str]:
+    return sorted(line for line in daemon.in_netns("iptables-save").stdout.splitlines()
+                  if line.startswith("-A "))
+
+
+@pytest.fixture(scope="module")
+def appnet(daemon: DaemonProcess, busybox: str):  # type: ignore[no-untyped-def]
+    daemon.docker("network", "create", "appnet")
+    serve(daemon, busybox, "web", "--network", "appnet", "--network-alias", "www",
+          "-p", "18080:80", "-p", "127.0.0.1:18081:80", "-p", "18082-18083:81/udp")
+    yield "appnet"
+    daemon.docker("rm", "-f", "web", check=False)
+    daemon.docker("network", "rm", "appnet", check=False)
+
+
+def test_containers_resolve_each_other_by_name_and_short_id(
+        daemon: DaemonProcess, busybox: str, appnet: str) -> None:
+    short_id = daemon.docker("inspect", "-f", "{{.Id}}", "web").stdout.strip()[:12]
+    script = ("grep nameserver /etc/resolv.conf; for n in web " + short_id +
+              "; do nc $n 80 </dev/null | tail -1; done; ping -c1 -W2 web >/dev/null && "
+              "echo pinged")
+    out = daemon.docker("run", "--rm", "--network", appnet, busybox, "sh", "-c",
+                        script).stdout.split("\n")
+    assert out[0] == "nameserver 127.0.0.11"
+    assert out[1:4] == ["hello-web", "hello-web", "pinged"]
+
+
+def test_published_ports_answer_on_loopback_and_docker_port(daemon: DaemonProcess,
+                                                            appnet: str) -> None:
+    assert http_from_netns(daemon, "127.0.0.1", 18080) == "hello-web"
+    assert http_from_netns(daemon, "127.0.0.1", 18081) == "hello-web"
+    port = daemon.docker("port", "web").stdout.splitlines()
+    assert "80/tcp -> 0.0.0.0:18080" in port and "80/tcp -> 127.0.0.1:18081" in port
+    assert "81/udp -> 0.0.0.0:18082" in port
+    ports = json.loads(daemon.docker("inspect", "-f", "{{json .NetworkSettings.Ports}}",
+                                     "web").stdout)
+    assert {"HostIp": "127.0.0.1", "HostPort": "18081"} in ports["80/tcp"]
+
+
+def test_port_conflict_is_moby_s_error(daemon: DaemonProcess, busybox: str,
+                                       appnet: str) -> None:
+    result = daemon.docker("run", "-d", "--name", "clash", "-p", "18080:80", busybox,
+                           "sleep", "30", check=False)
+    try:
+        assert result.returncode != 0
+        assert "Bind for 0.0.0.0:18080 failed: port is already allocated" in result.stderr
+    finally:
+        daemon.docker("rm", "-f", "clash", check=False)
+
+
+def test_network_in_use_cannot_be_removed(daemon: DaemonProcess, appnet: str) -> None:
+    result = daemon.docker("network", "rm", appnet, check=False)
+    assert result.returncode == 1
+    assert "has active endpoints" in result.stderr
+
+
+def test_connect_and_disconnect_a_running_container(daemon: DaemonProcess, busybox: str,
+                                                    appnet: str) -> None:
+    daemon.docker("network", "create", "--subnet", "10.66.0.0/24", "side")
+    daemon.docker("run", "-d", "--name", "joiner", "--network", appnet, busybox, "sleep", "60")
+    try:
+        daemon.docker("network", "connect", "--ip", "10.66.0.50", "--alias", "j2", "side",
+                      "joiner")
+        doc = json.loads(daemon.docker("inspect", "joiner").stdout)[0]
+        assert doc["NetworkSettings"]["Networks"]["side"]["IPAddress"] == "10.66.0.50"
+        side = json.loads(daemon.docker("network", "inspect", "side").stdout)[0]
+        assert side["Containers"][doc["Id"]]["IPv4Address"] == "10.66.0.50/24"
+        pid = doc["State"]["Pid"]
+        addrs = subprocess.run(["nsenter", "-t", str(pid), "-n", "ip", "-o", "-4", "addr"],
+                               capture_output=True, text=True).stdout
+        assert "10.66.0.50/24" in addrs
+        # Name and alias resolve live on the network just joined.
+        out = daemon.docker("run", "--rm", "--network", "side", busybox, "sh", "-c",
+                            "ping -c1 -W2 j2 && ping -c1 -W2 joiner").stdout
+        assert out.count("10.66.0.50") >= 2
+        daemon.docker("network", "disconnect", "side", "joiner")
+        addrs = subprocess.run(["nsenter", "-t", str(pid), "-n", "ip", "-o", "-4", "addr"],
+                               capture_output=True, text=True).stdout
+        assert "10.66.0.50" not in addrs
+        assert "side" not in json.loads(daemon.docker("inspect", "joiner").stdout)[0][
+            "NetworkSettings"]["Networks"]
+    finally:
+        daemon.docker("rm", "-f", "joiner", check=False)
+        daemon.docker("network", "rm", "side", check=False)
+
+
+def test_default_bridge_has_no_name_dns_but_links_work(daemon: DaemonProcess,
+                                                       busybox: str) -> None:
+    serve(daemon, busybox, "linked")
+    try:
+        out = daemon.docker("run", "--rm", "--link", "linked:db", busybox, "sh", "-c",
+                            "grep -w db /etc/hosts >/dev/null && nc db 80 </dev/null | tail -1;"
+                            " nslookup linked >/dev/null 2>&1 || echo no-dns").stdout.split()
+        assert out == ["hello-linked", "no-dns"]
+    finally:
+        daemon.docker("rm", "-f", "linked")
+
+
+def test_internal_network_blocks_outbound(daemon: DaemonProcess, busybox: str) -> None:
+    daemon.docker("network", "create", "--internal", "sealed")
+    serve(daemon, busybox, "outside")
+    try:
+        target = daemon.docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}",
+                               "outside").stdout.strip()
+        probe = f"nc -w 2 {target} 80 </dev/null | tail -1 || true"
+        assert daemon.docker("run", "--rm", busybox, "sh", "-c",
+                             probe).stdout.strip() == "hello-outside"
+        assert daemon.docker("run", "--rm", "--network", "sealed", busybox, "sh", "-c",
+                             probe).stdout.strip() == ""
+    finally:
+        daemon.docker("rm", "-f", "outside")
+        daemon.docker("network", "rm", "sealed")
+
+
+@pytest.mark.timeout(180)
+def test_restart_keeps_networks_addresses_and_ports(make_daemon) -> None:  # type: ignore[no-untyped-def]
+    daemon = make_daemon().start()
+    busybox = load_busybox(daemon)
+    daemon.docker("network", "create", "keep")
+    serve(daemon, busybox, "kept", "--network", "keep", "-p", "19090:80")
+    ip = daemon.docker("inspect", "-f", "{{.NetworkSettings.Networks.keep.IPAddress}}",
+                       "kept").stdout.strip()
+    assert http_from_netns(daemon, "127.0.0.1", 19090) == "hello-kept"
+    before = rules(daemon)
+    daemon.restart()
+    assert http_from_netns(daemon, "127.0.0.1", 19090) == "hello-kept"
+    daemon.kill()
+    daemon.start()
+    assert rules(daemon) == before
+    assert http_from_netns(daemon, "127.0.0.1", 19090) == "hello-kept"
+    daemon.docker("restart", "-t", "1", "kept")
+    assert daemon.docker("inspect", "-f", "{{.NetworkSettings.Networks.keep.IPAddress}}",
+                         "kept").stdout.strip() == ip
+    assert http_from_netns(daemon, "127.0.0.1", 19090) == "hello-kept"
+    out = daemon.docker("run", "--rm", "--network", "keep", busybox, "sh", "-c",
+                        "nc kept 80 </dev/null | tail -1").stdout.strip()
+    assert out == "hello-kept"
+    daemon.docker("rm", "-f", "kept")
+    assert not any("19090" in rule for rule in rules(daemon))
