@@ -105,7 +105,8 @@ async def pull(service: "ImageService", ref_text: str, auth: dict[str, Any] | No
                                "image config")
     chains = chain_ids(diff_ids)
     downloaded = False
-    with service.pinned(chains):
+    pins = [*chains, *(layer.digest for layer in manifest.layers), *(d for d, _ in manifests)]
+    with service.pinned(pins):
         if service.store.images.get_config(manifest.config.digest) is None:
             async for message in _fetch_layers(service, client, ref, scope, manifest,
                                                diff_ids, chains):

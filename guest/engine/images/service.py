@@ -39,7 +39,8 @@ class ImageService(Service):
     def __init__(self, engine: "Engine") -> None:
         super().__init__(engine)
         self.store = ImageStore(engine.layout.data("images"))
-        # Chains a pull/load/commit has unpacked but whose image is not written yet: GC keeps them.
+        # Chains (and blob digests) a pull/load/commit has written but whose image is not
+        # written yet: GC keeps them.
         self._pinned: Counter[str] = Counter()
         self.lock = asyncio.Lock()
         self._distribution: Distribution | None = None
@@ -212,7 +213,7 @@ class ImageService(Service):
     def collect_garbage(self) -> int:
         """Remove layers/blobs no image needs (pinned chains of running pulls are kept)."""
         live_chains = set(self._pinned)
-        live_blobs: set[str] = set()
+        live_blobs: set[str] = set(self._pinned)  # pins also hold blobs of running pulls
         for image_id in self.ids():
             raw = self.store.images.get_config(image_id)
             if raw is None:

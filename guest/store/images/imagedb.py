@@ -52,7 +52,11 @@ class ImageDB:
         for name in os.listdir(self.root):
             if os.path.exists(os.path.join(self.root, name, "config.json")):
                 yield f"sha256:{name}"
-            else:
+
+    def remove_incomplete(self) -> None:
+        """At start only: folders of images whose config was never written (killed write)."""
+        for name in os.listdir(self.root):
+            if not os.path.exists(os.path.join(self.root, name, "config.json")):
                 shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
 
     def delete(self, image_id: str) -> None:

@@ -81,8 +81,11 @@ class LayerStore:
         for name in os.listdir(self.root):
             if len(name) == 64 and os.path.exists(os.path.join(self.root, name, "layer.json")):
                 yield f"sha256:{name}"
-            elif not name.startswith("."):
-                # A folder without layer.json is a layer whose rename was interrupted.
+
+    def remove_incomplete(self) -> None:
+        """At start only: anything in layers/ that is not a whole layer."""
+        for name in os.listdir(self.root):
+            if not os.path.exists(os.path.join(self.root, name, "layer.json")):
                 shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
 
     def record_blob(self, chain: str, digest: str, media_type: str, size: int) -> None:

@@ -26,6 +26,8 @@ class ImageStore:
         self.layers = LayerStore(os.path.join(root, "layers"), self.tmp)
         self.images = ImageDB(os.path.join(root, "imagedb"))
         self.references = ReferenceStore(os.path.join(root, "references.json"))
+        self.layers.remove_incomplete()
+        self.images.remove_incomplete()
 
     def image_chains(self, diff_ids: list[str]) -> list[str]:
         return chain_ids(diff_ids)
