@@ -1,6 +1,7 @@
 """Docker's JSON progress messages (status/id/progressDetail/progress), as the CLI draws them."""
 
 import asyncio
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 BAR_WIDTH = 50
@@ -61,3 +62,18 @@ class ProgressSink:
             return
         self._last[id_] = now
         self.put(progress(text, id_, current, total))
+
+    async def run(self, jobs: list[Coroutine[Any, Any, None]]) -> AsyncIterator[dict[str, Any]]:
+        """Run jobs concurrently, yielding their messages; the first failure is raised after
+        the messages before it, and the other jobs are cancelled."""
+        tasks = [asyncio.create_task(job) for job in jobs]
+        waiter = asyncio.gather(*tasks)
+        waiter.add_done_callback(lambda _: self.queue.put_nowait(None))
+        try:
+            while (message := await self.queue.get()) is not None:
+                yield message
+            await waiter
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)

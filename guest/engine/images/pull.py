@@ -196,15 +196,6 @@ async def _fetch_layers(service: "ImageService", client: RegistryClient, ref: Re
                                          desc.size)
         sink.put(status("Pull complete", id_))
 
-    tasks = [asyncio.create_task(fetch(index)) for index in todo]
-    waiter = asyncio.gather(*tasks)
-    waiter.add_done_callback(lambda _: sink.queue.put_nowait(None))
-    try:
-        while (message := await sink.queue.get()) is not None:
-            yield message
-        await waiter
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async for message in sink.run([fetch(index) for index in todo]):
+        yield message
 

@@ -156,17 +156,8 @@ async def _push_one(service: "ImageService", client: RegistryClient, ref: Refere
                               scope, lambda sent: sink.update("Pushing", id_, sent, size))
         sink.put(status("Pushed", id_))
 
-    tasks = [asyncio.create_task(push_layer(i)) for i in reversed(range(len(layers)))]
-    waiter = asyncio.gather(*tasks)
-    waiter.add_done_callback(lambda _: sink.queue.put_nowait(None))
-    try:
-        while (message := await sink.queue.get()) is not None:
-            yield message
-        await waiter
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    async for message in sink.run([push_layer(i) for i in reversed(range(len(layers)))]):
+        yield message
     if not await blob_exists(client, ref.path, image.id, scope):
         await upload_blob(client, ref.path, image.id, None, image.raw_config, scope)
     body, media_type = manifest_for(image.raw_config, image.id, descriptors)
