@@ -1,6 +1,7 @@
 """Routes for /containers: parse the request, call ContainerService, shape the answer."""
 
 import asyncio
+import base64
 import contextlib
 import json
 import time
@@ -17,11 +18,12 @@ from ketch.guest.api.httputil import (
     query_filters,
     query_int,
     read_json,
+    stream_json_lines,
 )
 from ketch.guest.api.routing import Route
 from ketch.guest.engine.containers import attach as attach_mod
 from ketch.guest.engine.containers import logs as logs_mod
-from ketch.guest.engine.containers import views
+from ketch.guest.engine.containers import observe, views
 from ketch.guest.engine.containers.streams import mux_frame, parse_detach_keys
 from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.engine.timestamps import parse_timestamp_ns
@@ -225,6 +227,107 @@ async def update(request: web.Request) -> web.Response:
     return json_response({"Warnings": warnings})
 
 
+async def top(request: web.Request) -> web.Response:
+    service = _service(request)
+    return json_response(await observe.top(service, _container(request),
+                                           request.query.get("ps_args", "")))
+
+
+async def stats(request: web.Request) -> web.StreamResponse:
+    c = _container(request)
+    stream = query_bool(request, "stream", True)
+    one_shot = query_bool(request, "one-shot")
+    if one_shot and stream:
+        raise InvalidParameter("cannot have stream=true and one-shot=true")
+    if not stream:
+        samples = [s async for s in observe.stats(c, False, one_shot)]
+        return json_response(samples[-1])
+    return await stream_json_lines(request, observe.stats(c, True, False))
+
+
+def _stat_header(info: dict[str, Any]) -> str:
+    return base64.b64encode(json.dumps(info).encode()).decode()
+
+
+async def archive_head(request: web.Request) -> web.Response:
+    service = _service(request)
+    c = _container(request)
+    path = _archive_path(request)
+    async with service.files.root(c) as root:
+        _, info = service.files.stat(root, path, request.match_info["name"])
+    return web.Response(status=200, headers={"X-Docker-Container-Path-Stat": _stat_header(info),
+                                             "Content-Type": "application/json"})
+
+
+def _archive_path(request: web.Request) -> str:
+    path = request.query.get("path", "")
+    if not path:
+        raise InvalidParameter("bad parameter: 'path' cannot be empty")
+    return path if path.startswith("/") else "/" + path
+
+
+async def archive_get(request: web.Request) -> web.StreamResponse:
+    service = _service(request)
+    c = _container(request)
+    info, chunks = await service.files.get_archive(c, request.match_info["name"],
+                                                   _archive_path(request))
+    response = web.StreamResponse(headers={"Content-Type": "application/x-tar",
+                                           "X-Docker-Container-Path-Stat": _stat_header(info)})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    with contextlib.suppress(ConnectionError):
+        async for chunk in chunks:
+            await response.write(chunk)
+        await response.write_eof()
+    return response
+
+
+async def archive_put(request: web.Request) -> web.Response:
+    service = _service(request)
+    c = _container(request)
+
+    async def body() -> Any:
+        async for chunk in request.content.iter_chunked(65536):
+            yield chunk
+
+    await service.files.put_archive(c, request.match_info["name"], _archive_path(request),
+                                    body(), query_bool(request, "noOverwriteDirNonDir"))
+    return web.Response(status=200)
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    service = _service(request)
+    c = _container(request)
+    response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    with contextlib.suppress(ConnectionError):
+        async for chunk in service.files.export(c):
+            await response.write(chunk)
+        await response.write_eof()
+    return response
+
+
+async def changes(request: web.Request) -> web.Response:
+    service = _service(request)
+    result = await asyncio.to_thread(service.files.changes, _container(request))
+    return json_response(result or None)
+
+
+async def commit(request: web.Request) -> web.Response:
+    service = _service(request)
+    ref = request.query.get("container", "")
+    c = service.get(ref)
+    overrides = await read_json(request) or {}
+    changes_list = request.query.getall("changes", [])
+    changes_list = [line for item in changes_list for line in item.splitlines() if line.strip()]
+    image_id = await service.files.commit(
+        c, request.query.get("repo", ""), request.query.get("tag", ""),
+        request.query.get("comment", ""), request.query.get("author", ""),
+        query_bool(request, "pause", True), overrides, changes_list)
+    return json_response({"Id": image_id}, status=201)
+
+
 ROUTES: list[Route] = [
     ("GET", "/containers/json", list_containers),
     ("POST", "/containers/create", create),
@@ -243,4 +346,12 @@ ROUTES: list[Route] = [
     ("POST", "/containers/{name}/attach", attach),
     ("GET", "/containers/{name}/logs", logs),
     ("DELETE", "/containers/{name}", remove),
+    ("GET", "/containers/{name}/top", top),
+    ("GET", "/containers/{name}/stats", stats),
+    ("HEAD", "/containers/{name}/archive", archive_head),
+    ("GET", "/containers/{name}/archive", archive_get),
+    ("PUT", "/containers/{name}/archive", archive_put),
+    ("GET", "/containers/{name}/export", export),
+    ("GET", "/containers/{name}/changes", changes),
+    ("POST", "/commit", commit),
 ]

@@ -108,7 +108,7 @@ async def _until_connected(c: Container,
                            ready: "asyncio.Future[ConmonSocket]") -> ConmonSocket | None:
     """Wait for the hook to connect; None if the container is removed first."""
     while not ready.done():
-        if c.removed:
+        if c.removing:
             return None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(ready), 1.0)

@@ -29,7 +29,8 @@ class Container:
         self.exit_watch: asyncio.Task[None] | None = None
         self.restart_task: asyncio.Task[None] | None = None
         self.health_task: asyncio.Task[None] | None = None
-        self.removed = False
+        self.removing = False  # rm has begun
+        self.removed = False  # rm has finished (wait condition=removed)
         self.attach_count = 0
         self.exits = 0  # exits seen since the daemon started (wait next-exit)
 

@@ -15,6 +15,7 @@ from ketch.guest.engine.containers.create import (
     validate_name,
 )
 from ketch.guest.engine.containers.execs import ExecService
+from ketch.guest.engine.containers.files import ContainerFiles
 from ketch.guest.engine.containers.lifecycle import Lifecycle, PreStartHook
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.signals import parse_signal
@@ -48,6 +49,7 @@ class ContainerService(Service):
         self.pre_start_hooks: dict[str, list[PreStartHook]] = {}
         self._runtimes: dict[str, OciRuntime] = {}
         self.execs = ExecService(self)
+        self.files = ContainerFiles(self)
         engine.system.add_info_provider(self._counts)
 
     # -- daemon lifecycle ---------------------------------------------------------------------
@@ -177,7 +179,7 @@ class ContainerService(Service):
                 raise Conflict("cannot start a paused container, try unpause instead")
             if c.running:
                 raise NotModified("container already started")
-            if c.removed:
+            if c.removing:
                 raise no_such_container(ref)
             hooks = self.pre_start_hooks.pop(c.id, [])
             c.record["HasBeenManuallyStopped"] = False
@@ -210,7 +212,7 @@ class ContainerService(Service):
         started = int(c.record.get("StartedNs") or 0)
         duration = max(0, (time.time_ns() - started) // 10**9) if started else 0
         self.publish(c, "die", exitCode=str(code), execDuration=str(duration))
-        if c.removed:
+        if c.removing:
             return
         if c.host_config.get("AutoRemove"):
             await self._auto_remove(c)
@@ -219,7 +221,7 @@ class ContainerService(Service):
             c.restart_task = asyncio.create_task(self._restart_after_exit(c))
 
     def _should_restart(self, c: Container, code: int) -> bool:
-        if c.record.get("HasBeenManuallyStopped") or c.removed:
+        if c.record.get("HasBeenManuallyStopped") or c.removing:
             return False
         policy = c.host_config.get("RestartPolicy") or {}
         name = policy.get("Name")
@@ -237,7 +239,7 @@ class ContainerService(Service):
         c.record["_backoff"] = backoff
         c.set_restarting()
         await asyncio.sleep(backoff)
-        if c.removed or c.record.get("HasBeenManuallyStopped"):
+        if c.removing or c.record.get("HasBeenManuallyStopped"):
             c.state.update(Restarting=False, Status="exited")
             return
         c.record["RestartCount"] = int(c.record.get("RestartCount", 0)) + 1
@@ -367,7 +369,7 @@ class ContainerService(Service):
     # -- remove / rename ----------------------------------------------------------------------
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         c = self.get(ref)
-        if c.removed:
+        if c.removing:
             return
         if c.running and not force:
             state = "paused" if c.state["Paused"] else "running"
@@ -379,9 +381,9 @@ class ContainerService(Service):
         if c.running:
             await self._stop(c, 0, None)
         async with c.lock:
-            if c.removed:
+            if c.removing:
                 return
-            c.removed = True
+            c.removing = True
             with contextlib.suppress(Exception):
                 await self.lifecycle.cleanup(c)
             remove_network = getattr(self.engine.networks, "remove_container", None)
@@ -397,7 +399,7 @@ class ContainerService(Service):
                 del self.names[c.name]
             await asyncio.to_thread(self.store.delete, c.id)
             self.pre_start_hooks.pop(c.id, None)
-            c.state["Status"] = "removing"
+            c.removed = True
             c._notify()
         self.publish(c, "destroy")
 

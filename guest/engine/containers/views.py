@@ -55,7 +55,7 @@ def _seconds_since(stamp: str) -> float:
 
 def status_text(c: Container) -> str:
     state = c.state
-    if c.removed:
+    if c.removing:
         return "Removal In Progress"
     if state.get("Restarting"):
         return (f"Restarting ({state.get('ExitCode', 0)}) "

@@ -1,0 +1,326 @@
+"""A container's files: `docker cp` (archive stat/get/put), export, diff and commit."""
+
+import asyncio
+import contextlib
+import os
+import stat
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from ketch.guest.engine.containers import rootfs
+from ketch.guest.engine.containers.model import Container
+from ketch.guest.engine.errors import Forbidden, InvalidParameter, NotFound
+from ketch.guest.engine.timestamps import format_rfc3339_nano
+
+if TYPE_CHECKING:
+    from ketch.guest.engine.containers.service import ContainerService
+
+# Go's os.FileMode type bits, which the CLI reads from the stat header.
+GO_DIR, GO_SYMLINK, GO_DEVICE, GO_PIPE, GO_SOCKET = 1 << 31, 1 << 27, 1 << 26, 1 << 25, 1 << 24
+GO_SETUID, GO_SETGID, GO_CHARDEV, GO_STICKY = 1 << 23, 1 << 22, 1 << 21, 1 << 20
+CHANGE_MODIFIED, CHANGE_ADDED, CHANGE_DELETED = 0, 1, 2
+
+
+def go_mode(st: os.stat_result) -> int:
+    mode = st.st_mode & 0o777
+    kind = stat.S_IFMT(st.st_mode)
+    mode |= {stat.S_IFDIR: GO_DIR, stat.S_IFLNK: GO_SYMLINK, stat.S_IFIFO: GO_PIPE,
+             stat.S_IFSOCK: GO_SOCKET, stat.S_IFBLK: GO_DEVICE,
+             stat.S_IFCHR: GO_DEVICE | GO_CHARDEV}.get(kind, 0)
+    if st.st_mode & stat.S_ISUID:
+        mode |= GO_SETUID
+    if st.st_mode & stat.S_ISGID:
+        mode |= GO_SETGID
+    if st.st_mode & stat.S_ISVTX:
+        mode |= GO_STICKY
+    return mode
+
+
+def resolve_in_root(root: str, path: str, follow_last: bool) -> str:
+    """The in-container path with symlinks resolved inside root (never escaping it)."""
+    pending = [p for p in path.split("/") if p and p != "."]
+    current: list[str] = []
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            if current:
+                current.pop()
+            continue
+        candidate = "/" + "/".join([*current, part])
+        host = root + candidate
+        if os.path.islink(host) and (pending or follow_last):
+            hops += 1
+            if hops > 40:
+                raise InvalidParameter(f"too many links in {path}")
+            target = os.readlink(host)
+            if target.startswith("/"):
+                current = []
+            pending = [p for p in target.split("/") if p and p != "."] + pending
+            continue
+        current.append(part)
+    return "/" + "/".join(current)
+
+
+class ContainerFiles:
+    def __init__(self, service: "ContainerService") -> None:
+        self.service = service
+
+    @contextlib.asynccontextmanager
+    async def root(self, c: Container) -> AsyncIterator[str]:
+        """The container's filesystem as the host sees it, mounting a stopped one meanwhile."""
+        pid = int(c.state.get("Pid") or 0)
+        if c.running and pid and os.path.exists(f"/proc/{pid}/root/"):
+            yield f"/proc/{pid}/root"
+            return
+        store = self.service.store
+        merged = store.dir(c.id, "merged")
+        mounted_here = not os.path.ismount(merged)
+        if mounted_here:
+            image = self.service.engine.images.get(c.image_id)
+            await rootfs.mount_overlay(image.layer_dirs(), store.dir(c.id, "upper"),
+                                       store.dir(c.id, "work"), merged, store.dir(c.id, "empty"))
+        try:
+            yield merged
+        finally:
+            if mounted_here and not c.running:
+                await rootfs.unmount(merged)
+
+    def _not_found(self, path: str, ref: str) -> NotFound:
+        return NotFound(f"Could not find the file {path} in container {ref}")
+
+    def stat(self, root: str, path: str, ref: str) -> tuple[str, dict[str, Any]]:
+        follow = path.endswith("/") or path.endswith("/.")
+        inner = resolve_in_root(root, path, follow)
+        host = root + inner
+        try:
+            st = os.lstat(host)
+        except FileNotFoundError:
+            raise self._not_found(path, ref) from None
+        link = ""
+        if stat.S_ISLNK(st.st_mode):
+            link = os.readlink(host)
+        name = os.path.basename(path.rstrip("/")) or "/"
+        return host, {"name": name, "size": st.st_size, "mode": go_mode(st),
+                      "mtime": format_rfc3339_nano(st.st_mtime_ns), "linkTarget": link}
+
+    async def get_archive(self, c: Container, ref: str, path: str
+                          ) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
+        """The stat header and a tar stream of path (for `docker cp c:path -`)."""
+        async with self.root(c) as root:
+            host, info = self.stat(root, path, ref)
+        requested_base = os.path.basename(path.rstrip("/")) or "."
+        if path.endswith("/."):
+            requested_base = "."
+        parent, base = os.path.split(host.rstrip("/")) if host.rstrip("/") else ("/", ".")
+        argv = ["tar", "--numeric-owner", "-C", parent, "-cf", "-"]
+        if base != requested_base:
+            argv += ["--transform", f"s|^{_sed_pattern(base)}|{_sed_replacement(requested_base)}|"]
+        argv.append(base)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async with self.root(c):
+                async for chunk in _stream(argv):
+                    yield chunk
+        return info, chunks()
+
+    async def put_archive(self, c: Container, ref: str, path: str,
+                          body: AsyncIterator[bytes], no_overwrite_dir_non_dir: bool) -> None:
+        if c.host_config.get("ReadonlyRootfs"):
+            raise Forbidden("container rootfs is marked read-only")
+        async with self.root(c) as root:
+            inner = resolve_in_root(root, path, True)
+            host = root + inner
+            if not os.path.exists(host):
+                raise self._not_found(path, ref)
+            if not os.path.isdir(host):
+                raise InvalidParameter("extraction point is not a directory")
+            argv = ["tar", "-x", "--numeric-owner", "--same-owner", "-p", "-C", host, "-f", "-"]
+            if no_overwrite_dir_non_dir:
+                argv.insert(2, "--no-overwrite-dir")
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE)
+            assert proc.stdin is not None
+            try:
+                async for chunk in body:
+                    proc.stdin.write(chunk)
+                    await proc.stdin.drain()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            finally:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    proc.stdin.close()
+            _, stderr = await proc.communicate()
+            if proc.returncode != 0:
+                raise InvalidParameter(f"error extracting archive: "
+                                       f"{stderr.decode(errors='replace').strip()}")
+        self.service.publish(c, "extract-to-dir")
+
+    async def export(self, c: Container) -> AsyncIterator[bytes]:
+        store = self.service.store
+        merged = store.dir(c.id, "merged")
+        mounted_here = not os.path.ismount(merged)
+        if mounted_here:
+            image = self.service.engine.images.get(c.image_id)
+            await rootfs.mount_overlay(image.layer_dirs(), store.dir(c.id, "upper"),
+                                       store.dir(c.id, "work"), merged, store.dir(c.id, "empty"))
+        self.service.publish(c, "export")
+        try:
+            async for chunk in _stream(["tar", "--numeric-owner", "-C", merged, "-cf", "-",
+                                        "."]):
+                yield chunk
+        finally:
+            if mounted_here and not c.running:
+                await rootfs.unmount(merged)
+
+    def changes(self, c: Container) -> list[dict[str, Any]]:
+        """`docker diff` from the overlay upperdir (whiteouts are deletions)."""
+        upper = self.service.store.dir(c.id, "upper")
+        try:
+            lowers = self.service.engine.images.get(c.image_id).layer_dirs()
+        except NotFound:
+            lowers = []
+
+        def in_lower(rel: str) -> bool:
+            return any(os.path.lexists(os.path.join(lower, rel.lstrip("/"))) for lower in lowers)
+
+        result: dict[str, int] = {}
+        for dirpath, dirnames, filenames in os.walk(upper):
+            rel_dir = "/" + os.path.relpath(dirpath, upper) if dirpath != upper else ""
+            for name in dirnames + filenames:
+                rel = f"{rel_dir}/{name}"
+                full = os.path.join(dirpath, name)
+                st = os.lstat(full)
+                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                    result[rel] = CHANGE_DELETED
+                elif in_lower(rel):
+                    result[rel] = CHANGE_MODIFIED
+                else:
+                    result[rel] = CHANGE_ADDED
+        return [{"Path": p, "Kind": k} for p, k in sorted(_hide_mountpoints(result).items())]
+
+    async def commit(self, c: Container, repo: str, tag: str, comment: str, author: str,
+                     pause: bool, overrides: dict[str, Any], changes: list[str]) -> str:
+        service = self.service
+        parent = service.engine.images.get(c.image_id)
+        config = {k: v for k, v in c.config.items() if k != "Image"}
+        config.update({k: v for k, v in overrides.items() if v})
+        apply_changes(config, changes)
+        if author:
+            config["author"] = author
+        if comment:
+            config["comment"] = comment
+        history = {"created": format_rfc3339_nano(time.time_ns()),
+                   "created_by": " ".join([c.record["Path"], *c.record["Args"]]),
+                   **({"comment": comment} if comment else {}),
+                   **({"author": author} if author else {})}
+        reference = f"{repo}:{tag or 'latest'}" if repo else None
+        paused_here = False
+        if pause and c.running and not c.state.get("Paused"):
+            with contextlib.suppress(Exception):
+                await service.lifecycle.runtime_of(c).pause(c.id)
+                paused_here = True
+        try:
+            image = await service.engine.images.commit(
+                parent, service.store.dir(c.id, "upper"), config, history, reference)
+        finally:
+            if paused_here:
+                with contextlib.suppress(Exception):
+                    await service.lifecycle.runtime_of(c).resume(c.id)
+        service.publish(c, "commit", comment=comment, imageID=image.id,
+                        imageRef=reference or "")
+        return image.id  # type: ignore[no-any-return]
+
+
+# Mount points the runtime creates in the upperdir; Moby keeps them in an init layer instead.
+RUNTIME_MOUNTPOINTS = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv")
+
+
+def _hide_mountpoints(result: dict[str, int]) -> dict[str, int]:
+    kept = {p: k for p, k in result.items() if p not in RUNTIME_MOUNTPOINTS}
+    for path, kind in list(kept.items()):
+        if kind == CHANGE_MODIFIED and not any(other.startswith(path + "/") for other in kept) \
+                and any(m.startswith(path + "/") for m in RUNTIME_MOUNTPOINTS):
+            del kept[path]
+    return kept
+
+
+def apply_changes(config: dict[str, Any], changes: list[str]) -> None:
+    """`--change` Dockerfile instructions a commit may carry (config-only ones)."""
+    import json
+    import shlex
+
+    for change in changes:
+        keyword, _, rest = change.strip().partition(" ")
+        keyword, rest = keyword.upper(), rest.strip()
+
+        def words(rest: str = rest) -> list[str]:
+            if rest.startswith("["):
+                with contextlib.suppress(ValueError):
+                    return [str(x) for x in json.loads(rest)]
+            return ["/bin/sh", "-c", rest]
+
+        if keyword == "CMD":
+            config["Cmd"] = words()
+        elif keyword == "ENTRYPOINT":
+            config["Entrypoint"] = words()
+        elif keyword == "ENV":
+            key, sep, value = rest.partition("=")
+            if not sep:
+                key, _, value = rest.partition(" ")
+            env = [e for e in config.get("Env") or [] if e.split("=", 1)[0] != key.strip()]
+            config["Env"] = [*env, f"{key.strip()}={value.strip()}"]
+        elif keyword == "LABEL":
+            labels = dict(config.get("Labels") or {})
+            for item in shlex.split(rest):
+                k, _, v = item.partition("=")
+                labels[k] = v
+            config["Labels"] = labels
+        elif keyword == "EXPOSE":
+            ports = dict(config.get("ExposedPorts") or {})
+            for port in rest.split():
+                ports[port if "/" in port else port + "/tcp"] = {}
+            config["ExposedPorts"] = ports
+        elif keyword == "WORKDIR":
+            config["WorkingDir"] = rest
+        elif keyword == "USER":
+            config["User"] = rest
+        elif keyword == "STOPSIGNAL":
+            config["StopSignal"] = rest
+        elif keyword == "VOLUME":
+            volumes = dict(config.get("Volumes") or {})
+            for v in words() if rest.startswith("[") else rest.split():
+                volumes[v] = {}
+            config["Volumes"] = volumes
+        else:
+            raise InvalidParameter(f"{keyword} is not a valid change command")
+
+
+def _sed_replacement(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("&", "\\&")
+
+
+def _sed_pattern(text: str) -> str:
+    import re
+
+    return re.sub(r"([\\|.*\[\]^$])", r"\\\1", text)
+
+
+async def _stream(argv: list[str]) -> AsyncIterator[bytes]:
+    proc = await asyncio.create_subprocess_exec(*argv, stdout=subprocess.PIPE,
+                                                stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    try:
+        while True:
+            chunk = await proc.stdout.read(65536)
+            if not chunk:
+                break
+            yield chunk
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        await proc.wait()
