@@ -159,7 +159,24 @@ def test_layers_are_overlay_lowerdirs(daemon: DaemonProcess) -> None:
         finally:
             subprocess.run(["umount", mountpoint], check=True)
     assert data["Config"]["Labels"] == {"test": "layered"}
-    daemon.docker("rmi", "layered")
+
+
+def test_rmi_releases_only_unshared_layers(daemon: DaemonProcess, busybox: str) -> None:
+    """layered shares busybox's bottom layer: removing it must keep that layer."""
+    image = layered_image()
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = os.path.join(tmp, "layered.tar")
+        write_docker_archive(archive, [image])
+        load_archive(daemon, archive)
+    graph = json.loads(daemon.docker("image", "inspect", "layered").stdout)[0]["GraphDriver"]
+    lower = graph["Data"]["LowerDir"].split(":")
+    output = daemon.docker("rmi", "layered").stdout.splitlines()
+    deleted = [line.split(": ", 1)[1] for line in output if line.startswith("Deleted: ")]
+    assert deleted[0] == image.id and len(deleted) == 3  # the image and its 2 own layers
+    assert not os.path.exists(graph["Data"]["UpperDir"])
+    assert os.path.isdir(lower[-1])  # busybox's layer, still used by busybox
+    upper = json.loads(daemon.docker("image", "inspect", busybox).stdout)[0]["GraphDriver"]
+    assert upper["Data"]["UpperDir"] == lower[-1]
 
 
 def test_info_counts_images_and_docker_py_lists(daemon: DaemonProcess, busybox: str) -> None:

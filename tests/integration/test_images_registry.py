@@ -1,6 +1,7 @@
 """Pull and push against a real docker-registry: tags and digests, platform selection,
 compression formats, corrupted blobs, auth, mirrors, interrupted and concurrent pulls."""
 
+import hashlib
 import json
 import os
 import tempfile
@@ -127,7 +128,7 @@ def test_corrupted_blob_is_rejected(daemon: DaemonProcess, served: RegistryProce
     layer = random_layer(100_000, seed=3)
     raw = json.dumps(image_config([layer]), separators=(",", ":")).encode()
     served.put_image("corrupt/img", "1", [layer], raw, compression="none", oci=True)
-    digest = "sha256:" + __import__("hashlib").sha256(layer).hexdigest()
+    digest = "sha256:" + hashlib.sha256(layer).hexdigest()
     with open(served.blob_path(digest), "r+b") as f:
         f.seek(5000)
         f.write(b"X" * 100)
@@ -215,6 +216,22 @@ def test_token_auth_login_pull_push(make_daemon_module: DaemonProcess) -> None:
         registry.cleanup()
 
 
+def wait_for_download(daemon: DaemonProcess) -> None:
+    """Until a layer download of a pull has started writing."""
+    tmp = os.path.join(daemon.data_root, "images", "tmp")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(
+            name.startswith("download-") and os.path.getsize(os.path.join(tmp, name))
+            for name in os.listdir(tmp)):
+        time.sleep(0.05)
+
+
+def assert_no_trace(daemon: DaemonProcess, repo: str) -> None:
+    assert os.listdir(os.path.join(daemon.data_root, "images", "tmp")) == []
+    assert repo not in daemon.docker("images", "-a").stdout
+    assert daemon.docker("images", "-a", "-q").stdout.strip() == ""
+
+
 def test_interrupted_pull_leaves_nothing_and_retries(make_daemon: type) -> None:
     registry = RegistryProcess().start()
     try:
@@ -224,25 +241,25 @@ def test_interrupted_pull_leaves_nothing_and_retries(make_daemon: type) -> None:
         own = make_daemon(config={"max-download-attempts": 2}).start()
         registry.serve_to(own, rate=1_000_000)
         ref = f"{registry.host}/slow/img:1"
+        # The registry dies mid-download: the pull fails and leaves nothing visible.
         pull = own.docker_popen("pull", ref)
-        tmp = os.path.join(own.data_root, "images", "tmp")
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any(
-                name.startswith("download-") and os.path.getsize(os.path.join(tmp, name))
-                for name in os.listdir(tmp)):
-            time.sleep(0.05)
+        wait_for_download(own)
         registry.kill()
         _, stderr = pull.communicate(timeout=60)
         assert pull.returncode == 1, stderr
         assert "slow/img" not in own.docker("images").stdout
-        own.kill()
-        own.start()
-        assert os.listdir(tmp) == []
-        assert "slow/img" not in own.docker("images").stdout
+        # The daemon is killed mid-download: it restarts clean.
         registry.start()
+        pull = own.docker_popen("pull", ref)
+        wait_for_download(own)
+        own.kill()
+        pull.communicate(timeout=60)
+        own.start()
+        assert_no_trace(own, "slow/img")
         registry.forwarders[own.netns].rate = 0  # type: ignore[index]
         own.docker("pull", ref)
-        assert inspect(own, ref)["Id"].startswith("sha256:")
+        assert inspect(own, ref)["RootFS"]["Layers"] == [
+            "sha256:" + hashlib.sha256(big).hexdigest()]
     finally:
         registry.cleanup()
 

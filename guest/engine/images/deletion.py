@@ -4,8 +4,10 @@ from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.errors import Conflict
 from ketch.guest.engine.filters import Filters
+from ketch.guest.engine.images.image import Image
 from ketch.guest.engine.timestamps import parse_timestamp_ns
 from ketch.guest.store.images import reference
+from ketch.guest.store.images.layers import chain_ids
 from ketch.guest.store.images.reference import Reference
 
 if TYPE_CHECKING:
@@ -84,8 +86,12 @@ def delete_image(service: "ImageService", text: str, force: bool,
 
 def _delete_with_parents(service: "ImageService", image_id: str, prune: bool,
                          records: list[dict[str, str]]) -> None:
+    chains: list[str] = []
     while image_id:
         parent = str(service.store.images.metadata(image_id).get("parent", ""))
+        raw = service.store.images.get_config(image_id)
+        if raw is not None:
+            chains += reversed(chain_ids(Image.from_config(image_id, raw).diff_ids))
         service.store.images.delete(image_id)
         records.append({"Deleted": image_id})
         service.engine.events.publish("image", "delete", image_id, {"name": image_id})
@@ -95,7 +101,9 @@ def _delete_with_parents(service: "ImageService", image_id: str, prune: bool,
                 or _container_using(service, parent)):
             break
         image_id = parent
-    service.collect_garbage()
+    # As Moby's layer store does, each layer released with the image is reported, top first.
+    released = set(service.collect_garbage())
+    records.extend({"Deleted": chain} for chain in dict.fromkeys(chains) if chain in released)
 
 
 

@@ -210,7 +210,7 @@ class ImageService(Service):
         async with self.lock:
             return deletion.prune_images(self, filters)
 
-    def collect_garbage(self) -> int:
+    def collect_garbage(self) -> list[str]:
         """Remove layers/blobs no image needs (pinned chains of running pulls are kept)."""
         live_chains = set(self._pinned)
         live_blobs: set[str] = set(self._pinned)  # pins also hold blobs of running pulls

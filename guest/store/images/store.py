@@ -32,14 +32,13 @@ class ImageStore:
     def image_chains(self, diff_ids: list[str]) -> list[str]:
         return chain_ids(diff_ids)
 
-    def collect_garbage(self, live_chains: set[str], live_blobs: set[str]) -> int:
-        """Delete layers and blobs no image refers to; returns bytes reclaimed."""
-        reclaimed = 0
+    def collect_garbage(self, live_chains: set[str], live_blobs: set[str]) -> list[str]:
+        """Delete layers and blobs no image refers to; returns the deleted chain IDs."""
+        deleted = []
         for chain in list(self.layers.chains()):
             if chain not in live_chains:
-                layer = self.layers.get(chain)
-                reclaimed += layer.size if layer else 0
                 self.layers.delete(chain)
+                deleted.append(chain)
         for layer_chain in live_chains:
             layer = self.layers.get(layer_chain)
             if layer is not None:
@@ -48,4 +47,4 @@ class ImageStore:
         for digest in list(self.blobs.digests()):
             if digest not in live_blobs:
                 self.blobs.delete(digest)
-        return reclaimed
+        return deleted

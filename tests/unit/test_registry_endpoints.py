@@ -1,0 +1,40 @@
+"""Which endpoints a registry name maps to: Moby's insecure-registries and mirror rules."""
+
+import asyncio
+
+from ketch.guest.registry.client import Credentials, error_from_body, parse_challenge
+from ketch.guest.registry.endpoints import endpoints_for, is_insecure
+
+
+def test_loopback_is_insecure_by_default_and_cidrs_extend_it() -> None:
+    assert asyncio.run(is_insecure("127.0.0.1:5000", []))
+    assert asyncio.run(is_insecure("[::1]:5000", []))
+    assert not asyncio.run(is_insecure("10.1.2.3:5000", []))
+    assert asyncio.run(is_insecure("10.1.2.3:5000", ["10.0.0.0/8"]))
+    assert asyncio.run(is_insecure("registry.invalid:5000", ["registry.invalid:5000"]))
+
+
+def test_insecure_tries_https_without_verification_then_http() -> None:
+    urls = [(e.url, e.verify_tls) for e in asyncio.run(endpoints_for("127.0.0.1:5000", [], []))]
+    assert urls == [("https://127.0.0.1:5000", False), ("http://127.0.0.1:5000", True)]
+    secure = asyncio.run(endpoints_for("registry.invalid", [], []))
+    assert [(e.url, e.verify_tls) for e in secure] == [("https://registry.invalid", True)]
+
+
+def test_mirrors_come_first_for_docker_hub_only() -> None:
+    hub = asyncio.run(endpoints_for("docker.io", [], ["http://127.0.0.1:5000/"]))
+    assert [e.url for e in hub] == ["http://127.0.0.1:5000", "https://registry-1.docker.io"]
+    assert hub[0].mirror
+    other = asyncio.run(endpoints_for("127.0.0.1:6000", [], ["http://127.0.0.1:5000"]))
+    assert all(not e.mirror for e in other)
+
+
+def test_challenges_and_errors_parse_like_the_distribution_client() -> None:
+    scheme, params = parse_challenge(
+        'Bearer realm="https://auth.example/token",service="reg",scope="repository:a:pull"')
+    assert scheme == "bearer" and params["service"] == "reg"
+    error = error_from_body(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN",'
+                                 b'"message":"manifest unknown"}]}')
+    assert error.message == "manifest unknown: manifest unknown"
+    assert error.status == 404 and error.codes == ("MANIFEST_UNKNOWN",)
+    assert Credentials.from_auth_config({"auth": "dTpw"}) == Credentials("u", "p")
