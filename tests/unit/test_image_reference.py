@@ -77,7 +77,7 @@ def test_progress_text_matches_docker() -> None:
     assert human_size(1_984_348) == "1.984MB"
     assert human_size(999) == "999B"
     text = bar(50, 100)
-    assert text.startswith("[" + "=" * 24 + ">" + " " * 25 + "]")
+    assert text.startswith("[" + "=" * 25 + ">" + " " * 25 + "] ")
     assert text.endswith("50B/100B")
 
 

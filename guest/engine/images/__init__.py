@@ -17,7 +17,10 @@ The interface other areas use (engine.images is an ImageService):
   ``history_entry`` is appended to the parent's history (created/created_by/comment;
   empty_layer is set for you).
 - ``engine.images.pull(ref, auth, platform) -> AsyncIterator[dict]``: Docker's progress JSON
-  messages; a failed pull yields a final {"errorDetail": {...}, "error": "..."} message.
+  messages; a failure raises an EngineError from the iterator (the API layer turns it into an
+  HTTP error before the first message, an {"errorDetail": ...} message after).
+- ``engine.images.get(image_id) -> Image`` for a known full ID; ``engine.images.images()``
+  iterates all images.
 - Deleting an image asks ``engine.containers.image_in_use(image_id)`` and answers 409 as Moby.
 """
 

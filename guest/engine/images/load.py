@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.engine.images.progress import progress, short
 from ketch.guest.store.images import reference
 from ketch.guest.store.images.layers import chain_ids
 from ketch.guest.store.images.unpack import detect_compression
@@ -80,14 +81,14 @@ async def load(service: "ImageService", chunks: AsyncIterator[bytes],
     try:
         await extract_archive(chunks, staging)
         for entry in _read_manifest(staging):
-            async for message in _load_one(service, staging, entry):
+            async for message in _load_one(service, staging, entry, quiet):
                 yield message
     finally:
         await asyncio.to_thread(shutil.rmtree, staging, True)
 
 
-async def _load_one(service: "ImageService", root: str,
-                    entry: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+async def _load_one(service: "ImageService", root: str, entry: dict[str, Any],
+                    quiet: bool) -> AsyncIterator[dict[str, Any]]:
     with open(_inside(root, entry["Config"]), "rb") as f:
         raw = f.read()
     try:
@@ -103,9 +104,12 @@ async def _load_one(service: "ImageService", root: str,
     with service.pinned(chains):
         parent = None
         for diff_id, layer_path in zip(diff_ids, layer_paths, strict=True):
-            layer = await service.register_layer_file(parent, diff_id,
-                                                      _inside(root, layer_path))
+            path = _inside(root, layer_path)
+            size = os.path.getsize(path)
+            layer = await service.register_layer_file(parent, diff_id, path)
             parent = layer.chain_id
+            if not quiet:
+                yield progress("Loading layer", short(diff_id), size, size)
         async with service.lock:
             image_id = service.register_image(raw, {})
             tags = list(entry.get("RepoTags") or [])

@@ -18,13 +18,14 @@ def human_size(size: float) -> str:
 
 
 def bar(current: int, total: int) -> str:
+    """JSONProgress.String as the daemon renders it (a 50-column bar, then the counts)."""
     if total <= 0:
         return f"{human_size(current):>8}"
-    percentage = min(current * 100 // total, 100)
-    filled = BAR_WIDTH * percentage // 100
-    box = "[" + "=" * max(filled - 1, 0) + (">" if filled else "") + " " * (
-        BAR_WIDTH - filled) + "]"
-    return f"{box} {human_size(current):>8}/{human_size(total)}"
+    filled = min(int(current / total * 100) // 2, 50)
+    box = "[" + "=" * filled + ">" + " " * (BAR_WIDTH - filled) + "] "
+    if current > total:
+        return box
+    return f"{box}{human_size(current):>8}/{human_size(total)}"
 
 
 def status(text: str, id_: str | None = None, detail: bool = True) -> dict[str, Any]:
