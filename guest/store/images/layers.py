@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,4 +171,6 @@ class LayerStore:
         doomed = tempfile.mkdtemp(dir=self.tmp_root, prefix="deleted-")
         with contextlib.suppress(FileNotFoundError):
             os.replace(folder, os.path.join(doomed, "layer"))
-        shutil.rmtree(doomed, ignore_errors=True)
+        # The files go in the background (a big layer takes a while); tmp/ is emptied at
+        # start should the daemon die first.
+        threading.Thread(target=shutil.rmtree, args=(doomed, True), daemon=True).start()
