@@ -154,7 +154,8 @@ def test_restart_keeps_networks_addresses_and_ports(make_daemon) -> None:  # typ
     daemon = make_daemon().start()
     busybox = load_busybox(daemon)
     daemon.docker("network", "create", "keep")
-    serve(daemon, busybox, "kept", "--network", "keep", "-p", "19090:80")
+    serve(daemon, busybox, "kept", "--network", "keep", "-p", "19090:80",
+          "--stop-timeout", "1")
     ip = daemon.docker("inspect", "-f", "{{.NetworkSettings.Networks.keep.IPAddress}}",
                        "kept").stdout.strip()
     assert http_from_netns(daemon, "127.0.0.1", 19090) == "hello-kept"

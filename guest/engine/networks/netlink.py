@@ -8,6 +8,7 @@ by moving the worker thread into it (setns) rather than with IPRoute(netns=...),
 import contextlib
 import ctypes
 import errno
+import logging
 import os
 import random
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from pyroute2 import IPRoute, NetlinkError
 from ketch.guest.engine.errors import EngineError
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
+# pyroute2 logs every netlink message at debug level, which would drown `dockerd --debug`.
+logging.getLogger("pyroute2").setLevel(logging.WARNING)
 MNT_DETACH = 2
 MS_BIND = 4096
 CLONE_NEWNET = 0x40000000
