@@ -1,6 +1,8 @@
 """Local image operations with the real CLI and docker-py: load, list, inspect, tag, rmi,
 history, save/load round trip, import, prune, events, overlay-ready layers."""
 
+import gzip
+import io
 import json
 import os
 import subprocess
@@ -93,6 +95,33 @@ def test_save_load_round_trip(daemon: DaemonProcess, busybox: str,
             assert client.images.get("busybox").id == busybox_image().id
         finally:
             client.close()
+
+
+def test_load_accepts_the_pre_25_archive_layout(daemon: DaemonProcess, busybox: str) -> None:
+    """Docker < 25 wrote <id>.json configs and <layer id>/layer.tar, without index.json."""
+    image = busybox_image(["legacy/busybox:old"])
+    layer = image.layers[0]
+    members = {
+        f"{image.id[7:]}.json": image.config_bytes,
+        "0123abcd/layer.tar": layer,
+        "0123abcd/VERSION": b"1.0",
+        "manifest.json": json.dumps([{"Config": f"{image.id[7:]}.json",
+                                      "RepoTags": ["legacy/busybox:old"],
+                                      "Layers": ["0123abcd/layer.tar"]}]).encode(),
+        "repositories": json.dumps({"legacy/busybox": {"old": "0123abcd"}}).encode(),
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    result = docker_binary(daemon, "load", data=gzip.compress(buffer.getvalue()))
+    assert result.returncode == 0, result.stderr
+    assert b"Loaded image: legacy/busybox:old" in result.stdout
+    assert json.loads(daemon.docker("image", "inspect", "legacy/busybox:old").stdout)[0][
+        "Id"] == image.id
+    daemon.docker("rmi", "legacy/busybox:old")
 
 
 def test_import_from_stdin_and_file(daemon: DaemonProcess) -> None:
