@@ -105,6 +105,11 @@ class ContainerSettings:
             list(field_of(hc, "DnsSearch", []) or self.config.dns_search),
             list(field_of(hc, "DnsOptions", []) or self.config.dns_opts), embedded)
         record["Upstream"] = upstream
+        if record["Mode"] == "host" and not field_of(hc, "Dns", []) and not self.config.dns:
+            # The host's own file, loopback resolvers included: they are reachable here.
+            with contextlib.suppress(OSError), open(sandbox_files.HOST_RESOLV_CONF,
+                                                    encoding="utf-8") as f:
+                resolv = f.read()
         record["IP"] = next((ep.ipv4 for n, ep in joined if n.id == record.get("Network")),
                             record.get("IP", ""))
         record["Files"] = {
