@@ -45,29 +45,19 @@ def serve(netns: str | None, *args: str) -> subprocess.Popen[str]:
 
 
 async def measure(mb: int, rounds: int) -> dict[str, list[float]]:
-    from dataclasses import dataclass, field
-    from typing import Any
-
     from ketch.guest.daemon.config import DaemonConfig
     from ketch.guest.engine.engine import Engine
-
-    @dataclass
-    class Box:
-        id: str
-        name: str
-        config: dict[str, Any]
-        host_config: dict[str, Any]
-        network_settings: dict[str, Any] = field(default_factory=dict)
-        state: dict[str, Any] = field(default_factory=lambda: {"Running": True})
+    from ketch.guest.testing.standin import StandInContainer
 
     root = tempfile.mkdtemp(prefix="bench-net-")
     engine = Engine(DaemonConfig(data_root=f"{root}/data", exec_root=f"{root}/run"))
     await engine.start()
     await engine.networks.create({"Name": "benchnet"})
-    server_box = Box(uuid.uuid4().hex * 2, "/server", {"ExposedPorts": {"5001/tcp": {}}},
-                     {"NetworkMode": "benchnet",
-                      "PortBindings": {"5001/tcp": [{"HostIp": "", "HostPort": "15001"}]}})
-    client_box = Box(uuid.uuid4().hex * 2, "/client", {}, {"NetworkMode": "benchnet"})
+    server_box = StandInContainer(
+        uuid.uuid4().hex * 2, "/server", {"ExposedPorts": {"5001/tcp": {}}},
+        {"NetworkMode": "benchnet",
+         "PortBindings": {"5001/tcp": [{"HostIp": "", "HostPort": "15001"}]}})
+    client_box = StandInContainer(uuid.uuid4().hex * 2, "/client", {}, {"NetworkMode": "benchnet"})
     server_ns = (await engine.networks.setup_container(server_box)).netns_path
     client_ns = (await engine.networks.setup_container(client_box)).netns_path
     server_ip = server_box.network_settings["Networks"]["benchnet"]["IPAddress"]

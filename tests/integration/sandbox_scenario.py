@@ -6,7 +6,6 @@ import asyncio
 import json
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 from ketch.guest.daemon.config import DaemonConfig
@@ -14,16 +13,7 @@ from ketch.guest.engine.engine import Engine
 from ketch.guest.engine.errors import EngineError
 from ketch.guest.engine.networks import netlink
 from ketch.guest.engine.networks.dns import DnsServer
-
-
-@dataclass
-class FakeContainer:
-    id: str
-    name: str
-    config: dict[str, Any]
-    host_config: dict[str, Any]
-    network_settings: dict[str, Any] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=lambda: {"Running": True})
+from ketch.guest.testing.standin import StandInContainer
 
 
 def in_netns(path: str, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -90,7 +80,7 @@ async def outbound(networks: Any) -> dict[str, Any]:
     server = subprocess.Popen(["nsenter", f"--net={outside}", sys.executable, "-c",
                                ECHO_CLIENT])
     await networks.create({"Name": "sealed", "Internal": True})
-    boxes = {name: FakeContainer(name * 64, f"/{name}", {}, {"NetworkMode": mode})
+    boxes = {name: StandInContainer(name * 64, f"/{name}", {}, {"NetworkMode": mode})
              for name, mode in (("d", "bridge"), ("e", "sealed"))}
     report: dict[str, Any] = {}
     try:
@@ -99,7 +89,7 @@ async def outbound(networks: Any) -> dict[str, Any]:
             sandbox = await networks.setup_container(box)
             report[f"outbound_{name}"] = await fetch_async("http://198.51.100.1:8000/",
                                                            str(sandbox.netns_path))
-        published_all = FakeContainer("f" * 64, "/f", {"ExposedPorts": {"80/tcp": {}}},
+        published_all = StandInContainer("f" * 64, "/f", {"ExposedPorts": {"80/tcp": {}}},
                                       {"NetworkMode": "bridge", "PublishAllPorts": True})
         await networks.setup_container(published_all)
         report["publish_all"] = published_all.network_settings["Ports"]
@@ -126,11 +116,11 @@ async def scenario(root: str) -> dict[str, Any]:
     networks = engine.networks
     report: dict[str, Any] = {}
     await networks.create({"Name": "appnet", "IPAM": {"Config": [{"Subnet": "10.40.0.0/24"}]}})
-    web = FakeContainer("a" * 64, "/web", {"ExposedPorts": {"80/tcp": {}}},
+    web = StandInContainer("a" * 64, "/web", {"ExposedPorts": {"80/tcp": {}}},
                         {"NetworkMode": "appnet",
                          "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "18080"}]}})
     web.network_settings["Networks"] = {"appnet": {"Aliases": ["www"]}}
-    client = FakeContainer("b" * 64, "/client", {}, {"NetworkMode": "appnet"})
+    client = StandInContainer("b" * 64, "/client", {}, {"NetworkMode": "appnet"})
     web_box = await networks.setup_container(web)
     client_box = await networks.setup_container(client)
     report["web_ip"] = web.network_settings["Networks"]["appnet"]["IPAddress"]
@@ -154,7 +144,7 @@ async def scenario(root: str) -> dict[str, Any]:
                                            "example.test")
         report["dns_renamed"] = await lookup(client_box.netns_path, "127.0.0.11", "web2")
         report.update(await outbound(networks))
-        other = FakeContainer("c" * 64, "/other", {}, {
+        other = StandInContainer("c" * 64, "/other", {}, {
             "NetworkMode": "bridge",
             "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "18080"}]}})
         try:
