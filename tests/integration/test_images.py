@@ -50,6 +50,11 @@ def test_tag_and_untag(daemon: DaemonProcess, busybox: str) -> None:
     daemon.docker("tag", busybox, "example.com/team/app:v1")
     tags = json.loads(daemon.docker("image", "inspect", busybox).stdout)[0]["RepoTags"]
     assert "example.com/team/app:v1" in tags
+    listed = daemon.docker("images", "--format", "{{.Repository}}:{{.Tag}}", "busybox").stdout
+    assert listed.split() == ["busybox:latest"]
+    matched = daemon.docker("images", "--filter", "reference=*/team/*", "--format",
+                            "{{.Repository}}").stdout
+    assert matched.split() == ["example.com/team/app"]
     removed = daemon.docker("rmi", "example.com/team/app:v1").stdout
     assert removed.strip() == "Untagged: example.com/team/app:v1"
     assert busybox_image().id in image_ids(daemon)

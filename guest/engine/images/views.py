@@ -1,5 +1,7 @@
 """The JSON shapes of GET /images/json, /images/{name}/json and /images/{name}/history."""
 
+import dataclasses
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -137,14 +139,18 @@ def list_images(images: list[Image], filters: Filters, show_all: bool,
             continue
         if not filters.match_kv_list("label", image.labels):
             continue
+        view = image
         if "reference" in filters:
-            tags = [t for t in image.repo_tags + image.repo_digests
-                    if any(_reference_matches(pattern, t) for pattern in filters.get(
-                        "reference"))]
-            if not tags:
+            # Moby lists only the references that match, and skips images with none.
+            patterns = filters.get("reference")
+            tags = [t for t in image.repo_tags if any(_reference_matches(p, t) for p in patterns)]
+            digests = [d for d in image.repo_digests
+                       if any(_reference_matches(p, d) for p in patterns)]
+            if not tags and not digests:
                 continue
+            view = dataclasses.replace(image, repo_tags=tags, repo_digests=digests)
         counts = container_counts or {}
-        result.append(summary(image, counts.get(image.id, -1)))
+        result.append(summary(view, counts.get(image.id, -1)))
     return result
 
 
@@ -164,15 +170,33 @@ def _bound(filters: Filters, key: str, by_ref: dict[str, Image]) -> int | None:
     return image.created_ns
 
 
-def _reference_matches(pattern: str, ref_text: str) -> bool:
-    """Moby matches `reference` filters with path.Match on the familiar name (and name:tag)."""
-    import fnmatch
+def _path_match(pattern: str, name: str) -> bool:
+    """Go's path.Match: `*` and `?` never cross a `/`."""
+    regex = ""
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "*":
+            regex += "[^/]*"
+        elif char == "?":
+            regex += "[^/]"
+        elif char == "[":
+            end = pattern.find("]", index + 1)
+            if end < 0:
+                return False
+            body = pattern[index + 1:end]
+            regex += "[" + ("^" + body[1:] if body.startswith("^") else body) + "]"
+            index = end
+        else:
+            regex += re.escape(char)
+        index += 1
+    return re.fullmatch(regex, name) is not None
 
+
+def _reference_matches(pattern: str, ref_text: str) -> bool:
+    """reference.FamiliarMatch: the pattern against name:tag, and against the bare name."""
     try:
         ref = reference.parse(ref_text)
     except InvalidParameter:
         return False
-    candidates = [ref.familiar_name, ref.familiar]
-    if ":" in pattern.rpartition("/")[2] or "@" in pattern:
-        candidates = [ref.familiar]
-    return any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
+    return _path_match(pattern, ref.familiar) or _path_match(pattern, ref.familiar_name)
