@@ -1,14 +1,12 @@
 """docker exec: exit codes, user/workdir/env, stdin, detached, a TTY through a real pty."""
 
-import os
-import pty
-import select
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from ketch.guest.testing.daemon import DOCKER_CLI, DaemonProcess
+from ketch.guest.testing.terminal import run_in_pty
 
 
 @pytest.fixture(scope="module")
@@ -16,30 +14,6 @@ def sleeper(daemon: DaemonProcess, busybox: str) -> Iterator[str]:
     daemon.docker("run", "-d", "--name", "exec-target", busybox, "sleep", "300")
     yield "exec-target"
     daemon.docker("rm", "-f", "exec-target")
-
-
-def run_in_pty(argv: list[str], env: dict[str, str], send: bytes = b"",
-               timeout: float = 15) -> tuple[bytes, int]:
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.execvpe(argv[0], argv, env)
-    if send:
-        os.write(fd, send)
-    out = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return out, os.waitstatus_to_exitcode(status)
 
 
 def test_exec_exit_codes_and_errors(daemon: DaemonProcess, sleeper: str) -> None:

@@ -83,8 +83,10 @@ class Lifecycle:
                 container_id=c.id, bundle=bundle, runtime=runtime, log_path=self.log_path(c),
                 exit_dir=self.exit_dir, socket_dir=self.socket_dir, name=c.name.lstrip("/"),
                 tty=c.tty, stdin=bool(c.config.get("OpenStdin")),
+                # Moby closes a StdinOnce container's stdin when its client leaves, except
+                # with a TTY (detaching from `run -it` must not end the shell).
                 leave_stdin_open=bool(c.config.get("OpenStdin"))
-                and not c.config.get("StdinOnce"),
+                and (not c.config.get("StdinOnce") or c.tty),
                 log_size_max=parse_size(log_opts.get("max-size", "")))
             pid = await conmon.launch(launch)
         except ToolError as e:

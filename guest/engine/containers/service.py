@@ -8,6 +8,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
+from ketch.guest.engine.containers import health
 from ketch.guest.engine.containers.create import (
     build_record,
     random_name,
@@ -65,6 +66,7 @@ class ContainerService(Service):
                 pid = int(record.get("ConmonPid") or 0)
                 if conmon.pid_alive(pid):
                     self.lifecycle.watch(c)
+                    health.start_monitor(self, c)
                     continue
                 code = conmon.read_exit_code(self.lifecycle.exit_dir, c.id)
                 await self.on_exit(c, 137 if code is None else code, restart_policy=False)
@@ -191,6 +193,7 @@ class ContainerService(Service):
                         lambda: asyncio.ensure_future(self._auto_remove(c)))
                 raise
         self.publish(c, "start")
+        health.start_monitor(self, c)
 
     async def on_exit(self, c: Container, code: int, restart_policy: bool = True) -> None:
         """The container's process is gone (seen by the watcher, or at daemon start)."""
