@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import json
-import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -225,8 +225,7 @@ class ImageService(Service):
         return self.store.collect_garbage(live_chains, live_blobs)
 
     def temp_dir(self, prefix: str) -> str:
-        import tempfile
-
+        """A staging folder under the store's tmp/ (same filesystem, emptied at start)."""
         return tempfile.mkdtemp(dir=self.store.tmp, prefix=prefix)
 
     # -- pull / push (implemented in distribution.py) ---------------------------------------
@@ -248,6 +247,3 @@ class ImageService(Service):
         if self.store.blobs.has(layer.diff_id):
             return self.store.blobs.path(layer.diff_id), MEDIA_LAYER_TAR
         return None
-
-    def data_root_path(self, *parts: str) -> str:
-        return os.path.join(self.store.root, *parts)
