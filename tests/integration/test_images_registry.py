@@ -287,3 +287,22 @@ def test_concurrent_pulls_share_one_download(make_daemon: type) -> None:
         assert registry.forwarders[own.netns].bytes_down < 1.5 * len(big)  # type: ignore[index]
     finally:
         registry.cleanup()
+
+
+def test_cut_download_resumes_with_range(make_daemon: type) -> None:
+    registry = RegistryProcess().start()
+    try:
+        big = random_layer(2_000_000, seed=31)
+        raw = json.dumps(image_config([big]), separators=(",", ":")).encode()
+        registry.put_image("resume/img", "1", [big], raw, compression="none", oci=True)
+        own = make_daemon().start()
+        registry.serve_to(own, rate=1_000_000)
+        forwarder = registry.forwarders[own.netns]  # type: ignore[index]
+        pull = own.docker_popen("pull", f"{registry.host}/resume/img:1")
+        wait_for_download(own)
+        forwarder.cut()
+        _, stderr = pull.communicate(timeout=60)
+        assert pull.returncode == 0, stderr
+        assert forwarder.bytes_down < 1.4 * len(big)
+    finally:
+        registry.cleanup()

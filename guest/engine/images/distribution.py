@@ -30,6 +30,30 @@ class DigestError(EngineError):
     pass
 
 
+class PartialBlob:
+    """A download in progress: its file and the digest of the bytes so far (kept across
+    resumed attempts, so the digest is computed while streaming, once)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.restart()
+
+    def restart(self) -> None:
+        self.hasher = hashlib.sha256()
+        self.size = 0
+        with open(self.path, "wb"):
+            pass
+
+    def add(self, chunk: bytes) -> None:
+        self.hasher.update(chunk)
+        self.size += len(chunk)
+
+    def verify(self, desc: Descriptor) -> None:
+        if ((desc.size and self.size != desc.size)
+                or "sha256:" + self.hasher.hexdigest() != desc.digest):
+            raise DigestError(f"filesystem layer verification failed for digest {desc.digest}")
+
+
 class Distribution:
     def __init__(self, service: "ImageService") -> None:
         self.service = service
@@ -108,50 +132,50 @@ class Distribution:
 
     async def _download_with_retries(self, client: RegistryClient, repo: str, desc: Descriptor,
                                      scope: str, on_progress: Callable[[int, int], None]) -> str:
-        attempts = max(1, self.config.max_download_attempts)
-        for attempt in range(1, attempts + 1):
-            try:
-                return await self._download(client, repo, desc, scope, on_progress)
-            except TRANSPORT_ERRORS as e:
-                if attempt == attempts:
-                    raise EngineError(f"failed to download layer {desc.digest}: {e}") from e
-                await asyncio.sleep(RETRY_DELAY * attempt)
-        raise AssertionError("unreachable")
-
-    async def _download(self, client: RegistryClient, repo: str, desc: Descriptor, scope: str,
-                        on_progress: Callable[[int, int], None]) -> str:
-        blobs = self.service.store.blobs
+        """Retries resume where the bytes stopped (HTTP Range), as Moby's downloads do."""
         if desc.urls and not desc.digest:
             raise InvalidParameter("foreign layers are not supported")
+        blobs = self.service.store.blobs
         tmp = blobs.temp_path("download-")
+        attempts = max(1, self.config.max_download_attempts)
+        partial = PartialBlob(tmp)
         try:
-            response = await client.request("GET", f"/v2/{repo}/blobs/{desc.digest}", scope)
-            try:
-                if response.status != 200:
-                    raise error_from_body(response.status, await response.read())
-                hasher = hashlib.sha256()
-                received = 0
-                with open(tmp, "wb") as f:
-                    async for chunk in response.content.iter_chunked(CHUNK):
-                        hasher.update(chunk)
-                        f.write(chunk)
-                        received += len(chunk)
-                        if desc.size and received > desc.size:
-                            break
-                        on_progress(received, desc.size)
-            finally:
-                response.release()
-            actual = "sha256:" + hasher.hexdigest()
-            if (desc.size and received != desc.size) or actual != desc.digest:
-                if desc.size and received < desc.size and actual != desc.digest:
-                    raise aiohttp.ClientPayloadError(
-                        f"unexpected EOF after {received} of {desc.size} bytes")
-                raise DigestError(f"filesystem layer verification failed for digest "
-                                  f"{desc.digest}")
-            return blobs.commit_file(tmp, desc.digest)
+            for attempt in range(1, attempts + 1):
+                try:
+                    await self._download(client, repo, desc, scope, on_progress, partial)
+                    partial.verify(desc)
+                    return blobs.commit_file(tmp, desc.digest)
+                except TRANSPORT_ERRORS as e:
+                    if attempt == attempts:
+                        raise EngineError(f"failed to download layer {desc.digest}: {e}") from e
+                    await asyncio.sleep(RETRY_DELAY * attempt)
+            raise AssertionError("unreachable")
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+    async def _download(self, client: RegistryClient, repo: str, desc: Descriptor, scope: str,
+                        on_progress: Callable[[int, int], None], partial: "PartialBlob") -> None:
+        headers = {"Range": f"bytes={partial.size}-"} if partial.size else {}
+        response = await client.request("GET", f"/v2/{repo}/blobs/{desc.digest}", scope,
+                                        headers=headers)
+        try:
+            if response.status not in (200, 206):
+                raise error_from_body(response.status, await response.read())
+            if response.status == 200:
+                partial.restart()
+            with open(partial.path, "ab") as f:
+                async for chunk in response.content.iter_chunked(CHUNK):
+                    partial.add(chunk)
+                    f.write(chunk)
+                    if desc.size and partial.size > desc.size:
+                        break
+                    on_progress(partial.size, desc.size)
+        finally:
+            response.release()
+        if desc.size and partial.size < desc.size:
+            raise aiohttp.ClientPayloadError(f"unexpected EOF after {partial.size} of "
+                                             f"{desc.size} bytes")
 
     async def fetch_small_blob(self, client: RegistryClient, repo: str, digest: str,
                                scope: str) -> bytes:
