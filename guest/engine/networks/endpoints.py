@@ -12,7 +12,7 @@ import os
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.errors import Forbidden, InvalidParameter, NotFound
+from ketch.guest.engine.errors import EngineError, Forbidden, InvalidParameter, NotFound
 from ketch.guest.engine.networks import netlink, sandbox_files
 from ketch.guest.engine.networks.containers import (
     attr,
@@ -52,6 +52,15 @@ class ContainerNetworking(ContainerSettings):
 
     async def setup_container(self: "NetworkService", container: Any) -> Sandbox:
         """Create the container's netns, endpoints, published ports and /etc files."""
+        try:
+            return await self._setup_container(container)
+        except EngineError as e:
+            # Moby 28 wraps every sandbox failure this way (port conflicts, unknown networks).
+            wrapped = EngineError(f"failed to set up container networking: {e.message}")
+            wrapped.status = e.status
+            raise wrapped from e
+
+    async def _setup_container(self: "NetworkService", container: Any) -> Sandbox:
         cid = container_id(container)
         mode = str(field_of(host_config(container), "NetworkMode", "") or "default")
         if mode == "default":
