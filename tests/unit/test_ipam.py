@@ -57,3 +57,9 @@ def test_small_pool_is_exhausted() -> None:
     assert str(pool.allocate()) == "10.1.0.2"
     with pytest.raises(Conflict, match="no available IPv4 addresses"):
         pool.allocate()
+
+
+def test_auxiliary_addresses_are_never_handed_out() -> None:
+    pool = Pool.from_config({"Subnet": "10.1.0.0/29",
+                             "AuxiliaryAddresses": {"router": "10.1.0.2"}})
+    assert str(pool.allocate()) == "10.1.0.3"

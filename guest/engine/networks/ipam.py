@@ -74,7 +74,13 @@ class Pool:
         ip_range = parse_network(config["IPRange"]) if config.get("IPRange") else None
         if ip_range is not None and not ip_range.subnet_of(subnet):
             raise InvalidParameter(f"no matching subnet for range {ip_range}")
-        return cls(subnet, gateway, ip_range)
+        pool = cls(subnet, gateway, ip_range)
+        for address in (config.get("AuxiliaryAddresses") or {}).values():
+            reserved = parse_address(str(address))
+            if reserved not in subnet:
+                raise InvalidParameter(f"no matching subnet for aux-address {reserved}")
+            pool.allocated.add(reserved)
+        return pool
 
     def reserve(self, address: IPv4Addr) -> None:
         """A static address (--ip) or one restored from disk."""

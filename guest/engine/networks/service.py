@@ -249,8 +249,11 @@ class NetworkService(Service, ContainerNetworking):
             raise InvalidParameter("only one IPv4 subnet per network is supported")
         in_use = self._subnets_in_use()
         if configs and configs[0].get("Subnet"):
-            config = {k: str(v) for k, v in configs[0].items()
-                      if k in ("Subnet", "IPRange", "Gateway") and v}
+            config: dict[str, Any] = {k: str(v) for k, v in configs[0].items()
+                                      if k in ("Subnet", "IPRange", "Gateway") and v}
+            if configs[0].get("AuxiliaryAddresses"):
+                config["AuxiliaryAddresses"] = {str(k): str(v) for k, v in
+                                                configs[0]["AuxiliaryAddresses"].items()}
             subnet = parse_network(config["Subnet"])
             config["Subnet"] = str(subnet)
             if any(subnet.overlaps(other) for other in in_use):
