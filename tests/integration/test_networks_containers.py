@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 
@@ -133,19 +134,49 @@ def test_default_bridge_has_no_name_dns_but_links_work(daemon: DaemonProcess,
         daemon.docker("rm", "-f", "linked")
 
 
-def test_internal_network_blocks_outbound(daemon: DaemonProcess, busybox: str) -> None:
+ECHO_PEER = ("import socket\n"
+             "srv = socket.create_server(('198.51.100.1', 8000))\n"
+             "while True:\n"
+             "    conn, peer = srv.accept()\n"
+             "    conn.sendall(peer[0].encode() + b'\\n')\n"
+             "    conn.close()\n")
+
+
+@pytest.fixture
+def outside(daemon: DaemonProcess):  # type: ignore[no-untyped-def]
+    """A namespace beyond the daemon's, 198.51.100.1, that echoes the source address it sees."""
+    name = f"ketch-out-{uuid.uuid4().hex[:8]}"
+    assert daemon.netns is not None
+    veth = f"ko{uuid.uuid4().hex[:8]}"
+    steps = [["ip", "netns", "add", name],
+             ["ip", "link", "add", veth, "netns", daemon.netns, "type", "veth", "peer", "name",
+              "eth0", "netns", name],
+             ["ip", "-n", daemon.netns, "addr", "add", "198.51.100.254/24", "dev", veth],
+             ["ip", "-n", daemon.netns, "link", "set", veth, "up"],
+             ["ip", "-n", name, "addr", "add", "198.51.100.1/24", "dev", "eth0"],
+             ["ip", "-n", name, "link", "set", "eth0", "up"],
+             ["ip", "-n", name, "link", "set", "lo", "up"]]
+    for argv in steps:
+        subprocess.run(argv, check=True)
+    server = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, "-c", ECHO_PEER])
+    time.sleep(0.3)
+    yield "198.51.100.1"
+    server.kill()
+    server.wait()
+    subprocess.run(["ip", "-n", daemon.netns, "link", "del", veth], check=False)
+    subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+def test_default_bridge_masquerades_outbound_and_internal_blocks_it(
+        daemon: DaemonProcess, busybox: str, outside: str) -> None:
+    probe = f"nc -w 2 {outside} 8000 </dev/null || echo blocked"
+    assert daemon.docker("run", "--rm", busybox, "sh", "-c",
+                         probe).stdout.strip() == "198.51.100.254"
     daemon.docker("network", "create", "--internal", "sealed")
-    serve(daemon, busybox, "outside")
     try:
-        target = daemon.docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}",
-                               "outside").stdout.strip()
-        probe = f"nc -w 2 {target} 80 </dev/null | tail -1 || true"
-        assert daemon.docker("run", "--rm", busybox, "sh", "-c",
-                             probe).stdout.strip() == "hello-outside"
         assert daemon.docker("run", "--rm", "--network", "sealed", busybox, "sh", "-c",
-                             probe).stdout.strip() == ""
+                             probe).stdout.strip() == "blocked"
     finally:
-        daemon.docker("rm", "-f", "outside")
         daemon.docker("network", "rm", "sealed")
 
 
