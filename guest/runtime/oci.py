@@ -56,6 +56,8 @@ class OciRuntime:
         await self._call("resume", container_id)
 
     async def delete(self, container_id: str, force: bool = True) -> None:
+        if not os.path.exists(os.path.join(self.root, container_id)):
+            return  # nothing to delete: saves a runtime exec on every start and removal
         try:
             await self._call("delete", *(["--force"] if force else []), container_id)
         except ToolError as e:
