@@ -114,3 +114,4 @@ def test_volume_data_survives_a_daemon_restart(make_daemon) -> None:  # type: ig
                          "/d/answer").stdout == "42\n"
     refused = daemon.docker("volume", "rm", "durable", check=False)
     assert "volume is in use" in refused.stderr
+    daemon.kill()  # a graceful stop is not what this test is about (and waits on open requests)
