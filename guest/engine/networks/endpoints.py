@@ -151,9 +151,9 @@ class ContainerNetworking(ContainerSettings):
                             f"in network {network.name}")
         req = dict(endpoint_config or {})
         if not is_running(container) or cid not in self.sandboxes:
+            # Recorded for the next start, which creates the endpoint (and the event).
             networks[network.name] = {**empty_endpoint_settings(network.id), **req}
             self._persist(container)
-            self._publish_event("connect", network, cid)
             return
         async with self.lock:
             record = self.sandboxes[cid]
