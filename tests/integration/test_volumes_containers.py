@@ -115,3 +115,19 @@ def test_volume_data_survives_a_daemon_restart(make_daemon) -> None:  # type: ig
     refused = daemon.docker("volume", "rm", "durable", check=False)
     assert "volume is in use" in refused.stderr
     daemon.kill()  # a graceful stop is not what this test is about (and waits on open requests)
+
+
+def test_bind_device_volume_reaches_the_host_dir_and_rm_keeps_it(
+        daemon: DaemonProcess, busybox: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "f").write_text("from-host")
+    daemon.docker("volume", "create", "-o", "type=none", "-o", "o=bind",
+                  "-o", f"device={tmp_path}", "bindvol")
+    try:
+        out = run_and_remove(daemon, "-v", "bindvol:/b", busybox, "sh", "-c",
+                             "cat /b/f; echo back > /b/g")
+        assert out == "from-host"
+        assert (tmp_path / "g").read_text() == "back\n"
+    finally:
+        daemon.docker("volume", "rm", "bindvol")
+    # Removing the volume unmounted it first: the host directory keeps its files.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "g"]

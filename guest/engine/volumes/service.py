@@ -15,7 +15,7 @@ from ketch.guest.engine.networks.containers import attr, config, container_id, f
 from ketch.guest.engine.service import Service
 from ketch.guest.engine.volumes import copyup
 from ketch.guest.engine.volumes.specs import VolumeMount, parse_mount
-from ketch.guest.store.volumes import VolumeStore
+from ketch.guest.store.volumes import VolumeStillMounted, VolumeStore, is_mountpoint
 from ketch.guest.util.proc import run_async
 
 if TYPE_CHECKING:
@@ -129,8 +129,11 @@ class VolumeService(Service):
                 raise Conflict(f"remove {name}: volume is in use - "
                                f"[{', '.join(sorted(record['Containers']))}]")
             await self._unmount_device(record)
+            try:
+                await asyncio.to_thread(self.store.delete, name)
+            except VolumeStillMounted as e:
+                raise EngineError(f"remove {name}: volume is still mounted at {e}") from None
             del self.volumes[name]
-            await asyncio.to_thread(self.store.delete, name)
         self.engine.events.publish("volume", "destroy", name, {"driver": record["Driver"]})
 
     async def prune(self, filters: Filters) -> tuple[list[str], int]:
@@ -278,7 +281,7 @@ class VolumeService(Service):
         if not opts.get("type") and not opts.get("device"):
             return
         path = self.store.data_path(record["Name"])
-        if os.path.ismount(path):
+        if is_mountpoint(path):
             return
         os.makedirs(path, exist_ok=True)
         options = opts.get("o", "")
@@ -299,5 +302,7 @@ class VolumeService(Service):
 
     async def _unmount_device(self, record: dict[str, Any]) -> None:
         path = self.store.data_path(record["Name"])
-        if (record.get("Options") or {}) and os.path.ismount(path):
+        for _ in range(8):  # stacked mounts (e.g. after a crash) come off one at a time
+            if not is_mountpoint(path):
+                return
             await run_async(["umount", "-l", path], check=False, timeout=60)

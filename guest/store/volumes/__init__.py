@@ -6,6 +6,7 @@ volumes/<name>/volume.json  driver, labels, options, creation time and the conta
 
 import contextlib
 import os
+import re
 import shutil
 from typing import Any
 
@@ -13,6 +14,25 @@ from ketch.guest.store.atomic import read_json, write_json_atomic
 from ketch.guest.store.layout import Layout
 
 META_FILE = "volume.json"
+
+
+def _unescape(field: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as \\ooo."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def is_mountpoint(path: str) -> bool:
+    """From /proc/self/mountinfo: os.path.ismount misses bind mounts within one filesystem."""
+    target = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            return any(_unescape(line.split()[4]) == target for line in f if line.strip())
+    except OSError:
+        return os.path.ismount(path)
+
+
+class VolumeStillMounted(Exception):
+    """Refusing to delete a volume whose _data is still a mount (it may be a host directory)."""
 
 
 class VolumeStore:
@@ -43,7 +63,12 @@ class VolumeStore:
         write_json_atomic(os.path.join(self.path(record["Name"]), META_FILE), record)
 
     def delete(self, name: str) -> None:
-        """Metadata first (the volume is gone from then on), then the content."""
+        """Metadata first (the volume is gone from then on), then the content.
+
+        Never recurses through a mount: a bind-device volume's _data is someone's directory.
+        """
+        if is_mountpoint(self.data_path(name)):
+            raise VolumeStillMounted(self.data_path(name))
         folder = self.path(name)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(folder, META_FILE))
