@@ -128,8 +128,12 @@ def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: s
     validate_host_config(host_config)
     if host_config.get("NetworkMode") in ("", "default", None):
         host_config["NetworkMode"] = "bridge"
-    if not (host_config.get("LogConfig") or {}).get("Type"):
-        host_config["LogConfig"] = log_config
+    requested_log = dict(host_config.get("LogConfig") or {})
+    if not requested_log.get("Type"):
+        requested_log = {"Type": log_config["Type"],
+                         "Config": requested_log.get("Config") or dict(log_config["Config"])}
+    requested_log.setdefault("Config", {})
+    host_config["LogConfig"] = requested_log
     if not host_config.get("Runtime"):
         host_config["Runtime"] = default_runtime
     policy = host_config.get("RestartPolicy") or {}

@@ -77,8 +77,6 @@ class Lifecycle:
             spec = await self._spec(c, merged)
             with open(os.path.join(bundle, "config.json"), "w", encoding="utf-8") as f:
                 json.dump(spec, f)
-            host_config = c.host_config
-            log_opts = (host_config.get("LogConfig") or {}).get("Config") or {}
             launch = conmon.ConmonLaunch(
                 container_id=c.id, bundle=bundle, runtime=runtime, log_path=self.log_path(c),
                 exit_dir=self.exit_dir, socket_dir=self.socket_dir, name=c.name.lstrip("/"),
@@ -87,7 +85,7 @@ class Lifecycle:
                 # with a TTY (detaching from `run -it` must not end the shell).
                 leave_stdin_open=bool(c.config.get("OpenStdin"))
                 and (not c.config.get("StdinOnce") or c.tty),
-                log_size_max=parse_size(log_opts.get("max-size", "")))
+                )
             pid = await conmon.launch(launch)
         except ToolError as e:
             await self.cleanup(c)

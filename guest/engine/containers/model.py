@@ -29,6 +29,7 @@ class Container:
         self.exit_watch: asyncio.Task[None] | None = None
         self.restart_task: asyncio.Task[None] | None = None
         self.health_task: asyncio.Task[None] | None = None
+        self.rotate_task: asyncio.Task[None] | None = None
         self.removing = False  # rm has begun
         self.removed = False  # rm has finished (wait condition=removed)
         self.attach_count = 0

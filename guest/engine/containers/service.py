@@ -8,7 +8,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.containers import health
+from ketch.guest.engine.containers import health, logrotate
 from ketch.guest.engine.containers.create import (
     build_record,
     random_name,
@@ -67,6 +67,7 @@ class ContainerService(Service):
                 if conmon.pid_alive(pid):
                     self.lifecycle.watch(c)
                     health.start_monitor(self, c)
+                    logrotate.start_rotation(self, c)
                     continue
                 code = conmon.read_exit_code(self.lifecycle.exit_dir, c.id)
                 await self.on_exit(c, 137 if code is None else code, restart_policy=False)
@@ -86,7 +87,7 @@ class ContainerService(Service):
 
     async def close(self) -> None:
         for c in self.containers.values():
-            for task in (c.exit_watch, c.restart_task, c.health_task):
+            for task in (c.exit_watch, c.restart_task, c.health_task, c.rotate_task):
                 if task is not None:
                     task.cancel()
 
@@ -194,6 +195,7 @@ class ContainerService(Service):
                 raise
         self.publish(c, "start")
         health.start_monitor(self, c)
+        logrotate.start_rotation(self, c)
 
     async def on_exit(self, c: Container, code: int, restart_policy: bool = True) -> None:
         """The container's process is gone (seen by the watcher, or at daemon start)."""
