@@ -122,7 +122,7 @@ class Network:
             "Created": self.created,
             "Scope": "local",
             "Driver": self.driver,
-            "EnableIPv4": self.driver == "bridge",
+            "EnableIPv4": True,
             "EnableIPv6": self.enable_ipv6,
             "IPAM": {"Driver": self.ipam_driver, "Options": self.ipam_options,
                      "Config": [dict(c) for c in self.ipam_config]},

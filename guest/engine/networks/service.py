@@ -95,7 +95,7 @@ class NetworkService(Service, ContainerNetworking):
         for name, driver in (("none", "null"), ("host", "host")):
             if name not in by_name:
                 self._save(Network(id=secrets.token_hex(32), name=name, driver=driver,
-                                   created=self._now()))
+                                   created=self._now(), ipam_options=None))
         if self.config.bridge == "none":
             return
         existing = by_name.get("bridge")
