@@ -111,7 +111,7 @@ async def scenario(root: str) -> dict[str, Any]:
     await engine.start()
     # The "host's resolver": names the embedded server does not know are forwarded here.
     upstream = DnsServer(lambda _client, name: ["192.0.2.7"] if name == "example.test"
-                         else None, lambda: [])
+                         else None, lambda _client: [])
     await upstream.listen("127.0.0.1")
     networks = engine.networks
     report: dict[str, Any] = {}

@@ -10,7 +10,7 @@ NAMES = {"web": ["172.18.0.2"], "www": ["172.18.0.2", "172.18.0.3"]}
 
 
 def ask(name: str, rdtype: str = "A") -> dns.message.Message:
-    server = DnsServer(lambda _client, n: NAMES.get(n), lambda: [])
+    server = DnsServer(lambda _client, n: NAMES.get(n), lambda _client: [])
     query = dns.message.make_query(name, rdtype)
     wire = asyncio.run(server.answer(query.to_wire(), "172.18.0.9"))
     assert wire is not None
@@ -33,5 +33,5 @@ def test_unknown_names_without_reachable_upstreams_are_servfail() -> None:
 
 
 def test_garbage_is_ignored() -> None:
-    server = DnsServer(lambda _c, _n: None, lambda: [])
+    server = DnsServer(lambda _c, _n: None, lambda _client: [])
     assert asyncio.run(server.answer(b"\x00\x01junk", "172.18.0.9")) is None

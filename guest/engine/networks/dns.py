@@ -25,8 +25,8 @@ log = logging.getLogger("ketch.dns")
 
 # (client address, query name without trailing dot) -> IPv4 addresses, or None if unknown
 Resolver = Callable[[str, str], list[str] | None]
-# () -> upstream servers to forward unknown names to
-Upstreams = Callable[[], list[str]]
+# (client address) -> upstream servers to forward its unknown names to
+Upstreams = Callable[[str], list[str]]
 TTL = 600
 FORWARD_TIMEOUT = 3.0
 
@@ -79,10 +79,10 @@ class DnsServer:
                 response.answer.append(dns.rrset.from_text_list(
                     question.name, TTL, dns.rdataclass.IN, dns.rdatatype.A, addresses))
             return response.to_wire()
-        return await self._forward(query, tcp)
+        return await self._forward(query, tcp, client)
 
-    async def _forward(self, query: dns.message.Message, tcp: bool) -> bytes:
-        for server in self.upstreams():
+    async def _forward(self, query: dns.message.Message, tcp: bool, client: str) -> bytes:
+        for server in self.upstreams(client):
             try:
                 if tcp:
                     reply = await dns.asyncquery.tcp(query, server, timeout=FORWARD_TIMEOUT)

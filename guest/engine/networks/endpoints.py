@@ -397,6 +397,13 @@ class ContainerNetworking(ContainerSettings):
                     found.append(ep.ipv4)
         return list(dict.fromkeys(found)) or None
 
-    def upstream_servers(self: "NetworkService") -> list[str]:
+    def upstream_servers(self: "NetworkService", client: str) -> list[str]:
+        """Where the client's unknown names go: its own --dns servers, else the daemon's."""
+        for network in self.networks.values():
+            for ep in network.endpoints.values():
+                if ep.ipv4 == client and ep.container_id in self.sandboxes:
+                    upstream = self.sandboxes[ep.container_id].get("Upstream")
+                    if upstream:
+                        return list(upstream)
         _, upstream = sandbox_files.container_resolv_conf(self.config.dns, [], [], "x")
         return upstream
