@@ -11,15 +11,30 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
                 "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
                 "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
-ALL_CAPS = [
-    *DEFAULT_CAPS,
-    "CAP_DAC_READ_SEARCH", "CAP_LINUX_IMMUTABLE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_LEASE", "CAP_AUDIT_CONTROL", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+# Indexed by capability number (linux/capability.h).
+CAP_NUMBERS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN",
+    "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON",
+    "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 ]
+ALL_CAPS = list(CAP_NUMBERS)
+
+
+def bounding_caps() -> list[str]:
+    """The caps this daemon may hand out (Moby's "all" = the current bounding set)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            line = next(x for x in f if x.startswith("CapBnd:"))
+    except (OSError, StopIteration):
+        return list(ALL_CAPS)
+    mask = int(line.split()[1], 16)
+    return [name for bit, name in enumerate(CAP_NUMBERS) if mask & (1 << bit)]
 MASKED_PATHS = ["/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
                 "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
                 "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
@@ -63,7 +78,7 @@ def normalize_cap(name: str) -> str:
 def capabilities(host_config: dict[str, Any]) -> list[str]:
     """Moby's rules: ALL in CapAdd adds every cap, ALL in CapDrop drops the defaults first."""
     if host_config.get("Privileged"):
-        return list(ALL_CAPS)
+        return bounding_caps()
     adds = [normalize_cap(c) for c in host_config.get("CapAdd") or []]
     drops = [normalize_cap(c) for c in host_config.get("CapDrop") or []]
     for cap in adds + drops:
@@ -72,7 +87,7 @@ def capabilities(host_config: dict[str, Any]) -> list[str]:
     caps = [] if "CAP_ALL" in drops else list(DEFAULT_CAPS)
     caps = [c for c in caps if c not in drops]
     if "CAP_ALL" in adds:
-        return list(ALL_CAPS)
+        return bounding_caps()
     caps += [c for c in adds if c not in caps]
     return caps
 

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ketch.containers")
 PreStartHook = Callable[[], Awaitable[None]]
+INIT_PATH = "/sbin/docker-init"
 CREATE_FAILED = "failed to create task for container: failed to create shim task: OCI " \
                 "runtime create failed: "
 
@@ -133,6 +135,13 @@ class Lifecycle:
         cwd = config.get("WorkingDir") or "/"
         os.makedirs(os.path.join(merged, cwd.lstrip("/")), exist_ok=True)
         args = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+        if host_config.get("Init"):
+            init = shutil.which("tini-static") or shutil.which("tini")
+            if init is None:
+                raise InvalidParameter("--init needs tini (docker-init), which is not installed")
+            oci_mounts.append({"destination": INIT_PATH, "type": "bind", "source": init,
+                               "options": ["rbind", "ro", "rprivate"]})
+            args = [INIT_PATH, "--", *args]
         inputs = SpecInputs(
             rootfs=merged, hostname=hostname,
             env=process_env(config.get("Env") or [], hostname, c.tty), args=args, cwd=cwd,
