@@ -8,11 +8,10 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.containers import health, logrotate
+from ketch.guest.engine.containers import health, logrotate, maintenance
 from ketch.guest.engine.containers.create import (
     build_record,
     random_name,
-    validate_host_config,
     validate_name,
 )
 from ketch.guest.engine.containers.execs import ExecService
@@ -22,10 +21,8 @@ from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.signals import parse_signal
 from ketch.guest.engine.errors import Conflict, InvalidParameter, NotFound, NotModified
 from ketch.guest.engine.service import Service
-from ketch.guest.engine.timestamps import parse_timestamp_ns
 from ketch.guest.runtime import cgroups, conmon, runtimes
 from ketch.guest.runtime.oci import OciRuntime
-from ketch.guest.runtime.spec import resources as spec_resources
 from ketch.guest.store.containers import ContainerStore
 from ketch.guest.util.proc import ToolError
 
@@ -315,9 +312,7 @@ class ContainerService(Service):
         sig = parse_signal(signal_name, signal.SIGKILL)
         if not c.running:
             raise Conflict(f"Container {c.id} is not running")
-        if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
-            c.record["HasBeenManuallyStopped"] = sig == signal.SIGKILL or \
-                c.host_config.get("RestartPolicy", {}).get("Name") not in ("always",)
+        c.record["HasBeenManuallyStopped"] = True  # as Moby: a kill suspends the policy
         await self._signal(c, sig)
         if sig == signal.SIGKILL:
             await self._wait_stopped(c, 10)
@@ -438,78 +433,10 @@ class ContainerService(Service):
 
     def sizes(self, c: Container) -> tuple[int, int]:
         """(SizeRw, SizeRootFs): the upperdir, and it plus the image."""
-        rw = directory_size(self.store.dir(c.id, "upper"))
-        try:
-            image_size = self.engine.images.get(c.image_id).size
-        except NotFound:
-            image_size = 0
-        return rw, rw + image_size
+        return maintenance.sizes(self, c)
 
     async def prune(self, filters: Any) -> tuple[list[str], int]:
-        until = None
-        for value in filters.get("until"):
-            until = parse_timestamp_ns(value)
-        deleted, reclaimed = [], 0
-        for c in list(self.containers.values()):
-            if c.running or c.state.get("Restarting"):
-                continue
-            labels = c.config.get("Labels") or {}
-            if not filters.match_kv_list("label", labels):
-                continue
-            if any(_label_matches(v, labels) for v in filters.get("label!")):
-                continue
-            if until is not None and parse_timestamp_ns(c.record["Created"]) > until:
-                continue
-            reclaimed += self.sizes(c)[0]
-            await self.remove(c.id, force=False)
-            deleted.append(c.id)
-        if deleted:
-            self.engine.events.publish("container", "prune", "",
-                                       {"reclaimed": str(reclaimed)})
-        return deleted, reclaimed
+        return await maintenance.prune(self, filters)
 
     async def update(self, ref: str, body: dict[str, Any]) -> list[str]:
-        c = self.get(ref)
-        keys = ("CpuShares", "Memory", "MemorySwap", "MemoryReservation", "NanoCpus",
-                "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems", "PidsLimit",
-                "BlkioWeight", "KernelMemory")
-        changes = {k: body[k] for k in keys if body.get(k) is not None}
-        policy = body.get("RestartPolicy")
-        trial = {**c.host_config, **changes}
-        if policy and policy.get("Name") is not None:
-            trial["RestartPolicy"] = policy
-            if c.host_config.get("AutoRemove") and policy.get("Name") not in ("", "no"):
-                raise InvalidParameter("Cannot update container "
-                                       f"{c.id}: Restart policy cannot be updated because "
-                                       "AutoRemove is enabled for the container")
-        validate_host_config(trial)
-        if c.running and changes:
-            resources = spec_resources({**c.host_config, **changes}, False)
-            resources.pop("devices", None)
-            try:
-                await self.lifecycle.runtime_of(c).update(c.id, resources)
-            except ToolError as e:
-                raise InvalidParameter(f"Cannot update container {c.id}: {e.message}") from None
-        c.host_config.update(changes)
-        if policy and policy.get("Name") is not None:
-            c.host_config["RestartPolicy"] = {
-                "Name": policy.get("Name") or "no",
-                "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0)}
-        self.store.save(c.record)
-        self.publish(c, "update")
-        return []
-
-
-def _label_matches(item: str, labels: dict[str, str]) -> bool:
-    name, sep, value = item.partition("=")
-    return name in labels and (not sep or labels[name] == value)
-
-
-def directory_size(path: str) -> int:
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                st = os.lstat(os.path.join(root, name))
-                total += st.st_size
-    return total
+        return await maintenance.update(self, self.get(ref), body)
