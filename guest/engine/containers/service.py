@@ -322,6 +322,7 @@ class ContainerService(Service):
         if c.running:
             c.record["HasBeenManuallyStopped"] = True
             await self._stop(c, timeout, signal_name)
+            self.publish(c, "stop")
         await self.start_container(c.id)
         self.publish(c, "restart")
 
