@@ -72,7 +72,8 @@ class ContainerNetworking(ContainerSettings):
             if cid in self.sandboxes:
                 await self._teardown_locked(container, publish=True)
             record: dict[str, Any] = {"ContainerID": cid, "Name": container_name(container),
-                                      "Mode": mode, "Ports": [], "NetnsPath": None}
+                                      "Mode": mode, "Ports": [], "NetnsPath": None,
+                                      "Active": True}
             if mode.startswith("container:"):
                 other = self._sandbox_of(mode.split(":", 1)[1])
                 record["NetnsPath"] = other["NetnsPath"]
@@ -284,7 +285,7 @@ class ContainerNetworking(ContainerSettings):
             if record.get("NetnsPath") and not record.get("SharedWith"):
                 await asyncio.to_thread(netlink.delete_netns, record["NetnsPath"])
             self.sandboxes.pop(cid, None)
-            record["Ports"], record["NetnsPath"] = [], None
+            record["Ports"], record["NetnsPath"], record["Active"] = [], None, False
             self.store.save_sandbox(record)
         self._clear_settings(container)
         if publish:
@@ -355,7 +356,7 @@ class ContainerNetworking(ContainerSettings):
     async def restore_sandboxes(self: "NetworkService") -> None:
         """After a restart: hold published ports again and make sure their rules exist."""
         for record in self.store.load_sandboxes():
-            if record.get("NetnsPath") is None and not record.get("Ports"):
+            if not record.get("Active", record.get("NetnsPath") is not None):
                 continue
             self.sandboxes[record["ContainerID"]] = record
             network = self.find(record.get("Network") or "")

@@ -85,6 +85,17 @@ class NetworkService(Service, ContainerNetworking):
                 except Exception as e:
                     log.error(f"failed to restore network {network.name}: {e}")
         await self.restore_sandboxes()
+        await self._drop_orphan_endpoints()
+
+    async def _drop_orphan_endpoints(self) -> None:
+        """Endpoints whose sandbox was never recorded (a crash in the middle of a setup)."""
+        for network in self.networks.values():
+            orphans = [ep for cid, ep in network.endpoints.items() if cid not in self.sandboxes]
+            for ep in orphans:
+                log.warning(f"releasing orphaned endpoint {ep.endpoint_id[:12]} of "
+                            f"{ep.container_id[:12]} on {network.name}")
+                del network.endpoints[ep.container_id]
+                await self._detach(network, ep)
 
     async def close(self) -> None:
         await self.dns.close()
