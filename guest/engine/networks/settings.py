@@ -84,10 +84,11 @@ class ContainerSettings:
             hostname = str(field_of(cfg, "Hostname", "") or cid[:12])
         domain = str(field_of(cfg, "Domainname", "") or "")
         addresses = [ep.ipv4 for _, ep in joined if ep.ipv4]
-        gateway = next((n.gateway for n, _ in joined if n.gateway), "")
+        # host-gateway is the default bridge's address (Moby's host-gateway-ip default).
         default_bridge = next((n for n in self.networks.values() if n.default_bridge), None)
-        extra = [e.replace("host-gateway", gateway or (default_bridge.gateway
-                                                       if default_bridge else ""))
+        host_gateway = default_bridge.gateway if default_bridge else next(
+            (n.gateway for n, _ in joined if n.gateway), "")
+        extra = [e.replace("host-gateway", host_gateway)
                  for e in field_of(hc, "ExtraHosts", []) or []]
         if record["Mode"] == "host":
             try:
