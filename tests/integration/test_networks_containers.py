@@ -56,11 +56,11 @@ def test_containers_resolve_each_other_by_name_and_short_id(
     short_id = daemon.docker("inspect", "-f", "{{.Id}}", "web").stdout.strip()[:12]
     script = ("grep nameserver /etc/resolv.conf; for n in web " + short_id +
               "; do nc $n 80 </dev/null | tail -1; done; ping -c1 -W2 web >/dev/null && "
-              "echo pinged")
-    out = daemon.docker("run", "--rm", "--network", appnet, busybox, "sh", "-c",
-                        script).stdout.split("\n")
+              "echo pinged; grep -w gw /etc/hosts")
+    out = daemon.docker("run", "--rm", "--network", appnet, "--add-host", "gw:host-gateway",
+                        busybox, "sh", "-c", script).stdout.split("\n")
     assert out[0] == "nameserver 127.0.0.11"
-    assert out[1:4] == ["hello-web", "hello-web", "pinged"]
+    assert out[1:5] == ["hello-web", "hello-web", "pinged", "172.17.0.1\tgw"]
 
 
 def test_published_ports_answer_on_loopback_and_docker_port(daemon: DaemonProcess,
