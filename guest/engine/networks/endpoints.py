@@ -221,7 +221,8 @@ class ContainerNetworking(ContainerSettings):
             else:
                 address = pool.allocate()
             ep.ipv4, ep.prefixlen = str(address), pool.subnet.prefixlen
-            ep.mac = str(req.get("MacAddress") or "") or netlink.random_mac()
+            legacy_mac = field_of(config(container), "MacAddress", "") if default_route else ""
+            ep.mac = str(req.get("MacAddress") or legacy_mac or "") or netlink.random_mac()
             try:
                 await asyncio.to_thread(
                     netlink.attach_endpoint, network.bridge, ep.host_ifname,
