@@ -67,6 +67,11 @@ def test_published_ports_answer_on_loopback_and_docker_port(daemon: DaemonProces
                                                             appnet: str) -> None:
     assert http_from_netns(daemon, "127.0.0.1", 18080) == "hello-web"
     assert http_from_netns(daemon, "127.0.0.1", 18081) == "hello-web"
+    # Hairpin: the container reaches its own published port through a host address.
+    hairpin = daemon.docker("exec", "web", "sh", "-c",
+                            "nc -w 2 $(ip route | awk '/default/ {print $3}') 18080 </dev/null"
+                            " | tail -1").stdout.strip()
+    assert hairpin == "hello-web"
     port = daemon.docker("port", "web").stdout.splitlines()
     assert "80/tcp -> 0.0.0.0:18080" in port and "80/tcp -> 127.0.0.1:18081" in port
     assert "81/udp -> 0.0.0.0:18082" in port

@@ -166,6 +166,8 @@ def attach_endpoint(bridge: str, host_ifname: str, netns_path: str, ifname: str,
             os.close(fd)
         host_index = link_index(ipr, host_ifname)
         ipr.link("set", index=host_index, master=bridge_index, state="up", **extra)
+        # Hairpin: a container can reach its own published port through the host's address.
+        ipr.brport("set", index=host_index, mode=1)
     with entered(netns_path), IPRoute() as ipr:
         index = link_index(ipr, ifname)
         ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
