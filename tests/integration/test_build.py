@@ -4,7 +4,10 @@ config or copy files, multi-stage, .dockerignore, build-args, cache, errors."""
 import io
 import json
 import os
+import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 
 import docker
@@ -94,6 +97,7 @@ def test_copy_add_multistage_and_dockerignore(daemon: DaemonProcess, busybox: st
             "COPY --chown=nobody:nogroup --chmod=640 *.txt /txt/\n"
             "ADD bundle.tar.gz /unpacked\n"
             "COPY <<EOF /heredoc.txt\nvalue=$WHO\nEOF\n"
+            "COPY . /ctx/\n"
             "FROM scratch AS files\n"
             "COPY --from=base /app /copied\n"
             "COPY --from=base /txt/a.txt /unpacked/inner/unpacked.txt /heredoc.txt /files/\n"
@@ -109,10 +113,11 @@ def test_copy_add_multistage_and_dockerignore(daemon: DaemonProcess, busybox: st
     assert len(inspect(daemon, "multi:final")["RootFS"]["Layers"]) == 2
     base = daemon.docker("run", "--rm", "multi:base", "sh", "-c",
                          "find /app /txt /unpacked | sort; stat -c '%U:%G %a %n' /txt/a.txt "
-                         "/app/main.sh; cat /heredoc.txt; ls /secret.key").stdout
+                         "/app/main.sh; cat /heredoc.txt; ls /ctx | tr '\\n' ' '").stdout
     assert base.splitlines()[:3] == ["/app", "/app/keep.log", "/app/main.sh"]
     assert "nobody:nogroup 640 /txt/a.txt" in base and "root:root 755 /app/main.sh" in base
     assert "/unpacked/inner/unpacked.txt" in base and "value=builder" in base
+    assert base.splitlines()[-1] == "Dockerfile a.txt app b.txt bundle.tar.gz "
     final = daemon.docker("run", "--rm", "multi:final", "sh", "-c",
                           "find /m | sort; cat /m/files/unpacked.txt").stdout.splitlines()
     assert final == ["/m", "/m/copied", "/m/copied/keep.log", "/m/copied/main.sh", "/m/files",
@@ -181,3 +186,27 @@ def test_context_forms(daemon: DaemonProcess, busybox: str, tmp_path: Path) -> N
     assert "F=other" in inspect(daemon, "ctx:f")["Config"]["Env"]
     pruned = daemon.client().api.prune_builds()
     assert pruned["SpaceReclaimed"] == 0
+
+
+def test_add_from_url(daemon: DaemonProcess, busybox: str, tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "remote.txt").write_text("fetched over http\n")
+    port = 18080 + os.getpid() % 1000
+    server = subprocess.Popen(["ip", "netns", "exec", daemon.netns or "", sys.executable, "-m",
+                               "http.server", "--bind", "127.0.0.1", str(port)],
+                              cwd=served, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while daemon.in_netns("bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}", check=False,
+                              ).returncode != 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        context = make_context(tmp_path / "ctx", {"Dockerfile": (
+            f"FROM busybox\nADD http://127.0.0.1:{port}/remote.txt /downloads/\n")})
+        daemon.docker("build", "-t", "addurl:1", context)
+    finally:
+        server.terminate()
+        server.wait()
+    out = daemon.docker("run", "--rm", "addurl:1", "sh", "-c",
+                        "stat -c %a /downloads/remote.txt; cat /downloads/remote.txt").stdout
+    assert out.splitlines() == ["600", "fetched over http"]

@@ -12,6 +12,8 @@ from ketch.guest.engine.containers.attach import AttachOptions, attach
 if TYPE_CHECKING:
     from ketch.guest.engine.build.builder import Builder
 
+OUTPUT_GRACE_SECONDS = 10
+
 
 @dataclass
 class RunResult:
@@ -58,17 +60,22 @@ async def run_container(builder: "Builder", argv: list[str], args: dict[str, str
         await builder.emit(stream.text(data.decode("utf-8", errors="replace")))
 
     relay = asyncio.create_task(attach(containers, container, AttachOptions(), None, sink))
+    await asyncio.sleep(0)  # let attach register its pre-start hook: no output is missed
     try:
         await containers.start_container(container.id)
-        await relay
-    except BaseException:
+        status = await containers.wait(container, "")
+        # The output ends with the process; the grace period only guards a stuck socket.
+        await asyncio.wait_for(asyncio.shield(relay), OUTPUT_GRACE_SECONDS)
+    except BaseException as e:
         relay.cancel()
         with contextlib.suppress(BaseException):
             await relay
-        with contextlib.suppress(Exception):
-            await containers.remove(container.id, force=True, volumes=True)
-        raise
-    status = await containers.wait(container, "")
+        if isinstance(e, TimeoutError):
+            status = await containers.wait(container, "")
+        else:
+            with contextlib.suppress(Exception):
+                await containers.remove(container.id, force=True, volumes=True)
+            raise
     return RunResult(container.id, int(status["StatusCode"]),
                      containers.store.dir(container.id, "upper"))
 
