@@ -392,12 +392,18 @@ class ContainerNetworking(ContainerSettings):
         scope = mine or [n for n in self.networks.values() if n.user_defined
                          and n.pool is not None
                          and ipaddress.IPv4Address(client) in n.pool.subnet]
-        found = []
-        for network in scope:
-            for ep in network.endpoints.values():
-                if ep.ipv4 and name in (n.lower() for n in ep.dns_names()):
-                    found.append(ep.ipv4)
-        return list(dict.fromkeys(found)) or None
+        found = self._lookup(scope, name)
+        if not found and "." in name:
+            # `name.network` picks the address on that one network (as Moby's resolver).
+            short, _, network_name = name.rpartition(".")
+            found = self._lookup([n for n in scope if n.name.lower() == network_name], short)
+        return found or None
+
+    @staticmethod
+    def _lookup(networks: list[Network], name: str) -> list[str]:
+        found = [ep.ipv4 for network in networks for ep in network.endpoints.values()
+                 if ep.ipv4 and name in (n.lower() for n in ep.dns_names())]
+        return list(dict.fromkeys(found))
 
     def upstream_servers(self: "NetworkService", client: str) -> list[str]:
         """Where the client's unknown names go: its own --dns servers, else the daemon's."""
