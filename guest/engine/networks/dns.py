@@ -27,14 +27,19 @@ log = logging.getLogger("ketch.dns")
 Resolver = Callable[[str, str], list[str] | None]
 # (client address) -> upstream servers to forward its unknown names to
 Upstreams = Callable[[str], list[str]]
+# (client address, IPv4 address) -> the name it has on the client's networks, if any
+Reverse = Callable[[str, str], str | None]
 TTL = 600
+REVERSE_SUFFIX = ".in-addr.arpa"
 FORWARD_TIMEOUT = 3.0
 
 
 class DnsServer:
-    def __init__(self, resolve: Resolver, upstreams: Upstreams) -> None:
+    def __init__(self, resolve: Resolver, upstreams: Upstreams,
+                 reverse: Reverse | None = None) -> None:
         self.resolve = resolve
         self.upstreams = upstreams
+        self.reverse = reverse
         self._listeners: dict[str, tuple[asyncio.DatagramTransport, asyncio.Server]] = {}
 
     async def listen(self, address: str, port: int = 53) -> None:
@@ -70,6 +75,17 @@ class DnsServer:
             return None
         question = query.question[0]
         name = question.name.to_text(omit_final_dot=True).lower()
+        if question.rdtype == dns.rdatatype.PTR and name.endswith(REVERSE_SUFFIX) \
+                and self.reverse is not None:
+            octets = name.removesuffix(REVERSE_SUFFIX).split(".")
+            target = self.reverse(client, ".".join(reversed(octets))) \
+                if len(octets) == 4 else None
+            if target is not None:
+                response = dns.message.make_response(query)
+                response.flags |= dns.flags.AA | dns.flags.RA
+                response.answer.append(dns.rrset.from_text_list(
+                    question.name, TTL, dns.rdataclass.IN, dns.rdatatype.PTR, [target + "."]))
+                return response.to_wire()
         addresses = self.resolve(client, name) if question.rdclass == dns.rdataclass.IN \
             else None
         if addresses is not None:

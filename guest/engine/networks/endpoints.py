@@ -399,6 +399,16 @@ class ContainerNetworking(ContainerSettings):
             found = self._lookup([n for n in scope if n.name.lower() == network_name], short)
         return found or None
 
+    def reverse_name(self: "NetworkService", client: str, address: str) -> str | None:
+        """PTR answers for container addresses on the client's user networks: name.network."""
+        for network in self.networks.values():
+            if not network.user_defined:
+                continue
+            members = {ep.ipv4: ep for ep in network.endpoints.values()}
+            if client in members and address in members:
+                return f"{members[address].name}.{network.name}"
+        return None
+
     @staticmethod
     def _lookup(networks: list[Network], name: str) -> list[str]:
         found = [ep.ipv4 for network in networks for ep in network.endpoints.values()

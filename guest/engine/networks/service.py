@@ -59,7 +59,7 @@ class NetworkService(Service, ContainerNetworking):
         self.networks: dict[str, Network] = {}
         self.iptables = Iptables(self.config.iptables and self.config.bridge != "none")
         self.reservations = PortReservations()
-        self.dns = DnsServer(self.resolve_name, self.upstream_servers)
+        self.dns = DnsServer(self.resolve_name, self.upstream_servers, self.reverse_name)
         self.lock = asyncio.Lock()
         ContainerNetworking.__init__(self)
 
