@@ -110,16 +110,20 @@ async def _load_one(service: "ImageService", root: str, entry: dict[str, Any],
             parent = layer.chain_id
             if not quiet:
                 yield progress("Loading layer", short(diff_id), size, size)
-        async with service.lock:
+        messages: list[dict[str, Any]] = []
+        async with service.lock:  # no yield while holding it: a slow client must not stall
             image_id = service.register_image(raw, {})
             tags = list(entry.get("RepoTags") or [])
             for tag in tags:
                 ref = reference.parse(tag).tag_or_latest()
                 previous = service.set_reference(ref, image_id)
                 if previous:
-                    yield {"stream": f"The image {ref.familiar} already exists, renaming the "
-                                     f"old one with ID {previous} to empty string\n"}
-                yield {"stream": f"Loaded image: {ref.familiar}\n"}
+                    messages.append({"stream": f"The image {ref.familiar} already exists, "
+                                               f"renaming the old one with ID {previous} to "
+                                               f"empty string\n"})
+                messages.append({"stream": f"Loaded image: {ref.familiar}\n"})
             if not tags:
-                yield {"stream": f"Loaded image ID: {image_id}\n"}
+                messages.append({"stream": f"Loaded image ID: {image_id}\n"})
+    for message in messages:
+        yield message
     service.engine.events.publish("image", "load", image_id, {"name": image_id})
