@@ -89,6 +89,9 @@ async def outbound(networks: Any) -> dict[str, Any]:
             sandbox = await networks.setup_container(box)
             report[f"outbound_{name}"] = await fetch_async("http://198.51.100.1:8000/",
                                                            str(sandbox.netns_path))
+            if name == "e":  # another user network: appnet's names are not visible
+                report["dns_other_network"] = await lookup(str(sandbox.netns_path),
+                                                           "127.0.0.11", "web2")
         published_all = StandInContainer("f" * 64, "/f", {"ExposedPorts": {"80/tcp": {}}},
                                       {"NetworkMode": "bridge", "PublishAllPorts": True})
         await networks.setup_container(published_all)

@@ -14,6 +14,7 @@ import docker
 import pytest
 
 from ketch.guest.testing.daemon import DaemonProcess
+from ketch.guest.testing.registry import RegistryProcess
 
 
 def make_context(folder: Path, files: dict[str, str]) -> str:
@@ -210,3 +211,16 @@ def test_add_from_url(daemon: DaemonProcess, busybox: str, tmp_path: Path) -> No
     out = daemon.docker("run", "--rm", "addurl:1", "sh", "-c",
                         "stat -c %a /downloads/remote.txt; cat /downloads/remote.txt").stdout
     assert out.splitlines() == ["600", "fetched over http"]
+
+
+def test_from_pulls_missing_base(daemon: DaemonProcess, registry: RegistryProcess,
+                                 busybox_tar: str, tmp_path: Path) -> None:
+    registry.serve_to(daemon)
+    registry.push_archive(busybox_tar, "buildbase/busybox:1")
+    ref = f"{registry.host}/buildbase/busybox:1"
+    context = make_context(tmp_path, {"Dockerfile": f"FROM {ref}\nENV PULLED=1\n"})
+    out = build(daemon, context, "-t", "pulled:1").stdout
+    assert "Pulling from buildbase/busybox" in out
+    assert "PULLED=1" in inspect(daemon, "pulled:1")["Config"]["Env"]
+    again = build(daemon, context, "--pull", "-t", "pulled:1").stdout
+    assert "Using cache" in again

@@ -48,6 +48,10 @@ def test_embedded_dns_names_aliases_short_ids_and_renames(report: dict) -> None:
     assert report["dns_renamed"] == ["10.40.0.2"]
 
 
+def test_names_do_not_leak_across_networks(report: dict) -> None:
+    assert report["dns_other_network"] == []
+
+
 def test_other_names_are_forwarded_to_the_hosts_resolvers(report: dict) -> None:
     assert report["forwarded"] == ["192.0.2.7"]
 
