@@ -3,6 +3,8 @@
 import asyncio
 import contextlib
 import logging
+import os
+import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +17,7 @@ from ketch.guest.engine.build.options import BuildOptions
 from ketch.guest.engine.errors import EngineError, InvalidParameter, NotImplementedFeature
 from ketch.guest.engine.service import Service
 from ketch.guest.store.images import reference
+from ketch.guest.util.proc import run_async
 
 log = logging.getLogger("ketch.build")
 
@@ -22,6 +25,18 @@ log = logging.getLogger("ketch.build")
 class BuildService(Service):
     async def start(self) -> None:
         self.cache = BuildCache(self.engine.layout.data("build"))
+        await self._clear_leftovers(self.engine.layout.data("build", "tmp"))
+
+    @staticmethod
+    async def _clear_leftovers(tmp: str) -> None:
+        """Contexts and layer folders of builds a killed daemon left behind."""
+        if not os.path.isdir(tmp):
+            return
+        for name in os.listdir(tmp):
+            path = os.path.join(tmp, name)
+            if os.path.ismount(path):
+                await run_async(["umount", "-l", path], check=False)
+            await asyncio.to_thread(shutil.rmtree, path, True)
 
     async def prepare(self, body: AsyncIterator[bytes],
                       options: BuildOptions) -> "BuildSession":
