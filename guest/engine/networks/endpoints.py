@@ -356,6 +356,7 @@ class ContainerNetworking(ContainerSettings):
 
     async def restore_sandboxes(self: "NetworkService") -> None:
         """After a restart: hold published ports again and make sure their rules exist."""
+        rules: list[Any] = []
         for record in self.store.load_sandboxes():
             if not record.get("Active", record.get("NetnsPath") is not None):
                 continue
@@ -365,8 +366,8 @@ class ContainerNetworking(ContainerSettings):
             for mapping in mappings:
                 self.reservations.restore(mapping)
             if network is not None and mappings:
-                await self.iptables.apply(add=self._port_rules(network, record.get("IP", ""),
-                                                               mappings))
+                rules += self._port_rules(network, record.get("IP", ""), mappings)
+        await self.iptables.apply(add=rules)
 
     # -- generated files and inspect ------------------------------------------------------
 

@@ -78,12 +78,27 @@ class NetworkService(Service, ContainerNetworking):
                 continue
             self.networks[network.id] = network
         await self._ensure_builtin_networks()
+        # Links first, then every bridge's rules in one iptables-restore, then DNS.
+        rules: list[Any] = []
+        restored: list[Network] = []
         for network in list(self.networks.values()):
-            if network.driver == "bridge":
+            if network.driver == "bridge" and network.pool is not None:
                 try:
-                    await self._program_bridge(network)
+                    await asyncio.to_thread(netlink.ensure_bridge, network.bridge,
+                                            network.gateway, network.pool.subnet.prefixlen,
+                                            network.mtu)
                 except Exception as e:
                     log.error(f"failed to restore network {network.name}: {e}")
+                    continue
+                rules += self._bridge_rules(network)
+                restored.append(network)
+        await self.iptables.apply(add=rules)
+        for network in restored:
+            if network.user_defined:
+                try:
+                    await self.dns.listen(network.gateway)
+                except OSError as e:
+                    log.error(f"embedded DNS for {network.name} on {network.gateway}: {e}")
         await self.restore_sandboxes()
         await self._drop_orphan_endpoints()
 
