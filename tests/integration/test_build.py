@@ -18,6 +18,8 @@ from ketch.guest.testing.registry import RegistryProcess
 
 
 def make_context(folder: Path, files: dict[str, str]) -> str:
+    """A build context folder holding files (name -> text)."""
+    folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,16 +4,9 @@ the cache across file changes, intermediate containers, and the built image's ru
 import json
 from pathlib import Path
 
+from test_build import make_context
+
 from ketch.guest.testing.daemon import DaemonProcess
-
-
-def make_context(folder: Path, files: dict[str, str]) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-    return str(folder)
 
 
 def test_run_output_cache_and_file_change(daemon: DaemonProcess, busybox: str,

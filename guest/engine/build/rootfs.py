@@ -6,6 +6,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 
+from ketch.guest.engine.containers import files
 from ketch.guest.util.proc import run_async
 
 
@@ -49,24 +50,5 @@ def lookup_id(rootfs: str, name: str, database: str) -> int | None:
 
 def resolve_in_root(root: str, path: str, follow_last: bool = True) -> str:
     """Host path of an in-image path, symlinks resolved as if root were / (never escaping)."""
-    parts = [p for p in path.split("/") if p and p != "."]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        if os.path.islink(candidate) and (parts or follow_last):
-            hops += 1
-            if hops > 40:
-                break
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p and p != "."] + parts
-            continue
-        resolved.append(part)
-    return os.path.join(root, *resolved)
+    inside = files.resolve_in_root(root, path, follow_last)
+    return os.path.join(root, inside.lstrip("/"))
