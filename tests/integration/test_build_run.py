@@ -89,3 +89,14 @@ def test_network_none_and_docker_py_run(daemon: DaemonProcess, busybox: str,
     assert "lo \n" in output
     assert image.tags == ["pyrun:1"]
     client.close()
+
+
+def test_run_heredocs(daemon: DaemonProcess, busybox: str, tmp_path: Path) -> None:
+    context = make_context(tmp_path, {"Dockerfile": (
+        "FROM busybox\n"
+        "RUN <<EOF\n#!/bin/sh -e\necho \"script run by its shebang\"\nEOF\n"
+        "RUN <<EOF\necho line one\necho line two > /two.txt\nEOF\n"
+        "RUN cat <<A > /x.txt && cat /two.txt /x.txt\nfed to cat\nA\n")})
+    out = daemon.docker("build", "--no-cache", context).stdout
+    assert "script run by its shebang" in out
+    assert "line one\n" in out and "line two\nfed to cat\n" in out

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from ketch.guest.engine.images.image import Image
 
 COPY_FLAGS = ("from", "chown", "chmod", "link", "parents", "exclude")
+SHEBANG_SCRIPT = ("f=$(mktemp) && cat > \"$f\" <<'KETCH_HEREDOC_EOF'\n{body}KETCH_HEREDOC_EOF\n"
+                  "chmod +x \"$f\" && \"$f\"; rc=$?; rm -f \"$f\"; exit $rc")
 ADD_FLAGS = ("chown", "chmod", "checksum", "keep-git-dir", "link", "exclude")
 
 
@@ -218,7 +220,11 @@ def run_command(builder: "Builder", inst: Instruction) -> list[str]:
     if inst.heredocs and inst.json_args() is None:
         words = split_raw_words(inst.args, state.escape)
         if len(words) == 1 and len(inst.heredocs) == 1:
-            return [*state.shell(), inst.heredocs[0].content]
+            content = inst.heredocs[0].content
+            if content.startswith("#!"):
+                # A script with its own interpreter: written to a temp file and executed.
+                return [*state.shell(), SHEBANG_SCRIPT.format(body=content)]
+            return [*state.shell(), content]
         script = inst.args + "\n" + "".join(f"{h.content}{h.name}\n" for h in inst.heredocs)
         return [*state.shell(), script]
     argv, _ = command_form(inst, state)
