@@ -71,15 +71,19 @@ def accelerator(arch: str = "x86_64") -> str:
             "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
             "-kernel", str(image / "vmlinuz"),
             "-append", "console=ttyS0 earlyprintk=ttyS0 panic=-1 loglevel=8", "-no-reboot"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as proc:
         assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], KVM_PROBE_SECONDS)
-        booted = bool(ready) and bool(os.read(proc.stdout.fileno(), 64))
-    finally:
-        proc.kill()
-        proc.wait()
+        try:
+            ready, _, _ = select.select([proc.stdout], [], [], KVM_PROBE_SECONDS)
+            booted = bool(ready) and bool(os.read(proc.stdout.fileno(), 64))
+        finally:
+            proc.kill()
     return "kvm" if booted else "tcg"
+
+
+def ready_timeout(accel: str) -> float:
+    """How long to wait for KETCH-READY: generous under TCG on a shared 2-core machine."""
+    return 60.0 if accel == "kvm" else 300.0
 
 
 def free_port() -> int:
@@ -163,9 +167,9 @@ class VM:
                          self.ssh_port, config, self.accel)
         (self.instance / "qemu.argv.json").write_text(json.dumps(argv, indent=1))
         self.started_at = time.monotonic()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                     stdout=open(self.instance / "qemu.log", "wb"),  # noqa: SIM115
-                                     stderr=subprocess.STDOUT)
+        with open(self.instance / "qemu.log", "wb") as qemu_log:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qemu_log,
+                                         stderr=subprocess.STDOUT)
         (self.instance / "qemu.pid").write_text(str(self.proc.pid))
         return self
 
@@ -262,24 +266,29 @@ class TcpForwarder:
         except Exception:  # the guest refused: drop this connection
             conn.close()
             return
-        with contextlib.closing(conn), contextlib.closing(channel):
-            open_ends: list[Any] = [conn, channel]
-            while open_ends:
-                readable, _, _ = select.select(open_ends, [], [], 600)
-                if not readable:
-                    return
-                for source in readable:
-                    sink = channel if source is conn else conn
-                    data = source.recv(65536)
-                    if data:
-                        sink.sendall(data)
-                        continue
-                    open_ends.remove(source)  # half-close: pass the EOF on
-                    with contextlib.suppress(OSError):
-                        if sink is channel:
-                            channel.shutdown_write()
-                        else:
-                            conn.shutdown(socket.SHUT_WR)
+        # Either end may go away at any time (the VM may power off).
+        with contextlib.closing(conn), contextlib.closing(channel), \
+                contextlib.suppress(OSError, EOFError):
+            self.copy_both_ways(conn, channel)
+
+    @staticmethod
+    def copy_both_ways(conn: socket.socket, channel: Any) -> None:
+        open_ends: list[Any] = [conn, channel]
+        while open_ends:
+            readable, _, _ = select.select(open_ends, [], [], 600)
+            if not readable:
+                return
+            for source in readable:
+                sink = channel if source is conn else conn
+                data = source.recv(65536)
+                if data:
+                    sink.sendall(data)
+                    continue
+                open_ends.remove(source)  # half-close: pass the EOF on
+                if sink is channel:
+                    channel.shutdown_write()
+                else:
+                    conn.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
         self.listener.close()
