@@ -207,6 +207,11 @@ def test_add_from_url(daemon: DaemonProcess, busybox: str, tmp_path: Path) -> No
         context = make_context(tmp_path / "ctx", {"Dockerfile": (
             f"FROM busybox\nADD http://127.0.0.1:{port}/remote.txt /downloads/\n")})
         daemon.docker("build", "-t", "addurl:1", context)
+        wrong = make_context(tmp_path / "wrong", {"Dockerfile": (
+            f"FROM busybox\nADD --checksum=sha256:{'0' * 64} "
+            f"http://127.0.0.1:{port}/remote.txt /x\n")})
+        failed = daemon.docker("build", wrong, check=False)
+        assert failed.returncode == 1 and "digest mismatch" in failed.stderr
     finally:
         server.terminate()
         server.wait()

@@ -153,7 +153,8 @@ async def _collect_sources(builder: "Builder", inst: Instruction, args: list[str
             os.chmod(os.path.join(folder, doc.name), 0o644)
             sources.append(copying.Source(folder, doc.name))
         elif inst.keyword == "add" and arg.startswith(("http://", "https://")):
-            sources.append(await _download(builder, arg, scratch))
+            sources.append(await _download(builder, arg, inst.flags.get("checksum", ""),
+                                           scratch))
         elif root != builder.context.root:
             for path in copying.match_sources(resolve_in_root(root, "/"), [arg],
                                               inst.keyword.upper()):
@@ -166,9 +167,12 @@ async def _collect_sources(builder: "Builder", inst: Instruction, args: list[str
     return sources
 
 
-async def _download(builder: "Builder", url: str,
+async def _download(builder: "Builder", url: str, checksum: str,
                     scratch: contextlib.AsyncExitStack) -> copying.Source:
+    """ADD <url>: fetched into a temp folder (mode 0600, mtime from Last-Modified), checked
+    against --checksum when given."""
     import email.utils
+    import hashlib
 
     import aiohttp
 
@@ -181,12 +185,17 @@ async def _download(builder: "Builder", url: str,
             if response.status >= 400:
                 raise InvalidParameter(f"failed to GET {url} with status {response.status} "
                                        f"{response.reason}")
+            digest = hashlib.sha256()
             with open(path, "wb") as f:
                 async for chunk in response.content.iter_chunked(1 << 16):
                     f.write(chunk)
+                    digest.update(chunk)
             modified = response.headers.get("Last-Modified")
     except aiohttp.ClientError as e:
         raise InvalidParameter(f"failed to GET {url}: {e}") from e
+    actual = "sha256:" + digest.hexdigest()
+    if checksum and checksum != actual:
+        raise InvalidParameter(f"digest mismatch {actual}: {checksum}")
     os.chmod(path, 0o600)
     if modified:
         with contextlib.suppress(TypeError, ValueError):
