@@ -211,3 +211,15 @@ def test_restart_keeps_networks_addresses_and_ports(make_daemon) -> None:  # typ
     assert out == "hello-kept"
     daemon.docker("rm", "-f", "kept")
     assert not any("19090" in rule for rule in rules(daemon))
+
+
+@pytest.mark.timeout(120)
+def test_without_iptables_a_userland_proxy_publishes(make_daemon) -> None:  # type: ignore[no-untyped-def]
+    daemon = make_daemon(config={"iptables": False}).start()
+    busybox = load_busybox(daemon)
+    serve(daemon, busybox, "proxied", "-p", "19191:80", "--stop-timeout", "1")
+    assert rules(daemon) == []
+    assert http_from_netns(daemon, "127.0.0.1", 19191) == "hello-proxied"
+    daemon.docker("rm", "-f", "proxied")
+    assert http_from_netns(daemon, "127.0.0.1", 19191, attempts=2) == "unreachable"
+    daemon.kill()

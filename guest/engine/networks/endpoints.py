@@ -32,6 +32,7 @@ from ketch.guest.engine.networks.iptables import (
 )
 from ketch.guest.engine.networks.model import Endpoint, Network
 from ketch.guest.engine.networks.ports import PortMapping, port_requests
+from ketch.guest.engine.networks.proxy import PortProxy
 from ketch.guest.engine.networks.settings import (
     ContainerSettings,
     Sandbox,
@@ -47,6 +48,7 @@ log = logging.getLogger("ketch.networks")
 class ContainerNetworking(ContainerSettings):
     def __init__(self) -> None:
         self.sandboxes: dict[str, dict[str, Any]] = {}
+        self.proxies: dict[tuple[str, int], PortProxy] = {}
 
     # -- the contract with the containers area --------------------------------------------
 
@@ -335,6 +337,19 @@ class ContainerNetworking(ContainerSettings):
             raise
         record["Ports"] = [m.to_json() for m in mappings]
         await self.iptables.apply(add=self._port_rules(network, ep.ipv4, mappings))
+        await self._start_proxies(mappings, ep.ipv4)
+
+    async def _start_proxies(self: "NetworkService", mappings: list[PortMapping],
+                             container_ip: str) -> None:
+        """Without iptables there is no DNAT: a userland proxy serves TCP ports instead."""
+        if self.iptables.enabled:
+            return
+        for mapping in mappings:
+            sock = self.reservations.socket_of(mapping)
+            if mapping.proto == "tcp" and sock is not None:
+                proxy = PortProxy(sock, (container_ip, mapping.container_port))
+                await proxy.start()
+                self.proxies[(mapping.host_ip, mapping.host_port)] = proxy
 
     async def _unpublish_ports(self: "NetworkService", record: dict[str, Any],
                                network: Network) -> None:
@@ -342,6 +357,9 @@ class ContainerNetworking(ContainerSettings):
         if not mappings:
             return
         for mapping in mappings:
+            proxy = self.proxies.pop((mapping.host_ip, mapping.host_port), None)
+            if proxy is not None:
+                proxy.close()
             self.reservations.release(mapping)
         await self.iptables.apply(remove=self._port_rules(network, record.get("IP", ""),
                                                           mappings))
@@ -367,6 +385,7 @@ class ContainerNetworking(ContainerSettings):
                 self.reservations.restore(mapping)
             if network is not None and mappings:
                 rules += self._port_rules(network, record.get("IP", ""), mappings)
+                await self._start_proxies(mappings, record.get("IP", ""))
         await self.iptables.apply(add=rules)
 
     # -- generated files and inspect ------------------------------------------------------

@@ -123,6 +123,10 @@ class PortReservations:
         with contextlib.suppress(EngineError):
             self._bind(request, mapping.host_ip or "0.0.0.0", mapping.host_port, "restore")
 
+    def socket_of(self, mapping: PortMapping) -> socket.socket | None:
+        return self._sockets.get((mapping.proto, mapping.host_ip or "0.0.0.0",
+                                  mapping.host_port))
+
     def release(self, mapping: PortMapping) -> None:
         sock = self._sockets.pop((mapping.proto, mapping.host_ip or "0.0.0.0",
                                   mapping.host_port), None)

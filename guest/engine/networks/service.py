@@ -113,6 +113,8 @@ class NetworkService(Service, ContainerNetworking):
                 await self._detach(network, ep)
 
     async def close(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.close()
         await self.dns.close()
         self.reservations.close()
 
