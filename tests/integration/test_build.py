@@ -54,9 +54,12 @@ def test_config_instructions_and_cache(daemon: DaemonProcess, busybox: str,
         "ONBUILD LABEL from-child=yes\n"
         "ENTRYPOINT [\"/bin/echo\"]\n"
         "CMD [\"hello\"]\n")})
-    first = build(daemon, context, "-t", "cfg:1", "--build-arg", "GREETING=hey")
+    iidfile = tmp_path / "iid"
+    first = build(daemon, context, "-t", "cfg:1", "-t", "cfg:alias", "--build-arg",
+                  "GREETING=hey", "--iidfile", str(iidfile))
     assert "Step 1/16 : FROM busybox" in first.stdout
-    assert "Successfully tagged cfg:1" in first.stdout
+    assert "Successfully tagged cfg:1\nSuccessfully tagged cfg:alias\n" in first.stdout
+    assert iidfile.read_text() == inspect(daemon, "cfg:alias")["Id"]
     config = inspect(daemon, "cfg:1")["Config"]
     assert "GREETING=hey" in config["Env"] and "APP_HOME=/srv/app" in config["Env"]
     assert "LEGACY=value with spaces" in config["Env"]
