@@ -232,16 +232,27 @@ class VolumeService(Service):
     async def unmount_container(self, container: Any) -> None:
         """The container stopped: emit unmount events, release device mounts nobody uses."""
         cid = container_id(container)
-        for name, users in list(self.active.items()):
+        for name, record in list(self.volumes.items()):
+            users = self.active.get(name, set())
             if cid in users:
                 users.discard(cid)
-                record = self.volumes.get(name)
-                if record is None:
-                    continue
                 self.engine.events.publish("volume", "unmount", name,
                                            {"container": cid, "driver": record["Driver"]})
-                if not users:
-                    await self._unmount_device(record)
+            elif cid not in record["Containers"]:
+                continue
+            # After a daemon restart `active` starts empty: ask who still runs.
+            if not users and not self._running_users(record, cid):
+                await self._unmount_device(record)
+
+    def _running_users(self, record: dict[str, Any], leaving: str) -> list[str]:
+        running = []
+        for other in record["Containers"]:
+            if other == leaving:
+                continue
+            with contextlib.suppress(EngineError, AttributeError):
+                if bool(self.engine.containers.get(other).running):  # type: ignore[attr-defined]
+                    running.append(other)
+        return running
 
     async def release_container(self, container: Any, remove_anonymous: bool = False) -> None:
         """The container is removed: it no longer holds its volumes (rm -v drops anonymous)."""
