@@ -250,3 +250,22 @@ def test_images_survive_a_daemon_kill(make_daemon: type) -> None:
     own.start()
     tags = json.loads(own.docker("image", "inspect", "kept:1").stdout)[0]["RepoTags"]
     assert sorted(tags) == ["busybox:latest", "kept:1"]
+
+
+def test_commit_records_a_parent_that_history_names(daemon: DaemonProcess, busybox: str) -> None:
+    created = daemon.docker("create", busybox, "true", check=False)
+    if created.returncode != 0:
+        pytest.skip(f"containers are not available yet: {created.stderr.strip()}")
+    container = created.stdout.strip()
+    try:
+        image_id = daemon.docker("commit", "-c", "ENV COMMITTED=1", container,
+                                 "committed:1").stdout.strip()
+        _, rows = daemon.request_json("GET", "/images/committed:1/history")
+        assert [(r["Id"], r["Tags"]) for r in rows] == [
+            (image_id, ["committed:1"]), (busybox_image().id, ["busybox:latest"]),
+            ("<missing>", None)]
+        assert "COMMITTED=1" in json.loads(daemon.docker(
+            "image", "inspect", "committed:1").stdout)[0]["Config"]["Env"]
+    finally:
+        daemon.docker("rm", "-f", container, check=False)
+        daemon.docker("rmi", "committed:1", check=False)

@@ -89,12 +89,14 @@ def graph_driver_data(image: Image) -> dict[str, str]:
 
 
 def history(image: Image, all_images: Iterable[Image]) -> list[dict[str, Any]]:
-    """Newest first; the Id column names the image for the top entry only, as Moby does."""
-    tags_by_id = {i.id: i.repo_tags for i in all_images}
+    """Newest first. As Moby does, the n-th newest entry is labelled with the n-th local
+    ancestor (images record their parent when committed or built); the rest are <missing>."""
+    by_id = {i.id: i for i in all_images}
     entries = list(image.config.get("history") or [])
     sizes = iter(reversed(image.layer_sizes))
     out: list[dict[str, Any]] = []
-    for index, entry in enumerate(reversed(entries)):
+    owner: Image | None = image
+    for entry in reversed(entries):
         empty = bool(entry.get("empty_layer"))
         size = 0 if empty else next(sizes, 0)
         created = entry.get("created")
@@ -102,10 +104,12 @@ def history(image: Image, all_images: Iterable[Image]) -> list[dict[str, Any]]:
             "Comment": entry.get("comment", ""),
             "Created": parse_timestamp_ns(created) // 10**9 if created else 0,
             "CreatedBy": entry.get("created_by", ""),
-            "Id": image.id if index == 0 else "<missing>",
+            "Id": owner.id if owner else "<missing>",
             "Size": size,
-            "Tags": list(tags_by_id.get(image.id, [])) if index == 0 else None,
+            "Tags": (list(by_id[owner.id].repo_tags) or None) if owner and owner.id in by_id
+            else None,
         })
+        owner = by_id.get(owner.parent) if owner and owner.parent else None
     return out
 
 
