@@ -6,9 +6,10 @@ import posixpath
 import shutil
 import tarfile
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from ketch.guest.engine.build.dockerignore import is_excluded, read_patterns
+from ketch.guest.engine.build.rootfs import resolve_in_root
 from ketch.guest.engine.errors import InvalidParameter
 
 DEFAULT_DOCKERFILE = "Dockerfile"
@@ -57,9 +58,9 @@ class BuildContext:
         cleaned = posixpath.normpath(name)
         if cleaned.startswith("../") or cleaned == ".." or os.path.isabs(cleaned):
             raise InvalidParameter(f"The Dockerfile ({name}) must be within the build context")
-        path = self.path_of(cleaned)
+        path = resolve_in_root(self.root, cleaned)
         if not os.path.isfile(path) and name == DEFAULT_DOCKERFILE:
-            lower = self.path_of("dockerfile")
+            lower = resolve_in_root(self.root, "dockerfile")
             if os.path.isfile(lower):
                 cleaned, path = "dockerfile", lower
         if not os.path.isfile(path):
@@ -105,21 +106,61 @@ def _prune(root: str, relative: str, patterns: list) -> bool:  # type: ignore[ty
     return kept_any
 
 
-def _keep_modes(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
-    """tarfile's "tar" filter for safety (no absolute paths, nothing outside dest), but with
-    the permission bits kept: COPY preserves them."""
-    safe = tarfile.tar_filter(member, dest)
-    return safe.replace(mode=member.mode & 0o7777, deep=False)
+def _context_member(dest: str) -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo | None]:
+    """Extraction filter: any symlink target is kept (a context may hold `link -> /etc/x`,
+    copied as a link), modes are kept, but nothing is written outside dest: no absolute or
+    `..` names, no path through an extracted symlink, no hardlink to outside."""
+    real_dest = os.path.realpath(dest)
+
+    def inside(path: str) -> bool:
+        return path == real_dest or path.startswith(real_dest + os.sep)
+
+    def check(member: tarfile.TarInfo, _path: str) -> tarfile.TarInfo | None:
+        name = posixpath.normpath(member.name.lstrip("/"))
+        if name == "." and member.isdir():
+            return None
+        if name.startswith("../") or name == "..":
+            raise InvalidParameter(f"invalid build context: {member.name} is outside it")
+        parent = os.path.realpath(os.path.join(dest, posixpath.dirname(name)))
+        if not inside(parent):
+            raise InvalidParameter(f"invalid build context: {member.name} is outside it")
+        if member.islnk():
+            target = posixpath.normpath(member.linkname.lstrip("/"))
+            if target.startswith("../") or not inside(os.path.realpath(
+                    os.path.join(dest, target))):
+                raise InvalidParameter(f"invalid build context: {member.name} links outside")
+            return member.replace(name=name, linkname=target, deep=False)
+        if not (member.isreg() or member.isdir() or member.issym()):
+            return None
+        return member.replace(name=name, deep=False)
+
+    return check
+
+
+ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
+
+
+def _is_archive(path: str) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(512)
+    return head.startswith(ARCHIVE_MAGIC) or head[257:262] == b"ustar" or (
+        len(head) == 512 and tarfile.calc_chksums(head)[0] == _header_checksum(head))
+
+
+def _header_checksum(head: bytes) -> int:
+    try:
+        return int(head[148:156].rstrip(b"\x00 ").decode() or "-1", 8)
+    except ValueError:
+        return -1
 
 
 def _unpack(archive: str, dest: str) -> None:
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            tar.extractall(dest, filter=_keep_modes)
-    except tarfile.ReadError as e:
-        if os.listdir(dest) or "truncated" in str(e):
-            raise InvalidParameter(f"failed to read the build context: {e}") from e
+    if not _is_archive(archive):
         # Not an archive: the body is the Dockerfile itself (docker build - < Dockerfile).
         shutil.copyfile(archive, os.path.join(dest, DEFAULT_DOCKERFILE))
-    except (tarfile.TarError, OSError) as e:
+        return
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            tar.extractall(dest, filter=_context_member(dest))
+    except (tarfile.TarError, OSError, EOFError) as e:
         raise InvalidParameter(f"failed to read the build context: {e}") from e

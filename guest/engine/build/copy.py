@@ -56,14 +56,21 @@ def match_sources(root: str, patterns: list[str], keyword: str) -> list[str]:
             matches = sorted(glob.glob(cleaned, root_dir=root, include_hidden=True))
             if not matches:
                 raise InvalidParameter(f"{keyword} failed: no source files were specified")
-            found.extend(matches)
+            found.extend(_within(root, m) for m in matches)
             continue
-        if not os.path.lexists(os.path.join(root, cleaned)):
+        real = _within(root, cleaned)
+        if not os.path.lexists(os.path.join(root, real)):
             raise InvalidParameter(
                 f"{keyword} failed: file not found in build context or excluded by "
                 f".dockerignore: stat {pattern}: file does not exist")
-        found.append(cleaned)
+        found.append(real)
     return found
+
+
+def _within(root: str, relative: str) -> str:
+    """relative with its folders' symlinks resolved inside root (a source never escapes)."""
+    real = os.path.relpath(resolve_in_root(root, relative, follow_last=False), root)
+    return "" if real == "." else real
 
 
 def checksum(sources: list[Source]) -> str:
