@@ -57,7 +57,7 @@ def test_built_image_runtime_config_and_build_args(daemon: DaemonProcess, busybo
         "ARG FLAVOR=plain\n"
         "ARG UNUSED_DEFAULT=x\n"
         "ENV MODE=prod\n"
-        "RUN echo \"flavor=$FLAVOR mode=$MODE\" > /flavor.txt\n"
+        "RUN echo \"flavor=$FLAVOR mode=$MODE\" > /flavor.txt && echo $http_proxy > /proxy\n"
         "RUN mkdir -p /srv/www && chown 65534:65534 /srv/www\n"
         "WORKDIR /srv/www\n"
         "USER nobody\n"
@@ -66,8 +66,11 @@ def test_built_image_runtime_config_and_build_args(daemon: DaemonProcess, busybo
         "$(cat /flavor.txt) $0 $FLAVOR\"]\n"
         "CMD [\"from-cmd\"]\n")})
     out = daemon.docker("build", "--build-arg", "FLAVOR=spicy", "--build-arg", "NEVER=1",
+                        "--build-arg", "http_proxy=http://proxy.invalid:3128",
                         "-t", "runcfg:1", context).stdout
     assert "[Warning] One or more build-args [NEVER] were not consumed" in out
+    proxy = daemon.docker("run", "--rm", "--entrypoint", "cat", "runcfg:1", "/proxy").stdout
+    assert proxy.strip() == "http://proxy.invalid:3128"
     ran = daemon.docker("run", "--rm", "runcfg:1").stdout.strip()
     assert ran == "prod /srv/www 65534 65534 flavor=spicy mode=prod from-cmd"
     env = json.loads(daemon.docker("image", "inspect", "--format", "{{json .Config.Env}}",
@@ -76,6 +79,7 @@ def test_built_image_runtime_config_and_build_args(daemon: DaemonProcess, busybo
     history = daemon.docker("history", "--no-trunc", "--format", "{{.CreatedBy}}",
                             "runcfg:1").stdout
     assert "|2 FLAVOR=spicy UNUSED_DEFAULT=x /bin/sh -c echo" in history
+    assert "proxy.invalid" not in history
 
 
 def test_network_none_and_docker_py_run(daemon: DaemonProcess, busybox: str,

@@ -58,13 +58,17 @@ class StageState:
     def shell(self) -> list[str]:
         return list(self.config.get("Shell") or DEFAULT_SHELL)
 
-    def run_args(self) -> dict[str, str]:
-        """ARGs (and predefined proxy args) a RUN sees as environment, not overridden by ENV."""
+    def declared_args(self) -> dict[str, str]:
+        """The stage's ARGs with a value, not overridden by ENV: a RUN's history and cache."""
         env_keys = set(env_map(self.config.get("Env") or []))
-        result: dict[str, str] = {}
-        for name, value in self.args.items():
-            if value is not None and name not in env_keys:
-                result[name] = value
+        return {name: value for name, value in self.args.items()
+                if value is not None and name not in env_keys}
+
+    def run_args(self) -> dict[str, str]:
+        """What a RUN sees as environment: the declared ARGs plus the predefined proxy args
+        (those stay out of history and the cache key, as on Moby)."""
+        env_keys = set(env_map(self.config.get("Env") or []))
+        result = self.declared_args()
         for name in PROXY_ARGS:
             if name in self.build_args and name not in self.args and name not in env_keys:
                 result[name] = self.build_args[name]

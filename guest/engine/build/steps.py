@@ -248,9 +248,11 @@ async def run_step(builder: "Builder", inst: Instruction) -> None:
     assert state is not None
     argv = run_command(builder, inst)
     args = state.run_args()
+    declared = state.declared_args()
     created_by = " ".join(argv)
-    if args:
-        created_by = (f"|{len(args)} " + " ".join(f"{k}={v}" for k, v in sorted(args.items()))
+    if declared:
+        created_by = (f"|{len(declared)} "
+                      + " ".join(f"{k}={v}" for k, v in sorted(declared.items()))
                       + " " + created_by)
     if await builder.use_cache(created_by):
         return
