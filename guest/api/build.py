@@ -14,7 +14,11 @@ async def build(request: web.Request) -> web.StreamResponse:
                             request.headers.get("X-Registry-Config"))
     session = await engine_of(request).builder.prepare(
         request.content.iter_chunked(CONTEXT_CHUNK), options)
-    return await stream_json_lines(request, session.messages())
+
+    def client_gone() -> bool:
+        return request.transport is None or request.transport.is_closing()
+
+    return await stream_json_lines(request, session.messages(client_gone))
 
 
 async def prune(request: web.Request) -> web.Response:

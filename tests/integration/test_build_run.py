@@ -2,6 +2,7 @@
 the cache across file changes, intermediate containers, and the built image's runtime config."""
 
 import json
+import time
 from pathlib import Path
 
 from test_build import make_context
@@ -104,3 +105,21 @@ def test_run_heredocs(daemon: DaemonProcess, busybox: str, tmp_path: Path) -> No
     out = daemon.docker("build", "--no-cache", context).stdout
     assert "script run by its shebang" in out
     assert "line one\n" in out and "line two\nfed to cat\n" in out
+
+
+def test_client_leaving_cancels_the_build(daemon: DaemonProcess, busybox: str,
+                                          tmp_path: Path) -> None:
+    context = make_context(tmp_path, {"Dockerfile": (
+        "FROM busybox\nRUN echo started && sleep 60\n")})
+    before = set(daemon.docker("ps", "-aq").stdout.split())
+    cli = daemon.docker_popen("build", "--no-cache", context)
+    assert cli.stdout is not None
+    for line in cli.stdout:
+        if line.startswith("started"):
+            break
+    cli.kill()
+    cli.communicate()
+    deadline = time.monotonic() + 20
+    while set(daemon.docker("ps", "-aq").stdout.split()) != before:
+        assert time.monotonic() < deadline, "the RUN container outlived its build"
+        time.sleep(0.2)

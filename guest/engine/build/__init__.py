@@ -5,7 +5,7 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ketch.guest.engine.build import stream
@@ -20,6 +20,7 @@ from ketch.guest.store.images import reference
 from ketch.guest.util.proc import run_async
 
 log = logging.getLogger("ketch.build")
+CLIENT_CHECK_SECONDS = 1.0
 
 
 class BuildService(Service):
@@ -76,8 +77,10 @@ class BuildSession:
         self.options = options
         self.tags = tags
 
-    async def messages(self) -> AsyncIterator[dict[str, Any]]:
-        """The JSON stream: steps, output, aux ID, and errorDetail on failure."""
+    async def messages(self, client_gone: Callable[[], bool] = lambda: False
+                       ) -> AsyncIterator[dict[str, Any]]:
+        """The JSON stream: steps, output, aux ID, and errorDetail on failure. The build is
+        cancelled (its RUN container removed) once client_gone() says the client left."""
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
         async def emit(message: dict[str, Any]) -> None:
@@ -98,7 +101,16 @@ class BuildSession:
 
         task = asyncio.create_task(work())
         try:
-            while (message := await queue.get()) is not None:
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), CLIENT_CHECK_SECONDS)
+                except TimeoutError:
+                    if client_gone():
+                        log.info("build cancelled: the client went away")
+                        return
+                    continue
+                if message is None:
+                    return
                 yield message
         finally:
             if not task.done():
