@@ -8,6 +8,7 @@ from pathlib import Path
 from test_build import make_context
 
 from ketch.guest.testing.daemon import DaemonProcess
+from ketch.guest.testing.images import load_busybox
 
 
 def test_run_output_cache_and_file_change(daemon: DaemonProcess, busybox: str,
@@ -123,3 +124,16 @@ def test_client_leaving_cancels_the_build(daemon: DaemonProcess, busybox: str,
     while set(daemon.docker("ps", "-aq").stdout.split()) != before:
         assert time.monotonic() < deadline, "the RUN container outlived its build"
         time.sleep(0.2)
+
+
+def test_cache_survives_a_daemon_kill(make_daemon: type, tmp_path: Path) -> None:
+    own = make_daemon().start()
+    load_busybox(own)
+    context = make_context(tmp_path, {"Dockerfile": (
+        "FROM busybox\nRUN echo built > /built.txt\nCOPY Dockerfile /\nCMD [\"true\"]\n")})
+    first = own.docker("build", "-q", context).stdout.strip()
+    own.kill()
+    own.start()
+    again = own.docker("build", context).stdout
+    assert again.count("Using cache") == 3
+    assert first.removeprefix("sha256:")[:12] in again
