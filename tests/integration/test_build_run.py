@@ -137,3 +137,20 @@ def test_cache_survives_a_daemon_kill(make_daemon: type, tmp_path: Path) -> None
     again = own.docker("build", context).stdout
     assert again.count("Using cache") == 3
     assert first.removeprefix("sha256:")[:12] in again
+
+
+def test_cache_from_an_image_after_builder_prune(daemon: DaemonProcess, busybox: str,
+                                                 tmp_path: Path) -> None:
+    context = make_context(tmp_path, {"Dockerfile": (
+        "FROM busybox\nENV STEP=1\nRUN echo cf > /cf.txt\nCOPY Dockerfile /\n"
+        "CMD [\"cat\", \"/cf.txt\"]\n")})
+    daemon.docker("build", "-t", "cachefrom:src", context)
+    pruned = daemon.docker("builder", "prune", "-f").stdout
+    assert "Total reclaimed space" in pruned
+    restored = daemon.docker("build", "--cache-from", "cachefrom:src", "-t", "cachefrom:new",
+                             context).stdout
+    assert restored.count("Using cache") == 4 and "Running in" not in restored
+    assert daemon.docker("run", "--rm", "cachefrom:new").stdout == "cf\n"
+    daemon.docker("builder", "prune", "-f")
+    fresh = daemon.docker("build", context).stdout
+    assert "Using cache" not in fresh

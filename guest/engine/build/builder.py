@@ -5,7 +5,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.build import stream
+from ketch.guest.engine.build import cachefrom, stream
 from ketch.guest.engine.build.cache import BuildCache, cache_key
 from ketch.guest.engine.build.context import BuildContext
 from ketch.guest.engine.build.dockerfile import Dockerfile, Instruction, Stage, parse_instruction
@@ -55,7 +55,7 @@ class Builder:
         self.stage_images: dict[str, Image | None] = {}
         self.state: StageState | None = None
         self.image: Image | None = None
-        self.intermediate_containers: list[str] = []
+        self.cache_sources: list[Image] | None = None
 
     def _stages_to_build(self) -> list[Stage]:
         stages = list(self.dockerfile.stages)
@@ -216,23 +216,33 @@ class Builder:
         """A config-only step (ENV, CMD, ...): an image with an empty-layer history entry."""
         await self.commit(NOP + comment, None, empty_layer=True)
 
-    def cached(self, created_by: str) -> tuple[str, Image | None]:
-        """(cache key, the cached image when this step can be reused)."""
+    def step_key(self, created_by: str) -> str:
         parent = self.image.id if self.image is not None else ""
-        key = cache_key(parent, created_by, self.image_config())
+        return cache_key(parent, created_by, self.image_config())
+
+    async def cached(self, created_by: str) -> tuple[str, Image | None]:
+        """(cache key, the cached image when this step can be reused)."""
+        key = self.step_key(created_by)
         if self.options.nocache:
             return key, None
         image_id = self.cache.get(key)
-        if image_id is None:
-            return key, None
-        try:
-            return key, self.engine.images.get(image_id)
-        except (NotFound, ValueError):
-            self.cache.forget(key)
-            return key, None
+        if image_id is not None:
+            try:
+                return key, self.engine.images.get(image_id)
+            except (NotFound, ValueError):
+                self.cache.forget(key)
+        if self.cache_sources is None:
+            self.cache_sources = cachefrom.source_images(self.engine, self.options.cache_from)
+        if self.cache_sources:
+            hit = await cachefrom.restore(self.engine, self.cache_sources, self.image,
+                                          created_by, self.image_config())
+            if hit is not None:
+                self.cache.put(key, hit.id)
+                return key, hit
+        return key, None
 
     async def use_cache(self, created_by: str) -> bool:
-        _, hit = self.cached(created_by)
+        _, hit = await self.cached(created_by)
         if hit is None:
             return False
         self.image = hit
@@ -243,8 +253,8 @@ class Builder:
     async def commit(self, created_by: str, upper_dir: str | None,
                      empty_layer: bool = False, probe: bool = True,
                      announce: bool = True) -> Image:
-        key, hit = self.cached(created_by)
-        if probe and hit is not None:
+        key, hit = await self.cached(created_by) if probe else (self.step_key(created_by), None)
+        if hit is not None:
             self.image = hit
             await self.arrow("Using cache")
             await self.arrow(hit.short_id)

@@ -1,0 +1,70 @@
+"""--cache-from: reuse steps of images that were built elsewhere (pulled, loaded), matched by
+their history as Moby's classic builder does: the parent's history must be a prefix of the
+source's, and the source's next history entry must have been made by the same instruction.
+A match is restored as a new local image from the parent plus that one layer (already present,
+since the source image holds it)."""
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ketch.guest.engine.errors import NotFound
+from ketch.guest.engine.images.commit import new_config
+from ketch.guest.engine.images.image import Image
+
+if TYPE_CHECKING:
+    from ketch.guest.engine.engine import Engine
+
+
+def _history(image: Image | None) -> list[dict[str, Any]]:
+    return list(image.config.get("history") or []) if image is not None else []
+
+
+def _same_entry(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return (a.get("created_by", "") == b.get("created_by", "")
+            and bool(a.get("empty_layer")) == bool(b.get("empty_layer")))
+
+
+def _extends(source: Image, parent: Image | None) -> bool:
+    """source's history and layers start with parent's."""
+    history, source_history = _history(parent), _history(source)
+    if len(source_history) <= len(history):
+        return False
+    if not all(_same_entry(a, b) for a, b in zip(history, source_history, strict=False)):
+        return False
+    diff_ids = parent.diff_ids if parent is not None else []
+    return source.diff_ids[:len(diff_ids)] == diff_ids
+
+
+def source_images(engine: "Engine", refs: list[str]) -> list[Image]:
+    images = []
+    for ref in refs:
+        try:
+            images.append(engine.images.resolve(ref))
+        except (NotFound, ValueError):
+            continue
+    return images
+
+
+async def restore(engine: "Engine", sources: list[Image], parent: Image | None,
+                  created_by: str, config: dict[str, Any]) -> Image | None:
+    """The image a source holds for this step, or None."""
+    position = len(_history(parent))
+    for source in sources:
+        if not _extends(source, parent):
+            continue
+        entry = _history(source)[position]
+        if entry.get("created_by", "") != created_by:
+            continue
+        diff_ids = list(parent.diff_ids) if parent is not None else []
+        empty = bool(entry.get("empty_layer"))
+        if not empty:
+            layers_before = sum(1 for h in _history(source)[:position] if not h.get("empty_layer"))
+            if layers_before >= len(source.diff_ids):
+                continue
+            diff_ids.append(source.diff_ids[layers_before])
+        doc = new_config(parent, config, dict(entry), diff_ids, empty)
+        raw = json.dumps(doc, separators=(",", ":")).encode()
+        async with engine.images.lock:
+            image_id = engine.images.register_image(raw, {"parent": parent.id if parent else ""})
+        return engine.images.get(image_id)
+    return None
