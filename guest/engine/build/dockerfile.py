@@ -76,7 +76,7 @@ class Dockerfile:
 
 def parse(text: str) -> Dockerfile:
     """Parse a whole Dockerfile; raise InvalidParameter with Docker's wording on errors."""
-    lines = text.replace("\r\n", "\n").split("\n")
+    lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
     escape, first = _directives(lines)
     instructions = list(_instructions(lines, first, escape))
     if not instructions:

@@ -2,6 +2,7 @@
 streamed into the build stream, its overlay upperdir committed as the step's layer."""
 
 import asyncio
+import codecs
 import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -56,8 +57,13 @@ async def run_container(builder: "Builder", argv: list[str], args: dict[str, str
     container = await containers.create(container_body(builder, argv, args), None)
     await builder.arrow(f"Running in {container.id[:12]}")
 
+    # One decoder for the whole output: a character split across two reads stays whole.
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
     async def sink(_stream: int, data: bytes) -> None:
-        await builder.emit(stream.text(data.decode("utf-8", errors="replace")))
+        text = decoder.decode(data)
+        if text:
+            await builder.emit(stream.text(text))
 
     relay = asyncio.create_task(attach(containers, container, AttachOptions(), None, sink))
     await asyncio.sleep(0)  # let attach register its pre-start hook: no output is missed
