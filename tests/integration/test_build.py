@@ -9,6 +9,7 @@ import sys
 import tarfile
 import time
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -27,11 +28,12 @@ def make_context(folder: Path, files: dict[str, str]) -> str:
     return str(folder)
 
 
-def build(daemon: DaemonProcess, context: str, *args: str, check: bool = True):  # type: ignore[no-untyped-def]
+def build(daemon: DaemonProcess, context: str, *args: str,
+          check: bool = True) -> subprocess.CompletedProcess[str]:
     return daemon.docker("build", *args, context, check=check)
 
 
-def inspect(daemon: DaemonProcess, ref: str) -> dict:  # type: ignore[type-arg]
+def inspect(daemon: DaemonProcess, ref: str) -> dict[str, Any]:
     return json.loads(daemon.docker("image", "inspect", ref).stdout)[0]
 
 

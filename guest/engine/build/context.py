@@ -8,7 +8,7 @@ import tarfile
 import tempfile
 from collections.abc import AsyncIterator, Callable
 
-from ketch.guest.engine.build.dockerignore import is_excluded, read_patterns
+from ketch.guest.engine.build.dockerignore import Pattern, is_excluded, read_patterns
 from ketch.guest.engine.build.rootfs import resolve_in_root
 from ketch.guest.engine.errors import InvalidParameter
 
@@ -84,7 +84,7 @@ class BuildContext:
             _prune(self.root, "", patterns)
 
 
-def _prune(root: str, relative: str, patterns: list) -> bool:  # type: ignore[type-arg]
+def _prune(root: str, relative: str, patterns: list[Pattern]) -> bool:
     """Remove excluded entries under relative; True when the folder ends up kept non-empty
     or is itself not excluded."""
     folder = os.path.join(root, relative)

@@ -6,7 +6,7 @@ import os
 import posixpath
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
 from ketch.guest.engine.build import copy as copying
@@ -40,7 +40,7 @@ async def image_rootfs(builder: "Builder", image: "Image | None") -> AsyncIterat
 
 
 @contextlib.contextmanager
-def layer_folder(builder: "Builder"):  # type: ignore[no-untyped-def]
+def layer_folder(builder: "Builder") -> Iterator[str]:
     folder = tempfile.mkdtemp(prefix="layer-", dir=tmp_folder(builder))
     os.chmod(folder, 0o755)
     try:
