@@ -74,6 +74,8 @@ def test_published_ports_answer_on_loopback_and_docker_port(daemon: DaemonProces
     assert hairpin == "hello-web"
     port = daemon.docker("port", "web").stdout.splitlines()
     assert "80/tcp -> 0.0.0.0:18080" in port and "80/tcp -> 127.0.0.1:18081" in port
+    assert "80/tcp -> [::]:18080" in port  # as Moby: any-address bindings hold [::] too
+    assert http_from_netns(daemon, "::1", 18080) == "hello-web"
     assert "81/udp -> 0.0.0.0:18082" in port
     ports = json.loads(daemon.docker("inspect", "-f", "{{json .NetworkSettings.Ports}}",
                                      "web").stdout)

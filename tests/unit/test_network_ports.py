@@ -22,8 +22,9 @@ def test_bindings_ranges_and_publish_all() -> None:
     assert PortRequest("tcp", 443, "", 0, 0) in requests
 
 
-def test_ipv6_bindings_are_skipped() -> None:
-    assert port_requests({"80/tcp": [{"HostIp": "::", "HostPort": "80"}]}, None, False) == []
+def test_ipv6_bindings_are_requests_too() -> None:
+    assert port_requests({"80/tcp": [{"HostIp": "::", "HostPort": "80"}]}, None, False) == [
+        PortRequest("tcp", 80, "::", 80, 80)]
 
 
 def test_ports_json_lists_exposed_and_bound() -> None:
@@ -47,5 +48,18 @@ def test_reservations_hold_ports_and_refuse_a_second_claim() -> None:
         assert reservations.reserve(ranged, "b").host_port != first.host_port
         reservations.release(first)
         assert reservations.reserve(again, "c").host_port == first.host_port
+    finally:
+        reservations.close()
+
+
+def test_any_address_holds_ipv4_and_ipv6() -> None:
+    reservations = PortReservations()
+    try:
+        mappings = reservations.reserve_all(PortRequest("tcp", 80, "", 0, 0), "a")
+        assert mappings[0].host_ip == ""
+        if len(mappings) == 2:  # where IPv6 is available
+            assert mappings[1] == PortMapping("tcp", 80, "::", mappings[0].host_port)
+            doc = ports_json(mappings, None, None)["80/tcp"]
+            assert [b["HostIp"] for b in doc] == ["0.0.0.0", "::"]
     finally:
         reservations.close()

@@ -31,7 +31,7 @@ from ketch.guest.engine.networks.iptables import (
     redirect_embedded_dns,
 )
 from ketch.guest.engine.networks.model import Endpoint, Network
-from ketch.guest.engine.networks.ports import PortMapping, port_requests
+from ketch.guest.engine.networks.ports import PortMapping, is_v6, port_requests
 from ketch.guest.engine.networks.proxy import PortProxy
 from ketch.guest.engine.networks.settings import (
     ContainerSettings,
@@ -329,8 +329,8 @@ class ContainerNetworking(ContainerSettings):
         mappings: list[PortMapping] = []
         try:
             for request in requests:
-                mappings.append(self.reservations.reserve(
-                    request, f"{ep.name} ({ep.endpoint_id})"))
+                mappings += self.reservations.reserve_all(
+                    request, f"{ep.name} ({ep.endpoint_id})")
         except BaseException:
             for mapping in mappings:
                 self.reservations.release(mapping)
@@ -341,10 +341,11 @@ class ContainerNetworking(ContainerSettings):
 
     async def _start_proxies(self: "NetworkService", mappings: list[PortMapping],
                              container_ip: str) -> None:
-        """Without iptables there is no DNAT: a userland proxy serves TCP ports instead."""
-        if self.iptables.enabled:
-            return
+        """A userland proxy serves TCP ports without a DNAT rule: IPv6 ones (there is no
+        IPv6 NAT here) and all of them when iptables is disabled."""
         for mapping in mappings:
+            if self.iptables.enabled and not is_v6(mapping.host_ip):
+                continue
             sock = self.reservations.socket_of(mapping)
             if mapping.proto == "tcp" and sock is not None:
                 proxy = PortProxy(sock, (container_ip, mapping.container_port))
@@ -368,8 +369,9 @@ class ContainerNetworking(ContainerSettings):
     def _port_rules(self, network: Network, ip: str, mappings: list[PortMapping]) -> list[Any]:
         rules = []
         for m in mappings:
-            rules += port_rules(network.bridge, m.proto, m.host_ip, m.host_port, ip,
-                                m.container_port)
+            if not is_v6(m.host_ip):
+                rules += port_rules(network.bridge, m.proto, m.host_ip, m.host_port, ip,
+                                    m.container_port)
         return rules
 
     async def restore_sandboxes(self: "NetworkService") -> None:

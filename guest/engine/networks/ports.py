@@ -12,6 +12,12 @@ from typing import Any
 
 from ketch.guest.engine.errors import EngineError, InvalidParameter
 
+ANY_ADDRESSES = ("0.0.0.0", "::")
+
+
+def is_v6(address: str) -> bool:
+    return ":" in address
+
 
 @dataclass(frozen=True)
 class PortMapping:
@@ -66,8 +72,6 @@ def port_requests(port_bindings: dict[str, Any] | None, exposed: dict[str, Any] 
                 high = int(high_text) if high_text else low
             except ValueError:
                 raise InvalidParameter(f"invalid hostPort: {host_port}") from None
-            if ":" in host_ip:
-                continue  # no IPv6 NAT here; Moby skips v6 bindings without ip6tables too
             requests.append(PortRequest(proto, container_port, host_ip, low, high))
     return requests
 
@@ -75,14 +79,32 @@ def port_requests(port_bindings: dict[str, Any] | None, exposed: dict[str, Any] 
 class PortReservations:
     """The host ports in use, each held by a bound socket."""
 
-    def __init__(self) -> None:
+    def __init__(self, proxied_v4: bool = False) -> None:
         self._sockets: dict[tuple[str, str, int], socket.socket] = {}
+        # Sockets a userland proxy listens on (IPv6 always, IPv4 without iptables) take
+        # SO_REUSEADDR, or closed connections in TIME_WAIT would block the next container.
+        self.proxied_v4 = proxied_v4
 
     def in_use(self, proto: str, host_ip: str, port: int) -> bool:
         for (p, ip, used) in self._sockets:
-            if p == proto and used == port and (ip == host_ip or "0.0.0.0" in (ip, host_ip)):
+            if p != proto or used != port or is_v6(ip) != is_v6(host_ip):
+                continue
+            if ip == host_ip or ip in ANY_ADDRESSES or host_ip in ANY_ADDRESSES:
                 return True
         return False
+
+    def reserve_all(self, request: PortRequest, endpoint: str) -> list[PortMapping]:
+        """A binding to any address holds the port on IPv4 and, where possible, IPv6 (as
+        Moby's `0.0.0.0` and `[::]` pair)."""
+        first = self.reserve(request, endpoint)
+        if request.host_ip:
+            return [first]
+        v6 = PortRequest(request.proto, request.container_port, "::", first.host_port,
+                         first.host_port)
+        try:
+            return [first, self._bind(v6, "::", first.host_port, endpoint)]
+        except EngineError:
+            return [first]  # no IPv6 here (or someone else holds [::]:port)
 
     def reserve(self, request: PortRequest, endpoint: str) -> PortMapping:
         host_ip = request.host_ip or "0.0.0.0"
@@ -100,17 +122,26 @@ class PortReservations:
     def _bind(self, request: PortRequest, host_ip: str, port: int,
               endpoint: str) -> PortMapping:
         prefix = f"driver failed programming external connectivity on endpoint {endpoint}"
+        shown = f"[{host_ip}]" if is_v6(host_ip) else host_ip
         if port and self.in_use(request.proto, host_ip, port):
-            raise EngineError(f"{prefix}: Bind for {host_ip}:{port} failed: port is already "
+            raise EngineError(f"{prefix}: Bind for {shown}:{port} failed: port is already "
                               f"allocated")
         kind = socket.SOCK_DGRAM if request.proto == "udp" else socket.SOCK_STREAM
-        sock = socket.socket(socket.AF_INET, kind)
+        family = socket.AF_INET6 if is_v6(host_ip) else socket.AF_INET
         try:
+            sock = socket.socket(family, kind)
+        except OSError as e:
+            raise EngineError(f"{prefix}: {e.strerror}") from None
+        try:
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if kind == socket.SOCK_STREAM and (family == socket.AF_INET6 or self.proxied_v4):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host_ip, port))
         except OSError as e:
             sock.close()
             reason = "address already in use" if e.errno == errno.EADDRINUSE else e.strerror
-            raise EngineError(f"{prefix}: failed to bind host port for {host_ip}:{port}:"
+            raise EngineError(f"{prefix}: failed to bind host port for {shown}:{port}:"
                               f"{request.proto}: {reason}") from None
         bound = sock.getsockname()[1]
         self._sockets[(request.proto, host_ip, bound)] = sock

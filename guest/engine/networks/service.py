@@ -58,7 +58,7 @@ class NetworkService(Service, ContainerNetworking):
         self.store = NetworkStore(engine.layout)
         self.networks: dict[str, Network] = {}
         self.iptables = Iptables(self.config.iptables and self.config.bridge != "none")
-        self.reservations = PortReservations()
+        self.reservations = PortReservations(proxied_v4=not self.iptables.enabled)
         self.dns = DnsServer(self.resolve_name, self.upstream_servers, self.reverse_name)
         self.lock = asyncio.Lock()
         ContainerNetworking.__init__(self)
