@@ -57,6 +57,9 @@ def parse_options(query: dict[str, str], tags: list[str], registry_config: str |
         except ValueError:
             raise InvalidParameter(f'invalid value for {name}: "{value}"') from None
 
+    if query.get("version") == "2":
+        raise InvalidParameter("BuildKit is not supported by this daemon (builder version "
+                               "1): build with the classic builder (DOCKER_BUILDKIT=0)")
     build_args = _json_query(query.get("buildargs"), "buildargs", {})
     labels = _json_query(query.get("labels"), "labels", {})
     cache_from = _json_query(query.get("cachefrom"), "cachefrom", [])
