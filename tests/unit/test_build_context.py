@@ -65,3 +65,18 @@ def test_plain_dockerfile_body(tmp_path: Path) -> None:
         assert context.read_dockerfile("")[1] == "FROM busybox\nRUN true\n"
     finally:
         context.close()
+
+
+def test_dockerignore_applied_by_the_daemon(tmp_path: Path) -> None:
+    context = receive(tar_of(("Dockerfile", "file", b"FROM scratch\n"),
+                             (".dockerignore", "file", b"Dockerfile\nlogs\n!logs/keep\n*.tmp\n"),
+                             ("logs/a", "file", b"a"), ("logs/keep", "file", b"k"),
+                             ("x.tmp", "file", b"t"), ("src/main.c", "file", b"m")), tmp_path)
+    try:
+        name, _ = context.read_dockerfile("Dockerfile")
+        context.apply_dockerignore(name)
+        kept = sorted(os.path.relpath(os.path.join(folder, f), context.root)
+                      for folder, _, files in os.walk(context.root) for f in files)
+        assert kept == ["logs/keep", "src/main.c"]
+    finally:
+        context.close()
