@@ -240,6 +240,10 @@ def test_rmi_of_image_in_use_conflicts(make_daemon: type) -> None:
         result.stderr
     by_id = own.docker("rmi", busybox_image().id[7:19], check=False)
     assert "(must be forced) - image is being used by stopped container" in by_id.stderr
+    own.docker("run", "-d", "--name", "runner", "busybox", "sleep", "60")
+    running = own.docker("rmi", "-f", busybox_image().id[7:19], check=False)
+    assert "(cannot be forced) - image is being used by running container" in running.stderr
+    own.docker("rm", "-f", "runner")
 
 
 def test_images_survive_a_daemon_kill(make_daemon: type) -> None:

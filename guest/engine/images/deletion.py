@@ -30,6 +30,19 @@ def _container_using(service: "ImageService", image_id: str) -> str | None:
     return service.engine.containers.image_in_use(image_id)
 
 
+def _running_user(service: "ImageService", image_id: str) -> str | None:
+    """A running container on image_id (read from the container service when it exposes
+    its records; image_in_use() alone cannot tell running from stopped)."""
+    containers = getattr(service.engine.containers, "containers", None)
+    if not isinstance(containers, dict):
+        return None
+    for container in containers.values():
+        if getattr(container, "image_id", None) == image_id and getattr(container, "running",
+                                                                         False):
+            return str(container.id)
+    return None
+
+
 def _children(service: "ImageService", image_id: str) -> list[str]:
     return [i for i in service.ids()
             if service.store.images.metadata(i).get("parent") == image_id]
@@ -63,6 +76,10 @@ def delete_image(service: "ImageService", text: str, force: bool,
         if len({r.name for r in refs}) > 1 and not force:
             raise Conflict(f"conflict: unable to delete {short} (must be forced) - image is "
                            f"referenced in multiple repositories")
+        running = _running_user(service, image_id)
+        if running:
+            raise Conflict(f"conflict: unable to delete {short} (cannot be forced) - image is "
+                           f"being used by running container {running[:12]}")
         container = _container_using(service, image_id)
         if container and not force:
             raise Conflict(f"conflict: unable to delete {short} (must be forced) - image is "
@@ -71,8 +88,9 @@ def delete_image(service: "ImageService", text: str, force: bool,
             raise Conflict(f"conflict: unable to delete {short} (cannot be forced) - image "
                            f"has dependent child images")
         if container:
-            # Forced: the references go, the image stays for its container (as Moby keeps
-            # an image a running container needs).
+            # Forced past a stopped container: Moby deletes the image record and the
+            # container keeps its layers; here layers belong to images, so the image stays,
+            # untagged, for as long as the container needs it.
             for ref in refs:
                 _untag(service, image_id, ref, records)
             return records
