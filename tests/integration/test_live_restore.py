@@ -29,6 +29,10 @@ def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
     daemon.docker("run", "-d", "--name", "quitter", "busybox", "sh", "-c", "sleep 1; exit 7")
     daemon.docker("run", "-d", "--name", "bouncer", "--restart", "always", "busybox", "sh",
                   "-c", "sleep 1; exit 1")
+    daemon.docker("run", "-d", "--name", "vanisher", "--rm", "busybox", "sleep", "1")
+    daemon.docker("run", "-d", "--name", "resting", "--restart", "unless-stopped", "busybox",
+                  "sleep", "60")
+    daemon.docker("stop", "-t", "0", "resting")
     pid_before = state(daemon, "keeper")["Pid"]
     daemon.kill()
     time.sleep(2)  # quitter exits while no daemon is watching
@@ -37,6 +41,9 @@ def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
     assert keeper["Running"] and keeper["Pid"] == pid_before
     quitter = state(daemon, "quitter")
     assert quitter["Status"] == "exited" and quitter["ExitCode"] == 7
+    names = daemon.docker("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert "vanisher" not in names  # --rm honoured for an exit nobody watched
+    assert not state(daemon, "resting")["Running"]  # manually stopped: not restarted
     assert daemon.docker("exec", "keeper", "echo", "still here").stdout == "still here\n"
     assert "tick" in daemon.docker("logs", "--tail", "2", "keeper").stdout
     wait_for(lambda: json.loads(daemon.docker("inspect", "bouncer").stdout)[0]
@@ -48,4 +55,4 @@ def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
     assert state(daemon, "keeper")["Status"] == "exited"
     daemon.docker("start", "keeper")
     assert state(daemon, "keeper")["Running"]
-    daemon.docker("rm", "-f", "keeper", "quitter", "bouncer")
+    daemon.docker("rm", "-f", "keeper", "quitter", "bouncer", "resting")
