@@ -19,6 +19,7 @@ from ketch.guest.engine.build.options import BuildOptions
 from ketch.guest.engine.build.shellwords import process_word
 from ketch.guest.engine.errors import EngineError, InvalidParameter, NotFound
 from ketch.guest.engine.images.image import Image
+from ketch.guest.store.images import reference
 
 if TYPE_CHECKING:
     from ketch.guest.engine.engine import Engine
@@ -168,14 +169,16 @@ class Builder:
         return images.resolve(name)
 
     def _auth_for(self, name: str) -> dict[str, Any] | None:
+        """The X-Registry-Config entry for the registry holding name, if the client sent one."""
         configs = self.options.auth_configs
         if not configs:
             return None
-        host = name.split("/", 1)[0] if "/" in name and ("." in name.split("/", 1)[0]
-                                                        or ":" in name.split("/", 1)[0]) \
-            else "https://index.docker.io/v1/"
-        for key in (host, f"https://{host}", f"http://{host}"):
-            if key in configs:
+        domain = reference.parse(name).domain
+        keys = [domain, f"https://{domain}", f"http://{domain}"]
+        if domain == "docker.io":
+            keys.insert(0, "https://index.docker.io/v1/")
+        for key in keys:
+            if isinstance(configs.get(key), dict):
                 return dict(configs[key])
         return None
 
