@@ -236,3 +236,23 @@ def test_from_pulls_missing_base(daemon: DaemonProcess, registry: RegistryProces
     assert "PULLED=1" in inspect(daemon, "pulled:1")["Config"]["Env"]
     again = build(daemon, context, "--pull", "-t", "pulled:1").stdout
     assert "Using cache" in again
+
+
+def test_from_private_registry_uses_login(daemon: DaemonProcess, busybox_tar: str,
+                                          tmp_path: Path) -> None:
+    private = RegistryProcess(users={"carol": "pw-build"}).start()
+    try:
+        private.serve_to(daemon)
+        private.push_archive(busybox_tar, "private/base:1")
+        context = make_context(tmp_path, {"Dockerfile": (
+            f"FROM {private.host}/private/base:1\nENV PRIVATE=1\n")})
+        denied = build(daemon, context, check=False)
+        assert denied.returncode == 1 and "no basic auth credentials" in denied.stderr
+        daemon.docker("login", private.host, "-u", "carol", "--password-stdin",
+                      input="pw-build\n")
+        try:
+            assert "Successfully built" in build(daemon, context).stdout
+        finally:
+            daemon.docker("logout", private.host)
+    finally:
+        private.cleanup()
