@@ -35,7 +35,10 @@ def daemon() -> Iterator[DaemonProcess]:
 
 @pytest.fixture(scope="session")
 def registry() -> Iterator[RegistryProcess]:
-    """A real docker-registry on 127.0.0.1 (anonymous access), shared by the session."""
+    """A real docker-registry on 127.0.0.1 (anonymous access), shared by the session.
+
+    Test daemons live in their own network namespaces: call registry.serve_to(daemon) so the
+    daemon reaches it at the same registry.host (127.0.0.1:port)."""
     process = RegistryProcess().start()
     yield process
     process.cleanup()
