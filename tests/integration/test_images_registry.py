@@ -306,3 +306,12 @@ def test_cut_download_resumes_with_range(make_daemon: type) -> None:
         assert forwarder.bytes_down < 1.4 * len(big)
     finally:
         registry.cleanup()
+
+
+def test_import_from_a_url(daemon: DaemonProcess, served: RegistryProcess) -> None:
+    digest = served.upload_blob("imports/rootfs", busybox_layer())
+    url = f"{served.url}/v2/imports/rootfs/blobs/{digest}"
+    image_id = daemon.docker("import", url, "from-url:1").stdout.strip()
+    doc = inspect(daemon, "from-url:1")
+    assert doc["Id"] == image_id and doc["RootFS"]["Layers"] == [digest]
+    daemon.docker("rmi", "from-url:1")
