@@ -112,7 +112,7 @@ def main() -> None:
     labels = {"published": "host -> published port 127.0.0.1 (DNAT)",
               "direct": "host -> container IP (bridge, no NAT)",
               "by_name": "container -> container by name (user bridge)",
-              "userland": "host -> userland proxy (threads) -> container"}
+              "userland": "host -> Ketch's userland proxy -> container"}
     for key, label in labels.items():
         ours = statistics.median(results[key])
         print(f"{label:<44}{ours:>10.0f}{floor:>12.0f}{ours / floor:>8.2f}")

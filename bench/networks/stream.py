@@ -4,7 +4,6 @@ and acknowledges the byte count; `send HOST PORT MB` streams MB mebibytes and pr
 
 import socket
 import sys
-import threading
 import time
 
 CHUNK = 256 * 1024
@@ -40,20 +39,21 @@ def send(host: str, port: int, megabytes: int) -> None:
     print(f"{sent / elapsed / 1e6:.1f}")
 
 
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    while data := source.recv(CHUNK):
-        sink.sendall(data)
-    sink.shutdown(socket.SHUT_WR)
-
-
 def proxy(port: int, host: str, target_port: int) -> None:
-    listener = socket.create_server(("127.0.0.1", port), reuse_port=True)
-    print("ready", flush=True)
-    while True:
-        conn, _ = listener.accept()
-        upstream = socket.create_connection((host, target_port))
-        threading.Thread(target=_pipe, args=(conn, upstream), daemon=True).start()
-        threading.Thread(target=_pipe, args=(upstream, conn), daemon=True).start()
+    """Ketch's own userland proxy (what serves [::] bindings, and all without iptables)."""
+    import asyncio
+
+    from ketch.guest.engine.networks.proxy import PortProxy
+
+    async def run() -> None:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        await PortProxy(sock, (host, target_port)).start()
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
 
 
 if __name__ == "__main__":
