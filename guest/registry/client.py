@@ -5,6 +5,7 @@ and registry errors turned into Docker's messages."""
 import base64
 import json
 import re
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -129,7 +130,7 @@ class RegistryClient:
             except TRANSPORT_ERRORS as e:
                 last = e
         url = f"{self.candidates[-1].url}/v2/" if self.candidates else self.domain
-        raise EngineError(f'Get "{url}": {_describe(last)}') from last
+        raise EngineError(f'Get "{url}": {describe(last)}') from last
 
     async def authorization(self, scope: str, force: bool = False) -> str | None:
         if self.challenge is None:
@@ -173,7 +174,7 @@ class RegistryClient:
                     body = await response.read()
                     status = response.status
         except TRANSPORT_ERRORS as e:
-            raise EngineError(f'Get "{realm}": {_describe(e)}') from e
+            raise EngineError(f'Get "{realm}": {describe(e)}') from e
         if status != 200:
             if status == 401:
                 raise EngineError(f'Get "{realm}": unauthorized: incorrect username or password')
@@ -224,11 +225,16 @@ class RegistryClient:
             raise error_from_body(response.status, body)
 
 
-def _describe(error: BaseException | None) -> str:
+def describe(error: BaseException | None) -> str:
     if error is None:
         return "no endpoint answered"
     if isinstance(error, aiohttp.ClientConnectorError):
-        return f"dial tcp {error.host}:{error.port}: connect: connection refused"
+        cause = error.os_error
+        if isinstance(cause, socket.gaierror):
+            return f"dial tcp: lookup {error.host}: {cause.strerror or 'no such host'}"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"dial tcp {error.host}:{error.port}: connect: connection refused"
+        return f"dial tcp {error.host}:{error.port}: {cause.strerror or cause}"
     if isinstance(error, TimeoutError):
         return "i/o timeout"
     return str(error) or type(error).__name__

@@ -7,7 +7,7 @@ from ketch.guest.engine.errors import EngineError, InvalidParameter
 from ketch.guest.engine.filters import Filters
 from ketch.guest.engine.images.pull import fetch_manifest
 from ketch.guest.registry import manifest as mf
-from ketch.guest.registry.client import TRANSPORT_ERRORS
+from ketch.guest.registry.client import TRANSPORT_ERRORS, describe
 from ketch.guest.registry.endpoints import DOCKER_HUB, endpoints_for
 from ketch.guest.store.images import reference
 
@@ -95,7 +95,7 @@ async def search(service: "ImageService", term: str, limit: int | None,
             last = e
     else:
         raise EngineError(f'Get "{candidates[-1].url}/v1/search?n='
-                          f'{limit or DEFAULT_SEARCH_LIMIT}&q={query}": {last}')
+                          f'{limit or DEFAULT_SEARCH_LIMIT}&q={query}": {describe(last)}')
     return _filter_results(results, filters, limit or DEFAULT_SEARCH_LIMIT)
 
 
