@@ -1,9 +1,10 @@
 """Network benchmark: TCP stream throughput over Ketch's data paths beside the floor (the same
-transfer over the host's loopback), measured in the same run, plus the time from
-`docker run -d -p` to the published port accepting connections when containers can run.
+transfer over the host's loopback), measured in the same run. (bench_run_port.py times
+`docker run -d -p` until the port accepts.)
 
 Paths: host -> published port on 127.0.0.1 (DNAT from loopback), host -> the container's bridge
-address (no NAT), container -> container on a user bridge by name (embedded DNS + bridge).
+address (no NAT), container -> container on a user bridge by name (embedded DNS + bridge), and
+Ketch's userland proxy (what DNAT from loopback replaces).
 The endpoints are set up by NetworkService exactly as for containers; the stream programs run
 inside those namespaces (a container is a process in such a netns; the data path is the same).
 
