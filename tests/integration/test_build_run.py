@@ -87,12 +87,14 @@ def test_built_image_runtime_config_and_build_args(daemon: DaemonProcess, busybo
 def test_network_none_and_docker_py_run(daemon: DaemonProcess, busybox: str,
                                         tmp_path: Path) -> None:
     context = make_context(tmp_path, {"Dockerfile": (
-        "FROM busybox\nRUN ls /sys/class/net | tr '\\n' ' ' && echo\n")})
+        "FROM busybox\nRUN ls /sys/class/net | tr '\\n' ' ' && echo && cat "
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null;"
+        " true\n")})
     client = daemon.client()
     image, logs = client.images.build(path=context, network_mode="none", nocache=True,
-                                      tag="pyrun:1")
+                                      tag="pyrun:1", container_limits={"memory": 64 << 20})
     output = "".join(chunk.get("stream", "") for chunk in logs)
-    assert "lo \n" in output
+    assert "lo \n" in output and f"{64 << 20}\n" in output
     assert image.tags == ["pyrun:1"]
     client.close()
 

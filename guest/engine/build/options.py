@@ -23,6 +23,11 @@ class BuildOptions:
     memory: int = 0
     memswap: int = 0
     cpu_shares: int = 0
+    cpu_period: int = 0
+    cpu_quota: int = 0
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    cgroup_parent: str = ""
     shm_size: int = 0
     extra_hosts: list[str] = field(default_factory=list)
     platform: str = ""
@@ -91,6 +96,11 @@ def parse_options(query: dict[str, str], tags: list[str], registry_config: str |
         memory=number("memory"),
         memswap=number("memswap"),
         cpu_shares=number("cpushares"),
+        cpu_period=number("cpuperiod"),
+        cpu_quota=number("cpuquota"),
+        cpuset_cpus=query.get("cpusetcpus") or "",
+        cpuset_mems=query.get("cpusetmems") or "",
+        cgroup_parent=query.get("cgroupparent") or "",
         shm_size=number("shmsize"),
         extra_hosts=[h for h in extra_hosts.split(",") if h],
         platform=query.get("platform") or "",

@@ -29,7 +29,10 @@ def container_body(builder: "Builder", argv: list[str], args: dict[str, str]) ->
     options = builder.options
     host_config: dict[str, Any] = {"NetworkMode": options.network_mode or "default"}
     for key, value in (("Memory", options.memory), ("MemorySwap", options.memswap),
-                       ("CpuShares", options.cpu_shares), ("ShmSize", options.shm_size)):
+                       ("CpuShares", options.cpu_shares), ("ShmSize", options.shm_size),
+                       ("CpuPeriod", options.cpu_period), ("CpuQuota", options.cpu_quota),
+                       ("CpusetCpus", options.cpuset_cpus), ("CpusetMems", options.cpuset_mems),
+                       ("CgroupParent", options.cgroup_parent)):
         if value:
             host_config[key] = value
     if options.extra_hosts:
