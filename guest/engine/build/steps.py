@@ -20,10 +20,12 @@ if TYPE_CHECKING:
     from ketch.guest.engine.build.builder import Builder
     from ketch.guest.engine.images.image import Image
 
-COPY_FLAGS = ("from", "chown", "chmod", "link", "parents", "exclude")
+# --link only changes how BuildKit stores the layer, not its content: accepted. --parents and
+# --exclude (BuildKit labs) are refused by the check ("unknown flag") rather than ignored.
+COPY_FLAGS = ("from", "chown", "chmod", "link")
 SHEBANG_SCRIPT = ("f=$(mktemp) && cat > \"$f\" <<'KETCH_HEREDOC_EOF'\n{body}KETCH_HEREDOC_EOF\n"
                   "chmod +x \"$f\" && \"$f\"; rc=$?; rm -f \"$f\"; exit $rc")
-ADD_FLAGS = ("chown", "chmod", "checksum", "keep-git-dir", "link", "exclude")
+ADD_FLAGS = ("chown", "chmod", "checksum", "link")
 
 
 def tmp_folder(builder: "Builder") -> str:
