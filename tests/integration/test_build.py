@@ -142,6 +142,10 @@ def test_build_errors(daemon: DaemonProcess, busybox: str, tmp_path: Path) -> No
     result = build(daemon, missing, check=False)
     assert result.returncode == 1
     assert "COPY failed: file not found in build context" in result.stderr
+    mount = make_context(tmp_path / "mount", {"Dockerfile": (
+        "FROM busybox\nRUN --mount=type=cache,target=/c true\n")})
+    result = build(daemon, mount, check=False)
+    assert result.returncode == 1 and "the --mount option requires BuildKit" in result.stderr
     no_image = make_context(tmp_path / "noimg", {"Dockerfile": "FROM ketch-no-such:1\n"})
     result = build(daemon, no_image, check=False)
     assert result.returncode != 0

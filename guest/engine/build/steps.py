@@ -227,7 +227,12 @@ def run_command(builder: "Builder", inst: Instruction) -> list[str]:
     """The argv a RUN executes; heredocs become the script (or stay for the shell to read)."""
     state = builder.state
     assert state is not None
-    check_flags(inst, ("mount", "network", "security"))
+    for flag in ("mount", "network", "security"):
+        if flag in inst.flags:
+            raise InvalidParameter(f"the --{flag} option requires BuildKit. Refer to "
+                                   "https://docs.docker.com/go/buildkit/ to learn how to "
+                                   "build images with BuildKit enabled")
+    check_flags(inst, ())
     if inst.heredocs and inst.json_args() is None:
         words = split_raw_words(inst.args, state.escape)
         if len(words) == 1 and len(inst.heredocs) == 1:
