@@ -62,3 +62,16 @@ def test_limits_security_and_init(daemon: DaemonProcess, busybox: str) -> None:
 def test_privileged_sees_all_caps(daemon: DaemonProcess, busybox: str) -> None:
     out = run_out(daemon, "--privileged", busybox, "grep", "CapEff", "/proc/self/status")
     assert out.split()[1] not in ("00000000a80425fb", "0000000000000000")
+
+
+def test_oom_killed(daemon: DaemonProcess, busybox: str) -> None:
+    result = daemon.docker("run", "--name", "oom-c1", "--memory", "8m", "--memory-swap", "8m",
+                           busybox, "sh", "-c",
+                           "x=$(head -c 50000000 /dev/zero | tr '\\0' a); echo ${#x}",
+                           check=False)
+    try:
+        assert result.returncode == 137
+        state = json.loads(daemon.docker("inspect", "oom-c1").stdout)[0]["State"]
+        assert state["OOMKilled"] and state["ExitCode"] == 137
+    finally:
+        daemon.docker("rm", "-f", "oom-c1")
