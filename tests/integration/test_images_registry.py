@@ -209,6 +209,10 @@ def test_token_auth_login_pull_push(make_daemon_module: DaemonProcess) -> None:
         assert wrong.returncode == 1, wrong.stdout
         own.docker("login", registry.host, "-u", "bob", "--password-stdin", input="t0ken\n")
         own.docker("pull", ref)
+        assert registry.token_server is not None
+        issued = registry.token_server.requests
+        own.docker("pull", ref)
+        assert registry.token_server.requests == issued  # the token is cached
         own.docker("tag", ref, f"{registry.host}/tokened/copy:1")
         assert "1: digest: sha256:" in own.docker("push",
                                                   f"{registry.host}/tokened/copy:1").stdout
