@@ -54,6 +54,10 @@ class ImageService(Service):
             self._distribution = Distribution(self)
         return self._distribution
 
+    async def start(self) -> None:
+        """Drop layers and blobs a crash left without an image (killed rmi, pull, load)."""
+        await asyncio.to_thread(self.collect_garbage)
+
     async def close(self) -> None:
         if self._distribution is not None:
             await self._distribution.close()
