@@ -1,6 +1,7 @@
 """Pull and push against a real docker-registry: tags and digests, platform selection,
 compression formats, corrupted blobs, auth, mirrors, interrupted and concurrent pulls."""
 
+import contextlib
 import hashlib
 import json
 import os
@@ -236,15 +237,27 @@ def assert_no_trace(daemon: DaemonProcess, repo: str) -> None:
     assert daemon.docker("images", "-a", "-q").stdout.strip() == ""
 
 
-def test_interrupted_pull_leaves_nothing_and_retries(make_daemon: type) -> None:
+@contextlib.contextmanager
+def slow_image(make_daemon: type, repo: str, size: int, seed: int, rate: int,
+               config: dict | None = None) -> Iterator[tuple[RegistryProcess, DaemonProcess,
+                                                             str, bytes]]:
+    """An own registry holding a one-layer image, and an own daemon reaching the registry
+    at `rate` bytes/second: (registry, daemon, reference, layer)."""
     registry = RegistryProcess().start()
     try:
-        big = random_layer(3_000_000, seed=11)
-        raw = json.dumps(image_config([big]), separators=(",", ":")).encode()
-        registry.put_image("slow/img", "1", [big], raw, compression="none", oci=True)
-        own = make_daemon(config={"max-download-attempts": 2}).start()
-        registry.serve_to(own, rate=1_000_000)
-        ref = f"{registry.host}/slow/img:1"
+        layer = random_layer(size, seed=seed)
+        raw = json.dumps(image_config([layer]), separators=(",", ":")).encode()
+        registry.put_image(repo, "1", [layer], raw, compression="none", oci=True)
+        own = make_daemon(config=config or {}).start()
+        registry.serve_to(own, rate=rate)
+        yield registry, own, f"{registry.host}/{repo}:1", layer
+    finally:
+        registry.cleanup()
+
+
+def test_interrupted_pull_leaves_nothing_and_retries(make_daemon: type) -> None:
+    with slow_image(make_daemon, "slow/img", 3_000_000, 11, 1_000_000,
+                    {"max-download-attempts": 2}) as (registry, own, ref, layer):
         # The registry dies mid-download: the pull fails and leaves nothing visible.
         pull = own.docker_popen("pull", ref)
         wait_for_download(own)
@@ -260,23 +273,15 @@ def test_interrupted_pull_leaves_nothing_and_retries(make_daemon: type) -> None:
         pull.communicate(timeout=60)
         own.start()
         assert_no_trace(own, "slow/img")
-        registry.forwarders[own.netns].rate = 0  # type: ignore[index]
+        registry.forwarders[str(own.netns)].rate = 0
         own.docker("pull", ref)
         assert inspect(own, ref)["RootFS"]["Layers"] == [
-            "sha256:" + hashlib.sha256(big).hexdigest()]
-    finally:
-        registry.cleanup()
+            "sha256:" + hashlib.sha256(layer).hexdigest()]
 
 
 def test_concurrent_pulls_share_one_download(make_daemon: type) -> None:
-    registry = RegistryProcess().start()
-    try:
-        big = random_layer(2_000_000, seed=21)
-        raw = json.dumps(image_config([big]), separators=(",", ":")).encode()
-        registry.put_image("shared/img", "1", [big], raw, compression="none", oci=True)
-        own = make_daemon().start()
-        registry.serve_to(own, rate=4_000_000)
-        ref = f"{registry.host}/shared/img:1"
+    with slow_image(make_daemon, "shared/img", 2_000_000, 21, 4_000_000) as (
+            registry, own, ref, layer):
         results: list[int] = []
 
         def pull() -> None:
@@ -288,28 +293,19 @@ def test_concurrent_pulls_share_one_download(make_daemon: type) -> None:
         for thread in threads:
             thread.join()
         assert results == [0, 0]
-        assert registry.forwarders[own.netns].bytes_down < 1.5 * len(big)  # type: ignore[index]
-    finally:
-        registry.cleanup()
+        assert registry.forwarders[str(own.netns)].bytes_down < 1.5 * len(layer)
 
 
 def test_cut_download_resumes_with_range(make_daemon: type) -> None:
-    registry = RegistryProcess().start()
-    try:
-        big = random_layer(2_000_000, seed=31)
-        raw = json.dumps(image_config([big]), separators=(",", ":")).encode()
-        registry.put_image("resume/img", "1", [big], raw, compression="none", oci=True)
-        own = make_daemon().start()
-        registry.serve_to(own, rate=1_000_000)
-        forwarder = registry.forwarders[own.netns]  # type: ignore[index]
-        pull = own.docker_popen("pull", f"{registry.host}/resume/img:1")
+    with slow_image(make_daemon, "resume/img", 2_000_000, 31, 1_000_000) as (
+            registry, own, ref, layer):
+        forwarder = registry.forwarders[str(own.netns)]
+        pull = own.docker_popen("pull", ref)
         wait_for_download(own)
         forwarder.cut()
         _, stderr = pull.communicate(timeout=60)
         assert pull.returncode == 0, stderr
-        assert forwarder.bytes_down < 1.4 * len(big)
-    finally:
-        registry.cleanup()
+        assert forwarder.bytes_down < 1.4 * len(layer)
 
 
 def test_import_from_a_url(daemon: DaemonProcess, served: RegistryProcess) -> None:
