@@ -171,19 +171,30 @@ class Lifecycle:
         await self.service.on_exit(c, code)
 
     async def cleanup(self, c: Container) -> None:
-        """After the process is gone: runtime state, network, volumes, rootfs mount."""
-        with contextlib.suppress(ToolError):
-            await self.runtime_of(c).delete(c.id)
-        teardown = getattr(self.engine.networks, "teardown_container", None)
-        if teardown is not None:
-            try:
-                await teardown(c)
-            except Exception:
-                log.exception(f"container {c.id[:12]}: network teardown failed")
-        unmount = getattr(self.engine.volumes, "unmount_container", None)
-        if unmount is not None:
-            with contextlib.suppress(Exception):
-                await unmount(c)
+        """After the process is gone: runtime state, network, volumes, rootfs mount.
+
+        The three independent steps run side by side: this is on the path of every
+        `docker run --rm` and `docker stop`."""
+
+        async def runtime_state() -> None:
+            with contextlib.suppress(ToolError):
+                await self.runtime_of(c).delete(c.id)
+
+        async def network() -> None:
+            teardown = getattr(self.engine.networks, "teardown_container", None)
+            if teardown is not None:
+                try:
+                    await teardown(c)
+                except Exception:
+                    log.exception(f"container {c.id[:12]}: network teardown failed")
+
+        async def volumes() -> None:
+            unmount = getattr(self.engine.volumes, "unmount_container", None)
+            if unmount is not None:
+                with contextlib.suppress(Exception):
+                    await unmount(c)
+
+        await asyncio.gather(runtime_state(), network(), volumes())
         await rootfs.unmount(self.service.store.dir(c.id, "merged"))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.exit_dir, c.id))
