@@ -23,8 +23,58 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from ketch.guest.testing.daemon import DaemonProcess
+from ketch.guest.testing.daemon import DOCKER_CLI, DaemonProcess
 from ketch.guest.testing.images import busybox_layer, load_busybox
+
+MOBY_DOCKERD = "/usr/sbin/dockerd"
+
+
+class Moby:
+    """Debian's dockerd (Moby 20.10) in a network namespace of its own (it claims docker0 and
+    the DOCKER chains), entered with nsenter so it keeps the host's cgroup mounts."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.netns = f"ketch-bench-moby-{os.getpid()}"
+        self.socket = os.path.join(base, "moby.sock")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "Moby":
+        subprocess.run(["ip", "netns", "add", self.netns], check=True)
+        subprocess.run(["ip", "netns", "exec", self.netns, "ip", "link", "set", "lo", "up"],
+                       check=True)
+        log = open(os.path.join(self.base, "moby.log"), "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            ["nsenter", f"--net=/run/netns/{self.netns}", MOBY_DOCKERD, "-H",
+             f"unix://{self.socket}", "--data-root", os.path.join(self.base, "root"),
+             "--exec-root", os.path.join(self.base, "run"), "--pidfile",
+             os.path.join(self.base, "moby.pid"), "--config-file",
+             os.path.join(self.base, "none.json")],
+            stdout=log, stderr=log, start_new_session=True)
+        with open(os.path.join(self.base, "none.json"), "w") as f:
+            f.write("{}")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.docker("version", check=False).returncode == 0:
+                return self
+            time.sleep(0.2)
+        raise TimeoutError("Moby's dockerd did not come up")
+
+    def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DOCKER_HOST": f"unix://{self.socket}",
+               "DOCKER_CONFIG": os.path.join(self.base, "cli")}
+        return subprocess.run([DOCKER_CLI, *args], capture_output=True, text=True, env=env,
+                              check=check, timeout=120)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        subprocess.run(["ip", "netns", "delete", self.netns], capture_output=True)
 
 
 def median_seconds(action: Callable[[], None], rounds: int, warmup: int = 2) -> float:
@@ -54,6 +104,16 @@ def make_bundle(folder: str) -> str:
     with open(path, "w") as f:
         json.dump(spec, f)
     return bundle
+
+
+def write_deduplicated(layer: bytes, path: str) -> None:
+    """Moby 20.10 refuses a tar naming a path twice; keep the last entry of each."""
+    with tarfile.open(fileobj=io.BytesIO(layer)) as src:
+        members = {m.name.rstrip("/"): m for m in src.getmembers()}
+        with tarfile.open(path, "w") as dst:
+            for member in members.values():
+                data = src.extractfile(member) if member.isfile() else None
+                dst.addfile(member, data)
 
 
 def rss_kib(pid: int) -> int:
@@ -89,8 +149,27 @@ def main() -> None:
         ketch = median_seconds(ours, args.rounds)
         print(f"docker run --rm busybox true: ketch {ketch * 1000:.0f} ms, bare runc run "
               f"{floor * 1000:.0f} ms, ratio {ketch / floor:.2f}x")
-        if os.path.exists("/usr/sbin/dockerd"):
-            print("moby: dockerd found, but this script does not drive it yet")
+        if os.path.exists(MOBY_DOCKERD):
+            moby = Moby(work).start()
+            try:
+                # Moby 20.10 refuses the Docker 25+ archive layout: import the same rootfs.
+                layer = os.path.join(work, "busybox-layer.tar")
+                write_deduplicated(busybox_layer(), layer)
+                moby.docker("import", layer, "busybox:latest")
+                reference = median_seconds(
+                    lambda: moby.docker("run", "--rm", "busybox", "true"), args.rounds)
+                print(f"docker run --rm busybox true: ketch {ketch * 1000:.0f} ms, Moby "
+                      f"{reference * 1000:.0f} ms, ratio {ketch / reference:.2f}x")
+                names = [f"bench-{i}" for i in range(args.containers)]
+                with ThreadPoolExecutor(max_workers=8) as pool:
+                    list(pool.map(lambda n: moby.docker("run", "-d", "--name", n, "busybox",
+                                                        "sleep", "600"), names))
+                moby_ps = median_seconds(lambda: moby.docker("ps", "-q"), args.rounds)
+                print(f"docker ps with {args.containers} running on Moby: "
+                      f"{moby_ps * 1000:.0f} ms")
+                moby.docker("rm", "-f", *names)
+            finally:
+                moby.stop()
         else:
             print("moby: not measured (Debian's docker.io is not installed)")
 
