@@ -5,6 +5,7 @@ import base64
 import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -124,7 +125,9 @@ async def wait(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     response.enable_chunked_encoding()
     await response.prepare(request)
-    result = await service.wait(c, condition)
+    result = await service.unless_shutdown(service.wait(c, condition))
+    if result is None:
+        result = {"StatusCode": -1, "Error": {"Message": "daemon is shutting down"}}
     with contextlib.suppress(ConnectionError):
         await response.write(json.dumps(result).encode() + b"\n")
         await response.write_eof()
@@ -162,8 +165,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
                 await conn.write(line.stream, line.data)
         if streaming:
             service.publish(c, "attach")
-            outcome = await attach_mod.attach(service, c, opts,
-                                              conn.stdin() if opts.stdin else None, conn.write)
+            outcome = await service.unless_shutdown(attach_mod.attach(
+                service, c, opts, conn.stdin() if opts.stdin else None, conn.write))
             if outcome == "detached":
                 service.publish(c, "detach")
     except (ConnectionError, asyncio.CancelledError):
@@ -207,8 +210,9 @@ async def logs(request: web.Request) -> web.StreamResponse:
         for line in lines:
             await send(line)
         if opts.follow and (c.running or c.state.get("Restarting")):
-            async for line in logs_mod.follow(path, end, opts,
-                                              lambda: c.running and not c.removed):
+            async for line in logs_mod.follow(
+                    path, end, opts,
+                    lambda: c.running and not c.removed and not service.shutting_down.is_set()):
                 await send(line)
         await response.write_eof()
     return response
@@ -242,7 +246,15 @@ async def stats(request: web.Request) -> web.StreamResponse:
     if not stream:
         samples = [s async for s in observe.stats(c, False, one_shot)]
         return json_response(samples[-1])
-    return await stream_json_lines(request, observe.stats(c, True, False))
+    service = _service(request)
+
+    async def readings() -> AsyncIterator[dict[str, Any]]:
+        async for reading in observe.stats(c, True, False):
+            yield reading
+            if service.shutting_down.is_set():
+                return
+
+    return await stream_json_lines(request, readings())
 
 
 def _stat_header(info: dict[str, Any]) -> str:

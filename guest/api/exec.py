@@ -43,7 +43,8 @@ async def start(request: web.Request) -> web.StreamResponse:
         return web.Response(status=200)
     conn = await hijack(request, ex.tty)
     with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-        await execs.start(ex, conn.stdin() if ex.open_stdin else None, conn.write, console)
+        await engine_of(request).containers.unless_shutdown(
+            execs.start(ex, conn.stdin() if ex.open_stdin else None, conn.write, console))
     return await conn.close()
 
 

@@ -6,7 +6,8 @@ import logging
 import os
 import signal
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ketch.guest.engine.containers import health, logrotate, maintenance
 from ketch.guest.engine.containers.create import (
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from ketch.guest.engine.engine import Engine
 
 log = logging.getLogger("ketch.containers")
+T = TypeVar("T")
 DEFAULT_STOP_TIMEOUT = 10
 
 
@@ -48,6 +50,16 @@ class ContainerService(Service):
         self._runtimes: dict[str, OciRuntime] = {}
         self.execs = ExecService(self)
         self.files = ContainerFiles(self)
+        # Set when the daemon begins shutting down: attach, logs -f, wait and exec streams
+        # end then (the containers do not), or the API's graceful shutdown would wait for them.
+        self.shutting_down = asyncio.Event()
+        close_events = engine.events.close
+
+        def close_streams() -> None:  # the daemon ends live streams through the event bus
+            self.shutting_down.set()
+            close_events()
+
+        engine.events.close = close_streams  # type: ignore[method-assign]
         engine.system.add_info_provider(self._counts)
 
     # -- daemon lifecycle ---------------------------------------------------------------------
@@ -87,6 +99,21 @@ class ContainerService(Service):
             for task in (c.exit_watch, c.restart_task, c.health_task, c.rotate_task):
                 if task is not None:
                     task.cancel()
+
+    async def unless_shutdown(self, work: Awaitable[T]) -> T | None:
+        """Await work, or give up (cancelling it) when the daemon shuts down."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self.shutting_down.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        return None
 
     def _counts(self) -> dict[str, int]:
         running = sum(1 for c in self.containers.values() if c.running and not c.state["Paused"])
