@@ -8,19 +8,11 @@ import time
 
 from ketch.guest.testing.daemon import DOCKER_CLI, DaemonProcess
 from ketch.guest.testing.terminal import run_in_pty
+from ketch.guest.testing.waiting import wait_for
 
 
 def inspect(daemon: DaemonProcess, name: str) -> dict:
     return json.loads(daemon.docker("inspect", name).stdout)[0]
-
-
-def wait_for(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_bad_configurations_answer_like_moby(daemon: DaemonProcess, busybox: str) -> None:

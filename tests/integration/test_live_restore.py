@@ -6,19 +6,11 @@ import time
 
 from ketch.guest.testing.daemon import DaemonProcess
 from ketch.guest.testing.images import load_busybox
+from ketch.guest.testing.waiting import wait_for
 
 
 def state(daemon: DaemonProcess, name: str) -> dict:
     return json.loads(daemon.docker("inspect", name).stdout)[0]["State"]
-
-
-def wait_for(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:

@@ -75,6 +75,12 @@ class ContainerFiles:
         if c.running and pid and os.path.exists(f"/proc/{pid}/root/"):
             yield f"/proc/{pid}/root"
             return
+        async with self.merged(c) as merged:
+            yield merged
+
+    @contextlib.asynccontextmanager
+    async def merged(self, c: Container) -> AsyncIterator[str]:
+        """The overlay rootfs (without the container's mounts), mounted while needed."""
         store = self.service.store
         merged = store.dir(c.id, "merged")
         mounted_here = not os.path.ismount(merged)
@@ -160,21 +166,11 @@ class ContainerFiles:
         self.service.publish(c, "extract-to-dir")
 
     async def export(self, c: Container) -> AsyncIterator[bytes]:
-        store = self.service.store
-        merged = store.dir(c.id, "merged")
-        mounted_here = not os.path.ismount(merged)
-        if mounted_here:
-            image = self.service.engine.images.get(c.image_id)
-            await rootfs.mount_overlay(image.layer_dirs(), store.dir(c.id, "upper"),
-                                       store.dir(c.id, "work"), merged, store.dir(c.id, "empty"))
         self.service.publish(c, "export")
-        try:
+        async with self.merged(c) as merged:
             async for chunk in _stream(["tar", "--numeric-owner", "-C", merged, "-cf", "-",
                                         "."]):
                 yield chunk
-        finally:
-            if mounted_here and not c.running:
-                await rootfs.unmount(merged)
 
     def changes(self, c: Container) -> list[dict[str, Any]]:
         """`docker diff` from the overlay upperdir (whiteouts are deletions)."""

@@ -90,11 +90,7 @@ class Lifecycle:
                 )
             pid = await conmon.launch(launch)
         except ToolError as e:
-            await self.cleanup(c)
-            code, error = start_error(e.message)
-            c.set_start_failed(code, error.message)
-            store.save(c.record)
-            raise error from None
+            raise await self._failed(c, e) from None
         except BaseException:
             await self.cleanup(c)
             raise
@@ -104,16 +100,20 @@ class Lifecycle:
         try:
             await runtime.start(c.id)
         except ToolError as e:
-            await self.cleanup(c)
-            code, error = start_error(e.message)
-            c.set_start_failed(code, error.message)
-            store.save(c.record)
-            raise error from None
+            raise await self._failed(c, e) from None
         c.record["ConmonPid"] = conmon.read_pid(os.path.join(bundle, "conmon.pid"))
         c.record["StartedNs"] = time.time_ns()
         c.set_running(pid)
         store.save(c.record)
         self.watch(c)
+
+    async def _failed(self, c: Container, e: ToolError) -> EngineError:
+        """Undo a failed start; the error and exit code Moby reports for it."""
+        await self.cleanup(c)
+        code, error = start_error(e.message)
+        c.set_start_failed(code, error.message)
+        self.service.store.save(c.record)
+        return error
 
     async def _spec(self, c: Container, merged: str) -> dict[str, Any]:
         config, host_config = c.config, c.host_config
