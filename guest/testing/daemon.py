@@ -136,11 +136,25 @@ class DaemonProcess:
             self.proc.kill()
             self.proc.wait()
 
+    def remove_containers(self) -> None:
+        """Containers outlive their daemon (live restore): remove what a test left behind."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            status, containers = self.request_json("GET", "/containers/json?all=1")
+            if status != 200:
+                return
+            for container in containers:
+                self.request("DELETE", f"/containers/{container['Id']}?force=1&v=1")
+        except (OSError, ValueError):
+            pass
+
     def restart(self) -> None:
         self.stop()
         self.start()
 
     def cleanup(self) -> None:
+        self.remove_containers()
         self.stop()
         if self.netns:
             subprocess.run(["ip", "netns", "delete", self.netns], capture_output=True)
