@@ -69,6 +69,12 @@ class ExecService:
         self.service = service
         self.execs: dict[str, Exec] = {}
 
+    def forget(self, container_id: str, finished_only: bool = True) -> None:
+        """Drop a container's exec records (finished ones at start, all at removal)."""
+        for exec_id, ex in list(self.execs.items()):
+            if ex.container.id == container_id and (not finished_only or not ex.running):
+                del self.execs[exec_id]
+
     def ids_of(self, container_id: str) -> list[str]:
         return [e.id for e in self.execs.values() if e.container.id == container_id]
 

@@ -126,6 +126,8 @@ class ContainerFiles:
             argv += ["--transform", f"s|^{_sed_pattern(base)}|{_sed_replacement(requested_base)}|"]
         argv.append(base)
 
+        self.service.publish(c, "archive-path")
+
         async def chunks() -> AsyncIterator[bytes]:
             async with self.root(c):
                 async for chunk in _stream(argv):

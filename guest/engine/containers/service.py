@@ -209,6 +209,7 @@ class ContainerService(Service):
             if c.removing:
                 raise no_such_container(ref)
             hooks = self.pre_start_hooks.pop(c.id, [])
+            self.execs.forget(c.id)
             c.record["HasBeenManuallyStopped"] = False
             try:
                 await self.lifecycle.start(c, hooks)
@@ -427,6 +428,7 @@ class ContainerService(Service):
                 del self.names[c.name]
             await asyncio.to_thread(self.store.delete, c.id)
             self.pre_start_hooks.pop(c.id, None)
+            self.execs.forget(c.id, finished_only=False)
             c.removed = True
             c._notify()
         self.publish(c, "destroy")
