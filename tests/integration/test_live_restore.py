@@ -38,6 +38,15 @@ def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
     assert not state(daemon, "resting")["Running"]  # manually stopped: not restarted
     assert daemon.docker("exec", "keeper", "echo", "still here").stdout == "still here\n"
     assert "tick" in daemon.docker("logs", "--tail", "2", "keeper").stdout
+    attached = daemon.docker_popen("attach", "--no-stdin", "keeper")
+    try:
+        assert attached.stdout is not None
+        assert attached.stdout.readline().startswith("tick")  # conmon's socket, new daemon
+    finally:
+        attached.kill()
+        attached.wait()
+        attached.stdout.close()  # type: ignore[union-attr]
+        attached.stderr.close()  # type: ignore[union-attr]
     wait_for(lambda: json.loads(daemon.docker("inspect", "bouncer").stdout)[0]
              ["RestartCount"] >= 1)
     # A graceful restart keeps it running too, and stop still works afterwards.
