@@ -52,8 +52,10 @@ def setup_logging(instance: Instance) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
-    for noisy in ("paramiko", "qemu.qmp"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # paramiko logs a traceback for every refused attempt while sshd starts; the readiness
+    # requirement reports the last error instead.
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    logging.getLogger("qemu.qmp").setLevel(logging.WARNING)
 
 
 def event(kind: str, msg: str, **fields: Any) -> None:

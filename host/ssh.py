@@ -66,7 +66,7 @@ class SshSession:
         self.client: paramiko.SSHClient | None = None
         self.closed = False
 
-    def connect_once(self, timeout: float = 5) -> paramiko.SSHClient:
+    def connect_once(self, timeout: float = 30) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
         # The guest's host key is made on its first boot and reached only via loopback.
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy())

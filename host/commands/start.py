@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory", type=float, help="memory in GiB (default 2)")
     parser.add_argument("--disk", type=int, help="data disk size in GiB (default 20)")
     parser.add_argument("--accel", help="accelerator: auto (default), kvm, hvf, whpx, tcg")
+    parser.add_argument("--share-home", action=argparse.BooleanOptionalAction, default=None,
+                        help="mount your home folder at the same path in the VM (virtiofs)")
 
 
 def say(message: str) -> None:
@@ -79,7 +81,8 @@ def finish(instance: Instance) -> int:
 
 def run(args: argparse.Namespace) -> int:
     instance = Instance(args.name)
-    flags = {"cpus": args.cpus, "memory": args.memory, "disk": args.disk, "accel": args.accel}
+    flags = {"cpus": args.cpus, "memory": args.memory, "disk": args.disk, "accel": args.accel,
+             "share_home": args.share_home}
     config = resolve(instance.config_file, instance.name, flags)
     if instance.agent_pid() and instance.qemu_pid():
         if any(v is not None for v in flags.values()):

@@ -13,7 +13,7 @@ from typing import Any
 
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from ketch.guest.util.proc import ToolError, run
+from ketch.guest.util.proc import run
 from ketch.host.driver import BootInfo, Driver
 from ketch.host.driver.accel import choose, qemu_binary
 from ketch.host.driver.qemu_argv import Image, Share, build_argv
@@ -104,13 +104,24 @@ class QemuDriver(Driver):
         shares = self.start_shares(boot_config)
         argv = build_argv(qemu, self.config, self.instance, image, accel, ssh_port,
                           boot_config, shares)
-        try:
-            run(argv, timeout=60)
-        except ToolError as e:
-            raise VMError(f"QEMU failed to start: {e}") from e
+        self.launch(argv)
         self.instance.write_state(ssh_port=ssh_port, accel=accel, booted_at=time.time(),
                                   image_version=image.version)
         return BootInfo("127.0.0.1", ssh_port, accel)
+
+    def launch(self, argv: list[str]) -> None:
+        """Start QEMU in its own session (it outlives a killed agent, which re-attaches).
+        Not -daemonize: under it the guest's sshd stalled at public-key auth here."""
+        log_path = self.instance.dir / "qemu.log"
+        with open(log_path, "wb") as out:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                    start_new_session=True)
+        deadline = time.monotonic() + 30
+        while not self.instance.qemu_pidfile.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise VMError(f"QEMU failed to start: {log_path.read_text().strip()}")
+            time.sleep(0.01)
 
     def attach(self) -> BootInfo | None:
         state = self.instance.read_state()

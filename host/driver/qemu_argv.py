@@ -66,9 +66,9 @@ def build_argv(qemu: str, config: InstanceConfig, instance: Instance, image: Ima
     machine = MACHINES[config.arch]
     dev = machine.device_suffix
     memory_mib = int(config.memory * 1024)
-    machine_opts = ",".join(filter(None, [machine.name, f"accel={accel}", machine.options,
+    machine_opts = ",".join(filter(None, [machine.name, machine.options,
                                           "memory-backend=mem" if shares else ""]))
-    argv = [qemu, "-name", f"ketch-{config.name}", "-machine", machine_opts,
+    argv = [qemu, "-name", f"ketch-{config.name}", "-machine", machine_opts, "-accel", accel,
             "-cpu", "host" if accel != "tcg" else "max",
             "-smp", str(config.cpus), "-m", f"{memory_mib}M",
             "-nodefaults", "-no-user-config", "-display", "none",
@@ -86,10 +86,13 @@ def build_argv(qemu: str, config: InstanceConfig, instance: Instance, image: Ima
              "-chardev", f"file,id=serial0,path={instance.serial_log}",
              "-serial", "chardev:serial0",
              "-qmp", f"unix:{instance.qmp_sock},server=on,wait=off",
-             "-pidfile", str(instance.qemu_pidfile), "-daemonize"]
+             "-pidfile", str(instance.qemu_pidfile)]
     if shares:
         # vhost-user needs the guest RAM shared with virtiofsd.
         argv += ["-object", f"memory-backend-memfd,id=mem,size={memory_mib}M,share=on"]
+        if dev == "device":
+            # virtiofsd's libvhost-user refuses legacy virtio, microvm's virtio-mmio default.
+            argv += ["-global", "virtio-mmio.force-legacy=false"]
         for i, share in enumerate(shares):
             argv += ["-chardev", f"socket,id=fs{i},path={share.socket}",
                      "-device", f"vhost-user-fs-{dev},chardev=fs{i},tag={share.tag}"]
