@@ -179,7 +179,9 @@ class VM:
     def wait_for_line(self, prefix: str, timeout: float) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for line in self.console().splitlines():
+            # Only whole lines: the serial port writes a character at a time.
+            for line in self.console().split("\n")[:-1]:
+                line = line.rstrip("\r")
                 if line.startswith(prefix):
                     return line
                 if line.startswith(ERROR_PREFIX):
