@@ -14,6 +14,9 @@ from ketch.guest.testing.images import load_busybox
 
 # A one-shot HTTP answer per connection, served with busybox nc (wget crashes in the image).
 HTTP_LOOP = 'while true; do echo -e "HTTP/1.0 200 OK\\r\\n\\r\\nhello-$0" | nc -l -p 80; done'
+# Client side: `get HOST PORT` retries while the server's nc restarts between connections.
+GET = ('get() { for t in 1 2 3 4 5 6 7 8 9 10; do r=$(nc -w 2 "$1" "$2" </dev/null | tail -1);'
+       ' [ -n "$r" ] && { echo "$r"; return; }; sleep 0.2; done; }; ')
 
 
 def serve(daemon: DaemonProcess, busybox: str, name: str, *args: str) -> str:
@@ -46,6 +49,9 @@ def appnet(daemon: DaemonProcess, busybox: str):  # type: ignore[no-untyped-def]
     daemon.docker("network", "create", "appnet")
     serve(daemon, busybox, "web", "--network", "appnet", "--network-alias", "www",
           "-p", "18080:80", "-p", "127.0.0.1:18081:80", "-p", "18082-18083:81/udp")
+    web_ip = daemon.docker("inspect", "-f", "{{.NetworkSettings.Networks.appnet.IPAddress}}",
+                           "web").stdout.strip()
+    assert http_from_netns(daemon, web_ip, 80) == "hello-web"  # its nc loop is listening
     yield "appnet"
     daemon.docker("rm", "-f", "web", check=False)
     daemon.docker("network", "rm", "appnet", check=False)
@@ -54,8 +60,8 @@ def appnet(daemon: DaemonProcess, busybox: str):  # type: ignore[no-untyped-def]
 def test_containers_resolve_each_other_by_name_and_short_id(
         daemon: DaemonProcess, busybox: str, appnet: str) -> None:
     short_id = daemon.docker("inspect", "-f", "{{.Id}}", "web").stdout.strip()[:12]
-    script = ("grep nameserver /etc/resolv.conf; for n in web " + short_id +
-              "; do nc $n 80 </dev/null | tail -1; done; ping -c1 -W2 web >/dev/null && "
+    script = (GET + "grep nameserver /etc/resolv.conf; for n in web " + short_id +
+              "; do get $n 80; done; ping -c1 -W2 web >/dev/null && "
               "echo pinged; grep -w gw /etc/hosts")
     out = daemon.docker("run", "--rm", "--network", appnet, "--add-host", "gw:host-gateway",
                         busybox, "sh", "-c", script).stdout.split("\n")
@@ -69,8 +75,8 @@ def test_published_ports_answer_on_loopback_and_docker_port(daemon: DaemonProces
     assert http_from_netns(daemon, "127.0.0.1", 18081) == "hello-web"
     # Hairpin: the container reaches its own published port through a host address.
     hairpin = daemon.docker("exec", "web", "sh", "-c",
-                            "nc -w 2 $(ip route | awk '/default/ {print $3}') 18080 </dev/null"
-                            " | tail -1").stdout.strip()
+                            GET + "get $(ip route | awk '/default/ {print $3}') 18080"
+                            ).stdout.strip()
     assert hairpin == "hello-web"
     port = daemon.docker("port", "web").stdout.splitlines()
     assert "80/tcp -> 0.0.0.0:18080" in port and "80/tcp -> 127.0.0.1:18081" in port
@@ -134,7 +140,7 @@ def test_default_bridge_has_no_name_dns_but_links_work(daemon: DaemonProcess,
     serve(daemon, busybox, "linked")
     try:
         out = daemon.docker("run", "--rm", "--link", "linked:db", busybox, "sh", "-c",
-                            "grep -w db /etc/hosts >/dev/null && nc db 80 </dev/null | tail -1;"
+                            GET + "grep -w db /etc/hosts >/dev/null && get db 80;"
                             " nslookup linked >/dev/null 2>&1 || echo no-dns").stdout.split()
         assert out == ["hello-linked", "no-dns"]
     finally:
@@ -209,7 +215,7 @@ def test_restart_keeps_networks_addresses_and_ports(make_daemon) -> None:  # typ
                          "kept").stdout.strip() == ip
     assert http_from_netns(daemon, "127.0.0.1", 19090) == "hello-kept"
     out = daemon.docker("run", "--rm", "--network", "keep", busybox, "sh", "-c",
-                        "nc kept 80 </dev/null | tail -1").stdout.strip()
+                        GET + "get kept 80").stdout.strip()
     assert out == "hello-kept"
     daemon.docker("rm", "-f", "kept")
     assert not any("19090" in rule for rule in rules(daemon))
