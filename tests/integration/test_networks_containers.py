@@ -69,6 +69,20 @@ def test_containers_resolve_each_other_by_name_and_short_id(
     assert out[1:5] == ["hello-web", "hello-web", "pinged", "172.17.0.1\tgw"]
 
 
+def test_run_time_alias_and_static_ip(daemon: DaemonProcess, busybox: str,
+                                     appnet: str) -> None:
+    out = daemon.docker("run", "--rm", "--network", appnet, busybox, "nslookup", "www").stdout
+    web_ip = daemon.docker("inspect", "-f", "{{.NetworkSettings.Networks.appnet.IPAddress}}",
+                           "web").stdout.strip()
+    assert web_ip in out
+    subnet = daemon.docker("network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}",
+                           appnet).stdout.strip()
+    static = subnet.rsplit(".", 1)[0] + ".200"
+    got = daemon.docker("run", "--rm", "--network", appnet, "--ip", static, busybox,
+                        "ip", "-4", "-o", "addr", "show", "eth0").stdout
+    assert f"{static}/" in got
+
+
 def test_published_ports_answer_on_loopback_and_docker_port(daemon: DaemonProcess,
                                                             appnet: str) -> None:
     assert http_from_netns(daemon, "127.0.0.1", 18080) == "hello-web"

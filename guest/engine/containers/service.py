@@ -177,6 +177,8 @@ class ContainerService(Service):
         log_config = {"Type": self.engine.config.log_driver,
                       "Config": dict(self.engine.config.log_opts)}
         record = build_record(body, "", image, default_runtime, log_config)
+        record["NetworkSettings"] = self.engine.networks.initial_settings(
+            record["HostConfig"], body.get("NetworkingConfig"))
         if not name:
             stored_name = "/" + random_name()
             while stored_name in self.names:

@@ -43,6 +43,8 @@ class ContainerSettings:
         mode = str(host_config.get("NetworkMode") or "default")
         mode = "bridge" if mode == "default" else mode
         endpoints = dict((networking_config or {}).get("EndpointsConfig") or {})
+        if "default" in endpoints:  # the CLI keys the endpoint by the unresolved mode name
+            endpoints.setdefault(mode, endpoints.pop("default"))
         networks: dict[str, Any] = {}
         if not mode.startswith("container:"):
             primary = self.get(mode)
