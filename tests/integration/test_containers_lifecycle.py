@@ -108,9 +108,10 @@ def test_restart_policy_and_health(daemon: DaemonProcess, busybox: str) -> None:
     try:
         wait_for(lambda: inspect(daemon, "rp-fail")["RestartCount"] == 2
                  and not inspect(daemon, "rp-fail")["State"]["Running"]
-                 and not inspect(daemon, "rp-fail")["State"]["Restarting"], 20)
+                 and not inspect(daemon, "rp-fail")["State"]["Restarting"], 60)
         assert inspect(daemon, "rp-fail")["State"]["ExitCode"] == 4
-        wait_for(lambda: inspect(daemon, "hc-ok")["State"]["Health"]["Status"] == "healthy")
+        wait_for(lambda: inspect(daemon, "hc-ok")["State"]["Health"]["Status"] == "healthy",
+                 60)
         health = inspect(daemon, "hc-ok")["State"]["Health"]
         assert health["Log"][-1]["ExitCode"] == 0
         status = daemon.docker("ps", "--filter", "name=hc-ok", "--format", "{{.Status}}").stdout

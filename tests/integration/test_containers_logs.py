@@ -5,6 +5,7 @@ import subprocess
 import time
 
 from ketch.guest.testing.daemon import DaemonProcess
+from ketch.guest.testing.waiting import wait_for
 
 
 def test_logs_follow_until_exit(daemon: DaemonProcess, busybox: str) -> None:
@@ -48,7 +49,9 @@ def test_log_rotation_keeps_max_file(daemon: DaemonProcess, busybox: str) -> Non
                   "i=0; while [ $i -lt 20 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
                   "xxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); sleep 0.15; done; sleep 60")
     try:
-        time.sleep(4)
+        wait_for(lambda: "line-19-" in daemon.docker("logs", "--tail", "1",
+                                                     "logs-rot").stdout, 30)
+        time.sleep(1.5)  # the rotator checks twice a second
         path = daemon.docker("inspect", "-f", "{{.LogPath}}", "logs-rot").stdout.strip()
         assert os.path.exists(path + ".1") and not os.path.exists(path + ".2")
         lines = daemon.docker("logs", "logs-rot").stdout.splitlines()
