@@ -25,6 +25,9 @@ def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
     daemon.docker("run", "-d", "--name", "resting", "--restart", "unless-stopped", "busybox",
                   "sleep", "60")
     daemon.docker("stop", "-t", "0", "resting")
+    daemon.docker("run", "-d", "--name", "always-up", "--restart", "always", "busybox",
+                  "sleep", "60")
+    daemon.docker("stop", "-t", "0", "always-up")
     pid_before = state(daemon, "keeper")["Pid"]
     daemon.kill()
     time.sleep(2)  # quitter exits while no daemon is watching
@@ -36,6 +39,7 @@ def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
     names = daemon.docker("ps", "-a", "--format", "{{.Names}}").stdout.split()
     assert "vanisher" not in names  # --rm honoured for an exit nobody watched
     assert not state(daemon, "resting")["Running"]  # manually stopped: not restarted
+    assert state(daemon, "always-up")["Running"]  # always: back after a daemon restart
     assert daemon.docker("exec", "keeper", "echo", "still here").stdout == "still here\n"
     assert "tick" in daemon.docker("logs", "--tail", "2", "keeper").stdout
     attached = daemon.docker_popen("attach", "--no-stdin", "keeper")
@@ -56,4 +60,4 @@ def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
     assert state(daemon, "keeper")["Status"] == "exited"
     daemon.docker("start", "keeper")
     assert state(daemon, "keeper")["Running"]
-    daemon.docker("rm", "-f", "keeper", "quitter", "bouncer", "resting")
+    daemon.docker("rm", "-f", "keeper", "quitter", "bouncer", "resting", "always-up")

@@ -89,9 +89,13 @@ class ContainerService(Service):
     def _restart_on_boot(self, c: Container) -> bool:
         policy = c.host_config.get("RestartPolicy") or {}
         name = policy.get("Name")
-        if c.running or c.record.get("HasBeenManuallyStopped"):
+        if c.running or c.removing:
             return False
-        return name == "always" or name == "unless-stopped" or (
+        if name == "always":  # Moby: a manual stop holds only until the daemon restarts
+            return True
+        if c.record.get("HasBeenManuallyStopped"):
+            return False
+        return name == "unless-stopped" or (
             name == "on-failure" and c.state.get("ExitCode", 0) != 0)
 
     async def close(self) -> None:
