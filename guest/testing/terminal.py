@@ -1,21 +1,26 @@
 """Drive a command through a real pseudo-terminal (docker run -it, exec -it, attach)."""
 
+import fcntl
 import os
 import pty
 import select
+import struct
+import termios
 import time
 from collections.abc import Mapping, Sequence
 
 
 def run_in_pty(argv: Sequence[str], env: Mapping[str, str], send: bytes | Sequence[bytes] = b"",
-               timeout: float = 15, send_after: float = 1.0, gap: float = 0.7
-               ) -> tuple[bytes, int]:
+               timeout: float = 15, send_after: float = 1.0, gap: float = 0.7,
+               size: tuple[int, int] | None = None) -> tuple[bytes, int]:
     """Run argv on a pty, type each piece of `send` (the first once it printed something or
     after send_after seconds, the next ones `gap` seconds apart), return (output, exit code)."""
     steps = [send] if isinstance(send, bytes) else list(send)
     steps = [s for s in steps if s]
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child
+        if size:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
         os.execvpe(argv[0], list(argv), dict(env))
     out = b""
     started = time.monotonic()

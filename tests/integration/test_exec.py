@@ -38,10 +38,11 @@ def test_exec_user_workdir_env_stdin(daemon: DaemonProcess, sleeper: str) -> Non
 
 
 def test_exec_tty(daemon: DaemonProcess, sleeper: str) -> None:
-    out, code = run_in_pty([DOCKER_CLI, "exec", "-it", sleeper, "sh", "-c", "tty; exit 7"],
-                           daemon.cli_env())
+    out, code = run_in_pty([DOCKER_CLI, "exec", "-it", sleeper, "sh", "-c",
+                            "tty; sleep 0.5; stty size; exit 7"], daemon.cli_env(),
+                           size=(44, 121))
     assert code == 7
-    assert b"/dev/pts/" in out
+    assert b"/dev/pts/" in out and b"44 121" in out
 
 
 def test_exec_on_stopped_container(daemon: DaemonProcess, busybox: str) -> None:
