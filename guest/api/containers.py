@@ -26,7 +26,7 @@ from ketch.guest.engine.containers import attach as attach_mod
 from ketch.guest.engine.containers import logs as logs_mod
 from ketch.guest.engine.containers import observe, views
 from ketch.guest.engine.containers.streams import mux_frame, parse_detach_keys
-from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.engine.errors import Conflict, InvalidParameter
 from ketch.guest.engine.timestamps import parse_timestamp_ns
 
 
@@ -150,6 +150,10 @@ async def resize(request: web.Request) -> web.Response:
 async def attach(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     c = _container(request)
+    if c.state.get("Paused"):
+        raise Conflict("You cannot attach to a paused container, unpause it first")
+    if c.state.get("Restarting"):
+        raise Conflict("You cannot attach to a restarting container, wait until it is running")
     keys = parse_detach_keys(request.query.get("detachKeys", ""))
     opts = attach_mod.AttachOptions(stdin=query_bool(request, "stdin"),
                                     stdout=query_bool(request, "stdout"),
