@@ -49,7 +49,7 @@ class Daemon:
             log.info("Processing signal 'terminated'")
         finally:
             # Live streams (events, logs -f) end first so in-flight requests can finish.
-            engine.events.close()
+            engine.begin_shutdown()
             await runner.cleanup()
             await engine.close()
             for path in unix_paths:

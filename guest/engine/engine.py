@@ -41,6 +41,12 @@ class Engine:
         for service in self.services():
             await service.start()
 
+    def begin_shutdown(self) -> None:
+        """End every live stream so in-flight requests can finish before the API stops."""
+        self.events.close()
+        for service in self.services():
+            service.begin_shutdown()
+
     async def close(self) -> None:
         """Stop background work; containers keep running (live restore)."""
         self.events.close()

@@ -13,5 +13,8 @@ class Service:
     async def start(self) -> None:
         """Restore state from disk (called in dependency order before the API listens)."""
 
+    def begin_shutdown(self) -> None:
+        """The daemon is stopping: end live streams (attach, logs -f, ...) so requests finish."""
+
     async def close(self) -> None:
         """Stop background work at daemon shutdown."""

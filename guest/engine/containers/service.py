@@ -53,16 +53,12 @@ class ContainerService(Service):
         # Set when the daemon begins shutting down: attach, logs -f, wait and exec streams
         # end then (the containers do not), or the API's graceful shutdown would wait for them.
         self.shutting_down = asyncio.Event()
-        close_events = engine.events.close
-
-        def close_streams() -> None:  # the daemon ends live streams through the event bus
-            self.shutting_down.set()
-            close_events()
-
-        engine.events.close = close_streams  # type: ignore[method-assign]
         engine.system.add_info_provider(self._counts)
 
     # -- daemon lifecycle ---------------------------------------------------------------------
+
+    def begin_shutdown(self) -> None:
+        self.shutting_down.set()
     async def start(self) -> None:
         """Live restore: reload every record, re-watch running ones, pick up missed exits."""
         await asyncio.to_thread(cgroups.ensure_cgroup_mounts)
