@@ -65,12 +65,15 @@ def test_busybox_loads_and_runs(docker_port: int) -> None:
 
 
 def test_power_off_then_the_image_survives_a_reboot(vm: ketchvm.VM) -> None:
+    """...and the data filesystem grows to a disk the host enlarged while the VM was off."""
+    size_before = data_fs_size(vm)
     client = vm.ssh()
     host_key = client.get_transport().get_remote_server_key().get_base64()
     client.close()
     images = docker_images(vm)
     vm.powerdown()
     assert ketchvm.POWEROFF_LINE in vm.console()
+    subprocess.run(["qemu-img", "resize", "-q", str(vm.data_disk), "+1G"], check=True)
     vm.start()
     vm.wait_ready(timeout=ketchvm.ready_timeout(vm.accel))
     client = vm.ssh()
@@ -80,6 +83,16 @@ def test_power_off_then_the_image_survives_a_reboot(vm: ketchvm.VM) -> None:
         client.close()
     assert docker_images(vm) == images
     assert "busybox:latest" in images
+    deadline = time.monotonic() + 60  # resize2fs runs in the background after boot
+    while data_fs_size(vm) < size_before + 2**30 * 9 // 10 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert data_fs_size(vm) >= size_before + 2**30 * 9 // 10
+
+
+def data_fs_size(vm: ketchvm.VM) -> int:
+    status, out = vm.run("df -B1 --output=size /mnt/data | tail -1")
+    assert status == 0, out
+    return int(out.strip())
 
 
 def docker_images(vm: ketchvm.VM) -> list[str]:
