@@ -22,17 +22,10 @@ import ketchvm  # noqa: E402  (vm-image/ is not a package)
 
 MARK = "KETCH-MARK"
 MARK_LINE = f'echo "{MARK} $(cut -d" " -f1 /proc/uptime)" >/dev/console'
-# ketch-init's early part (everything before dockerd starts), then the mark.
+# ketch-init's early part (everything before dockerd starts; the initrd did the API
+# mounts), then the mark.
 CUSTOM_INIT = f"""#!/bin/sh
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t tmpfs tmpfs /run
-mkdir -p /dev/pts /dev/shm
-mount -t devpts devpts /dev/pts
-mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /tmp
-mount -t cgroup2 cgroup2 /sys/fs/cgroup
 blkid /dev/vdb >/dev/null
 {MARK_LINE}
 exec sleep 1000
