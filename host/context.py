@@ -56,10 +56,11 @@ def select(instance: Instance) -> str | None:
     if previous != name:
         instance.previous_context_file.write_text(previous + "\n")
     host = f"host={instance.docker_host}"
-    if context_host(name) is None:
+    existing = context_host(name)
+    if existing is None:
         run([docker, "context", "create", name, "--description",
              f"Ketch VM ({instance.name})", "--docker", host], timeout=15)
-    elif context_host(name) != instance.docker_host:
+    elif existing != instance.docker_host:
         run([docker, "context", "update", name, "--docker", host], timeout=15)
     if previous != name:
         run([docker, "context", "use", name], timeout=15)

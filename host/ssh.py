@@ -85,7 +85,7 @@ class SshSession:
         """Connect, retrying until the guest's sshd accepts us or timeout passes."""
         deadline = time.monotonic() + timeout
         error: Exception | None = None
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.closed:
             try:
                 self.transport()
                 return
