@@ -33,6 +33,17 @@ def daemon() -> Iterator[DaemonProcess]:
     process.cleanup()
 
 
+@pytest.fixture(scope="module")
+def module_daemon() -> Iterator[DaemonProcess]:
+    """A dockerd for one module, for tests that assert the daemon's exact image/state lists.
+
+    Such a module overrides `daemon` with it: `def daemon(module_daemon): return module_daemon`.
+    """
+    process = DaemonProcess().start()
+    yield process
+    process.cleanup()
+
+
 @pytest.fixture(scope="session")
 def registry() -> Iterator[RegistryProcess]:
     """A real docker-registry on 127.0.0.1 (anonymous access), shared by the session.
