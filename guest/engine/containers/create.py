@@ -22,7 +22,7 @@ HOST_CONFIG_DEFAULTS: dict[str, Any] = {
     "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private",
     "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False,
     "PublishAllPorts": False, "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "",
-    "UsernsMode": "", "ShmSize": 67108864, "Runtime": "runc", "Isolation": "",
+    "UsernsMode": "", "ShmSize": 67108864, "Runtime": "", "Isolation": "",
     "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "", "BlkioWeight": 0,
     "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [],
     "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0,
