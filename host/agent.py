@@ -81,18 +81,23 @@ class Agent:
             tail = self.instance.serial_log.read_bytes()[-2000:].decode(errors="replace")
             raise RequirementFailed(f"the VM exited while booting; console:\n{tail}")
         with open(self.instance.serial_log, "rb") as f:
-            f.seek(max(0, self.serial_offset - len(READY_MARK)))
+            f.seek(self.serial_offset)
             data = f.read()
-        self.serial_offset += len(data)
         if self.stop_requested.is_set():
             raise RequirementFailed("stop requested while booting")
-        for line in data.splitlines():
+        # The serial port writes a character at a time: only complete lines count.
+        complete = data[:data.rfind(b"\n") + 1]
+        self.serial_offset += len(complete)
+        for line in complete.splitlines():
             if ERROR_MARK in line:
                 detail = line.split(ERROR_MARK, 1)[1].strip().decode(errors="replace")
                 raise RequirementFailed(f"the guest reported an error: {detail}")
             if READY_MARK in line:
-                detail = line.split(READY_MARK, 1)[1].strip()
-                event("guest-ready", "the guest is ready", guest=json.loads(detail or b"{}"))
+                try:
+                    guest = json.loads(line.split(READY_MARK, 1)[1].strip() or b"{}")
+                except ValueError:
+                    guest = {}
+                event("guest-ready", "the guest is ready", guest=guest)
                 return
         raise NotReady("waiting for the guest's KETCH-READY line on the console")
 
