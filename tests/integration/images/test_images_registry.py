@@ -20,22 +20,10 @@ from ketch.guest.testing.images import (
     image_config,
     layered_image,
     load_archive,
-    load_busybox,
     random_layer,
     write_docker_archive,
 )
 from ketch.guest.testing.registry import RegistryProcess
-
-
-@pytest.fixture(scope="module")
-def daemon(module_daemon: DaemonProcess) -> DaemonProcess:
-    """Its own daemon: these tests assert exact image lists, which other modules add to."""
-    return module_daemon
-
-
-@pytest.fixture(scope="module")
-def busybox(daemon: DaemonProcess, busybox_tar: str) -> str:
-    return load_busybox(daemon)
 
 
 @pytest.fixture(scope="module")

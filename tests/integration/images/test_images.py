@@ -23,17 +23,6 @@ from ketch.guest.testing.images import (
 )
 
 
-@pytest.fixture(scope="module")
-def daemon(module_daemon: DaemonProcess) -> DaemonProcess:
-    """Its own daemon: these tests assert exact image lists, which other modules add to."""
-    return module_daemon
-
-
-@pytest.fixture(scope="module")
-def busybox(daemon: DaemonProcess, busybox_tar: str) -> str:
-    return load_busybox(daemon)
-
-
 def image_ids(daemon: DaemonProcess) -> list[str]:
     return daemon.docker("images", "-a", "-q", "--no-trunc").stdout.split()
 
