@@ -23,8 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "accel": "auto",      # best available: kvm (Linux), hvf (macOS), whpx (Windows), else tcg
     "arch": None,         # the host's architecture
     "image": None,        # folder with image.json; see default_image_dir()
-    "share_home": False,  # mount the home folder at the same path in the VM (virtiofs; opt-in
-                          # until the guest's virtiofs mount is verified, see README)
+    "share_home": True,   # mount the home folder at the same path in the VM (virtiofs;
+                          # skipped with a warning where the host has no virtiofsd)
     "dns": ["10.0.2.3"],  # QEMU user-mode network's resolver
 }
 

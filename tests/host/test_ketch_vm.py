@@ -136,8 +136,6 @@ def test_published_port_reaches_host_loopback(ketch: Ketch, busybox_in_vm: str) 
         pytest.fail("127.0.0.1:8080 still forwarded after the container was removed")
 
 
-@pytest.mark.xfail(reason="home sharing (virtiofs, --share-home) is opt-in: with QEMU 7.2's "
-                          "C virtiofsd on microvm the guest stopped answering ssh", strict=False)
 def test_bind_mount_of_a_folder_in_home(ketch: Ketch, busybox_in_vm: str) -> None:
     folder = Path(tempfile.mkdtemp(prefix="ketch-share-", dir=Path.home()))
     try:

@@ -25,6 +25,7 @@ DOCKER_SOCK = "/var/run/docker.sock"
 DATA_MOUNT = "/mnt/data"
 SSH_KEY_DIR = f"{DATA_MOUNT}/ketch/ssh"
 HOST_KEY = f"{SSH_KEY_DIR}/ssh_host_ed25519_key"
+AUTHORIZED_KEYS_DIR = "/etc/ssh/authorized_keys"
 DOCKERD_PIDFILE = "/run/ketch/dockerd.pid"
 DOCKERD_LOG = "/var/log/dockerd.log"
 CONTAINER_STOP_SECONDS = 10
@@ -92,8 +93,9 @@ def apply_config(config: dict[str, Any]) -> None:
     nameservers = config.get("dns") or ["10.0.2.3"]
     write_file("/etc/resolv.conf", "".join(f"nameserver {ns}\n" for ns in nameservers))
     keys = [str(k).strip() for k in config.get("ssh_authorized_keys") or []]
-    os.makedirs("/root/.ssh", mode=0o700, exist_ok=True)
-    write_file("/root/.ssh/authorized_keys", "".join(k + "\n" for k in keys if k), 0o600)
+    # Outside /root: the host's home folder may be mounted over /root (same-path sharing).
+    os.makedirs(AUTHORIZED_KEYS_DIR, mode=0o755, exist_ok=True)
+    write_file(f"{AUTHORIZED_KEYS_DIR}/root", "".join(k + "\n" for k in keys if k), 0o600)
 
 
 def mount_shares(shares: list[dict[str, str]]) -> None:
