@@ -2,27 +2,65 @@
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from ketch.guest.testing.daemon import DOCKER_CLI, DaemonProcess
 from ketch.guest.testing.images import busybox_archive, load_busybox
 from ketch.guest.testing.registry import RegistryProcess
+from ketch.host.config import host_arch
+
+REPO = Path(__file__).resolve().parents[1]
+VM_TIERS = ("vm", "host")  # tests/<tier>/ boot the VM image under QEMU
+VM_BUILD_TIMEOUT = 1200
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def daemon_missing_requirements() -> list[str]:
     reasons = []
     if os.geteuid() != 0:
         reasons.append("integration tests start dockerd, which needs root")
     if not shutil.which(DOCKER_CLI):
         reasons.append(f"the docker CLI ({DOCKER_CLI}) is not installed")
-    if not reasons:
-        return
-    skip = pytest.mark.skip(reason="; ".join(reasons))
+    return reasons
+
+
+def vm_missing_requirements() -> list[str]:
+    reasons = []
+    if os.geteuid() != 0:
+        reasons.append("building the VM image needs root (mmdebstrap, chroot)")
+    qemu = f"qemu-system-{'x86_64' if host_arch() == 'x86_64' else 'aarch64'}"
+    for tool in (qemu, "qemu-img", "mmdebstrap", "mkfs.ext4", "ssh-keygen", DOCKER_CLI):
+        if not shutil.which(tool):
+            reasons.append(f"{tool} is not installed")
+    return reasons
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the VM tiers; skip, with the reason printed, what this machine cannot run."""
+    daemon_reasons = daemon_missing_requirements()
+    vm_reasons = vm_missing_requirements()
+    tests_dir = Path(__file__).parent
     for item in items:
-        if "integration" in item.path.parts:
-            item.add_marker(skip)
+        tier = item.path.relative_to(tests_dir).parts[0]
+        reasons = daemon_reasons if tier == "integration" else []
+        if tier in VM_TIERS:
+            item.add_marker(pytest.mark.vm)
+            reasons = vm_reasons
+        if reasons:
+            item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
+
+
+@pytest.fixture(scope="session")
+def vm_image_dir() -> Path:
+    """$KETCH_IMAGE if set, else vm-image/out/<arch> built now (a no-op when up to date)."""
+    if env := os.environ.get("KETCH_IMAGE"):
+        return Path(env)
+    subprocess.run([str(REPO / "vm-image" / "build"), "--arch", host_arch()], check=True,
+                   timeout=VM_BUILD_TIMEOUT, stdout=subprocess.DEVNULL)
+    return REPO / "vm-image" / "out" / host_arch()
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,5 @@
 """VM tier: builds the Ketch VM image (cached by its inputs' hash) and boots it under QEMU."""
 
-import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,34 +11,10 @@ sys.path.insert(0, str(VM_IMAGE_DIR))
 
 import ketchvm  # noqa: E402  (vm-image/ is not a package; ketchvm.py is the host's reference)
 
-BUILD_TIMEOUT = 1200
-
-
-def missing_requirements() -> list[str]:
-    reasons = []
-    if os.geteuid() != 0:
-        reasons.append("building the VM image needs root (mmdebstrap, chroot)")
-    for tool in ("qemu-system-x86_64", "qemu-img", "mmdebstrap", "mkfs.ext4", "ssh-keygen"):
-        if not shutil.which(tool):
-            reasons.append(f"{tool} is not installed")
-    return reasons
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reasons = missing_requirements()
-    for item in items:
-        if Path(__file__).parent in item.path.parents:
-            item.add_marker(pytest.mark.vm)
-            if reasons:
-                item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
-
 
 @pytest.fixture(scope="session")
-def vm_image() -> Path:
-    """The built image directory (vm-image/out/x86_64); a no-op when the inputs are unchanged."""
-    subprocess.run([str(VM_IMAGE_DIR / "build")], check=True, timeout=BUILD_TIMEOUT,
-                   stdout=subprocess.DEVNULL)
-    return ketchvm.image_dir()
+def vm_image(vm_image_dir: Path) -> Path:
+    return vm_image_dir
 
 
 @pytest.fixture(scope="module")
