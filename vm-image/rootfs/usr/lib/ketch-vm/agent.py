@@ -106,11 +106,41 @@ def mount_shares(shares: list[dict[str, str]]) -> None:
         run("mount", "-t", "virtiofs", share["tag"], share["path"])
 
 
+def host_key_usable() -> bool:
+    """A key half-written when the VM was killed must be replaced, or sshd never starts."""
+    if not os.path.exists(HOST_KEY):
+        return False
+    check = subprocess.run(["ssh-keygen", "-y", "-f", HOST_KEY], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return check.returncode == 0
+
+
+def generate_host_key() -> None:
+    """Generate beside the final name, fsync, then rename: a crash leaves the old or the new."""
+    os.makedirs(SSH_KEY_DIR, mode=0o700, exist_ok=True)
+    fresh = HOST_KEY + ".new"
+    for path in (fresh, fresh + ".pub"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ketch", "-f", fresh)
+    for suffix in (".pub", ""):
+        fd = os.open(fresh + suffix, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(fresh + suffix, HOST_KEY + suffix)
+    fd = os.open(SSH_KEY_DIR, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def start_sshd() -> None:
     """Host keys live on the data disk: generated on the first boot, stable after that."""
-    if not os.path.exists(HOST_KEY):
-        os.makedirs(SSH_KEY_DIR, mode=0o700, exist_ok=True)
-        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ketch", "-f", HOST_KEY)
+    if not host_key_usable():
+        generate_host_key()
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
     run("/usr/sbin/sshd")
 
