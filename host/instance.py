@@ -20,6 +20,7 @@ from typing import Any
 import platformdirs
 
 from ketch.guest.store.atomic import read_json, write_json_atomic
+from ketch.guest.util.proc import pid_alive
 
 APP = "ketch"
 DEFAULT_NAME = "default"
@@ -39,22 +40,6 @@ def runtime_root() -> Path:
         return Path(xdg) / APP
     uid = os.getuid() if hasattr(os, "getuid") else 0
     return Path(tempfile.gettempdir() if os.name == "nt" else "/tmp") / f"{APP}-{uid}"
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) is not running.
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as f:
-        if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    return True
 
 
 class Instance:

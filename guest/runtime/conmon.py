@@ -147,18 +147,6 @@ def read_exit_code(exit_dir: str, container_id: str) -> int | None:
         return None
 
 
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 async def wait_pid_exit(pid: int, poll: float = 0.5) -> None:
     """Wait for any process (not only our children) to exit, via a pidfd."""
     try:

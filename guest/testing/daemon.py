@@ -17,6 +17,15 @@ DOCKER_CLI = os.environ.get("KETCH_TEST_DOCKER_CLI") or shutil.which("docker") o
 START_TIMEOUT = 30.0
 
 
+def read_log(path: str) -> str:
+    """A child process's log file, or "" before it has written one."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 class UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float = 30) -> None:
         super().__init__("localhost", timeout=timeout)
@@ -109,11 +118,7 @@ class DaemonProcess:
         raise TimeoutError(f"dockerd did not answer /_ping in {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_log(self.log_path)
 
     def signal(self, signum: int) -> None:
         assert self.proc is not None

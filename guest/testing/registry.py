@@ -8,7 +8,6 @@ on both sides."""
 
 import base64
 import contextlib
-import ctypes
 import gzip
 import hashlib
 import json
@@ -27,12 +26,14 @@ from typing import TYPE_CHECKING
 
 import zstandard
 
+from ketch.guest.testing.daemon import read_log
+from ketch.guest.testing.netns import listen_in_netns
+
 if TYPE_CHECKING:
     from ketch.guest.testing.token_auth import TokenServer
 
 REGISTRY_BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 START_TIMEOUT = 20.0
-CLONE_NEWNET = 0x40000000
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
@@ -41,44 +42,6 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 PUMP_BUFFER = 1 << 18
-
-
-def _setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"setns: {os.strerror(errno)}")
-
-
-def listen_in_netns(netns: str, port: int) -> socket.socket:
-    """A listening socket on 127.0.0.1:port inside a named network namespace."""
-    result: dict[str, object] = {}
-
-    def work() -> None:
-        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        target = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-        try:
-            _setns(target)
-            try:
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(("127.0.0.1", port))
-                sock.listen(128)
-                result["sock"] = sock
-            finally:
-                _setns(own)
-        except OSError as e:
-            result["error"] = e
-        finally:
-            os.close(own)
-            os.close(target)
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    thread.join()
-    if "error" in result:
-        raise result["error"]  # type: ignore[misc]
-    return result["sock"]  # type: ignore[return-value]
 
 
 def _pump(source: socket.socket, dest: socket.socket,
@@ -243,11 +206,7 @@ class RegistryProcess:
         raise TimeoutError(f"docker-registry did not answer /v2/ in {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_log(self.log_path)
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -2,7 +2,9 @@
 failures into typed errors carrying the tool's stderr."""
 
 import asyncio
+import contextlib
 import logging
+import os
 import subprocess
 from collections.abc import Mapping, Sequence
 
@@ -60,3 +62,19 @@ async def run_async(argv: Sequence[str], *, timeout: float = 60, input: bytes | 
     if check and returncode != 0:
         raise ToolError(argv, returncode, stderr.decode(errors="replace"))
     return returncode, stdout, stderr
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True while pid runs; a zombie (exited, not yet reaped) counts as gone."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as f:
+        if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True

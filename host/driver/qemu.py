@@ -13,11 +13,11 @@ from typing import Any
 
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from ketch.guest.util.proc import run
+from ketch.guest.util.proc import pid_alive, run
 from ketch.host.driver import BootInfo, Driver
 from ketch.host.driver.accel import choose, qemu_binary
 from ketch.host.driver.qemu_argv import Image, Share, build_argv
-from ketch.host.instance import data_root, pid_alive
+from ketch.host.instance import data_root
 
 log = logging.getLogger("ketch.qemu")
 QMP_TIMEOUT = 5.0

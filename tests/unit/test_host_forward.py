@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from ketch.guest.testing.daemon import DOCKER_CLI, DaemonProcess
+from ketch.guest.testing.netns import connect_in_netns
 from ketch.host.forward.docker_socket import GUEST_DOCKER_TCP, UnixSocketForwarder
 from ketch.host.forward.events import PortEventWatcher
 from ketch.host.forward.ports import PortForward, PortForwarder, published_ports
 from ketch.host.forward.udp import Deframer, UdpForward, frame
 from ketch.host.ssh import SshSession
-from ketch.host.testing.netns import connect_in_netns
 from ketch.host.testing.ssh_server import LoopbackSshServer
 
 needs_daemon = pytest.mark.skipif(

@@ -18,7 +18,7 @@ from ketch.guest.engine.errors import EngineError, InvalidParameter
 from ketch.guest.runtime import conmon
 from ketch.guest.runtime.oci import OciRuntime
 from ketch.guest.runtime.spec import SpecInputs, build_spec, process_env
-from ketch.guest.util.proc import ToolError
+from ketch.guest.util.proc import ToolError, pid_alive
 
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService
@@ -167,7 +167,7 @@ class Lifecycle:
         await conmon.wait_pid_exit(pid)
         code = conmon.read_exit_code(self.exit_dir, c.id)
         if code is None:
-            code = 137 if not conmon.pid_alive(c.state.get("Pid", 0)) else 255
+            code = 137 if not pid_alive(c.state.get("Pid", 0)) else 255
         await self.service.on_exit(c, code)
 
     async def cleanup(self, c: Container) -> None:

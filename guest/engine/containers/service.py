@@ -25,7 +25,7 @@ from ketch.guest.engine.service import Service
 from ketch.guest.runtime import cgroups, conmon, runtimes
 from ketch.guest.runtime.oci import OciRuntime
 from ketch.guest.store.containers import ContainerStore
-from ketch.guest.util.proc import ToolError
+from ketch.guest.util.proc import ToolError, pid_alive
 
 if TYPE_CHECKING:
     from ketch.guest.engine.engine import Engine
@@ -69,7 +69,7 @@ class ContainerService(Service):
             self.names[c.name] = c.id
             if c.running:
                 pid = int(record.get("ConmonPid") or 0)
-                if conmon.pid_alive(pid):
+                if pid_alive(pid):
                     self.lifecycle.watch(c)
                     health.start_monitor(self, c)
                     logrotate.start_rotation(self, c)
