@@ -106,9 +106,13 @@ def test_restart_policy_and_health(daemon: DaemonProcess, busybox: str) -> None:
                   "--health-interval", "200ms", "--health-retries", "2", busybox, "sh", "-c",
                   "sleep 1; touch /tmp/ok; sleep 60")
     try:
-        wait_for(lambda: inspect(daemon, "rp-fail")["RestartCount"] == 2
-                 and not inspect(daemon, "rp-fail")["State"]["Running"]
-                 and not inspect(daemon, "rp-fail")["State"]["Restarting"], 60)
+        def gave_up() -> bool:
+            info = inspect(daemon, "rp-fail")
+            state = info["State"]
+            return info["RestartCount"] == 2 and not state["Running"] \
+                and not state["Restarting"]
+
+        wait_for(gave_up, 60)
         assert inspect(daemon, "rp-fail")["State"]["ExitCode"] == 4
         wait_for(lambda: inspect(daemon, "hc-ok")["State"]["Health"]["Status"] == "healthy",
                  60)

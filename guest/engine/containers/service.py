@@ -275,12 +275,13 @@ class ContainerService(Service):
             c.state.update(Restarting=False, Status="exited")
             return
         c.record["RestartCount"] = int(c.record.get("RestartCount", 0)) + 1
-        c.state.update(Restarting=False)
+        # Restarting stays true until the start succeeds (set_running clears it), as in Moby:
+        # a client never sees the new count beside a stopped, non-restarting state.
         try:
             await self.start_container(c.id)
         except Exception as e:
             log.warning(f"container {c.id[:12]}: restart failed: {e}")
-            c.state.update(Status="exited")
+            c.state.update(Restarting=False, Status="exited")
             self.store.save(c.record)
 
     async def _auto_remove(self, c: Container) -> None:
