@@ -65,6 +65,17 @@ async def fetch_async(url: str, netns: str) -> str:
     return out.decode().strip() if proc.returncode == 0 else "unreachable"
 
 
+async def links_without_veths(timeout: float = 10) -> str:
+    """`ip -o link` once no veth is left: they go with their netns, which the kernel destroys
+    asynchronously after teardown (or the last listing, on timeout)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+        if "veth" not in links or asyncio.get_running_loop().time() > deadline:
+            return links
+        await asyncio.sleep(0.05)
+
+
 async def outbound(networks: Any) -> dict[str, Any]:
     """An "outside" address in the daemon's namespace: NAT from bridges, none from --internal."""
     outside = f"{networks.engine.config.exec_root}/outside-ns"
@@ -165,8 +176,7 @@ async def scenario(root: str) -> dict[str, Any]:
     await networks.teardown_container(client)
     report["after_teardown"] = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True,
                                               text=True).stdout
-    report["links"] = subprocess.run(["ip", "-o", "link"], capture_output=True,
-                                     text=True).stdout
+    report["links"] = await links_without_veths()
     await networks.remove("appnet")
     await engine.close()
     await upstream.close()

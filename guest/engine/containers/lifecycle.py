@@ -76,7 +76,7 @@ class Lifecycle:
         await rootfs.mount_overlay(image.layer_dirs(), store.dir(c.id, "upper"),
                                    store.dir(c.id, "work"), merged, store.dir(c.id, "empty"))
         try:
-            spec = await self._spec(c, merged)
+            spec = await self._spec(c, merged)  # the network is wired meanwhile
             with open(os.path.join(bundle, "config.json"), "w", encoding="utf-8") as f:
                 json.dump(spec, f)
             launch = conmon.ConmonLaunch(
@@ -89,6 +89,7 @@ class Lifecycle:
                 and (not c.config.get("StdinOnce") or c.tty),
                 )
             pid = await conmon.launch(launch)
+            await self._network_wired(c)
         except ToolError as e:
             raise await self._failed(c, e) from None
         except BaseException:
@@ -150,12 +151,17 @@ class Lifecycle:
         return build_spec(config, host_config, inputs)
 
     async def _sandbox(self, c: Container) -> Any:
-        setup = getattr(self.engine.networks, "setup_container", None)
-        if setup is not None:
-            return await setup(c)
+        prepare = getattr(self.engine.networks, "prepare_container", None)
+        if prepare is not None:
+            return await prepare(c)
         mode = c.host_config.get("NetworkMode", "bridge")
         return sandbox_files.write_sandbox(self.bundle(c) + "-etc", c.config.get("Hostname", ""),
                                            mode == "host", c.host_config.get("ExtraHosts") or [])
+
+    async def _network_wired(self, c: Container) -> None:
+        wired = getattr(self.engine.networks, "wired", None)
+        if wired is not None:
+            await wired(c)
 
     # -- exit --------------------------------------------------------------------------------
     def watch(self, c: Container) -> None:

@@ -1,7 +1,7 @@
 """A container's side of networking: its sandbox (netns and /etc files), endpoints, ports, DNS.
 
-Mixed into NetworkService; the containers area calls setup_container before the runtime starts
-a container and teardown_container after it stops.
+Mixed into NetworkService; the containers area calls prepare_container before the runtime
+creates a container, wired before it starts it, and teardown_container after it stops.
 """
 
 import asyncio
@@ -45,24 +45,55 @@ if TYPE_CHECKING:
 log = logging.getLogger("ketch.networks")
 
 
+def sandbox_error(e: EngineError) -> EngineError:
+    """Moby 28 wraps every sandbox failure this way (port conflicts, unknown networks)."""
+    wrapped = EngineError(f"failed to set up container networking: {e.message}")
+    wrapped.status = e.status
+    return wrapped
+
+
 class ContainerNetworking(ContainerSettings):
     def __init__(self) -> None:
         self.sandboxes: dict[str, dict[str, Any]] = {}
         self.proxies: dict[tuple[str, int], PortProxy] = {}
+        self._wiring: dict[str, asyncio.Task[None]] = {}  # container ID -> _wire in progress
 
     # -- the contract with the containers area --------------------------------------------
 
     async def setup_container(self: "NetworkService", container: Any) -> Sandbox:
         """Create the container's netns, endpoints, published ports and /etc files."""
-        try:
-            return await self._setup_container(container)
-        except EngineError as e:
-            # Moby 28 wraps every sandbox failure this way (port conflicts, unknown networks).
-            wrapped = EngineError(f"failed to set up container networking: {e.message}")
-            wrapped.status = e.status
-            raise wrapped from e
+        sandbox = await self.prepare_container(container)
+        await self.wired(container)
+        return sandbox
 
-    async def _setup_container(self: "NetworkService", container: Any) -> Sandbox:
+    async def prepare_container(self: "NetworkService", container: Any) -> Sandbox:
+        """The part of setup_container that `runtime create` needs: the netns, addresses,
+        reserved ports and /etc files. Veth pairs and rules are set up meanwhile, off the
+        start's critical path: await wired(container) before the container's process runs."""
+        await self._settled(container_id(container))
+        try:
+            return await self._prepare_container(container)
+        except EngineError as e:
+            raise sandbox_error(e) from e
+
+    async def wired(self: "NetworkService", container: Any) -> None:
+        """Wait for the veth pairs and rules prepare_container began; raises their failure
+        (after which the sandbox is already undone)."""
+        task = self._wiring.pop(container_id(container), None)
+        if task is not None:
+            try:
+                await task
+            except EngineError as e:
+                raise sandbox_error(e) from e
+
+    async def _settled(self: "NetworkService", cid: str) -> None:
+        """Let a wiring nobody awaited (a start that failed first) finish before undoing it."""
+        task = self._wiring.pop(cid, None)
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await task
+
+    async def _prepare_container(self: "NetworkService", container: Any) -> Sandbox:
         cid = container_id(container)
         mode = str(field_of(host_config(container), "NetworkMode", "") or "default")
         if mode == "default":
@@ -70,6 +101,9 @@ class ContainerNetworking(ContainerSettings):
         settings = network_settings(container)
         requested = self._requested_endpoints(container, settings)
         joined: list[Network] = []
+        veths: list[netlink.Veth] = []
+        mappings: list[PortMapping] = []
+        dns_network: Network | None = None
         async with self.lock:
             if cid in self.sandboxes:
                 await self._teardown_locked(container, publish=True)
@@ -96,25 +130,56 @@ class ContainerNetworking(ContainerSettings):
                     for index, name in enumerate(names):
                         network = self.get(name)
                         req = requested.get(name) or requested.get(network.id) or {}
-                        await self._attach(network, container, record, f"eth{index}", req,
-                                           default_route=index == 0)
+                        veth = self._add_endpoint(network, container, f"eth{index}", req,
+                                                  default_route=index == 0)
+                        veths += [veth] if veth is not None else []
                         joined.append(network)
                     if primary.driver == "bridge":
-                        await self._publish_ports(container, primary, record)
-                    await self._embedded_dns(record, joined, cid)
+                        mappings = self._reserve_ports(container, primary, record)
+                    dns_network = self._embedded_dns(record, joined)
                 except BaseException:
                     await self._teardown_locked(container, publish=False)
                     raise
             self.sandboxes[cid] = record
             self._write_files(container, record)
-            self.store.save_sandbox(record)
             self._fill_settings(container, record, requested)
+            if record.get("SharedWith"):
+                self.store.save_sandbox(record)
+            else:
+                self._wiring[cid] = asyncio.create_task(self._wire(
+                    container, record, joined, veths, mappings, dns_network))
         for network in joined:
             self._publish_event("connect", network, cid)
         return self._sandbox(record)
 
+    async def _wire(self: "NetworkService", container: Any, record: dict[str, Any],
+                    joined: list[Network], veths: list[netlink.Veth],
+                    mappings: list[PortMapping], dns_network: Network | None) -> None:
+        """prepare_container's slow half: veth pairs, port and DNS rules, then the records.
+        On failure the whole sandbox is undone."""
+        cid = container_id(container)
+        try:
+            if record.get("NetnsPath"):
+                await asyncio.to_thread(netlink.attach_endpoints,
+                                        self._netns_for(container, record), veths)
+            if mappings:
+                ip = joined[0].endpoints[cid].ipv4
+                await self.iptables.apply(add=self._port_rules(joined[0], ip, mappings))
+                await self._start_proxies(mappings, ip)
+            if dns_network is not None:
+                await redirect_embedded_dns(record["NetnsPath"], dns_network.gateway,
+                                            dns_network.endpoints[cid].ipv4)
+        except BaseException:
+            async with self.lock:
+                await self._teardown_locked(container, publish=True)
+            raise
+        for network in joined:
+            self._save(network)
+        self.store.save_sandbox(record)
+
     async def teardown_container(self: "NetworkService", container: Any) -> None:
         """Undo setup_container after the container stopped (idempotent)."""
+        await self._settled(container_id(container))
         async with self.lock:
             await self._teardown_locked(container, publish=True)
 
@@ -163,8 +228,20 @@ class ContainerNetworking(ContainerSettings):
             used = {ep.ifname for n in self.networks.values()
                     for ep in n.endpoints.values() if ep.container_id == cid}
             ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in used)
-            ep = await self._attach(network, container, record, ifname, req,
-                                    default_route=False)
+            veth = self._add_endpoint(network, container, ifname, req, default_route=False)
+            ep = network.endpoints[cid]
+            if veth is not None:
+                try:
+                    await asyncio.to_thread(netlink.attach_endpoints,
+                                            self._netns_for(container, record), [veth])
+                except BaseException:
+                    del network.endpoints[cid]
+                    if network.pool is not None:
+                        network.pool.release(ipaddress.IPv4Address(ep.ipv4))
+                    with contextlib.suppress(Exception):
+                        await asyncio.to_thread(netlink.delete_link, ep.host_ifname)
+                    raise
+            self._save(network)
             networks[network.name] = network.endpoint_settings(ep, req)
             self._write_files(container, record)
         self._persist(container)
@@ -180,6 +257,7 @@ class ContainerNetworking(ContainerSettings):
                             "to host network")
         if cid not in network.endpoints and network.name not in networks:
             raise Forbidden(f"container {cid} is not connected to network {network.name}")
+        await self._settled(cid)
         async with self.lock:
             ep = network.endpoints.pop(cid, None)
             if ep is not None:
@@ -196,9 +274,10 @@ class ContainerNetworking(ContainerSettings):
 
     # -- endpoints ------------------------------------------------------------------------
 
-    async def _attach(self: "NetworkService", network: Network, container: Any,
-                      record: dict[str, Any], ifname: str, req: dict[str, Any],
-                      default_route: bool) -> Endpoint:
+    def _add_endpoint(self: "NetworkService", network: Network, container: Any, ifname: str,
+                      req: dict[str, Any], default_route: bool) -> netlink.Veth | None:
+        """Register the container's endpoint on network with its address; the veth pair it
+        needs (bridge networks), for netlink.attach_endpoints."""
         cid = container_id(container)
         ipam_config = req.get("IPAMConfig") or {}
         static_ip = str(ipam_config.get("IPv4Address") or "")
@@ -214,6 +293,7 @@ class ContainerNetworking(ContainerSettings):
                       ifname=ifname, host_ifname="veth" + secrets.token_hex(4)[:7],
                       aliases=aliases, static_ip=static_ip,
                       links=[str(link) for link in req.get("Links") or []])
+        veth = None
         if network.driver == "bridge":
             pool = network.pool
             assert pool is not None
@@ -225,41 +305,38 @@ class ContainerNetworking(ContainerSettings):
             ep.ipv4, ep.prefixlen = str(address), pool.subnet.prefixlen
             legacy_mac = field_of(config(container), "MacAddress", "") if default_route else ""
             ep.mac = str(req.get("MacAddress") or legacy_mac or "") or netlink.random_mac()
-            try:
-                await asyncio.to_thread(
-                    netlink.attach_endpoint, network.bridge, ep.host_ifname,
-                    self._netns_for(container, record), ifname, ep.ipv4, ep.prefixlen,
-                    ep.mac, network.gateway if default_route and not network.internal else None,
-                    network.mtu)
-            except BaseException:
-                pool.release(address)
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(netlink.delete_link, ep.host_ifname)
-                raise
+            veth = netlink.Veth(
+                network.bridge, ep.host_ifname, ifname, ep.ipv4, ep.prefixlen, ep.mac,
+                network.gateway if default_route and not network.internal else None,
+                network.mtu)
         network.endpoints[cid] = ep
-        self._save(network)
-        return ep
+        return veth
 
-    async def _detach(self: "NetworkService", network: Network, ep: Endpoint) -> None:
+    async def _detach(self: "NetworkService", network: Network, ep: Endpoint,
+                      unlink: bool = True) -> None:
+        """Release the endpoint's address; unlink: delete its veth pair now (not needed when
+        its netns is discarded: see netlink.delete_netns)."""
         record = self.sandboxes.get(ep.container_id) or {}
         if network.driver == "bridge":
-            await asyncio.to_thread(netlink.detach_endpoint, ep.host_ifname,
-                                    record.get("NetnsPath"), ep.ifname)
+            if unlink:
+                await asyncio.to_thread(netlink.detach_endpoint, ep.host_ifname,
+                                        record.get("NetnsPath"), ep.ifname)
             if network.pool is not None and ep.ipv4:
                 network.pool.release(ipaddress.IPv4Address(ep.ipv4))
         self._save(network)
 
-    async def _embedded_dns(self: "NetworkService", record: dict[str, Any],
-                            joined: list[Network], cid: str) -> None:
-        """User networks: the container asks 127.0.0.11, which reaches our server."""
+    def _embedded_dns(self: "NetworkService", record: dict[str, Any],
+                      joined: list[Network]) -> Network | None:
+        """User networks: the container asks 127.0.0.11, which reaches our server; the
+        network whose server the netns's rules must redirect to (None: no rules)."""
         network = next((n for n in joined if n.user_defined), None)
         if network is None:
-            return
+            return None
         record["DnsServer"] = network.gateway
         if self.iptables.enabled and record.get("NetnsPath"):
-            await redirect_embedded_dns(record["NetnsPath"], network.gateway,
-                                        network.endpoints[cid].ipv4)
             record["DnsServer"] = EMBEDDED_DNS
+            return network
+        return None
 
     def _netns_for(self, container: Any, record: dict[str, Any]) -> str:
         """The netns file, or the process's own after a daemon restart lost our bind mount."""
@@ -274,19 +351,27 @@ class ContainerNetworking(ContainerSettings):
     async def _teardown_locked(self: "NetworkService", container: Any, publish: bool) -> None:
         cid = container_id(container)
         record = self.sandboxes.get(cid)
+        netns = record.get("NetnsPath") if record is not None else None
+        if netns and record is not None and record.get("SharedWith"):
+            netns = None  # the owner's, not ours to delete
+        # Discarding the netns takes its veths along, unless a container sharing it still runs.
+        discard = bool(netns) and not any(r.get("SharedWith") == cid
+                                          for r in self.sandboxes.values())
+        if discard:
+            await asyncio.to_thread(netlink.release_addresses, str(netns))
         left: list[Network] = []
         for network in self.networks.values():
             ep = network.endpoints.pop(cid, None)
             if ep is not None:
                 with contextlib.suppress(Exception):
-                    await self._detach(network, ep)
+                    await self._detach(network, ep, unlink=not discard)
                 left.append(network)
         if record is not None:
             network = self.find(record.get("Network") or "")
             if network is not None:
                 await self._unpublish_ports(record, network)
-            if record.get("NetnsPath") and not record.get("SharedWith"):
-                await asyncio.to_thread(netlink.delete_netns, record["NetnsPath"])
+            if netns:
+                await asyncio.to_thread(netlink.delete_netns, netns)
             self.sandboxes.pop(cid, None)
             record["Ports"], record["NetnsPath"], record["Active"] = [], None, False
             self.store.save_sandbox(record)
@@ -318,8 +403,10 @@ class ContainerNetworking(ContainerSettings):
 
     # -- published ports ------------------------------------------------------------------
 
-    async def _publish_ports(self: "NetworkService", container: Any, network: Network,
-                             record: dict[str, Any]) -> None:
+    def _reserve_ports(self: "NetworkService", container: Any, network: Network,
+                       record: dict[str, Any]) -> list[PortMapping]:
+        """Hold the published host ports (a conflict fails the start before the runtime runs);
+        _wire adds their rules."""
         hc, cfg = host_config(container), config(container)
         requests = port_requests(field_of(hc, "PortBindings", {}),
                                  field_of(cfg, "ExposedPorts", {}),
@@ -336,8 +423,7 @@ class ContainerNetworking(ContainerSettings):
                 self.reservations.release(mapping)
             raise
         record["Ports"] = [m.to_json() for m in mappings]
-        await self.iptables.apply(add=self._port_rules(network, ep.ipv4, mappings))
-        await self._start_proxies(mappings, ep.ipv4)
+        return mappings
 
     async def _start_proxies(self: "NetworkService", mappings: list[PortMapping],
                              container_ip: str) -> None:

@@ -4,8 +4,6 @@ import ipaddress
 import os
 from collections.abc import Iterable
 
-from ketch.guest.store.atomic import write_bytes_atomic
-
 HOSTS_HEADER = (
     "127.0.0.1\tlocalhost\n"
     "::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -117,12 +115,12 @@ def container_resolv_conf(dns: list[str], dns_search: list[str], dns_options: li
 
 
 def write_file(folder: str, name: str, content: str) -> str:
+    """Written in place (the container has this inode bind-mounted: a rename would not reach
+    it) and without fsync: the files are generated again on every start."""
     os.makedirs(folder, mode=0o755, exist_ok=True)
     path = os.path.join(folder, name)
-    if os.path.exists(path):
-        # In place: the container has this inode bind-mounted, a rename would not reach it.
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(content)
-    else:
-        write_bytes_atomic(path, content.encode(), 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    with open(fd, "w", encoding="utf-8") as f:
+        os.fchmod(fd, 0o644)
+        f.write(content)
     return path
