@@ -179,7 +179,7 @@ class Lifecycle:
     async def cleanup(self, c: Container) -> None:
         """After the process is gone: runtime state, network, volumes, rootfs mount.
 
-        The three independent steps run side by side: this is on the path of every
+        The independent steps run side by side: this is on the path of every
         `docker run --rm` and `docker stop`."""
 
         async def runtime_state() -> None:
@@ -200,8 +200,8 @@ class Lifecycle:
                 with contextlib.suppress(Exception):
                     await unmount(c)
 
-        await asyncio.gather(runtime_state(), network(), volumes())
-        await rootfs.unmount(self.service.store.dir(c.id, "merged"))
+        await asyncio.gather(runtime_state(), network(), volumes(),
+                             rootfs.unmount(self.service.store.dir(c.id, "merged")))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.exit_dir, c.id))
 

@@ -1,5 +1,6 @@
 """The container's root filesystem: the image layers under an overlay with a private upperdir."""
 
+import asyncio
 import ctypes
 import os
 
@@ -30,6 +31,10 @@ async def mount_overlay(layer_dirs: list[str], upper: str, work: str, merged: st
 
 
 async def unmount(merged: str) -> None:
+    await asyncio.to_thread(_unmount, merged)
+
+
+def _unmount(merged: str) -> None:
     if os.path.ismount(merged):
         _libc.umount2(merged.encode(), MNT_DETACH)
 

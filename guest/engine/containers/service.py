@@ -238,16 +238,18 @@ class ContainerService(Service):
             c.exits += 1
         finally:
             c.record.pop("_exiting", None)
-        self.store.save(c.record)
+        auto_remove = bool(c.host_config.get("AutoRemove")) and not c.removing
+        if not auto_remove:  # else the record is deleted next (or saved if that fails)
+            self.store.save(c.record)
         if oom:
             self.publish(c, "oom")
         started = int(c.record.get("StartedNs") or 0)
         duration = max(0, (time.time_ns() - started) // 10**9) if started else 0
         self.publish(c, "die", exitCode=str(code), execDuration=str(duration))
-        if c.removing:
-            return
-        if c.host_config.get("AutoRemove"):
+        if auto_remove:
             await self._auto_remove(c)
+            return
+        if c.removing:
             return
         if restart_policy and self._should_restart(c, code):
             c.restart_task = asyncio.create_task(self._restart_after_exit(c))
@@ -285,8 +287,14 @@ class ContainerService(Service):
             self.store.save(c.record)
 
     async def _auto_remove(self, c: Container) -> None:
-        with contextlib.suppress(NotFound, Conflict):
+        try:
             await self.remove(c.id, force=True, volumes=True)
+        except (NotFound, Conflict):
+            pass
+        except BaseException:
+            if not c.removed:
+                self.store.save(c.record)
+            raise
 
     async def stop(self, ref: str, timeout: int | None = None,
                    signal_name: str | None = None) -> None:
