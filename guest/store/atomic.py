@@ -7,25 +7,30 @@ import tempfile
 from typing import Any
 
 
-def write_bytes_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
+def write_bytes_atomic(path: str, data: bytes, mode: int = 0o600, durable: bool = True) -> None:
+    """Readers see the old or the new content, never a mix. durable=False skips the fsyncs,
+    for state that only matters until the next reboot (a power loss then leaves nothing to
+    recover, but may leave the file empty: its reader must cope)."""
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    fsync_dir(folder)
+    if durable:
+        fsync_dir(folder)
 
 
-def write_json_atomic(path: str, value: Any, mode: int = 0o600) -> None:
-    write_bytes_atomic(path, json.dumps(value, separators=(",", ":")).encode(), mode)
+def write_json_atomic(path: str, value: Any, mode: int = 0o600, durable: bool = True) -> None:
+    write_bytes_atomic(path, json.dumps(value, separators=(",", ":")).encode(), mode, durable)
 
 
 def read_json(path: str, default: Any = None) -> Any:

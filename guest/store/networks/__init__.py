@@ -6,12 +6,15 @@ network/files/<cid>/         the hosts, resolv.conf and hostname bind-mounted in
 """
 
 import contextlib
+import logging
 import os
 import shutil
 from typing import Any
 
 from ketch.guest.store.atomic import read_json, write_json_atomic
 from ketch.guest.store.layout import Layout
+
+log = logging.getLogger("ketch.store.networks")
 
 
 class NetworkStore:
@@ -34,11 +37,14 @@ class NetworkStore:
             os.unlink(os.path.join(self.networks_dir, network_id + ".json"))
 
     def load_sandboxes(self) -> list[dict[str, Any]]:
-        return self._load_all(self.sandboxes_dir)
+        """Readable sandbox records (one left empty by a power loss is skipped)."""
+        return self._load_all(self.sandboxes_dir, skip_unreadable=True)
 
     def save_sandbox(self, record: dict[str, Any]) -> None:
+        """Not fsynced: a sandbox only outlives a daemon restart, never a reboot (on every
+        start and stop of a container, an fsync here was on the critical path)."""
         write_json_atomic(os.path.join(self.sandboxes_dir, record["ContainerID"] + ".json"),
-                          record)
+                          record, durable=False)
 
     def delete_sandbox(self, container_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -49,11 +55,17 @@ class NetworkStore:
         return os.path.join(self.files_root, container_id)
 
     @staticmethod
-    def _load_all(folder: str) -> list[dict[str, Any]]:
+    def _load_all(folder: str, skip_unreadable: bool = False) -> list[dict[str, Any]]:
         records = []
         for name in sorted(os.listdir(folder)):
             if name.endswith(".json") and not name.startswith("."):
-                record = read_json(os.path.join(folder, name))
+                try:
+                    record = read_json(os.path.join(folder, name))
+                except ValueError as e:
+                    if not skip_unreadable:
+                        raise
+                    log.warning(f"skipping unreadable {name}: {e}")
+                    continue
                 if isinstance(record, dict):
                     records.append(record)
         return records
