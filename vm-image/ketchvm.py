@@ -1,19 +1,27 @@
 """Boot the Ketch VM image with QEMU: the reference for the host agent, used by tests/vm and
 bench/boot. Standard library plus paramiko (SSH, port forwarding) and qemu.qmp (power-off).
 
-    python3 vm-image/ketchvm.py [--image DIR] [--data DISK] [--ssh-port N]   # boot, wait, print
+    python3 vm-image/ketchvm.py [--image DIR] [--instance DIR] [--snapshot]   # boot, wait, print
 
-The instance directory holds serial.log (the console), qmp.sock and the data disk.
+The instance directory holds serial.log (the console), qmp.sock and the data disk. With
+snapshot=True the config travels over the ketch.config virtio-serial port instead of the
+kernel command line: the first boot saves the VM at KETCH-WARM (dockerd imported, data disk
+untouched) to boot.snapshot, and later boots resume from it (vm-image/README.md).
 """
 
 import argparse
+import asyncio
 import base64
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import platform
+import re
+import secrets
 import select
+import shlex
 import shutil
 import socket
 import subprocess
@@ -30,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 READY_PREFIX = "KETCH-READY "
 POWEROFF_LINE = "KETCH-POWEROFF"
 ERROR_PREFIX = "KETCH-ERROR "
+WARM_LINE = "KETCH-WARM"
 KVM_PROBE_SECONDS = 5.0
 
 
@@ -98,11 +107,14 @@ def create_data_disk(path: Path, size: str = "64G") -> None:
 
 
 def qemu_argv(image: Path, data_disk: Path, serial_log: Path, qmp_socket: Path, ssh_port: int,
-              config: dict[str, Any], accel: str, memory_mb: int = 2048, cpus: int = 2,
-              shares: list[tuple[str, str]] = ()) -> list[str]:  # type: ignore[assignment]
-    """The QEMU command line documented in vm-image/README.md (x86_64 microvm)."""
+              config: dict[str, Any] | None, accel: str, config_socket: Path,
+              memory_mb: int = 2048, cpus: int = 2) -> list[str]:
+    """The QEMU command line documented in vm-image/README.md (x86_64 microvm). Without a
+    config the guest reads it from the ketch.config port (the snapshot boot)."""
     info = load_image(image)
-    cmdline = f"{info['cmdline']} ketch.config={encode_config(config)}"
+    cmdline = info["cmdline"]
+    if config is not None:
+        cmdline += f" ketch.config={encode_config(config)}"
     argv = [qemu_binary(info["arch"]),
             "-M", "microvm,acpi=on,rtc=on,pic=off,pit=off,isa-serial=on", "-accel", accel,
             "-cpu", "host" if accel == "kvm" else "max", "-smp", str(cpus), "-m", str(memory_mb),
@@ -116,10 +128,26 @@ def qemu_argv(image: Path, data_disk: Path, serial_log: Path, qmp_socket: Path, 
             "-device", "virtio-blk-device,drive=data,serial=ketch-data",
             "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{ssh_port}-:22",
             "-device", "virtio-net-device,netdev=net0",
-            "-device", "virtio-rng-device"]
+            "-device", "virtio-rng-device",
+            "-chardev", f"socket,id=config,path={config_socket},server=on,wait=off",
+            "-device", "virtio-serial-device",
+            "-device", "virtserialport,chardev=config,name=ketch.config"]
     if info.get("initrd"):
         argv[argv.index("-append"):argv.index("-append")] = ["-initrd", str(image / info["initrd"])]
     return argv
+
+
+def snapshot_fingerprint(argv: list[str], image: Path, data_disk: Path) -> str:
+    """What a saved VM depends on: the devices and machine (the command line, the SSH port
+    aside), the image, QEMU's version and the data disk's size (the guest saw it at boot)."""
+    stable = [re.sub(r"hostfwd=tcp:127\.0\.0\.1:\d+-", "hostfwd=tcp:127.0.0.1:*-", arg)
+              for arg in argv]
+    qemu = subprocess.run([argv[0], "--version"], check=True, capture_output=True, text=True)
+    disk = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", str(data_disk)],
+                                     check=True, capture_output=True, text=True).stdout)
+    facts = [stable, load_image(image).get("inputs_hash", ""), qemu.stdout,
+             disk["virtual-size"]]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
 
 
 @dataclass
@@ -131,9 +159,13 @@ class VM:
     config: dict[str, Any] = field(default_factory=dict)
     accel: str = ""
     ssh_port: int = 0
+    snapshot: bool = False
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     ssh_key: Any = None
+    resumed: bool = False
+    snapshot_s: float = 0.0
+    handover_error: BaseException | None = None
 
     @property
     def serial_log(self) -> Path:
@@ -144,8 +176,16 @@ class VM:
         return self.instance / "qmp.sock"
 
     @property
+    def config_socket(self) -> Path:
+        return self.instance / "config.sock"
+
+    @property
     def data_disk(self) -> Path:
         return self.instance / "data.qcow2"
+
+    @property
+    def snapshot_file(self) -> Path:
+        return self.instance / "boot.snapshot"
 
     def start(self) -> "VM":
         import paramiko
@@ -158,20 +198,86 @@ class VM:
                            check=True)
         self.ssh_key = paramiko.Ed25519Key.from_private_key_file(str(key_file))
         public = (self.instance / "ssh_key.pub").read_text().strip()
-        config = {"ssh_authorized_keys": [public], "hostname": "ketch", "time": time.time(),
-                  **self.config}
+        config = {"ssh_authorized_keys": [public], "hostname": "ketch", **self.config}
         self.accel = self.accel or accelerator(load_image(self.image)["arch"])
         self.ssh_port = self.ssh_port or free_port()
         self.serial_log.write_bytes(b"")
         argv = qemu_argv(self.image, self.data_disk, self.serial_log, self.qmp_socket,
-                         self.ssh_port, config, self.accel)
+                         self.ssh_port, None if self.snapshot else {**config, "time": time.time()},
+                         self.accel, self.config_socket)
+        fingerprint = ""
+        if self.snapshot:
+            fingerprint = snapshot_fingerprint(argv, self.image, self.data_disk)
+            saved = self.instance / "boot.snapshot.fingerprint"
+            self.resumed = self.snapshot_file.exists() and saved.exists() \
+                and saved.read_text() == fingerprint
+            if self.resumed:
+                argv += ["-incoming", f"exec:cat {shlex.quote(str(self.snapshot_file))}"]
         (self.instance / "qemu.argv.json").write_text(json.dumps(argv, indent=1))
         self.started_at = time.monotonic()
         with open(self.instance / "qemu.log", "wb") as qemu_log:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qemu_log,
                                          stderr=subprocess.STDOUT)
         (self.instance / "qemu.pid").write_text(str(self.proc.pid))
+        self.handover_error = None
+        if self.snapshot:
+            threading.Thread(target=self.hand_over_config, args=(config, fingerprint, self.proc),
+                             daemon=True).start()
         return self
+
+    def hand_over_config(self, config: dict[str, Any], fingerprint: str,
+                         proc: subprocess.Popen[bytes]) -> None:
+        """Snapshot boots: save the VM at KETCH-WARM unless it was resumed from the saved one,
+        then send the config (with the time and a fresh random seed) over the port."""
+        try:
+            if not self.resumed:
+                self.wait_for_line(WARM_LINE, ready_timeout(self.accel))
+                self.save_snapshot(fingerprint)
+            config = {**config, "time": time.time(), "seed": secrets.token_hex(64)}
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with socket.socket(socket.AF_UNIX) as port:
+                        port.connect(str(self.config_socket))
+                        port.sendall(json.dumps(config).encode() + b"\n")
+                        # The guest reads the line only while the host end stays open.
+                        self.wait_for_line(READY_PREFIX, ready_timeout(self.accel))
+                    return
+                except (FileNotFoundError, ConnectionRefusedError):
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.01)
+        except BaseException as e:  # reported by wait_for_line, unless QEMU was restarted
+            if self.proc is proc:
+                self.handover_error = e
+
+    def save_snapshot(self, fingerprint: str) -> None:
+        """Write the whole VM state to boot.snapshot (atomically), then let the VM go on."""
+        started = time.monotonic()
+        partial = self.instance / "boot.snapshot.partial"
+        status = asyncio.run(self.migrate_to(partial))
+        if status != "completed":
+            partial.unlink(missing_ok=True)
+            raise VMError(f"saving the boot snapshot failed: {status}")
+        partial.replace(self.snapshot_file)
+        (self.instance / "boot.snapshot.fingerprint").write_text(fingerprint)
+        self.snapshot_s = time.monotonic() - started
+
+    async def migrate_to(self, path: Path) -> str:
+        from qemu.qmp import QMPClient
+        qmp = QMPClient("ketchvm")
+        await qmp.connect(str(self.qmp_socket))
+        try:
+            # Not paused first: the saved run state is "running", so a resume starts by itself.
+            await qmp.execute("migrate-set-parameters", {"max-bandwidth": 2**40})
+            await qmp.execute("migrate", {"uri": f"exec:cat > {shlex.quote(str(path))}"})
+            while (status := (await qmp.execute("query-migrate")).get("status")) not in (
+                    "completed", "failed", "cancelled"):
+                await asyncio.sleep(0.02)
+            await qmp.execute("cont")
+        finally:
+            await qmp.disconnect()
+        return str(status)
 
     def console(self) -> str:
         return self.serial_log.read_text(errors="replace") if self.serial_log.exists() else ""
@@ -186,6 +292,8 @@ class VM:
                     return line
                 if line.startswith(ERROR_PREFIX):
                     raise VMError(f"guest reported {line}")
+            if self.handover_error is not None:
+                raise VMError(f"handing the config over failed: {self.handover_error!r}")
             if self.proc is not None and self.proc.poll() is not None:
                 qemu_log = (self.instance / "qemu.log").read_text()
                 raise VMError(f"qemu exited with {self.proc.returncode}: {qemu_log}\n"
@@ -196,7 +304,15 @@ class VM:
 
     def wait_ready(self, timeout: float = 120) -> dict[str, Any]:
         """The KETCH-READY payload plus host_ms, the wall time from QEMU's start to the line."""
-        line = self.wait_for_line(READY_PREFIX, timeout)
+        try:
+            line = self.wait_for_line(READY_PREFIX, timeout)
+        except VMError:
+            if not (self.resumed and self.proc is not None and self.proc.poll() is not None):
+                raise
+            # QEMU refused the saved state: forget it and boot afresh (saving a new one).
+            self.snapshot_file.unlink(missing_ok=True)
+            self.start()
+            line = self.wait_for_line(READY_PREFIX, timeout)
         ready = json.loads(line.removeprefix(READY_PREFIX))
         ready["host_ms"] = int((time.monotonic() - self.started_at) * 1000)
         return ready
@@ -316,8 +432,10 @@ def main() -> int:
     parser.add_argument("--image", type=Path, default=image_dir())
     parser.add_argument("--instance", type=Path, help="instance dir (default: a temp dir)")
     parser.add_argument("--powerdown", action="store_true", help="power off once ready")
+    parser.add_argument("--snapshot", action="store_true",
+                        help="resume from the instance's boot snapshot (saved on first boot)")
     args = parser.parse_args()
-    with booted(args.image, args.instance) as vm:
+    with booted(args.image, args.instance, snapshot=args.snapshot) as vm:
         print(f"accelerator: {vm.accel}; console: {vm.serial_log}", file=sys.stderr)
         print(json.dumps(vm.wait_ready()))
         _, out = vm.run("ps aux | grep [d]ockerd")

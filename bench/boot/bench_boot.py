@@ -1,6 +1,7 @@
 """VM boot benchmark: cold boot of the Ketch VM to the KETCH-READY line and to the first
-successful `docker version` (through SSH direct-tcpip), beside the floor: the same kernel
-booting a trivial initramfs that powers off at once, under the same accelerator. Median of N.
+successful `docker version` (through SSH direct-tcpip), and the same for a boot resumed from the
+instance's boot snapshot (vm-image/README.md), beside the floor: the same kernel booting a
+trivial initramfs that powers off at once, under the same accelerator. Median of N.
 
 Run as root: python3 bench/boot/bench_boot.py [--rounds N] [--build]
 (--build also times a full image build with --force, base layer included.)
@@ -53,9 +54,9 @@ def boot_floor(image: Path, initrd: Path, accel: str) -> float:
     return time.monotonic() - started
 
 
-def boot_ketch(image: Path, instance: Path) -> tuple[float, float, int]:
+def boot_ketch(image: Path, instance: Path, snapshot: bool = False) -> tuple[float, float, int]:
     """(seconds to KETCH-READY, seconds to the first docker version, guest boot_ms)."""
-    vm = ketchvm.VM(image=image, instance=instance).start()
+    vm = ketchvm.VM(image=image, instance=instance, snapshot=snapshot).start()
     try:
         ready = vm.wait_ready(timeout=ketchvm.ready_timeout(vm.accel))
         forwarder = ketchvm.TcpForwarder(vm, 2375)
@@ -94,16 +95,23 @@ def main() -> int:
         instance = folder / "instance"
         first = boot_ketch(image, instance)  # formats the data disk: reported, not in the median
         boots = [boot_ketch(image, instance) for _ in range(args.rounds)]
+        resumable = folder / "resumable"
+        saving = boot_ketch(image, resumable, snapshot=True)  # cold, and saves the snapshot
+        resumes = [boot_ketch(image, resumable, snapshot=True) for _ in range(args.rounds)]
     results.update({
         "floor_s": statistics.median(floors),
         "first_boot_ready_s": first[0],
         "ready_s": statistics.median(b[0] for b in boots),
         "docker_version_s": statistics.median(b[1] for b in boots),
         "guest_boot_ms": statistics.median(b[2] for b in boots),
+        "snapshot_saving_boot_ready_s": saving[0],
+        "resumed_ready_s": statistics.median(b[0] for b in resumes),
+        "resumed_docker_version_s": statistics.median(b[1] for b in resumes),
     })
     print(f"accelerator: {accel}; {args.rounds} rounds (median)")
     print(f"floor (kernel + poweroff initramfs): {results['floor_s']:.2f} s")
-    for name in ("ready_s", "docker_version_s", "first_boot_ready_s"):
+    for name in ("ready_s", "docker_version_s", "first_boot_ready_s",
+                 "snapshot_saving_boot_ready_s", "resumed_ready_s", "resumed_docker_version_s"):
         print(f"{name}: {results[name]:.2f} s  ({results[name] / results['floor_s']:.1f}x floor)")
     if "build_s" in results:
         print(f"image build (--force, 2 cores): {results['build_s']:.0f} s")

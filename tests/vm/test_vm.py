@@ -1,15 +1,14 @@
 """Boot the VM image into dockerd: ready line, docker through an SSH-forwarded channel, the
 process list, graceful ACPI power-off, and the data disk keeping images across a reboot."""
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
 
 import ketchvm
 import pytest
+from guest_docker import docker, docker_images
 
-from ketch.guest.testing.daemon import DOCKER_CLI
 from ketch.guest.testing.images import busybox_archive
 
 pytestmark = pytest.mark.timeout(1800)
@@ -21,13 +20,6 @@ def docker_port(vm: ketchvm.VM) -> Iterator[int]:
     forwarder = ketchvm.TcpForwarder(vm, 2375)
     yield forwarder.port
     forwarder.close()
-
-
-def docker(port: int, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOCKER_HOST": f"tcp://127.0.0.1:{port}",
-           "DOCKER_CONFIG": "/nonexistent-ketch-vm-test"}
-    return subprocess.run([DOCKER_CLI, *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, check=False)
 
 
 def test_ready_line_reports_the_docker_socket(vm: ketchvm.VM) -> None:
@@ -93,13 +85,3 @@ def data_fs_size(vm: ketchvm.VM) -> int:
     status, out = vm.run("df -B1 --output=size /mnt/data | tail -1")
     assert status == 0, out
     return int(out.strip())
-
-
-def docker_images(vm: ketchvm.VM) -> list[str]:
-    forwarder = ketchvm.TcpForwarder(vm, 2375)
-    try:
-        result = docker(forwarder.port, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}")
-    finally:
-        forwarder.close()
-    assert result.returncode == 0, result.stderr
-    return sorted(result.stdout.split())

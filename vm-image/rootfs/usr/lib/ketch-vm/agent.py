@@ -1,8 +1,12 @@
-"""PID 1 of the Ketch VM, after ketch-init has mounted everything and started dockerd.
+"""PID 1 of the Ketch VM, after ketch-init has brought up the network.
 
-Applies the host's boot config (ketch.config= on the kernel command line), starts sshd, prints
-the KETCH-READY line once /var/run/docker.sock answers /_ping, reaps orphans, and on the ACPI
-power button (or SIGTERM/SIGUSR2) stops containers and dockerd, unmounts and powers off.
+Starts dockerd warm (imported, waiting for its go), takes the host's boot config (ketch.config=
+on the kernel command line, or, when the command line has none, one JSON line on the
+ketch.config virtio-serial port after printing KETCH-WARM: the point where the host may
+snapshot the VM), reseeds the kernel's random generator, mounts the data disk, lets dockerd go,
+starts sshd, prints the KETCH-READY line once /var/run/docker.sock answers /_ping, reaps
+orphans, and on the ACPI power button (or SIGTERM/SIGUSR2) stops containers and dockerd,
+unmounts and powers off.
 Standard library only, run with `python3 -I -S`: its start-up is on the boot's critical path.
 """
 
@@ -10,6 +14,7 @@ import base64
 import binascii
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import signal
@@ -28,6 +33,16 @@ HOST_KEY = f"{SSH_KEY_DIR}/ssh_host_ed25519_key"
 AUTHORIZED_KEYS_DIR = "/etc/ssh/authorized_keys"
 DOCKERD_PIDFILE = "/run/ketch/dockerd.pid"
 DOCKERD_LOG = "/var/log/dockerd.log"
+DOCKERD_WARM = "/usr/lib/ketch-vm/dockerd_warm.py"
+CONFIG_PORT = "ketch.config"
+WARM_LINE = "KETCH-WARM"
+# <linux/random.h>: RNDADDENTROPY = _IOW('R', 3, int[2]), RNDRESEEDCRNG = _IO('R', 7);
+# <linux/fs.h>: BLKFLSBUF = _IO(0x12, 97).
+RNDADDENTROPY = 0x40085203
+RNDRESEEDCRNG = 0x5207
+BLKFLSBUF = 0x1261
+MS_NOATIME = 0x400
+MS_BIND = 0x1000
 CONTAINER_STOP_SECONDS = 10
 DOCKERD_STOP_SECONDS = 20
 KEY_POWER = 116
@@ -48,19 +63,65 @@ def console(line: str) -> None:
 
 
 def boot_config() -> dict[str, Any]:
-    """The JSON object of ketch.config=<base64url> on the kernel command line ({} if none)."""
+    """ketch.config=<base64url JSON> from the kernel command line, else one JSON line from the
+    ketch.config port once the host has seen KETCH-WARM (it may snapshot the VM first)."""
     with open("/proc/cmdline") as f:
         args = f.read().split()
     for arg in args:
         if arg.startswith("ketch.config="):
             value = arg.removeprefix("ketch.config=")
             try:
-                config = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-            except (binascii.Error, ValueError) as e:
+                return config_object(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+            except binascii.Error as e:
                 console(f"ketch: ignoring unreadable ketch.config: {e}")
                 return {}
-            return config if isinstance(config, dict) else {}
-    return {}
+    port = config_port()
+    if port is None:
+        console("ketch: no ketch.config on the command line and no ketch.config port")
+        return {}
+    with open(port, "rb", buffering=0) as f:
+        console(WARM_LINE)
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = f.read(65536)
+            if not chunk:  # the host closed the port before the end of the line
+                time.sleep(0.02)
+            line += chunk
+    return config_object(line)
+
+
+def config_object(raw: bytes) -> dict[str, Any]:
+    try:
+        config = json.loads(raw)
+    except ValueError as e:
+        console(f"ketch: ignoring unreadable ketch.config: {e}")
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def config_port() -> str | None:
+    """The virtio-serial port named ketch.config (no udev here: found through sysfs)."""
+    with contextlib.suppress(FileNotFoundError):
+        for name in sorted(os.listdir("/sys/class/virtio-ports")):
+            with open(f"/sys/class/virtio-ports/{name}/name") as f:
+                if f.read().strip() == CONFIG_PORT:
+                    return f"/dev/{name}"
+    return None
+
+
+def reseed_random(config: dict[str, Any]) -> None:
+    """A VM resumed from a snapshot starts with the snapshot's random state: mix the host's
+    seed in and reseed at once, or two resumes would draw the same IDs and keys."""
+    try:
+        seed = bytes.fromhex(str(config.get("seed") or ""))
+    except ValueError:
+        seed = b""
+    if not seed:
+        return
+    request = struct.pack("ii", len(seed) * 8, len(seed)) + seed
+    with open("/dev/urandom", "wb", buffering=0) as f:
+        fcntl.ioctl(f.fileno(), RNDADDENTROPY, request)
+        fcntl.ioctl(f.fileno(), RNDRESEEDCRNG)
 
 
 def run(*argv: str) -> None:
@@ -96,6 +157,96 @@ def apply_config(config: dict[str, Any]) -> None:
     # Outside /root: the host's home folder may be mounted over /root (same-path sharing).
     os.makedirs(AUTHORIZED_KEYS_DIR, mode=0o755, exist_ok=True)
     write_file(f"{AUTHORIZED_KEYS_DIR}/root", "".join(k + "\n" for k in keys if k), 0o600)
+
+
+def start_dockerd_warm() -> tuple[subprocess.Popen[bytes], int]:
+    """dockerd importing itself; returns it and the pipe that says "warm" when it is done."""
+    ready_read, ready_write = os.pipe()
+    log = os.open(DOCKERD_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    # OpenSSL looks CA certificates up lazily in /etc/ssl/certs (hashed names) when no CA file
+    # loads: aiohttp creates its default SSL context at import, and parsing the whole bundle
+    # there costs ~3 s under TCG.
+    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+           "SSL_CERT_FILE": "/etc/ssl/certs/lazy-lookup-in-certs-dir"}
+    proc = subprocess.Popen(["/usr/bin/python3", DOCKERD_WARM, str(ready_write)],
+                            stdin=subprocess.PIPE, stdout=log, stderr=log, env=env,
+                            pass_fds=(ready_write,))
+    os.close(ready_write)
+    os.close(log)
+    write_file(DOCKERD_PIDFILE, f"{proc.pid}\n")
+    return proc, ready_read
+
+
+def load_modules() -> None:
+    """Netfilter modules dockerd's first iptables calls need, and the power button's: loaded
+    while dockerd imports, so a resumed snapshot has them."""
+    run("modprobe", "-a", "nf_tables", "nft_compat", "nft_chain_nat", "xt_MASQUERADE",
+        "xt_conntrack", "xt_addrtype", "button", "evdev")
+
+
+def wait_warm(ready_read: int) -> bool:
+    """True once dockerd has imported; False if it died first."""
+    with os.fdopen(ready_read, "rb") as f:
+        return f.readline() == b"warm\n"
+
+
+def let_dockerd_go(proc: subprocess.Popen[bytes], config: dict[str, Any]) -> None:
+    argv = ["-H", f"unix://{DOCKER_SOCK}", "--data-root", "/var/lib/docker"]
+    if config.get("docker_tcp", True) is not False:
+        argv[2:2] = ["-H", "tcp://127.0.0.1:2375"]
+    assert proc.stdin is not None
+    with contextlib.suppress(BrokenPipeError):
+        proc.stdin.write(json.dumps(argv).encode() + b"\n")
+        proc.stdin.close()
+
+
+def data_device() -> str | None:
+    """The virtio-blk disk whose serial is ketch-data."""
+    for name in sorted(os.listdir("/sys/block")):
+        with contextlib.suppress(OSError), open(f"/sys/block/{name}/serial") as f:
+            if f.read().strip() == "ketch-data":
+                return f"/dev/{name}"
+    return None
+
+
+def mount(source: str, target: str, fstype: str | None = None, flags: int = 0) -> None:
+    """mount(2) itself: each exec of mount(8) costs ~0.1 s under TCG."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
+                  flags, None) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {source} on {target}: {os.strerror(errno)}")
+
+
+def mount_data_disk() -> None:
+    """Formatted on first use, mounted at /mnt/data, docker's part bound on /var/lib/docker."""
+    os.makedirs("/var/lib/docker", exist_ok=True)
+    os.makedirs(DATA_MOUNT, exist_ok=True)
+    device = data_device()
+    if device is None:
+        console("ketch: no data disk (serial ketch-data); state will not persist")
+        return
+    # A resumed snapshot may hold this disk's blocks as they were when it was taken.
+    with open(device, "rb", buffering=0) as f:
+        fcntl.ioctl(f.fileno(), BLKFLSBUF)
+    try:
+        mount(device, DATA_MOUNT, "ext4", MS_NOATIME)
+    except OSError:
+        probe = subprocess.run(["blkid", "-o", "value", "-s", "TYPE", device], check=False,
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if probe.returncode == 2:  # blkid found nothing at all: a blank disk
+            console(f"ketch: formatting the blank data disk {device}")
+            run("mkfs.ext4", "-q", "-F", "-L", "ketch-data", "-m", "0",
+                "-E", "lazy_itable_init=1,lazy_journal_init=1", device)
+        try:
+            mount(device, DATA_MOUNT, "ext4", MS_NOATIME)
+        except OSError as e:
+            console(f"ketch: cannot mount the data disk: {e}; state will not persist")
+            return
+    os.makedirs(f"{DATA_MOUNT}/docker", exist_ok=True)
+    os.makedirs(f"{DATA_MOUNT}/ketch", exist_ok=True)
+    mount(f"{DATA_MOUNT}/docker", "/var/lib/docker", flags=MS_BIND)
+    write_file("/run/ketch/data-device", device + "\n")
 
 
 def mount_shares(shares: list[dict[str, str]]) -> None:
@@ -193,7 +344,6 @@ def wait_ready() -> None:
 
 def watch_power_button() -> None:
     """Wait for KEY_POWER from the ACPI button's input device (evdev), then shut down."""
-    run("modprobe", "-a", "button", "evdev")
     devices = []
     for name in sorted(os.listdir("/sys/class/input")):
         if name.startswith("event"):
@@ -217,9 +367,18 @@ def read_power_events(device: str) -> None:
 
 
 def resize_data_disk() -> None:
-    """Grow the data filesystem to the disk's size (a no-op unless the host enlarged it)."""
-    with contextlib.suppress(OSError), open("/run/ketch/data-device") as f:
-        run("resize2fs", f.read().strip())
+    """Grow the data filesystem when the host enlarged the disk (its size is remembered)."""
+    with contextlib.suppress(OSError):
+        with open("/run/ketch/data-device") as f:
+            device = f.read().strip()
+        with open(f"/sys/block/{os.path.basename(device)}/size") as f:
+            sectors = f.read().strip()
+        seen = f"{DATA_MOUNT}/ketch/disk-sectors"
+        with contextlib.suppress(FileNotFoundError), open(seen) as f:
+            if f.read().strip() == sectors:
+                return
+        run("resize2fs", device)
+        write_file(seen, sectors + "\n")
 
 
 def stop_everything() -> None:
@@ -278,11 +437,18 @@ def on_signal(*_: object) -> None:
 def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGUSR2, signal.SIGINT):
         signal.signal(sig, on_signal)
-    threading.Thread(target=wait_ready, daemon=True).start()
-    config = boot_config()
-    apply_config(config)
-    start_sshd()
+    dockerd, ready = start_dockerd_warm()
+    load_modules()
     watch_power_button()
+    config: dict[str, Any] = {}
+    if wait_warm(ready):  # else wait_ready reports KETCH-ERROR with dockerd's log
+        config = boot_config()
+        reseed_random(config)
+        apply_config(config)
+        mount_data_disk()
+        let_dockerd_go(dockerd, config)
+    threading.Thread(target=wait_ready, daemon=True).start()
+    start_sshd()
     mount_shares([s for s in config.get("shares") or [] if isinstance(s, dict)])
     threading.Thread(target=resize_data_disk, daemon=True).start()
     while not (signalled or shutdown_requested.is_set()):
