@@ -78,14 +78,23 @@ class Moby:
 
 
 def median_seconds(action: Callable[[], None], rounds: int, warmup: int = 2) -> float:
+    return medians_interleaved([action], rounds, warmup)[0]
+
+
+def medians_interleaved(actions: list[Callable[[], None]], rounds: int,
+                        warmup: int = 2) -> list[float]:
+    """Median time of each action, the actions taking turns round by round: on a machine
+    whose load changes (another job starting) each sees the same load, so their ratio holds."""
     for _ in range(warmup):
-        action()
-    times = []
+        for action in actions:
+            action()
+    times: list[list[float]] = [[] for _ in actions]
     for _ in range(rounds):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for action, samples in zip(actions, times, strict=True):
+            started = time.perf_counter()
+            action()
+            samples.append(time.perf_counter() - started)
+    return [statistics.median(samples) for samples in times]
 
 
 def make_bundle(folder: str) -> str:
@@ -145,8 +154,7 @@ def main() -> None:
         def ours() -> None:
             daemon.docker("run", "--rm", "busybox", "true")
 
-        floor = median_seconds(bare, args.rounds)
-        ketch = median_seconds(ours, args.rounds)
+        floor, ketch = medians_interleaved([bare, ours], args.rounds)
         print(f"docker run --rm busybox true: ketch {ketch * 1000:.0f} ms, bare runc run "
               f"{floor * 1000:.0f} ms, ratio {ketch / floor:.2f}x")
         if os.path.exists(MOBY_DOCKERD):
