@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-from ketch.guest.store.atomic import read_json, write_json_atomic
+from ketch.guest.store.atomic import read_json, write_record
 
 log = logging.getLogger("ketch.store.containers")
 RECORD = "container.json"
@@ -35,7 +35,7 @@ class ContainerStore:
         return path
 
     def save(self, record: dict[str, Any]) -> None:
-        write_json_atomic(self.dir(record["ID"], RECORD), record)
+        write_record(self.dir(record["ID"], RECORD), record)
 
     def load_all(self) -> Iterator[dict[str, Any]]:
         for name in sorted(os.listdir(self.root)):

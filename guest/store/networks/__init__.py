@@ -11,7 +11,7 @@ import os
 import shutil
 from typing import Any
 
-from ketch.guest.store.atomic import read_json, write_json_atomic
+from ketch.guest.store.atomic import read_json, write_json_atomic, write_record
 from ketch.guest.store.layout import Layout
 
 log = logging.getLogger("ketch.store.networks")
@@ -30,7 +30,7 @@ class NetworkStore:
         return self._load_all(self.networks_dir)
 
     def save_network(self, record: dict[str, Any]) -> None:
-        write_json_atomic(os.path.join(self.networks_dir, record["Id"] + ".json"), record)
+        write_record(os.path.join(self.networks_dir, record["Id"] + ".json"), record)
 
     def delete_network(self, network_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
