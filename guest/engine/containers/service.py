@@ -426,14 +426,7 @@ class ContainerService(Service):
             c.removing = True
             with contextlib.suppress(Exception):
                 await self.lifecycle.cleanup(c)
-            remove_network = getattr(self.engine.networks, "remove_container", None)
-            if remove_network is not None:
-                with contextlib.suppress(Exception):
-                    await remove_network(c)
-            release = getattr(self.engine.volumes, "release_container", None)
-            if release is not None:
-                with contextlib.suppress(Exception):
-                    await release(c, remove_anonymous=volumes)
+            await asyncio.gather(self._forget_network(c), self._release_volumes(c, volumes))
             self.containers.pop(c.id, None)
             if self.names.get(c.name) == c.id:
                 del self.names[c.name]
@@ -443,6 +436,18 @@ class ContainerService(Service):
             c.removed = True
             c._notify()
         self.publish(c, "destroy")
+
+    async def _forget_network(self, c: Container) -> None:
+        remove_network = getattr(self.engine.networks, "remove_container", None)
+        if remove_network is not None:
+            with contextlib.suppress(Exception):
+                await remove_network(c)
+
+    async def _release_volumes(self, c: Container, remove_anonymous: bool) -> None:
+        release = getattr(self.engine.volumes, "release_container", None)
+        if release is not None:
+            with contextlib.suppress(Exception):
+                await release(c, remove_anonymous=remove_anonymous)
 
     def rename(self, ref: str, new_name: str) -> None:
         c = self.get(ref)

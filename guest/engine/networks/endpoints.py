@@ -186,7 +186,7 @@ class ContainerNetworking(ContainerSettings):
     async def remove_container(self: "NetworkService", container: Any) -> None:
         """The container is deleted: drop its sandbox record and generated files too."""
         await self.teardown_container(container)
-        self.store.delete_sandbox(container_id(container))
+        await asyncio.to_thread(self.store.delete_sandbox, container_id(container))
 
     def rename_container(self: "NetworkService", container: Any, new_name: str) -> None:
         """DNS and inspect follow a rename at once."""
