@@ -30,6 +30,7 @@ SSH_TIMEOUT = 60.0
 DOCKER_TIMEOUT = 60.0
 STOP_TIMEOUT = 60.0
 READY_MARK = b"KETCH-READY"
+WARM_MARK = b"KETCH-WARM"
 ERROR_MARK = b"KETCH-ERROR"
 FAILED_BOOT_STOP_TIMEOUT = 5.0
 CLOCK_JUMP_SECONDS = 2.0
@@ -74,6 +75,9 @@ class Agent:
         self.ports: PortForwarder | None = None
         self.watcher: PortEventWatcher | None = None
         self.serial_offset = 0
+        self.info: BootInfo | None = None
+        self.attached = False
+        self.config_sent = False
 
     # -- readiness checks -------------------------------------------------------------------
     def check_booted(self) -> None:
@@ -88,18 +92,38 @@ class Agent:
         # The serial port writes a character at a time: only complete lines count.
         complete = data[:data.rfind(b"\n") + 1]
         self.serial_offset += len(complete)
-        for line in complete.splitlines():
+        lines = complete.splitlines()
+        for line in lines:
             if ERROR_MARK in line:
                 detail = line.split(ERROR_MARK, 1)[1].strip().decode(errors="replace")
                 raise RequirementFailed(f"the guest reported an error: {detail}")
-            if READY_MARK in line:
-                try:
-                    guest = json.loads(line.split(READY_MARK, 1)[1].strip() or b"{}")
-                except ValueError:
-                    guest = {}
-                event("guest-ready", "the guest is ready", guest=guest)
-                return
+        ready = [line for line in lines if READY_MARK in line]
+        if not ready and any(WARM_MARK in line for line in lines) and not self.config_sent:
+            assert self.info is not None
+            self.hand_over_config(save=not self.info.resumed and not self.attached)
+        if ready:
+            self.driver.release_config()
+            try:
+                guest = json.loads(ready[0].split(READY_MARK, 1)[1].strip() or b"{}")
+            except ValueError:
+                guest = {}
+            event("guest-ready", "the guest is ready", guest=guest)
+            return
         raise NotReady("waiting for the guest's KETCH-READY line on the console")
+
+    def hand_over_config(self, save: bool) -> None:
+        """At KETCH-WARM: save the boot snapshot first (first start), then send the config."""
+        assert self.info is not None
+        if save and self.info.snapshot:
+            started = time.monotonic()
+            try:
+                self.driver.save_snapshot(self.info.snapshot)
+                event("snapshot", "boot snapshot saved: later starts resume from it",
+                      seconds=round(time.monotonic() - started, 3))
+            except Exception as e:  # QMP raises several types; the boot goes on cold
+                log.warning(f"could not save the boot snapshot: {e}")
+        self.driver.send_config(self.boot_config())
+        self.config_sent = True
 
     def check_ssh(self) -> None:
         assert self.session is not None
@@ -120,15 +144,25 @@ class Agent:
         if info is not None:
             event("attach", f"re-attaching to the running VM (ssh port {info.ssh_port})")
             self.serial_offset = 0
+            self.attached = True
+            self.info = info
             return info
-        public_key = ensure_key(self.instance.ssh_key)
-        boot_config = {"ssh_authorized_keys": [public_key], "hostname": "ketch",
-                       "dns": self.config.dns, "time": int(time.time()), "shares": [],
-                       "docker_tcp": True}
-        info = self.driver.start(boot_config)
-        event("qemu", f"QEMU started (accelerator {info.accel}, ssh port {info.ssh_port})",
-              accel=info.accel)
+        info = self.driver.start(self.boot_config())
+        self.info = info
+        if info.resumed:
+            self.driver.send_config(self.boot_config())
+            self.config_sent = True
+        event("qemu", f"QEMU started (accelerator {info.accel}, ssh port {info.ssh_port}"
+              f"{', resumed from the boot snapshot' if info.resumed else ''})",
+              accel=info.accel, resumed=info.resumed)
         return info
+
+    def boot_config(self) -> dict[str, Any]:
+        """vm-image/README.md's ketch.config; the driver adds shares it starts."""
+        public_key = ensure_key(self.instance.ssh_key)
+        return {"ssh_authorized_keys": [public_key], "hostname": "ketch",
+                "dns": self.config.dns, "time": int(time.time()), "shares": [],
+                "docker_tcp": True}
 
     def run(self) -> int:
         started = time.monotonic()

@@ -2,9 +2,10 @@
 
 Two folders per instance, both documented in the README:
 - the data dir (platformdirs' user data dir, or $KETCH_HOME): config.json, disk.qcow2, ssh/,
-  ssh.config, serial.log, agent.log, agent.pid, qemu.pid, state.json, previous-context;
+  ssh.config, serial.log, agent.log, agent.pid, qemu.pid, state.json, previous-context,
+  boot.snapshot (+ .fingerprint);
 - the runtime dir, kept short because unix socket paths over ~100 characters fail on macOS:
-  docker.sock, qmp.sock (and virtiofs sockets).
+  docker.sock, qmp.sock, config.sock (and virtiofs sockets).
 """
 
 import contextlib
@@ -102,6 +103,10 @@ class Instance:
     @property
     def qmp_sock(self) -> Path:
         return self.run_dir / "qmp.sock"
+
+    @property
+    def config_sock(self) -> Path:
+        return self.run_dir / "config.sock"
 
     @property
     def docker_host(self) -> str:

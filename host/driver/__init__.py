@@ -15,6 +15,11 @@ class BootInfo:
     ssh_host: str
     ssh_port: int
     accel: str
+    # The guest waits for its config on the ketch.config port (printing KETCH-WARM unless
+    # resumed from the boot snapshot); snapshot is the fingerprint to save one under.
+    config_via_port: bool = False
+    resumed: bool = False
+    snapshot: str = ""
 
 
 class Driver(abc.ABC):
@@ -47,6 +52,18 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     def kill(self) -> None:
         """Forced stop, now."""
+
+    @abc.abstractmethod
+    def save_snapshot(self, fingerprint: str) -> None:
+        """Save the running VM (at KETCH-WARM) so later starts resume from there."""
+
+    @abc.abstractmethod
+    def send_config(self, boot_config: dict[str, Any]) -> None:
+        """Hand the boot config to a guest waiting on its config port."""
+
+    @abc.abstractmethod
+    def release_config(self) -> None:
+        """The guest has its config: close the host end of the port."""
 
 
 def driver_for(instance: Instance, config: InstanceConfig) -> Driver:

@@ -17,6 +17,7 @@ from ketch.guest.util.proc import pid_alive, run
 from ketch.host.driver import BootInfo, Driver
 from ketch.host.driver.accel import choose, qemu_binary
 from ketch.host.driver.qemu_argv import Image, Share, build_argv
+from ketch.host.driver.snapshot import BootSnapshot, ConfigPort, wait_resumed
 from ketch.host.instance import data_root
 
 log = logging.getLogger("ketch.qemu")
@@ -50,6 +51,8 @@ def virtiofsd_argv(virtiofsd: str, share: Share) -> list[str]:
 
 
 class QemuDriver(Driver):
+    config_port: ConfigPort | None = None
+
     def qemu(self) -> str:
         binary = qemu_binary(self.config.arch)
         if binary is None:
@@ -99,15 +102,50 @@ class QemuDriver(Driver):
                        data_root() / "accel-probe.json")
         ssh_port = free_loopback_port()
         self.instance.serial_log.write_bytes(b"")
-        self.instance.qmp_sock.unlink(missing_ok=True)
-        self.instance.qemu_pidfile.unlink(missing_ok=True)
+        for path in (self.instance.qmp_sock, self.instance.qemu_pidfile,
+                     self.instance.config_sock):
+            path.unlink(missing_ok=True)
         shares = self.start_shares(boot_config)
+        via_port = not shares  # vhost-user-fs cannot be migrated: no snapshot with shares
         argv = build_argv(qemu, self.config, self.instance, image, accel, ssh_port,
-                          boot_config, shares)
-        self.launch(argv)
+                          None if via_port else boot_config, shares)
+        info = BootInfo("127.0.0.1", ssh_port, accel, config_via_port=via_port)
+        if via_port:
+            snapshot = BootSnapshot(self.instance)
+            info.snapshot = snapshot.fingerprint(argv, self.instance.disk)
+            info.resumed = snapshot.matches(info.snapshot) and self.resume(argv, snapshot)
+        if not info.resumed:
+            self.launch(argv)
         self.instance.write_state(ssh_port=ssh_port, accel=accel, booted_at=time.time(),
-                                  image_version=image.version)
-        return BootInfo("127.0.0.1", ssh_port, accel)
+                                  image_version=image.version, config_via_port=via_port,
+                                  resumed=info.resumed, snapshot=info.snapshot)
+        return info
+
+    def resume(self, argv: list[str], snapshot: BootSnapshot) -> bool:
+        """Launch from the saved state; False (and the file forgotten) if QEMU refuses it."""
+        self.launch(argv + snapshot.incoming_args())
+        if wait_resumed(self.instance.qmp_sock, self.is_running):
+            return True
+        log.warning("QEMU could not load the boot snapshot; booting cold (saving a new one)")
+        self.kill()
+        snapshot.forget()
+        self.instance.qemu_pidfile.unlink(missing_ok=True)
+        self.instance.config_sock.unlink(missing_ok=True)
+        self.instance.qmp_sock.unlink(missing_ok=True)
+        return False
+
+    def save_snapshot(self, fingerprint: str) -> None:
+        BootSnapshot(self.instance).save(self.instance.qmp_sock, fingerprint)
+
+    def send_config(self, boot_config: dict[str, Any]) -> None:
+        self.release_config()
+        self.config_port = ConfigPort(self.instance.config_sock)
+        self.config_port.send(boot_config)
+
+    def release_config(self) -> None:
+        if self.config_port is not None:
+            self.config_port.close()
+            self.config_port = None
 
     def launch(self, argv: list[str]) -> None:
         """Start QEMU in its own session (it outlives a killed agent, which re-attaches).
@@ -127,7 +165,9 @@ class QemuDriver(Driver):
         state = self.instance.read_state()
         if not self.is_running() or not state.get("ssh_port"):
             return None
-        return BootInfo("127.0.0.1", int(state["ssh_port"]), str(state.get("accel", "")))
+        return BootInfo("127.0.0.1", int(state["ssh_port"]), str(state.get("accel", "")),
+                        config_via_port=bool(state.get("config_via_port")),
+                        resumed=bool(state.get("resumed")), snapshot=str(state.get("snapshot", "")))
 
     def is_running(self) -> bool:
         return self.instance.qemu_pid() is not None

@@ -61,8 +61,9 @@ def encode_boot_config(boot_config: dict[str, Any]) -> str:
 
 
 def build_argv(qemu: str, config: InstanceConfig, instance: Instance, image: Image,
-               accel: str, ssh_port: int, boot_config: dict[str, Any],
+               accel: str, ssh_port: int, boot_config: dict[str, Any] | None,
                shares: list[Share] = ()) -> list[str]:  # type: ignore[assignment]
+    """Without a boot_config the guest waits for it on the ketch.config port (snapshot boot)."""
     machine = MACHINES[config.arch]
     dev = machine.device_suffix
     memory_mib = int(config.memory * 1024)
@@ -75,7 +76,10 @@ def build_argv(qemu: str, config: InstanceConfig, instance: Instance, image: Ima
             "-kernel", str(image.kernel)]
     if image.initrd:
         argv += ["-initrd", str(image.initrd)]
-    argv += ["-append", f"{image.cmdline} ketch.config={encode_boot_config(boot_config)}",
+    cmdline = image.cmdline
+    if boot_config is not None:
+        cmdline += f" ketch.config={encode_boot_config(boot_config)}"
+    argv += ["-append", cmdline,
              "-drive", f"if=none,id=root,file={image.rootfs},format=raw,readonly=on",
              "-device", f"virtio-blk-{dev},drive=root",
              "-drive", f"if=none,id=data,file={instance.disk},format=qcow2,discard=unmap",
@@ -86,6 +90,9 @@ def build_argv(qemu: str, config: InstanceConfig, instance: Instance, image: Ima
              "-chardev", f"file,id=serial0,path={instance.serial_log}",
              "-serial", "chardev:serial0",
              "-qmp", f"unix:{instance.qmp_sock},server=on,wait=off",
+             "-chardev", f"socket,id=config,path={instance.config_sock},server=on,wait=off",
+             "-device", f"virtio-serial-{dev}",
+             "-device", "virtserialport,chardev=config,name=ketch.config",
              "-pidfile", str(instance.qemu_pidfile)]
     if shares:
         # vhost-user needs the guest RAM shared with virtiofsd.

@@ -85,3 +85,18 @@ def test_qemu_argv(home: Path, tmp_path: Path) -> None:
     append = argv[argv.index("-append") + 1]
     assert append == f"console=ttyS0 quiet ketch.config={encode_boot_config({'hostname': 'ketch'})}"
     assert "=" not in append.rsplit("ketch.config=", 1)[1]
+    assert f"socket,id=config,path={instance.config_sock},server=on,wait=off" in joined
+    assert "virtserialport,chardev=config,name=ketch.config" in joined
+
+
+def test_qemu_argv_for_a_snapshot_boot_leaves_the_config_to_the_port(home: Path,
+                                                                      tmp_path: Path) -> None:
+    image_dir = tmp_path / "image"
+    image_dir.mkdir()
+    (image_dir / "image.json").write_text(json.dumps({
+        "arch": "x86_64", "kernel": "vmlinuz", "initrd": "initrd.img", "rootfs": "rootfs.img",
+        "cmdline": "console=ttyS0", "version": "1"}))
+    config = resolve(home / "c.json", "default", {"arch": "x86_64"})
+    argv = build_argv("qemu-system-x86_64", config, Instance("default"), Image.load(image_dir),
+                      "tcg", 2222, None)
+    assert argv[argv.index("-append") + 1] == "console=ttyS0"

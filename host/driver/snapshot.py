@@ -1,0 +1,141 @@
+"""Boot snapshots (vm-image/README.md, "Snapshot boot"): the VM saved once dockerd has imported
+and before it has the config or the data disk, so later starts resume in ~1 s plus dockerd's
+engine start instead of booting cold. Not possible with virtiofs shares (QEMU refuses to
+migrate vhost-user-fs), so instances sharing folders always boot cold."""
+
+import hashlib
+import json
+import re
+import secrets
+import shlex
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from qemu.qmp.legacy import QEMUMonitorProtocol
+
+from ketch.guest.util.proc import run
+from ketch.host.instance import Instance
+
+SAVE_TIMEOUT = 120.0
+
+
+class BootSnapshot:
+    def __init__(self, instance: Instance) -> None:
+        self.file = instance.dir / "boot.snapshot"
+        self.fingerprint_file = instance.dir / "boot.snapshot.fingerprint"
+
+    @staticmethod
+    def fingerprint(argv: list[str], disk: Path) -> str:
+        """What the saved state depends on: the command line (the SSH port aside; it names
+        the image files), their contents' identity, QEMU's version and the data disk's size."""
+        stable = [re.sub(r"hostfwd=tcp:127\.0\.0\.1:\d+-", "hostfwd=tcp:127.0.0.1:*-", arg)
+                  for arg in argv]
+        images = [arg.split("file=", 1)[1].split(",", 1)[0] for arg in argv
+                  if "file=" in arg and "readonly=on" in arg]
+        images += [argv[i + 1] for i, arg in enumerate(argv) if arg in ("-kernel", "-initrd")]
+        identities = [(path, *_stat(path)) for path in images]
+        qemu = run([argv[0], "--version"], timeout=10).stdout.decode()
+        info = json.loads(run(["qemu-img", "info", "-U", "--output=json", str(disk)],
+                              timeout=30).stdout)
+        facts = [stable, identities, qemu, info["virtual-size"]]
+        return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
+
+    def matches(self, fingerprint: str) -> bool:
+        try:
+            return self.file.exists() and self.fingerprint_file.read_text() == fingerprint
+        except OSError:
+            return False
+
+    def forget(self) -> None:
+        self.file.unlink(missing_ok=True)
+        self.fingerprint_file.unlink(missing_ok=True)
+
+    def incoming_args(self) -> list[str]:
+        return ["-incoming", f"exec:cat {shlex.quote(str(self.file))}"]
+
+    def save(self, qmp_sock: Path, fingerprint: str) -> None:
+        """Migrate the running VM into the file (atomically), then let it go on. Not paused
+        first: the saved run state is "running", so a resume starts by itself."""
+        partial = self.file.with_suffix(".partial")
+        monitor = QEMUMonitorProtocol(str(qmp_sock))
+        try:
+            monitor.settimeout(SAVE_TIMEOUT)
+            monitor.connect()
+            monitor.cmd("migrate-set-parameters", **{"max-bandwidth": 2**40})
+            monitor.cmd("migrate", uri=f"exec:cat > {shlex.quote(str(partial))}")
+            deadline = time.monotonic() + SAVE_TIMEOUT
+            while (status := monitor.cmd("query-migrate").get("status")) not in (
+                    "completed", "failed", "cancelled") and time.monotonic() < deadline:
+                time.sleep(0.02)
+            monitor.cmd("cont")
+        finally:
+            monitor.close()
+        if status != "completed":
+            partial.unlink(missing_ok=True)
+            raise RuntimeError(f"saving the boot snapshot failed: migration {status}")
+        partial.replace(self.file)
+        self.fingerprint_file.write_text(fingerprint)
+
+
+def wait_resumed(qmp_sock: Path, alive: Callable[[], bool], timeout: float = 60) -> bool:
+    """True once QEMU has loaded the saved state; False if it exited (it refused the file)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            monitor = QEMUMonitorProtocol(str(qmp_sock))
+            try:
+                monitor.settimeout(5)
+                monitor.connect()
+                while alive() and time.monotonic() < deadline:
+                    if monitor.cmd("query-migrate").get("status") == "completed":
+                        return True
+                    time.sleep(0.02)
+            finally:
+                monitor.close()
+        except Exception:  # QMP not up yet, or QEMU gone (several types)
+            time.sleep(0.02)
+    return False
+
+
+class ConfigPort:
+    """The host end of the ketch.config virtio-serial port: one JSON line, kept open until the
+    guest is ready (it reads only while the host end is connected)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock: socket.socket | None = None
+
+    def send(self, config: dict[str, Any], timeout: float = 30) -> None:
+        # A fresh seed and time each boot: a resumed guest reseeds its random pool with it.
+        line = json.dumps({**config, "time": time.time(), "seed": secrets.token_hex(64)})
+        deadline = time.monotonic() + timeout
+        while True:
+            sock = socket.socket(socket.AF_UNIX)
+            try:
+                sock.connect(str(self.path))
+                sock.sendall(line.encode() + b"\n")
+            except OSError:
+                sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+                continue
+            self.close()
+            self.sock = sock
+            return
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def _stat(path: str) -> tuple[int, int]:
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return (0, 0)
+    return (st.st_size, st.st_mtime_ns)
