@@ -44,6 +44,7 @@ class Lifecycle:
     def __init__(self, service: "ContainerService") -> None:
         self.service = service
         self.engine = service.engine
+        self._runtime_deletes: dict[str, asyncio.Task[None]] = {}  # container ID -> delete
 
     # -- paths -------------------------------------------------------------------------------
     def bundle(self, c: Container) -> str:
@@ -70,6 +71,7 @@ class Lifecycle:
         bundle = self.bundle(c)
         os.makedirs(bundle, mode=0o700, exist_ok=True)
         runtime = self.runtime_of(c)
+        await self.runtime_deleted(c.id)
         await runtime.delete(c.id)  # a leftover from a crash would block create
         image = self.engine.images.get(c.image_id)
         merged = store.dir(c.id, "merged")
@@ -180,11 +182,7 @@ class Lifecycle:
         """After the process is gone: runtime state, network, volumes, rootfs mount.
 
         The independent steps run side by side: this is on the path of every
-        `docker run --rm` and `docker stop`."""
-
-        async def runtime_state() -> None:
-            with contextlib.suppress(ToolError):
-                await self.runtime_of(c).delete(c.id)
+        `docker run --rm` and `docker stop`. The runtime's delete is not even waited for."""
 
         async def network() -> None:
             teardown = getattr(self.engine.networks, "teardown_container", None)
@@ -200,10 +198,40 @@ class Lifecycle:
                 with contextlib.suppress(Exception):
                     await unmount(c)
 
-        await asyncio.gather(runtime_state(), network(), volumes(),
+        self._delete_runtime_state(c)
+        await asyncio.gather(network(), volumes(),
                              rootfs.unmount(self.service.store.dir(c.id, "merged")))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.exit_dir, c.id))
+
+    def _delete_runtime_state(self, c: Container) -> None:
+        """`runtime delete` in the background: once the process is gone it only drops the
+        runtime's state folder and cgroup (runc takes ~10 ms, the longest step of an exit).
+        A start of the same container waits for it (runtime_deleted), as does close."""
+        if c.id in self._runtime_deletes:
+            return
+        runtime = self.runtime_of(c)
+
+        async def delete() -> None:
+            try:
+                with contextlib.suppress(ToolError):
+                    await runtime.delete(c.id)
+            finally:
+                self._runtime_deletes.pop(c.id, None)
+
+        self._runtime_deletes[c.id] = asyncio.create_task(delete())
+
+    async def runtime_deleted(self, container_id: str) -> None:
+        """Wait for a background runtime delete of the container, if one is running."""
+        task = self._runtime_deletes.get(container_id)
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def close(self) -> None:
+        """Let background runtime deletes finish: the daemon's exit would kill them."""
+        pending = list(self._runtime_deletes.values())
+        if pending:
+            await asyncio.wait(pending, timeout=30)
 
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)b?$", re.IGNORECASE)

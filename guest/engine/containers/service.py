@@ -99,6 +99,7 @@ class ContainerService(Service):
             for task in (c.exit_watch, c.restart_task, c.health_task, c.rotate_task):
                 if task is not None:
                     task.cancel()
+        await self.lifecycle.close()
 
     async def unless_shutdown(self, work: Awaitable[T]) -> T | None:
         """Await work, or give up (cancelling it) when the daemon shuts down."""
