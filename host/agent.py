@@ -12,23 +12,26 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketch.guest.store.atomic import write_bytes_atomic
 from ketch.host.config import resolve
-from ketch.host.driver import BootInfo, Driver, driver_for
-from ketch.host.forward.docker_socket import UnixSocketForwarder
-from ketch.host.forward.events import PortEventWatcher, get_json
-from ketch.host.forward.ports import PortForwarder
+from ketch.host.driver import STOP_TIMEOUT, BootInfo, Driver, driver_for
+from ketch.host.forward.docker_api import get_json
 from ketch.host.instance import Instance
+from ketch.host.keys import ensure_key
 from ketch.host.readiness import NotReady, Requirement, RequirementFailed, wait_for
-from ketch.host.ssh import SshSession, ensure_key, write_ssh_config
+
+if TYPE_CHECKING:  # imported in Agent.run once QEMU runs: paramiko costs ~0.4 s
+    from ketch.host.forward.docker_socket import UnixSocketForwarder
+    from ketch.host.forward.events import PortEventWatcher
+    from ketch.host.forward.ports import PortForwarder
+    from ketch.host.ssh import SshSession
 
 log = logging.getLogger("ketch.agent")
 BOOT_TIMEOUT = 180.0
 SSH_TIMEOUT = 60.0
 DOCKER_TIMEOUT = 60.0
-STOP_TIMEOUT = 60.0
 READY_MARK = b"KETCH-READY"
 WARM_MARK = b"KETCH-WARM"
 ERROR_MARK = b"KETCH-ERROR"
@@ -168,6 +171,11 @@ class Agent:
         started = time.monotonic()
         try:
             info = self.boot()
+            # Only now: QEMU boots while paramiko imports.
+            from ketch.host.forward.docker_socket import UnixSocketForwarder
+            from ketch.host.forward.events import PortEventWatcher
+            from ketch.host.forward.ports import PortForwarder
+            from ketch.host.ssh import SshSession, write_ssh_config
             write_ssh_config(self.instance, info.ssh_port)
             self.session = SshSession(info.ssh_host, info.ssh_port, self.instance.ssh_key)
             self.socket_forwarder = UnixSocketForwarder(self.instance.docker_sock,

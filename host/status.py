@@ -7,7 +7,7 @@ from typing import Any
 
 from ketch.host.config import ConfigError, resolve
 from ketch.host.driver import driver_for
-from ketch.host.forward.events import get_json
+from ketch.host.forward.docker_api import get_json
 from ketch.host.instance import Instance
 
 RUNNING, STOPPED, DEGRADED = "running", "stopped", "degraded"

@@ -7,7 +7,6 @@ import shutil
 from ketch.host import context
 from ketch.host.config import resolve
 from ketch.host.driver.accel import choose, platform_accel, qemu_binary
-from ketch.host.driver.qemu import find_virtiofsd
 from ketch.host.driver.qemu_argv import Image
 from ketch.host.instance import SOCKET_PATH_LIMIT, Instance, data_root
 
@@ -71,6 +70,7 @@ def checks(instance: Instance) -> list[Check]:
     free = shutil.disk_usage(folder).free / 2**30
     results.append(Check("disk space", free >= MIN_FREE_GIB, f"{free:.1f} GiB free in {folder}",
                          f"free at least {MIN_FREE_GIB} GiB, or set KETCH_HOME elsewhere"))
+    from ketch.host.driver.qemu import find_virtiofsd  # qemu.qmp: not for every command
     virtiofsd = find_virtiofsd()
     results.append(Check("folder sharing (virtiofsd)", virtiofsd is not None,
                          virtiofsd or "not found",

@@ -4,9 +4,8 @@ import argparse
 import signal
 
 from ketch.host import context
-from ketch.host.agent import STOP_TIMEOUT
 from ketch.host.config import resolve
-from ketch.host.driver import driver_for
+from ketch.host.driver import STOP_TIMEOUT, driver_for
 from ketch.host.instance import Instance
 
 NAME, HELP = "stop", "power the VM off gracefully and restore the previous docker context"

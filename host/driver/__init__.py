@@ -8,6 +8,8 @@ from typing import Any
 from ketch.host.config import InstanceConfig
 from ketch.host.instance import Instance
 
+STOP_TIMEOUT = 60.0  # graceful power-off: the guest stops containers (10 s each) first
+
 
 @dataclasses.dataclass
 class BootInfo:

@@ -12,34 +12,11 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from ketch.host.forward.docker_api import UnixHTTPConnection, get_json
 from ketch.host.forward.ports import PortForwarder, published_ports
 
 log = logging.getLogger("ketch.ports")
 EVENT_FILTERS = json.dumps({"type": ["container"], "event": ["start", "die", "destroy"]})
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path, timeout: float | None = 30) -> None:
-        super().__init__("docker", timeout=timeout)
-        self.unix_path = str(path)
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
-
-
-def get_json(docker_sock: Path, path: str, timeout: float = 30) -> Any:
-    conn = UnixHTTPConnection(docker_sock, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        body = response.read()
-        if response.status != 200:
-            raise LookupError(f"GET {path}: {response.status}")
-        return json.loads(body)
-    finally:
-        conn.close()
 
 
 class PortEventWatcher:

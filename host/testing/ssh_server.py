@@ -13,7 +13,7 @@ from pathlib import Path
 import paramiko
 
 from ketch.host.forward.pump import pump
-from ketch.host.ssh import ensure_key
+from ketch.host.keys import ensure_key
 
 # Maps a direct-tcpip destination (host, port) to a connected socket.
 Connector = Callable[[str, int], socket.socket]
