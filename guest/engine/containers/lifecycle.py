@@ -44,7 +44,6 @@ class Lifecycle:
     def __init__(self, service: "ContainerService") -> None:
         self.service = service
         self.engine = service.engine
-        self._runtime_deletes: dict[str, asyncio.Task[None]] = {}  # container ID -> delete
 
     # -- paths -------------------------------------------------------------------------------
     def bundle(self, c: Container) -> str:
@@ -71,7 +70,7 @@ class Lifecycle:
         bundle = self.bundle(c)
         os.makedirs(bundle, mode=0o700, exist_ok=True)
         runtime = self.runtime_of(c)
-        await self.runtime_deleted(c.id)
+        await self.service.background.done(runtime_key(c.id))
         await runtime.delete(c.id)  # a leftover from a crash would block create
         image = self.engine.images.get(c.image_id)
         merged = store.dir(c.id, "merged")
@@ -207,31 +206,18 @@ class Lifecycle:
     def _delete_runtime_state(self, c: Container) -> None:
         """`runtime delete` in the background: once the process is gone it only drops the
         runtime's state folder and cgroup (runc takes ~10 ms, the longest step of an exit).
-        A start of the same container waits for it (runtime_deleted), as does close."""
-        if c.id in self._runtime_deletes:
-            return
+        A start of the same container waits for it, as does the daemon's shutdown."""
         runtime = self.runtime_of(c)
 
         async def delete() -> None:
-            try:
-                with contextlib.suppress(ToolError):
-                    await runtime.delete(c.id)
-            finally:
-                self._runtime_deletes.pop(c.id, None)
+            with contextlib.suppress(ToolError):
+                await runtime.delete(c.id)
 
-        self._runtime_deletes[c.id] = asyncio.create_task(delete())
+        self.service.background.run(runtime_key(c.id), delete())
 
-    async def runtime_deleted(self, container_id: str) -> None:
-        """Wait for a background runtime delete of the container, if one is running."""
-        task = self._runtime_deletes.get(container_id)
-        if task is not None:
-            await asyncio.shield(task)
 
-    async def close(self) -> None:
-        """Let background runtime deletes finish: the daemon's exit would kill them."""
-        pending = list(self._runtime_deletes.values())
-        if pending:
-            await asyncio.wait(pending, timeout=30)
+def runtime_key(container_id: str) -> str:
+    return f"runtime-delete:{container_id}"
 
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)b?$", re.IGNORECASE)

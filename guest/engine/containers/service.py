@@ -10,6 +10,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ketch.guest.engine.containers import health, logrotate, maintenance
+from ketch.guest.engine.containers.background import Background
 from ketch.guest.engine.containers.create import (
     build_record,
     random_name,
@@ -45,6 +46,7 @@ class ContainerService(Service):
         self.store = ContainerStore(engine.layout.data("containers"))
         self.containers: dict[str, Container] = {}
         self.names: dict[str, str] = {}  # "/name" -> id
+        self.background = Background()
         self.lifecycle = Lifecycle(self)
         self.pre_start_hooks: dict[str, list[PreStartHook]] = {}
         self._runtimes: dict[str, OciRuntime] = {}
@@ -99,7 +101,7 @@ class ContainerService(Service):
             for task in (c.exit_watch, c.restart_task, c.health_task, c.rotate_task):
                 if task is not None:
                     task.cancel()
-        await self.lifecycle.close()
+        await self.background.close()
 
     async def unless_shutdown(self, work: Awaitable[T]) -> T | None:
         """Await work, or give up (cancelling it) when the daemon shuts down."""
@@ -431,7 +433,10 @@ class ContainerService(Service):
             self.containers.pop(c.id, None)
             if self.names.get(c.name) == c.id:
                 del self.names[c.name]
-            await asyncio.to_thread(self.store.delete, c.id)
+            # Without its record the folder is garbage (the next daemon start sweeps it if the
+            # deletion does not finish): the rest of it goes in the background.
+            self.store.forget(c.id)
+            self.background.run(f"files:{c.id}", asyncio.to_thread(self.store.delete, c.id))
             self.pre_start_hooks.pop(c.id, None)
             self.execs.forget(c.id, finished_only=False)
             c.removed = True

@@ -50,8 +50,11 @@ class ContainerStore:
                 continue
             yield record
 
-    def delete(self, container_id: str) -> None:
-        path = self.dir(container_id)
+    def forget(self, container_id: str) -> None:
+        """Delete the record: the container is gone, its folder is garbage (load_all sweeps it)."""
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(path, RECORD))
-        shutil.rmtree(path, ignore_errors=True)
+            os.unlink(self.dir(container_id, RECORD))
+
+    def delete(self, container_id: str) -> None:
+        self.forget(container_id)
+        shutil.rmtree(self.dir(container_id), ignore_errors=True)
