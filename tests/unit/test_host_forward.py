@@ -148,12 +148,12 @@ def test_published_port_follows_container_events(
                 PortForward(f.proto, f.host_port, "", f.container_port) for f in ports.active()}:
             assert time.monotonic() - started < 5, "the port was not forwarded"
             time.sleep(0.005)
-        with socket.create_connection(("127.0.0.1", host_port), timeout=10) as conn:
-            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            body = b""
-            while chunk := conn.recv(4096):
-                body += chunk
-        assert body.endswith(b"hello from the guest")
+        body = b""
+        started = time.monotonic()
+        # The forward is up once the container runs; nc in it may not listen yet.
+        while not body.endswith(b"hello from the guest"):
+            assert time.monotonic() - started < 10, f"no answer through the forward: {body!r}"
+            body = fetch(host_port)
         assert docker(forwarded, "rm", "-f", run.stdout.strip()).returncode == 0
         started = time.monotonic()
         while ports.active():
@@ -164,6 +164,20 @@ def test_published_port_follows_container_events(
     finally:
         watcher.close()
         ports.close()
+
+
+def fetch(port: int) -> bytes:
+    """One HTTP/1.0 GET on 127.0.0.1:port: the whole reply, or b"" if the far end hung up."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            body = b""
+            while chunk := conn.recv(4096):
+                body += chunk
+            return body
+    except OSError:
+        time.sleep(0.05)
+        return b""
 
 
 @needs_daemon
