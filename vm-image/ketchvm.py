@@ -230,7 +230,9 @@ class VM:
         """Snapshot boots: save the VM at KETCH-WARM unless it was resumed from the saved one,
         then send the config (with the time and a fresh random seed) over the port."""
         try:
-            if not self.resumed:
+            if self.resumed:
+                asyncio.run(self.continue_resumed(proc))
+            else:
                 self.wait_for_line(WARM_LINE, ready_timeout(self.accel))
                 self.save_snapshot(fingerprint)
             config = {**config, "time": time.time(), "seed": secrets.token_hex(64)}
@@ -252,7 +254,7 @@ class VM:
                 self.handover_error = e
 
     def save_snapshot(self, fingerprint: str) -> None:
-        """Write the whole VM state to boot.snapshot (atomically), then let the VM go on."""
+        """Pause, write the whole VM state to boot.snapshot (atomically), then continue."""
         started = time.monotonic()
         partial = self.instance / "boot.snapshot.partial"
         status = asyncio.run(self.migrate_to(partial))
@@ -263,12 +265,35 @@ class VM:
         (self.instance / "boot.snapshot.fingerprint").write_text(fingerprint)
         self.snapshot_s = time.monotonic() - started
 
+    async def continue_resumed(self, proc: subprocess.Popen[bytes]) -> None:
+        """Once QEMU has loaded the saved (paused) state, let the VM run."""
+        from qemu.qmp import QMPClient
+        while True:
+            if proc.poll() is not None:
+                raise VMError("QEMU exited while loading the boot snapshot")
+            qmp = QMPClient("ketchvm")
+            try:
+                await qmp.connect(str(self.qmp_socket))
+            except Exception:  # not listening yet
+                await asyncio.sleep(0.01)
+                continue
+            try:
+                while (await qmp.execute("query-migrate")).get("status") != "completed":
+                    if proc.poll() is not None:
+                        raise VMError("QEMU exited while loading the boot snapshot")
+                    await asyncio.sleep(0.01)
+                await qmp.execute("cont")
+                return
+            finally:
+                await qmp.disconnect()
+
     async def migrate_to(self, path: Path) -> str:
         from qemu.qmp import QMPClient
         qmp = QMPClient("ketchvm")
         await qmp.connect(str(self.qmp_socket))
         try:
-            # Not paused first: the saved run state is "running", so a resume starts by itself.
+            # Paused: one consistent pass; a resume starts paused and is continued (resume()).
+            await qmp.execute("stop")
             await qmp.execute("migrate-set-parameters", {"max-bandwidth": 2**40})
             await qmp.execute("migrate", {"uri": f"exec:cat > {shlex.quote(str(path))}"})
             while (status := (await qmp.execute("query-migrate")).get("status")) not in (

@@ -57,13 +57,15 @@ class BootSnapshot:
         return ["-incoming", f"exec:cat {shlex.quote(str(self.file))}"]
 
     def save(self, qmp_sock: Path, fingerprint: str) -> None:
-        """Migrate the running VM into the file (atomically), then let it go on. Not paused
-        first: the saved run state is "running", so a resume starts by itself."""
+        """Pause the VM, migrate it into the file (atomically), then let it go on. Paused, the
+        state is written in one consistent pass (no live dirty-page tracking), and a resume
+        starts paused: wait_resumed continues it."""
         partial = self.file.with_suffix(".partial")
         monitor = QEMUMonitorProtocol(str(qmp_sock))
         try:
             monitor.settimeout(SAVE_TIMEOUT)
             monitor.connect()
+            monitor.cmd("stop")
             monitor.cmd("migrate-set-parameters", **{"max-bandwidth": 2**40})
             monitor.cmd("migrate", uri=f"exec:cat > {shlex.quote(str(partial))}")
             deadline = time.monotonic() + SAVE_TIMEOUT
@@ -81,7 +83,8 @@ class BootSnapshot:
 
 
 def wait_resumed(qmp_sock: Path, alive: Callable[[], bool], timeout: float = 60) -> bool:
-    """True once QEMU has loaded the saved state; False if it exited (it refused the file)."""
+    """True once QEMU has loaded the saved state and the VM runs; False if QEMU exited (it
+    refused the file)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and alive():
         try:
@@ -91,6 +94,7 @@ def wait_resumed(qmp_sock: Path, alive: Callable[[], bool], timeout: float = 60)
                 monitor.connect()
                 while alive() and time.monotonic() < deadline:
                     if monitor.cmd("query-migrate").get("status") == "completed":
+                        monitor.cmd("cont")
                         return True
                     time.sleep(0.02)
             finally:
