@@ -71,7 +71,7 @@ def follow_agent(instance: Instance, agent: subprocess.Popen[bytes], offset: int
 
 def finish(instance: Instance, selection: "Future[str | None] | None" = None) -> int:
     try:
-        name = (selection or start_selecting(instance)).result()
+        name = selection.result() if selection is not None else context.select(instance)
     except Exception as e:  # the CLI's errors are reported, the VM stays up
         say(f"warning: could not set the docker context: {e}")
         name = None

@@ -17,11 +17,10 @@ class BootInfo:
     ssh_host: str
     ssh_port: int
     accel: str
-    # The guest waits for its config on the ketch.config port (printing KETCH-WARM unless
-    # resumed from the boot snapshot); snapshot is the fingerprint to save one under.
-    config_via_port: bool = False
-    resumed: bool = False
+    # Non-empty: the fingerprint to save a boot snapshot under, and the guest waits for its
+    # config on the ketch.config port (printing KETCH-WARM unless resumed from the snapshot).
     snapshot: str = ""
+    resumed: bool = False
 
 
 class Driver(abc.ABC):

@@ -102,14 +102,12 @@ class QemuDriver(Driver):
                        data_root() / "accel-probe.json")
         ssh_port = free_loopback_port()
         self.instance.serial_log.write_bytes(b"")
-        for path in (self.instance.qmp_sock, self.instance.qemu_pidfile,
-                     self.instance.config_sock):
-            path.unlink(missing_ok=True)
+        self.clear_run_files()
         shares = self.start_shares(boot_config)
         via_port = not shares  # vhost-user-fs cannot be migrated: no snapshot with shares
         argv = build_argv(qemu, self.config, self.instance, image, accel, ssh_port,
                           None if via_port else boot_config, shares)
-        info = BootInfo("127.0.0.1", ssh_port, accel, config_via_port=via_port)
+        info = BootInfo("127.0.0.1", ssh_port, accel)
         if via_port:
             snapshot = BootSnapshot(self.instance)
             info.snapshot = snapshot.fingerprint(argv, self.instance.disk)
@@ -117,8 +115,8 @@ class QemuDriver(Driver):
         if not info.resumed:
             self.launch(argv)
         self.instance.write_state(ssh_port=ssh_port, accel=accel, booted_at=time.time(),
-                                  image_version=image.version, config_via_port=via_port,
-                                  resumed=info.resumed, snapshot=info.snapshot)
+                                  image_version=image.version, resumed=info.resumed,
+                                  snapshot=info.snapshot)
         return info
 
     def resume(self, argv: list[str], snapshot: BootSnapshot) -> bool:
@@ -129,10 +127,14 @@ class QemuDriver(Driver):
         log.warning("QEMU could not load the boot snapshot; booting cold (saving a new one)")
         self.kill()
         snapshot.forget()
-        self.instance.qemu_pidfile.unlink(missing_ok=True)
-        self.instance.config_sock.unlink(missing_ok=True)
-        self.instance.qmp_sock.unlink(missing_ok=True)
+        self.clear_run_files()
         return False
+
+    def clear_run_files(self) -> None:
+        """What a previous QEMU left: its pid file and sockets."""
+        for path in (self.instance.qmp_sock, self.instance.qemu_pidfile,
+                     self.instance.config_sock):
+            path.unlink(missing_ok=True)
 
     def save_snapshot(self, fingerprint: str) -> None:
         BootSnapshot(self.instance).save(self.instance.qmp_sock, fingerprint)
@@ -166,8 +168,8 @@ class QemuDriver(Driver):
         if not self.is_running() or not state.get("ssh_port"):
             return None
         return BootInfo("127.0.0.1", int(state["ssh_port"]), str(state.get("accel", "")),
-                        config_via_port=bool(state.get("config_via_port")),
-                        resumed=bool(state.get("resumed")), snapshot=str(state.get("snapshot", "")))
+                        snapshot=str(state.get("snapshot", "")),
+                        resumed=bool(state.get("resumed")))
 
     def is_running(self) -> bool:
         return self.instance.qemu_pid() is not None
