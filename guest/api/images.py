@@ -1,5 +1,6 @@
 """Routes for /images: list, inspect, tag, delete, history, load, save, pull, push, import."""
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,9 +15,11 @@ from ketch.guest.api.httputil import (
     stream_json_lines,
 )
 from ketch.guest.api.routing import Route
-from ketch.guest.engine.errors import EngineError, InvalidParameter
+from ketch.guest.engine.errors import EngineError, InvalidParameter, report_unexpected
 from ketch.guest.engine.images import views
 from ketch.guest.store.images import reference
+
+log = logging.getLogger("ketch.api")
 
 
 async def list_images(request: web.Request) -> web.Response:
@@ -82,6 +85,9 @@ async def stream_messages(request: web.Request,
                 yield message
         except EngineError as e:
             yield {"errorDetail": {"message": e.message}, "error": e.message}
+        except Exception:
+            message = report_unexpected(log, f"{request.method} {request.path}")
+            yield {"errorDetail": {"message": message}, "error": message}
 
     return await stream_json_lines(request, rest())
 

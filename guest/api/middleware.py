@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ketch.guest.engine.errors import EngineError
+from ketch.guest.engine.errors import EngineError, report_unexpected
 from ketch.guest.version import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, parse_api_version
 
 log = logging.getLogger("ketch.api")
@@ -37,14 +37,12 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return error_response(404, "page not found")
     except web.HTTPException as e:
         return error_response(e.status, e.text or e.reason)
-    except (ConnectionResetError, OSError) as e:
+    except (ConnectionResetError, OSError):
         if request.transport is None or request.transport.is_closing():
             raise
-        log.exception(f"Handler for {request.method} {request.path} failed")
-        return error_response(500, str(e))
-    except Exception as e:
-        log.exception(f"Handler for {request.method} {request.path} failed")
-        return error_response(500, f"{type(e).__name__}: {e}")
+        return error_response(500, report_unexpected(log, f"{request.method} {request.path}"))
+    except Exception:
+        return error_response(500, report_unexpected(log, f"{request.method} {request.path}"))
 
 
 @web.middleware

@@ -1,5 +1,8 @@
 """Typed engine errors. guest/api/middleware.py maps them to HTTP statuses, in one place."""
 
+import logging
+import secrets
+
 
 class EngineError(Exception):
     """Base class; an unexpected failure inside the engine (HTTP 500)."""
@@ -43,3 +46,12 @@ class NotModified(EngineError):
     """Start of a running container, stop of a stopped one: Moby answers 304 with no body."""
 
     status = 304
+
+
+def report_unexpected(log: logging.Logger, what: str) -> str:
+    """Log the exception being handled (a bug, not the client's fault) under a short reference,
+    and return the message a client gets: never the exception's own text."""
+    ref = secrets.token_hex(4)
+    log.exception(f"{what} failed (error {ref})")
+    return (f"an unexpected error occurred in the daemon (error {ref}); "
+            "the daemon's log has the details")

@@ -14,7 +14,12 @@ from ketch.guest.engine.build.cache import BuildCache
 from ketch.guest.engine.build.context import BuildContext
 from ketch.guest.engine.build.dockerfile import Dockerfile, parse
 from ketch.guest.engine.build.options import BuildOptions
-from ketch.guest.engine.errors import EngineError, InvalidParameter, NotImplementedFeature
+from ketch.guest.engine.errors import (
+    EngineError,
+    InvalidParameter,
+    NotImplementedFeature,
+    report_unexpected,
+)
 from ketch.guest.engine.service import Service
 from ketch.guest.store.images import reference
 from ketch.guest.util.proc import run_async
@@ -93,9 +98,8 @@ class BuildSession:
                 await queue.put(stream.error(e.message, e.code))
             except EngineError as e:
                 await queue.put(stream.error(e.message))
-            except Exception as e:
-                log.exception("build failed")
-                await queue.put(stream.error(f"{type(e).__name__}: {e}"))
+            except Exception:
+                await queue.put(stream.error(report_unexpected(log, "build")))
             finally:
                 await queue.put(None)
 
