@@ -269,8 +269,7 @@ async def archive_head(request: web.Request) -> web.Response:
     service = _service(request)
     c = _container(request)
     path = _archive_path(request)
-    async with service.files.root(c) as root:
-        _, info = service.files.stat(root, path, request.match_info["name"])
+    info = await service.files.stat(c, request.match_info["name"], path)
     return web.Response(status=200, headers={"X-Docker-Container-Path-Stat": _stat_header(info),
                                              "Content-Type": "application/json"})
 
