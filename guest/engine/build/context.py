@@ -1,12 +1,19 @@
 """The build context: the request body (a tar, plain or compressed) unpacked in a temp folder,
 with the Dockerfile read from it and .dockerignore applied."""
 
+import bz2
+import gzip
+import io
+import lzma
 import os
 import posixpath
 import shutil
 import tarfile
 import tempfile
 from collections.abc import AsyncIterator, Callable
+from typing import IO, Any
+
+import zstandard
 
 from ketch.guest.engine.build.dockerignore import Pattern, is_excluded, read_patterns
 from ketch.guest.engine.build.rootfs import resolve_in_root
@@ -154,13 +161,56 @@ def _header_checksum(head: bytes) -> int:
         return -1
 
 
+class _PaddedTar(io.RawIOBase):
+    """A tar stream, then the zero blocks that end an archive. With `-f <Dockerfile outside
+    the context>` the docker CLI appends the Dockerfile (and a .dockerignore naming it) to the
+    context tar but sends neither the last member's padding nor the end-of-archive blocks: Go's
+    tar reader stops cleanly at a missing header, Python's tarfile wants them."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self.inner = inner
+        self.size = 0
+        self.padding: int | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.padding is None:
+            data = self.inner.read(len(buffer))
+            if data:
+                self.size += len(data)
+                buffer[:len(data)] = data
+                return len(data)
+            self.padding = -self.size % tarfile.BLOCKSIZE + 2 * tarfile.BLOCKSIZE
+        count = min(len(buffer), self.padding)
+        buffer[:count] = bytes(count)
+        self.padding -= count
+        return count
+
+
+def _decompressed(path: str) -> IO[bytes]:
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if head.startswith(b"\x1f\x8b"):
+        return gzip.open(path, "rb")
+    if head.startswith(b"BZh"):
+        return bz2.open(path, "rb")
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return lzma.open(path, "rb")
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+    return open(path, "rb")
+
+
 def _unpack(archive: str, dest: str) -> None:
     if not _is_archive(archive):
         # Not an archive: the body is the Dockerfile itself (docker build - < Dockerfile).
         shutil.copyfile(archive, os.path.join(dest, DEFAULT_DOCKERFILE))
         return
     try:
-        with tarfile.open(archive, "r:*") as tar:
+        with _decompressed(archive) as raw, \
+                tarfile.open(fileobj=io.BufferedReader(_PaddedTar(raw)), mode="r|") as tar:
             tar.extractall(dest, filter=_context_member(dest))
-    except (tarfile.TarError, OSError, EOFError) as e:
+    except (tarfile.TarError, OSError, EOFError, zstandard.ZstdError) as e:
         raise InvalidParameter(f"failed to read the build context: {e}") from e
