@@ -74,18 +74,19 @@ def raise_open_files_limit() -> None:
     """Soft RLIMIT_NOFILE up to the hard limit, as Go (and so Moby) does at start: every API
     connection, container stream and pipe is a descriptor. Never above the hard limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
+    target = hard
+    if hard == resource.RLIM_INFINITY:  # the kernel still caps descriptors at nr_open
         try:
             with open("/proc/sys/fs/nr_open", encoding="ascii") as f:
-                hard = int(f.read())
+                target = int(f.read())
         except (OSError, ValueError):
             return
-    if soft != resource.RLIM_INFINITY and soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, resource.getrlimit(
-                resource.RLIMIT_NOFILE)[1]))
-        except (OSError, ValueError) as e:
-            log.warning(f"could not raise the open files limit to {hard}: {e}")
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError) as e:
+        log.warning(f"could not raise the open files limit to {target}: {e}")
 
 
 def main(argv: list[str] | None = None) -> int:
