@@ -5,6 +5,7 @@ import contextlib
 import json
 import logging
 import os
+import resource
 import signal
 import sys
 
@@ -69,6 +70,25 @@ class Daemon:
         engine.publish_daemon_event("reload", attrs)
 
 
+def raise_open_files_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit, as Go (and so Moby) does at start: every API
+    connection, container stream and pipe is a descriptor. Never above the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard
+    if hard == resource.RLIM_INFINITY:  # the kernel still caps descriptors at nr_open
+        try:
+            with open("/proc/sys/fs/nr_open", encoding="ascii") as f:
+                target = int(f.read())
+        except (OSError, ValueError):
+            return
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError) as e:
+        log.warning(f"could not raise the open files limit to {target}: {e}")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         config, args = daemon_config.load(argv)
@@ -87,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         log.critical("dockerd needs to be started with root privileges.")
         return 1
     log.info(f"Starting up ketch dockerd {KETCH_VERSION} (API {API_VERSION})")
+    raise_open_files_limit()
     try:
         os.makedirs(config.data_root, exist_ok=True)
         pid_lock, root_lock = locks.acquire(config.pidfile,

@@ -7,6 +7,7 @@ from typing import Any
 
 from ketch.guest.engine.containers.model import initial_state, now_rfc3339
 from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.runtime.seccomp import check_security_opts
 from ketch.guest.runtime.spec import capabilities, merge_env
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -117,6 +118,7 @@ def validate_host_config(host_config: dict[str, Any]) -> None:
     if int(host_config.get("ShmSize") or 0) < 0:
         raise InvalidParameter("SHM size can not be less than 0")
     capabilities(host_config)  # unknown capability names fail at create, as in Moby
+    check_security_opts(host_config.get("SecurityOpt"))
 
 
 def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: str,

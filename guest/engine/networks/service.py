@@ -86,7 +86,7 @@ class NetworkService(Service, ContainerNetworking):
                 try:
                     await asyncio.to_thread(netlink.ensure_bridge, network.bridge,
                                             network.gateway, network.pool.subnet.prefixlen,
-                                            network.mtu)
+                                            network.mtu, self.iptables.enabled)
                 except Exception as e:
                     log.error(f"failed to restore network {network.name}: {e}")
                     continue
@@ -164,7 +164,8 @@ class NetworkService(Service, ContainerNetworking):
         """Bridge link, gateway address, iptables and (user networks) DNS: all idempotent."""
         assert network.pool is not None
         await asyncio.to_thread(netlink.ensure_bridge, network.bridge, network.gateway,
-                                network.pool.subnet.prefixlen, network.mtu)
+                                network.pool.subnet.prefixlen, network.mtu,
+                                self.iptables.enabled)
         await self.iptables.apply(add=self._bridge_rules(network))
         if network.user_defined:
             await self.dns.listen(network.gateway)
