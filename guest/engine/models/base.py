@@ -7,6 +7,7 @@ import typing
 from typing import Annotated, Any, TypeVar, Union
 
 import msgspec
+import msgspec.structs
 from msgspec import UNSET, Meta, UnsetType
 
 T = TypeVar("T")
@@ -47,11 +48,12 @@ class Model(msgspec.Struct):
     __go_type__ = ""
 
     def __post_init__(self) -> None:
-        for name in self.__struct_fields__:
-            value = getattr(self, name)
+        strslices = _strslice_fields(type(self))
+        for name, value in zip(self.__struct_fields__, msgspec.structs.astuple(self),
+                               strict=True):
             if value is None:
                 setattr(self, name, UNSET)
-            elif isinstance(value, str) and name in _strslice_fields(type(self)):
+            elif value.__class__ is str and name in strslices:
                 setattr(self, name, [value])
 
 
