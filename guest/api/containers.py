@@ -18,7 +18,7 @@ from ketch.guest.api.httputil import (
     query_bool,
     query_filters,
     query_int,
-    read_json,
+    read_model,
     stream_json_lines,
 )
 from ketch.guest.api.routing import Route
@@ -27,6 +27,8 @@ from ketch.guest.engine.containers import logs as logs_mod
 from ketch.guest.engine.containers import observe, views
 from ketch.guest.engine.containers.streams import mux_frame, parse_detach_keys
 from ketch.guest.engine.errors import Conflict, InvalidParameter
+from ketch.guest.engine.models.base import UNSET, to_plain
+from ketch.guest.engine.models.containers import Config, CreateRequest, UpdateConfig
 from ketch.guest.engine.timestamps import parse_timestamp_ns
 
 
@@ -49,11 +51,11 @@ async def list_containers(request: web.Request) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request, required=True)
-    if not isinstance(body, dict):
+    body = await read_model(request, CreateRequest, required=True)
+    if all(getattr(body, field) is UNSET for field in Config.__struct_fields__):
         raise InvalidParameter("config cannot be empty in order to create a container")
     name = request.query.get("name")
-    c = await _service(request).create(body, name)
+    c = await _service(request).create(to_plain(body), name)
     return json_response({"Id": c.id, "Warnings": []}, status=201)
 
 
@@ -230,8 +232,8 @@ def _int(text: str, name: str) -> int:
 
 
 async def update(request: web.Request) -> web.Response:
-    body = await read_json(request) or {}
-    warnings = await _service(request).update(request.match_info["name"], body)
+    body = await read_model(request, UpdateConfig)
+    warnings = await _service(request).update(request.match_info["name"], to_plain(body))
     return json_response({"Warnings": warnings})
 
 
@@ -333,7 +335,7 @@ async def commit(request: web.Request) -> web.Response:
     service = _service(request)
     ref = request.query.get("container", "")
     c = service.get(ref)
-    overrides = await read_json(request) or {}
+    overrides = to_plain(await read_model(request, CreateRequest))
     changes_list = request.query.getall("changes", [])
     changes_list = [line for item in changes_list for line in item.splitlines() if line.strip()]
     image_id = await service.files.commit(

@@ -2,15 +2,18 @@
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from aiohttp import web
 
 from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.engine.filters import Filters
+from ketch.guest.engine.models.decoding import decode
 from ketch.guest.version import parse_api_version
 
 ENGINE_KEY: web.AppKey[Any] = web.AppKey("engine")
+M = TypeVar("M", bound=msgspec.Struct)
 
 
 def engine_of(request: web.Request) -> Any:
@@ -30,23 +33,32 @@ def no_content(status: int = 204) -> web.Response:
     return web.Response(status=status)
 
 
-async def read_json(request: web.Request, *, required: bool = False) -> Any:
-    """Moby's ReadJSON: empty body is allowed unless required; otherwise must be JSON."""
+async def _read_body(request: web.Request, required: bool) -> bytes | None:
+    """Moby's ReadJSON preamble: a JSON content type, and an empty body allowed unless
+    required."""
+    content_type = request.headers.get("Content-Type", "")
+    if content_type and not content_type.split(";")[0].strip().endswith("json"):
+        raise InvalidParameter(
+            f"unsupported Content-Type header ({content_type}): must be 'application/json'")
     body = await request.read()
     if not body.strip():
         if required:
             raise InvalidParameter("invalid JSON: got EOF while reading request body")
         return None
-    content_type = request.headers.get("Content-Type", "")
-    if content_type and not content_type.split(";")[0].strip().endswith("json"):
-        raise InvalidParameter(
-            f"unsupported Content-Type header ({content_type}): must be 'application/json'")
-    try:
-        return json.loads(body)
-    except json.JSONDecodeError as e:
-        raise InvalidParameter(f"invalid JSON: {e.msg}") from e
-    except UnicodeDecodeError as e:
-        raise InvalidParameter(f"invalid JSON: {e}") from e
+    return body
+
+
+async def read_model(request: web.Request, model: type[M], *, required: bool = False) -> M:
+    """The body decoded into `model` with Go's strictness (400 with Moby's text otherwise);
+    an empty body gives the model's zero value unless required."""
+    body = await _read_body(request, required)
+    return model() if body is None else decode(body, model)
+
+
+async def read_json(request: web.Request, *, required: bool = False) -> Any:
+    """The body as plain JSON values, for bodies that have no model (None when empty)."""
+    body = await _read_body(request, required)
+    return None if body is None else decode(body, Any)  # type: ignore[arg-type]
 
 
 def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
