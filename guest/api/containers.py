@@ -28,6 +28,7 @@ from ketch.guest.engine.containers import observe, views
 from ketch.guest.engine.containers.streams import mux_frame, parse_detach_keys
 from ketch.guest.engine.errors import Conflict, InvalidParameter
 from ketch.guest.engine.timestamps import parse_timestamp_ns
+from ketch.guest.store.images import reference
 
 
 def _service(request: web.Request) -> Any:
@@ -332,13 +333,14 @@ async def changes(request: web.Request) -> web.Response:
 
 async def commit(request: web.Request) -> web.Response:
     service = _service(request)
-    ref = request.query.get("container", "")
-    c = service.get(ref)
+    image_ref = reference.repo_tag_reference(request.query.get("repo", ""),
+                                             request.query.get("tag", ""))
+    c = service.get(request.query.get("container", ""))
     overrides = await read_json(request) or {}
     changes_list = request.query.getall("changes", [])
     changes_list = [line for item in changes_list for line in item.splitlines() if line.strip()]
     image_id = await service.files.commit(
-        c, request.query.get("repo", ""), request.query.get("tag", ""),
+        c, image_ref.familiar_name if image_ref else "", image_ref.tag if image_ref else "",
         request.query.get("comment", ""), request.query.get("author", ""),
         query_bool(request, "pause", True), overrides, changes_list)
     return json_response({"Id": image_id}, status=201)
