@@ -15,6 +15,7 @@ from ketch.guest.api.httputil import (
     engine_of,
     json_response,
     no_content,
+    parse_int,
     query_bool,
     query_filters,
     query_int,
@@ -192,7 +193,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     since = request.query.get("since")
     until = request.query.get("until")
     tail_text = request.query.get("tail", "all")
-    tail = -1 if tail_text in ("all", "") else _int(tail_text, "tail")
+    tail = -1 if tail_text in ("all", "") else parse_int(tail_text, "tail")
     opts = logs_mod.LogOptions(
         stdout=stdout, stderr=stderr,
         since_ns=parse_timestamp_ns(since, now) if since and since != "0" else 0,
@@ -221,13 +222,6 @@ async def logs(request: web.Request) -> web.StreamResponse:
                 await send(line)
         await response.write_eof()
     return response
-
-
-def _int(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidParameter(f'invalid value for {name}: "{text}"') from None
 
 
 async def update(request: web.Request) -> web.Response:
@@ -280,6 +274,8 @@ def _archive_path(request: web.Request) -> str:
     path = request.query.get("path", "")
     if not path:
         raise InvalidParameter("bad parameter: 'path' cannot be empty")
+    if "\x00" in path:
+        raise InvalidParameter("bad parameter: 'path' cannot contain a NUL byte")
     return path if path.startswith("/") else "/" + path
 
 
