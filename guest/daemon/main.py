@@ -9,10 +9,10 @@ import resource
 import signal
 import sys
 
-from aiohttp import web
 from setproctitle import setproctitle
 
 from ketch.guest.api.app import build_app
+from ketch.guest.api.server import ApiRunner
 from ketch.guest.daemon import config as daemon_config
 from ketch.guest.daemon import locks
 from ketch.guest.daemon.config import ConfigError, DaemonConfig
@@ -34,8 +34,8 @@ class Daemon:
         engine = Engine(self.config)
         await engine.start()
         app = build_app(engine)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                               shutdown_timeout=self.config.shutdown_timeout)
+        runner = ApiRunner(app, handle_signals=False, access_log=None,
+                           shutdown_timeout=self.config.shutdown_timeout)
         await runner.setup()
         unix_paths = await start_sites(runner, self.config)
         loop = asyncio.get_running_loop()

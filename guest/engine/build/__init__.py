@@ -54,9 +54,12 @@ class BuildService(Service):
         tags = []
         for tag in options.tags:
             try:
-                tags.append(reference.parse(tag).tag_or_latest())
+                ref = reference.parse(tag)
             except InvalidParameter as e:
                 raise InvalidParameter(f"invalid tag \"{tag}\": {e.message}") from None
+            if ref.digest:
+                raise InvalidParameter("build tag cannot contain a digest")
+            tags.append(ref.tag_or_latest())
         context = await BuildContext.receive(body, self.engine.layout.data("build", "tmp"))
         try:
             name, text = context.read_dockerfile(options.dockerfile)

@@ -129,8 +129,23 @@ async def load(service: "ImageService", chunks: AsyncIterator[bytes],
         await asyncio.to_thread(shutil.rmtree, staging, True)
 
 
+def _repo_tags(entry: dict[str, Any]) -> list[reference.Reference]:
+    """An entry's RepoTags, each a valid name:tag (checked before anything is written)."""
+    tags = entry.get("RepoTags") or []
+    if not isinstance(tags, list):
+        raise InvalidParameter("invalid manifest.json: RepoTags must be a list of strings")
+    refs = []
+    for tag in tags:
+        ref = reference.parse(tag)
+        if not ref.tag or ref.digest:
+            raise InvalidParameter(f"invalid tag {json.dumps(tag)}")
+        refs.append(ref)
+    return refs
+
+
 async def _load_one(service: "ImageService", root: str, entry: dict[str, Any],
                     quiet: bool) -> AsyncIterator[dict[str, Any]]:
+    repo_tags = _repo_tags(entry)
     raw = _read(_member(root, entry["Config"], "Config"))
     diff_ids = _diff_ids(raw)
     layer_paths = list(entry.get("Layers") or [])
@@ -150,16 +165,14 @@ async def _load_one(service: "ImageService", root: str, entry: dict[str, Any],
         messages: list[dict[str, Any]] = []
         async with service.lock:  # no yield while holding it: a slow client must not stall
             image_id = service.register_image(raw, {})
-            tags = list(entry.get("RepoTags") or [])
-            for tag in tags:
-                ref = reference.parse(tag).tag_or_latest()
+            for ref in repo_tags:
                 previous = service.set_reference(ref, image_id)
                 if previous:
                     messages.append({"stream": f"The image {ref.familiar} already exists, "
                                                f"renaming the old one with ID {previous} to "
                                                f"empty string\n"})
                 messages.append({"stream": f"Loaded image: {ref.familiar}\n"})
-            if not tags:
+            if not repo_tags:
                 messages.append({"stream": f"Loaded image ID: {image_id}\n"})
     for message in messages:
         yield message

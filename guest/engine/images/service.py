@@ -173,13 +173,10 @@ class ImageService(Service):
 
     def tag(self, source: str, repo: str, tag: str) -> None:
         """POST /images/{name}/tag."""
-        image_id = self.resolve_id(source)
-        if not repo:
+        ref = reference.repo_tag_reference(repo, tag)
+        if ref is None:
             raise InvalidParameter("repository name must have at least one component")
-        ref = reference.parse_repository_tag(repo, tag)
-        if ref.digest:
-            raise InvalidParameter("refusing to create a tag with a digest reference")
-        ref = ref.tag_or_latest()
+        image_id = self.resolve_id(source)
         if ref.familiar_name == "scratch" or ref.name.endswith("/library/scratch"):
             raise InvalidParameter("'scratch' is a reserved name")
         self.set_reference(ref, image_id)
