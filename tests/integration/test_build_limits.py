@@ -1,6 +1,7 @@
 """docker build stays bounded: a long Dockerfile neither stalls other requests nor writes
 metadata quadratic in its length; Moby's line-size limit."""
 
+import contextlib
 import json
 import os
 import threading
@@ -18,10 +19,8 @@ def folder_bytes(path: str) -> int:
     total = 0
     for parent, _, names in os.walk(path):
         for name in names:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 total += os.lstat(os.path.join(parent, name)).st_size
-            except FileNotFoundError:
-                pass
     return total
 
 
