@@ -39,6 +39,9 @@ class ImageDB:
             write_bytes_atomic(os.path.join(folder, "config.json"), config, 0o600)
         return image_id
 
+    def has(self, image_id: str) -> bool:
+        return os.path.exists(os.path.join(self.folder(image_id), "config.json"))
+
     def get_config(self, image_id: str) -> bytes | None:
         try:
             with open(os.path.join(self.folder(image_id), "config.json"), "rb") as f:
