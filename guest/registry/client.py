@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from ketch.guest.engine.errors import EngineError, Unauthorized
-from ketch.guest.registry.endpoints import Endpoint
+from ketch.guest.registry.endpoints import Endpoint, via_host_loopback
 
 USER_AGENT = "docker/28.3.0 go/go1.24 ketch"
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
@@ -99,8 +99,10 @@ class RegistryClient:
 
     def __init__(self, session: aiohttp.ClientSession, domain: str,
                  endpoint_candidates: list[Endpoint], credentials: Credentials,
-                 token_cache: dict[tuple[str, ...], tuple[str, float]]) -> None:
+                 token_cache: dict[tuple[str, ...], tuple[str, float]],
+                 host_loopback: str = "") -> None:
         self.session = session
+        self.host_loopback = host_loopback  # a token realm on loopback may be on the VM's host
         self.domain = domain
         self.candidates = endpoint_candidates
         self.endpoint: Endpoint | None = None
@@ -160,7 +162,7 @@ class RegistryClient:
             query["account"] = self.credentials.username
         auth = (aiohttp.BasicAuth(self.credentials.username, self.credentials.password)
                 if self.credentials.username else None)
-        realm = params.get("realm", "")
+        realm = await via_host_loopback(params.get("realm", ""), self.host_loopback)
         try:
             if self.credentials.identity_token:
                 form = {"grant_type": "refresh_token", "service": query["service"],
