@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from ketch.guest.engine.errors import EngineError, Unauthorized
-from ketch.guest.registry.endpoints import Endpoint
+from ketch.guest.registry.endpoints import Endpoint, via_host_loopback
 from ketch.guest.registry.timeouts import HeaderTimeout, RegistryTimeouts
 
 USER_AGENT = "docker/28.3.0 go/go1.24 ketch"
@@ -101,9 +101,10 @@ class RegistryClient:
     def __init__(self, session: aiohttp.ClientSession, domain: str,
                  endpoint_candidates: list[Endpoint], credentials: Credentials,
                  token_cache: dict[tuple[str, ...], tuple[str, float]],
-                 timeouts: RegistryTimeouts | None = None) -> None:
+                 timeouts: RegistryTimeouts | None = None, host_loopback: str = "") -> None:
         self.session = session
         self.timeouts = timeouts or RegistryTimeouts()
+        self.host_loopback = host_loopback  # a token realm on loopback may be on the VM's host
         self.domain = domain
         self.candidates = endpoint_candidates
         self.endpoint: Endpoint | None = None
@@ -164,7 +165,7 @@ class RegistryClient:
             query["account"] = self.credentials.username
         auth = (aiohttp.BasicAuth(self.credentials.username, self.credentials.password)
                 if self.credentials.username else None)
-        realm = params.get("realm", "")
+        realm = await via_host_loopback(params.get("realm", ""), self.host_loopback)
         try:
             if self.credentials.identity_token:
                 form = {"grant_type": "refresh_token", "service": query["service"],

@@ -10,7 +10,7 @@ import posixpath
 import shutil
 import tarfile
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import IO, Any
 
 import zstandard
@@ -18,6 +18,7 @@ import zstandard
 from ketch.guest.engine.build.dockerignore import Pattern, is_excluded, read_patterns
 from ketch.guest.engine.build.rootfs import resolve_in_root
 from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.util.untar import Chooser, extract_all, with_changes
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 
@@ -113,7 +114,7 @@ def _prune(root: str, relative: str, patterns: list[Pattern]) -> bool:
     return kept_any
 
 
-def _context_member(dest: str) -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo | None]:
+def _context_member(dest: str) -> Chooser:
     """Extraction filter: any symlink target is kept (a context may hold `link -> /etc/x`,
     copied as a link), modes are kept, but nothing is written outside dest: no absolute or
     `..` names, no path through an extracted symlink, no hardlink to outside."""
@@ -122,7 +123,7 @@ def _context_member(dest: str) -> Callable[[tarfile.TarInfo, str], tarfile.TarIn
     def inside(path: str) -> bool:
         return path == real_dest or path.startswith(real_dest + os.sep)
 
-    def check(member: tarfile.TarInfo, _path: str) -> tarfile.TarInfo | None:
+    def check(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
         name = posixpath.normpath(member.name.lstrip("/"))
         if name == "." and member.isdir():
             return None
@@ -136,10 +137,10 @@ def _context_member(dest: str) -> Callable[[tarfile.TarInfo, str], tarfile.TarIn
             if target.startswith("../") or not inside(os.path.realpath(
                     os.path.join(dest, target))):
                 raise InvalidParameter(f"invalid build context: {member.name} links outside")
-            return member.replace(name=name, linkname=target, deep=False)
+            return with_changes(member, name=name, linkname=target)
         if not (member.isreg() or member.isdir() or member.issym()):
             return None
-        return member.replace(name=name, deep=False)
+        return with_changes(member, name=name)
 
     return check
 
@@ -211,6 +212,6 @@ def _unpack(archive: str, dest: str) -> None:
     try:
         with _decompressed(archive) as raw, \
                 tarfile.open(fileobj=io.BufferedReader(_PaddedTar(raw)), mode="r|") as tar:
-            tar.extractall(dest, filter=_context_member(dest))
+            extract_all(tar, dest, _context_member(dest))
     except (tarfile.TarError, OSError, EOFError, zstandard.ZstdError) as e:
         raise InvalidParameter(f"failed to read the build context: {e}") from e

@@ -94,13 +94,14 @@ class Distribution:
     async def client(self, domain: str, auth: Mapping[str, Any] | None,
                      for_push: bool = False) -> RegistryClient:
         candidates = await endpoints_for(domain, self.config.insecure_registries,
-                                         [] if for_push else self.config.registry_mirrors)
+                                         [] if for_push else self.config.registry_mirrors,
+                                         self.config.host_loopback_ip)
         known = self._endpoints.get(domain)
         if known is not None and not for_push and not known.mirror:
             candidates = [known]
         client = RegistryClient(self.session(), domain, candidates,
                                 Credentials.from_auth_config(auth), self.tokens,
-                                self.timeouts)
+                                self.timeouts, self.config.host_loopback_ip)
         endpoint = await client.ping()
         if not endpoint.mirror:
             self._endpoints[domain] = endpoint
