@@ -3,6 +3,7 @@
 from ketch.host.commands import (
     delete,
     doctor,
+    image,
     list_instances,
     logs,
     ssh,
@@ -12,4 +13,4 @@ from ketch.host.commands import (
     version,
 )
 
-COMMANDS = [start, stop, status, ssh, logs, list_instances, delete, doctor, version]
+COMMANDS = [start, stop, status, ssh, logs, list_instances, delete, doctor, image, version]
