@@ -6,6 +6,7 @@ from ketch.host.commands import (
     image,
     list_instances,
     logs,
+    selftest,
     ssh,
     start,
     status,
@@ -13,4 +14,4 @@ from ketch.host.commands import (
     version,
 )
 
-COMMANDS = [start, stop, status, ssh, logs, list_instances, delete, doctor, image, version]
+COMMANDS = [start, stop, status, ssh, logs, list_instances, delete, doctor, image, selftest, version]
