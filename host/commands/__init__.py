@@ -14,4 +14,5 @@ from ketch.host.commands import (
     version,
 )
 
-COMMANDS = [start, stop, status, ssh, logs, list_instances, delete, doctor, image, selftest, version]
+COMMANDS = [start, stop, status, ssh, logs, list_instances, delete, doctor, image, selftest,
+            version]
