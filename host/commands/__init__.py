@@ -1,6 +1,7 @@
 """One module per subcommand: NAME, HELP, add_arguments(parser), run(args) -> exit code."""
 
 from ketch.host.commands import (
+    autostart,
     delete,
     doctor,
     image,
@@ -15,4 +16,4 @@ from ketch.host.commands import (
 )
 
 COMMANDS = [start, stop, status, ssh, logs, list_instances, delete, doctor, image, selftest,
-            version]
+            autostart, version]
