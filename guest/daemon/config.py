@@ -275,7 +275,7 @@ def parse_host(address: str) -> tuple[str, str]:
             raise ConfigError(f"Invalid bind address format: {address}")
         return "tcp", f"{host or '0.0.0.0'}:{port}"
     if proto == "fd":
-        raise ConfigError("fd:// listeners (socket activation) are not supported yet")
+        return "fd", rest  # "" or "*": every socket systemd passed; else an fd number or name
     raise ConfigError(f"Invalid bind address format: {address}")
 
 

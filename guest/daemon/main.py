@@ -14,7 +14,7 @@ from setproctitle import setproctitle
 from ketch.guest.api.app import build_app
 from ketch.guest.api.server import ApiRunner
 from ketch.guest.daemon import config as daemon_config
-from ketch.guest.daemon import locks
+from ketch.guest.daemon import locks, systemd
 from ketch.guest.daemon.config import ConfigError, DaemonConfig
 from ketch.guest.daemon.listeners import start_sites
 from ketch.guest.daemon.log import set_level, setup_logging
@@ -45,10 +45,12 @@ class Daemon:
         log.info("Daemon has completed initialization")
         log.info("API listen ready", extra={"fields": {"version": ENGINE_VERSION,
                                                         "api": API_VERSION}})
+        systemd.notify("READY=1")  # Type=notify units (docker.service) start only now
         try:
             await self.stopping.wait()
             log.info("Processing signal 'terminated'")
         finally:
+            systemd.notify("STOPPING=1")
             # Live streams (events, logs -f) end first so in-flight requests can finish.
             engine.begin_shutdown()
             await runner.cleanup()

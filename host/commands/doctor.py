@@ -3,6 +3,7 @@
 import argparse
 import dataclasses
 import shutil
+from pathlib import Path
 
 from ketch.host import context
 from ketch.host.config import resolve
@@ -10,6 +11,7 @@ from ketch.host.driver.accel import choose, platform_accel, qemu_binary
 from ketch.host.driver.qemu_argv import Image
 from ketch.host.instance import SOCKET_PATH_LIMIT, Instance, data_root
 from ketch.host.timesync import GuestClock
+from ketch.host.vmimage import Installed, describe_missing
 
 NAME, HELP = "doctor", "check that this host can run Ketch, and say how to fix what is not"
 MIN_FREE_GIB = 5
@@ -36,10 +38,11 @@ def checks(instance: Instance) -> list[Check]:
     image = None
     try:
         image = Image.load(config.image)
-        results.append(Check("VM image", True, f"{config.image} (version {image.version})"))
+        installed = Installed.load(Path(config.image))
+        results.append(Check("VM image", True, f"{config.image} ({installed.describe()})"))
     except (OSError, ValueError, KeyError) as e:
         results.append(Check("VM image", False, f"{config.image}: {e}",
-                             "run vm-image/build, or set KETCH_IMAGE to a built image folder"))
+                             describe_missing(config.arch)))
     hardware = platform_accel.hardware_accelerators()
     if qemu and image:
         accel = choose("auto", qemu, str(image.kernel), config.arch,

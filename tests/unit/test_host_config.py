@@ -19,11 +19,12 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_defaults_fill_every_setting(home: Path) -> None:
+def test_defaults_fill_every_setting(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KETCH_IMAGE", str(home))  # not an image: the lookup moves on
     config = resolve(home / "none.json", "default", {})
     assert (config.cpus, config.memory, config.disk, config.accel) == (
         DEFAULTS["cpus"], DEFAULTS["memory"], DEFAULTS["disk"], "auto")
-    assert config.image.endswith(f"vm-image/out/{config.arch}")
+    assert config.image.endswith(f"/{config.arch}")
 
 
 def test_flags_override_saved_config_and_persist(home: Path) -> None:
