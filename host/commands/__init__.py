@@ -1,7 +1,9 @@
 """One module per subcommand: NAME, HELP, add_arguments(parser), run(args) -> exit code."""
 
 from ketch.host.commands import (
+    dashboard,
     delete,
+    desktop,
     doctor,
     list_instances,
     logs,
@@ -12,4 +14,5 @@ from ketch.host.commands import (
     version,
 )
 
-COMMANDS = [start, stop, status, ssh, logs, list_instances, delete, doctor, version]
+COMMANDS = [start, stop, status, ssh, logs, list_instances, delete, doctor, dashboard, desktop,
+            version]
