@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.containers import rootfs
-from ketch.guest.engine.containers.archive_helper import ArchiveHelper, stat_header
+from ketch.guest.engine.containers.archive_worker import ArchiveWorkers, stat_header
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import Forbidden, InvalidParameter, NotFound
 from ketch.guest.engine.timestamps import format_rfc3339_nano
@@ -55,6 +55,7 @@ class ContainerFiles:
         self._merged_users: dict[str, int] = {}
         self._merged_by_us: set[str] = set()
         self._mounting = asyncio.Lock()
+        self.archivers = ArchiveWorkers()
 
     @contextlib.asynccontextmanager
     async def root(self, c: Container) -> AsyncIterator[str]:
@@ -94,11 +95,11 @@ class ContainerFiles:
     async def stat(self, c: Container, ref: str, path: str) -> dict[str, Any]:
         """The stat header of path in the container (HEAD /containers/{id}/archive)."""
         async with self.root(c) as root:
-            helper = await ArchiveHelper.start(root, "stat", path)
+            worker = await self.archivers.start(root, "stat", path)
             try:
-                return stat_header((await helper.reply(path, ref))["stat"])
+                return stat_header((await worker.reply(path, ref))["stat"])
             finally:
-                await helper.finish()
+                await worker.finish()
 
     async def get_archive(self, c: Container, ref: str, path: str
                           ) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
@@ -106,9 +107,9 @@ class ContainerFiles:
         held = contextlib.AsyncExitStack()
         root = await held.enter_async_context(self.root(c))
         try:
-            helper = await ArchiveHelper.start(root, "get", path)
-            held.push_async_callback(helper.finish)
-            info = stat_header((await helper.reply(path, ref))["stat"])
+            worker = await self.archivers.start(root, "get", path)
+            held.push_async_callback(worker.finish)
+            info = stat_header((await worker.reply(path, ref))["stat"])
         except BaseException:
             await held.aclose()
             raise
@@ -116,7 +117,7 @@ class ContainerFiles:
 
         async def chunks() -> AsyncIterator[bytes]:
             async with held:
-                async for chunk in helper.output():
+                async for chunk in worker.output():
                     yield chunk
         return info, chunks()
 
@@ -126,13 +127,13 @@ class ContainerFiles:
             raise Forbidden("container rootfs is marked read-only")
         options = ["--no-overwrite-dir-non-dir"] if no_overwrite_dir_non_dir else []
         async with self.root(c) as root:
-            helper = await ArchiveHelper.start(root, "put", path, *options, stdin=True)
+            worker = await self.archivers.start(root, "put", path, *options)
             try:
-                await helper.reply(path, ref)
-                await helper.feed(body)
-                await helper.reply(path, ref)
+                await worker.reply(path, ref)
+                await worker.feed(body)
+                await worker.reply(path, ref)
             finally:
-                await helper.finish()
+                await worker.finish()
         self.service.publish(c, "extract-to-dir")
 
     async def export(self, c: Container) -> AsyncIterator[bytes]:
