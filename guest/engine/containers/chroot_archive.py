@@ -39,9 +39,6 @@ import tarfile
 import zlib
 from typing import IO, Any
 
-# tarfile would look owner names up through NSS, which dlopens libraries from the container.
-tarfile.pwd = None  # type: ignore[assignment]
-tarfile.grp = None  # type: ignore[assignment]
 CHUNK = 65536
 # What tarfile's "r|*" loads on demand (decompressors): loaded here, from the host.
 PRELOADED = (bz2, lzma, zlib)
@@ -103,9 +100,6 @@ def open_no_follow(name: str, mode: str = "r", *args: Any, **kwargs: Any) -> IO[
         raise OSError(f"{name}: not a regular file")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb" if "r" in mode else "wb")
-
-
-tarfile.bltn_open = open_no_follow  # type: ignore[attr-defined]
 
 
 class Worker:
@@ -243,8 +237,17 @@ def describe(error: BaseException) -> str:
     return str(error)
 
 
+def harden_tarfile() -> None:
+    """Process-wide, so only in the server: tarfile would look owner names up through NSS
+    (which dlopens libraries, from the container once chrooted) and open files with open()."""
+    tarfile.pwd = None  # type: ignore[assignment]
+    tarfile.grp = None  # type: ignore[assignment]
+    tarfile.bltn_open = open_no_follow  # type: ignore[attr-defined]
+
+
 def serve(control: socket.socket) -> None:
     """Fork a worker per request until the daemon closes its end."""
+    harden_tarfile()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
     while True:
         message, fds, _, _ = socket.recv_fds(control, CHUNK, 1)
