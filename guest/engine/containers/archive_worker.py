@@ -102,11 +102,11 @@ class ArchiveWorkers:
         self.control: socket.socket | None = None
         self._starting = asyncio.Lock()
 
-    async def start(self, root: str, op: str, path: str, *options: str) -> ArchiveWorker:
-        """A worker chrooted into root, serving op on path."""
+    async def start(self, root: int, op: str, path: str, *options: str) -> ArchiveWorker:
+        """A worker chrooted into the directory open as root, serving op on path."""
         ours, theirs = socket.socketpair()
         try:
-            await self._send(json.dumps([root, op, path, *options]).encode(), theirs.fileno())
+            await self._send(json.dumps([op, path, *options]).encode(), [theirs.fileno(), root])
         except BaseException:
             ours.close()
             raise
@@ -115,11 +115,11 @@ class ArchiveWorkers:
         reader, writer = await asyncio.open_unix_connection(sock=ours)
         return ArchiveWorker(op, reader, writer)
 
-    async def _send(self, request: bytes, fd: int) -> None:
+    async def _send(self, request: bytes, fds: list[int]) -> None:
         for attempt in range(2):
             control = await self._server()
             try:
-                socket.send_fds(control, [request], [fd])
+                socket.send_fds(control, [request], fds)
                 return
             except OSError as e:
                 log.warning("archive server gone, starting another",

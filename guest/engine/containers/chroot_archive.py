@@ -3,10 +3,10 @@
     python3 -I -S chroot_archive.py FD     (a fork server; archive_worker.py is the daemon's side)
 
 The daemon keeps one server running and sends it a request per copy over the Unix socket FD:
-a JSON list [ROOT, OP, PATH, OPTION...] with one socket attached, which becomes the
-worker's input and output. The server forks; the worker chroots into ROOT, the container's root
-as the daemon sees it (/proc/<pid>/root of a running container, the mounted overlay of a
-stopped one), and serves one of:
+a JSON list [OP, PATH, OPTION...] with two descriptors attached: a socket, the worker's input
+and output, and the container's root directory as the daemon opened and checked it
+(/proc/<pid>/root of a running container, the mounted overlay of a stopped one). The server
+forks; the worker chroots into that directory and serves one of:
 
     stat PATH          a JSON line {"stat": ...}
     get PATH           {"stat": ...}, then the tar of PATH
@@ -114,8 +114,10 @@ class Worker:
         self.out.write(json.dumps(value).encode() + b"\n")
         self.out.flush()
 
-    def run(self, root: str, op: str, path: str, options: list[str]) -> None:
-        os.chroot(root)
+    def run(self, root: int, op: str, path: str, options: list[str]) -> None:
+        os.fchdir(root)
+        os.chroot(".")
+        os.close(root)
         os.chdir("/")
         sys.path.clear()
         try:
@@ -250,23 +252,20 @@ def serve(control: socket.socket) -> None:
     harden_tarfile()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
     while True:
-        message, fds, _, _ = socket.recv_fds(control, CHUNK, 1)
+        message, fds, _, _ = socket.recv_fds(control, CHUNK, 2)
         if not message:
             return
-        if len(fds) != 1:
-            for fd in fds:
-                os.close(fd)
-            continue
-        if os.fork() == 0:
+        if len(fds) == 2 and os.fork() == 0:
             control.close()
-            os._exit(work(json.loads(message), socket.socket(fileno=fds[0])))
-        os.close(fds[0])
+            os._exit(work(json.loads(message), socket.socket(fileno=fds[0]), fds[1]))
+        for fd in fds:
+            os.close(fd)
 
 
-def work(argv: list[str], conn: socket.socket) -> int:
+def work(argv: list[str], conn: socket.socket, root: int) -> int:
     """A forked worker's life; never returns into the server's loop."""
     try:
-        root, op, path, *options = argv
+        op, path, *options = argv
         Worker(conn).run(root, op, path, options)
         return 0
     except (BrokenPipeError, ConnectionResetError):

@@ -58,14 +58,24 @@ class ContainerFiles:
         self.archivers = ArchiveWorkers()
 
     @contextlib.asynccontextmanager
-    async def root(self, c: Container) -> AsyncIterator[str]:
-        """The container's filesystem as the host sees it, mounting a stopped one meanwhile."""
+    async def root(self, c: Container) -> AsyncIterator[int]:
+        """The container's root directory, open (O_PATH): a running one's as its processes see
+        it, volumes included; a stopped one's overlay, mounted meanwhile."""
         pid = int(c.state.get("Pid") or 0)
-        if c.running and pid and os.path.exists(f"/proc/{pid}/root/"):
-            yield f"/proc/{pid}/root"
-            return
+        if c.running and pid:
+            fd = _open_running_root(pid, self.service.store.dir(c.id, "merged"))
+            if fd is not None:
+                try:
+                    yield fd
+                finally:
+                    os.close(fd)
+                return
         async with self.merged(c) as merged:
-            yield merged
+            fd = os.open(merged, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                yield fd
+            finally:
+                os.close(fd)
 
     @contextlib.asynccontextmanager
     async def merged(self, c: Container) -> AsyncIterator[str]:
@@ -204,6 +214,24 @@ class ContainerFiles:
 
 # Mount points the runtime creates in the upperdir; Moby keeps them in an init layer instead.
 RUNTIME_MOUNTPOINTS = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv")
+
+
+def _open_running_root(pid: int, merged: str) -> int | None:
+    """/proc/<pid>/root, once open checked to be the container's rootfs (the overlay at merged):
+    had the process exited and its pid gone to a host process, this would be the host's /."""
+    try:
+        fd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        opened, expected = os.fstat(fd), os.stat(merged)
+    except OSError:
+        os.close(fd)
+        return None
+    if (opened.st_dev, opened.st_ino) != (expected.st_dev, expected.st_ino):
+        os.close(fd)
+        return None
+    return fd
 
 
 def _hide_mountpoints(result: dict[str, int]) -> dict[str, int]:
