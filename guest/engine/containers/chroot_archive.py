@@ -14,7 +14,7 @@ forks; the worker chroots into that directory and serves one of:
                        {"ready": true}, reads a tar (plain, gzip, bzip2 or xz) and extracts it
                        into the directory PATH, then {"done": true}
 
-or answers {"error": {"kind": "notfound" | "invalid" | "internal", "message": ...}}. Once
+or answers {"error": {"kind": "notfound" | "invalid", "message": ...}}. Once
 chrooted, the kernel resolves every path, symlink and `..` inside that root, so a link the
 container plants (or swaps in during a copy) only ever leads to the container's own files:
 there is no check-then-use window to race. A fork server because a Python start per copy costs
