@@ -27,6 +27,10 @@ def _pack_to_file(upper_dir: str, path: str) -> None:
         pack_upperdir(upper_dir, f)
 
 
+def _encode(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
 def new_config(parent: Image | None, container_config: dict[str, Any],
                history_entry: dict[str, Any], diff_ids: list[str],
                empty_layer: bool, earlier_history: Sequence[dict[str, Any]] = ()
@@ -84,15 +88,17 @@ async def commit_image(service: "ImageService", parent: Image | None, upper_dir:
                     await asyncio.to_thread(shutil.rmtree, staging, True)
             diff_ids = [*diff_ids, layer.diff_id]
             pins = [*pins, layer.chain_id]
+        # A long build's history makes these documents big: encoded and decoded off the loop.
         doc = new_config(parent, container_config, history_entry, diff_ids,
                          empty_layer=upper_dir is None, earlier_history=earlier_history)
-        raw = json.dumps(doc, separators=(",", ":")).encode()
+        raw = await asyncio.to_thread(_encode, doc)
         with service.pinned(pins[-1:]):
             async with service.lock:
-                image_id = service.register_image(raw, {"parent": parent.id if parent else ""})
+                image_id = await asyncio.to_thread(
+                    service.register_image, raw, {"parent": parent.id if parent else ""})
                 if tag:
                     ref = reference.parse(tag).tag_or_latest()
                     service.set_reference(ref, image_id)
                     service.engine.events.publish("image", "tag", image_id,
                                                   {"name": ref.familiar})
-    return service.get(image_id)
+    return await asyncio.to_thread(service.get, image_id)
