@@ -75,30 +75,30 @@ async def commit_image(service: "ImageService", parent: Image | None, upper_dir:
                        earlier_history: Sequence[dict[str, Any]] = ()) -> Image:
     diff_ids = parent.diff_ids if parent else []
     parent_chain = chain_ids(diff_ids)[-1] if diff_ids else None
-    pins = chain_ids(diff_ids)
-    with service.pinned(pins):
+    with contextlib.ExitStack() as pins:
+        # Pinned: chains a garbage collection (rmi, a failed pull) must keep meanwhile.
+        pins.enter_context(service.pinned(chain_ids(diff_ids)))
         if upper_dir is not None:
             staging = service.temp_dir("commit-")
             try:
                 tar_path = os.path.join(staging, "layer.tar")
                 await asyncio.to_thread(_pack_to_file, upper_dir, tar_path)
                 layer = await service.register_layer_file(parent_chain, None, tar_path)
+                pins.enter_context(service.pinned([layer.chain_id]))
             finally:
                 with contextlib.suppress(OSError):
                     await asyncio.to_thread(shutil.rmtree, staging, True)
             diff_ids = [*diff_ids, layer.diff_id]
-            pins = [*pins, layer.chain_id]
-        # A long build's history makes these documents big: encoded and decoded off the loop.
         doc = new_config(parent, container_config, history_entry, diff_ids,
                          empty_layer=upper_dir is None, earlier_history=earlier_history)
+        # A long build's history makes these documents big: encoded and decoded off the loop.
         raw = await asyncio.to_thread(_encode, doc)
-        with service.pinned(pins[-1:]):
-            async with service.lock:
-                image_id = await asyncio.to_thread(
-                    service.register_image, raw, {"parent": parent.id if parent else ""})
-                if tag:
-                    ref = reference.parse(tag).tag_or_latest()
-                    service.set_reference(ref, image_id)
-                    service.engine.events.publish("image", "tag", image_id,
-                                                  {"name": ref.familiar})
+        async with service.lock:
+            image_id = await asyncio.to_thread(
+                service.register_image, raw, {"parent": parent.id if parent else ""})
+            if tag:
+                ref = reference.parse(tag).tag_or_latest()
+                service.set_reference(ref, image_id)
+                service.engine.events.publish("image", "tag", image_id,
+                                              {"name": ref.familiar})
     return await asyncio.to_thread(service.get, image_id)
