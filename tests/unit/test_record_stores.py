@@ -1,6 +1,7 @@
 """Record stores that must not bring back what was removed: containers, volumes."""
 
 import os
+import time
 from pathlib import Path
 
 from ketch.guest.store.containers import RECORD, ContainerStore
@@ -37,6 +38,10 @@ def test_volume_delete_is_one_rename_and_start_sweeps_leftovers(tmp_path: Path) 
     Path(store.data_path("orphan"), "file").write_text("old")
     os.unlink(os.path.join(store.path("orphan"), META_FILE))
     store.sweep()
-    assert sorted(os.listdir(store.root)) == ["kept"]
+    deadline = time.monotonic() + 10  # the files go in the background
+    while os.listdir(os.path.join(store.root, TRASH)):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert sorted(os.listdir(store.root)) == [TRASH, "kept"]
     assert [r["Name"] for r in store.load_all()] == ["kept"]
     assert Path(store.data_path("kept"), "file").read_text() == "old"
