@@ -336,7 +336,11 @@ class ContainerService(Service):
         try:
             await self.lifecycle.runtime_of(c).kill(c.id, sig, all_processes=sig == 9)
         except ToolError as e:
-            if c.running and "not running" not in e.message and "stopped" not in e.message:
+            # Gone already: its exit is being handled, the runtime's state and cgroup may be
+            # half deleted (runc then says "does not exist" or fails an lstat in the cgroup).
+            gone = ("not running", "stopped", "does not exist")
+            if c.running and pid_alive(c.state.get("Pid")) \
+                    and not any(text in e.message for text in gone):
                 raise
 
     async def _wait_stopped(self, c: Container, timeout: float | None) -> bool:
@@ -427,6 +431,12 @@ class ContainerService(Service):
             if c.removing:
                 return
             c.removing = True
+            if c.running:  # a restart started it again while this waited for the lock
+                try:
+                    await self._stop(c, 0, None)
+                except BaseException:
+                    c.removing = False
+                    raise
             with contextlib.suppress(Exception):
                 await self.lifecycle.cleanup(c)
             await asyncio.gather(self._forget_network(c), self._release_volumes(c, volumes))

@@ -24,6 +24,9 @@ class ContainerStore:
     def __init__(self, root: str) -> None:
         self.root = root
         os.makedirs(root, mode=0o710, exist_ok=True)
+        # Forgotten IDs: a stop, exit or restart finishing after the removal must not write
+        # the record back (the container would return at the next start).
+        self._forgotten: set[str] = set()
 
     def dir(self, container_id: str, *parts: str) -> str:
         return os.path.join(self.root, container_id, *parts)
@@ -35,6 +38,9 @@ class ContainerStore:
         return path
 
     def save(self, record: dict[str, Any]) -> None:
+        if record["ID"] in self._forgotten:
+            log.debug(f"container {record['ID'][:12]}: removed, its record is not saved")
+            return
         write_record(self.dir(record["ID"], RECORD), record)
 
     def load_all(self) -> Iterator[dict[str, Any]]:
@@ -52,6 +58,7 @@ class ContainerStore:
 
     def forget(self, container_id: str) -> None:
         """Delete the record: the container is gone, its folder is garbage (load_all sweeps it)."""
+        self._forgotten.add(container_id)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.dir(container_id, RECORD))
 
