@@ -78,6 +78,7 @@ class Lifecycle:
                                    store.dir(c.id, "work"), merged, store.dir(c.id, "empty"))
         try:
             spec = await self._spec(c, merged)  # the network is wired meanwhile
+            seccomp_key = runtime.use_compiled_seccomp(spec)
             with open(os.path.join(bundle, "config.json"), "w", encoding="utf-8") as f:
                 json.dump(spec, f)
             launch = conmon.ConmonLaunch(
@@ -90,6 +91,7 @@ class Lifecycle:
                 and (not c.config.get("StdinOnce") or c.tty),
                 )
             pid = await conmon.launch(launch)
+            runtime.remember_compiled_seccomp(c.id, seccomp_key)
             await self._network_wired(c)
         except ToolError as e:
             raise await self._failed(c, e) from None
