@@ -75,7 +75,8 @@ def test_wrong_types_answer_like_go(body: bytes, value: str, field: str, go_type
     # a syntax error anywhere wins over an earlier type error, as Go reads the value first
     (b'{"Tty": "x", "Image": }', "invalid JSON: invalid character '}' looking for beginning "
                                  "of value"),
-])
+], ids=["list", "string", "nan", "nan-inside", "truncated", "trailing", "single-quotes",
+        "deep-open", "deep-closed", "syntax-after-type-error"])
 def test_malformed_bodies(body: bytes, message: str) -> None:
     assert _error(body) == message
 
