@@ -1,8 +1,10 @@
 """Fixtures that start real dockerd processes. Integration tests need root and the docker CLI."""
 
+import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from ketch.host.config import host_arch
 REPO = Path(__file__).resolve().parents[1]
 VM_TIERS = ("vm", "host")  # tests/<tier>/ boot the VM image under QEMU
 VM_BUILD_TIMEOUT = 1200
+FROZEN_BUILD_TIMEOUT = 900
 
 
 def daemon_missing_requirements() -> list[str]:
@@ -61,6 +64,29 @@ def vm_image_dir() -> Path:
     subprocess.run([str(REPO / "vm-image" / "build"), "--arch", host_arch()], check=True,
                    timeout=VM_BUILD_TIMEOUT, stdout=subprocess.DEVNULL)
     return REPO / "vm-image" / "out" / host_arch()
+
+
+def frozen_build(kind: str) -> Path:
+    """The PyInstaller build of ketch (installers/build.py: cached by its inputs' hash outside
+    the checkout; a cold onedir build takes ~20-60 s here)."""
+    if importlib.util.find_spec("PyInstaller") is None:
+        pytest.skip("PyInstaller is not installed (pip install pyinstaller)")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "installers" / "build.py"), "--kind", kind],
+        check=True, capture_output=True, text=True, timeout=FROZEN_BUILD_TIMEOUT)
+    return Path(result.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def frozen_onedir() -> Path:
+    """The onedir build's folder (holds the `ketch` executable and _internal/)."""
+    return frozen_build("onedir")
+
+
+@pytest.fixture(scope="session")
+def frozen_onefile() -> Path:
+    """The one-file build's executable."""
+    return frozen_build("onefile")
 
 
 @pytest.fixture(scope="session")

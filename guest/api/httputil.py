@@ -1,6 +1,7 @@
 """Request parsing and response helpers shared by every handler."""
 
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
@@ -62,20 +63,34 @@ async def read_json(request: web.Request, *, required: bool = False) -> Any:
 
 
 def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
+    """Moby's BoolValue: anything but "", 0, no, false and none (any case) is true."""
     value = request.query.get(name)
     if value is None:
         return default
-    return value.lower() not in ("", "0", "false", "no")
+    return value.strip().lower() not in ("", "0", "false", "no", "none")
 
 
-def query_int(request: web.Request, name: str, default: int | None = None) -> int | None:
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+_DECIMAL = re.compile(r"[+-]?[0-9]+", re.ASCII)
+
+
+def parse_int(value: str, name: str, minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int:
+    """Go's strconv.ParseInt(value, 10, 64): ASCII digits only, no spaces or underscores
+    (Python's int() takes all three), within int64 or the caller's bounds."""
+    if len(value) > 40 or not _DECIMAL.fullmatch(value):
+        raise InvalidParameter(f'invalid value for {name}: "{value[:64]}"')
+    number = int(value)
+    if not minimum <= number <= maximum:
+        raise InvalidParameter(f'invalid value for {name}: "{value}": value out of range')
+    return number
+
+
+def query_int(request: web.Request, name: str, default: int | None = None,
+              minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int | None:
     value = request.query.get(name)
     if value is None or value == "":
         return default
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidParameter(f'invalid value for {name}: "{value}"') from None
+    return parse_int(value, name, minimum, maximum)
 
 
 def query_filters(request: web.Request, accepted: tuple[str, ...] | None = None) -> Filters:

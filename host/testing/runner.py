@@ -6,24 +6,29 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 
 class Ketch:
-    """Runs the `ketch` CLI and the docker CLI with a private KETCH_HOME and DOCKER_CONFIG."""
+    """Runs the `ketch` CLI and the docker CLI with a private KETCH_HOME and DOCKER_CONFIG.
 
-    def __init__(self, base: Path, image: Path) -> None:
+    command: how to run `ketch` (default: this Python's `-m ketch.host.cli`); a frozen build's
+    executable runs without PYTHONPATH, so nothing from a source checkout can leak in."""
+
+    def __init__(self, base: Path, image: Path, command: Sequence[str] = ()) -> None:
         self.base = base
         self.start_output = ""
+        self.command = list(command) or [sys.executable, "-m", "ketch.host.cli"]
         self.env = {**os.environ, "KETCH_HOME": str(base / "home"),
                     "KETCH_RUNTIME_DIR": tempfile.mkdtemp(prefix="kt-"),
                     "DOCKER_CONFIG": str(base / "docker-config"), "KETCH_IMAGE": str(image)}
-        for name in ("DOCKER_HOST", "DOCKER_CONTEXT"):
+        for name in ("DOCKER_HOST", "DOCKER_CONTEXT", *(["PYTHONPATH"] if command else [])):
             self.env.pop(name, None)
 
     def ketch(self, *args: str, timeout: float = 600,
               check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "ketch.host.cli", *args], env=self.env,
+        result = subprocess.run([*self.command, *args], env=self.env,
                                 capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"ketch {' '.join(args)} failed ({result.returncode}):\n"

@@ -8,6 +8,7 @@ from ketch.guest.engine.containers import validation
 from ketch.guest.engine.containers.model import initial_state, now_rfc3339
 from ketch.guest.engine.containers.validation import validate_name as validate_name
 from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.runtime.seccomp import check_security_opts
 from ketch.guest.runtime.spec import capabilities, merge_env
 
 # Keys of Moby's HostConfig that inspect always shows, with their zero values.
@@ -80,6 +81,7 @@ def merge_image_config(config: dict[str, Any], image_config: dict[str, Any]) -> 
 def validate_host_config(host_config: dict[str, Any], update: bool = False) -> None:
     validation.validate_host_config(host_config, update)
     capabilities(host_config)  # unknown capability names fail at create, as in Moby
+    check_security_opts(host_config.get("SecurityOpt"))
 
 
 def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: str,
