@@ -118,6 +118,10 @@ def test_docker_py_sees_the_400s_and_valid_input_still_works(daemon: DaemonProce
                       "registry.AuthConfig"),
     ("/networks/bridge/connect", {"Container": 5},
      GO_FIELD.format("number", "ConnectOptions.Container", "string")),
+    ("/networks/bridge/connect", {"Container": "x", "EndpointConfig": {"MacAddress": "x"}},
+     "invalid MAC address x"),
+    ("/containers/create", {"Image": "busybox", "NetworkingConfig": {"EndpointsConfig": {
+        "bridge": {"MacAddress": "02:42"}}}}, "invalid MAC address 02:42"),
 ])
 def test_other_bodies_are_typed(daemon: DaemonProcess, path: str, body: object,
                                 message: str) -> None:
@@ -144,3 +148,9 @@ def test_exec_and_update_bodies_are_typed(daemon: DaemonProcess, busybox: str) -
             "string", "ExecStartOptions.Detach", "bool"))
     finally:
         daemon.docker("rm", "-f", "strict-exec")
+
+
+def test_mac_address_in_any_go_form_is_used(daemon: DaemonProcess, busybox: str) -> None:
+    out = daemon.docker("run", "--rm", "--mac-address", "02-42-AC-11-00-99", busybox,
+                        "cat", "/sys/class/net/eth0/address").stdout
+    assert out.strip() == "02:42:ac:11:00:99"

@@ -1,5 +1,6 @@
 """Request bodies decode with Go's strictness and fail with Moby's words (models/decoding.py)."""
 
+import json
 from typing import Any
 
 import pytest
@@ -102,3 +103,16 @@ def test_null_unknown_fields_and_shapes_like_go() -> None:
     assert to_plain(decode(b"{}", CreateRequest)) == {}
     start = decode(b'{"Detach": true, "ConsoleSize": [10, 20, 30]}', ExecStartOptions)
     assert start.Detach is True and start.ConsoleSize == [10, 20]
+
+
+def test_mac_addresses_are_checked_and_canonical() -> None:
+    request = decode(b'{"MacAddress": "02-42-AC-11-00-02", "NetworkingConfig": {"EndpointsConfig":'
+                     b' {"a": {"MacAddress": "0242.ac11.0003"}, "b": null}}}', CreateRequest)
+    request.validate_mac_addresses()
+    assert to_plain(request) == {"MacAddress": "02:42:ac:11:00:02", "NetworkingConfig": {
+        "EndpointsConfig": {"a": {"MacAddress": "02:42:ac:11:00:03"}, "b": None}}}
+    for bad in ("x", "02:42:ac:11:00", "02:42-ac:11:00:02", "02:42:ac:11:00:02\n"):
+        request = decode(b'{"NetworkingConfig": {"EndpointsConfig": {"a": {"MacAddress": %s}}}}'
+                         % json.dumps(bad).encode(), CreateRequest)
+        with pytest.raises(InvalidParameter, match=f"^invalid MAC address {bad}$"):
+            request.validate_mac_addresses()

@@ -22,7 +22,7 @@ from ketch.guest.engine.models.base import (
     console_size,
     go,
 )
-from ketch.guest.engine.models.networks import NetworkingConfig
+from ketch.guest.engine.models.networks import NetworkingConfig, canonical_mac
 
 # Moby's named string types: the Go name shows in "cannot unmarshal" messages.
 NetworkMode = Annotated[str, go("container.NetworkMode")]
@@ -274,6 +274,16 @@ class CreateRequest(Config):
     __go_type__ = "container.CreateRequest"
     HostConfig: Opt[HostConfig] = UNSET
     NetworkingConfig: Opt[NetworkingConfig] = UNSET
+
+    def validate_mac_addresses(self) -> None:
+        """The legacy Config.MacAddress and each endpoint's, checked before any network is
+        touched (Moby's validateEndpointSettings)."""
+        if self.MacAddress:
+            self.MacAddress = canonical_mac(self.MacAddress)
+        endpoints = self.NetworkingConfig.EndpointsConfig if self.NetworkingConfig else None
+        for endpoint in (endpoints or {}).values():
+            if endpoint:
+                endpoint.validate()
 
 
 class UpdateConfig(Resources):

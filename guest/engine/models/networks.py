@@ -3,7 +3,22 @@ create: Moby's network.CreateRequest, ConnectOptions, DisconnectOptions, Endpoin
 
 from __future__ import annotations
 
+import re
+
+from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.engine.models.base import UNSET, Int, Model, Opt, StringMap
+
+_HEX2, _HEX4 = "[0-9a-fA-F]{2}", "[0-9a-fA-F]{4}"
+# The 6-byte forms of Go's net.ParseMAC: 00:00:5e:00:53:01, 00-00-5e-00-53-01, 0000.5e00.5301
+MAC_RE = re.compile(rf"{_HEX2}([:-]){_HEX2}(?:\1{_HEX2}){{4}}|{_HEX4}\.{_HEX4}\.{_HEX4}")
+
+
+def canonical_mac(text: str) -> str:
+    """A MAC address as Go prints it (lower case, colons), or Moby's 400."""
+    if not MAC_RE.fullmatch(text):
+        raise InvalidParameter(f"invalid MAC address {text}")
+    digits = re.sub(r"[^0-9a-fA-F]", "", text).lower()
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
 
 
 class EndpointIPAMConfig(Model):
@@ -30,6 +45,11 @@ class EndpointSettings(Model):
     GlobalIPv6Address: Opt[str] = UNSET
     GlobalIPv6PrefixLen: Opt[Int] = UNSET
     DNSNames: Opt[list[str]] = UNSET
+
+    def validate(self) -> None:
+        """The checks of Moby's validateEndpointSettings that need no network (the MAC)."""
+        if self.MacAddress:
+            self.MacAddress = canonical_mac(self.MacAddress)
 
 
 class NetworkingConfig(Model):
