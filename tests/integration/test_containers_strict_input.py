@@ -1,12 +1,15 @@
 """Hostile or buggy request bodies get Moby's 400s and leave nothing behind (issue 11): typed
 decoding of every JSON body, and create's validation, through docker-py and raw HTTP."""
 
+import base64
 import json
 
 import docker.errors
 import pytest
 
 from ketch.guest.testing.daemon import DaemonProcess
+from ketch.guest.testing.images import busybox_archive
+from ketch.guest.testing.registry import RegistryProcess
 
 GO_FIELD = "invalid JSON: json: cannot unmarshal {} into Go struct field {} of type {}"
 
@@ -154,3 +157,14 @@ def test_mac_address_in_any_go_form_is_used(daemon: DaemonProcess, busybox: str)
     out = daemon.docker("run", "--rm", "--mac-address", "02-42-AC-11-00-99", busybox,
                         "cat", "/sys/class/net/eth0/address").stdout
     assert out.strip() == "02:42:ac:11:00:99"
+
+
+def test_registry_auth_header_that_does_not_decode_is_ignored(daemon: DaemonProcess,
+                                                              registry: RegistryProcess) -> None:
+    registry.serve_to(daemon)
+    registry.push_archive(busybox_archive(), "strict/busybox:1")
+    path = f"/distribution/{registry.host}/strict/busybox:1/json"
+    for auth in (b"[" * 3000, b'{"username": 5}', b"[]"):
+        status, _, answer = daemon.request("GET", path, None, {
+            "X-Registry-Auth": base64.urlsafe_b64encode(auth).decode()})
+        assert status == 200, answer
