@@ -64,10 +64,10 @@ def _strslice_fields(cls: type) -> frozenset[str]:
                      if hint == StrSlice or StrSlice in typing.get_args(hint))
 
 
-def console_size(value: list[int] | UnsetType) -> list[int] | UnsetType:
+def console_size(value: list[int] | UnsetType | None) -> list[int] | UnsetType:
     """Go's [2]uint: extra numbers are dropped, missing ones are zero."""
-    if value is UNSET:
-        return value
+    if not isinstance(value, list):
+        return UNSET
     return [*value, 0, 0][:2]
 
 
