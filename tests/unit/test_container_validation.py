@@ -150,3 +150,18 @@ def test_network_mode_conflicts(config: dict[str, Any], host_config: dict[str, A
     with pytest.raises(InvalidParameter) as caught:
         check_network_mode(config, host_config)
     assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize(("binds", "message"), [
+    ([""], "invalid volume specification: ''"),
+    (["/src:dst"], "invalid volume specification: '/src:dst': invalid mount config for type "
+                   "\"bind\": invalid mount path: 'dst' mount path must be absolute"),
+    (["vol:dst"], "invalid volume specification: 'vol:dst': invalid mount config for type "
+                  "\"volume\": invalid mount path: 'dst' mount path must be absolute"),
+    (["/src:/dst:bogus"], "invalid mode: bogus"),
+])
+def test_binds_are_checked_at_create(binds: list[str], message: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        validate_host_config({"Binds": binds})
+    assert str(caught.value) == message
+    validate_host_config({"Binds": ["/src:/dst:ro,rshared", "vol:/data", "/anon"]})

@@ -116,3 +116,9 @@ def test_mac_addresses_are_checked_and_canonical() -> None:
                          % json.dumps(bad).encode(), CreateRequest)
         with pytest.raises(InvalidParameter, match=f"^invalid MAC address {bad}$"):
             request.validate_mac_addresses()
+
+
+def test_null_inside_string_lists_and_maps_is_empty_as_in_go() -> None:
+    request = decode(b'{"Env": ["A=1", null], "Cmd": ["sh", null], "Labels": {"a": null}}',
+                     CreateRequest)
+    assert to_plain(request) == {"Env": ["A=1", ""], "Cmd": ["sh", ""], "Labels": {"a": ""}}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from ketch.guest.engine.errors import InvalidParameter
-from ketch.guest.engine.models.base import UNSET, Int, Model, Opt, StringMap
+from ketch.guest.engine.models.base import UNSET, Int, Model, Opt, StringMap, StrList
 
 _HEX2, _HEX4 = "[0-9a-fA-F]{2}", "[0-9a-fA-F]{4}"
 # The 6-byte forms of Go's net.ParseMAC: 00:00:5e:00:53:01, 00-00-5e-00-53-01, 0000.5e00.5301
@@ -25,14 +25,14 @@ class EndpointIPAMConfig(Model):
     __go_type__ = "network.EndpointIPAMConfig"
     IPv4Address: Opt[str] = UNSET
     IPv6Address: Opt[str] = UNSET
-    LinkLocalIPs: Opt[list[str]] = UNSET
+    LinkLocalIPs: Opt[StrList] = UNSET
 
 
 class EndpointSettings(Model):
     __go_type__ = "network.EndpointSettings"
     IPAMConfig: Opt[EndpointIPAMConfig] = UNSET
-    Links: Opt[list[str]] = UNSET
-    Aliases: Opt[list[str]] = UNSET
+    Links: Opt[StrList] = UNSET
+    Aliases: Opt[StrList] = UNSET
     MacAddress: Opt[str] = UNSET
     DriverOpts: Opt[StringMap] = UNSET
     GwPriority: Opt[Int] = UNSET
@@ -44,7 +44,7 @@ class EndpointSettings(Model):
     IPv6Gateway: Opt[str] = UNSET
     GlobalIPv6Address: Opt[str] = UNSET
     GlobalIPv6PrefixLen: Opt[Int] = UNSET
-    DNSNames: Opt[list[str]] = UNSET
+    DNSNames: Opt[StrList] = UNSET
 
     def validate(self) -> None:
         """The checks of Moby's validateEndpointSettings that need no network (the MAC)."""
