@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.engine.filters import Filters
-from ketch.guest.engine.models.decoding import decode
+from ketch.guest.engine.models.decoding import decode, decode_plain
 from ketch.guest.version import parse_api_version
 
 ENGINE_KEY: web.AppKey[Any] = web.AppKey("engine")
@@ -59,7 +59,7 @@ async def read_model(request: web.Request, model: type[M], *, required: bool = F
 async def read_json(request: web.Request, *, required: bool = False) -> Any:
     """The body as plain JSON values, for bodies that have no model (None when empty)."""
     body = await _read_body(request, required)
-    return None if body is None else decode(body, Any)  # type: ignore[arg-type]
+    return None if body is None else decode_plain(body)
 
 
 def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
