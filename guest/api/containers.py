@@ -270,12 +270,16 @@ async def archive_head(request: web.Request) -> web.Response:
                                              "Content-Type": "application/json"})
 
 
+PATH_MAX, NAME_MAX = 4096, 255  # Linux's limits on a path and on each of its names
+
+
 def _archive_path(request: web.Request) -> str:
     path = request.query.get("path", "")
     if not path:
         raise InvalidParameter("bad parameter: 'path' cannot be empty")
-    if "\x00" in path:
-        raise InvalidParameter("bad parameter: 'path' cannot contain a NUL byte")
+    if len(path.encode()) >= PATH_MAX or any(len(part.encode()) > NAME_MAX
+                                              for part in path.split("/")):
+        raise InvalidParameter(f"bad parameter: 'path' {path[:64]}...: file name too long")
     return path if path.startswith("/") else "/" + path
 
 

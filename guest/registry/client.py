@@ -18,7 +18,10 @@ from ketch.guest.registry.endpoints import Endpoint
 
 USER_AGENT = "docker/28.3.0 go/go1.24 ketch"
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
-TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
+# UnicodeError: the resolver's IDNA encoding refuses a host label over 63 characters, which
+# the reference grammar allows.
+TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError,
+                    UnicodeError)
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,27 @@ def test_network_create_accepts_go_bool_spellings(daemon: DaemonProcess) -> None
         daemon.docker("network", "rm", "queries-ok")
 
 
-def test_a_nul_byte_in_a_path_is_a_400(daemon: DaemonProcess, running: str) -> None:
-    status, body = get_json(daemon, f"/containers/{running}/archive?path=/etc%00x")
-    assert (status, body) == (400, {"message": "bad parameter: 'path' cannot contain a NUL byte"})
+@pytest.mark.parametrize("path", ["/containers/{c}/archive?path=/etc%00x",
+                                  "/containers/{c}/top?ps_args=%00", "/volumes/a%00b",
+                                  "/images/a%00b/json"])
+def test_a_nul_byte_in_a_parameter_is_a_400(daemon: DaemonProcess, running: str,
+                                            path: str) -> None:
+    status, body = get_json(daemon, path.format(c=running))
+    assert (status, body) == (400, {"message": "invalid request: a parameter contains a NUL "
+                                               "byte"})
+
+
+@pytest.mark.parametrize(("path", "message"), [
+    ("/containers/{c}/attach?stream=0&detachKeys=%C3%A9", "Invalid detach keys (\u00e9) "
+                                                          "provided"),
+    ("/containers/{c}/start?detachKeys=%e2%82", "Invalid detach keys (\ufffd) provided"),
+    ("/containers/{c}/top?ps_args=--bogus", "Error running ps: "),
+    ("/containers/{c}/archive?path=/" + "a" * 300, "bad parameter: 'path' /" + "a" * 63 +
+     "...: file name too long"),
+])
+def test_bad_arguments_are_400(daemon: DaemonProcess, running: str, path: str,
+                               message: str) -> None:
+    method = "GET" if "/top" in path or "/archive" in path else "POST"
+    status, body = get_json(daemon, path.format(c=running), method)
+    assert status == 400
+    assert body["message"].startswith(message)  # type: ignore[index]
