@@ -33,6 +33,7 @@ EXAMPLES_SERVED = int(os.environ.get("KETCH_FUZZ_EXAMPLES", "12"))
 EXAMPLES_UNSERVED = 3  # swarm, plugins...: the daemon answers 404 whatever the input
 # Registry operations in a network namespace without a route: Moby too answers these upstream
 # failures with a 5xx, which is fine as long as it says what failed (not an unexpected error).
+# A typed 501 (feature not implemented) or 503 (unavailable) with its message is deliberate.
 UPSTREAM_OPERATIONS = {"ImageCreate", "ImagePush", "ImageSearch", "DistributionInspect",
                        "SystemAuth", "PluginPull"}
 UNEXPECTED = "an unexpected error occurred in the daemon"
@@ -126,7 +127,9 @@ def request_parts(draw: Any, op: Operation, targets: Targets) -> tuple[str, dict
     for param in (p for p in op.params if p["in"] == "query"):
         if draw(st.booleans(), label=f"send {param['name']}?"):
             values = BOUNDED.get(param["name"]) if WAITS.match(op.name) else None
-            value = draw(values or STRATEGIES.query_value(param), label=param["name"])
+            if values is None:
+                values = STRATEGIES.query_value(param)
+            value = draw(values, label=param["name"])
             pairs.append(f"{param['name']}={value}")
     if op.path == "/events" and not any(p.startswith("until=") for p in pairs):
         pairs.append("until=1")  # events without until streams by design
@@ -176,7 +179,9 @@ def check(daemon: DaemonProcess, op: Operation, url: str, body: bytes | None,
                                  f"{answer.body[:500]!r}") from None
         assert isinstance(message, str), f"{what}: message is not a string"
     if answer.status >= 500:
-        upstream = op.operation_id in UPSTREAM_OPERATIONS and UNEXPECTED not in message
+        deliberate = answer.status in (501, 503) and UNEXPECTED not in message
+        upstream = deliberate or (op.operation_id in UPSTREAM_OPERATIONS
+                                  and UNEXPECTED not in message)
         reference = re.search(r"\(error (\w+)\)", message)
         detail = ""
         if reference:
