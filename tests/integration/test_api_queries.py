@@ -145,3 +145,14 @@ def test_bad_arguments_are_400(daemon: DaemonProcess, running: str, path: str,
     status, body = get_json(daemon, path.format(c=running), method)
     assert status == 400
     assert body["message"].startswith(message)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("pattern", ["[^]", "[]]", "a["])
+def test_a_malformed_reference_pattern_is_400(daemon: DaemonProcess, busybox: str,
+                                              pattern: str) -> None:
+    result = daemon.docker("images", "--filter", f"reference={pattern}", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error response from daemon: syntax error in pattern"
+    listed = daemon.docker("images", "--filter", "reference=busy[a-z]ox", "--format",
+                           "{{.Repository}}").stdout.split()
+    assert listed == ["busybox"]
