@@ -136,6 +136,7 @@ def test_a_nul_byte_in_a_parameter_is_a_400(daemon: DaemonProcess, running: str,
                                                           "provided"),
     ("/containers/{c}/start?detachKeys=%e2%82", "Invalid detach keys (\ufffd) provided"),
     ("/containers/{c}/top?ps_args=--bogus", "Error running ps: "),
+    ("/containers/{c}/top?ps_args=-o%20comm", "Couldn't find PID field in ps output"),
     ("/containers/{c}/archive?path=/" + "a" * 300, "bad parameter: 'path' /" + "a" * 63 +
      "...: file name too long"),
 ])
