@@ -21,6 +21,8 @@ from ketch.guest.testing.daemon import DaemonProcess
     ("com.docker.network.bridge.host_binding_ipv4=x",
      "failed to parse com.docker.network.bridge.host_binding_ipv4 value: x (nil ip)"),
     ("com.docker.network.bridge.name=a/b", "invalid bridge name 'a/b'"),
+    # Using lo (or eth0) as the bridge would take it over, and network rm would delete it.
+    ("com.docker.network.bridge.name=lo", "existing interface lo is not a bridge"),
 ])
 def test_network_create_checks_driver_options(daemon: DaemonProcess, option: str,
                                               message: str) -> None:

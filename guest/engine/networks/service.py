@@ -23,7 +23,11 @@ from ketch.guest.engine.networks.ipam import DEFAULT_POOLS, Pool, parse_network,
 from ketch.guest.engine.networks.iptables import BridgeRules, Iptables
 from ketch.guest.engine.networks.model import BUILTIN_NAMES, OPT_BRIDGE_NAME, Network
 from ketch.guest.engine.networks.ports import PortReservations
-from ketch.guest.engine.networks.validation import validate_bridge_options, validate_ipam
+from ketch.guest.engine.networks.validation import (
+    check_bridge_link,
+    validate_bridge_options,
+    validate_ipam,
+)
 from ketch.guest.engine.service import Service
 from ketch.guest.engine.timestamps import format_rfc3339_nano, parse_timestamp_ns
 from ketch.guest.store.networks import NetworkStore
@@ -246,6 +250,7 @@ class NetworkService(Service, ContainerNetworking):
             if any(n.name == name for n in self.networks.values()):
                 raise Conflict(f"network with name {name} already exists")
             network = self._new_bridge_network(name, body)
+            await asyncio.to_thread(check_bridge_link, network.bridge)
             try:
                 await self._program_bridge(network)
             except BaseException:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.engine.networks import netlink
 from ketch.guest.engine.networks.model import (
     GO_FALSE,
     OPT_BRIDGE_NAME,
@@ -39,6 +40,14 @@ def parse_go_bool(value: str) -> bool | None:
 
 def _parse_error(label: str, value: str, reason: str) -> InvalidParameter:
     return InvalidParameter(f"failed to parse {label} value: {value} ({reason})")
+
+
+def check_bridge_link(name: str) -> None:
+    """Moby's bridge driver uses an existing bridge of that name, refuses any other link (the
+    network's removal would delete it: lo, eth0...). Blocking: run it off the event loop."""
+    kind = netlink.link_kind(name)
+    if kind is not None and kind != "bridge":
+        raise InvalidParameter(f"existing interface {name} is not a bridge")
 
 
 def validate_bridge_options(options: dict[str, str]) -> None:
