@@ -19,6 +19,7 @@ from ketch.guest.api.httputil import (
     query_bool,
     query_filters,
     query_int,
+    query_terminal_size,
     read_json,
     stream_json_lines,
 )
@@ -143,8 +144,7 @@ async def prune(request: web.Request) -> web.Response:
 
 
 async def resize(request: web.Request) -> web.Response:
-    height = query_int(request, "h", 0) or 0
-    width = query_int(request, "w", 0) or 0
+    height, width = query_terminal_size(request)
     _service(request).resize(request.match_info["name"], height, width)
     return no_content()
 

@@ -101,6 +101,7 @@ def test_a_nul_byte_in_a_parameter_is_a_400(daemon: DaemonProcess, running: str,
                                                           "provided"),
     ("/containers/{c}/start?detachKeys=%e2%82", "Invalid detach keys (\ufffd) provided"),
     ("/containers/{c}/top?ps_args=--bogus", "Error running ps: "),
+    ("/containers/{c}/resize?h=-5&w=1", 'invalid value for h: "-5": value out of range'),
     ("/containers/{c}/top?ps_args=-o%20comm", "Couldn't find PID field in ps output"),
     ("/containers/{c}/archive?path=/" + "a" * 300, "bad parameter: 'path' /" + "a" * 63 +
      "...: file name too long"),
@@ -122,3 +123,17 @@ def test_a_malformed_reference_pattern_is_400(daemon: DaemonProcess, busybox: st
     listed = daemon.docker("images", "--filter", "reference=busy[a-z]ox", "--format",
                            "{{.Repository}}").stdout.split()
     assert listed == ["busybox"]
+
+
+def test_a_huge_terminal_size_is_clamped(daemon: DaemonProcess, running: str) -> None:
+    """uint32 as Moby reads it; a winsize holds 16 bits (struct.pack used to fail)."""
+    client = daemon.client()
+    try:
+        exec_id = client.api.exec_create(running, ["sleep", "30"], tty=True)["Id"]
+        client.api.exec_start(exec_id, detach=True, tty=True)
+        client.api.exec_resize(exec_id, height=99_999_999, width=4_294_967_295)
+        status, body = get_json(daemon, f"/exec/{exec_id}/resize?h=4294967296&w=1", "POST")
+        assert (status, body) == (400, {"message": 'invalid value for h: "4294967296": value '
+                                                   'out of range'})
+    finally:
+        client.close()
