@@ -18,10 +18,10 @@ from ketch.guest.registry.endpoints import Endpoint
 
 USER_AGENT = "docker/28.3.0 go/go1.24 ketch"
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
-# UnicodeError: the resolver's IDNA encoding refuses a host label over 63 characters, which
-# the reference grammar allows.
+# The reference grammar allows hosts no URL or resolver takes: a label over 63 characters
+# (UnicodeError from IDNA), a port over 65535 (InvalidURL).
 TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError,
-                    UnicodeError)
+                    UnicodeError, aiohttp.InvalidURL)
 
 
 @dataclass(frozen=True)
@@ -240,5 +240,7 @@ def describe(error: BaseException | None) -> str:
         return f"dial tcp {error.host}:{error.port}: {cause.strerror or cause}"
     if isinstance(error, TimeoutError):
         return "i/o timeout"
+    if isinstance(error, aiohttp.InvalidURL) and error.__cause__ is not None:
+        return f"invalid URL: {error.__cause__}"
     return str(error) or type(error).__name__
 

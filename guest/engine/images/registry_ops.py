@@ -76,6 +76,8 @@ async def search(service: "ImageService", term: str, limit: int | None,
         domain, query = index, rest
     else:
         domain, query = DOCKER_HUB, term
+    if not reference.is_domain(domain):
+        raise InvalidParameter(f"invalid index name ({domain}): not a registry host[:port]")
     config = service.engine.config
     candidates = await endpoints_for(domain, config.insecure_registries, [])
     if domain == DOCKER_HUB:
