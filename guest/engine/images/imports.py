@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from ketch.guest.engine import hostinfo
-from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.engine.errors import EngineError, InvalidParameter
 from ketch.guest.engine.timestamps import format_rfc3339_nano
 from ketch.guest.registry import manifest as mf
 from ketch.guest.store.images import reference
@@ -88,11 +88,16 @@ def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:
 
 
 async def _url_chunks(url: str) -> AsyncIterator[bytes]:
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        if response.status != 200:
-            raise InvalidParameter(f"failed to fetch {url}: HTTP {response.status}")
-        async for chunk in response.content.iter_chunked(1 << 20):
-            yield chunk
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            if response.status != 200:
+                raise InvalidParameter(f"failed to fetch {url}: HTTP {response.status}")
+            async for chunk in response.content.iter_chunked(1 << 20):
+                yield chunk
+    except (aiohttp.InvalidURL, ValueError) as e:
+        raise InvalidParameter(f"invalid URL {url!r}: {e}") from None
+    except (aiohttp.ClientError, OSError) as e:
+        raise EngineError(f'Get "{url}": {e}') from None
 
 
 async def import_image(service: "ImageService", source: str, body: AsyncIterator[bytes],

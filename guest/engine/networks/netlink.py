@@ -95,6 +95,18 @@ def link_exists(name: str) -> bool:
         return link_index(ipr, name) is not None
 
 
+def link_kind(name: str) -> str | None:
+    """The kind of the link named name ("bridge", "veth", "" for lo or a physical device),
+    None when there is none."""
+    with IPRoute() as ipr:
+        index = link_index(ipr, name)
+        if index is None:
+            return None
+        (link,) = ipr.get_links(index)
+        info = link.get_attr("IFLA_LINKINFO")
+        return str(info.get_attr("IFLA_INFO_KIND") or "") if info is not None else ""
+
+
 def _check(result: int, what: str) -> None:
     if result != 0:
         err = ctypes.get_errno()
