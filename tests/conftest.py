@@ -11,7 +11,7 @@ skipped with that reason.
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -89,14 +89,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="; ".join(dict.fromkeys(reasons))))
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> object:
-    """In VM mode, a test that reaches for a host-only part of the daemon is skipped, saying
-    which part (VmDaemon raises HostOnly)."""
+def skipping_host_only() -> Generator[None, object, object]:
+    """In VM mode, a test (or its fixture) that reaches for a host-only part of the daemon is
+    skipped, saying which part (VmDaemon raises HostOnly)."""
     try:
         return (yield)
     except HostOnly as e:
         pytest.skip(f"VM mode: {e}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from skipping_host_only())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from skipping_host_only())
 
 
 @pytest.fixture(scope="session")
