@@ -27,7 +27,9 @@ def _as_runc_says(message: str) -> str:
     """crun's wording in runc's (Go's lower-case errno texts, `exec: "x": executable file not
     found`): the CLI and the daemon tell 127 and 126 apart by these words, so `docker run
     image nosuchcmd` exits 127 with crun (the VM's runtime) as with runc."""
-    message = _CRUN_NOT_IN_PATH.sub(r'exec: "\1": executable file not found in $PATH', message)
+    message = _CRUN_NOT_IN_PATH.sub(
+        r'unable to start container process: exec: "\1": executable file not found in $PATH',
+        message)
     for errno_text in _ERRNO_TEXTS:
         message = message.replace(errno_text, errno_text.lower())
     return message

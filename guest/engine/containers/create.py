@@ -5,6 +5,7 @@ import re
 import secrets
 from typing import Any
 
+from ketch.guest.engine import hostinfo
 from ketch.guest.engine.containers.model import initial_state, now_rfc3339
 from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.runtime.spec import capabilities, merge_env
@@ -136,6 +137,8 @@ def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: s
     host_config["LogConfig"] = requested_log
     if not host_config.get("Runtime"):
         host_config["Runtime"] = default_runtime
+    if not host_config.get("CgroupnsMode"):  # Moby's default-cgroupns-mode
+        host_config["CgroupnsMode"] = "private" if hostinfo.cgroup_version() == "2" else "host"
     policy = host_config.get("RestartPolicy") or {}
     host_config["RestartPolicy"] = {"Name": policy.get("Name") or "no",
                                     "MaximumRetryCount": int(policy.get("MaximumRetryCount")
