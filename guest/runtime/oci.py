@@ -10,14 +10,30 @@ from ketch.guest.runtime.compiled_seccomp import CompiledFilters
 from ketch.guest.util.proc import ToolError, run_async
 
 _LOGRUS_MSG = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
+_CRUN_NOT_IN_PATH = re.compile(r"executable file `([^`]*)` not found in \$PATH(?:: No such file "
+                               r"or directory)?")
+_ERRNO_TEXTS = ("No such file or directory", "Permission denied", "Not a directory",
+                "Exec format error")
 
 
 def runtime_message(stderr: str) -> str:
     """The human part of a runtime error: runc logs logrus lines (msg="..."), crun plain text."""
     found = _LOGRUS_MSG.findall(stderr)
     if found:
-        return json.loads(f'"{found[-1]}"')  # type: ignore[no-any-return]
-    return stderr.strip().splitlines()[-1] if stderr.strip() else stderr
+        return _as_runc_says(json.loads(f'"{found[-1]}"'))
+    return _as_runc_says(stderr.strip().splitlines()[-1] if stderr.strip() else stderr)
+
+
+def _as_runc_says(message: str) -> str:
+    """crun's wording in runc's (Go's lower-case errno texts, `exec: "x": executable file not
+    found`): the CLI and the daemon tell 127 and 126 apart by these words, so `docker run
+    image nosuchcmd` exits 127 with crun (the VM's runtime) as with runc."""
+    message = _CRUN_NOT_IN_PATH.sub(
+        r'unable to start container process: exec: "\1": executable file not found in $PATH',
+        message)
+    for errno_text in _ERRNO_TEXTS:
+        message = message.replace(errno_text, errno_text.lower())
+    return message
 
 
 @dataclass

@@ -204,6 +204,8 @@ def build_spec(config: dict[str, Any], host_config: dict[str, Any],
         namespaces = [n for n in namespaces if n["type"] != "pid"]
     if host_config.get("IpcMode") == "host":
         namespaces = [n for n in namespaces if n["type"] != "ipc"]
+    if host_config.get("CgroupnsMode") == "private":  # /sys/fs/cgroup is the container's own
+        namespaces.append({"type": "cgroup"})
     if inputs.netns_path is not None:
         namespaces.append({"type": "network", **({"path": inputs.netns_path}
                                                  if inputs.netns_path else {})})

@@ -1,6 +1,7 @@
 """Runs the `ketch` CLI and the docker CLI against a private instance (own KETCH_HOME,
 runtime dir and DOCKER_CONFIG): shared by the VM tests and bench/forward."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -8,6 +9,8 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from ketch.host.ssh import SshSession
 
 
 class Ketch:
@@ -43,6 +46,19 @@ class Ketch:
             raise AssertionError(f"docker {' '.join(args)} failed ({result.returncode}):\n"
                                  f"{result.stdout}\n{result.stderr}")
         return result
+
+    def status(self) -> dict[str, object]:
+        return json.loads(self.ketch("status", "--json", check=False).stdout)
+
+    def docker_sock(self) -> str:
+        """The forwarded docker.sock of the started instance."""
+        return str(self.status()["docker_host"]).removeprefix("unix://")
+
+    def ssh_session(self) -> SshSession:
+        """An SSH session into the started VM, as the agent has one (the caller closes it)."""
+        state = json.loads((self.instance_dir / "state.json").read_text())
+        return SshSession("127.0.0.1", int(state["ssh_port"]),
+                          self.instance_dir / "ssh" / "id_ed25519")
 
     @property
     def instance_dir(self) -> Path:

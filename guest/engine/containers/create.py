@@ -4,6 +4,7 @@ validates and merges it."""
 import secrets
 from typing import Any
 
+from ketch.guest.engine import hostinfo
 from ketch.guest.engine.containers import validation
 from ketch.guest.engine.containers.model import initial_state, now_rfc3339
 from ketch.guest.engine.containers.validation import validate_name as validate_name
@@ -17,7 +18,7 @@ HOST_CONFIG_DEFAULTS: dict[str, Any] = {
     "NetworkMode": "bridge", "PortBindings": {}, "RestartPolicy": {"Name": "no",
                                                                     "MaximumRetryCount": 0},
     "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
-    "CapAdd": None, "CapDrop": None, "CgroupnsMode": "host", "Dns": [], "DnsOptions": [],
+    "CapAdd": None, "CapDrop": None, "CgroupnsMode": "", "Dns": [], "DnsOptions": [],
     "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private",
     "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False,
     "PublishAllPorts": False, "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "",
@@ -109,6 +110,8 @@ def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: s
     host_config["LogConfig"] = requested_log
     if not host_config.get("Runtime"):
         host_config["Runtime"] = default_runtime
+    if not host_config.get("CgroupnsMode"):  # Moby's default-cgroupns-mode
+        host_config["CgroupnsMode"] = "private" if hostinfo.cgroup_version() == "2" else "host"
     policy = host_config.get("RestartPolicy") or {}
     host_config["RestartPolicy"] = {"Name": policy.get("Name") or "no",
                                     "MaximumRetryCount": int(policy.get("MaximumRetryCount")

@@ -157,8 +157,10 @@ class ExecService:
                     "no such file or directory" in error else 126
                 if sink is not None:
                     with contextlib.suppress(Exception):
-                        await sink(STDOUT, f"OCI runtime exec failed: {error}: unknown\r\n"
-                                   .encode())
+                        # runc says "exec failed: ..."; crun's message has no such prefix
+                        prefix = "" if error.startswith("exec failed: ") else "exec failed: "
+                        await sink(STDOUT, f"OCI runtime exec failed: {prefix}{error}: "
+                                   "unknown\r\n".encode())
             ex.exit_code = code
             ex.running = False
             ex.done.set()
