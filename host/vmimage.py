@@ -63,6 +63,9 @@ def candidates(arch: str) -> list[Candidate]:
     source checkout's vm-image/out/<arch>."""
     found = []
     if app := frozen_app_dir():
+        if app.parent.name == "Contents":  # inside a macOS app bundle: Contents/MacOS
+            found.append(Candidate("app bundle resources",
+                                   app.parent / "Resources" / "vm-image" / arch))
         found.append(Candidate("beside the installed agent", app / "vm-image" / arch))
     else:
         found.append(Candidate("installed package data",
