@@ -14,11 +14,11 @@ executable, which answers to both names), the VM image beside it in /opt/ketch/v
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from ketch.guest.util.proc import run as run_tool
 from ketch.host.autostart import Autostart, systemd_user_unit
 from ketch.host.vmimage import install, read_manifest
 
@@ -70,9 +70,9 @@ if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
 
 
 def frozen_version(onedir: Path) -> str:
-    output = subprocess.run([str(onedir / "ketch"), "version"], check=True, capture_output=True,
-                            text=True, env={"PATH": os.environ.get("PATH", "")}).stdout
-    return output.split()[-1]
+    output = run_tool([str(onedir / "ketch"), "version"],
+                      env={"PATH": os.environ.get("PATH", "")}).stdout
+    return output.decode().split()[-1]
 
 
 def stage(root: Path, onedir: Path, image: Path | None, arch: str, version: str) -> None:
@@ -123,8 +123,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ketch-deb-") as work:
         root = Path(work) / "root"
         stage(root, args.onedir, image, arch, version)
-        subprocess.run(["dpkg-deb", "--root-owner-group", "-Zzstd", "-z3", "--build",
-                        str(root), str(deb)], check=True, stdout=subprocess.DEVNULL)
+        run_tool(["dpkg-deb", "--root-owner-group", "-Zzstd", "-z3", "--build", str(root),
+                  str(deb)], timeout=1800)
     print(deb)
     return 0
 
