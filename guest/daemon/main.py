@@ -5,13 +5,14 @@ import contextlib
 import json
 import logging
 import os
+import resource
 import signal
 import sys
 
-from aiohttp import web
 from setproctitle import setproctitle
 
 from ketch.guest.api.app import build_app
+from ketch.guest.api.server import ApiRunner
 from ketch.guest.daemon import config as daemon_config
 from ketch.guest.daemon import locks, systemd
 from ketch.guest.daemon.config import ConfigError, DaemonConfig
@@ -33,8 +34,8 @@ class Daemon:
         engine = Engine(self.config)
         await engine.start()
         app = build_app(engine)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                               shutdown_timeout=self.config.shutdown_timeout)
+        runner = ApiRunner(app, handle_signals=False, access_log=None,
+                           shutdown_timeout=self.config.shutdown_timeout)
         await runner.setup()
         unix_paths = await start_sites(runner, self.config)
         loop = asyncio.get_running_loop()
@@ -71,6 +72,25 @@ class Daemon:
         engine.publish_daemon_event("reload", attrs)
 
 
+def raise_open_files_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit, as Go (and so Moby) does at start: every API
+    connection, container stream and pipe is a descriptor. Never above the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard
+    if hard == resource.RLIM_INFINITY:  # the kernel still caps descriptors at nr_open
+        try:
+            with open("/proc/sys/fs/nr_open", encoding="ascii") as f:
+                target = int(f.read())
+        except (OSError, ValueError):
+            return
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError) as e:
+        log.warning(f"could not raise the open files limit to {target}: {e}")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         config, args = daemon_config.load(argv)
@@ -89,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         log.critical("dockerd needs to be started with root privileges.")
         return 1
     log.info(f"Starting up ketch dockerd {KETCH_VERSION} (API {API_VERSION})")
+    raise_open_files_limit()
     try:
         os.makedirs(config.data_root, exist_ok=True)
         pid_lock, root_lock = locks.acquire(config.pidfile,

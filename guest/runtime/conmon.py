@@ -70,21 +70,27 @@ def attach_socket_path(socket_dir: str, container_id: str) -> str:
     return os.path.join(socket_dir, container_id[:12], "attach")
 
 
-def _read_sync(fd: int, timeout: float) -> dict[str, object]:
-    import select
+async def _read_sync(fd: int, timeout: float) -> dict[str, object]:
+    """conmon's first JSON line on the sync pipe (takes ownership of fd).
 
-    buf = b""
-    ready, _, _ = select.select([fd], [], [], timeout)
-    while ready:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        buf += chunk
-        if b"\n" in buf:
-            break
-        ready, _, _ = select.select([fd], [], [], timeout)
-    line = buf.split(b"\n", 1)[0]
-    if not line:
+    Read through the event loop (epoll): select() fails for descriptors above 1,023, which a
+    busy daemon has."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    try:
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    except BaseException:
+        pipe.close()
+        raise
+    try:
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    except (TimeoutError, ValueError):
+        line = b""
+    finally:
+        transport.close()
+    if not line.strip():
         return {"data": -1, "message": "conmon exited without reporting the container"}
     return json.loads(line)  # type: ignore[no-any-return]
 
@@ -116,9 +122,10 @@ async def launch(spec: ConmonLaunch, timeout: float = 60) -> int:
         os.write(start_w, b"0")
         os.close(start_w)
         _, stderr = await proc.communicate()
-        result = await asyncio.to_thread(_read_sync, sync_r, timeout)
-    finally:
+    except BaseException:
         os.close(sync_r)
+        raise
+    result = await _read_sync(sync_r, timeout)
     pid = int(result.get("data", -1))  # type: ignore[call-overload]
     if pid <= 0:
         message = str(result.get("message") or stderr.decode(errors="replace"))

@@ -1,10 +1,12 @@
-"""OCI runtime spec generation from Docker's Config/HostConfig (pure: no I/O, unit-tested)."""
+"""OCI runtime spec generation from Docker's Config/HostConfig (pure but for a cached check of
+the kernel's seccomp support; unit-tested)."""
 
 import resource
 from dataclasses import dataclass, field
 from typing import Any
 
 from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.runtime.seccomp import container_filter
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Moby's default capability set.
@@ -215,6 +217,9 @@ def build_spec(config: dict[str, Any], host_config: dict[str, Any],
     }
     if inputs.cgroups_path:
         linux["cgroupsPath"] = inputs.cgroups_path
+    seccomp = container_filter(security_opts, privileged, caps)
+    if seccomp is not None:
+        linux["seccomp"] = seccomp
     if not privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)

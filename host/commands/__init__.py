@@ -2,7 +2,9 @@
 
 from ketch.host.commands import (
     autostart,
+    dashboard,
     delete,
+    desktop,
     doctor,
     image,
     list_instances,
@@ -16,4 +18,4 @@ from ketch.host.commands import (
 )
 
 COMMANDS = [start, stop, status, ssh, logs, list_instances, delete, doctor, image, selftest,
-            autostart, version]
+            autostart, dashboard, desktop, version]

@@ -10,10 +10,12 @@ from ketch.host.config import resolve
 from ketch.host.driver.accel import choose, platform_accel, qemu_binary
 from ketch.host.driver.qemu_argv import Image
 from ketch.host.instance import SOCKET_PATH_LIMIT, Instance, data_root
+from ketch.host.timesync import GuestClock
 from ketch.host.vmimage import Installed, describe_missing
 
 NAME, HELP = "doctor", "check that this host can run Ketch, and say how to fix what is not"
 MIN_FREE_GIB = 5
+MAX_CLOCK_SKEW = 0.5  # seconds; the agent keeps it under THRESHOLD_SECONDS (0.1)
 
 
 @dataclasses.dataclass
@@ -79,7 +81,29 @@ def checks(instance: Instance) -> list[Check]:
                          virtiofsd or "not found",
                          "install virtiofsd (Debian 12: bookworm-backports; Debian 13+: "
                          "apt-get install virtiofsd)"))
+    if instance.agent_pid() and instance.qemu_pid():
+        results.append(clock_check(instance))
     return results
+
+
+def clock_check(instance: Instance) -> Check:
+    """How far the running guest's clock is from this host's, measured now."""
+    from ketch.host.ssh import SshSession  # paramiko: only when a VM runs
+    fix = ("the host agent corrects it twice a second: see agent.log; else ketch stop && "
+           "ketch start")
+    session = SshSession("127.0.0.1", int(instance.read_state().get("ssh_port") or 0),
+                         instance.ssh_key)
+    clock = GuestClock(session.exec_channel)
+    try:
+        offset, round_trip = clock.offset()
+    except Exception as e:  # paramiko raises several unrelated types
+        return Check("guest clock", False, f"could not measure it: {e}", fix)
+    finally:
+        clock.close()
+        session.close()
+    return Check("guest clock", abs(offset) <= MAX_CLOCK_SKEW,
+                 f"{offset:+.3f} s from the host's (measured with a {round_trip * 1000:.0f} ms "
+                 f"round trip)", fix)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,6 +18,7 @@ from ketch.host.driver import BootInfo, Driver
 from ketch.host.driver.accel import choose, qemu_binary
 from ketch.host.driver.qemu_argv import Image, Share, build_argv
 from ketch.host.driver.snapshot import BootSnapshot, ConfigPort, wait_resumed
+from ketch.host.driver.tsc import host_tsc_khz
 from ketch.host.instance import data_root
 
 log = logging.getLogger("ketch.qemu")
@@ -106,7 +107,8 @@ class QemuDriver(Driver):
         shares = self.start_shares(boot_config)
         via_port = not shares  # vhost-user-fs cannot be migrated: no snapshot with shares
         argv = build_argv(qemu, self.config, self.instance, image, accel, ssh_port,
-                          None if via_port else boot_config, shares)
+                          None if via_port else boot_config, shares,
+                          host_tsc_khz(data_root() / "host-tsc.json"))
         info = BootInfo("127.0.0.1", ssh_port, accel)
         if via_port:
             snapshot = BootSnapshot(self.instance)

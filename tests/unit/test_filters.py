@@ -23,3 +23,26 @@ def test_matchers() -> None:
     assert f.exact_match("absent", "anything")
     assert f.match_kv_list("label", {"a": "x", "b": "2"})
     assert not f.match_kv_list("label", {"a": "x", "b": "3"})
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[]", "json: cannot unmarshal array into Go value of type map[string]map[string]bool"),
+    ('{"name":5}', "json: cannot unmarshal number into Go value of type map[string]bool"),
+    ('{"name":[1]}', "json: cannot unmarshal array into Go value of type map[string]bool"),
+    ('{"name":{"x":"yes"}}', "json: cannot unmarshal string into Go value of type bool"),
+    ("[" * 100_000, "exceeded max depth"),
+])
+def test_filters_of_the_wrong_shape_name_the_go_type(text: str, message: str) -> None:
+    with pytest.raises(InvalidParameter) as raised:
+        Filters.parse(text)
+    assert raised.value.message == f"invalid filter: {message}"
+
+
+def test_regex_match_like_moby() -> None:
+    f = Filters({"name": {"^we", "[", "(a"}})
+    assert f.match("name", "web")
+    assert not f.match("name", "x")
+    assert not Filters({"name": {"["}}).match("name", "a[b")
+    assert Filters({"name": {"["}}).match("name", "[")
+    assert Filters().match("name", "anything")
+    assert Filters({"name": {"b$"}}).match("name", "/a", "ab")

@@ -54,14 +54,16 @@ class BuildService(Service):
         tags = []
         for tag in options.tags:
             try:
-                tags.append(reference.parse(tag).tag_or_latest())
+                ref = reference.parse(tag)
             except InvalidParameter as e:
                 raise InvalidParameter(f"invalid tag \"{tag}\": {e.message}") from None
+            if ref.digest:
+                raise InvalidParameter("build tag cannot contain a digest")
+            tags.append(ref.tag_or_latest())
         context = await BuildContext.receive(body, self.engine.layout.data("build", "tmp"))
         try:
-            name, text = context.read_dockerfile(options.dockerfile)
-            context.apply_dockerignore(name)
-            dockerfile = parse(text)
+            # Big contexts and Dockerfiles take a while to walk and parse: off the loop.
+            dockerfile = await asyncio.to_thread(_read_and_parse, context, options.dockerfile)
         except BaseException:
             context.close()
             raise
@@ -71,6 +73,12 @@ class BuildService(Service):
         """POST /build/prune: forget the step cache (its images stay until `image prune`)."""
         dropped = self.cache.prune()
         return {"CachesDeleted": dropped or None, "SpaceReclaimed": 0}
+
+
+def _read_and_parse(context: BuildContext, dockerfile_name: str) -> Dockerfile:
+    name, text = context.read_dockerfile(dockerfile_name)
+    context.apply_dockerignore(name)
+    return parse(text, dockerfile_name or name)
 
 
 class BuildSession:

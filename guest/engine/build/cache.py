@@ -27,8 +27,9 @@ class BuildCache:
     def get(self, key: str) -> str | None:
         return self.entries.get(key)
 
-    def put(self, key: str, image_id: str) -> None:
-        self.entries[key] = image_id
+    def put(self, entries: dict[str, str]) -> None:
+        """Record steps (key -> image ID), written in one go."""
+        self.entries.update(entries)
         write_json_atomic(self.path, self.entries)
 
     def forget(self, key: str) -> None:

@@ -45,6 +45,8 @@ def container_body(builder: "Builder", argv: list[str], args: dict[str, str]) ->
         "Env": [*(config.get("Env") or []), *(f"{k}={v}" for k, v in sorted(args.items()))],
         "WorkingDir": config.get("WorkingDir") or "",
         "User": config.get("User") or "",
+        # A VOLUME still pending (not in builder.image yet) hides its folder from the layer.
+        "Volumes": config.get("Volumes"),
         "Healthcheck": {"Test": ["NONE"]},
         "AttachStdout": True,
         "AttachStderr": True,

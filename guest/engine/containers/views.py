@@ -1,6 +1,5 @@
 """Container JSON as Moby shapes it: inspect, the `docker ps` list entry and its filters."""
 
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -233,8 +232,7 @@ def _matches(c: Container, filters: Filters, exited_codes: set[int],
              ancestors: set[str] | None) -> bool:
     if "id" in filters and not any(c.id.startswith(v) for v in filters.get("id")):
         return False
-    if "name" in filters and not any(re.search(v, c.name) or re.search(v, c.name.lstrip("/"))
-                                     for v in filters.get("name")):
+    if not filters.match("name", c.name, c.name.lstrip("/")):
         return False
     if not filters.match_kv_list("label", c.config.get("Labels") or {}):
         return False

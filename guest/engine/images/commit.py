@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine import hostinfo
@@ -28,14 +29,17 @@ def _pack_to_file(upper_dir: str, path: str) -> None:
 
 def new_config(parent: Image | None, container_config: dict[str, Any],
                history_entry: dict[str, Any], diff_ids: list[str],
-               empty_layer: bool) -> dict[str, Any]:
+               empty_layer: bool, earlier_history: Sequence[dict[str, Any]] = ()
+               ) -> dict[str, Any]:
+    """The child's config document; earlier_history are entries (config-only build steps)
+    recorded between the parent and this one."""
     now = format_rfc3339_nano(time.time_ns())
     config_in = dict(container_config)
     top = {key: config_in.pop(key) for key in TOP_LEVEL_KEYS if key in config_in}
     base: dict[str, Any] = dict(parent.config) if parent else {}
     for legacy in ("container", "container_config", "docker_version", "id", "parent"):
         base.pop(legacy, None)
-    history = list(base.get("history") or [])
+    history = [*(base.get("history") or []), *earlier_history]
     entry = {"created": now, **history_entry}
     if empty_layer:
         entry["empty_layer"] = True
@@ -63,7 +67,8 @@ def new_config(parent: Image | None, container_config: dict[str, Any],
 
 async def commit_image(service: "ImageService", parent: Image | None, upper_dir: str | None,
                        container_config: dict[str, Any], history_entry: dict[str, Any],
-                       tag: str | None) -> Image:
+                       tag: str | None,
+                       earlier_history: Sequence[dict[str, Any]] = ()) -> Image:
     diff_ids = parent.diff_ids if parent else []
     parent_chain = chain_ids(diff_ids)[-1] if diff_ids else None
     pins = chain_ids(diff_ids)
@@ -80,7 +85,7 @@ async def commit_image(service: "ImageService", parent: Image | None, upper_dir:
             diff_ids = [*diff_ids, layer.diff_id]
             pins = [*pins, layer.chain_id]
         doc = new_config(parent, container_config, history_entry, diff_ids,
-                         empty_layer=upper_dir is None)
+                         empty_layer=upper_dir is None, earlier_history=earlier_history)
         raw = json.dumps(doc, separators=(",", ":")).encode()
         with service.pinned(pins[-1:]):
             async with service.lock:

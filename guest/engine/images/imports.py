@@ -103,7 +103,7 @@ async def import_image(service: "ImageService", source: str, body: AsyncIterator
             source = f"http://{source}"
         body = _url_chunks(source)
     wanted = mf.parse_platform(platform) if platform else None
-    ref = reference.parse_repository_tag(repo, tag).tag_or_latest() if repo else None
+    ref = reference.repo_tag_reference(repo, tag)
     staging = service.temp_dir("import-")
     try:
         path = os.path.join(staging, "layer")

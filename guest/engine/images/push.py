@@ -109,7 +109,10 @@ async def upload_blob(client: RegistryClient, repo: str, digest: str, path: str 
 
 
 def refs_to_push(service: "ImageService", name: str, tag: str) -> list[Reference]:
-    ref = reference.parse_repository_tag(name, tag)
+    ref = reference.parse(name)
+    if tag:  # push by digest is not supported: the tag must be a tag
+        reference.validate_tag(tag)
+        ref = ref.with_tag(tag)
     if ref.tag or ref.digest:
         if service.store.references.get(ref) is None:
             raise NotFound(f"tag does not exist: {ref.familiar}")

@@ -75,7 +75,8 @@ async def search(service: "ImageService", term: str, limit: int | None,
     else:
         domain, query = DOCKER_HUB, term
     config = service.engine.config
-    candidates = await endpoints_for(domain, config.insecure_registries, [])
+    candidates = await endpoints_for(domain, config.insecure_registries, [],
+                                     config.host_loopback_ip)
     if domain == DOCKER_HUB:
         candidates = [candidates[-1].__class__("https://index.docker.io")]
     session = service.distribution().session()

@@ -54,8 +54,13 @@ def link_index(ipr: IPRoute, name: str) -> int | None:
     return found[0] if found else None
 
 
-def ensure_bridge(name: str, address: str, prefixlen: int, mtu: int = 0) -> None:
-    """Create the bridge with its gateway address (idempotent) and bring it up."""
+def ensure_bridge(name: str, address: str, prefixlen: int, mtu: int = 0,
+                  route_localnet: bool = False) -> None:
+    """Create the bridge with its gateway address (idempotent) and bring it up.
+
+    route_localnet lets loopback-published ports be DNATed out through the bridge; it also
+    makes the bridge accept 127/8 from containers, which the raw-table rules drop
+    (iptables.BridgeRules), so it is only on where those rules are."""
     with IPRoute() as ipr:
         index = link_index(ipr, name)
         if index is None:
@@ -74,7 +79,7 @@ def ensure_bridge(name: str, address: str, prefixlen: int, mtu: int = 0) -> None
         if (address, prefixlen) not in have:
             ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
         ipr.link("set", index=index, state="up")
-    set_sysctl(f"net.ipv4.conf.{name}.route_localnet", "1")
+    set_sysctl(f"net.ipv4.conf.{name}.route_localnet", "1" if route_localnet else "0")
 
 
 def delete_link(name: str) -> None:

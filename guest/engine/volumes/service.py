@@ -42,6 +42,7 @@ class VolumeService(Service):
         self.lock = asyncio.Lock()
 
     async def start(self) -> None:
+        await asyncio.to_thread(self.store.sweep)
         for record in self.store.load_all():
             record.setdefault("Containers", {})
             self.volumes[record["Name"]] = record

@@ -2,18 +2,25 @@
 
 volumes/<name>/_data        the volume's content (or the mount point of its tmpfs/device)
 volumes/<name>/volume.json  driver, labels, options, creation time and the containers using it
+volumes/.trash/             volumes being deleted: renamed here in one step (record and content
+                            vanish together), then deleted; whatever a crash left is deleted at
+                            the next start
 """
 
 import contextlib
+import logging
 import os
 import re
 import shutil
+import tempfile
 from typing import Any
 
-from ketch.guest.store.atomic import read_json, write_json_atomic
+from ketch.guest.store.atomic import fsync_dir, read_json, write_json_atomic
 from ketch.guest.store.layout import Layout
 
+log = logging.getLogger("ketch.volumes")
 META_FILE = "volume.json"
+TRASH = ".trash"
 
 
 def _unescape(field: str) -> str:
@@ -63,13 +70,32 @@ class VolumeStore:
         write_json_atomic(os.path.join(self.path(record["Name"]), META_FILE), record)
 
     def delete(self, name: str) -> None:
-        """Metadata first (the volume is gone from then on), then the content.
+        """Record and content leave together (one rename into the trash), then the content
+        is deleted: a crash in between never leaves a nameless half volume behind.
 
         Never recurses through a mount: a bind-device volume's _data is someone's directory.
         """
         if is_mountpoint(self.data_path(name)):
             raise VolumeStillMounted(self.data_path(name))
-        folder = self.path(name)
+        trash = os.path.join(self.root, TRASH)
+        os.makedirs(trash, mode=0o700, exist_ok=True)
+        aside = tempfile.mkdtemp(prefix=f"{name}-", dir=trash)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(folder, META_FILE))
-        shutil.rmtree(folder, ignore_errors=True)
+            os.rename(self.path(name), os.path.join(aside, name))
+        fsync_dir(self.root)
+        shutil.rmtree(aside, ignore_errors=True)
+
+    def sweep(self) -> None:
+        """At start: finish deletions a crash interrupted, and drop folders without a record
+        (a killed create, or a deletion by an older version that removed the record first)."""
+        trash = os.path.join(self.root, TRASH)
+        for name in os.listdir(self.root):
+            if name == TRASH or os.path.isfile(os.path.join(self.root, name, META_FILE)):
+                continue
+            if is_mountpoint(self.data_path(name)):
+                log.warning(f"volume folder {name} has no record but is mounted: left alone")
+                continue
+            log.warning(f"removing volume folder {name}: it has no record")
+            self.delete(name)
+        if os.path.isdir(trash):
+            shutil.rmtree(trash, ignore_errors=True)

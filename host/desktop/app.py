@@ -1,0 +1,83 @@
+"""`ketch desktop`: the UI server in a thread, the window (pywebview) on the main thread, the
+tray icon (pystray) in its own process, since both want the main thread on macOS.
+
+pywebview and pystray are the optional `ketch[desktop]` extras: without a webview backend the
+dashboard opens in the default browser, without pystray there is no tray icon."""
+
+import logging
+import subprocess
+import sys
+import threading
+import webbrowser
+
+from ketch.host.desktop.engine import resolve_target
+from ketch.host.desktop.server import DesktopServer
+
+log = logging.getLogger("ketch.desktop")
+WINDOW_SIZE = (1180, 780)
+
+
+def spawn_tray(server: DesktopServer, name: str) -> subprocess.Popen[bytes] | None:
+    """The tray process; None (with the reason printed) when pystray is not installed."""
+    try:
+        import pystray  # noqa: F401  (only checks that the extra is installed)
+    except ImportError:
+        print("ketch: no tray icon: pip install 'ketch[desktop]' for pystray", file=sys.stderr)
+        return None
+    return subprocess.Popen([sys.executable, "-m", "ketch.host.desktop.tray", server.base_url,
+                             name], stdin=subprocess.PIPE)
+
+
+def start_tray(server: DesktopServer, name: str) -> subprocess.Popen[bytes] | None:
+    tray = spawn_tray(server, name)
+    if tray is not None and tray.stdin is not None:
+        tray.stdin.write(server.token.encode() + b"\n")  # not on the command line: ps shows it
+        tray.stdin.flush()
+    return tray
+
+
+def open_window(server: DesktopServer, on_ready: threading.Event) -> bool:
+    """The window, until it is closed; False when no webview backend can show one."""
+    try:
+        import webview
+    except ImportError:
+        print("ketch: no window: pip install 'ketch[desktop]' for pywebview; "
+              "using the browser", file=sys.stderr)
+        return False
+    window = webview.create_window("Ketch", server.url, width=WINDOW_SIZE[0],
+                                   height=WINDOW_SIZE[1], min_size=(800, 500))
+    server.on_quit = window.destroy
+    try:
+        webview.start(on_ready.set)
+    except Exception as e:  # pywebview raises a bare Exception when it finds no GUI backend
+        print(f"ketch: no window ({e}); using the browser", file=sys.stderr)
+        return False
+    return True
+
+
+def run_desktop(name: str, tray: bool = True, browser: bool = False) -> int:
+    server = DesktopServer(resolve_target(name))
+    server.run_in_thread()
+    print(f"ketch: dashboard at {server.url}", flush=True)
+    tray_process = start_tray(server, name) if tray else None
+    window_ready = threading.Event()
+
+    def quit_with_tray() -> None:
+        assert tray_process is not None
+        tray_process.wait()
+        server.quit()
+
+    if tray_process is not None:
+        threading.Thread(target=quit_with_tray, name="tray watcher", daemon=True).start()
+    try:
+        if browser or not open_window(server, window_ready):
+            webbrowser.open(server.url)
+            server.stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if tray_process is not None and tray_process.poll() is None:
+            tray_process.terminate()
+            tray_process.wait(10)
+        server.stop()
+    return 0

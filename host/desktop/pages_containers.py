@@ -1,0 +1,178 @@
+"""Containers: the grouped, live list with actions, and one container's page (state, live
+usage, logs that follow, inspect; the terminal is in terminal.py)."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from ketch.host.desktop import views
+from ketch.host.desktop.docker import DockerError, demux
+from ketch.host.desktop.live import Fragments, encode_event, open_stream, touches
+from ketch.host.desktop.ui import Context, context_of
+
+routes = web.RouteTableDef()
+ACTIONS = {
+    "start": ("POST", "/containers/{id}/start", "start"),
+    "stop": ("POST", "/containers/{id}/stop", "stop"),
+    "restart": ("POST", "/containers/{id}/restart", "restart"),
+    "pause": ("POST", "/containers/{id}/pause", "pause"),
+    "unpause": ("POST", "/containers/{id}/unpause", "resume"),
+    "kill": ("POST", "/containers/{id}/kill", "kill"),
+    "delete": ("DELETE", "/containers/{id}", "delete"),
+}
+LOG_TAIL = 1000
+
+
+async def container_groups(context: Context) -> list[views.ContainerGroup]:
+    return views.container_groups(await context.docker.get("/containers/json", all=True))
+
+
+def engine_fragment(context: Context, events: list[dict[str, Any]]) -> Fragments:
+    if any(e.get("Type") == "engine" for e in events):
+        return {"engine": context.render("engine_pill.html")}
+    return {}
+
+
+@routes.get("/")
+async def home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/containers")
+
+
+@routes.get("/containers")
+async def containers_page(request: web.Request) -> web.Response:
+    context = context_of(request)
+    try:
+        groups, error = await container_groups(context), ""
+    except DockerError as e:
+        groups, error = [], e.for_user("list the containers")
+    return context.page("containers.html", page="containers", groups=groups, error=error)
+
+
+@routes.get("/live/containers")
+async def containers_live(request: web.Request) -> web.StreamResponse:
+    context = context_of(request)
+
+    async def render(events: list[dict[str, Any]]) -> Fragments:
+        fragments = engine_fragment(context, events)
+        if any(e.get("Type") in ("container", "engine") for e in events):
+            if context.hub.engine_up:
+                groups = await container_groups(context)
+            else:
+                groups = []
+            fragments["rows"] = context.render("containers_rows.html", groups=groups)
+        return fragments
+
+    return await context.live(request, render)
+
+
+async def act(context: Context, action: str, container_id: str) -> None:
+    method, path, _ = ACTIONS[action]
+    params = {"force": True} if action == "delete" else None
+    await context.docker.request(method, path.format(id=container_id), params, timeout=120)
+
+
+@routes.post("/containers/action")
+async def container_action(request: web.Request) -> web.Response:
+    """One action on one or more containers (bulk select posts several ids)."""
+    context = context_of(request)
+    form = await request.post()
+    action = str(form.get("action", ""))
+    ids = [str(i) for i in form.getall("id", [])]
+    if action not in ACTIONS:
+        return context.toast(f"Unknown action {action!r}.", error=True)
+    if not ids:
+        return context.toast("Select at least one container first.", error=True)
+    results = await asyncio.gather(*(act(context, action, i) for i in ids),
+                                   return_exceptions=True)
+    errors = [r for r in results if isinstance(r, DockerError)]
+    if errors:
+        verb = ACTIONS[action][2]
+        return context.toast(" ".join(e.for_user(f"{verb} the container") for e in errors),
+                             error=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    done = {"delete": "deleted", "stop": "stopped", "kill": "killed", "pause": "paused",
+            "unpause": "resumed", "start": "started", "restart": "restarted"}[action]
+    count = f"{len(ids)} containers" if len(ids) > 1 else "Container"
+    return context.toast(f"{count} {done}.")
+
+
+@routes.get("/containers/{id}")
+async def container_page(request: web.Request) -> web.Response:
+    context = context_of(request)
+    try:
+        inspect = await context.docker.get(f"/containers/{request.match_info['id']}/json")
+    except DockerError as e:
+        if e.status == 404:
+            raise web.HTTPFound("/containers") from e
+        return context.page("error.html", page="containers",
+                            error=e.for_user("show the container"))
+    return context.page("container.html", page="containers", c=inspect,
+                        name=inspect["Name"].lstrip("/"),
+                        inspect_json=json.dumps(inspect, indent=2))
+
+
+async def usage_stream(context: Context, container_id: str) -> AsyncIterator[Fragments]:
+    """The container's CPU and memory while its page is open (one stats stream)."""
+    async for stats in context.docker.json_stream(
+            "GET", f"/containers/{container_id}/stats", {"stream": True}):
+        usage = views.usage_from_stats(stats)
+        if usage is not None:
+            yield {"usage": context.render("usage.html", usage=usage)}
+
+
+@routes.get("/live/containers/{id}")
+async def container_live(request: web.Request) -> web.StreamResponse:
+    context = context_of(request)
+    container_id = request.match_info["id"]
+    try:
+        container_id = (await context.docker.get(f"/containers/{container_id}/json"))["Id"]
+    except DockerError as e:
+        raise web.HTTPNotFound(text=e.for_user("follow the container")) from e
+
+    async def render(events: list[dict[str, Any]]) -> Fragments:
+        fragments = engine_fragment(context, events)
+        if touches(events, container_id):
+            try:
+                inspect = await context.docker.get(f"/containers/{container_id}/json")
+            except DockerError:
+                inspect = None
+            fragments["state"] = context.render("container_state.html", c=inspect)
+        return fragments
+
+    return await context.live(request, render, (usage_stream(context, container_id),))
+
+
+@routes.get("/containers/{id}/logs")
+async def container_logs(request: web.Request) -> web.StreamResponse:
+    """The logs as SSE: each event a JSON list of [stream, text] chunks, as they arrive.
+    Chunks are passed on whole (not per line) so the page keeps up with fast writers."""
+    context = context_of(request)
+    container_id = request.match_info["id"]
+    inspect = await context.docker.get(f"/containers/{container_id}/json")
+    tty = bool(inspect["Config"].get("Tty"))
+    response = await open_stream(request)
+    params = {"follow": True, "stdout": True, "stderr": True,
+              "tail": request.query.get("tail", LOG_TAIL)}
+    buffer = bytearray()
+    try:
+        async for chunk in context.docker.stream("GET", f"/containers/{container_id}/logs",
+                                                 params):
+            if tty:
+                frames = [(1, chunk)]
+            else:
+                buffer += chunk
+                frames = demux(buffer)
+            if frames:
+                data = json.dumps([[s, p.decode(errors="replace")] for s, p in frames])
+                await response.write(encode_event("logs", data))
+        await response.write(encode_event("end", "the container stopped"))
+    except DockerError as e:
+        await response.write(encode_event("end", e.for_user("follow the logs")))
+    except ConnectionResetError:
+        pass
+    return response

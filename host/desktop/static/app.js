@@ -1,0 +1,73 @@
+// Shared behaviour: live-stream marker, toasts, and the containers list's search, sort and
+// selection (kept across the live re-renders the server pushes).
+"use strict";
+
+document.body.addEventListener("htmx:sseOpen", () => { document.body.dataset.live = "1"; });
+document.body.addEventListener("htmx:sseError", () => { delete document.body.dataset.live; });
+
+// Toasts fade after a while; errors stay until dismissed.
+new MutationObserver((changes) => {
+  for (const change of changes) {
+    for (const node of change.addedNodes) {
+      if (node.classList && node.classList.contains("toast") && !node.classList.contains("error")) {
+        setTimeout(() => node.remove(), 5000);
+      }
+    }
+  }
+}).observe(document.getElementById("toasts"), { childList: true });
+
+const rowsBody = document.getElementById("rows");
+if (document.body.dataset.page === "containers" && rowsBody) {
+  const filter = document.getElementById("filter");
+  const sort = document.getElementById("sort");
+  const bulk = document.getElementById("bulk");
+  const selectAll = document.getElementById("select-all");
+  let selected = new Set();
+
+  const boxes = () => rowsBody.querySelectorAll("input[name=id]");
+  const apply = () => {
+    const words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
+    const key = sort.value;
+    const groups = new Map();
+    for (const row of rowsBody.querySelectorAll("tr.row")) {
+      const text = row.dataset.search.toLowerCase();
+      row.hidden = !words.every((w) => text.includes(w));
+      const group = row.dataset.project;
+      if (!groups.has(group)) groups.set(group, []);
+      groups.get(group).push(row);
+    }
+    for (const [project, rows] of groups) {
+      rows.sort((a, b) => key === "created" ? b.dataset.created - a.dataset.created
+        : a.dataset[key].localeCompare(b.dataset[key]));
+      const header = project ? rowsBody.querySelector(`tr.group[data-project="${CSS.escape(project)}"]`) : null;
+      if (header) header.hidden = rows.every((r) => r.hidden);
+      let anchor = header;
+      for (const row of rows) {
+        if (anchor) anchor.after(row); else rowsBody.prepend(row);
+        anchor = row;
+      }
+    }
+    for (const box of boxes()) box.checked = selected.has(box.value);
+    bulk.classList.toggle("shown", selected.size > 0);
+    document.getElementById("selected-count").textContent = `${selected.size} selected`;
+  };
+  rowsBody.addEventListener("change", (e) => {
+    if (e.target.name !== "id") return;
+    if (e.target.checked) selected.add(e.target.value); else selected.delete(e.target.value);
+    apply();
+  });
+  selectAll.addEventListener("change", () => {
+    selected = new Set();
+    if (selectAll.checked) for (const box of boxes()) if (!box.closest("tr").hidden) selected.add(box.value);
+    apply();
+  });
+  rowsBody.addEventListener("htmx:sseMessage", () => {
+    const present = new Set([...boxes()].map((b) => b.value));
+    selected = new Set([...selected].filter((id) => present.has(id)));
+    apply();
+  });
+  bulk.addEventListener("htmx:afterRequest", () => { selected.clear(); selectAll.checked = false; apply(); });
+  filter.addEventListener("input", apply);
+  sort.addEventListener("change", apply);
+  apply();
+}
