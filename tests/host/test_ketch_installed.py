@@ -1,28 +1,44 @@
-"""The frozen (onedir) build end to end, with no source checkout on PYTHONPATH: `ketch start`
-boots the VM, `docker run` works through the forwarded socket, and inside the VM the init's
-systemctl front serves docker.service (status with its PID, restart keeping containers
-running, stop/start) and journalctl -u docker; then `ketch stop`."""
+"""The installed product end to end: the .deb (the frozen onedir build and the VM image from
+its packed artifact) installed with dpkg, then `/usr/bin/ketch start` with no source checkout
+on PYTHONPATH and no $KETCH_IMAGE boots the VM, `docker run` works through the forwarded
+socket, and inside the VM the init's systemctl front serves docker.service (status with its
+PID, restart keeping containers running, stop/start) and journalctl -u docker; then `ketch
+stop`, and dpkg -r."""
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ketch.host.testing.packages import build_deb, installed
 from ketch.host.testing.runner import Ketch
+from ketch.host.vmimage import pack
+
+ARTIFACTS = Path(os.environ.get("KETCH_BUILD_CACHE") or Path.home() / ".cache" / "ketch-build")
+pytestmark = pytest.mark.skipif(os.path.exists("/opt/ketch"),
+                                reason="a ketch package is installed already")
 
 
 @pytest.fixture(scope="module")
 def frozen_ketch(frozen_onedir: Path, vm_image_dir: Path, busybox_tar: str,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ketch]:
-    runner = Ketch(tmp_path_factory.mktemp("frozen"), vm_image_dir,
-                   command=[str(frozen_onedir / "ketch")])
-    assert "PYTHONPATH" not in runner.env
-    runner.start_output = runner.ketch("start", "--cpus", "2", "--memory", "2").stdout
-    try:
-        runner.docker("load", "-i", busybox_tar)
-        yield runner
-    finally:
-        runner.cleanup()
+    base = tmp_path_factory.mktemp("installed")
+    # Packed once per image version (zstd, ~1 min cold), outside the checkout.
+    artifact = pack(vm_image_dir, ARTIFACTS / "vm-image-artifacts")
+    deb = build_deb(frozen_onedir, artifact, base / "deb")
+    with installed(deb):
+        runner = Ketch(base, vm_image_dir, command=["/usr/bin/ketch"])
+        del runner.env["KETCH_IMAGE"]
+        assert "PYTHONPATH" not in runner.env
+        shown = runner.ketch("image").stdout
+        assert "-> beside the installed agent: /opt/ketch/vm-image/" in shown, shown
+        runner.start_output = runner.ketch("start", "--cpus", "2", "--memory", "2").stdout
+        try:
+            runner.docker("load", "-i", busybox_tar)
+            yield runner
+        finally:
+            runner.cleanup()
 
 
 def main_pid(ketch: Ketch) -> int:

@@ -2,7 +2,6 @@
 beside the installed agent with its checksum, the units verified, and the packaged dockerd
 socket-activated natively and running a container), then dpkg -r leaves nothing behind."""
 
-import fcntl
 import json
 import os
 import shutil
@@ -15,9 +14,10 @@ import pytest
 
 from ketch.guest.testing.daemon import DaemonProcess
 from ketch.guest.testing.images import load_busybox
+from ketch.host.testing.packages import build_deb, dpkg, package_installed
+from ketch.host.testing.packages import installed as installed_package
 from ketch.host.vmimage import pack
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("dpkg-deb") is None or os.path.exists("/opt/ketch"),
     reason="needs root, dpkg-deb, and no ketch package installed already")
@@ -34,42 +34,14 @@ def fake_image_artifact(base: Path) -> Path:
     return pack(built, base / "dist")
 
 
-def build_deb(onedir: Path, image_artifact: Path, out: Path) -> Path:
-    result = subprocess.run([sys.executable, str(REPO / "installers" / "linux" / "deb.py"),
-                             "--onedir", str(onedir), "--image-artifact", str(image_artifact),
-                             "--out", str(out)], check=True, capture_output=True, text=True,
-                            timeout=600)
-    return Path(result.stdout.strip())
-
-
-def dpkg(*args: str) -> subprocess.CompletedProcess[str]:
-    """dpkg under a lock of our own: parallel sessions must not race for dpkg's."""
-    with open("/tmp/ketch-test-dpkg.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        result = subprocess.run(["dpkg", *args], capture_output=True, text=True, timeout=600,
-                                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    assert result.returncode == 0, f"dpkg {args}: {result.stdout}\n{result.stderr}"
-    return result
-
-
 @pytest.fixture(scope="module")
 def installed(frozen_onedir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     base = tmp_path_factory.mktemp("deb")
     artifact = fake_image_artifact(base)
     deb = build_deb(frozen_onedir, artifact, base / "out")
     assert deb.name.startswith("ketch_") and deb.name.endswith("_amd64.deb")
-    dpkg("-i", str(deb))
-    try:
+    with installed_package(deb):  # the last test removes it
         yield json.loads(artifact.read_text())
-    finally:
-        if package_installed():  # the last test removes it; this is for a failure before
-            dpkg("-r", "ketch")
-
-
-def package_installed() -> bool:
-    status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "ketch"],
-                            capture_output=True, text=True)
-    return "install ok installed" in status.stdout
 
 
 def clean_env(tmp_path: Path) -> dict[str, str]:
