@@ -42,7 +42,8 @@ def aiohttp_round_trip() -> str:
 
 def speedups() -> str:
     names = ["multidict._multidict", "yarl._quoting_c", "propcache._helpers_c",
-             "frozenlist._frozenlist", "aiohttp._http_writer", "aiohttp._websocket.reader_c"]
+             "frozenlist._frozenlist", "aiohttp._http_writer", "aiohttp._websocket.reader_c",
+             "msgspec._core"]
     for name in names:
         importlib.import_module(name)
     return ", ".join(names)
