@@ -103,6 +103,17 @@ def begin_engine_action(context: Context, action: str) -> web.Response:
     return context.toast(f"{action.capitalize()}ing the engine; the stages show below.")
 
 
+@routes.get("/live/{page:settings|troubleshoot}")
+async def static_page_live(request: web.Request) -> web.StreamResponse:
+    """Pages whose content does not follow events still show the engine's state."""
+    context = context_of(request)
+
+    async def render(events: list[dict[str, Any]]) -> Fragments:
+        return engine_fragment(context, events)
+
+    return await context.live(request, render)
+
+
 @routes.get("/settings")
 async def settings_page(request: web.Request) -> web.Response:
     context = context_of(request)

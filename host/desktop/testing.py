@@ -33,6 +33,11 @@ class Browser:
         self.screenshots = screenshots
         self.driver.get(server.url)  # the token, once: the cookie from here on
 
+    def switch(self, server: DesktopServer) -> None:
+        """Drive another UI server from now on (its own token and cookie)."""
+        self.server = server
+        self.driver.get(server.url)
+
     def quit(self) -> None:
         self.driver.quit()
 
@@ -71,7 +76,7 @@ class Browser:
             self.wait(lambda: self.driver.switch_to.alert, what="a confirmation").accept()
 
     def toasts(self) -> list[str]:
-        return [t.text for t in self.find_all("#toasts .toast")]
+        return [t.text for t in self.find_all("#toasts .toast .message")]
 
     def screenshot(self, name: str) -> Path:
         time.sleep(0.3)  # let CSS transitions (progress bars) settle: a picture, not a check
