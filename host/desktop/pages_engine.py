@@ -114,6 +114,14 @@ async def static_page_live(request: web.Request) -> web.StreamResponse:
     return await context.live(request, render)
 
 
+@routes.post("/quit")
+async def quit_app(request: web.Request) -> web.Response:
+    """The tray's Quit: closes the window and stops this server (the engine keeps running)."""
+    context = context_of(request)
+    asyncio.get_running_loop().call_soon(context.quit)
+    return web.Response(text="Quitting.\n")
+
+
 @routes.get("/settings")
 async def settings_page(request: web.Request) -> web.Response:
     context = context_of(request)
