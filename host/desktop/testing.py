@@ -12,8 +12,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from ketch.host.desktop.server import DesktopServer
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT = 30.0
@@ -21,7 +19,7 @@ T = TypeVar("T")
 
 
 class Browser:
-    def __init__(self, server: DesktopServer, screenshots: Path) -> None:
+    def __init__(self, launch_url: str, screenshots: Path) -> None:
         options = webdriver.ChromeOptions()
         for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
                          "--disable-dev-shm-usage", "--window-size=1280,860",
@@ -29,21 +27,20 @@ class Browser:
             options.add_argument(argument)
         options.binary_location = CHROMIUM
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        self.server = server
         self.screenshots = screenshots
-        self.driver.get(server.url)  # the token, once: the cookie from here on
+        self.switch(launch_url)
 
-    def switch(self, server: DesktopServer) -> None:
-        """Drive another UI server from now on (its own token and cookie)."""
-        self.server = server
-        self.driver.get(server.url)
+    def switch(self, launch_url: str) -> None:
+        """Drive the UI server of this launch URL (its token, once: the cookie from here on)."""
+        self.base_url = launch_url.split("/?", 1)[0]
+        self.driver.get(launch_url)
 
     def quit(self) -> None:
         self.driver.quit()
 
     def open(self, path: str) -> None:
         """Load a page and wait until its live stream is connected."""
-        self.driver.get(self.server.base_url + path)
+        self.driver.get(self.base_url + path)
         self.wait(lambda: self.driver.execute_script("return document.body.dataset.live"))
 
     def wait(self, condition: Callable[[], T], timeout: float = WAIT, what: str = "") -> T:

@@ -60,6 +60,6 @@ def ui(daemon: DaemonProcess) -> Iterator[DesktopServer]:
 
 @pytest.fixture(scope="session")
 def browser(ui: DesktopServer, screenshots: Path) -> Iterator["Browser"]:
-    browser = Browser(ui, screenshots)
+    browser = Browser(ui.url, screenshots)
     yield browser
     browser.quit()

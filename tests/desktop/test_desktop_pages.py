@@ -105,7 +105,7 @@ def instance_ui(daemon: DaemonProcess, tmp_path: Path,
 
 def test_settings_are_validated_saved_and_start_at_login(
         browser: Browser, instance_ui: DesktopServer) -> None:
-    browser.switch(instance_ui)
+    browser.switch(instance_ui.url)
     browser.open("/settings")
     cpus = browser.find('input[name="cpus"]')
     cpus.clear()
@@ -129,7 +129,7 @@ def test_settings_are_validated_saved_and_start_at_login(
 
 def test_troubleshoot_runs_doctor_and_writes_a_diagnostics_bundle(
         browser: Browser, instance_ui: DesktopServer) -> None:
-    browser.switch(instance_ui)
+    browser.switch(instance_ui.url)
     browser.open("/troubleshoot")
     assert browser.present(".checks li"), "ketch doctor's checks are listed"
     browser.screenshot("troubleshoot")

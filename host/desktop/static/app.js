@@ -36,16 +36,19 @@ if (document.body.dataset.page === "containers" && rowsBody) {
       if (!groups.has(group)) groups.set(group, []);
       groups.get(group).push(row);
     }
-    for (const [project, rows] of groups) {
+    // The server sends each group newest first: reorder only for another sort.
+    for (const [project, rows] of key === "created" ? [] : groups) {
       rows.sort((a, b) => key === "created" ? b.dataset.created - a.dataset.created
         : a.dataset[key].localeCompare(b.dataset[key]));
-      const header = project ? rowsBody.querySelector(`tr.group[data-project="${CSS.escape(project)}"]`) : null;
-      if (header) header.hidden = rows.every((r) => r.hidden);
-      let anchor = header;
+      let anchor = project ? rowsBody.querySelector(`tr.group[data-project="${CSS.escape(project)}"]`) : null;
       for (const row of rows) {
-        if (anchor) anchor.after(row); else rowsBody.prepend(row);
+        if (anchor) anchor.after(row); else rowsBody.append(row);  // loose ones come last
         anchor = row;
       }
+    }
+    for (const [project, rows] of groups) {
+      const header = project ? rowsBody.querySelector(`tr.group[data-project="${CSS.escape(project)}"]`) : null;
+      if (header) header.hidden = rows.every((r) => r.hidden);
     }
     for (const box of boxes()) box.checked = selected.has(box.value);
     bulk.classList.toggle("shown", selected.size > 0);
@@ -65,6 +68,15 @@ if (document.body.dataset.page === "containers" && rowsBody) {
     const present = new Set([...boxes()].map((b) => b.value));
     selected = new Set([...selected].filter((id) => present.has(id)));
     apply();
+  });
+  // One listener for every row's buttons (fewer elements for htmx to process per render).
+  rowsBody.addEventListener("click", (e) => {
+    const button = e.target.closest("button[data-action]");
+    if (!button) return;
+    if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;
+    htmx.ajax("POST", "/containers/action", {
+      values: { id: button.closest("tr").dataset.id, action: button.dataset.action }, swap: "none",
+    });
   });
   bulk.addEventListener("htmx:afterRequest", () => { selected.clear(); selectAll.checked = false; apply(); });
   filter.addEventListener("input", apply);

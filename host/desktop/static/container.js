@@ -25,6 +25,7 @@ let held = [];        // chunks that arrived while paused
 let partial = ["", 1]; // the unfinished last line and its stream
 let pending = [];     // lines waiting for the next animation frame
 let scheduled = false;
+let received = 0;     // lines taken since the page opened (benchmarks read it)
 
 const ESC = /\x1b\[([0-9;]*)m/g;
 function ansiToNodes(text, stream) {
@@ -92,6 +93,7 @@ function flush() {
   let extra = logs.childElementCount - MAX_LINES;
   while (extra-- > 0) logs.firstElementChild.remove();
   logs.dataset.lines = logs.childElementCount;
+  logs.dataset.received = received;
   if (search.value.trim()) document.getElementById("log-matches").textContent = `${logs.querySelectorAll("div:not(.hidden)").length} matching`;
   if (atBottom) logs.scrollTop = logs.scrollHeight;
 }
@@ -102,6 +104,7 @@ function take(chunks) {
     pieces[0] = (partial[1] === stream ? partial[0] : "") + pieces[0];
     partial = [pieces.pop(), stream];
     for (const piece of pieces) pending.push([piece.replace(/\r$/, ""), stream]);
+    received += pieces.length;
   }
   if (pending.length > MAX_LINES) pending = pending.slice(-MAX_LINES);
   if (!scheduled && pending.length) { scheduled = true; requestAnimationFrame(flush); }
