@@ -139,3 +139,32 @@ def test_an_exec_terminal_runs_a_command(browser: Browser, daemon: DaemonProcess
     browser.wait(lambda: "answer-42" in screen(), what="the command's output")
     browser.screenshot("container-terminal")
     daemon.docker("rm", "-f", container)
+
+
+def test_logs_follow_the_container_across_a_restart(browser: Browser, daemon: DaemonProcess,
+                                                    busybox: str) -> None:
+    container = run_detached(daemon, "--name", "restarted", busybox, "sh", "-c",
+                             "echo started; exec sleep 600")
+    browser.open(f"/containers/{container}")
+    browser.wait(lambda: browser.find("#logs").text.count("started") == 1)
+    daemon.docker("restart", "-t", "0", container)
+    browser.wait(lambda: browser.find("#logs").text.count("started") == 2,
+                 what="the new run's output")
+    daemon.docker("rm", "-f", container)
+
+
+def test_a_compose_project_folds(browser: Browser, daemon: DaemonProcess, busybox: str) -> None:
+    ids = [run_detached(daemon, "--label", "com.docker.compose.project=fold",
+                        "--label", f"com.docker.compose.service=s{i}", busybox, "sleep", "600")
+           for i in range(2)]
+    browser.open("/containers")
+    header = 'tr.group[data-project="fold"]'
+    browser.wait(lambda: all(browser.row_state(i) == "running" for i in ids))
+    browser.click(header)
+    browser.wait(lambda: not any(browser.row(i).is_displayed() for i in ids), what="folded")
+    daemon.docker("pause", ids[0])  # a pushed re-render keeps the fold
+    browser.wait(lambda: browser.row_state(ids[0]) == "paused")
+    assert not browser.row(ids[0]).is_displayed()
+    browser.click(header)
+    browser.wait(lambda: all(browser.row(i).is_displayed() for i in ids), what="unfolded")
+    daemon.docker("rm", "-f", *ids)

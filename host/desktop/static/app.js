@@ -23,6 +23,7 @@ if (document.body.dataset.page === "containers" && rowsBody) {
   const bulk = document.getElementById("bulk");
   const selectAll = document.getElementById("select-all");
   let selected = new Set();
+  const collapsed = new Set();  // compose projects folded by the user
 
   const boxes = () => rowsBody.querySelectorAll("input[name=id]");
   const apply = () => {
@@ -31,7 +32,7 @@ if (document.body.dataset.page === "containers" && rowsBody) {
     const groups = new Map();
     for (const row of rowsBody.querySelectorAll("tr.row")) {
       const text = row.dataset.search.toLowerCase();
-      row.hidden = !words.every((w) => text.includes(w));
+      row.hidden = !words.every((w) => text.includes(w)) || collapsed.has(row.dataset.project);
       const group = row.dataset.project;
       if (!groups.has(group)) groups.set(group, []);
       groups.get(group).push(row);
@@ -48,7 +49,10 @@ if (document.body.dataset.page === "containers" && rowsBody) {
     }
     for (const [project, rows] of groups) {
       const header = project ? rowsBody.querySelector(`tr.group[data-project="${CSS.escape(project)}"]`) : null;
-      if (header) header.hidden = rows.every((r) => r.hidden);
+      if (header) {
+        header.hidden = !collapsed.has(project) && rows.every((r) => r.hidden);
+        header.classList.toggle("collapsed", collapsed.has(project));
+      }
     }
     for (const box of boxes()) box.checked = selected.has(box.value);
     bulk.classList.toggle("shown", selected.size > 0);
@@ -67,6 +71,13 @@ if (document.body.dataset.page === "containers" && rowsBody) {
   rowsBody.addEventListener("htmx:sseMessage", () => {
     const present = new Set([...boxes()].map((b) => b.value));
     selected = new Set([...selected].filter((id) => present.has(id)));
+    apply();
+  });
+  rowsBody.addEventListener("click", (e) => {
+    const group = e.target.closest("tr.group");
+    if (!group) return;
+    const project = group.dataset.project;
+    if (collapsed.has(project)) collapsed.delete(project); else collapsed.add(project);
     apply();
   });
   // One listener for every row's buttons (fewer elements for htmx to process per render).
