@@ -141,3 +141,16 @@ def test_troubleshoot_runs_doctor_and_writes_a_diagnostics_bundle(
     assert {"agent.log", "doctor.json", "engine.json"} <= set(names), names
     browser.open("/engine")
     browser.screenshot("engine-instance")
+
+
+def test_an_engine_action_streams_its_stages_and_failure_into_the_page(
+        browser: Browser, instance_ui: DesktopServer) -> None:
+    browser.switch(instance_ui.url)
+    browser.open("/engine")
+    browser.click("#engine-stop")
+    toast = browser.wait(lambda: browser.toasts(), what="the action's toast")
+    assert toast[0].startswith("Stopping the engine"), toast
+    browser.wait(lambda: "failed (exit 1)" in browser.find("#details").text, what="pushed")
+    assert "no instance named 'desktop-test'" in browser.find(".stage-list").text
+    browser.wait(lambda: any("failed (exit 1)" in t for t in browser.toasts()), what="told")
+    browser.screenshot("engine-action-failed")
