@@ -59,7 +59,15 @@ def ui(daemon: DaemonProcess) -> Iterator[DesktopServer]:
 
 
 @pytest.fixture(scope="session")
-def browser(ui: DesktopServer, screenshots: Path) -> Iterator["Browser"]:
+def chromium(ui: DesktopServer, screenshots: Path) -> Iterator["Browser"]:
     browser = Browser(ui.url, screenshots)
     yield browser
     browser.quit()
+
+
+@pytest.fixture
+def browser(chromium: "Browser", ui: DesktopServer) -> "Browser":
+    """The session's browser, on the shared UI server (a test may have switched it away)."""
+    if chromium.base_url != ui.base_url:
+        chromium.switch(ui.url)
+    return chromium
