@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -46,7 +47,9 @@ class Browser:
     def wait(self, condition: Callable[[], T], timeout: float = WAIT, what: str = "") -> T:
         def check(_: Any) -> T:
             return condition()
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(
+        # a pushed re-render may replace an element between finding and reading it
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.05, ignored_exceptions=(
+            StaleElementReferenceException, NoSuchElementException)).until(
             check, what or getattr(condition, "__name__", ""))
 
     def find(self, css: str) -> WebElement:
