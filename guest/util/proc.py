@@ -8,7 +8,7 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 
-from ketch.guest.engine.errors import EngineError
+from ketch.guest.util.errors import EngineError
 
 log = logging.getLogger("ketch.proc")
 

@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 import zstandard
 
-from ketch.guest.engine.errors import EngineError
+from ketch.guest.util.errors import EngineError
 
 CHUNK = 1 << 20
 WHITEOUT_PREFIX = ".wh."
