@@ -9,16 +9,13 @@ restore work. The bundle folder is also conmon's persist folder: `attach` (SEQPA
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 
 from ketch.guest.runtime.oci import OciRuntime, runtime_message
-from ketch.guest.util.proc import ToolError
+from ketch.guest.util.proc import PIPE, ToolError, spawn
 
-log = logging.getLogger("ketch.conmon")
 CONMON = shutil.which("conmon") or "/usr/bin/conmon"
 # Types conmon puts in the first byte of each attach-socket packet.
 ATTACH_STDOUT = 2
@@ -106,12 +103,9 @@ async def launch(spec: ConmonLaunch, timeout: float = 60) -> int:
     start_r, start_w = os.pipe()
     env = dict(os.environ, _OCI_SYNCPIPE=str(sync_w), _OCI_STARTPIPE=str(start_r))
     argv = spec.argv()
-    log.debug("exec", extra={"fields": {"cmd": " ".join(argv)}})
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, env=env, pass_fds=(sync_w, start_r), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=spec.bundle,
-            start_new_session=True)
+        proc = await spawn(argv, env=env, pass_fds=(sync_w, start_r), stderr=PIPE,
+                           cwd=spec.bundle, new_session=True)
     except BaseException:
         for fd in (sync_r, sync_w, start_r, start_w):
             os.close(fd)

@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import os
 import stat
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,7 @@ from ketch.guest.engine.containers.archive_worker import ArchiveWorkers, stat_he
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import Forbidden, InvalidParameter, NotFound
 from ketch.guest.engine.timestamps import format_rfc3339_nano
+from ketch.guest.util.proc import stream_stdout
 
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService
@@ -149,8 +149,8 @@ class ContainerFiles:
     async def export(self, c: Container) -> AsyncIterator[bytes]:
         self.service.publish(c, "export")
         async with self.merged(c) as merged:
-            async for chunk in _stream(["tar", "--numeric-owner", "-C", merged, "-cf", "-",
-                                        "."]):
+            async for chunk in stream_stdout(["tar", "--numeric-owner", "-C", merged, "-cf", "-",
+                                              "."]):
                 yield chunk
 
     def changes(self, c: Container) -> list[dict[str, Any]]:
@@ -293,19 +293,3 @@ def apply_changes(config: dict[str, Any], changes: list[str]) -> None:
         else:
             raise InvalidParameter(f"{keyword} is not a valid change command")
 
-
-async def _stream(argv: list[str]) -> AsyncIterator[bytes]:
-    proc = await asyncio.create_subprocess_exec(*argv, stdout=subprocess.PIPE,
-                                                stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    try:
-        while True:
-            chunk = await proc.stdout.read(65536)
-            if not chunk:
-                break
-            yield chunk
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-        await proc.wait()
