@@ -83,6 +83,9 @@ class OciRuntime:
         finally:
             os.unlink(path)
 
-    def exec_argv(self, container_id: str, process_file: str, tty: bool) -> list[str]:
-        return self.argv("exec", "--process", process_file, *(["--tty"] if tty else []),
-                         container_id)
+    def exec_argv(self, container_id: str, process_file: str, tty: bool,
+                  log_file: str) -> list[str]:
+        """`exec` with its failure logged as JSON lines to log_file (see runtime/exec.py)."""
+        return [self.path, "--root", self.root, *self.global_args, "--log", log_file,
+                "--log-format", "json", "exec", "--process", process_file,
+                *(["--tty"] if tty else []), container_id]
