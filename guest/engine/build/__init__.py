@@ -21,8 +21,8 @@ from ketch.guest.engine.errors import (
     report_unexpected,
 )
 from ketch.guest.engine.service import Service
+from ketch.guest.runtime import mounts
 from ketch.guest.store.images import reference
-from ketch.guest.util.proc import run_async
 
 log = logging.getLogger("ketch.build")
 CLIENT_CHECK_SECONDS = 1.0
@@ -41,7 +41,7 @@ class BuildService(Service):
         for name in os.listdir(tmp):
             path = os.path.join(tmp, name)
             if os.path.ismount(path):
-                await run_async(["umount", "-l", path], check=False)
+                await asyncio.to_thread(mounts.unmount, path)
             await asyncio.to_thread(shutil.rmtree, path, True)
 
     async def prepare(self, body: AsyncIterator[bytes],
