@@ -21,7 +21,7 @@ PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
 STDOUT = subprocess.STDOUT
 Process = asyncio.subprocess.Process
-Popen = subprocess.Popen
+SyncProcess = subprocess.Popen
 CompletedProcess = subprocess.CompletedProcess
 TimeoutExpired = subprocess.TimeoutExpired
 Stdio = int | IO[Any] | None
@@ -52,6 +52,21 @@ def run(argv: Sequence[str], *, timeout: float = 60, input: bytes | None = None,
     if check and result.returncode != 0:
         raise ToolError(argv, result.returncode, result.stderr.decode(errors="replace"))
     return result
+
+
+def run_text(argv: Sequence[str], *, timeout: float = 60, input: str | None = None,
+             env: Mapping[str, str] | None = None,
+             check: bool = True) -> "subprocess.CompletedProcess[str]":
+    """run() with text in and out, newlines translated as subprocess's text mode does
+    (command-line tools driven by tests and the host)."""
+    result = run(argv, timeout=timeout, input=input.encode() if input is not None else None,
+                 env=env, check=check)
+    return subprocess.CompletedProcess(result.args, result.returncode, _text(result.stdout),
+                                       _text(result.stderr))
+
+
+def _text(data: bytes) -> str:
+    return data.decode(errors="replace").replace("\r\n", "\n").replace("\r", "\n")
 
 
 async def run_async(argv: Sequence[str], *, timeout: float = 60, input: bytes | None = None,

@@ -5,11 +5,11 @@ pywebview and pystray are the optional `ketch[desktop]` extras: without a webvie
 dashboard opens in the default browser, without pystray there is no tray icon."""
 
 import logging
-import subprocess
 import sys
 import threading
 import webbrowser
 
+from ketch.guest.util.proc import PIPE, SyncProcess, popen
 from ketch.host.desktop.engine import resolve_target
 from ketch.host.desktop.server import DesktopServer
 
@@ -17,18 +17,18 @@ log = logging.getLogger("ketch.desktop")
 WINDOW_SIZE = (1180, 780)
 
 
-def spawn_tray(server: DesktopServer, name: str) -> subprocess.Popen[bytes] | None:
+def spawn_tray(server: DesktopServer, name: str) -> SyncProcess[bytes] | None:
     """The tray process; None (with the reason printed) when pystray is not installed."""
     try:
         import pystray  # noqa: F401  (only checks that the extra is installed)
     except ImportError:
         print("ketch: no tray icon: pip install 'ketch[desktop]' for pystray", file=sys.stderr)
         return None
-    return subprocess.Popen([sys.executable, "-m", "ketch.host.desktop.tray", server.base_url,
-                             name], stdin=subprocess.PIPE)
+    return popen([sys.executable, "-m", "ketch.host.desktop.tray", server.base_url, name],
+                 stdin=PIPE, stdout=None, stderr=None)
 
 
-def start_tray(server: DesktopServer, name: str) -> subprocess.Popen[bytes] | None:
+def start_tray(server: DesktopServer, name: str) -> SyncProcess[bytes] | None:
     tray = spawn_tray(server, name)
     if tray is not None and tray.stdin is not None:
         tray.stdin.write(server.token.encode() + b"\n")  # not on the command line: ps shows it
