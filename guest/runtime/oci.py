@@ -19,6 +19,12 @@ def runtime_message(stderr: str) -> str:
     return stderr.strip().splitlines()[-1] if stderr.strip() else stderr
 
 
+def write_bundle_config(bundle: str, spec: dict[str, Any]) -> None:
+    """The bundle's config.json, which `<runtime> create` reads."""
+    with open(os.path.join(bundle, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(spec, f)
+
+
 @dataclass
 class OciRuntime:
     name: str

@@ -30,8 +30,8 @@ CLIENT_CHECK_SECONDS = 1.0
 
 class BuildService(Service):
     async def start(self) -> None:
-        self.cache = BuildCache(self.engine.layout.data("build"))
-        await self._clear_leftovers(self.engine.layout.data("build", "tmp"))
+        self.cache = BuildCache(self.engine.layout.build_cache_file)
+        await self._clear_leftovers(self.engine.layout.build_tmp_dir)
 
     @staticmethod
     async def _clear_leftovers(tmp: str) -> None:
@@ -60,7 +60,7 @@ class BuildService(Service):
             if ref.digest:
                 raise InvalidParameter("build tag cannot contain a digest")
             tags.append(ref.tag_or_latest())
-        context = await BuildContext.receive(body, self.engine.layout.data("build", "tmp"))
+        context = await BuildContext.receive(body, self.engine.layout.build_tmp_dir)
         try:
             # Big contexts and Dockerfiles take a while to walk and parse: off the loop.
             dockerfile = await asyncio.to_thread(_read_and_parse, context, options.dockerfile)

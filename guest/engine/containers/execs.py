@@ -112,7 +112,7 @@ class ExecService:
     def _process(self, ex: Exec) -> ExecProcess:
         c = ex.container
         config = c.config
-        merged = self.service.store.dir(c.id, "merged")
+        merged = self.service.store.paths(c.id).merged
         root = merged if os.path.ismount(merged) else f"/proc/{c.state.get('Pid', 0)}/root"
         uid, gid, extra = rootfs.resolve_user(root, ex.user or config.get("User") or "")
         host_config = c.host_config
@@ -134,7 +134,7 @@ class ExecService:
         ex.started = ex.running = True
         runtime = self.service.lifecycle.runtime_of(c)
         process = self._process(ex)
-        folder = os.path.join(self.service.lifecycle.bundle(c), "execs")
+        folder = self.service.store.paths(c.id).execs_dir
         self.service.publish(c, "exec_start: " + " ".join(ex.cmd), execID=ex.id)
         started_at = time.monotonic()
         running: RunningExec | None = None

@@ -63,7 +63,7 @@ class ContainerFiles:
         it, volumes included; a stopped one's overlay, mounted meanwhile."""
         pid = int(c.state.get("Pid") or 0)
         if c.running and pid:
-            fd = _open_running_root(pid, self.service.store.dir(c.id, "merged"))
+            fd = _open_running_root(pid, self.service.store.paths(c.id).merged)
             if fd is not None:
                 try:
                     yield fd
@@ -80,14 +80,13 @@ class ContainerFiles:
     @contextlib.asynccontextmanager
     async def merged(self, c: Container) -> AsyncIterator[str]:
         """The overlay rootfs (without the container's mounts), mounted while needed."""
-        store = self.service.store
-        merged = store.dir(c.id, "merged")
+        paths = self.service.store.paths(c.id)
+        merged = paths.merged
         async with self._mounting:
             if not self._merged_users.get(c.id) and not os.path.ismount(merged):
                 image = self.service.engine.images.get(c.image_id)
-                await rootfs.mount_overlay(image.layer_dirs(), store.dir(c.id, "upper"),
-                                           store.dir(c.id, "work"), merged,
-                                           store.dir(c.id, "empty"))
+                await rootfs.mount_overlay(image.layer_dirs(), paths.upper, paths.work, merged,
+                                           paths.empty)
                 self._merged_by_us.add(c.id)
             self._merged_users[c.id] = self._merged_users.get(c.id, 0) + 1
         try:
@@ -155,7 +154,7 @@ class ContainerFiles:
 
     def changes(self, c: Container) -> list[dict[str, Any]]:
         """`docker diff` from the overlay upperdir (whiteouts are deletions)."""
-        upper = self.service.store.dir(c.id, "upper")
+        upper = self.service.store.paths(c.id).upper
         try:
             lowers = self.service.engine.images.get(c.image_id).layer_dirs()
         except NotFound:
@@ -202,7 +201,7 @@ class ContainerFiles:
                 paused_here = True
         try:
             image = await service.engine.images.commit(
-                parent, service.store.dir(c.id, "upper"), config, history, reference)
+                parent, service.store.paths(c.id).upper, config, history, reference)
         finally:
             if paused_here:
                 with contextlib.suppress(Exception):
