@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ketch.guest.runtime.compiled_seccomp import CompiledFilters
 from ketch.guest.util.proc import ToolError, run_async
 
 _LOGRUS_MSG = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
@@ -31,6 +32,16 @@ class OciRuntime:
     path: str
     root: str  # the runtime's state folder (--root)
     global_args: tuple[str, ...] = ()
+    compiled_filters: CompiledFilters | None = None  # crun only: it can load a compiled one
+
+    def use_compiled_seccomp(self, spec: dict[str, Any]) -> str | None:
+        """Before create: the compiled seccomp program for spec when known (see
+        compiled_seccomp); what to pass to remember_compiled_seccomp after create."""
+        return self.compiled_filters.use(spec) if self.compiled_filters else None
+
+    def remember_compiled_seccomp(self, container_id: str, key: str | None) -> None:
+        if self.compiled_filters is not None:
+            self.compiled_filters.remember(container_id, key)
 
     def argv(self, *args: str) -> list[str]:
         return [self.path, "--root", self.root, *self.global_args, *args]

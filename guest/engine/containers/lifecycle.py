@@ -77,6 +77,7 @@ class Lifecycle:
                                    paths.empty)
         try:
             spec = await self._spec(c, merged)  # the network is wired meanwhile
+            seccomp_key = runtime.use_compiled_seccomp(spec)
             write_bundle_config(bundle, spec)
             launch = conmon.ConmonLaunch(
                 container_id=c.id, bundle=bundle, runtime=runtime, log_path=self.log_path(c),
@@ -88,6 +89,7 @@ class Lifecycle:
                 and (not c.config.get("StdinOnce") or c.tty),
                 )
             pid = await conmon.launch(launch)
+            runtime.remember_compiled_seccomp(c.id, seccomp_key)
             await self._network_wired(c)
         except ToolError as e:
             raise await self._failed(c, e) from None
