@@ -13,9 +13,9 @@ from typing import Any
 
 import aiohttp
 
-from ketch.guest.engine.errors import EngineError, Unauthorized
 from ketch.guest.registry.endpoints import Endpoint, via_host_loopback
 from ketch.guest.registry.timeouts import HeaderTimeout, RegistryTimeouts
+from ketch.guest.util.errors import EngineError, Unauthorized
 
 USER_AGENT = "docker/28.3.0 go/go1.24 ketch"
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')

@@ -36,6 +36,12 @@ def _as_runc_says(message: str) -> str:
     return message
 
 
+def write_bundle_config(bundle: str, spec: dict[str, Any]) -> None:
+    """The bundle's config.json, which `<runtime> create` reads."""
+    with open(os.path.join(bundle, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(spec, f)
+
+
 @dataclass
 class OciRuntime:
     name: str
@@ -110,6 +116,9 @@ class OciRuntime:
         finally:
             os.unlink(path)
 
-    def exec_argv(self, container_id: str, process_file: str, tty: bool) -> list[str]:
-        return self.argv("exec", "--process", process_file, *(["--tty"] if tty else []),
-                         container_id)
+    def exec_argv(self, container_id: str, process_file: str, tty: bool,
+                  log_file: str) -> list[str]:
+        """`exec` with its failure logged as JSON lines to log_file (see runtime/exec.py)."""
+        return [self.path, "--root", self.root, *self.global_args, "--log", log_file,
+                "--log-format", "json", "exec", "--process", process_file,
+                *(["--tty"] if tty else []), container_id]

@@ -3,9 +3,9 @@
 import os
 import shutil
 
-from ketch.guest.engine import hostinfo
 from ketch.guest.runtime.compiled_seccomp import CompiledFilters
 from ketch.guest.runtime.oci import OciRuntime
+from ketch.guest.util import hostinfo
 
 # Debian's crun 1.8 refuses a hybrid cgroup host because the unified hierarchy has a
 # controller; in a private mount namespace without that mount it sees a plain v1 host.

@@ -5,8 +5,8 @@ import resource
 from dataclasses import dataclass, field
 from typing import Any
 
-from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.runtime.seccomp import container_filter
+from ketch.guest.util.errors import InvalidParameter
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Moby's default capability set.

@@ -4,12 +4,12 @@ runtime dir and DOCKER_CONFIG): shared by the VM tests and bench/forward."""
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ketch.guest.util.proc import CompletedProcess, run_text
 from ketch.host.ssh import SshSession
 
 
@@ -30,18 +30,17 @@ class Ketch:
             self.env.pop(name, None)
 
     def ketch(self, *args: str, timeout: float = 600,
-              check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([*self.command, *args], env=self.env,
-                                capture_output=True, text=True, timeout=timeout)
+              check: bool = True) -> CompletedProcess[str]:
+        result = run_text([*self.command, *args], env=self.env, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"ketch {' '.join(args)} failed ({result.returncode}):\n"
                                  f"{result.stdout}\n{result.stderr}\n{self.logs()}")
         return result
 
     def docker(self, *args: str, check: bool = True, input: str | None = None,
-               timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(["docker", *args], env=self.env, capture_output=True,
-                                text=True, input=input, timeout=timeout)
+               timeout: float = 300) -> CompletedProcess[str]:
+        result = run_text(["docker", *args], env=self.env, input=input, timeout=timeout,
+                          check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)} failed ({result.returncode}):\n"
                                  f"{result.stdout}\n{result.stderr}")

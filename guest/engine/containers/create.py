@@ -4,13 +4,13 @@ validates and merges it."""
 import secrets
 from typing import Any
 
-from ketch.guest.engine import hostinfo
 from ketch.guest.engine.containers import validation
 from ketch.guest.engine.containers.model import initial_state, now_rfc3339
 from ketch.guest.engine.containers.validation import validate_name as validate_name
 from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.runtime.seccomp import check_security_opts
 from ketch.guest.runtime.spec import capabilities, merge_env
+from ketch.guest.util import hostinfo
 
 # Keys of Moby's HostConfig that inspect always shows, with their zero values.
 HOST_CONFIG_DEFAULTS: dict[str, Any] = {

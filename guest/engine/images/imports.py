@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ketch.guest.engine import hostinfo
 from ketch.guest.engine.errors import EngineError, InvalidParameter
 from ketch.guest.engine.timestamps import format_rfc3339_nano
 from ketch.guest.registry import manifest as mf
 from ketch.guest.registry.client import TRANSPORT_ERRORS, describe
 from ketch.guest.registry.endpoints import via_host_loopback
 from ketch.guest.store.images import reference
+from ketch.guest.util import hostinfo
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService

@@ -4,7 +4,7 @@ to docker.io/library/busybox:latest and back to the familiar form users see."""
 import re
 from dataclasses import dataclass
 
-from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.util.errors import InvalidParameter
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAIN = "index.docker.io"

@@ -13,7 +13,6 @@ import hashlib
 import os
 import re
 import stat
-import subprocess
 import tarfile
 import threading
 import zlib
@@ -23,7 +22,8 @@ from typing import BinaryIO
 
 import zstandard
 
-from ketch.guest.engine.errors import EngineError
+from ketch.guest.util.errors import EngineError
+from ketch.guest.util.proc import PIPE, popen
 
 CHUNK = 1 << 20
 WHITEOUT_PREFIX = ".wh."
@@ -127,8 +127,7 @@ def unpack(chunks: Iterator[bytes], dest: str,
     raw_hash, diff_hash = hashlib.sha256(), hashlib.sha256()
     compression = "none"
     read = written = 0
-    with subprocess.Popen(TAR_EXTRACT, cwd=dest, stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+    with popen(TAR_EXTRACT, cwd=dest, stdin=PIPE, stdout=PIPE, stderr=PIPE) as proc:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         names: list[str] = []
         errors: list[bytes] = []
