@@ -29,7 +29,9 @@ class Engine:
         self.images = ImageService(self)
         self.volumes = VolumeService(self)
         self.networks = NetworkService(self)
-        self.containers = ContainerService(self)
+        self.containers = ContainerService(self, images=self.images, networks=self.networks,
+                                           volumes=self.volumes, events=self.events)
+        self.networks.bind_container_records(self.containers)
         self.builder = BuildService(self)
 
     def services(self) -> list[Service]:

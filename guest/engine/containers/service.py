@@ -10,6 +10,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ketch.guest.engine.containers import health, logrotate, maintenance
 from ketch.guest.engine.containers.background import Background
+from ketch.guest.engine.containers.contracts import (
+    EventSink,
+    ImageLookup,
+    NetworkAttacher,
+    VolumeMounter,
+)
 from ketch.guest.engine.containers.create import (
     build_record,
     random_name,
@@ -19,6 +25,7 @@ from ketch.guest.engine.containers.execs import ExecService
 from ketch.guest.engine.containers.files import ContainerFiles
 from ketch.guest.engine.containers.lifecycle import Lifecycle, PreStartHook
 from ketch.guest.engine.containers.model import Container
+from ketch.guest.engine.containers.restart_policy import RestartPolicy, next_delay
 from ketch.guest.engine.containers.signals import parse_signal
 from ketch.guest.engine.errors import Conflict, InvalidParameter, NotFound, NotModified
 from ketch.guest.engine.service import Service
@@ -40,8 +47,13 @@ def no_such_container(ref: str) -> NotFound:
 
 
 class ContainerService(Service):
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: "Engine", images: ImageLookup, networks: NetworkAttacher,
+                 volumes: VolumeMounter, events: EventSink) -> None:
         super().__init__(engine)
+        self.images = images
+        self.networks = networks
+        self.volumes = volumes
+        self.events = events
         self.store = ContainerStore(engine.layout)
         self.containers: dict[str, Container] = {}
         self.names: dict[str, str] = {}  # "/name" -> id
@@ -64,13 +76,12 @@ class ContainerService(Service):
         """Live restore: reload every record, re-watch running ones, pick up missed exits."""
         await asyncio.to_thread(cgroups.ensure_cgroup_mounts)
         restart: list[Container] = []
-        for record in self.store.load_all():
-            c = Container(record)
+        for document in self.store.load_all():
+            c = Container.from_stored(document)
             self.containers[c.id] = c
             self.names[c.name] = c.id
             if c.running:
-                pid = int(record.get("ConmonPid") or 0)
-                if pid_alive(pid):
+                if pid_alive(c.daemon.conmon_pid):
                     self.lifecycle.watch(c)
                     health.start_monitor(self, c)
                     logrotate.start_rotation(self, c)
@@ -84,16 +95,14 @@ class ContainerService(Service):
                 await self.start_container(c.id)
 
     def _restart_on_boot(self, c: Container) -> bool:
-        policy = c.host_config.get("RestartPolicy") or {}
-        name = policy.get("Name")
         if c.running or c.removing:
             return False
-        if name == "always":  # Moby: a manual stop holds only until the daemon restarts
-            return True
-        if c.record.get("HasBeenManuallyStopped"):
-            return False
-        return name == "unless-stopped" or (
-            name == "on-failure" and c.state.get("ExitCode", 0) != 0)
+        return RestartPolicy.of(c.host_config).restart_on_daemon_start(
+            int(c.state.get("ExitCode", 0)), c.daemon.manually_stopped)
+
+    def save(self, c: Container) -> None:
+        """Write the container's record (its Docker record and the daemon's bookkeeping)."""
+        self.store.save(c.id, c.stored())
 
     async def close(self) -> None:
         for c in self.containers.values():
@@ -161,7 +170,7 @@ class ContainerService(Service):
         return attrs
 
     def publish(self, c: Container, action: str, **extra: str) -> None:
-        self.engine.events.publish("container", action, c.id, self.attributes(c, **extra))
+        self.events.publish("container", action, c.id, self.attributes(c, **extra))
 
     # -- create -------------------------------------------------------------------------------
     async def create(self, body: dict[str, Any], name: str | None) -> Container:
@@ -171,7 +180,7 @@ class ContainerService(Service):
         image_ref = str(body.get("Image") or "")
         if not image_ref:
             raise InvalidParameter("config cannot be empty in order to create a container")
-        image = self.engine.images.resolve(image_ref)
+        image = self.images.resolve(image_ref)
         default_runtime = self.engine.default_runtime_name()
         host_runtime = (body.get("HostConfig") or {}).get("Runtime")
         if host_runtime and host_runtime not in self.engine.runtimes():
@@ -179,7 +188,7 @@ class ContainerService(Service):
         log_config = {"Type": self.engine.config.log_driver,
                       "Config": dict(self.engine.config.log_opts)}
         record = build_record(body, "", image, default_runtime, log_config)
-        record["NetworkSettings"] = self.engine.networks.initial_settings(
+        record["NetworkSettings"] = self.networks.initial_settings(
             record["HostConfig"], body.get("NetworkingConfig"))
         if not name:
             stored_name = "/" + random_name()
@@ -189,7 +198,7 @@ class ContainerService(Service):
         record["Name"] = stored_name
         c = Container(record)
         self.store.create_dir(c.id)
-        self.store.save(record)
+        self.save(c)
         self.containers[c.id] = c
         self.names[c.name] = c.id
         self.publish(c, "create")
@@ -214,7 +223,7 @@ class ContainerService(Service):
                 raise no_such_container(ref)
             hooks = self.pre_start_hooks.pop(c.id, [])
             self.execs.forget(c.id)
-            c.record["HasBeenManuallyStopped"] = False
+            c.daemon.manually_stopped = False
             try:
                 await self.lifecycle.start(c, hooks)
             except BaseException:
@@ -228,9 +237,9 @@ class ContainerService(Service):
 
     async def on_exit(self, c: Container, code: int, restart_policy: bool = True) -> None:
         """The container's process is gone (seen by the watcher, or at daemon start)."""
-        if not c.running or c.record.get("_exiting"):
+        if not c.running or c.exiting:
             return
-        c.record["_exiting"] = True
+        c.exiting = True
         try:
             if c.health_task is not None:
                 c.health_task.cancel()
@@ -239,13 +248,13 @@ class ContainerService(Service):
             c.set_stopped(code, oom=oom)
             c.exits += 1
         finally:
-            c.record.pop("_exiting", None)
+            c.exiting = False
         auto_remove = bool(c.host_config.get("AutoRemove")) and not c.removing
         if not auto_remove:  # else the record is deleted next (or saved if that fails)
-            self.store.save(c.record)
+            self.save(c)
         if oom:
             self.publish(c, "oom")
-        started = int(c.record.get("StartedNs") or 0)
+        started = c.daemon.started_ns
         duration = max(0, (time.time_ns() - started) // 10**9) if started else 0
         self.publish(c, "die", exitCode=str(code), execDuration=str(duration))
         if auto_remove:
@@ -257,25 +266,17 @@ class ContainerService(Service):
             c.restart_task = asyncio.create_task(self._restart_after_exit(c))
 
     def _should_restart(self, c: Container, code: int) -> bool:
-        if c.record.get("HasBeenManuallyStopped") or c.removing:
+        if c.removing:
             return False
-        policy = c.host_config.get("RestartPolicy") or {}
-        name = policy.get("Name")
-        if name in ("always", "unless-stopped"):
-            return True
-        if name == "on-failure" and code != 0:
-            limit = int(policy.get("MaximumRetryCount") or 0)
-            return limit == 0 or int(c.record.get("RestartCount", 0)) < limit
-        return False
+        return RestartPolicy.of(c.host_config).restart_after_exit(
+            code, int(c.record.get("RestartCount", 0)), c.daemon.manually_stopped)
 
     async def _restart_after_exit(self, c: Container) -> None:
-        ran_for = time.time_ns() - int(c.record.get("StartedNs") or 0)
-        backoff = float(c.record.get("_backoff", 0.05))
-        backoff = 0.1 if ran_for > 10 * 10**9 else min(backoff * 2, 60.0)
-        c.record["_backoff"] = backoff
+        delay = next_delay(c.restart_delay, time.time_ns() - c.daemon.started_ns)
+        c.restart_delay = delay
         c.set_restarting()
-        await asyncio.sleep(backoff)
-        if c.removing or c.record.get("HasBeenManuallyStopped"):
+        await asyncio.sleep(delay)
+        if c.removing or c.daemon.manually_stopped:
             c.state.update(Restarting=False, Status="exited")
             return
         c.record["RestartCount"] = int(c.record.get("RestartCount", 0)) + 1
@@ -286,7 +287,7 @@ class ContainerService(Service):
         except Exception as e:
             log.warning(f"container {c.id[:12]}: restart failed: {e}")
             c.state.update(Restarting=False, Status="exited")
-            self.store.save(c.record)
+            self.save(c)
 
     async def _auto_remove(self, c: Container) -> None:
         try:
@@ -295,22 +296,22 @@ class ContainerService(Service):
             pass
         except BaseException:
             if not c.removed:
-                self.store.save(c.record)
+                self.save(c)
             raise
 
     async def stop(self, ref: str, timeout: int | None = None,
                    signal_name: str | None = None) -> None:
         c = self.get(ref)
         if c.restart_task is not None and not c.restart_task.done():
-            c.record["HasBeenManuallyStopped"] = True
+            c.daemon.manually_stopped = True
             c.restart_task.cancel()
             c.state.update(Restarting=False, Status="exited")
-            self.store.save(c.record)
+            self.save(c)
             self.publish(c, "stop")
             return
         if not c.running:
             raise NotModified("container already stopped")
-        c.record["HasBeenManuallyStopped"] = True
+        c.daemon.manually_stopped = True
         await self._stop(c, timeout, signal_name)
         self.publish(c, "stop")
 
@@ -344,7 +345,7 @@ class ContainerService(Service):
 
     async def _wait_stopped(self, c: Container, timeout: float | None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while c.running or c.record.get("_exiting"):
+        while c.running or c.exiting:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return False
@@ -357,7 +358,7 @@ class ContainerService(Service):
         sig = parse_signal(signal_name, signal.SIGKILL)
         if not c.running:
             raise Conflict(f"Container {c.id} is not running")
-        c.record["HasBeenManuallyStopped"] = True  # as Moby: a kill suspends the policy
+        c.daemon.manually_stopped = True  # as Moby: a kill suspends the policy
         await self._signal(c, sig)
         if sig == signal.SIGKILL:
             await self._wait_stopped(c, 10)
@@ -365,7 +366,7 @@ class ContainerService(Service):
     async def restart(self, ref: str, timeout: int | None, signal_name: str | None) -> None:
         c = self.get(ref)
         if c.running:
-            c.record["HasBeenManuallyStopped"] = True
+            c.daemon.manually_stopped = True
             await self._stop(c, timeout, signal_name)
             self.publish(c, "stop")
         await self.start_container(c.id)
@@ -380,7 +381,7 @@ class ContainerService(Service):
                 raise Conflict(f"Container {c.id} is already paused")
             await self.lifecycle.runtime_of(c).pause(c.id)
             c.set_paused(True)
-            self.store.save(c.record)
+            self.save(c)
         self.publish(c, "pause")
 
     async def unpause(self, ref: str) -> None:
@@ -390,7 +391,7 @@ class ContainerService(Service):
                 raise Conflict(f"Container {c.id} is not paused")
             await self.lifecycle.runtime_of(c).resume(c.id)
             c.set_paused(False)
-            self.store.save(c.record)
+            self.save(c)
         self.publish(c, "unpause")
 
     async def wait(self, c: Container, condition: str) -> dict[str, Any]:
@@ -404,8 +405,7 @@ class ContainerService(Service):
             elif condition == "next-exit":
                 if c.exits > exits:
                     break
-            elif not c.running and not c.state.get("Restarting") and not c.record.get(
-                    "_exiting"):
+            elif not c.running and not c.state.get("Restarting") and not c.exiting:
                 break
             await c.wait_change()
         error = c.state.get("Error") or ""
@@ -423,7 +423,7 @@ class ContainerService(Service):
                            f'the container before removing or force remove')
         if c.restart_task is not None:
             c.restart_task.cancel()
-        c.record["HasBeenManuallyStopped"] = True
+        c.daemon.manually_stopped = True
         if c.running:
             await self._stop(c, 0, None)
         async with c.lock:
@@ -453,16 +453,12 @@ class ContainerService(Service):
         self.publish(c, "destroy")
 
     async def _forget_network(self, c: Container) -> None:
-        remove_network = getattr(self.engine.networks, "remove_container", None)
-        if remove_network is not None:
-            with contextlib.suppress(Exception):
-                await remove_network(c)
+        with contextlib.suppress(Exception):
+            await self.networks.remove_container(c)
 
     async def _release_volumes(self, c: Container, remove_anonymous: bool) -> None:
-        release = getattr(self.engine.volumes, "release_container", None)
-        if release is not None:
-            with contextlib.suppress(Exception):
-                await release(c, remove_anonymous=remove_anonymous)
+        with contextlib.suppress(Exception):
+            await self.volumes.release_container(c, remove_anonymous=remove_anonymous)
 
     def rename(self, ref: str, new_name: str) -> None:
         c = self.get(ref)
@@ -477,10 +473,8 @@ class ContainerService(Service):
         del self.names[old]
         c.name = stored
         self.names[stored] = c.id
-        self.store.save(c.record)
-        rename_network = getattr(self.engine.networks, "rename_container", None)
-        if rename_network is not None:
-            rename_network(c, stored)
+        self.save(c)
+        self.networks.rename_container(c, stored)
         self.publish(c, "rename", oldName=old)
 
     # -- the rest -----------------------------------------------------------------------------

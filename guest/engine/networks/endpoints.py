@@ -478,12 +478,10 @@ class ContainerNetworking(ContainerSettings):
 
     # -- generated files and inspect ------------------------------------------------------
 
-    def _persist(self, container: Any) -> None:
+    def _persist(self: "NetworkService", container: Any) -> None:
         """Save a container whose NetworkSettings changed, through the containers area."""
-        containers = self.engine.containers  # type: ignore[attr-defined]
-        store, record = getattr(containers, "store", None), getattr(container, "record", None)
-        if record is not None and callable(getattr(store, "save", None)):
-            store.save(record)  # type: ignore[union-attr]
+        if self.container_records is not None:
+            self.container_records.save(container)
 
     def _publish_event(self: "NetworkService", action: str, network: Network,
                        cid: str) -> None:

@@ -6,8 +6,9 @@ import logging
 import re
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import (
     Conflict,
     EngineError,
@@ -48,6 +49,12 @@ DEFAULT_BRIDGE_OPTIONS = {
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
+class ContainerRecords(Protocol):
+    """What networking needs of the containers area: saving a container it rewired."""
+
+    def save(self, c: Container) -> None: ...
+
+
 class NetworkService(Service, ContainerNetworking):
     def __init__(self, engine: "Engine") -> None:
         Service.__init__(self, engine)
@@ -58,7 +65,12 @@ class NetworkService(Service, ContainerNetworking):
         self.reservations = PortReservations(proxied_v4=not self.iptables.enabled)
         self.dns = DnsServer(self.resolve_name, self.upstream_servers, self.reverse_name)
         self.lock = asyncio.Lock()
+        # Bound by the Engine once the containers area exists (it is built on this service).
+        self.container_records: ContainerRecords | None = None
         ContainerNetworking.__init__(self)
+
+    def bind_container_records(self, records: ContainerRecords) -> None:
+        self.container_records = records
 
     # -- lifecycle ------------------------------------------------------------------------
 
