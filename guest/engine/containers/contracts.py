@@ -3,10 +3,11 @@
 The Engine passes the real services in (engine.py); a renamed or missing method is then a type
 error instead of a feature silently turned off."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ketch.guest.engine.containers.model import Container
+from ketch.guest.engine.events import EventSink as EventSink
 from ketch.guest.engine.images.image import Image
 from ketch.guest.engine.volumes.specs import VolumeMount
 
@@ -64,8 +65,3 @@ class VolumeMounter(Protocol):
 
     async def release_container(self, container: Container,
                                 remove_anonymous: bool = False) -> None: ...
-
-
-class EventSink(Protocol):
-    def publish(self, type_: str, action: str, actor_id: str,
-                attributes: Mapping[str, str] | None = None, scope: str = "local") -> Any: ...

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ketch.guest.engine.containers import health, logrotate, maintenance
 from ketch.guest.engine.containers.background import Background
 from ketch.guest.engine.containers.contracts import (
-    EventSink,
     ImageLookup,
     NetworkAttacher,
     VolumeMounter,
@@ -28,6 +27,7 @@ from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.restart_policy import RestartPolicy, next_delay
 from ketch.guest.engine.containers.signals import parse_signal
 from ketch.guest.engine.errors import Conflict, InvalidParameter, NotFound, NotModified
+from ketch.guest.engine.events import EventSink
 from ketch.guest.engine.service import Service
 from ketch.guest.runtime import cgroups, conmon, runtimes
 from ketch.guest.runtime.oci import OciRuntime
@@ -66,7 +66,6 @@ class ContainerService(Service):
         # Set when the daemon begins shutting down: attach, logs -f, wait and exec streams
         # end then (the containers do not), or the API's graceful shutdown would wait for them.
         self.shutting_down = asyncio.Event()
-        engine.system.add_info_provider(self._counts)
 
     # -- daemon lifecycle ---------------------------------------------------------------------
 
@@ -126,7 +125,8 @@ class ContainerService(Service):
             await task
         return None
 
-    def _counts(self) -> dict[str, int]:
+    def counts(self) -> dict[str, int]:
+        """`docker info`'s container counts."""
         running = sum(1 for c in self.containers.values() if c.running and not c.state["Paused"])
         paused = sum(1 for c in self.containers.values() if c.state["Paused"])
         total = len(self.containers)
@@ -162,6 +162,16 @@ class ContainerService(Service):
             if c.image_id == image_id:
                 return c.id
         return None
+
+    def running_image_user(self, image_id: str) -> str | None:
+        """ID of a running container using image_id, if any (rmi -f refuses then)."""
+        for c in self.containers.values():
+            if c.image_id == image_id and c.running:
+                return c.id
+        return None
+
+    def is_running(self, ref: str) -> bool:
+        return self.get(ref).running
 
     def attributes(self, c: Container, **extra: str) -> dict[str, str]:
         attrs = {str(k): str(v) for k, v in (c.config.get("Labels") or {}).items()}

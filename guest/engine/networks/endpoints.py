@@ -485,7 +485,7 @@ class ContainerNetworking(ContainerSettings):
 
     def _publish_event(self: "NetworkService", action: str, network: Network,
                        cid: str) -> None:
-        self.engine.events.publish("network", action, network.id,
+        self.events.publish("network", action, network.id,
                                    {"container": cid, "name": network.name,
                                     "type": network.driver})
 

@@ -16,6 +16,7 @@ from ketch.guest.engine.errors import (
     InvalidParameter,
     NotFound,
 )
+from ketch.guest.engine.events import EventSink
 from ketch.guest.engine.filters import Filters
 from ketch.guest.engine.networks import netlink
 from ketch.guest.engine.networks.dns import DnsServer
@@ -56,8 +57,9 @@ class ContainerRecords(Protocol):
 
 
 class NetworkService(Service, ContainerNetworking):
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: "Engine", events: EventSink) -> None:
         Service.__init__(self, engine)
+        self.events = events
         self.config = engine.config
         self.store = NetworkStore(engine.layout)
         self.networks: dict[str, Network] = {}
@@ -270,7 +272,7 @@ class NetworkService(Service, ContainerNetworking):
                 await self._unprogram_bridge(network)
                 raise
             self._save(network)
-        self.engine.events.publish("network", "create", network.id,
+        self.events.publish("network", "create", network.id,
                                    {"name": name, "type": "bridge"})
         return {"Id": network.id, "Warning": ""}
 
@@ -337,7 +339,7 @@ class NetworkService(Service, ContainerNetworking):
             await self._unprogram_bridge(network)
             self.networks.pop(network.id, None)
             self.store.delete_network(network.id)
-        self.engine.events.publish("network", "destroy", network.id,
+        self.events.publish("network", "destroy", network.id,
                                    {"name": network.name, "type": network.driver})
 
     async def prune(self, filters: Filters) -> list[str]:

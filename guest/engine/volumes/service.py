@@ -10,10 +10,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.errors import Conflict, EngineError, InvalidParameter, NotFound
+from ketch.guest.engine.events import EventSink
 from ketch.guest.engine.filters import Filters
 from ketch.guest.engine.networks.containers import attr, config, container_id, field_of
 from ketch.guest.engine.service import Service
 from ketch.guest.engine.volumes import copyup
+from ketch.guest.engine.volumes.contracts import ContainerStates, ImageResolver
 from ketch.guest.engine.volumes.specs import VolumeMount, parse_mount
 from ketch.guest.runtime import mounts
 from ketch.guest.store.volumes import VolumeStillMounted, VolumeStore, is_mountpoint
@@ -34,12 +36,19 @@ def _created_at() -> str:
 
 
 class VolumeService(Service):
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: "Engine", images: ImageResolver, events: EventSink) -> None:
         super().__init__(engine)
+        self.images = images
+        self.events = events
+        # Bound by the Engine once the containers area (built on this service) exists.
+        self.containers: ContainerStates | None = None
         self.store = VolumeStore(engine.layout)
         self.volumes: dict[str, dict[str, Any]] = {}
         self.active: dict[str, set[str]] = {}  # volume -> containers mounting it right now
         self.lock = asyncio.Lock()
+
+    def bind_containers(self, containers: ContainerStates) -> None:
+        self.containers = containers
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.sweep)
@@ -116,7 +125,7 @@ class VolumeService(Service):
                       "CreatedAt": _created_at(), "Containers": {}, "Fresh": True}
             self.store.create(record)
             self.volumes[name] = record
-        self.engine.events.publish("volume", "create", name, {"driver": driver})
+        self.events.publish("volume", "create", name, {"driver": driver})
         return record
 
     async def remove(self, name: str, force: bool = False) -> None:
@@ -135,7 +144,7 @@ class VolumeService(Service):
             except VolumeStillMounted as e:
                 raise EngineError(f"remove {name}: volume is still mounted at {e}") from None
             del self.volumes[name]
-        self.engine.events.publish("volume", "destroy", name, {"driver": record["Driver"]})
+        self.events.publish("volume", "destroy", name, {"driver": record["Driver"]})
 
     async def prune(self, filters: Filters) -> tuple[list[str], int]:
         filters.validate(PRUNE_FILTERS)
@@ -196,7 +205,7 @@ class VolumeService(Service):
                     or not os.path.exists(source):
                 raise InvalidParameter(f"cannot access path {source}: no such file or "
                                        f"directory")
-        self.engine.events.publish("volume", "mount", record["Name"], {
+        self.events.publish("volume", "mount", record["Name"], {
             "container": cid, "destination": spec.target, "driver": record["Driver"],
             "propagation": "", "read/write": str(not spec.read_only).lower()})
         return [{"destination": spec.target, "type": "bind", "source": source,
@@ -216,7 +225,7 @@ class VolumeService(Service):
         targets = list((field_of(config(container), "Volumes", {}) or {}).keys())
         image_ref = str(attr(container, "image_id") or field_of(config(container), "Image", ""))
         with contextlib.suppress(EngineError, AttributeError):
-            image = self.engine.images.resolve(image_ref)  # type: ignore[attr-defined]
+            image = self.images.resolve(image_ref)
             targets += list(((image.config.get("config") or {}).get("Volumes") or {}).keys())
         specs = []
         for target in dict.fromkeys(os.path.normpath(t) for t in targets):
@@ -237,7 +246,7 @@ class VolumeService(Service):
             users = self.active.get(name, set())
             if cid in users:
                 users.discard(cid)
-                self.engine.events.publish("volume", "unmount", name,
+                self.events.publish("volume", "unmount", name,
                                            {"container": cid, "driver": record["Driver"]})
             elif cid not in record["Containers"]:
                 continue
@@ -250,8 +259,8 @@ class VolumeService(Service):
         for other in record["Containers"]:
             if other == leaving:
                 continue
-            with contextlib.suppress(EngineError, AttributeError):
-                if bool(self.engine.containers.get(other).running):  # type: ignore[attr-defined]
+            with contextlib.suppress(EngineError):
+                if self.containers is not None and self.containers.is_running(other):
                     running.append(other)
         return running
 
@@ -282,7 +291,7 @@ class VolumeService(Service):
                         or "")
         image_id = attr(container, "image_id") or attr(container, "Image") or image_ref
         try:
-            image = self.engine.images.resolve(str(image_id))  # type: ignore[attr-defined]
+            image = self.images.resolve(str(image_id))
         except (EngineError, AttributeError):
             return
         await copyup.copy_image_path(image.layer_dirs(), target, dest)
