@@ -18,6 +18,7 @@ from typing import Any
 
 from ketch.guest.store.atomic import fsync_dir, read_json, write_json_atomic
 from ketch.guest.store.images import unpack
+from ketch.guest.util.disk import directory_size
 
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 
@@ -165,7 +166,7 @@ class LayerStore:
             existing = self.get(chain)
             if existing is not None:
                 return existing, result
-            size = await asyncio.to_thread(unpack.directory_size, diff)
+            size = await asyncio.to_thread(directory_size, diff)
             layer = Layer(chain, result.diff_id, parent_chain or "", size, result.diff_size)
             if blob is not None:
                 digest, media_type = blob
