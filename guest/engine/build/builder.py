@@ -40,7 +40,7 @@ class StepFailed(EngineError):
 
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = code  # the errorDetail's code
 
 
 class Builder:
