@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from ketch.guest.engine.build.changes import apply_changes
 from ketch.guest.engine.containers import rootfs
 from ketch.guest.engine.containers.archive_worker import ArchiveWorkers, stat_header
 from ketch.guest.engine.containers.model import Container
@@ -185,7 +186,7 @@ class ContainerFiles:
         parent = service.engine.images.get(c.image_id)
         config = {k: v for k, v in c.config.items() if k != "Image"}
         config.update({k: v for k, v in overrides.items() if v})
-        apply_changes(config, changes)
+        config = apply_changes(config, changes)
         if author:
             config["author"] = author
         if comment:
@@ -241,57 +242,6 @@ def _hide_mountpoints(result: dict[str, int]) -> dict[str, int]:
                 and any(m.startswith(path + "/") for m in RUNTIME_MOUNTPOINTS):
             del kept[path]
     return kept
-
-
-def apply_changes(config: dict[str, Any], changes: list[str]) -> None:
-    """`--change` Dockerfile instructions a commit may carry (config-only ones)."""
-    import json
-    import shlex
-
-    for change in changes:
-        keyword, _, rest = change.strip().partition(" ")
-        keyword, rest = keyword.upper(), rest.strip()
-
-        def words(rest: str = rest) -> list[str]:
-            if rest.startswith("["):
-                with contextlib.suppress(ValueError):
-                    return [str(x) for x in json.loads(rest)]
-            return ["/bin/sh", "-c", rest]
-
-        if keyword == "CMD":
-            config["Cmd"] = words()
-        elif keyword == "ENTRYPOINT":
-            config["Entrypoint"] = words()
-        elif keyword == "ENV":
-            key, sep, value = rest.partition("=")
-            if not sep:
-                key, _, value = rest.partition(" ")
-            env = [e for e in config.get("Env") or [] if e.split("=", 1)[0] != key.strip()]
-            config["Env"] = [*env, f"{key.strip()}={value.strip()}"]
-        elif keyword == "LABEL":
-            labels = dict(config.get("Labels") or {})
-            for item in shlex.split(rest):
-                k, _, v = item.partition("=")
-                labels[k] = v
-            config["Labels"] = labels
-        elif keyword == "EXPOSE":
-            ports = dict(config.get("ExposedPorts") or {})
-            for port in rest.split():
-                ports[port if "/" in port else port + "/tcp"] = {}
-            config["ExposedPorts"] = ports
-        elif keyword == "WORKDIR":
-            config["WorkingDir"] = rest
-        elif keyword == "USER":
-            config["User"] = rest
-        elif keyword == "STOPSIGNAL":
-            config["StopSignal"] = rest
-        elif keyword == "VOLUME":
-            volumes = dict(config.get("Volumes") or {})
-            for v in words() if rest.startswith("[") else rest.split():
-                volumes[v] = {}
-            config["Volumes"] = volumes
-        else:
-            raise InvalidParameter(f"{keyword} is not a valid change command")
 
 
 async def _stream(argv: list[str]) -> AsyncIterator[bytes]:
