@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from ketch.guest.engine.build import copy as copying
 from ketch.guest.engine.build.dockerfile import HEREDOC_WORD, Instruction
 from ketch.guest.engine.build.instructions import check_flags, command_form
-from ketch.guest.engine.build.rootfs import lookup_id, resolve_in_root, rootfs_view
+from ketch.guest.engine.build.rootfs import resolve_in_root, rootfs_view
 from ketch.guest.engine.build.shellwords import process_word, split_raw_words
+from ketch.guest.engine.containers import users
 from ketch.guest.engine.errors import InvalidParameter, NotFound
 
 if TYPE_CHECKING:
@@ -211,15 +212,7 @@ async def _download(builder: "Builder", url: str, checksum: str,
 def _ownership(root: str, chown: str, mode: int | None) -> copying.Ownership:
     if not chown:
         return copying.Ownership(mode=mode)
-    user, _, group = chown.partition(":")
-    uid = lookup_id(root, user, "passwd")
-    if uid is None:
-        raise InvalidParameter(f"unable to convert uid/gid chown string to host mapping: "
-                               f"can't find uid for user {user}: no such user: {user}")
-    gid = lookup_id(root, group, "group") if group else uid
-    if gid is None:
-        raise InvalidParameter(f"unable to convert uid/gid chown string to host mapping: "
-                               f"can't find gid for group {group}: no such group: {group}")
+    uid, gid = users.chown_ids(root, chown)
     return copying.Ownership(uid, gid, mode)
 
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.containers import rootfs
+from ketch.guest.engine.containers import users
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.streams import STDERR, STDOUT, DetachScanner, parse_detach_keys
 from ketch.guest.engine.errors import Conflict, InvalidParameter, NotFound
@@ -110,7 +110,7 @@ class ExecService:
         config = c.config
         merged = self.service.store.dir(c.id, "merged")
         root = merged if os.path.ismount(merged) else f"/proc/{c.state.get('Pid', 0)}/root"
-        uid, gid, extra = rootfs.resolve_user(root, ex.user or config.get("User") or "")
+        uid, gid, extra = users.process_user(root, ex.user or config.get("User") or "")
         host_config = c.host_config
         caps = capabilities({**host_config, "Privileged": ex.privileged or
                              host_config.get("Privileged")})

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.containers import rootfs, sandbox_files
+from ketch.guest.engine.containers import rootfs, sandbox_files, users
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.mounts import plan_mounts
 from ketch.guest.engine.errors import EngineError, InvalidParameter
@@ -119,7 +119,7 @@ class Lifecycle:
 
     async def _spec(self, c: Container, merged: str) -> dict[str, Any]:
         config, host_config = c.config, c.host_config
-        uid, gid, extra_gids = rootfs.resolve_user(merged, config.get("User") or "")
+        uid, gid, extra_gids = users.process_user(merged, config.get("User") or "")
         for group in host_config.get("GroupAdd") or []:
             if str(group).isdigit():
                 extra_gids.append(int(group))
