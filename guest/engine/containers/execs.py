@@ -51,6 +51,8 @@ class Exec:
     proc: asyncio.subprocess.Process | None = None
     pty_master: int | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    spawned: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the runtime's exec process exists (or the exec ended without one)."""
     background: "asyncio.Task[None] | None" = None
 
     def to_json(self) -> dict[str, Any]:
@@ -162,6 +164,7 @@ class ExecService:
             ex.exit_code = code
             ex.running = False
             ex.done.set()
+            ex.spawned.set()
             for path in (process_file, log_file):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
@@ -174,6 +177,7 @@ class ExecService:
             *argv, stdin=subprocess.PIPE if ex.open_stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         ex.pid = proc.pid
+        ex.spawned.set()
 
         held: list[bytes] = []
 
@@ -234,6 +238,7 @@ class ExecService:
         finally:
             os.close(slave)
         ex.pid = proc.pid
+        ex.spawned.set()
         loop = asyncio.get_running_loop()
         output: asyncio.Queue[bytes | None] = asyncio.Queue()
 
