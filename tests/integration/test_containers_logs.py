@@ -51,12 +51,15 @@ def test_log_rotation_keeps_max_file(daemon: DaemonProcess, busybox: str) -> Non
     try:
         wait_for(lambda: "line-19-" in daemon.docker("logs", "--tail", "1",
                                                      "logs-rot").stdout, 30)
-        time.sleep(1.5)  # the rotator checks twice a second
         path = daemon.docker("inspect", "-f", "{{.LogPath}}", "logs-rot").stdout.strip()
+
+        def rotated_away_the_oldest() -> bool:  # the rotator checks twice a second
+            lines = daemon.docker("logs", "logs-rot").stdout.splitlines()
+            return bool(lines) and not lines[0].startswith("line-0-")
+
+        wait_for(rotated_away_the_oldest, 10)
         assert os.path.exists(path + ".1") and not os.path.exists(path + ".2")
-        lines = daemon.docker("logs", "logs-rot").stdout.splitlines()
-        assert lines and lines[-1].startswith("line-19-")
-        assert not lines[0].startswith("line-0-")  # the oldest rotated away
+        assert daemon.docker("logs", "logs-rot").stdout.splitlines()[-1].startswith("line-19-")
     finally:
         daemon.docker("rm", "-f", "logs-rot")
     assert subprocess.run(["true"]).returncode == 0
