@@ -20,6 +20,7 @@ from ketch.guest.api.httputil import (
     query_filters,
     query_int,
     read_model,
+    stream_bytes,
     stream_json_lines,
 )
 from ketch.guest.api.routing import Route
@@ -285,15 +286,8 @@ async def archive_get(request: web.Request) -> web.StreamResponse:
     c = _container(request)
     info, chunks = await service.files.get_archive(c, request.match_info["name"],
                                                    _archive_path(request))
-    response = web.StreamResponse(headers={"Content-Type": "application/x-tar",
-                                           "X-Docker-Container-Path-Stat": _stat_header(info)})
-    response.enable_chunked_encoding()
-    await response.prepare(request)
-    with contextlib.suppress(ConnectionError):
-        async for chunk in chunks:
-            await response.write(chunk)
-        await response.write_eof()
-    return response
+    return await stream_bytes(request, chunks, {
+        "Content-Type": "application/x-tar", "X-Docker-Container-Path-Stat": _stat_header(info)})
 
 
 async def archive_put(request: web.Request) -> web.Response:
@@ -312,14 +306,8 @@ async def archive_put(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     c = _container(request)
-    response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
-    response.enable_chunked_encoding()
-    await response.prepare(request)
-    with contextlib.suppress(ConnectionError):
-        async for chunk in service.files.export(c):
-            await response.write(chunk)
-        await response.write_eof()
-    return response
+    return await stream_bytes(request, service.files.export(c),
+                              {"Content-Type": "application/x-tar"})
 
 
 async def changes(request: web.Request) -> web.Response:

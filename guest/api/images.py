@@ -12,6 +12,7 @@ from ketch.guest.api.httputil import (
     query_bool,
     query_filters,
     query_int,
+    stream_bytes,
     stream_json_lines,
 )
 from ketch.guest.api.routing import Route
@@ -132,12 +133,7 @@ async def save_images(request: web.Request) -> web.StreamResponse:
     if "name" in request.match_info:
         names = [request.match_info["name"]]
     chunks = save.save(engine_of(request).images, names)
-    response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
-    await response.prepare(request)
-    async for chunk in chunks:
-        await response.write(chunk)
-    await response.write_eof()
-    return response
+    return await stream_bytes(request, chunks, {"Content-Type": "application/x-tar"})
 
 
 async def prune_images(request: web.Request) -> web.Response:
