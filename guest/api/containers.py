@@ -299,7 +299,8 @@ async def archive_put(request: web.Request) -> web.Response:
             yield chunk
 
     await service.files.put_archive(c, request.match_info["name"], _archive_path(request),
-                                    body(), query_bool(request, "noOverwriteDirNonDir"))
+                                    body(), query_bool(request, "noOverwriteDirNonDir"),
+                                    query_bool(request, "copyUIDGID"))
     return web.Response(status=200)
 
 

@@ -1,7 +1,10 @@
 """User and group names resolve against the image's own /etc/passwd and /etc/group, the same
-way for `docker run -u`, `docker exec -u`, a build's USER and COPY --chown, with the files'
-symlinks followed inside the image (never on the host)."""
+way for `docker run -u`, `docker exec -u`, a build's USER and COPY --chown and `docker cp -a`,
+with the files' symlinks followed inside the image (never on the host)."""
 
+import io
+import os
+import tarfile
 from pathlib import Path
 
 from test_build import make_context
@@ -41,3 +44,27 @@ def test_names_resolve_through_the_images_symlinked_files(daemon: DaemonProcess,
             in refused.stderr
     finally:
         daemon.docker("rmi", "users:symlinked")
+
+
+def _owner_in(daemon: DaemonProcess, container: str, path: str) -> tuple[int, int]:
+    status, _, data = daemon.request("GET", f"/containers/{container}/archive?path={path}")
+    assert status == 200
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = tar.next()
+        assert member is not None
+        return member.uid, member.gid
+
+
+def test_cp_archive_mode_gives_the_containers_user_the_files(daemon: DaemonProcess, busybox: str,
+                                                             tmp_path: Path) -> None:
+    source = tmp_path / "copied.txt"
+    source.write_text("x")
+    os.chown(source, 1234, 5678)
+    daemon.docker("create", "--name", "users-cp", "-u", "nobody", busybox, "true")
+    try:
+        daemon.docker("cp", "-a", str(source), "users-cp:/tmp/archived.txt")
+        daemon.docker("cp", str(source), "users-cp:/tmp/kept.txt")
+        assert _owner_in(daemon, "users-cp", "/tmp/archived.txt") == (65534, 65534)
+        assert _owner_in(daemon, "users-cp", "/tmp/kept.txt") == (1234, 5678)
+    finally:
+        daemon.docker("rm", "users-cp")

@@ -6,7 +6,6 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 
-from ketch.guest.engine.containers import files
 from ketch.guest.util.proc import run_async
 
 
@@ -30,9 +29,3 @@ async def rootfs_view(layer_dirs: list[str], tmp_dir: str) -> AsyncIterator[str]
                 await run_async(["umount", "-l", mountpoint], check=False)
     finally:
         shutil.rmtree(mountpoint, ignore_errors=True)
-
-
-def resolve_in_root(root: str, path: str, follow_last: bool = True) -> str:
-    """Host path of an in-image path, symlinks resolved as if root were / (never escaping)."""
-    inside = files.resolve_in_root(root, path, follow_last)
-    return os.path.join(root, inside.lstrip("/"))

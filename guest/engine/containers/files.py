@@ -10,42 +10,16 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.build.changes import apply_changes
-from ketch.guest.engine.containers import rootfs
+from ketch.guest.engine.containers import rootfs, users
 from ketch.guest.engine.containers.archive_worker import ArchiveWorkers, stat_header
 from ketch.guest.engine.containers.model import Container
-from ketch.guest.engine.errors import Forbidden, InvalidParameter, NotFound
+from ketch.guest.engine.errors import Forbidden, NotFound
 from ketch.guest.engine.timestamps import format_rfc3339_nano
 
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService
 
 CHANGE_MODIFIED, CHANGE_ADDED, CHANGE_DELETED = 0, 1, 2
-
-
-def resolve_in_root(root: str, path: str, follow_last: bool) -> str:
-    """The in-container path with symlinks resolved inside root (never escaping it)."""
-    pending = [p for p in path.split("/") if p and p != "."]
-    current: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.pop(0)
-        if part == "..":
-            if current:
-                current.pop()
-            continue
-        candidate = "/" + "/".join([*current, part])
-        host = root + candidate
-        if os.path.islink(host) and (pending or follow_last):
-            hops += 1
-            if hops > 40:
-                raise InvalidParameter(f"too many links in {path}")
-            target = os.readlink(host)
-            if target.startswith("/"):
-                current = []
-            pending = [p for p in target.split("/") if p and p != "."] + pending
-            continue
-        current.append(part)
-    return "/" + "/".join(current)
 
 
 class ContainerFiles:
@@ -132,12 +106,17 @@ class ContainerFiles:
                     yield chunk
         return info, chunks()
 
-    async def put_archive(self, c: Container, ref: str, path: str,
-                          body: AsyncIterator[bytes], no_overwrite_dir_non_dir: bool) -> None:
+    async def put_archive(self, c: Container, ref: str, path: str, body: AsyncIterator[bytes],
+                          no_overwrite_dir_non_dir: bool, copy_uid_gid: bool = False) -> None:
         if c.host_config.get("ReadonlyRootfs"):
             raise Forbidden("container rootfs is marked read-only")
         options = ["--no-overwrite-dir-non-dir"] if no_overwrite_dir_non_dir else []
         async with self.root(c) as root:
+            user = c.config.get("User") or ""
+            if copy_uid_gid and user:  # as Moby: the container's user owns what is copied
+                uid, gid, _ = await asyncio.to_thread(users.process_user,
+                                                      f"/proc/self/fd/{root}", user)
+                options.append(f"--chown={uid}:{gid}")
             worker = await self.archivers.start(root, "put", path, *options)
             try:
                 await worker.reply(path, ref)

@@ -4,7 +4,7 @@ symlinks resolved within it, never on the host), for the process user of `docker
 
 from dataclasses import dataclass
 
-from ketch.guest.engine.containers.files import resolve_in_root
+from ketch.guest.engine.containers.inroot import host_path
 from ketch.guest.engine.errors import InvalidParameter
 
 
@@ -19,7 +19,7 @@ class Account:
 
 
 def _read(root: str, database: str) -> list[list[str]]:
-    path = root + resolve_in_root(root, "/etc/" + database, True)
+    path = host_path(root, "/etc/" + database)
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             return [line.rstrip("\n").split(":") for line in f
