@@ -65,18 +65,18 @@ def process_user(root: str, user: str) -> tuple[int, int, list[int]]:
 
 
 def chown_ids(root: str, chown: str) -> tuple[int, int]:
-    """(uid, gid) of a COPY/ADD --chown "user[:group]"; without a group the user's own
-    number stands for it."""
+    """(uid, gid) of a COPY/ADD --chown "user[:group]": numbers as they are, names looked up;
+    without a group the user's own number stands for it."""
     user, _, group = chown.partition(":")
-    found = _find(users(root), user) if not user.isdigit() else None
-    if found is None and not user.isdigit():
+    uid = _chown_id(users(root), user, "uid", "user")
+    return uid, _chown_id(groups(root), group, "gid", "group") if group else uid
+
+
+def _chown_id(accounts: list[Account], spec: str, what: str, kind: str) -> int:
+    if spec.isdigit():
+        return int(spec)
+    found = next((a for a in accounts if a.name == spec), None)
+    if found is None:
         raise InvalidParameter("unable to convert uid/gid chown string to host mapping: "
-                               f"can't find uid for user {user}: no such user: {user}")
-    uid = found.id if found else int(user)
-    if not group:
-        return uid, uid
-    group_entry = _find(groups(root), group) if not group.isdigit() else None
-    if group_entry is None and not group.isdigit():
-        raise InvalidParameter("unable to convert uid/gid chown string to host mapping: "
-                               f"can't find gid for group {group}: no such group: {group}")
-    return uid, group_entry.id if group_entry else int(group)
+                               f"can't find {what} for {kind} {spec}: no such {kind}: {spec}")
+    return found.id
