@@ -20,6 +20,7 @@ from ketch.guest.store.images import reference
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService
 
+
 async def _url_chunks(url: str) -> AsyncIterator[bytes]:
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         if response.status != 200:
