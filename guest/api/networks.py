@@ -56,6 +56,8 @@ def find_container(engine: Any, ref: str) -> Any:
 async def connect_network(request: web.Request) -> web.Response:
     engine = engine_of(request)
     body = await read_model(request, ConnectOptions, required=True)
+    if body.EndpointConfig:
+        body.EndpointConfig.validate()
     network = engine.networks.get(request.match_info["id"])
     container = find_container(engine, body.Container or "")
     endpoint = to_plain(body.EndpointConfig) if body.EndpointConfig else None

@@ -3,6 +3,8 @@
 import json
 import os
 
+import pytest
+
 from ketch.guest.testing.daemon import DaemonProcess
 from ketch.guest.testing.waiting import wait_for
 
@@ -78,6 +80,7 @@ def test_volumes_survive_a_killed_daemon(make_daemon) -> None:
     assert events == ["survivor"]
 
 
+@pytest.mark.host_only("writes into the volume's folder in the daemon's data-root")
 def test_system_df_reports_volume_sizes(daemon: DaemonProcess) -> None:
     daemon.docker("volume", "create", "sized")
     try:

@@ -19,11 +19,11 @@ def test_directory_size_counts_hard_links_once_and_skips_directories(tmp_path: P
 
 def test_cache_keeps_usage_across_puts_and_reads_old_indexes(tmp_path: Path) -> None:
     (tmp_path / "cache.json").write_text(json.dumps({"old": "sha256:1"}))
-    cache = BuildCache(str(tmp_path))
+    cache = BuildCache(str(tmp_path / "cache.json"))
     assert cache.get("old") == "sha256:1" and cache.entries["old"].usage_count == 1
     cache.put([Step("k", "old", "RUN true")], "sha256:2")
     cache.used("k")
     cache.put([Step("k", "old", "RUN true")], "sha256:2")  # the hit is recorded again
-    reread = BuildCache(str(tmp_path)).entries["k"]
+    reread = BuildCache(str(tmp_path / "cache.json")).entries["k"]
     assert (reread.usage_count, reread.parent, reread.description) == (2, "old", "RUN true")
     assert reread.last_used_ns >= reread.created_ns > 0

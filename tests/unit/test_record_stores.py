@@ -3,19 +3,19 @@
 import os
 from pathlib import Path
 
-from ketch.guest.store.containers import RECORD, ContainerStore
+from ketch.guest.store.containers import ContainerStore
 from ketch.guest.store.layout import Layout
 from ketch.guest.store.volumes import META_FILE, TRASH, VolumeStore
 from ketch.guest.testing.waiting import wait_for
 
 
 def test_container_store_refuses_saves_after_forget(tmp_path: Path) -> None:
-    store = ContainerStore(str(tmp_path))
+    store = ContainerStore(Layout(str(tmp_path / "data"), str(tmp_path / "run")))
     store.create_dir("abc")
     store.save({"ID": "abc", "State": {"Running": True}})
     store.forget("abc")
     store.save({"ID": "abc", "State": {"Running": False}})  # a late stop finishing
-    assert not os.path.exists(store.dir("abc", RECORD))
+    assert not os.path.exists(store.paths("abc").record)
     assert list(store.load_all()) == []
 
 

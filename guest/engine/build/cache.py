@@ -46,9 +46,9 @@ class Step:
 
 
 class BuildCache:
-    def __init__(self, folder: str) -> None:
-        os.makedirs(folder, exist_ok=True)
-        self.path = os.path.join(folder, "cache.json")
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.path = path
         raw = read_json(self.path, {}) or {}
         self.entries: dict[str, CacheEntry] = {k: CacheEntry.load(v) for k, v in raw.items()}
 

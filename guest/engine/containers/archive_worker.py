@@ -8,13 +8,13 @@ import logging
 import os
 import socket
 import stat
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ketch.guest.engine.errors import EngineError, InvalidParameter, NotFound
 from ketch.guest.engine.timestamps import format_rfc3339_nano
+from ketch.guest.util.proc import Process, spawn
 
 log = logging.getLogger("ketch.proc")
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chroot_archive.py")
@@ -98,7 +98,7 @@ class ArchiveWorkers:
     """The chroot_archive.py fork server, started on first use (and again if it died)."""
 
     def __init__(self) -> None:
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: Process | None = None
         self.control: socket.socket | None = None
         self._starting = asyncio.Lock()
 
@@ -136,11 +136,8 @@ class ArchiveWorkers:
             self._forget()
             control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             argv = [sys.executable, "-I", "-S", SCRIPT, str(theirs.fileno())]
-            log.debug("exec", extra={"fields": {"cmd": " ".join(argv)}})
             try:
-                self.proc = await asyncio.create_subprocess_exec(
-                    *argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    pass_fds=(theirs.fileno(),), start_new_session=True)
+                self.proc = await spawn(argv, pass_fds=(theirs.fileno(),), new_session=True)
             except BaseException:
                 control.close()
                 raise

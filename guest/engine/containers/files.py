@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import os
 import stat
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from ketch.guest.engine.containers.archive_worker import ArchiveWorkers, stat_he
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import Forbidden, NotFound
 from ketch.guest.engine.timestamps import format_rfc3339_nano
+from ketch.guest.util.proc import stream_stdout
 
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService
@@ -38,7 +38,7 @@ class ContainerFiles:
         it, volumes included; a stopped one's overlay, mounted meanwhile."""
         pid = int(c.state.get("Pid") or 0)
         if c.running and pid:
-            fd = _open_running_root(pid, self.service.store.dir(c.id, "merged"))
+            fd = _open_running_root(pid, self.service.store.paths(c.id).merged)
             if fd is not None:
                 try:
                     yield fd
@@ -55,14 +55,13 @@ class ContainerFiles:
     @contextlib.asynccontextmanager
     async def merged(self, c: Container) -> AsyncIterator[str]:
         """The overlay rootfs (without the container's mounts), mounted while needed."""
-        store = self.service.store
-        merged = store.dir(c.id, "merged")
+        paths = self.service.store.paths(c.id)
+        merged = paths.merged
         async with self._mounting:
             if not self._merged_users.get(c.id) and not os.path.ismount(merged):
                 image = self.service.engine.images.get(c.image_id)
-                await rootfs.mount_overlay(image.layer_dirs(), store.dir(c.id, "upper"),
-                                           store.dir(c.id, "work"), merged,
-                                           store.dir(c.id, "empty"))
+                await rootfs.mount_overlay(image.layer_dirs(), paths.upper, paths.work, merged,
+                                           paths.empty)
                 self._merged_by_us.add(c.id)
             self._merged_users[c.id] = self._merged_users.get(c.id, 0) + 1
         try:
@@ -129,13 +128,13 @@ class ContainerFiles:
     async def export(self, c: Container) -> AsyncIterator[bytes]:
         self.service.publish(c, "export")
         async with self.merged(c) as merged:
-            async for chunk in _stream(["tar", "--numeric-owner", "-C", merged, "-cf", "-",
-                                        "."]):
+            async for chunk in stream_stdout(["tar", "--numeric-owner", "-C", merged, "-cf", "-",
+                                              "."]):
                 yield chunk
 
     def changes(self, c: Container) -> list[dict[str, Any]]:
         """`docker diff` from the overlay upperdir (whiteouts are deletions)."""
-        upper = self.service.store.dir(c.id, "upper")
+        upper = self.service.store.paths(c.id).upper
         try:
             lowers = self.service.engine.images.get(c.image_id).layer_dirs()
         except NotFound:
@@ -182,7 +181,7 @@ class ContainerFiles:
                 paused_here = True
         try:
             image = await service.engine.images.commit(
-                parent, service.store.dir(c.id, "upper"), config, history, reference)
+                parent, service.store.paths(c.id).upper, config, history, reference)
         finally:
             if paused_here:
                 with contextlib.suppress(Exception):
@@ -223,18 +222,3 @@ def _hide_mountpoints(result: dict[str, int]) -> dict[str, int]:
     return kept
 
 
-async def _stream(argv: list[str]) -> AsyncIterator[bytes]:
-    proc = await asyncio.create_subprocess_exec(*argv, stdout=subprocess.PIPE,
-                                                stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    try:
-        while True:
-            chunk = await proc.stdout.read(65536)
-            if not chunk:
-                break
-            yield chunk
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-        await proc.wait()

@@ -9,6 +9,7 @@ import posixpath
 import re
 from typing import Any
 
+from ketch.guest.engine.containers.mounts import parse_bind
 from ketch.guest.engine.containers.signals import parse_signal
 from ketch.guest.engine.errors import InvalidParameter
 
@@ -218,6 +219,8 @@ def _check_host_config(host_config: dict[str, Any]) -> None:
         raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
     for mount in host_config.get("Mounts") or []:
         validate_mount(mount)
+    for spec in host_config.get("Binds") or []:
+        parse_bind(spec)
     for entry in host_config.get("ExtraHosts") or []:
         name, colon, address = entry.partition(":")
         if not colon or not name:

@@ -9,12 +9,12 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine import hostinfo
 from ketch.guest.engine.images.image import Image
 from ketch.guest.engine.timestamps import format_rfc3339_nano
 from ketch.guest.store.images import reference
 from ketch.guest.store.images.layers import chain_ids
 from ketch.guest.store.images.unpack import pack_upperdir
+from ketch.guest.util import hostinfo
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService

@@ -2,6 +2,7 @@
 concurrently, unpack each as it arrives, and only then make the image visible."""
 
 import asyncio
+import base64
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -10,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 from ketch.guest.engine.errors import EngineError, InvalidParameter, NotFound
 from ketch.guest.engine.images.distribution import DigestError
 from ketch.guest.engine.images.progress import ProgressSink, short, status
+from ketch.guest.engine.models.auth import AuthConfig
+from ketch.guest.engine.models.base import to_plain
+from ketch.guest.engine.models.decoding import decode
 from ketch.guest.registry import manifest as mf
 from ketch.guest.registry.client import RegistryClient, RegistryError, read_body
 from ketch.guest.store.images import reference
@@ -54,14 +58,14 @@ async def fetch_manifest(client: RegistryClient, ref: Reference, tag_or_digest: 
 
 
 def decode_auth(header: str | None) -> dict[str, Any] | None:
-    """X-Registry-Auth: base64url JSON AuthConfig (padding optional)."""
-    import base64
-
+    """X-Registry-Auth: base64url JSON AuthConfig (padding optional); one that does not decode
+    is ignored, as Moby does."""
     if not header:
         return None
     try:
-        return dict(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))))
-    except (ValueError, TypeError):
+        raw = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
+        return to_plain(decode(raw, AuthConfig))
+    except (ValueError, InvalidParameter):
         return None
 
 

@@ -31,9 +31,11 @@ Uint32 = Annotated[int, go("uint32", ge=0, le=2**32 - 1)]
 Uint64 = Annotated[int, go("uint64", ge=0)]
 Duration = Annotated[int, go("time.Duration", ge=-(2**63), le=2**63 - 1)]
 FileMode = Annotated[int, go("fs.FileMode", ge=0, le=2**32 - 1)]
+# Go decodes a null inside a []string or map[string]string as "": these accept it (see Model).
+StrList = list[str | None]
+StringMap = dict[str, str | None]
 # strslice.StrSlice: a list of strings, or one string meaning a list of one.
-StrSlice = Annotated[Union[str, list[str]], go("strslice.StrSlice")]  # noqa: UP007
-StringMap = dict[str, str]
+StrSlice = Annotated[Union[str, StrList], go("strslice.StrSlice")]  # noqa: UP007
 
 
 class Empty(msgspec.Struct):
@@ -48,26 +50,35 @@ class Model(msgspec.Struct):
     __go_type__ = ""
 
     def __post_init__(self) -> None:
-        strslices = _strslice_fields(type(self))
+        strslices, string_collections = _string_fields(type(self))
         for name, value in zip(self.__struct_fields__, msgspec.structs.astuple(self),
                                strict=True):
             if value is None:
                 setattr(self, name, UNSET)
             elif value.__class__ is str and name in strslices:
                 setattr(self, name, [value])
+            elif name in string_collections:
+                if value.__class__ is list and None in value:
+                    setattr(self, name, ["" if item is None else item for item in value])
+                elif value.__class__ is dict and None in value.values():
+                    setattr(self, name, {k: "" if v is None else v for k, v in value.items()})
 
 
 @functools.cache
-def _strslice_fields(cls: type) -> frozenset[str]:
+def _string_fields(cls: type) -> tuple[frozenset[str], frozenset[str]]:
+    """The class's StrSlice fields, and its fields that are lists or maps of strings."""
     hints = typing.get_type_hints(cls, include_extras=True)
-    return frozenset(name for name, hint in hints.items()
-                     if hint == StrSlice or StrSlice in typing.get_args(hint))
+    strslices = {name for name, hint in hints.items()
+                 if hint == StrSlice or StrSlice in typing.get_args(hint)}
+    collections = {name for name, hint in hints.items()
+                   if {StrList, StringMap} & set(typing.get_args(hint))}
+    return frozenset(strslices), frozenset(strslices | collections)
 
 
-def console_size(value: list[int] | UnsetType) -> list[int] | UnsetType:
+def console_size(value: list[int] | UnsetType | None) -> list[int] | UnsetType:
     """Go's [2]uint: extra numbers are dropped, missing ones are zero."""
-    if value is UNSET:
-        return value
+    if not isinstance(value, list):
+        return UNSET
     return [*value, 0, 0][:2]
 
 
@@ -77,5 +88,5 @@ def to_plain(model: msgspec.Struct) -> dict[str, Any]:
 
 
 __all__ = ["UNSET", "Duration", "Empty", "FileMode", "Int", "Int64", "Model", "Opt",
-           "StrSlice", "StringMap", "Uint", "Uint16", "Uint32", "Uint64", "UnsetType",
+           "StrList", "StrSlice", "StringMap", "Uint", "Uint16", "Uint32", "Uint64", "UnsetType",
            "console_size", "go", "to_plain"]

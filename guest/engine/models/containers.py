@@ -15,6 +15,7 @@ from ketch.guest.engine.models.base import (
     Model,
     Opt,
     StringMap,
+    StrList,
     StrSlice,
     Uint,
     Uint16,
@@ -22,7 +23,7 @@ from ketch.guest.engine.models.base import (
     console_size,
     go,
 )
-from ketch.guest.engine.models.networks import NetworkingConfig
+from ketch.guest.engine.models.networks import NetworkingConfig, canonical_mac
 
 # Moby's named string types: the Go name shows in "cannot unmarshal" messages.
 NetworkMode = Annotated[str, go("container.NetworkMode")]
@@ -41,7 +42,7 @@ Propagation = Annotated[str, go("mount.Propagation")]
 
 class HealthConfig(Model):
     __go_type__ = "v1.HealthcheckConfig"
-    Test: Opt[list[str]] = UNSET
+    Test: Opt[StrList] = UNSET
     Interval: Opt[Duration] = UNSET
     Timeout: Opt[Duration] = UNSET
     StartPeriod: Opt[Duration] = UNSET
@@ -63,7 +64,7 @@ class Config(Model):
     Tty: Opt[bool] = UNSET
     OpenStdin: Opt[bool] = UNSET
     StdinOnce: Opt[bool] = UNSET
-    Env: Opt[list[str]] = UNSET
+    Env: Opt[StrList] = UNSET
     Cmd: Opt[StrSlice] = UNSET
     Healthcheck: Opt[HealthConfig] = UNSET
     ArgsEscaped: Opt[bool] = UNSET
@@ -73,7 +74,7 @@ class Config(Model):
     Entrypoint: Opt[StrSlice] = UNSET
     NetworkDisabled: Opt[bool] = UNSET
     MacAddress: Opt[str] = UNSET
-    OnBuild: Opt[list[str]] = UNSET
+    OnBuild: Opt[StrList] = UNSET
     Labels: Opt[StringMap] = UNSET
     StopSignal: Opt[str] = UNSET
     StopTimeout: Opt[Int] = UNSET
@@ -121,7 +122,7 @@ class DeviceRequest(Model):
     __go_type__ = "container.DeviceRequest"
     Driver: Opt[str] = UNSET
     Count: Opt[Int] = UNSET
-    DeviceIDs: Opt[list[str]] = UNSET
+    DeviceIDs: Opt[StrList] = UNSET
     Capabilities: Opt[list[list[str]]] = UNSET
     Options: Opt[StringMap] = UNSET
 
@@ -154,7 +155,7 @@ class Resources(Model):
     CpusetCpus: Opt[str] = UNSET
     CpusetMems: Opt[str] = UNSET
     Devices: Opt[list[DeviceMapping]] = UNSET
-    DeviceCgroupRules: Opt[list[str]] = UNSET
+    DeviceCgroupRules: Opt[StrList] = UNSET
     DeviceRequests: Opt[list[DeviceRequest]] = UNSET
     KernelMemory: Opt[Int64] = UNSET
     KernelMemoryTCP: Opt[Int64] = UNSET
@@ -222,7 +223,7 @@ class HostConfig(Resources):
     """container.HostConfig: what the host provides to the container (Resources embedded)."""
 
     __go_type__ = "container.HostConfig"
-    Binds: Opt[list[str]] = UNSET
+    Binds: Opt[StrList] = UNSET
     ContainerIDFile: Opt[str] = UNSET
     LogConfig: Opt[LogConfig] = UNSET
     NetworkMode: Opt[NetworkMode] = UNSET
@@ -230,26 +231,26 @@ class HostConfig(Resources):
     RestartPolicy: Opt[RestartPolicy] = UNSET
     AutoRemove: Opt[bool] = UNSET
     VolumeDriver: Opt[str] = UNSET
-    VolumesFrom: Opt[list[str]] = UNSET
+    VolumesFrom: Opt[StrList] = UNSET
     ConsoleSize: Opt[Annotated[list[Uint], go("[2]uint")]] = UNSET
     Annotations: Opt[StringMap] = UNSET
     CapAdd: Opt[StrSlice] = UNSET
     CapDrop: Opt[StrSlice] = UNSET
     CgroupnsMode: Opt[CgroupnsMode] = UNSET
-    Dns: Opt[list[str]] = UNSET
-    DnsOptions: Opt[list[str]] = UNSET
-    DnsSearch: Opt[list[str]] = UNSET
-    ExtraHosts: Opt[list[str]] = UNSET
-    GroupAdd: Opt[list[str]] = UNSET
+    Dns: Opt[StrList] = UNSET
+    DnsOptions: Opt[StrList] = UNSET
+    DnsSearch: Opt[StrList] = UNSET
+    ExtraHosts: Opt[StrList] = UNSET
+    GroupAdd: Opt[StrList] = UNSET
     IpcMode: Opt[IpcMode] = UNSET
     Cgroup: Opt[CgroupSpec] = UNSET
-    Links: Opt[list[str]] = UNSET
+    Links: Opt[StrList] = UNSET
     OomScoreAdj: Opt[Int] = UNSET
     PidMode: Opt[PidMode] = UNSET
     Privileged: Opt[bool] = UNSET
     PublishAllPorts: Opt[bool] = UNSET
     ReadonlyRootfs: Opt[bool] = UNSET
-    SecurityOpt: Opt[list[str]] = UNSET
+    SecurityOpt: Opt[StrList] = UNSET
     StorageOpt: Opt[StringMap] = UNSET
     Tmpfs: Opt[StringMap] = UNSET
     UTSMode: Opt[UTSMode] = UNSET
@@ -259,8 +260,8 @@ class HostConfig(Resources):
     Runtime: Opt[str] = UNSET
     Isolation: Opt[Isolation] = UNSET
     Mounts: Opt[list[Mount]] = UNSET
-    MaskedPaths: Opt[list[str]] = UNSET
-    ReadonlyPaths: Opt[list[str]] = UNSET
+    MaskedPaths: Opt[StrList] = UNSET
+    ReadonlyPaths: Opt[StrList] = UNSET
     Init: Opt[bool] = UNSET
 
     def __post_init__(self) -> None:
@@ -274,6 +275,16 @@ class CreateRequest(Config):
     __go_type__ = "container.CreateRequest"
     HostConfig: Opt[HostConfig] = UNSET
     NetworkingConfig: Opt[NetworkingConfig] = UNSET
+
+    def validate_mac_addresses(self) -> None:
+        """The legacy Config.MacAddress and each endpoint's, checked before any network is
+        touched (Moby's validateEndpointSettings)."""
+        if self.MacAddress:
+            self.MacAddress = canonical_mac(self.MacAddress)
+        endpoints = self.NetworkingConfig.EndpointsConfig if self.NetworkingConfig else None
+        for endpoint in (endpoints or {}).values():
+            if endpoint:
+                endpoint.validate()
 
 
 class UpdateConfig(Resources):

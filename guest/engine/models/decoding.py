@@ -4,7 +4,7 @@ error texts Moby answers with ("json: cannot unmarshal string into Go struct fie
 import functools
 import json
 import re
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 import msgspec.inspect as mi
@@ -19,6 +19,8 @@ _SEGMENT = re.compile(r"\.(?P<field>[^.\[]+)|\[(?P<index>\d+)\]|\[(?P<key>\.\.\.
 # msgspec's name of a JSON value's kind -> Go's (UnmarshalTypeError.Value)
 _GO_KIND = {"str": "string", "int": "number", "float": "number", "bool": "bool",
             "array": "array", "object": "object"}
+_GO_BASIC: dict[type, str] = {mi.BoolType: "bool", mi.StrType: "string",
+                               mi.IntType: "int64", mi.FloatType: "float64"}
 _SYNTAX_CONTEXT = {"expected ':'": "after object key",
                    "expected ',' or '}'": "after object key:value pair",
                    "expected ',' or ']'": "after array element",
@@ -28,12 +30,21 @@ _SYNTAX_CONTEXT = {"expected ':'": "after object key",
 
 
 @functools.cache
-def _decoder(model: type[M]) -> msgspec.json.Decoder[M]:
+def _decoder(model: Any) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(model)
 
 
 def decode(body: bytes, model: type[M]) -> M:
     """`body` as `model`, or InvalidParameter with the message Moby gives for the same input."""
+    return cast(M, _decode(body, model))
+
+
+def decode_plain(body: bytes) -> Any:
+    """`body` as plain JSON values (a body without a model), with the same errors."""
+    return _decode(body, Any)
+
+
+def _decode(body: bytes, model: Any) -> Any:
     try:
         return _decoder(model).decode(body)
     except msgspec.ValidationError as e:
@@ -82,7 +93,7 @@ def _quote_char(byte: int) -> str:
     return "'" + json.dumps(char, ensure_ascii=False)[1:-1].replace('\\"', '"') + "'"
 
 
-def type_error(model: type[msgspec.Struct], message: str, body: bytes) -> str:
+def type_error(model: Any, message: str, body: bytes) -> str:
     """Go's UnmarshalTypeError text for msgspec's ValidationError `message`."""
     parts = _ERROR_AT.match(message)
     assert parts is not None  # the pattern matches any text
@@ -100,7 +111,7 @@ def type_error(model: type[msgspec.Struct], message: str, body: bytes) -> str:
         walked.append(segment)
         if segment["field"] is not None and isinstance(node, mi.StructType):
             field = next(f for f in node.fields if f.encode_name == segment["field"])
-            struct_name = node.cls.__go_type__.rsplit(".", 1)[-1]
+            struct_name = _go_struct_type(node).rsplit(".", 1)[-1]
             fields.append(field.encode_name)
             node = field.type
         elif isinstance(node, mi.ListType):
@@ -173,10 +184,13 @@ def _go_name(node: Any) -> str:
     if isinstance(node, mi.Metadata):
         return str((node.extra or {}).get("go") or _go_name(node.type))
     if isinstance(node, mi.StructType):
-        return str(node.cls.__go_type__)
+        return _go_struct_type(node)
     if isinstance(node, mi.ListType):
         return "[]" + _go_name(node.item_type)
     if isinstance(node, mi.DictType):
         return "map[string]" + _go_name(node.value_type)
-    return {mi.BoolType: "bool", mi.StrType: "string", mi.IntType: "int64",
-            mi.FloatType: "float64"}.get(type(node), "interface {}")
+    return _GO_BASIC.get(type(node), "interface {}")
+
+
+def _go_struct_type(node: mi.StructType) -> str:
+    return str(getattr(node.cls, "__go_type__", "") or node.cls.__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from ketch.guest.engine.models.base import UNSET, Model, Opt, Uint, console_size, go
+from ketch.guest.engine.models.base import UNSET, Model, Opt, StrList, Uint, console_size, go
 
 ConsoleSize = Annotated[list[Uint], go("[2]uint")]
 
@@ -19,9 +19,9 @@ class ExecOptions(Model):
     AttachStderr: Opt[bool] = UNSET
     AttachStdout: Opt[bool] = UNSET
     DetachKeys: Opt[str] = UNSET
-    Env: Opt[list[str]] = UNSET
+    Env: Opt[StrList] = UNSET
     WorkingDir: Opt[str] = UNSET
-    Cmd: Opt[list[str]] = UNSET
+    Cmd: Opt[StrList] = UNSET
     Detach: Opt[bool] = UNSET
 
     def __post_init__(self) -> None:

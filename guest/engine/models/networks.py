@@ -3,21 +3,36 @@ create: Moby's network.CreateRequest, ConnectOptions, DisconnectOptions, Endpoin
 
 from __future__ import annotations
 
-from ketch.guest.engine.models.base import UNSET, Int, Model, Opt, StringMap
+import re
+
+from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.engine.models.base import UNSET, Int, Model, Opt, StringMap, StrList
+
+_HEX2, _HEX4 = "[0-9a-fA-F]{2}", "[0-9a-fA-F]{4}"
+# The 6-byte forms of Go's net.ParseMAC: 00:00:5e:00:53:01, 00-00-5e-00-53-01, 0000.5e00.5301
+MAC_RE = re.compile(rf"{_HEX2}([:-]){_HEX2}(?:\1{_HEX2}){{4}}|{_HEX4}\.{_HEX4}\.{_HEX4}")
+
+
+def canonical_mac(text: str) -> str:
+    """A MAC address as Go prints it (lower case, colons), or Moby's 400."""
+    if not MAC_RE.fullmatch(text):
+        raise InvalidParameter(f"invalid MAC address {text}")
+    digits = re.sub(r"[^0-9a-fA-F]", "", text).lower()
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
 
 
 class EndpointIPAMConfig(Model):
     __go_type__ = "network.EndpointIPAMConfig"
     IPv4Address: Opt[str] = UNSET
     IPv6Address: Opt[str] = UNSET
-    LinkLocalIPs: Opt[list[str]] = UNSET
+    LinkLocalIPs: Opt[StrList] = UNSET
 
 
 class EndpointSettings(Model):
     __go_type__ = "network.EndpointSettings"
     IPAMConfig: Opt[EndpointIPAMConfig] = UNSET
-    Links: Opt[list[str]] = UNSET
-    Aliases: Opt[list[str]] = UNSET
+    Links: Opt[StrList] = UNSET
+    Aliases: Opt[StrList] = UNSET
     MacAddress: Opt[str] = UNSET
     DriverOpts: Opt[StringMap] = UNSET
     GwPriority: Opt[Int] = UNSET
@@ -29,7 +44,12 @@ class EndpointSettings(Model):
     IPv6Gateway: Opt[str] = UNSET
     GlobalIPv6Address: Opt[str] = UNSET
     GlobalIPv6PrefixLen: Opt[Int] = UNSET
-    DNSNames: Opt[list[str]] = UNSET
+    DNSNames: Opt[StrList] = UNSET
+
+    def validate(self) -> None:
+        """The checks of Moby's validateEndpointSettings that need no network (the MAC)."""
+        if self.MacAddress:
+            self.MacAddress = canonical_mac(self.MacAddress)
 
 
 class NetworkingConfig(Model):

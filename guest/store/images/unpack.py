@@ -13,17 +13,17 @@ import hashlib
 import os
 import re
 import stat
-import subprocess
 import tarfile
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 import zstandard
 
-from ketch.guest.engine.errors import EngineError
+from ketch.guest.util.errors import EngineError
+from ketch.guest.util.proc import PIPE, popen
 
 CHUNK = 1 << 20
 WHITEOUT_PREFIX = ".wh."
@@ -123,12 +123,12 @@ def unpack(chunks: Iterator[bytes], dest: str,
            on_progress: Callable[[int], None] | None = None,
            stop: threading.Event | None = None) -> UnpackResult:
     """Extract a layer stream into dest (which must exist); blocking, run it in a thread.
-    Setting stop ends it early (raising Stopped) with tar killed."""
+    Setting stop ends it early (raising Stopped) with tar killed. chunks is closed on return,
+    whatever happened."""
     raw_hash, diff_hash = hashlib.sha256(), hashlib.sha256()
     compression = "none"
     read = written = 0
-    with subprocess.Popen(TAR_EXTRACT, cwd=dest, stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+    with popen(TAR_EXTRACT, cwd=dest, stdin=PIPE, stdout=PIPE, stderr=PIPE) as proc:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         names: list[str] = []
         errors: list[bytes] = []
@@ -138,9 +138,10 @@ def unpack(chunks: Iterator[bytes], dest: str,
         for reader in readers:
             reader.start()
         failure: BaseException | None = None
+        stream = decompressed_chunks(chunks)
         try:
             first = True
-            for raw, data in decompressed_chunks(chunks):
+            for raw, data in stream:
                 if stop is not None and stop.is_set():
                     raise Stopped()
                 if first:
@@ -160,6 +161,14 @@ def unpack(chunks: Iterator[bytes], dest: str,
             proc.kill()
             with contextlib.suppress(OSError):
                 proc.stdin.close()
+        finally:
+            # Now, not when the garbage collector gets to it: a stream left half read (stopped,
+            # corrupt, tar gone) still holds its blob file open, and the raised error's
+            # traceback keeps this frame, and so the stream, alive. A deleted blob held open
+            # keeps its space on a full disk.
+            stream.close()
+            if isinstance(chunks, Generator):
+                chunks.close()
         returncode = proc.wait()
         for reader in readers:
             reader.join()

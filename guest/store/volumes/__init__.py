@@ -45,7 +45,7 @@ class VolumeStillMounted(Exception):
 
 class VolumeStore:
     def __init__(self, layout: Layout) -> None:
-        self.root = layout.data("volumes")
+        self.root = layout.volumes_dir
         os.makedirs(self.root, mode=0o701, exist_ok=True)
 
     def path(self, name: str) -> str:
