@@ -70,6 +70,9 @@ def test_build_cache_records(daemon: DaemonProcess, busybox: str, tmp_path: Path
         out = daemon.docker("system", "df").stdout
         cache_line = next(line for line in out.splitlines() if line.startswith("Build Cache"))
         assert cache_line.split()[2] != "0"  # TOTAL
+        pruned = daemon.client().api.prune_builds()
+        assert record["ID"] in pruned["CachesDeleted"] and pruned["SpaceReclaimed"] == 0
+        assert _df(daemon, "?type=build-cache")["BuildCache"] == []
     finally:
         daemon.docker("rmi", "df-cached")
 

@@ -83,8 +83,8 @@ class BuildCache:
             self._save()
 
     def prune(self) -> list[str]:
-        """Drop every entry; returns the image IDs they pointed at."""
-        dropped = sorted({e.image for e in self.entries.values()})
+        """Drop every entry; returns their keys (the record IDs `docker system df` shows)."""
+        dropped = sorted(self.entries)
         self.entries = {}
         self._save()
         return dropped
