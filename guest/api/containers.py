@@ -56,7 +56,7 @@ async def create(request: web.Request) -> web.Response:
     body = await read_model(request, CreateRequest, required=True)
     if all(getattr(body, field) is UNSET for field in Config.__struct_fields__):
         raise InvalidParameter("config cannot be empty in order to create a container")
-    body.validate_mac_addresses()
+    body.validate_networking()
     name = request.query.get("name")
     c = await _service(request).create(to_plain(body), name)
     return json_response({"Id": c.id, "Warnings": []}, status=201)

@@ -124,7 +124,8 @@ def test_docker_py_sees_the_400s_and_valid_input_still_works(daemon: DaemonProce
     ("/networks/bridge/connect", {"Container": "x", "EndpointConfig": {"MacAddress": "x"}},
      "invalid MAC address x"),
     ("/containers/create", {"Image": "busybox", "NetworkingConfig": {"EndpointsConfig": {
-        "bridge": {"MacAddress": "02:42"}}}}, "invalid MAC address 02:42"),
+        "bridge": {"MacAddress": "02:42"}}}}, "invalid config for network bridge: invalid MAC "
+                                         "address 02:42"),
 ])
 def test_other_bodies_are_typed(daemon: DaemonProcess, path: str, body: object,
                                 message: str) -> None:

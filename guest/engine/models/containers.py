@@ -3,8 +3,11 @@ HostConfig (with its embedded Resources), UpdateConfig and CreateRequest."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
+from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.engine.models.base import (
     UNSET,
     Duration,
@@ -276,15 +279,28 @@ class CreateRequest(Config):
     HostConfig: Opt[HostConfig] = UNSET
     NetworkingConfig: Opt[NetworkingConfig] = UNSET
 
-    def validate_mac_addresses(self) -> None:
-        """The legacy Config.MacAddress and each endpoint's, checked before any network is
-        touched (Moby's validateEndpointSettings)."""
+    def validate_networking(self) -> None:
+        """Moby's validateNetworkingConfig checks that need no network: each endpoint's
+        settings, and the legacy Config.MacAddress (moved to the main network's endpoint)."""
+        mode = (self.HostConfig.NetworkMode if self.HostConfig else None) or "default"
         if self.MacAddress:
-            self.MacAddress = canonical_mac(self.MacAddress)
+            with _for_network("bridge" if mode == "default" else mode):
+                self.MacAddress = canonical_mac(self.MacAddress)
         endpoints = self.NetworkingConfig.EndpointsConfig if self.NetworkingConfig else None
-        for endpoint in (endpoints or {}).values():
-            if endpoint:
+        for network, endpoint in (endpoints or {}).items():
+            with _for_network(network):
+                if endpoint is None:
+                    raise InvalidParameter("EndpointsConfig is nil")
                 endpoint.validate()
+
+
+@contextlib.contextmanager
+def _for_network(name: str) -> Iterator[None]:
+    """Moby's prefix for what is wrong in one network's settings."""
+    try:
+        yield
+    except InvalidParameter as e:
+        raise InvalidParameter(f"invalid config for network {name}: {e}") from None
 
 
 class UpdateConfig(Resources):
