@@ -28,7 +28,7 @@ from ketch.guest.engine.containers import logs as logs_mod
 from ketch.guest.engine.containers import observe, views
 from ketch.guest.engine.containers.streams import mux_frame, parse_detach_keys
 from ketch.guest.engine.errors import Conflict, InvalidParameter
-from ketch.guest.engine.models.base import UNSET, to_plain
+from ketch.guest.engine.models.base import to_plain
 from ketch.guest.engine.models.containers import Config, CreateRequest, UpdateConfig
 from ketch.guest.engine.timestamps import parse_timestamp_ns
 from ketch.guest.store.images import reference
@@ -54,7 +54,7 @@ async def list_containers(request: web.Request) -> web.Response:
 
 async def create(request: web.Request) -> web.Response:
     body = await read_model(request, CreateRequest, required=True)
-    if all(getattr(body, field) is UNSET for field in Config.__struct_fields__):
+    if all(getattr(body, field) is None for field in Config.__struct_fields__):
         raise InvalidParameter("config cannot be empty in order to create a container")
     body.validate_networking()
     name = request.query.get("name")
