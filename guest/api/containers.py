@@ -334,7 +334,9 @@ async def commit(request: web.Request) -> web.Response:
     image_ref = reference.repo_tag_reference(request.query.get("repo", ""),
                                              request.query.get("tag", ""))
     c = service.get(request.query.get("container", ""))
-    overrides = to_plain(await read_model(request, CreateRequest))
+    # Moby decodes a commit's body as a create request and keeps its Config
+    request_body = to_plain(await read_model(request, CreateRequest))
+    overrides = {k: v for k, v in request_body.items() if k in Config.__struct_fields__}
     changes_list = request.query.getall("changes", [])
     changes_list = [line for item in changes_list for line in item.splitlines() if line.strip()]
     image_id = await service.files.commit(

@@ -169,3 +169,20 @@ def test_registry_auth_header_that_does_not_decode_is_ignored(daemon: DaemonProc
         status, _, answer = daemon.request("GET", path, None, {
             "X-Registry-Auth": base64.urlsafe_b64encode(auth).decode()})
         assert status == 200, answer
+
+
+def test_commit_body_is_a_typed_config(daemon: DaemonProcess, busybox: str) -> None:
+    daemon.docker("create", "--name", "strict-commit", busybox, "true")
+    path = "/commit?container=strict-commit&repo=strict-committed"
+    try:
+        status, answer = daemon.request_json("POST", path, {"Cmd": 5})
+        assert (status, answer["message"]) == (400, GO_FIELD.format(
+            "number", "CreateRequest.Cmd", "string"))
+        status, answer = daemon.request_json("POST", path, {"Cmd": "echo",
+                                                            "HostConfig": {"Privileged": True}})
+        assert status == 201
+        image = json.loads(daemon.docker("image", "inspect", "strict-committed").stdout)[0]
+        assert image["Config"]["Cmd"] == ["echo"] and "HostConfig" not in image["Config"]
+    finally:
+        daemon.docker("rm", "-f", "strict-commit")
+        daemon.docker("rmi", "-f", "strict-committed", check=False)
