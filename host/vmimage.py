@@ -63,6 +63,9 @@ def candidates(arch: str) -> list[Candidate]:
     source checkout's vm-image/out/<arch>."""
     found = []
     if app := frozen_app_dir():
+        if app.parent.name == "Contents":  # inside a macOS app bundle: Contents/MacOS
+            found.append(Candidate("app bundle resources",
+                                   app.parent / "Resources" / "vm-image" / arch))
         found.append(Candidate("beside the installed agent", app / "vm-image" / arch))
     else:
         found.append(Candidate("installed package data",
@@ -124,11 +127,14 @@ def read_meta(folder: Path) -> dict[str, Any]:
 
 
 def pack(folder: Path, out_dir: Path) -> Path:
-    """Packs the built image in folder into out_dir; returns the manifest's path."""
+    """Packs the built image in folder into out_dir; returns the manifest's path. The version
+    names the inputs, so an artifact already packed for it is reused."""
     meta = read_meta(folder)
     version, arch = image_version(meta), str(meta["arch"])
     stem = f"{ARTIFACT}-{version}-{arch}"
-    archive = out_dir / f"{stem}.tar.zst"
+    archive, manifest_path = out_dir / f"{stem}.tar.zst", out_dir / f"{stem}.json"
+    if manifest_path.is_file() and archive.is_file() and "unknown" not in version:
+        return manifest_path
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {name: {"size": (folder / name).stat().st_size, "sha256": sha256_file(folder / name)}
              for name in image_files(folder)}
@@ -148,7 +154,6 @@ def pack(folder: Path, out_dir: Path) -> Path:
                 "ketch_version": KETCH_VERSION, "archive": archive.name,
                 "sha256": sha256_file(archive), "archive_size": archive.stat().st_size,
                 "files": files}
-    manifest_path = out_dir / f"{stem}.json"
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest_path
 

@@ -36,8 +36,8 @@ def input_files() -> list[Path]:
     files = [*INSTALLERS.glob("*.spec"), INSTALLERS / "spec_common.py", INSTALLERS / "entry.py",
              *(INSTALLERS / "hooks").glob("*.py")]
     for folder in ("guest", "host"):
-        files += [p for p in (REPO / folder).rglob("*.py")
-                  if not {"__pycache__", "testing"} & set(p.parts)]  # testing/: not frozen
+        files += [p for p in (REPO / folder).rglob("*") if p.is_file()
+                  and not {"__pycache__", "testing"} & set(p.parts)]  # testing/: not frozen
     return sorted(files)
 
 

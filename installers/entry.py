@@ -5,14 +5,15 @@ One executable serves three ways, so the onedir ships a single copy of Python an
 - `dockerd ...` when started under that name (busybox style: the .deb links /usr/bin/dockerd
   to it, docker.service runs it with -H fd://);
 - `ketch -m MODULE ...` for the modules the command line spawns with sys.executable, as a
-  Python interpreter would (`ketch start` spawns `-m ketch.host.agent NAME`).
+  Python interpreter would (`ketch start` spawns `-m ketch.host.agent NAME`, `ketch desktop`
+  its tray icon).
 """
 
 import os
 import runpy
 import sys
 
-RUNNABLE_MODULES = ("ketch.host.agent", "ketch.host.cli", "ketch.guest")
+RUNNABLE_MODULES = ("ketch.host.agent", "ketch.host.cli", "ketch.guest", "ketch.host.desktop.tray")
 
 
 def main() -> int:

@@ -2,17 +2,28 @@
 point, the source layout, our hooks, the hidden imports and what is left out."""
 
 import os
+import sys
 from pathlib import Path
 
 INSTALLERS = Path(__file__).resolve().parent
 REPO = INSTALLERS.parent
 HOOKS = INSTALLERS / "hooks"
 # Modules nothing imports statically: spawned with `-m` (entry.py), or loaded by name.
-HIDDEN_IMPORTS = ["ketch.host.agent", "ketch.guest.__main__", "ketch.guest.daemon.main"]
+HIDDEN_IMPORTS = ["ketch.host.agent", "ketch.guest.__main__", "ketch.guest.daemon.main",
+                  "ketch.host.desktop.tray"]
 # Test-only code, GUIs and optional extras the product never imports.
 EXCLUDES = ["ketch.guest.testing", "ketch.host.testing", "pytest", "_pytest", "docker",
             "tkinter", "IPython", "setuptools", "pip", "invoke", "gssapi", "urwid",
-            "pygments", "qemu.qmp.qmp_tui", "qemu.qmp.qmp_shell"]
+            "pygments", "qemu.qmp.qmp_tui", "qemu.qmp.qmp_shell",
+            "numpy"]  # an optional import of PIL (pystray's icons): 40 MB for nothing
+if sys.platform.startswith("linux"):
+    # pywebview's GTK backend would bring the build host's GTK, icon themes and ICU (~100 MB)
+    # that other distributions' themes and loaders do not match; without it `ketch desktop`
+    # opens the dashboard in the browser, as it says.
+    EXCLUDES.append("gi")
+# Files the code opens beside its modules (Path(__file__).parent / ...): the dashboard's.
+DATAS = [(str(REPO / "host" / "desktop" / folder), f"ketch/host/desktop/{folder}")
+         for folder in ("templates", "static")]
 
 
 def source_root() -> Path:
@@ -34,6 +45,7 @@ def analysis_arguments() -> dict[str, object]:
         "pathex": [str(source_root())],
         "hiddenimports": HIDDEN_IMPORTS,
         "hookspath": [str(HOOKS)],
+        "datas": [(src, dest) for src, dest in DATAS if Path(src).is_dir()],
         "excludes": EXCLUDES,
         "noarchive": False,
         "optimize": 0,  # asserts stay: some libraries use them for checks

@@ -19,6 +19,7 @@ from ketch.guest.api.httputil import (
     query_bool,
     query_filters,
     query_int,
+    query_terminal_size,
     read_model,
     stream_json_lines,
 )
@@ -146,8 +147,7 @@ async def prune(request: web.Request) -> web.Response:
 
 
 async def resize(request: web.Request) -> web.Response:
-    height = query_int(request, "h", 0) or 0
-    width = query_int(request, "w", 0) or 0
+    height, width = query_terminal_size(request)
     _service(request).resize(request.match_info["name"], height, width)
     return no_content()
 
@@ -272,12 +272,16 @@ async def archive_head(request: web.Request) -> web.Response:
                                              "Content-Type": "application/json"})
 
 
+PATH_MAX, NAME_MAX = 4096, 255  # Linux's limits on a path and on each of its names
+
+
 def _archive_path(request: web.Request) -> str:
     path = request.query.get("path", "")
     if not path:
         raise InvalidParameter("bad parameter: 'path' cannot be empty")
-    if "\x00" in path:
-        raise InvalidParameter("bad parameter: 'path' cannot contain a NUL byte")
+    if len(path.encode()) >= PATH_MAX or any(len(part.encode()) > NAME_MAX
+                                              for part in path.split("/")):
+        raise InvalidParameter(f"bad parameter: 'path' {path[:64]}...: file name too long")
     return path if path.startswith("/") else "/" + path
 
 

@@ -7,7 +7,13 @@ from typing import Any
 from aiohttp import web
 
 from ketch.guest.api.hijack import hijack
-from ketch.guest.api.httputil import engine_of, json_response, no_content, query_int, read_model
+from ketch.guest.api.httputil import (
+    engine_of,
+    json_response,
+    no_content,
+    query_terminal_size,
+    read_model,
+)
 from ketch.guest.api.routing import Route
 from ketch.guest.engine.models.base import to_plain
 from ketch.guest.engine.models.exec import ExecOptions, ExecStartOptions
@@ -49,8 +55,7 @@ async def start(request: web.Request) -> web.StreamResponse:
 
 
 async def resize(request: web.Request) -> web.Response:
-    height = query_int(request, "h", 0) or 0
-    width = query_int(request, "w", 0) or 0
+    height, width = query_terminal_size(request)
     _execs(request).resize(request.match_info["id"], height, width)
     return no_content(200)
 

@@ -71,6 +71,7 @@ def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
 
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+UINT32_MAX, WINSIZE_MAX = (1 << 32) - 1, (1 << 16) - 1
 _DECIMAL = re.compile(r"[+-]?[0-9]+", re.ASCII)
 
 
@@ -91,6 +92,14 @@ def query_int(request: web.Request, name: str, default: int | None = None,
     if value is None or value == "":
         return default
     return parse_int(value, name, minimum, maximum)
+
+
+def query_terminal_size(request: web.Request) -> tuple[int, int]:
+    """(h, w) of a resize: unsigned 32-bit as Moby parses them, clamped to the 16 bits a
+    terminal's winsize holds."""
+    height = query_int(request, "h", 0, minimum=0, maximum=UINT32_MAX) or 0
+    width = query_int(request, "w", 0, minimum=0, maximum=UINT32_MAX) or 0
+    return min(height, WINSIZE_MAX), min(width, WINSIZE_MAX)
 
 
 def query_filters(request: web.Request, accepted: tuple[str, ...] | None = None) -> Filters:

@@ -58,6 +58,10 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
 
 @web.middleware
 async def api_version(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if any("\x00" in value for value in (*request.match_info.values(),
+                                          *request.query.values())):
+        # Never meaningful in a name, path or argument; os and exec calls would choke on it.
+        return error_response(400, "invalid request: a parameter contains a NUL byte")
     version = request.match_info.get("version")
     if version is None:
         request["api_version"] = API_VERSION

@@ -124,3 +124,69 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
         return re.compile(pattern)
     except (re.error, RecursionError, OverflowError):
         return None
+
+
+def path_match(pattern: str, name: str) -> bool:
+    """Go's path.Match (the reference= filter): `*` and `?` never cross a `/`, classes are
+    [lo-hi] with ^ to negate, backslash escapes. A malformed pattern is an InvalidParameter
+    (Go's ErrBadPattern) whether or not the name would have matched."""
+    return _glob(pattern).fullmatch(name) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _glob(pattern: str) -> re.Pattern[str]:
+    regex, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        index += 1
+        if char == "*":
+            regex.append("[^/]*")
+        elif char == "?":
+            regex.append("[^/]")
+        elif char == "\\":
+            if index == len(pattern):
+                raise _bad_pattern()
+            regex.append(re.escape(pattern[index]))
+            index += 1
+        elif char == "[":
+            body, index = _glob_class(pattern, index)
+            regex.append(body)
+        else:
+            regex.append(re.escape(char))
+    return re.compile("".join(regex), re.DOTALL)
+
+
+def _glob_class(pattern: str, index: int) -> tuple[str, int]:
+    """One [...] class starting after its `[`: the regex and the index after its `]`."""
+    negated = index < len(pattern) and pattern[index] == "^"
+    index += negated
+    ranges: list[str] = []
+    while True:
+        if index < len(pattern) and pattern[index] == "]" and ranges:
+            break
+        low, index = _glob_class_char(pattern, index)
+        high = low
+        if pattern[index] == "-":
+            high, index = _glob_class_char(pattern, index + 1)
+        ranges.append(f"{re.escape(low)}-{re.escape(high)}" if low <= high else "")
+    body = "".join(ranges)
+    if not body:  # only empty ranges (lo > hi): matches nothing, or anything when negated
+        return ("." if negated else "(?!)"), index + 1
+    return f"[{'^' if negated else ''}{body}]", index + 1
+
+
+def _glob_class_char(pattern: str, index: int) -> tuple[str, int]:
+    """Go's getEsc: a class character, maybe escaped, that must not end the pattern."""
+    if index >= len(pattern) or pattern[index] in "-]":
+        raise _bad_pattern()
+    if pattern[index] == "\\":
+        index += 1
+        if index >= len(pattern):
+            raise _bad_pattern()
+    if index + 1 >= len(pattern):
+        raise _bad_pattern()
+    return pattern[index], index + 1
+
+
+def _bad_pattern() -> InvalidParameter:
+    return InvalidParameter("syntax error in pattern")

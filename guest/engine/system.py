@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine import hostinfo
 from ketch.guest.engine.timestamps import format_rfc3339_nano
 from ketch.guest.runtime.seccomp import kernel_supports_seccomp
 from ketch.guest.store.atomic import write_bytes_atomic
+from ketch.guest.util import hostinfo
 from ketch.guest.version import (
     API_VERSION,
     ENGINE_VERSION,

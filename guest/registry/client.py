@@ -13,13 +13,16 @@ from typing import Any
 
 import aiohttp
 
-from ketch.guest.engine.errors import EngineError, Unauthorized
 from ketch.guest.registry.endpoints import Endpoint, via_host_loopback
 from ketch.guest.registry.timeouts import HeaderTimeout, RegistryTimeouts
+from ketch.guest.util.errors import EngineError, Unauthorized
 
 USER_AGENT = "docker/28.3.0 go/go1.24 ketch"
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
-TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
+# The reference grammar allows hosts no URL or resolver takes: a label over 63 characters
+# (UnicodeError from IDNA), a port over 65535 (InvalidURL).
+TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError,
+                    UnicodeError, aiohttp.InvalidURL)
 
 
 @dataclass(frozen=True)
@@ -248,5 +251,7 @@ def describe(error: BaseException | None) -> str:
         return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
     if isinstance(error, TimeoutError):
         return "i/o timeout"
+    if isinstance(error, aiohttp.InvalidURL) and error.__cause__ is not None:
+        return f"invalid URL: {error.__cause__}"
     return str(error) or type(error).__name__
 

@@ -59,7 +59,7 @@ async def is_insecure(domain: str, insecure_registries: Sequence[str]) -> bool:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None,
                                                              type=socket.SOCK_STREAM)
-    except OSError:
+    except (OSError, UnicodeError):  # UnicodeError: a DNS label over 63 characters
         return False
     return any(_in_cidrs(str(info[4][0]), cidrs) for info in infos)
 

@@ -15,8 +15,8 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.runtime.seccomp_default import default_profile
+from ketch.guest.util.errors import InvalidParameter
 
 UNCONFINED = "unconfined"
 BUILTIN = "builtin"

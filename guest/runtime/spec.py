@@ -5,8 +5,8 @@ import resource
 from dataclasses import dataclass, field
 from typing import Any
 
-from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.runtime.seccomp import container_filter
+from ketch.guest.util.errors import InvalidParameter
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Moby's default capability set.
@@ -204,6 +204,8 @@ def build_spec(config: dict[str, Any], host_config: dict[str, Any],
         namespaces = [n for n in namespaces if n["type"] != "pid"]
     if host_config.get("IpcMode") == "host":
         namespaces = [n for n in namespaces if n["type"] != "ipc"]
+    if host_config.get("CgroupnsMode") == "private":  # /sys/fs/cgroup is the container's own
+        namespaces.append({"type": "cgroup"})
     if inputs.netns_path is not None:
         namespaces.append({"type": "network", **({"path": inputs.netns_path}
                                                  if inputs.netns_path else {})})

@@ -42,7 +42,8 @@ def aiohttp_round_trip() -> str:
 
 def speedups() -> str:
     names = ["multidict._multidict", "yarl._quoting_c", "propcache._helpers_c",
-             "frozenlist._frozenlist", "aiohttp._http_writer", "aiohttp._websocket.reader_c"]
+             "frozenlist._frozenlist", "aiohttp._http_writer", "aiohttp._websocket.reader_c",
+             "msgspec._core"]
     for name in names:
         importlib.import_module(name)
     return ", ".join(names)
@@ -107,10 +108,21 @@ def entry_modules() -> str:
     return "ketch.host.agent, ketch.guest.daemon.main"
 
 
+def dashboard_assets() -> str:
+    """The dashboard's templates and static files, which it opens beside its modules."""
+    from ketch.host.desktop import server
+
+    missing = [name for name in ("templates", "static") if not (server.HERE / name).is_dir()]
+    if missing:
+        raise RuntimeError(f"missing beside {server.HERE}: {', '.join(missing)}")
+    count = sum(1 for _ in (server.HERE / "templates").iterdir())
+    return f"{count} templates, static files"
+
+
 CHECKS: list[tuple[str, Callable[[], str]]] = [
     ("aiohttp", aiohttp_round_trip), ("C speedups", speedups), ("ssh crypto", paramiko_keys),
     ("qemu.qmp", qemu_qmp), ("zstandard", zstd), ("dnspython", dns_message),
-    ("entry modules", entry_modules),
+    ("entry modules", entry_modules), ("dashboard", dashboard_assets),
 ]
 if sys.platform.startswith("linux"):
     CHECKS.append(("pyroute2", netlink))

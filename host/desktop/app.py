@@ -4,12 +4,13 @@ tray icon (pystray) in its own process, since both want the main thread on macOS
 pywebview and pystray are the optional `ketch[desktop]` extras: without a webview backend the
 dashboard opens in the default browser, without pystray there is no tray icon."""
 
+import importlib.util
 import logging
-import subprocess
 import sys
 import threading
 import webbrowser
 
+from ketch.guest.util.proc import PIPE, SyncProcess, TimeoutExpired, popen
 from ketch.host.desktop.engine import resolve_target
 from ketch.host.desktop.server import DesktopServer
 
@@ -17,22 +18,20 @@ log = logging.getLogger("ketch.desktop")
 WINDOW_SIZE = (1180, 780)
 
 
-def spawn_tray(server: DesktopServer, name: str) -> subprocess.Popen[bytes] | None:
+def spawn_tray(server: DesktopServer, name: str) -> SyncProcess[bytes] | None:
     """The tray process; None (with the reason printed) when pystray is not installed."""
-    try:
-        import pystray  # noqa: F401  (only checks that the extra is installed)
-    except ImportError:
+    if importlib.util.find_spec("pystray") is None:
         print("ketch: no tray icon: pip install 'ketch[desktop]' for pystray", file=sys.stderr)
         return None
-    return subprocess.Popen([sys.executable, "-m", "ketch.host.desktop.tray", server.base_url,
-                             name], stdin=subprocess.PIPE)
+    return popen([sys.executable, "-m", "ketch.host.desktop.tray", server.base_url, name],
+                 stdin=PIPE, stdout=None, stderr=None)
 
 
-def start_tray(server: DesktopServer, name: str) -> subprocess.Popen[bytes] | None:
+def start_tray(server: DesktopServer, name: str) -> SyncProcess[bytes] | None:
     tray = spawn_tray(server, name)
     if tray is not None and tray.stdin is not None:
         tray.stdin.write(server.token.encode() + b"\n")  # not on the command line: ps shows it
-        tray.stdin.flush()
+        tray.stdin.flush()  # left open: the tray ends when it closes, with this process
     return tray
 
 
@@ -47,8 +46,13 @@ def open_window(server: DesktopServer, on_ready: threading.Event) -> bool:
     window = webview.create_window("Ketch", server.url, width=WINDOW_SIZE[0],
                                    height=WINDOW_SIZE[1], min_size=(800, 500))
     server.on_quit = window.destroy
+
+    def shown() -> None:
+        print("ketch: window open", flush=True)
+        on_ready.set()
+
     try:
-        webview.start(on_ready.set)
+        webview.start(shown)
     except Exception as e:  # pywebview raises a bare Exception when it finds no GUI backend
         print(f"ketch: no window ({e}); using the browser", file=sys.stderr)
         return False
@@ -77,7 +81,11 @@ def run_desktop(name: str, tray: bool = True, browser: bool = False) -> int:
         pass
     finally:
         if tray_process is not None and tray_process.poll() is None:
-            tray_process.terminate()
-            tray_process.wait(10)
+            assert tray_process.stdin is not None
+            tray_process.stdin.close()
+            try:
+                tray_process.wait(10)
+            except TimeoutExpired:
+                tray_process.kill()
         server.stop()
     return 0

@@ -3,7 +3,6 @@ usage, logs that follow, inspect; the terminal is in terminal.py)."""
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -116,13 +115,24 @@ async def container_page(request: web.Request) -> web.Response:
                         inspect_json=json.dumps(inspect, indent=2))
 
 
-async def usage_stream(context: Context, container_id: str) -> AsyncIterator[Fragments]:
-    """The container's CPU and memory while its page is open (one stats stream)."""
-    async for stats in context.docker.json_stream(
-            "GET", f"/containers/{container_id}/stats", {"stream": True}):
-        usage = views.usage_from_stats(stats)
-        if usage is not None:
-            yield {"usage": context.render("usage.html", usage=usage)}
+@routes.get("/containers/{id}/usage")
+async def container_usage(request: web.Request) -> web.StreamResponse:
+    """CPU and memory as SSE, from one stats stream, while the page is open and visible (the
+    page closes this stream when hidden and opens it again when shown)."""
+    context = context_of(request)
+    response = await open_stream(request)
+    try:
+        async for stats in context.docker.json_stream(
+                "GET", f"/containers/{request.match_info['id']}/stats", {"stream": True}):
+            usage = views.usage_from_stats(stats)
+            if usage is not None:
+                html = context.render("usage.html", usage=usage)
+                await response.write(encode_event("usage", html))
+    except DockerError as e:
+        await response.write(encode_event("end", e.for_user("follow its usage")))
+    except ConnectionResetError:
+        pass
+    return response
 
 
 @routes.get("/live/containers/{id}")
@@ -144,7 +154,7 @@ async def container_live(request: web.Request) -> web.StreamResponse:
             fragments["state"] = context.render("container_state.html", c=inspect)
         return fragments
 
-    return await context.live(request, render, (usage_stream(context, container_id),))
+    return await context.live(request, render)
 
 
 @routes.get("/containers/{id}/logs")
@@ -157,7 +167,7 @@ async def container_logs(request: web.Request) -> web.StreamResponse:
     tty = bool(inspect["Config"].get("Tty"))
     response = await open_stream(request)
     params = {"follow": True, "stdout": True, "stderr": True,
-              "tail": request.query.get("tail", LOG_TAIL)}
+              "tail": request.query.get("tail", LOG_TAIL), "since": request.query.get("since")}
     buffer = bytearray()
     try:
         async for chunk in context.docker.stream("GET", f"/containers/{container_id}/logs",

@@ -50,8 +50,12 @@ async def engine_live(request: web.Request) -> web.StreamResponse:
     async def render(events: list[dict[str, Any]]) -> Fragments:
         fragments = engine_fragment(context, events)
         if any(e.get("Type") == "engine" for e in events):
-            fragments["details"] = context.render("engine_details.html",
-                                                  **await engine_values(context))
+            html = context.render("engine_details.html", **await engine_values(context))
+            for event in events:  # an action's end also shows as a message (out of band)
+                if event.get("Type") == "engine" and event.get("Action") in ("done", "failed"):
+                    html += context.render("toast.html", message=event["message"],
+                                           error=event["Action"] == "failed")
+            fragments["details"] = html
         return fragments
 
     return await context.live(request, render)
@@ -100,7 +104,27 @@ def begin_engine_action(context: Context, action: str) -> web.Response:
         context.hub.publish(engine_event("done" if ok else "failed", message=message))
 
     context.jobs["engine-task"] = asyncio.create_task(run())
-    return context.toast(f"{action.capitalize()}ing the engine; the stages show below.")
+    doing = {"start": "Starting", "stop": "Stopping", "restart": "Restarting"}[action]
+    return context.toast(f"{doing} the engine; the stages show on the Engine page.")
+
+
+@routes.get("/live/{page:settings|troubleshoot}")
+async def static_page_live(request: web.Request) -> web.StreamResponse:
+    """Pages whose content does not follow events still show the engine's state."""
+    context = context_of(request)
+
+    async def render(events: list[dict[str, Any]]) -> Fragments:
+        return engine_fragment(context, events)
+
+    return await context.live(request, render)
+
+
+@routes.post("/quit")
+async def quit_app(request: web.Request) -> web.Response:
+    """The tray's Quit: closes the window and stops this server (the engine keeps running)."""
+    context = context_of(request)
+    asyncio.get_running_loop().call_soon(context.quit)
+    return web.Response(text="Quitting.\n")
 
 
 @routes.get("/settings")

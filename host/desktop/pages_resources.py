@@ -15,6 +15,8 @@ from ketch.host.desktop.ui import Context, context_of
 routes = web.RouteTableDef()
 IMAGE_EVENTS = {"image", "container", "engine"}
 VOLUME_EVENTS = {"volume", "container", "engine"}
+LAYER_STATUSES = ("Pulling fs layer", "Waiting", "Downloading", "Verifying", "Download complete",
+                  "Extracting", "Pull complete", "Already exists")
 
 
 async def image_rows(context: Context) -> list[views.ImageRow]:
@@ -135,16 +137,13 @@ class PullJob:
         self.task: asyncio.Task[None] | None = None
 
     def update(self, message: dict[str, Any]) -> None:
+        status = str(message.get("status", ""))
         if message.get("errorDetail") or message.get("error"):
             self.error = (message.get("errorDetail") or {}).get("message") or message["error"]
-        elif layer := message.get("id"):
-            if message.get("progressDetail") or layer in self.layers or "Pull" in str(
-                    message.get("status", "")) or "Download" in str(message.get("status", "")):
-                self.layers[layer] = message
-            else:
-                self.status = f"{layer}: {message.get('status', '')}"
-        else:
-            self.status = str(message.get("status", self.status))
+        elif message.get("id") and status.startswith(LAYER_STATUSES):
+            self.layers[message["id"]] = message
+        elif status:
+            self.status = f"{message['id']}: {status}" if message.get("id") else status
         self.changed.set()
 
     def percent(self) -> int:

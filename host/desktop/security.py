@@ -5,7 +5,8 @@ that was given this launch's token, on this machine, may.
   and the URL is cleaned by a redirect; the tray sends it as `Authorization: Bearer`.
 - Host must name the loopback address and our port (a DNS-rebinding page sends its own name).
 - Origin, when sent (browsers send it on every POST and WebSocket), must be ours; a state-changing
-  request without one is accepted only with the bearer token.
+  request without one is accepted only with the bearer token. Sec-Fetch-Site, when sent, must
+  say the user opened the URL or our own page asked.
 """
 
 import hmac
@@ -52,8 +53,9 @@ class Guard:
         bearer = request.headers.get(hdrs.AUTHORIZATION, "").removeprefix("Bearer ").strip()
         if origin is not None and origin not in self.origins:
             return "cross-origin request"
-        if request.headers.get("Sec-Fetch-Site") == "cross-site":
-            return "cross-site request"
+        if request.headers.get("Sec-Fetch-Site", "none") not in ("none", "same-origin"):
+            # same-site too: a page on another loopback port (a container's app) is same-site
+            return "request from another site"
         if request.method not in SAFE_METHODS and origin is None and not self.matches(bearer):
             return "state-changing request without Origin"
         if not (self.matches(request.cookies.get(self.cookie_name)) or self.matches(bearer)

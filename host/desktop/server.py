@@ -79,7 +79,9 @@ class DesktopServer:
         return f"{self.base_url}/?{TOKEN_PARAM}={self.token}"
 
     async def start(self) -> None:
-        self.runner = web.AppRunner(create_app(self.target, self.guard),
+        app = create_app(self.target, self.guard)
+        app[CONTEXT].quit = self.quit
+        self.runner = web.AppRunner(app,
                                     handler_cancellation=True, access_log=None,
                                     shutdown_timeout=1)
         await self.runner.setup()

@@ -1,16 +1,21 @@
 """The tray icon, in its own process: `python -m ketch.host.desktop.tray BASE_URL NAME`, the
-token on stdin. Engine status comes pushed from the UI server (`/live/tray`); the menu's
-actions are requests to it. Quit ends this process, which ends the app."""
+token on stdin's first line; the end of stdin means the app is gone. Engine status comes pushed
+from the UI server (`/live/tray`); the menu's actions are requests to it; Quit quits the app."""
 
 import contextlib
 import http.client
+import importlib
+import os
+import signal
 import sys
 import threading
 import urllib.parse
 import webbrowser
 from typing import Any
 
+BACKENDS = ("appindicator", "gtk", "xorg") if sys.platform.startswith("linux") else ("",)
 ICON_SIZE = 64
+EXIT_GRACE = 3.0
 COLOURS = {"running": (22, 163, 74), "stopped": (156, 163, 175), "starting": (217, 119, 6)}
 
 
@@ -66,8 +71,27 @@ class TrayClient:
                 on_status(text[6:])
 
 
+def load_pystray() -> Any:
+    """pystray with the first backend this desktop has: its own choice raises ValueError (not
+    ImportError) when an AppIndicator library is missing, instead of trying the next one."""
+    if os.environ.get("PYSTRAY_BACKEND"):
+        return importlib.import_module("pystray")
+    errors = []
+    for backend in BACKENDS:
+        os.environ["PYSTRAY_BACKEND"] = backend
+        try:
+            return importlib.import_module("pystray")
+        except (ImportError, ValueError) as e:
+            errors.append(f"{backend}: {e}")
+    raise ImportError("no tray backend: " + "; ".join(errors))
+
+
 def main(argv: list[str]) -> int:
-    import pystray
+    try:
+        pystray = load_pystray()
+    except ImportError as e:
+        print(f"tray: {e}", file=sys.stderr, flush=True)
+        return 2
 
     base_url, name = argv[0], argv[1]
     client = TrayClient(base_url, sys.stdin.readline().strip())
@@ -82,8 +106,9 @@ def main(argv: list[str]) -> int:
         webbrowser.open(f"{base_url}/?token={client.token}")
 
     def quit_app(icon: Any, item: Any) -> None:
-        stop.set()
-        icon.stop()
+        with contextlib.suppress(OSError):
+            client.post("/quit")
+        end()
 
     menu = pystray.Menu(
         pystray.MenuItem(lambda item: f"Ketch ({name}): engine {state['status']}", None,
@@ -112,10 +137,23 @@ def main(argv: list[str]) -> int:
             with contextlib.suppress(OSError):
                 client.follow_status(on_status, stop)
             if not stop.is_set():  # the app's server went away: the tray goes with it
-                icon.stop()
+                end()
 
         threading.Thread(target=follow, name="tray status", daemon=True).start()
 
+    def end(*_: Any) -> None:
+        """Stop the icon; a backend blocked in its event loop is not waited for long."""
+        stop.set()
+        threading.Timer(EXIT_GRACE, os._exit, (0,)).start()
+        icon.stop()
+
+    def watch_app() -> None:
+        """Our stdin is the app's pipe: its end means the app is gone, however it ended."""
+        sys.stdin.read()
+        end()
+
+    signal.signal(signal.SIGTERM, end)  # the app closed
+    threading.Thread(target=watch_app, name="tray parent", daemon=True).start()
     icon.run(setup)
     return 0
 

@@ -2,7 +2,7 @@
 templates, with helpers to answer a page, a fragment or a message."""
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ class Context:
     engine: EngineControl
     templates: jinja2.Environment
     jobs: dict[str, Any]
+    quit: Callable[[], None] = lambda: None  # ends the app: the window, the tray, the server
 
     def render(self, template: str, **values: Any) -> str:
         return self.templates.get_template(template).render(

@@ -139,7 +139,8 @@ class VolumeRow:
 
 
 def volume_rows(volumes: list[dict[str, Any]], containers: list[dict[str, Any]]) -> list[VolumeRow]:
-    """volumes from /system/df (UsageData holds size); use counted from containers' mounts."""
+    """volumes from /system/df (UsageData: size, reference count), also counted from the
+    containers' mounts."""
     users: dict[str, int] = {}
     for container in containers:
         for mount in container.get("Mounts") or []:
@@ -150,7 +151,8 @@ def volume_rows(volumes: list[dict[str, Any]], containers: list[dict[str, Any]])
         usage = volume.get("UsageData") or {}
         rows.append(VolumeRow(name=volume["Name"], driver=volume.get("Driver", "local"),
                               size=human_size(usage.get("Size")),
-                              in_use=users.get(volume["Name"], 0),
+                              in_use=max(users.get(volume["Name"], 0),
+                                         int(usage.get("RefCount") or 0)),
                               mountpoint=volume.get("Mountpoint", "")))
     return rows
 

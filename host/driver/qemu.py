@@ -6,14 +6,13 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from ketch.guest.util.proc import pid_alive, run
+from ketch.guest.util.proc import pid_alive, popen, run
 from ketch.host.driver import BootInfo, Driver
 from ketch.host.driver.accel import choose, qemu_binary
 from ketch.host.driver.qemu_argv import Image, Share, build_argv
@@ -88,8 +87,7 @@ class QemuDriver(Driver):
         share = Share(tag="home", path=home, socket=self.instance.run_dir / "home.vfs.sock")
         share.socket.unlink(missing_ok=True)
         with open(self.instance.dir / "virtiofsd.log", "ab") as out:
-            subprocess.Popen(virtiofsd_argv(virtiofsd, share), stdout=out, stderr=out,
-                             stdin=subprocess.DEVNULL, start_new_session=True)
+            popen(virtiofsd_argv(virtiofsd, share), stdout=out, stderr=out, new_session=True)
         deadline = time.monotonic() + 5
         while not share.socket.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -156,8 +154,7 @@ class QemuDriver(Driver):
         Not -daemonize: under it the guest's sshd stalled at public-key auth here."""
         log_path = self.instance.dir / "qemu.log"
         with open(log_path, "wb") as out:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                    start_new_session=True)
+            proc = popen(argv, stdout=out, stderr=out, new_session=True)
         deadline = time.monotonic() + 30
         while not self.instance.qemu_pidfile.exists():
             if proc.poll() is not None or time.monotonic() > deadline:

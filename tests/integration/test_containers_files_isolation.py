@@ -156,3 +156,20 @@ def test_concurrent_copies_keep_working(daemon: DaemonProcess, busybox: str,
         assert errors == []
     finally:
         daemon.docker("rm", "-f", "iso-many")
+
+
+def test_copies_see_a_running_container_s_volumes(daemon: DaemonProcess, busybox: str,
+                                                   client: object, tmp_path: str) -> None:
+    """The running container's root (its mounts included) is used, not the bare overlay."""
+    daemon.docker("run", "-d", "--name", "iso-volume", "-v", "iso-volume-data:/data", busybox,
+                  "sh", "-c", "echo from-volume > /data/in && sleep 600")
+    try:
+        daemon.docker("exec", "iso-volume", "test", "-f", "/data/in")
+        assert read_archive(client, "iso-volume", "/data/in") == b"from-volume\n"
+        client.api.put_archive("iso-volume", "/data",  # type: ignore[attr-defined]
+                               tar_of({"put": b"put\n"}))
+        out = daemon.docker("run", "--rm", "-v", "iso-volume-data:/v", busybox, "cat", "/v/put")
+        assert out.stdout == "put\n"
+    finally:
+        daemon.docker("rm", "-f", "iso-volume")
+        daemon.docker("volume", "rm", "iso-volume-data")

@@ -104,3 +104,26 @@ def test_info_names_the_builtin_profile_containers_get(daemon: DaemonProcess,
         assert status.stdout.split() == ["Seccomp:", "2"]
     finally:
         daemon.docker("rm", "-f", "seccomp-exec")
+
+
+@pytest.mark.skipif("crun" not in RUNTIMES, reason="crun is not installed")
+def test_crun_reuses_a_compiled_filter_only_for_the_same_filter(daemon: DaemonProcess,
+                                                                 busybox: str) -> None:
+    names = ["bpf-first", "bpf-reused"]
+    try:
+        for name in names:
+            daemon.docker("run", "-d", "--name", name, "--runtime", "crun", busybox, "sleep",
+                          "60")
+        container_id = daemon.docker("inspect", "-f", "{{.Id}}", names[1]).stdout.strip()
+        with open(os.path.join(daemon.exec_root, "containers", container_id, "config.json"),
+                  encoding="utf-8") as f:
+            spec = json.load(f)
+        assert "run.oci.seccomp_bpf_data" in spec["annotations"]
+        for name in names:  # exec'd processes get the container's filter too
+            denied = daemon.docker("exec", name, "unshare", "-U", "true", check=False)
+            assert "Operation not permitted" in denied.stderr
+        # Another capability set is another filter: not the default's program.
+        daemon.docker("run", "--rm", "--runtime", "crun", "--cap-add", "SYS_ADMIN", busybox,
+                      "unshare", "-U", "true")
+    finally:
+        daemon.docker("rm", "-f", *names)

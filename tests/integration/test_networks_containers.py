@@ -194,6 +194,7 @@ def outside(daemon: DaemonProcess):  # type: ignore[no-untyped-def]
     subprocess.run(["ip", "netns", "delete", name], check=False)
 
 
+@pytest.mark.host_only("adds a namespace beyond the daemon's network namespace")
 def test_default_bridge_masquerades_outbound_and_internal_blocks_it(
         daemon: DaemonProcess, busybox: str, outside: str) -> None:
     probe = f"nc -w 2 {outside} 8000 </dev/null || echo blocked"

@@ -1,6 +1,9 @@
 """host-gateway and the host's names in containers: Moby's behaviour by default; with Ketch's
 host-loopback-ip (set in the VM) host.docker.internal and gateway.docker.internal as well."""
 
+
+import pytest
+
 from ketch.guest.testing.daemon import DaemonProcess
 from ketch.guest.testing.images import load_busybox
 
@@ -10,6 +13,7 @@ def hosts_file(daemon: DaemonProcess, busybox: str) -> list[str]:
                          "cat", "/etc/hosts").stdout.splitlines()
 
 
+@pytest.mark.host_only("the VM's daemon sets host-gateway-ip and host-loopback-ip")
 def test_default_host_gateway_is_the_bridge_and_no_host_names(daemon: DaemonProcess,
                                                               busybox: str) -> None:
     lines = hosts_file(daemon, busybox)

@@ -1,7 +1,7 @@
 import pytest
 
 from ketch.guest.engine.errors import InvalidParameter
-from ketch.guest.engine.filters import Filters
+from ketch.guest.engine.filters import Filters, path_match
 
 
 def test_both_json_forms_parse() -> None:
@@ -46,3 +46,19 @@ def test_regex_match_like_moby() -> None:
     assert Filters({"name": {"["}}).match("name", "[")
     assert Filters().match("name", "anything")
     assert Filters({"name": {"b$"}}).match("name", "/a", "ab")
+
+
+@pytest.mark.parametrize(("pattern", "name", "matched"), [
+    ("busy*", "busybox", True), ("*", "a/b", False), ("*/*", "a/b", True),
+    ("b?sybox", "busybox", True), ("[a-c]usybox", "busybox", True),
+    ("[^a-c]usybox", "busybox", False), ("[z-a]x", "ax", False), ("\\*", "*", True),
+    ("[\\]]", "]", True), ("a.b", "axb", False), ("[/]", "/", True), ("(x)", "(x)", True),
+])
+def test_path_match_like_go(pattern: str, name: str, matched: bool) -> None:
+    assert path_match(pattern, name) is matched
+
+
+@pytest.mark.parametrize("pattern", ["[", "[]]", "[^]", "a\\", "[a-", "[a", "[-a]", "[\\"])
+def test_malformed_path_patterns_are_invalid(pattern: str) -> None:
+    with pytest.raises(InvalidParameter, match="syntax error in pattern"):
+        path_match(pattern, "busybox")

@@ -128,3 +128,14 @@ def test_image_command_installs_and_shows(home: Path, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert f"-> user data dir: {home / 'home' / 'vm-image' / 'x86_64'}" in out
     assert "version 1-abc123, sha256 " in out
+
+
+def test_frozen_app_bundle_looks_in_its_resources(home: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    contents = home / "Ketch.app" / "Contents"
+    fake_image(contents / "Resources" / "vm-image" / "arm64")
+    (contents / "MacOS").mkdir()
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(contents / "MacOS" / "ketch"))
+    found = find_image("arm64")
+    assert found.source == "app bundle resources"

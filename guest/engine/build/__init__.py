@@ -21,8 +21,8 @@ from ketch.guest.engine.errors import (
     report_unexpected,
 )
 from ketch.guest.engine.service import Service
+from ketch.guest.runtime import mounts
 from ketch.guest.store.images import reference
-from ketch.guest.util.proc import run_async
 
 log = logging.getLogger("ketch.build")
 CLIENT_CHECK_SECONDS = 1.0
@@ -30,8 +30,8 @@ CLIENT_CHECK_SECONDS = 1.0
 
 class BuildService(Service):
     async def start(self) -> None:
-        self.cache = BuildCache(self.engine.layout.data("build"))
-        await self._clear_leftovers(self.engine.layout.data("build", "tmp"))
+        self.cache = BuildCache(self.engine.layout.build_cache_file)
+        await self._clear_leftovers(self.engine.layout.build_tmp_dir)
 
     @staticmethod
     async def _clear_leftovers(tmp: str) -> None:
@@ -41,7 +41,7 @@ class BuildService(Service):
         for name in os.listdir(tmp):
             path = os.path.join(tmp, name)
             if os.path.ismount(path):
-                await run_async(["umount", "-l", path], check=False)
+                await asyncio.to_thread(mounts.unmount, path)
             await asyncio.to_thread(shutil.rmtree, path, True)
 
     async def prepare(self, body: AsyncIterator[bytes],
@@ -60,7 +60,7 @@ class BuildService(Service):
             if ref.digest:
                 raise InvalidParameter("build tag cannot contain a digest")
             tags.append(ref.tag_or_latest())
-        context = await BuildContext.receive(body, self.engine.layout.data("build", "tmp"))
+        context = await BuildContext.receive(body, self.engine.layout.build_tmp_dir)
         try:
             # Big contexts and Dockerfiles take a while to walk and parse: off the loop.
             dockerfile = await asyncio.to_thread(_read_and_parse, context, options.dockerfile)

@@ -253,8 +253,9 @@ class Builder:
         key = self.step_key(created_by)
         if not self.options.nocache:
             seen = self.cache.get(key) or self.cache.get(PENDING_PREFIX + key)
-            if (seen is not None and self.engine.images.exists(seen)) or cachefrom.has_step(
-                    self._sources(), self.image, self._pending_history(), created_by):
+            if (seen is not None and self.engine.images.exists(seen)) or (
+                    self._sources() and cachefrom.has_step(
+                        self._sources(), self.image, self._pending_history(), created_by)):
                 await self.arrow("Using cache")
         entry = {"created": format_rfc3339_nano(time.time_ns()), "created_by": created_by,
                  "empty_layer": True}

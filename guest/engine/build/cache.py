@@ -19,9 +19,9 @@ def cache_key(parent_id: str, created_by: str, config: dict[str, Any]) -> str:
 
 
 class BuildCache:
-    def __init__(self, folder: str) -> None:
-        os.makedirs(folder, exist_ok=True)
-        self.path = os.path.join(folder, "cache.json")
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.path = path
         self.entries: dict[str, str] = read_json(self.path, {}) or {}
 
     def get(self, key: str) -> str | None:

@@ -88,7 +88,7 @@ async def run_container(builder: "Builder", argv: list[str], args: dict[str, str
                 await containers.remove(container.id, force=True, volumes=True)
             raise
     return RunResult(container.id, int(status["StatusCode"]),
-                     containers.store.dir(container.id, "upper"))
+                     containers.store.paths(container.id).upper)
 
 
 async def remove_container(builder: "Builder", result: RunResult, failed: bool) -> None:

@@ -29,7 +29,7 @@ ADD_FLAGS = ("chown", "chmod", "checksum", "link")
 
 
 def tmp_folder(builder: "Builder") -> str:
-    folder = builder.engine.layout.data("build", "tmp")
+    folder = builder.engine.layout.build_tmp_dir
     os.makedirs(folder, exist_ok=True)
     return folder
 

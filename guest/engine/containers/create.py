@@ -10,6 +10,7 @@ from ketch.guest.engine.containers.validation import validate_name as validate_n
 from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.runtime.seccomp import check_security_opts
 from ketch.guest.runtime.spec import capabilities, merge_env
+from ketch.guest.util import hostinfo
 
 # Keys of Moby's HostConfig that inspect always shows, with their zero values.
 HOST_CONFIG_DEFAULTS: dict[str, Any] = {
@@ -17,7 +18,7 @@ HOST_CONFIG_DEFAULTS: dict[str, Any] = {
     "NetworkMode": "bridge", "PortBindings": {}, "RestartPolicy": {"Name": "no",
                                                                     "MaximumRetryCount": 0},
     "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
-    "CapAdd": None, "CapDrop": None, "CgroupnsMode": "host", "Dns": [], "DnsOptions": [],
+    "CapAdd": None, "CapDrop": None, "CgroupnsMode": "", "Dns": [], "DnsOptions": [],
     "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private",
     "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False,
     "PublishAllPorts": False, "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "",
@@ -109,6 +110,8 @@ def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: s
     host_config["LogConfig"] = requested_log
     if not host_config.get("Runtime"):
         host_config["Runtime"] = default_runtime
+    if not host_config.get("CgroupnsMode"):  # Moby's default-cgroupns-mode
+        host_config["CgroupnsMode"] = "private" if hostinfo.cgroup_version() == "2" else "host"
     policy = host_config.get("RestartPolicy") or {}
     host_config["RestartPolicy"] = {"Name": policy.get("Name") or "no",
                                     "MaximumRetryCount": int(policy.get("MaximumRetryCount")

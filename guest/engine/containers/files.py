@@ -4,16 +4,16 @@ import asyncio
 import contextlib
 import os
 import stat
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.containers import rootfs
-from ketch.guest.engine.containers.archive_helper import ArchiveHelper, stat_header
+from ketch.guest.engine.containers.archive_worker import ArchiveWorkers, stat_header
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import Forbidden, InvalidParameter, NotFound
 from ketch.guest.engine.timestamps import format_rfc3339_nano
+from ketch.guest.util.proc import stream_stdout
 
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService
@@ -55,28 +55,38 @@ class ContainerFiles:
         self._merged_users: dict[str, int] = {}
         self._merged_by_us: set[str] = set()
         self._mounting = asyncio.Lock()
+        self.archivers = ArchiveWorkers()
 
     @contextlib.asynccontextmanager
-    async def root(self, c: Container) -> AsyncIterator[str]:
-        """The container's filesystem as the host sees it, mounting a stopped one meanwhile."""
+    async def root(self, c: Container) -> AsyncIterator[int]:
+        """The container's root directory, open (O_PATH): a running one's as its processes see
+        it, volumes included; a stopped one's overlay, mounted meanwhile."""
         pid = int(c.state.get("Pid") or 0)
-        if c.running and pid and os.path.exists(f"/proc/{pid}/root/"):
-            yield f"/proc/{pid}/root"
-            return
+        if c.running and pid:
+            fd = _open_running_root(pid, self.service.store.paths(c.id).merged)
+            if fd is not None:
+                try:
+                    yield fd
+                finally:
+                    os.close(fd)
+                return
         async with self.merged(c) as merged:
-            yield merged
+            fd = os.open(merged, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                yield fd
+            finally:
+                os.close(fd)
 
     @contextlib.asynccontextmanager
     async def merged(self, c: Container) -> AsyncIterator[str]:
         """The overlay rootfs (without the container's mounts), mounted while needed."""
-        store = self.service.store
-        merged = store.dir(c.id, "merged")
+        paths = self.service.store.paths(c.id)
+        merged = paths.merged
         async with self._mounting:
             if not self._merged_users.get(c.id) and not os.path.ismount(merged):
                 image = self.service.engine.images.get(c.image_id)
-                await rootfs.mount_overlay(image.layer_dirs(), store.dir(c.id, "upper"),
-                                           store.dir(c.id, "work"), merged,
-                                           store.dir(c.id, "empty"))
+                await rootfs.mount_overlay(image.layer_dirs(), paths.upper, paths.work, merged,
+                                           paths.empty)
                 self._merged_by_us.add(c.id)
             self._merged_users[c.id] = self._merged_users.get(c.id, 0) + 1
         try:
@@ -94,11 +104,11 @@ class ContainerFiles:
     async def stat(self, c: Container, ref: str, path: str) -> dict[str, Any]:
         """The stat header of path in the container (HEAD /containers/{id}/archive)."""
         async with self.root(c) as root:
-            helper = await ArchiveHelper.start(root, "stat", path)
+            worker = await self.archivers.start(root, "stat", path)
             try:
-                return stat_header((await helper.reply(path, ref))["stat"])
+                return stat_header((await worker.reply(path, ref))["stat"])
             finally:
-                await helper.finish()
+                await worker.finish()
 
     async def get_archive(self, c: Container, ref: str, path: str
                           ) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
@@ -106,9 +116,9 @@ class ContainerFiles:
         held = contextlib.AsyncExitStack()
         root = await held.enter_async_context(self.root(c))
         try:
-            helper = await ArchiveHelper.start(root, "get", path)
-            held.push_async_callback(helper.finish)
-            info = stat_header((await helper.reply(path, ref))["stat"])
+            worker = await self.archivers.start(root, "get", path)
+            held.push_async_callback(worker.finish)
+            info = stat_header((await worker.reply(path, ref))["stat"])
         except BaseException:
             await held.aclose()
             raise
@@ -116,7 +126,7 @@ class ContainerFiles:
 
         async def chunks() -> AsyncIterator[bytes]:
             async with held:
-                async for chunk in helper.output():
+                async for chunk in worker.output():
                     yield chunk
         return info, chunks()
 
@@ -126,25 +136,25 @@ class ContainerFiles:
             raise Forbidden("container rootfs is marked read-only")
         options = ["--no-overwrite-dir-non-dir"] if no_overwrite_dir_non_dir else []
         async with self.root(c) as root:
-            helper = await ArchiveHelper.start(root, "put", path, *options, stdin=True)
+            worker = await self.archivers.start(root, "put", path, *options)
             try:
-                await helper.reply(path, ref)
-                await helper.feed(body)
-                await helper.reply(path, ref)
+                await worker.reply(path, ref)
+                await worker.feed(body)
+                await worker.reply(path, ref)
             finally:
-                await helper.finish()
+                await worker.finish()
         self.service.publish(c, "extract-to-dir")
 
     async def export(self, c: Container) -> AsyncIterator[bytes]:
         self.service.publish(c, "export")
         async with self.merged(c) as merged:
-            async for chunk in _stream(["tar", "--numeric-owner", "-C", merged, "-cf", "-",
-                                        "."]):
+            async for chunk in stream_stdout(["tar", "--numeric-owner", "-C", merged, "-cf", "-",
+                                              "."]):
                 yield chunk
 
     def changes(self, c: Container) -> list[dict[str, Any]]:
         """`docker diff` from the overlay upperdir (whiteouts are deletions)."""
-        upper = self.service.store.dir(c.id, "upper")
+        upper = self.service.store.paths(c.id).upper
         try:
             lowers = self.service.engine.images.get(c.image_id).layer_dirs()
         except NotFound:
@@ -191,7 +201,7 @@ class ContainerFiles:
                 paused_here = True
         try:
             image = await service.engine.images.commit(
-                parent, service.store.dir(c.id, "upper"), config, history, reference)
+                parent, service.store.paths(c.id).upper, config, history, reference)
         finally:
             if paused_here:
                 with contextlib.suppress(Exception):
@@ -203,6 +213,24 @@ class ContainerFiles:
 
 # Mount points the runtime creates in the upperdir; Moby keeps them in an init layer instead.
 RUNTIME_MOUNTPOINTS = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv")
+
+
+def _open_running_root(pid: int, merged: str) -> int | None:
+    """/proc/<pid>/root, once open checked to be the container's rootfs (the overlay at merged):
+    had the process exited and its pid gone to a host process, this would be the host's /."""
+    try:
+        fd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        opened, expected = os.fstat(fd), os.stat(merged)
+    except OSError:
+        os.close(fd)
+        return None
+    if (opened.st_dev, opened.st_ino) != (expected.st_dev, expected.st_ino):
+        os.close(fd)
+        return None
+    return fd
 
 
 def _hide_mountpoints(result: dict[str, int]) -> dict[str, int]:
@@ -264,19 +292,3 @@ def apply_changes(config: dict[str, Any], changes: list[str]) -> None:
         else:
             raise InvalidParameter(f"{keyword} is not a valid change command")
 
-
-async def _stream(argv: list[str]) -> AsyncIterator[bytes]:
-    proc = await asyncio.create_subprocess_exec(*argv, stdout=subprocess.PIPE,
-                                                stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    try:
-        while True:
-            chunk = await proc.stdout.read(65536)
-            if not chunk:
-                break
-            yield chunk
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-        await proc.wait()

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def sizes(service: "ContainerService", c: Container) -> tuple[int, int]:
     """(SizeRw, SizeRootFs): the upperdir, and it plus the image."""
-    rw = directory_size(service.store.dir(c.id, "upper"))
+    rw = directory_size(service.store.paths(c.id).upper)
     try:
         image_size = service.engine.images.get(c.image_id).size
     except NotFound:

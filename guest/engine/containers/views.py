@@ -89,11 +89,10 @@ def inspect(service: "ContainerService", c: Container, size: bool = False) -> di
     doc.setdefault("HostnamePath", "")
     doc.setdefault("HostsPath", "")
     doc["LogPath"] = service.lifecycle.log_path(c)
-    store = service.store
+    paths = service.store.paths(c.id)
     doc["GraphDriver"] = {"Name": "overlay2", "Data": {
         "LowerDir": ":".join(reversed(_layer_dirs(service, c))),
-        "MergedDir": store.dir(c.id, "merged"), "UpperDir": store.dir(c.id, "upper"),
-        "WorkDir": store.dir(c.id, "work")}}
+        "MergedDir": paths.merged, "UpperDir": paths.upper, "WorkDir": paths.work}}
     doc["Mounts"] = record.get("Mounts") or []
     doc["ExecIDs"] = service_exec_ids(service, c)
     doc["NetworkSettings"] = _network_settings(c)

@@ -19,6 +19,7 @@ from ketch.guest.registry.client import (
 from ketch.guest.registry.endpoints import Endpoint, endpoints_for
 from ketch.guest.registry.manifest import Descriptor
 from ketch.guest.registry.timeouts import RegistryTimeouts
+from ketch.guest.store.images.unpack import NO_SPACE, is_disk_full
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService
@@ -152,6 +153,10 @@ class Distribution:
                     if attempt == attempts:
                         raise EngineError(f"failed to download layer {desc.digest}: {e}") from e
                     await asyncio.sleep(RETRY_DELAY * attempt)
+                except OSError as e:
+                    if is_disk_full(e):
+                        raise EngineError(f"write {tmp}: {NO_SPACE}") from e
+                    raise
             raise AssertionError("unreachable")
         finally:
             if os.path.exists(tmp):

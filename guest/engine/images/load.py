@@ -14,6 +14,7 @@ from ketch.guest.engine.images.progress import progress, short
 from ketch.guest.store.images import reference
 from ketch.guest.store.images.layers import chain_ids
 from ketch.guest.store.images.unpack import detect_compression
+from ketch.guest.util.proc import PIPE, Process, spawn
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService
@@ -31,16 +32,14 @@ def _archive_flags(head: bytes) -> list[str]:
 
 async def extract_archive(chunks: AsyncIterator[bytes], dest: str) -> None:
     """Stream an (optionally compressed) tar into dest with GNU tar."""
-    proc: asyncio.subprocess.Process | None = None
+    proc: Process | None = None
     try:
         async for chunk in chunks:
             if not chunk:
                 continue
             if proc is None:
-                proc = await asyncio.create_subprocess_exec(
-                    "tar", "-x", "--no-same-owner", *_archive_flags(chunk), "-C", dest,
-                    "-f", "-", stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+                proc = await spawn(["tar", "-x", "--no-same-owner", *_archive_flags(chunk),
+                                    "-C", dest, "-f", "-"], stdin=PIPE, stderr=PIPE)
             assert proc.stdin is not None
             proc.stdin.write(chunk)
             await proc.stdin.drain()

@@ -19,7 +19,7 @@ from ketch.guest.registry.client import RegistryClient, RegistryError, error_fro
 from ketch.guest.store.images import reference
 from ketch.guest.store.images.layers import chain_ids
 from ketch.guest.store.images.reference import Reference
-from ketch.guest.store.images.unpack import file_chunks
+from ketch.guest.store.images.unpack import NO_SPACE, file_chunks, is_disk_full
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService
@@ -110,25 +110,33 @@ async def pull(service: "ImageService", ref_text: str, auth: dict[str, Any] | No
     chains = chain_ids(diff_ids)
     downloaded = False
     pins = [*chains, *(layer.digest for layer in manifest.layers), *(d for d, _ in manifests)]
-    with service.pinned(pins):
-        if service.store.images.get_config(manifest.config.digest) is None:
-            async for message in _fetch_layers(service, client, ref, scope, manifest,
-                                               diff_ids, chains):
-                downloaded = True
-                yield message
-        async with service.lock:
-            for _manifest_digest, manifest_body in manifests:
-                service.store.blobs.put(manifest_body)
-            image_id = service.register_image(config_raw, {})
-            meta = service.store.images.metadata(image_id)
-            meta["manifests"] = sorted({*meta.get("manifests", []),
-                                        *(d for d, _ in manifests)})
-            service.store.images.set_metadata(image_id, meta)
-            tag_moved = False
-            if ref.tag:
-                tag_moved = service.store.references.get(ref) != image_id
-                service.set_reference(ref, image_id)
-            service.store.references.set(ref.with_digest(pulled_digest), image_id)
+    try:
+        with service.pinned(pins):
+            if service.store.images.get_config(manifest.config.digest) is None:
+                async for message in _fetch_layers(service, client, ref, scope, manifest,
+                                                   diff_ids, chains):
+                    downloaded = True
+                    yield message
+            async with service.lock:
+                for _manifest_digest, manifest_body in manifests:
+                    service.store.blobs.put(manifest_body)
+                image_id = service.register_image(config_raw, {})
+                meta = service.store.images.metadata(image_id)
+                meta["manifests"] = sorted({*meta.get("manifests", []),
+                                            *(d for d, _ in manifests)})
+                service.store.images.set_metadata(image_id, meta)
+                tag_moved = False
+                if ref.tag:
+                    tag_moved = service.store.references.get(ref) != image_id
+                    service.set_reference(ref, image_id)
+                service.store.references.set(ref.with_digest(pulled_digest), image_id)
+    except BaseException as e:
+        # What this pull wrote that no image uses goes now, not at the next start: a full
+        # disk must not stay full.
+        await asyncio.to_thread(service.collect_garbage)
+        if is_disk_full(e):
+            raise EngineError(f"write {e.filename or service.store.root}: {NO_SPACE}") from e
+        raise
     yield {"status": f"Digest: {pulled_digest}"}
     verb = "Downloaded newer image" if downloaded or tag_moved else "Image is up to date"
     yield {"status": f"Status: {verb} for {ref.familiar}"}

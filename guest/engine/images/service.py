@@ -38,7 +38,7 @@ def no_such_image(text: str) -> NotFound:
 class ImageService(Service):
     def __init__(self, engine: "Engine") -> None:
         super().__init__(engine)
-        self.store = ImageStore(engine.layout.data("images"))
+        self.store = ImageStore(engine.layout.images_dir)
         # Chains (and blob digests) a pull/load/commit has written but whose image is not
         # written yet: GC keeps them.
         self._pinned: Counter[str] = Counter()

@@ -22,8 +22,12 @@ from ketch.guest.engine.networks.endpoints import ContainerNetworking
 from ketch.guest.engine.networks.ipam import DEFAULT_POOLS, Pool, parse_network, pick_subnet
 from ketch.guest.engine.networks.iptables import BridgeRules, Iptables
 from ketch.guest.engine.networks.model import BUILTIN_NAMES, OPT_BRIDGE_NAME, Network
-from ketch.guest.engine.networks.options import validate_bridge_options
 from ketch.guest.engine.networks.ports import PortReservations
+from ketch.guest.engine.networks.validation import (
+    check_bridge_link,
+    validate_bridge_options,
+    validate_ipam,
+)
 from ketch.guest.engine.service import Service
 from ketch.guest.engine.timestamps import format_rfc3339_nano, parse_timestamp_ns
 from ketch.guest.store.networks import NetworkStore
@@ -247,6 +251,7 @@ class NetworkService(Service, ContainerNetworking):
             if any(n.name == name for n in self.networks.values()):
                 raise Conflict(f"network with name {name} already exists")
             network = self._new_bridge_network(name, body)
+            await asyncio.to_thread(check_bridge_link, network.bridge)
             try:
                 await self._program_bridge(network)
             except BaseException:
@@ -263,6 +268,7 @@ class NetworkService(Service, ContainerNetworking):
             raise NotFound(f'could not find plugin {ipam["Driver"]} in v1 plugin registry: '
                            f'plugin not found')
         configs = [dict(c) for c in ipam.get("Config") or [] if c]
+        validate_ipam(configs)
         configs = [c for c in configs
                    if ":" not in str(c.get("Subnet", ""))]  # IPv6 pools are not served
         if len(configs) > 1:
@@ -279,9 +285,6 @@ class NetworkService(Service, ContainerNetworking):
             if any(subnet.overlaps(other) for other in in_use):
                 raise Forbidden("invalid pool request: Pool overlaps with other one on this "
                                 "address space")
-        elif configs:
-            raise InvalidParameter("no subnet given for the IPAM configuration "
-                                   "(a gateway or range needs one)")
         else:
             subnet = pick_subnet(self.config.default_address_pools or DEFAULT_POOLS, in_use)
             config = {"Subnet": str(subnet)}

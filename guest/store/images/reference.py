@@ -4,7 +4,7 @@ to docker.io/library/busybox:latest and back to the familiar form users see."""
 import re
 from dataclasses import dataclass
 
-from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.util.errors import InvalidParameter
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAIN = "index.docker.io"
@@ -21,6 +21,7 @@ _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}
 _REFERENCE = re.compile(
     rf"((?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*)(?::({_TAG}))?(?:@({_DIGEST}))?", re.ASCII)
 _TAG_RE = re.compile(_TAG, re.ASCII)
+_DOMAIN_RE = re.compile(_DOMAIN, re.ASCII)
 _ANCHORED_ID = re.compile(r"[a-f0-9]{64}")
 _SHORT_ID = re.compile(r"(?:sha256:)?[a-f0-9]{1,64}")
 # go-digest's algorithms and their hex lengths (digest.Parse).
@@ -166,6 +167,11 @@ def repo_tag_reference(repo: str, tag: str) -> Reference | None:
         validate_tag(tag)
         return ref.with_tag(tag)
     return ref.tag_or_latest()
+
+
+def is_domain(text: str) -> bool:
+    """A registry host[:port] as the reference grammar allows it (before the first /)."""
+    return bool(_DOMAIN_RE.fullmatch(text))
 
 
 def looks_like_id(text: str) -> bool:

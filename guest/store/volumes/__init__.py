@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from typing import Any
 
 from ketch.guest.store.atomic import fsync_dir, read_json, write_json_atomic
@@ -44,7 +45,7 @@ class VolumeStillMounted(Exception):
 
 class VolumeStore:
     def __init__(self, layout: Layout) -> None:
-        self.root = layout.data("volumes")
+        self.root = layout.volumes_dir
         os.makedirs(self.root, mode=0o701, exist_ok=True)
 
     def path(self, name: str) -> str:
@@ -87,8 +88,11 @@ class VolumeStore:
 
     def sweep(self) -> None:
         """At start: finish deletions a crash interrupted, and drop folders without a record
-        (a killed create, or a deletion by an older version that removed the record first)."""
+        (a killed create, or a deletion by an older version that removed the record first).
+        Only renames happen here; the files go in a background thread (a big volume takes a
+        while and the daemon must answer meanwhile)."""
         trash = os.path.join(self.root, TRASH)
+        os.makedirs(trash, mode=0o700, exist_ok=True)
         for name in os.listdir(self.root):
             if name == TRASH or os.path.isfile(os.path.join(self.root, name, META_FILE)):
                 continue
@@ -96,6 +100,13 @@ class VolumeStore:
                 log.warning(f"volume folder {name} has no record but is mounted: left alone")
                 continue
             log.warning(f"removing volume folder {name}: it has no record")
-            self.delete(name)
-        if os.path.isdir(trash):
-            shutil.rmtree(trash, ignore_errors=True)
+            aside = tempfile.mkdtemp(prefix=f"{name}-", dir=trash)
+            os.rename(self.path(name), os.path.join(aside, name))
+        leftovers = [os.path.join(trash, entry) for entry in os.listdir(trash)]
+        if leftovers:
+            threading.Thread(target=_remove_all, args=(leftovers,), daemon=True).start()
+
+
+def _remove_all(paths: list[str]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)

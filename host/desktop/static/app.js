@@ -23,6 +23,7 @@ if (document.body.dataset.page === "containers" && rowsBody) {
   const bulk = document.getElementById("bulk");
   const selectAll = document.getElementById("select-all");
   let selected = new Set();
+  const collapsed = new Set();  // compose projects folded by the user
 
   const boxes = () => rowsBody.querySelectorAll("input[name=id]");
   const apply = () => {
@@ -31,20 +32,26 @@ if (document.body.dataset.page === "containers" && rowsBody) {
     const groups = new Map();
     for (const row of rowsBody.querySelectorAll("tr.row")) {
       const text = row.dataset.search.toLowerCase();
-      row.hidden = !words.every((w) => text.includes(w));
+      row.hidden = !words.every((w) => text.includes(w)) || collapsed.has(row.dataset.project);
       const group = row.dataset.project;
       if (!groups.has(group)) groups.set(group, []);
       groups.get(group).push(row);
     }
-    for (const [project, rows] of groups) {
+    // The server sends each group newest first: reorder only for another sort.
+    for (const [project, rows] of key === "created" ? [] : groups) {
       rows.sort((a, b) => key === "created" ? b.dataset.created - a.dataset.created
         : a.dataset[key].localeCompare(b.dataset[key]));
-      const header = project ? rowsBody.querySelector(`tr.group[data-project="${CSS.escape(project)}"]`) : null;
-      if (header) header.hidden = rows.every((r) => r.hidden);
-      let anchor = header;
+      let anchor = project ? rowsBody.querySelector(`tr.group[data-project="${CSS.escape(project)}"]`) : null;
       for (const row of rows) {
-        if (anchor) anchor.after(row); else rowsBody.prepend(row);
+        if (anchor) anchor.after(row); else rowsBody.append(row);  // loose ones come last
         anchor = row;
+      }
+    }
+    for (const [project, rows] of groups) {
+      const header = project ? rowsBody.querySelector(`tr.group[data-project="${CSS.escape(project)}"]`) : null;
+      if (header) {
+        header.hidden = !collapsed.has(project) && rows.every((r) => r.hidden);
+        header.classList.toggle("collapsed", collapsed.has(project));
       }
     }
     for (const box of boxes()) box.checked = selected.has(box.value);
@@ -65,6 +72,22 @@ if (document.body.dataset.page === "containers" && rowsBody) {
     const present = new Set([...boxes()].map((b) => b.value));
     selected = new Set([...selected].filter((id) => present.has(id)));
     apply();
+  });
+  rowsBody.addEventListener("click", (e) => {
+    const group = e.target.closest("tr.group");
+    if (!group) return;
+    const project = group.dataset.project;
+    if (collapsed.has(project)) collapsed.delete(project); else collapsed.add(project);
+    apply();
+  });
+  // One listener for every row's buttons (fewer elements for htmx to process per render).
+  rowsBody.addEventListener("click", (e) => {
+    const button = e.target.closest("button[data-action]");
+    if (!button) return;
+    if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;
+    htmx.ajax("POST", "/containers/action", {
+      values: { id: button.closest("tr").dataset.id, action: button.dataset.action }, swap: "none",
+    });
   });
   bulk.addEventListener("htmx:afterRequest", () => { selected.clear(); selectAll.checked = false; apply(); });
   filter.addEventListener("input", apply);

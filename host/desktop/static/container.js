@@ -25,6 +25,7 @@ let held = [];        // chunks that arrived while paused
 let partial = ["", 1]; // the unfinished last line and its stream
 let pending = [];     // lines waiting for the next animation frame
 let scheduled = false;
+let received = 0;     // lines taken since the page opened (benchmarks read it)
 
 const ESC = /\x1b\[([0-9;]*)m/g;
 function ansiToNodes(text, stream) {
@@ -92,6 +93,7 @@ function flush() {
   let extra = logs.childElementCount - MAX_LINES;
   while (extra-- > 0) logs.firstElementChild.remove();
   logs.dataset.lines = logs.childElementCount;
+  logs.dataset.received = received;
   if (search.value.trim()) document.getElementById("log-matches").textContent = `${logs.querySelectorAll("div:not(.hidden)").length} matching`;
   if (atBottom) logs.scrollTop = logs.scrollHeight;
 }
@@ -102,17 +104,56 @@ function take(chunks) {
     pieces[0] = (partial[1] === stream ? partial[0] : "") + pieces[0];
     partial = [pieces.pop(), stream];
     for (const piece of pieces) pending.push([piece.replace(/\r$/, ""), stream]);
+    received += pieces.length;
   }
   if (pending.length > MAX_LINES) pending = pending.slice(-MAX_LINES);
   if (!scheduled && pending.length) { scheduled = true; requestAnimationFrame(flush); }
 }
 
-const source = new EventSource(`/containers/${containerId}/logs`);
-source.addEventListener("logs", (e) => {
-  const chunks = JSON.parse(e.data);
-  if (paused) held.push(...chunks); else take(chunks);
+let source = null;
+let lastFollow = 0;
+function followLogs(query) {
+  source = new EventSource(`/containers/${containerId}/logs?${query}`);
+  lastFollow = Date.now();
+  delete logs.dataset.ended;
+  source.addEventListener("logs", (e) => {
+    const chunks = JSON.parse(e.data);
+    if (paused) held.push(...chunks); else take(chunks);
+  });
+  source.addEventListener("end", () => {
+    source.close();
+    logs.dataset.ended = String(Date.now() / 1000);
+    refollow();
+  });
+}
+// The stream ends with the container's process; when it runs again (a restart, a start),
+// follow the output written since the end. The end and the state change may come in any order.
+function refollow() {
+  if (!logs.dataset.ended || !document.querySelector("#state .state.running")) return;
+  const wait = Math.max(0, 250 - (Date.now() - lastFollow));
+  const since = logs.dataset.ended;
+  setTimeout(() => { if (logs.dataset.ended === since) followLogs(`tail=all&since=${since}`); }, wait);
+}
+followLogs("tail=1000");
+document.getElementById("state").addEventListener("htmx:sseMessage", () => {
+  refollow();
+  if (document.querySelector("#state .state.running")) followUsage();
 });
-source.addEventListener("end", () => { source.close(); logs.dataset.ended = "1"; });
+
+// -- usage: one stats stream, only while the page is visible ---------------------------------
+const usage = document.getElementById("usage");
+let usageSource = null;
+function followUsage() {
+  if (document.hidden || usageSource) return;
+  usageSource = new EventSource(`/containers/${containerId}/usage`);
+  usageSource.addEventListener("usage", (e) => { usage.innerHTML = e.data; });
+  usageSource.addEventListener("end", () => { usageSource.close(); usageSource = null; });
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden && usageSource) { usageSource.close(); usageSource = null; }
+  followUsage();
+});
+followUsage();
 
 pauseButton.addEventListener("click", () => {
   paused = !paused;

@@ -139,3 +139,16 @@ def test_an_unparsable_stored_reference_is_skipped_after_a_restart(make_daemon: 
     own.docker("tag", busybox, "z:1")
     own.docker("rmi", "z:1")
     assert "ignoring invalid reference 'docker.io/library/x:../x'" in own.log()
+
+
+def test_registry_hosts_no_url_takes_fail_clearly(daemon: DaemonProcess) -> None:
+    """The grammar allows ports over 65535 and DNS labels over 63 characters: the registry
+    call fails with what is wrong (Moby: 500 with the URL error), never an unexpected error."""
+    for name, reason in [("a.b:99999/x", "invalid URL: Port out of range 0-65535"),
+                         ("a" * 64 + ".com/x", "label empty or too long")]:
+        status, _, body = daemon.request("POST", f"/images/create?fromImage={name}&tag=1")
+        message = json.loads(body)["message"]
+        assert status == 500 and reason in message, message
+    status, _, body = daemon.request("GET", "/images/search?term=a%20b.c/x")
+    assert (status, json.loads(body)["message"]) == (
+        400, "invalid index name (a b.c): not a registry host[:port]")
