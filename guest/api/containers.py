@@ -30,7 +30,7 @@ from ketch.guest.engine.containers import logs as logs_mod
 from ketch.guest.engine.containers import observe, views
 from ketch.guest.engine.containers.streams import mux_frame, parse_detach_keys
 from ketch.guest.engine.errors import Conflict, InvalidParameter
-from ketch.guest.engine.models.base import UNSET, to_plain
+from ketch.guest.engine.models.base import to_plain
 from ketch.guest.engine.models.containers import Config, CreateRequest, UpdateConfig
 from ketch.guest.engine.timestamps import parse_timestamp_ns
 from ketch.guest.store.images import reference
@@ -56,9 +56,9 @@ async def list_containers(request: web.Request) -> web.Response:
 
 async def create(request: web.Request) -> web.Response:
     body = await read_model(request, CreateRequest, required=True)
-    if all(getattr(body, field) is UNSET for field in Config.__struct_fields__):
+    if all(getattr(body, field) is None for field in Config.__struct_fields__):
         raise InvalidParameter("config cannot be empty in order to create a container")
-    body.validate_mac_addresses()
+    body.validate_networking()
     name = request.query.get("name")
     c = await _service(request).create(to_plain(body), name)
     return json_response({"Id": c.id, "Warnings": []}, status=201)
@@ -327,7 +327,9 @@ async def commit(request: web.Request) -> web.Response:
     image_ref = reference.repo_tag_reference(request.query.get("repo", ""),
                                              request.query.get("tag", ""))
     c = service.get(request.query.get("container", ""))
-    overrides = to_plain(await read_model(request, CreateRequest))
+    # Moby decodes a commit's body as a create request and keeps its Config
+    request_body = to_plain(await read_model(request, CreateRequest))
+    overrides = {k: v for k, v in request_body.items() if k in Config.__struct_fields__}
     changes_list = request.query.getall("changes", [])
     changes_list = [line for item in changes_list for line in item.splitlines() if line.strip()]
     image_id = await service.files.commit(

@@ -38,7 +38,8 @@ async def start(request: web.Request) -> web.StreamResponse:
 
         raise Conflict(f"Error: Exec command {ex.id} has already run")
     size = body.ConsoleSize or None  # [height, width], two numbers once decoded
-    console = (size[0], size[1]) if size and size[0] else None
+    # Moby ignores a console size without a tty
+    console = (size[0], size[1]) if size and size[0] and body.Tty else None
     if body.Detach:
         ex.background = task = asyncio.create_task(execs.start(ex, None, None, console))
         spawned = asyncio.create_task(ex.spawned.wait())
