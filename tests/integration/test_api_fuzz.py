@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from api_spec import HOSTILE_STRINGS, Operation, Strategies, find_spec, load_operations
+from api_spec import HOSTILE_STRINGS, Operation, Strategies, load_operations
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ketch.guest.api.app import RESOURCE_MODULES
+from ketch.guest.testing.apispec import find_spec
 from ketch.guest.testing.daemon import DaemonProcess, UnixHTTPConnection
 from ketch.guest.testing.images import load_busybox
 
