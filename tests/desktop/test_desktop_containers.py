@@ -167,4 +167,6 @@ def test_a_compose_project_folds(browser: Browser, daemon: DaemonProcess, busybo
     assert not browser.row(ids[0]).is_displayed()
     browser.click(header)
     browser.wait(lambda: all(browser.row(i).is_displayed() for i in ids), what="unfolded")
+    assert "1/2 running" in browser.find(header).text
     daemon.docker("rm", "-f", *ids)
+    browser.wait(lambda: not browser.present(header), what="the empty group gone")
