@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ketch.host.desktop import views
 from ketch.host.desktop.docker import DockerError, demux
-from ketch.host.desktop.live import Fragments, encode_event, open_stream, touches
+from ketch.host.desktop.live import Fragments, encode_event, open_stream
 from ketch.host.desktop.ui import Context, context_of
 
 routes = web.RouteTableDef()
@@ -165,7 +165,7 @@ async def container_live(request: web.Request) -> web.StreamResponse:
 
     async def render(events: list[dict[str, Any]]) -> Fragments:
         fragments = engine_fragment(context, events)
-        if touches(events, container_id):
+        if container_id in changed_containers(events):
             try:
                 inspect = await context.docker.get(f"/containers/{container_id}/json")
             except DockerError:
