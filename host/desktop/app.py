@@ -46,6 +46,7 @@ def open_window(server: DesktopServer, on_ready: threading.Event) -> bool:
     window = webview.create_window("Ketch", server.url, width=WINDOW_SIZE[0],
                                    height=WINDOW_SIZE[1], min_size=(800, 500))
     server.on_quit = window.destroy
+    window.events.loaded += lambda: print("ketch: window shows the dashboard", flush=True)
 
     def shown() -> None:
         print("ketch: window open", flush=True)
