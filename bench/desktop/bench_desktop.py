@@ -2,7 +2,8 @@
 
 - the UI server's CPU time over an idle minute with the containers page open (target < 0.5% of
   one core) and its RSS (target <= 60 MiB);
-- the containers page with 100 containers, request to rendered (target <= 200 ms);
+- the containers page with 100 containers, request to rendered (first contentful paint;
+  target <= 200 ms);
 - `docker run -d` on the CLI until its row shows in the open page (target <= 150 ms, pushed);
 - log lines per second the container page keeps up with, beside `docker logs -f` on the CLI.
 
@@ -78,18 +79,23 @@ def idle_cost(browser: Browser, ui_pid: int, seconds: float) -> dict[str, float]
 
 
 def containers_page(browser: Browser, rounds: int) -> dict[str, float]:
-    """Navigation start to the load event: the server's render, transfer, parse and paint."""
-    times, responses = [], []
+    """Navigation start to the first contentful paint (the rows on screen: the server's render,
+    transfer, parse and paint), and to the load event (scripts run, live stream opening)."""
+    painted, loaded, responses = [], [], []
     for _ in range(rounds):
         browser.open("/containers")
-        loaded, response = browser.driver.execute_script(
+        paint, load, response = browser.wait(lambda: browser.driver.execute_script(
             "const n = performance.getEntriesByType('navigation')[0];"
-            "return [n.loadEventEnd - n.startTime, n.responseEnd - n.startTime]")
-        times.append(loaded)
+            "const p = performance.getEntriesByName('first-contentful-paint')[0];"
+            "return p && [p.startTime, n.loadEventEnd - n.startTime,"
+            "             n.responseEnd - n.startTime]"), what="the first paint")
+        painted.append(paint)
+        loaded.append(load)
         responses.append(response)
     rows = len(browser.find_all("#rows tr.row"))
-    return {"rows": rows, "page_ms_median": round(statistics.median(times), 1),
-            "page_ms_max": round(max(times), 1),
+    return {"rows": rows, "page_painted_ms_median": round(statistics.median(painted), 1),
+            "page_painted_ms_max": round(max(painted), 1),
+            "page_load_event_ms_median": round(statistics.median(loaded), 1),
             "page_response_ms_median": round(statistics.median(responses), 1)}
 
 
