@@ -21,6 +21,7 @@ from ketch.host.forward.docker_api import get_json
 from ketch.host.instance import Instance
 from ketch.host.keys import ensure_key
 from ketch.host.readiness import NotReady, Requirement, RequirementFailed, wait_for
+from ketch.host.timesync import CHECK_SECONDS, THRESHOLD_SECONDS, GuestClock, GuestClockError
 
 if TYPE_CHECKING:  # imported in Agent.run once QEMU runs: paramiko costs ~0.4 s
     from ketch.host.forward.docker_socket import UnixSocketForwarder
@@ -36,7 +37,6 @@ READY_MARK = b"KETCH-READY"
 WARM_MARK = b"KETCH-WARM"
 ERROR_MARK = b"KETCH-ERROR"
 FAILED_BOOT_STOP_TIMEOUT = 5.0
-CLOCK_JUMP_SECONDS = 2.0
 
 
 class JsonLinesFormatter(logging.Formatter):
@@ -81,6 +81,7 @@ class Agent:
         self.info: BootInfo | None = None
         self.attached = False
         self.config_sent = False
+        self.clock_problem = ""
 
     # -- readiness checks -------------------------------------------------------------------
     def check_booted(self) -> None:
@@ -212,29 +213,35 @@ class Agent:
         self.instance.write_state(last_error=message)
 
     def watch(self) -> int:
-        """Until SIGTERM: notice the VM dying, resync the guest clock after host sleep."""
-        offset = time.time() - time.monotonic()
-        while not self.stop_requested.wait(0.5):
+        """Until SIGTERM: notice the VM dying, keep the guest clock on the host's."""
+        assert self.session is not None
+        clock = GuestClock(self.session.exec_channel)
+        self.clock_problem = ""
+        while not self.stop_requested.wait(CHECK_SECONDS):
             if not self.driver.is_running():
                 self.fail("the VM exited unexpectedly")
                 self.shutdown(stop_vm=False)
                 return 1
-            new_offset = time.time() - time.monotonic()
-            if abs(new_offset - offset) > CLOCK_JUMP_SECONDS:
-                self.resync_clock()
-            offset = new_offset
+            self.keep_clock(clock)
+        clock.close()
         event("stopping", "stopping the VM")
         self.shutdown(stop_vm=True)
         event("stopped", "stopped")
         return 0
 
-    def resync_clock(self) -> None:
-        assert self.session is not None
+    def keep_clock(self, clock: GuestClock) -> None:
+        """Correct the guest clock when it is off (host sleep, a paused VM, drift)."""
         try:
-            self.session.exec(f"ketch-timesync {time.time():.3f}", timeout=10)
-            log.info("host clock jumped (sleep?): guest clock resynced")
-        except Exception as e:  # best effort; the next jump retries
-            log.warning(f"guest clock resync failed: {e}")
+            offset = clock.correct()
+        except GuestClockError as e:
+            if str(e) != self.clock_problem:  # once per kind of trouble, not twice a second
+                log.warning(f"could not check the guest clock: {e}")
+            self.clock_problem = str(e)
+            return
+        self.clock_problem = ""
+        if abs(offset) > THRESHOLD_SECONDS:
+            event("clock", f"guest clock was {offset:+.3f} s off: corrected",
+                  offset=round(offset, 3))
 
     def shutdown(self, stop_vm: bool, timeout: float = STOP_TIMEOUT) -> None:
         for closer in (self.watcher, self.ports, self.socket_forwarder):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ketch.guest.store.atomic import read_json, write_json_atomic
+from ketch.host.vmimage import find_image, user_image_dir
 
 ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 ACCELERATORS = ("auto", "kvm", "hvf", "whpx", "tcg")
@@ -22,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "disk": 20,           # GiB: maximum size of the data disk (qcow2 grows on demand)
     "accel": "auto",      # best available: kvm (Linux), hvf (macOS), whpx (Windows), else tcg
     "arch": None,         # the host's architecture
-    "image": None,        # folder with image.json; see default_image_dir()
+    "image": None,        # folder with image.json; None: looked up at each start (vmimage)
     "share_home": True,   # mount the home folder at the same path in the VM (virtiofs;
                           # skipped with a warning where the host has no virtiofsd)
     "dns": ["10.0.2.3"],  # QEMU user-mode network's resolver
@@ -44,9 +45,15 @@ class InstanceConfig:
     image: str
     share_home: bool
     dns: list[str]
+    # False when image came from the lookup: it is then not saved, so the next start looks
+    # again (an upgraded package, a newly installed image, a different $KETCH_IMAGE).
+    image_given: bool = dataclasses.field(default=True, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        saved = dataclasses.asdict(self)
+        if not saved.pop("image_given"):
+            saved["image"] = None
+        return saved
 
 
 def host_arch() -> str:
@@ -54,10 +61,10 @@ def host_arch() -> str:
 
 
 def default_image_dir(arch: str) -> str:
-    """$KETCH_IMAGE, else the checkout's vm-image/out/<arch> (a development install)."""
-    if env := os.environ.get("KETCH_IMAGE"):
-        return env
-    return str(Path(__file__).resolve().parent.parent / "vm-image" / "out" / arch)
+    """The image the lookup finds (ketch.host.vmimage.candidates), else the user data dir's
+    image folder, which is where `ketch image install` would put one."""
+    found = find_image(arch)
+    return str(found.folder if found else user_image_dir(arch))
 
 
 def load(config_file: Path, name: str, flags: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +81,7 @@ def load(config_file: Path, name: str, flags: dict[str, Any]) -> dict[str, Any]:
 def fill_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     filled = {**DEFAULTS, **{k: v for k, v in raw.items() if v is not None}}
     filled["arch"] = ARCHES.get(str(filled["arch"] or host_arch()), filled["arch"])
+    filled["image_given"] = bool(filled["image"])
     filled["image"] = filled["image"] or default_image_dir(filled["arch"])
     return filled
 
@@ -105,7 +113,7 @@ def validate(raw: dict[str, Any]) -> InstanceConfig:
         raise ConfigError("dns must be a list of addresses")
     return InstanceConfig(name=name, cpus=cpus, memory=memory, disk=disk, accel=accel,
                           arch=arch, image=str(raw["image"]), share_home=bool(raw["share_home"]),
-                          dns=list(dns))
+                          dns=list(dns), image_given=bool(raw.get("image_given", True)))
 
 
 def resolve(config_file: Path, name: str, flags: dict[str, Any]) -> InstanceConfig:

@@ -15,10 +15,12 @@ from ketch.guest.api.httputil import (
     engine_of,
     json_response,
     no_content,
+    parse_int,
     query_bool,
     query_filters,
     query_int,
-    read_json,
+    query_terminal_size,
+    read_model,
     stream_json_lines,
 )
 from ketch.guest.api.routing import Route
@@ -27,7 +29,10 @@ from ketch.guest.engine.containers import logs as logs_mod
 from ketch.guest.engine.containers import observe, views
 from ketch.guest.engine.containers.streams import mux_frame, parse_detach_keys
 from ketch.guest.engine.errors import Conflict, InvalidParameter
+from ketch.guest.engine.models.base import UNSET, to_plain
+from ketch.guest.engine.models.containers import Config, CreateRequest, UpdateConfig
 from ketch.guest.engine.timestamps import parse_timestamp_ns
+from ketch.guest.store.images import reference
 
 
 def _service(request: web.Request) -> Any:
@@ -49,11 +54,12 @@ async def list_containers(request: web.Request) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request, required=True)
-    if not isinstance(body, dict):
+    body = await read_model(request, CreateRequest, required=True)
+    if all(getattr(body, field) is UNSET for field in Config.__struct_fields__):
         raise InvalidParameter("config cannot be empty in order to create a container")
+    body.validate_mac_addresses()
     name = request.query.get("name")
-    c = await _service(request).create(body, name)
+    c = await _service(request).create(to_plain(body), name)
     return json_response({"Id": c.id, "Warnings": []}, status=201)
 
 
@@ -141,8 +147,7 @@ async def prune(request: web.Request) -> web.Response:
 
 
 async def resize(request: web.Request) -> web.Response:
-    height = query_int(request, "h", 0) or 0
-    width = query_int(request, "w", 0) or 0
+    height, width = query_terminal_size(request)
     _service(request).resize(request.match_info["name"], height, width)
     return no_content()
 
@@ -191,7 +196,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     since = request.query.get("since")
     until = request.query.get("until")
     tail_text = request.query.get("tail", "all")
-    tail = -1 if tail_text in ("all", "") else _int(tail_text, "tail")
+    tail = -1 if tail_text in ("all", "") else parse_int(tail_text, "tail")
     opts = logs_mod.LogOptions(
         stdout=stdout, stderr=stderr,
         since_ns=parse_timestamp_ns(since, now) if since and since != "0" else 0,
@@ -222,16 +227,9 @@ async def logs(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _int(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidParameter(f'invalid value for {name}: "{text}"') from None
-
-
 async def update(request: web.Request) -> web.Response:
-    body = await read_json(request) or {}
-    warnings = await _service(request).update(request.match_info["name"], body)
+    body = await read_model(request, UpdateConfig)
+    warnings = await _service(request).update(request.match_info["name"], to_plain(body))
     return json_response({"Warnings": warnings})
 
 
@@ -269,16 +267,21 @@ async def archive_head(request: web.Request) -> web.Response:
     service = _service(request)
     c = _container(request)
     path = _archive_path(request)
-    async with service.files.root(c) as root:
-        _, info = service.files.stat(root, path, request.match_info["name"])
+    info = await service.files.stat(c, request.match_info["name"], path)
     return web.Response(status=200, headers={"X-Docker-Container-Path-Stat": _stat_header(info),
                                              "Content-Type": "application/json"})
+
+
+PATH_MAX, NAME_MAX = 4096, 255  # Linux's limits on a path and on each of its names
 
 
 def _archive_path(request: web.Request) -> str:
     path = request.query.get("path", "")
     if not path:
         raise InvalidParameter("bad parameter: 'path' cannot be empty")
+    if len(path.encode()) >= PATH_MAX or any(len(part.encode()) > NAME_MAX
+                                              for part in path.split("/")):
+        raise InvalidParameter(f"bad parameter: 'path' {path[:64]}...: file name too long")
     return path if path.startswith("/") else "/" + path
 
 
@@ -332,13 +335,14 @@ async def changes(request: web.Request) -> web.Response:
 
 async def commit(request: web.Request) -> web.Response:
     service = _service(request)
-    ref = request.query.get("container", "")
-    c = service.get(ref)
-    overrides = await read_json(request) or {}
+    image_ref = reference.repo_tag_reference(request.query.get("repo", ""),
+                                             request.query.get("tag", ""))
+    c = service.get(request.query.get("container", ""))
+    overrides = to_plain(await read_model(request, CreateRequest))
     changes_list = request.query.getall("changes", [])
     changes_list = [line for item in changes_list for line in item.splitlines() if line.strip()]
     image_id = await service.files.commit(
-        c, request.query.get("repo", ""), request.query.get("tag", ""),
+        c, image_ref.familiar_name if image_ref else "", image_ref.tag if image_ref else "",
         request.query.get("comment", ""), request.query.get("author", ""),
         query_bool(request, "pause", True), overrides, changes_list)
     return json_response({"Id": image_id}, status=201)

@@ -7,9 +7,16 @@ from typing import Any
 from aiohttp import web
 
 from ketch.guest.api.hijack import hijack
-from ketch.guest.api.httputil import engine_of, json_response, no_content, query_int, read_json
+from ketch.guest.api.httputil import (
+    engine_of,
+    json_response,
+    no_content,
+    query_terminal_size,
+    read_model,
+)
 from ketch.guest.api.routing import Route
-from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.engine.models.base import to_plain
+from ketch.guest.engine.models.exec import ExecOptions, ExecStartOptions
 
 
 def _execs(request: web.Request) -> Any:
@@ -17,24 +24,22 @@ def _execs(request: web.Request) -> Any:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request, required=True)
-    if not isinstance(body, dict):
-        raise InvalidParameter("invalid exec config")
-    ex = _execs(request).create(request.match_info["name"], body)
+    body = await read_model(request, ExecOptions, required=True)
+    ex = _execs(request).create(request.match_info["name"], to_plain(body))
     return json_response({"Id": ex.id}, status=201)
 
 
 async def start(request: web.Request) -> web.StreamResponse:
     execs = _execs(request)
     ex = execs.get(request.match_info["id"])
-    body = await read_json(request) or {}
+    body = await read_model(request, ExecStartOptions)
     if ex.started:
         from ketch.guest.engine.errors import Conflict
 
         raise Conflict(f"Error: Exec command {ex.id} has already run")
-    size = body.get("ConsoleSize")
-    console = (int(size[0]), int(size[1])) if size and len(size) == 2 and size[0] else None
-    if body.get("Detach"):
+    size = body.ConsoleSize or None  # [height, width], two numbers once decoded
+    console = (size[0], size[1]) if size and size[0] else None
+    if body.Detach:
         task = asyncio.create_task(execs.start(ex, None, None, console))
         await asyncio.sleep(0)
         ex.background = task
@@ -49,8 +54,7 @@ async def start(request: web.Request) -> web.StreamResponse:
 
 
 async def resize(request: web.Request) -> web.Response:
-    height = query_int(request, "h", 0) or 0
-    width = query_int(request, "w", 0) or 0
+    height, width = query_terminal_size(request)
     _execs(request).resize(request.match_info["id"], height, width)
     return no_content(200)
 

@@ -14,6 +14,7 @@ from ketch.guest.api.httputil import (
     query_int,
     stream_json_lines,
 )
+from ketch.guest.api.middleware import cap_message
 from ketch.guest.api.routing import Route
 from ketch.guest.engine.errors import EngineError, InvalidParameter, report_unexpected
 from ketch.guest.engine.images import views
@@ -84,7 +85,8 @@ async def stream_messages(request: web.Request,
             async for message in messages:
                 yield message
         except EngineError as e:
-            yield {"errorDetail": {"message": e.message}, "error": e.message}
+            text = cap_message(e.message)
+            yield {"errorDetail": {"message": text}, "error": text}
         except Exception:
             message = report_unexpected(log, f"{request.method} {request.path}")
             yield {"errorDetail": {"message": message}, "error": message}

@@ -13,9 +13,20 @@ log = logging.getLogger("ketch.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# Messages may quote client input (a name, a path): a 10 MB name must not come back as 10 MB.
+MAX_MESSAGE = 4096
+
+
+def cap_message(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[:MAX_MESSAGE]}... ({len(message) - MAX_MESSAGE} more characters)"
+
+
 def error_response(status: int, message: str) -> web.Response:
     if status == 304:
         return web.Response(status=304)
+    message = cap_message(message)
     return web.Response(status=status, body=json.dumps({"message": message}).encode() + b"\n",
                         content_type="application/json")
 
@@ -47,6 +58,10 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
 
 @web.middleware
 async def api_version(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if any("\x00" in value for value in (*request.match_info.values(),
+                                          *request.query.values())):
+        # Never meaningful in a name, path or argument; os and exec calls would choke on it.
+        return error_response(400, "invalid request: a parameter contains a NUL byte")
     version = request.match_info.get("version")
     if version is None:
         request["api_version"] = API_VERSION
@@ -67,6 +82,10 @@ async def api_version(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 async def add_server_headers(request: web.Request, response: web.StreamResponse) -> None:
+    set_server_headers(response)
+
+
+def set_server_headers(response: web.StreamResponse) -> None:
     response.headers.setdefault("Api-Version", API_VERSION)
     response.headers.setdefault("Docker-Experimental", "false")
     response.headers.setdefault("Ostype", "linux")

@@ -9,10 +9,16 @@ from ketch.guest.api.httputil import (
     json_response,
     no_content,
     query_filters,
-    read_json,
+    read_model,
 )
 from ketch.guest.api.routing import Route
-from ketch.guest.engine.errors import InvalidParameter, NotFound
+from ketch.guest.engine.errors import NotFound
+from ketch.guest.engine.models.base import to_plain
+from ketch.guest.engine.models.networks import (
+    ConnectOptions,
+    DisconnectOptions,
+    NetworkCreateRequest,
+)
 
 
 async def list_networks(request: web.Request) -> web.Response:
@@ -26,10 +32,8 @@ async def inspect_network(request: web.Request) -> web.Response:
 
 
 async def create_network(request: web.Request) -> web.Response:
-    body = await read_json(request, required=True)
-    if not isinstance(body, dict):
-        raise InvalidParameter("invalid JSON: expected an object")
-    return json_response(await engine_of(request).networks.create(body), status=201)
+    body = await read_model(request, NetworkCreateRequest, required=True)
+    return json_response(await engine_of(request).networks.create(to_plain(body)), status=201)
 
 
 async def remove_network(request: web.Request) -> web.Response:
@@ -51,19 +55,22 @@ def find_container(engine: Any, ref: str) -> Any:
 
 async def connect_network(request: web.Request) -> web.Response:
     engine = engine_of(request)
-    body = await read_json(request, required=True) or {}
+    body = await read_model(request, ConnectOptions, required=True)
+    if body.EndpointConfig:
+        body.EndpointConfig.validate()
     network = engine.networks.get(request.match_info["id"])
-    container = find_container(engine, str(body.get("Container") or ""))
-    await engine.networks.connect(network.id, container, body.get("EndpointConfig"))
+    container = find_container(engine, body.Container or "")
+    endpoint = to_plain(body.EndpointConfig) if body.EndpointConfig else None
+    await engine.networks.connect(network.id, container, endpoint)
     return web.Response(status=200)
 
 
 async def disconnect_network(request: web.Request) -> web.Response:
     engine = engine_of(request)
-    body = await read_json(request, required=True) or {}
+    body = await read_model(request, DisconnectOptions, required=True)
     network = engine.networks.get(request.match_info["id"])
-    container = find_container(engine, str(body.get("Container") or ""))
-    await engine.networks.disconnect(network.id, container, bool(body.get("Force")))
+    container = find_container(engine, body.Container or "")
+    await engine.networks.disconnect(network.id, container, bool(body.Force))
     return web.Response(status=200)
 
 

@@ -8,11 +8,11 @@ from ketch.guest.api.httputil import (
     no_content,
     query_bool,
     query_filters,
-    read_json,
+    read_model,
 )
 from ketch.guest.api.routing import Route
 from ketch.guest.api.system_df import ROUTES as SYSTEM_DF_ROUTES
-from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.engine.models.volumes import VolumeCreateOptions
 
 
 async def list_volumes(request: web.Request) -> web.Response:
@@ -27,12 +27,10 @@ async def inspect_volume(request: web.Request) -> web.Response:
 
 
 async def create_volume(request: web.Request) -> web.Response:
-    body = await read_json(request) or {}
-    if not isinstance(body, dict):
-        raise InvalidParameter("invalid JSON: expected an object")
+    body = await read_model(request, VolumeCreateOptions)
     service = engine_of(request).volumes
-    record = await service.create(str(body.get("Name") or ""), str(body.get("Driver") or ""),
-                                  body.get("DriverOpts"), body.get("Labels"))
+    record = await service.create(body.Name or "", body.Driver or "",
+                                  body.DriverOpts or None, body.Labels or None)
     return json_response(service.to_json(record), status=201)
 
 

@@ -5,6 +5,7 @@ error; the keys listed as reloadable are re-read on SIGHUP.
 """
 
 import argparse
+import ipaddress
 import json
 import os
 from dataclasses import dataclass, field, fields
@@ -62,6 +63,12 @@ class DaemonConfig:
     mtu: int = 0
     icc: bool = True
     features: dict[str, bool] = field(default_factory=dict)
+    host_gateway_ip: str = ""  # what host-gateway means in --add-host ("": the bridge's gateway)
+    # Ketch's own key: the address at which the machine hosting this daemon (the VM's host)
+    # exposes its loopback. When set, containers resolve host.docker.internal and
+    # gateway.docker.internal to it and registry traffic to a loopback port that nothing here
+    # listens on goes there (Docker Desktop's behaviour); unset on a plain Linux host.
+    host_loopback_ip: str = ""
     # Moby keys we accept in daemon.json without acting on them (yet).
     unused: dict[str, Any] = field(default_factory=dict)
 
@@ -131,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                  "ip-forward", "ip-masq", "userland-proxy", "icc"):
         add(f"--{name}", nargs="?", const=True, type=_parse_bool)
     for name in ("tlscacert", "tlscert", "tlskey", "default-runtime", "log-driver",
-                 "storage-driver", "bip"):
+                 "storage-driver", "bip", "host-gateway-ip", "host-loopback-ip"):
         add(f"--{name}")
     add("-b", "--bridge")
     add("--label", dest="labels", action="append")
@@ -242,6 +249,13 @@ def validate(config: DaemonConfig) -> None:
             raise ConfigError(f"invalid {name.replace('_', '-')}: {getattr(config, name)}")
     for host in config.hosts:
         parse_host(host)
+    for key in ("host-gateway-ip", "host-loopback-ip"):
+        value = getattr(config, key.replace("-", "_"))
+        try:
+            if value:
+                ipaddress.ip_address(value)
+        except ValueError:
+            raise ConfigError(f"invalid {key}: {value!r} is not an IP address") from None
     config.data_root = os.path.abspath(config.data_root)
     config.exec_root = os.path.abspath(config.exec_root)
 
@@ -261,7 +275,7 @@ def parse_host(address: str) -> tuple[str, str]:
             raise ConfigError(f"Invalid bind address format: {address}")
         return "tcp", f"{host or '0.0.0.0'}:{port}"
     if proto == "fd":
-        raise ConfigError("fd:// listeners (socket activation) are not supported yet")
+        return "fd", rest  # "" or "*": every socket systemd passed; else an fd number or name
     raise ConfigError(f"Invalid bind address format: {address}")
 
 

@@ -1,12 +1,15 @@
-"""The API sockets from -H: unix sockets (mode 0660, root:group) and tcp, with optional TLS."""
+"""The API sockets from -H: unix sockets (mode 0660, root:group), tcp with optional TLS, and
+fd:// (the sockets systemd passed: socket activation, as Moby's docker.socket)."""
 
 import grp
 import logging
 import os
+import socket
 import ssl
 
 from aiohttp import web
 
+from ketch.guest.daemon import systemd
 from ketch.guest.daemon.config import ConfigError, DaemonConfig, parse_host
 
 log = logging.getLogger("ketch.daemon")
@@ -44,9 +47,15 @@ async def start_sites(runner: web.AppRunner, config: DaemonConfig) -> list[str]:
     unix_paths = []
     gid = socket_gid(config.group)
     tls = tls_context(config)
+    activated: list[systemd.ActivatedSocket] | None = None
     for host in config.hosts:
         proto, address = parse_host(host)
         site: web.BaseSite
+        if proto == "fd":
+            if activated is None:
+                activated = systemd.listen_fds()
+            await start_activated(runner, activated, address, tls)
+            continue
         if proto == "unix":
             os.makedirs(os.path.dirname(address) or ".", exist_ok=True)
             if os.path.exists(address):
@@ -64,3 +73,18 @@ async def start_sites(runner: web.AppRunner, config: DaemonConfig) -> list[str]:
             await site.start()
         log.info(f"API listen on {address}")
     return unix_paths
+
+
+async def start_activated(runner: web.AppRunner, activated: list[systemd.ActivatedSocket],
+                          address: str, tls: ssl.SSLContext | None) -> None:
+    """One site per socket that -H fd://<address> selects; systemd owns (and removes) them."""
+    try:
+        chosen = systemd.select(activated, address)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    for passed in chosen:
+        inet = passed.socket.family in (socket.AF_INET, socket.AF_INET6)
+        site = web.SockSite(runner, passed.socket, ssl_context=tls if inet else None)
+        await site.start()
+        log.info(f"API listen on {passed.socket.getsockname() or passed.name} "
+                 f"(socket activation, fd {passed.fd})")

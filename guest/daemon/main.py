@@ -5,15 +5,16 @@ import contextlib
 import json
 import logging
 import os
+import resource
 import signal
 import sys
 
-from aiohttp import web
 from setproctitle import setproctitle
 
 from ketch.guest.api.app import build_app
+from ketch.guest.api.server import ApiRunner
 from ketch.guest.daemon import config as daemon_config
-from ketch.guest.daemon import locks
+from ketch.guest.daemon import locks, systemd
 from ketch.guest.daemon.config import ConfigError, DaemonConfig
 from ketch.guest.daemon.listeners import start_sites
 from ketch.guest.daemon.log import set_level, setup_logging
@@ -33,8 +34,8 @@ class Daemon:
         engine = Engine(self.config)
         await engine.start()
         app = build_app(engine)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                               shutdown_timeout=self.config.shutdown_timeout)
+        runner = ApiRunner(app, handle_signals=False, access_log=None,
+                           shutdown_timeout=self.config.shutdown_timeout)
         await runner.setup()
         unix_paths = await start_sites(runner, self.config)
         loop = asyncio.get_running_loop()
@@ -44,10 +45,12 @@ class Daemon:
         log.info("Daemon has completed initialization")
         log.info("API listen ready", extra={"fields": {"version": ENGINE_VERSION,
                                                         "api": API_VERSION}})
+        systemd.notify("READY=1")  # Type=notify units (docker.service) start only now
         try:
             await self.stopping.wait()
             log.info("Processing signal 'terminated'")
         finally:
+            systemd.notify("STOPPING=1")
             # Live streams (events, logs -f) end first so in-flight requests can finish.
             engine.begin_shutdown()
             await runner.cleanup()
@@ -69,6 +72,25 @@ class Daemon:
         engine.publish_daemon_event("reload", attrs)
 
 
+def raise_open_files_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit, as Go (and so Moby) does at start: every API
+    connection, container stream and pipe is a descriptor. Never above the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard
+    if hard == resource.RLIM_INFINITY:  # the kernel still caps descriptors at nr_open
+        try:
+            with open("/proc/sys/fs/nr_open", encoding="ascii") as f:
+                target = int(f.read())
+        except (OSError, ValueError):
+            return
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError) as e:
+        log.warning(f"could not raise the open files limit to {target}: {e}")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         config, args = daemon_config.load(argv)
@@ -87,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         log.critical("dockerd needs to be started with root privileges.")
         return 1
     log.info(f"Starting up ketch dockerd {KETCH_VERSION} (API {API_VERSION})")
+    raise_open_files_limit()
     try:
         os.makedirs(config.data_root, exist_ok=True)
         pid_lock, root_lock = locks.acquire(config.pidfile,

@@ -1,57 +1,18 @@
-"""Typed engine errors. guest/api/middleware.py maps them to HTTP statuses, in one place."""
+"""The engine's typed errors; they live in util/errors.py so lower layers can raise them too."""
 
-import logging
-import secrets
+from ketch.guest.util.errors import (
+    Conflict,
+    EngineError,
+    Forbidden,
+    InvalidParameter,
+    NotFound,
+    NotImplementedFeature,
+    NotModified,
+    Unauthorized,
+    Unavailable,
+    report_unexpected,
+)
 
-
-class EngineError(Exception):
-    """Base class; an unexpected failure inside the engine (HTTP 500)."""
-
-    status = 500
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class InvalidParameter(EngineError):
-    status = 400
-
-
-class Unauthorized(EngineError):
-    status = 401
-
-
-class Forbidden(EngineError):
-    status = 403
-
-
-class NotFound(EngineError):
-    status = 404
-
-
-class Conflict(EngineError):
-    status = 409
-
-
-class NotImplementedFeature(EngineError):
-    status = 501
-
-
-class Unavailable(EngineError):
-    status = 503
-
-
-class NotModified(EngineError):
-    """Start of a running container, stop of a stopped one: Moby answers 304 with no body."""
-
-    status = 304
-
-
-def report_unexpected(log: logging.Logger, what: str) -> str:
-    """Log the exception being handled (a bug, not the client's fault) under a short reference,
-    and return the message a client gets: never the exception's own text."""
-    ref = secrets.token_hex(4)
-    log.exception(f"{what} failed (error {ref})")
-    return (f"an unexpected error occurred in the daemon (error {ref}); "
-            "the daemon's log has the details")
+__all__ = ["Conflict", "EngineError", "Forbidden", "InvalidParameter", "NotFound",
+           "NotImplementedFeature", "NotModified", "Unauthorized", "Unavailable",
+           "report_unexpected"]

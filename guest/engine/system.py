@@ -9,9 +9,10 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine import hostinfo
 from ketch.guest.engine.timestamps import format_rfc3339_nano
+from ketch.guest.runtime.seccomp import kernel_supports_seccomp
 from ketch.guest.store.atomic import write_bytes_atomic
+from ketch.guest.util import hostinfo
 from ketch.guest.version import (
     API_VERSION,
     ENGINE_VERSION,
@@ -24,6 +25,13 @@ if TYPE_CHECKING:
     from ketch.guest.engine.engine import Engine
 
 InfoProvider = Callable[[], dict[str, Any]]
+
+
+def security_options() -> list[str]:
+    """What /info may claim: only what every container gets. The default seccomp profile is
+    applied wherever the kernel has seccomp; no AppArmor, SELinux, user namespaces or
+    cgroup namespaces are set up, so none is listed."""
+    return ["name=seccomp,profile=builtin"] if kernel_supports_seccomp() else []
 
 
 class SystemService:
@@ -147,7 +155,7 @@ class SystemService:
             "ContainerdCommit": {"ID": ""},
             "RuncCommit": {"ID": runtime.get("commit", "")},
             "InitCommit": {"ID": ""},
-            "SecurityOptions": ["name=seccomp,profile=builtin"],
+            "SecurityOptions": security_options(),
             "CDISpecDirs": [],
             "Warnings": self._warnings(),
         }

@@ -13,12 +13,16 @@ from typing import Any
 
 import aiohttp
 
-from ketch.guest.engine.errors import EngineError, Unauthorized
-from ketch.guest.registry.endpoints import Endpoint
+from ketch.guest.registry.endpoints import Endpoint, via_host_loopback
+from ketch.guest.registry.timeouts import HeaderTimeout, RegistryTimeouts
+from ketch.guest.util.errors import EngineError, Unauthorized
 
 USER_AGENT = "docker/28.3.0 go/go1.24 ketch"
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
-TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError)
+# The reference grammar allows hosts no URL or resolver takes: a label over 63 characters
+# (UnicodeError from IDNA), a port over 65535 (InvalidURL).
+TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError,
+                    UnicodeError, aiohttp.InvalidURL)
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,11 @@ class RegistryClient:
 
     def __init__(self, session: aiohttp.ClientSession, domain: str,
                  endpoint_candidates: list[Endpoint], credentials: Credentials,
-                 token_cache: dict[tuple[str, ...], tuple[str, float]]) -> None:
+                 token_cache: dict[tuple[str, ...], tuple[str, float]],
+                 timeouts: RegistryTimeouts | None = None, host_loopback: str = "") -> None:
         self.session = session
+        self.timeouts = timeouts or RegistryTimeouts()
+        self.host_loopback = host_loopback  # a token realm on loopback may be on the VM's host
         self.domain = domain
         self.candidates = endpoint_candidates
         self.endpoint: Endpoint | None = None
@@ -115,9 +122,10 @@ class RegistryClient:
         last: Exception | None = None
         for endpoint in self.candidates:
             try:
-                async with self.session.get(f"{endpoint.url}/v2/",
-                                            ssl=None if endpoint.verify_tls else False,
-                                            headers={"User-Agent": USER_AGENT}) as response:
+                response = await self.timeouts.headers(self.session.get(
+                    f"{endpoint.url}/v2/", ssl=None if endpoint.verify_tls else False,
+                    headers={"User-Agent": USER_AGENT}, timeout=self.timeouts.client_timeout()))
+                async with response:
                     await response.read()
                     if response.status == 401:
                         header = response.headers.get("WWW-Authenticate", "")
@@ -160,19 +168,20 @@ class RegistryClient:
             query["account"] = self.credentials.username
         auth = (aiohttp.BasicAuth(self.credentials.username, self.credentials.password)
                 if self.credentials.username else None)
-        realm = params.get("realm", "")
+        realm = await via_host_loopback(params.get("realm", ""), self.host_loopback)
         try:
             if self.credentials.identity_token:
                 form = {"grant_type": "refresh_token", "service": query["service"],
                         "client_id": "docker", "refresh_token": self.credentials.identity_token,
                         "scope": scope}
-                async with self.session.post(realm, data=form) as response:
-                    body = await response.read()
-                    status = response.status
+                request = self.session.post(realm, data=form,
+                                            timeout=self.timeouts.client_timeout())
             else:
-                async with self.session.get(realm, params=query, auth=auth) as response:
-                    body = await response.read()
-                    status = response.status
+                request = self.session.get(realm, params=query, auth=auth,
+                                           timeout=self.timeouts.client_timeout())
+            async with await self.timeouts.headers(request) as response:
+                body = await response.read()
+                status = response.status
         except TRANSPORT_ERRORS as e:
             raise EngineError(f'Get "{realm}": {describe(e)}') from e
         if status != 200:
@@ -199,9 +208,12 @@ class RegistryClient:
                 all_headers["Authorization"] = authorization
             elif self.challenge and self.challenge[0] == "basic":
                 raise EngineError(f'{method.capitalize()} "{url}": no basic auth credentials')
-            response = await self.session.request(
+            sending = self.session.request(
                 method, url, headers=all_headers, data=data, allow_redirects=allow_redirects,
-                ssl=None if endpoint.verify_tls else False, timeout=timeout)
+                ssl=None if endpoint.verify_tls else False,
+                timeout=timeout or self.timeouts.client_timeout())
+            # An upload's time is its size's business: only the idle limit applies to it.
+            response = await (sending if data is not None else self.timeouts.headers(sending))
             if response.status != 401 or attempt == 1 or data is not None:
                 return response
             header = response.headers.get("WWW-Authenticate", "")
@@ -235,7 +247,11 @@ def describe(error: BaseException | None) -> str:
         if isinstance(cause, ConnectionRefusedError):
             return f"dial tcp {error.host}:{error.port}: connect: connection refused"
         return f"dial tcp {error.host}:{error.port}: {cause.strerror or cause}"
+    if isinstance(error, HeaderTimeout):
+        return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
     if isinstance(error, TimeoutError):
         return "i/o timeout"
+    if isinstance(error, aiohttp.InvalidURL) and error.__cause__ is not None:
+        return f"invalid URL: {error.__cause__}"
     return str(error) or type(error).__name__
 

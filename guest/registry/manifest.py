@@ -6,7 +6,7 @@ import platform as host_platform
 from dataclasses import dataclass, field
 from typing import Any
 
-from ketch.guest.engine.errors import InvalidParameter, NotFound
+from ketch.guest.util.errors import InvalidParameter, NotFound
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"

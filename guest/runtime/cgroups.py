@@ -3,7 +3,8 @@
 import logging
 import os
 
-from ketch.guest.util.proc import ToolError, run
+from ketch.guest.runtime import mounts
+from ketch.guest.util.proc import ToolError
 
 log = logging.getLogger("ketch.cgroups")
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -23,17 +24,17 @@ def ensure_cgroup_mounts() -> None:
         hierarchies = [line.split(":", 2)[1] for line in f.read().splitlines()]
     try:
         if hierarchies == [""]:
-            run(["mount", "-t", "cgroup2", "cgroup2", CGROUP_ROOT], timeout=10)
+            mounts.mount("cgroup2", CGROUP_ROOT, "cgroup2")
             return
-        run(["mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", CGROUP_ROOT], timeout=10)
+        mounts.mount("tmpfs", CGROUP_ROOT, "tmpfs", data="mode=755")
         for controllers in hierarchies:
             name = controllers.removeprefix("name=") if controllers else "unified"
             target = os.path.join(CGROUP_ROOT, name)
             os.makedirs(target, exist_ok=True)
             if controllers:
-                run(["mount", "-t", "cgroup", "-o", controllers, "cgroup", target], timeout=10)
+                mounts.mount("cgroup", target, "cgroup", data=controllers)
             else:
-                run(["mount", "-t", "cgroup2", "cgroup2", target], timeout=10)
+                mounts.mount("cgroup2", target, "cgroup2")
         log.info("mounted the cgroup hierarchies in the daemon's mount namespace")
     except ToolError as e:
         log.warning(f"cannot mount cgroups: {e.message}")

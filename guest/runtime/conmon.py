@@ -9,20 +9,18 @@ restore work. The bundle folder is also conmon's persist folder: `attach` (SEQPA
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 
 from ketch.guest.runtime.oci import OciRuntime, runtime_message
-from ketch.guest.util.proc import ToolError
+from ketch.guest.util.proc import PIPE, ToolError, spawn
 
-log = logging.getLogger("ketch.conmon")
 CONMON = shutil.which("conmon") or "/usr/bin/conmon"
 # Types conmon puts in the first byte of each attach-socket packet.
 ATTACH_STDOUT = 2
 ATTACH_STDERR = 3
+CONMON_PIDFILE = "conmon.pid"
 
 
 @dataclass
@@ -48,7 +46,7 @@ class ConmonLaunch:
         argv = [CONMON, "--api-version", "1", "-c", self.container_id, "-u", self.short_id,
                 "-r", self.runtime.path, "-b", self.bundle, "-n", self.name,
                 "-p", os.path.join(self.bundle, "pidfile"),
-                "-P", os.path.join(self.bundle, "conmon.pid"),
+                "-P", os.path.join(self.bundle, CONMON_PIDFILE),
                 "--persist-dir", self.bundle, "--exit-dir", self.exit_dir,
                 "--socket-dir-path", self.socket_dir, "-l", f"k8s-file:{self.log_path}",
                 "--log-level", "warning", "--syslog"]
@@ -70,21 +68,27 @@ def attach_socket_path(socket_dir: str, container_id: str) -> str:
     return os.path.join(socket_dir, container_id[:12], "attach")
 
 
-def _read_sync(fd: int, timeout: float) -> dict[str, object]:
-    import select
+async def _read_sync(fd: int, timeout: float) -> dict[str, object]:
+    """conmon's first JSON line on the sync pipe (takes ownership of fd).
 
-    buf = b""
-    ready, _, _ = select.select([fd], [], [], timeout)
-    while ready:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        buf += chunk
-        if b"\n" in buf:
-            break
-        ready, _, _ = select.select([fd], [], [], timeout)
-    line = buf.split(b"\n", 1)[0]
-    if not line:
+    Read through the event loop (epoll): select() fails for descriptors above 1,023, which a
+    busy daemon has."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    try:
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    except BaseException:
+        pipe.close()
+        raise
+    try:
+        line = await asyncio.wait_for(reader.readline(), timeout)
+    except (TimeoutError, ValueError):
+        line = b""
+    finally:
+        transport.close()
+    if not line.strip():
         return {"data": -1, "message": "conmon exited without reporting the container"}
     return json.loads(line)  # type: ignore[no-any-return]
 
@@ -94,18 +98,14 @@ async def launch(spec: ConmonLaunch, timeout: float = 60) -> int:
     os.makedirs(spec.exit_dir, exist_ok=True)
     os.makedirs(spec.socket_dir, exist_ok=True)
     os.makedirs(spec.runtime.root, mode=0o700, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(os.path.join(spec.exit_dir, spec.container_id))
+    clear_exit_code(spec.exit_dir, spec.container_id)
     sync_r, sync_w = os.pipe()
     start_r, start_w = os.pipe()
     env = dict(os.environ, _OCI_SYNCPIPE=str(sync_w), _OCI_STARTPIPE=str(start_r))
     argv = spec.argv()
-    log.debug("exec", extra={"fields": {"cmd": " ".join(argv)}})
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, env=env, pass_fds=(sync_w, start_r), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=spec.bundle,
-            start_new_session=True)
+        proc = await spawn(argv, env=env, pass_fds=(sync_w, start_r), stderr=PIPE,
+                           cwd=spec.bundle, new_session=True)
     except BaseException:
         for fd in (sync_r, sync_w, start_r, start_w):
             os.close(fd)
@@ -116,9 +116,10 @@ async def launch(spec: ConmonLaunch, timeout: float = 60) -> int:
         os.write(start_w, b"0")
         os.close(start_w)
         _, stderr = await proc.communicate()
-        result = await asyncio.to_thread(_read_sync, sync_r, timeout)
-    finally:
+    except BaseException:
         os.close(sync_r)
+        raise
+    result = await _read_sync(sync_r, timeout)
     pid = int(result.get("data", -1))  # type: ignore[call-overload]
     if pid <= 0:
         message = str(result.get("message") or stderr.decode(errors="replace"))
@@ -132,6 +133,21 @@ def read_pid(path: str) -> int:
             return int(f.read().strip() or 0)
     except (FileNotFoundError, ValueError):
         return 0
+
+
+def read_conmon_pid(bundle: str) -> int:
+    return read_pid(os.path.join(bundle, CONMON_PIDFILE))
+
+
+def oom_killed(bundle: str) -> bool:
+    """conmon leaves an `oom` file in its persist folder when the kernel OOM-killed the
+    container."""
+    return os.path.exists(os.path.join(bundle, "oom"))
+
+
+def clear_exit_code(exit_dir: str, container_id: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(exit_dir, container_id))
 
 
 def read_exit_code(exit_dir: str, container_id: str) -> int | None:

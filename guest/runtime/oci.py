@@ -6,17 +6,40 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ketch.guest.runtime.compiled_seccomp import CompiledFilters
 from ketch.guest.util.proc import ToolError, run_async
 
 _LOGRUS_MSG = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
+_CRUN_NOT_IN_PATH = re.compile(r"executable file `([^`]*)` not found in \$PATH(?:: No such file "
+                               r"or directory)?")
+_ERRNO_TEXTS = ("No such file or directory", "Permission denied", "Not a directory",
+                "Exec format error")
 
 
 def runtime_message(stderr: str) -> str:
     """The human part of a runtime error: runc logs logrus lines (msg="..."), crun plain text."""
     found = _LOGRUS_MSG.findall(stderr)
     if found:
-        return json.loads(f'"{found[-1]}"')  # type: ignore[no-any-return]
-    return stderr.strip().splitlines()[-1] if stderr.strip() else stderr
+        return _as_runc_says(json.loads(f'"{found[-1]}"'))
+    return _as_runc_says(stderr.strip().splitlines()[-1] if stderr.strip() else stderr)
+
+
+def _as_runc_says(message: str) -> str:
+    """crun's wording in runc's (Go's lower-case errno texts, `exec: "x": executable file not
+    found`): the CLI and the daemon tell 127 and 126 apart by these words, so `docker run
+    image nosuchcmd` exits 127 with crun (the VM's runtime) as with runc."""
+    message = _CRUN_NOT_IN_PATH.sub(
+        r'unable to start container process: exec: "\1": executable file not found in $PATH',
+        message)
+    for errno_text in _ERRNO_TEXTS:
+        message = message.replace(errno_text, errno_text.lower())
+    return message
+
+
+def write_bundle_config(bundle: str, spec: dict[str, Any]) -> None:
+    """The bundle's config.json, which `<runtime> create` reads."""
+    with open(os.path.join(bundle, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(spec, f)
 
 
 @dataclass
@@ -25,6 +48,16 @@ class OciRuntime:
     path: str
     root: str  # the runtime's state folder (--root)
     global_args: tuple[str, ...] = ()
+    compiled_filters: CompiledFilters | None = None  # crun only: it can load a compiled one
+
+    def use_compiled_seccomp(self, spec: dict[str, Any]) -> str | None:
+        """Before create: the compiled seccomp program for spec when known (see
+        compiled_seccomp); what to pass to remember_compiled_seccomp after create."""
+        return self.compiled_filters.use(spec) if self.compiled_filters else None
+
+    def remember_compiled_seccomp(self, container_id: str, key: str | None) -> None:
+        if self.compiled_filters is not None:
+            self.compiled_filters.remember(container_id, key)
 
     def argv(self, *args: str) -> list[str]:
         return [self.path, "--root", self.root, *self.global_args, *args]
@@ -83,6 +116,9 @@ class OciRuntime:
         finally:
             os.unlink(path)
 
-    def exec_argv(self, container_id: str, process_file: str, tty: bool) -> list[str]:
-        return self.argv("exec", "--process", process_file, *(["--tty"] if tty else []),
-                         container_id)
+    def exec_argv(self, container_id: str, process_file: str, tty: bool,
+                  log_file: str) -> list[str]:
+        """`exec` with its failure logged as JSON lines to log_file (see runtime/exec.py)."""
+        return [self.path, "--root", self.root, *self.global_args, "--log", log_file,
+                "--log-format", "json", "exec", "--process", process_file,
+                *(["--tty"] if tty else []), container_id]

@@ -9,7 +9,7 @@ import re
 import shutil
 from typing import Any
 
-from ketch.guest.engine import hostinfo
+from ketch.guest.util import hostinfo
 from ketch.guest.util.proc import ToolError, run
 
 KNOWN_RUNTIMES = ("crun", "runc")

@@ -1,10 +1,12 @@
-"""OCI runtime spec generation from Docker's Config/HostConfig (pure: no I/O, unit-tested)."""
+"""OCI runtime spec generation from Docker's Config/HostConfig (pure but for a cached check of
+the kernel's seccomp support; unit-tested)."""
 
 import resource
 from dataclasses import dataclass, field
 from typing import Any
 
-from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.runtime.seccomp import container_filter
+from ketch.guest.util.errors import InvalidParameter
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Moby's default capability set.
@@ -202,6 +204,8 @@ def build_spec(config: dict[str, Any], host_config: dict[str, Any],
         namespaces = [n for n in namespaces if n["type"] != "pid"]
     if host_config.get("IpcMode") == "host":
         namespaces = [n for n in namespaces if n["type"] != "ipc"]
+    if host_config.get("CgroupnsMode") == "private":  # /sys/fs/cgroup is the container's own
+        namespaces.append({"type": "cgroup"})
     if inputs.netns_path is not None:
         namespaces.append({"type": "network", **({"path": inputs.netns_path}
                                                  if inputs.netns_path else {})})
@@ -215,6 +219,9 @@ def build_spec(config: dict[str, Any], host_config: dict[str, Any],
     }
     if inputs.cgroups_path:
         linux["cgroupsPath"] = inputs.cgroups_path
+    seccomp = container_filter(security_opts, privileged, caps)
+    if seccomp is not None:
+        linux["seccomp"] = seccomp
     if not privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)

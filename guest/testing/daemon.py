@@ -6,12 +6,20 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from ketch.guest.util.proc import (
+    PIPE,
+    CompletedProcess,
+    SyncProcess,
+    TimeoutExpired,
+    popen,
+    run_text,
+)
 
 DOCKER_CLI = os.environ.get("KETCH_TEST_DOCKER_CLI") or shutil.which("docker") or "docker"
 START_TIMEOUT = 30.0
@@ -61,7 +69,7 @@ class DaemonProcess:
         self.cli_config = os.path.join(self.base, "cli")
         self.config: dict[str, Any] = dict(config or {})
         self.extra_args = list(args)
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: SyncProcess[bytes] | None = None
 
     @property
     def host(self) -> str:
@@ -81,23 +89,21 @@ class DaemonProcess:
     def ensure_netns(self) -> None:
         if not self.netns or os.path.exists(f"/run/netns/{self.netns}"):
             return
-        subprocess.run(["ip", "netns", "add", self.netns], check=True, capture_output=True)
+        run_text(["ip", "netns", "add", self.netns])
         self.in_netns("ip", "link", "set", "lo", "up")
 
     def in_netns(self, *argv: str, check: bool = True, timeout: float = 60,
-                 input: str | None = None) -> subprocess.CompletedProcess[str]:
+                 input: str | None = None) -> CompletedProcess[str]:
         """Run a command in the daemon's network namespace (where published ports live)."""
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
-        return subprocess.run([*prefix, *argv], check=check, capture_output=True, text=True,
-                              timeout=timeout, input=input)
+        return run_text([*prefix, *argv], check=check, timeout=timeout, input=input)
 
     def start(self, wait: bool = True) -> "DaemonProcess":
         os.makedirs(self.cli_config, exist_ok=True)
         self.ensure_netns()
         self.write_config()
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child from here on
-        self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=log,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = popen(self.argv(), stdout=log, stderr=log, new_session=True)
         log.close()
         if wait:
             self.wait_ready()
@@ -131,7 +137,7 @@ class DaemonProcess:
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
+        except TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
 
@@ -162,7 +168,7 @@ class DaemonProcess:
         self.remove_containers()
         self.stop()
         if self.netns:
-            subprocess.run(["ip", "netns", "delete", self.netns], capture_output=True)
+            run_text(["ip", "netns", "delete", self.netns], check=False)
         shutil.rmtree(self.base, ignore_errors=True)
 
     # -- clients ---------------------------------------------------------------------------
@@ -195,19 +201,19 @@ class DaemonProcess:
 
     def docker(self, *args: str, check: bool = True, input: str | None = None,
                timeout: float = 120, env: Mapping[str, str] | None = None
-               ) -> subprocess.CompletedProcess[str]:
+               ) -> CompletedProcess[str]:
         """Run the real docker CLI against this daemon."""
-        result = subprocess.run([DOCKER_CLI, *args], capture_output=True, text=True,
-                                input=input, timeout=timeout,
-                                env={**self.cli_env(), **(env or {})})
+        result = run_text([DOCKER_CLI, *args], input=input, timeout=timeout, check=False,
+                          env={**self.cli_env(), **(env or {})})
         if check and result.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)} failed ({result.returncode}):\n"
                                  f"{result.stdout}\n{result.stderr}")
         return result
 
-    def docker_popen(self, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
-        return subprocess.Popen([DOCKER_CLI, *args], env=self.cli_env(), text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    def docker_popen(self, *args: str) -> SyncProcess[str]:
+        """The docker CLI left running (events, attach, a pull to interrupt), text pipes."""
+        return popen([DOCKER_CLI, *args], env=self.cli_env(), text=True, stdout=PIPE,
+                     stderr=PIPE)
 
     def client(self, **kwargs: Any) -> Any:
         """A docker SDK client (docker-py) on this daemon's socket."""

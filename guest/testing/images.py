@@ -10,7 +10,6 @@ import hashlib
 import io
 import json
 import os
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.store.images import archive
+from ketch.guest.util.proc import run_text
 
 if TYPE_CHECKING:
     from ketch.guest.testing.daemon import DaemonProcess
@@ -137,7 +137,7 @@ def write_docker_archive(path: str, images: Sequence[ArchiveImage]) -> None:
 
 
 def busybox_applets(binary: str = BUSYBOX_BINARY) -> list[str]:
-    out = subprocess.run([binary, "--list"], capture_output=True, text=True, check=True).stdout
+    out = run_text([binary, "--list"]).stdout
     return sorted({name for name in out.split() if name and "/" not in name} - {"busybox"})
 
 

@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -28,6 +27,7 @@ import zstandard
 
 from ketch.guest.testing.daemon import read_log
 from ketch.guest.testing.netns import listen_in_netns
+from ketch.guest.util.proc import SyncProcess, TimeoutExpired, popen, run
 
 if TYPE_CHECKING:
     from ketch.guest.testing.token_auth import TokenServer
@@ -134,7 +134,7 @@ class RegistryProcess:
         self.htpasswd_path = os.path.join(self.base, "htpasswd")
         self.users = dict(users or {})
         self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: SyncProcess[bytes] | None = None
         self.forwarders: dict[str, Forwarder] = {}
         self.token = token
         self.token_server: TokenServer | None = None
@@ -180,9 +180,8 @@ class RegistryProcess:
             self.port = free_port()
         self.write_config()
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child from here on
-        self.proc = subprocess.Popen([REGISTRY_BINARY, "serve", self.config_path],
-                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = popen([REGISTRY_BINARY, "serve", self.config_path], stdout=log,
+                          stderr=log, new_session=True)
         log.close()
         self.wait_ready()
         return self
@@ -214,7 +213,7 @@ class RegistryProcess:
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(10)
-        except subprocess.TimeoutExpired:
+        except TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
 
@@ -263,8 +262,7 @@ class RegistryProcess:
         if self.users:
             user, password = next(iter(self.users.items()))
             argv.append(f"--dest-creds={user}:{password}")
-        subprocess.run([*argv, src, f"docker://{self.host}/{reference}"], check=True,
-                       capture_output=True, timeout=120)
+        run([*argv, src, f"docker://{self.host}/{reference}"], timeout=120)
 
     # -- a minimal uploader, for images skopeo cannot make (indexes, zstd, corrupt blobs) ----
 

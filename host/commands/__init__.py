@@ -1,12 +1,15 @@
 """One module per subcommand: NAME, HELP, add_arguments(parser), run(args) -> exit code."""
 
 from ketch.host.commands import (
+    autostart,
     dashboard,
     delete,
     desktop,
     doctor,
+    image,
     list_instances,
     logs,
+    selftest,
     ssh,
     start,
     status,
@@ -14,5 +17,5 @@ from ketch.host.commands import (
     version,
 )
 
-COMMANDS = [start, stop, status, ssh, logs, list_instances, delete, doctor, dashboard, desktop,
-            version]
+COMMANDS = [start, stop, status, ssh, logs, list_instances, delete, doctor, image, selftest,
+            autostart, dashboard, desktop, version]

@@ -3,15 +3,19 @@
 import argparse
 import dataclasses
 import shutil
+from pathlib import Path
 
 from ketch.host import context
 from ketch.host.config import resolve
 from ketch.host.driver.accel import choose, platform_accel, qemu_binary
 from ketch.host.driver.qemu_argv import Image
 from ketch.host.instance import SOCKET_PATH_LIMIT, Instance, data_root
+from ketch.host.timesync import GuestClock
+from ketch.host.vmimage import Installed, describe_missing
 
 NAME, HELP = "doctor", "check that this host can run Ketch, and say how to fix what is not"
 MIN_FREE_GIB = 5
+MAX_CLOCK_SKEW = 0.5  # seconds; the agent keeps it under THRESHOLD_SECONDS (0.1)
 
 
 @dataclasses.dataclass
@@ -34,10 +38,11 @@ def checks(instance: Instance) -> list[Check]:
     image = None
     try:
         image = Image.load(config.image)
-        results.append(Check("VM image", True, f"{config.image} (version {image.version})"))
+        installed = Installed.load(Path(config.image))
+        results.append(Check("VM image", True, f"{config.image} ({installed.describe()})"))
     except (OSError, ValueError, KeyError) as e:
         results.append(Check("VM image", False, f"{config.image}: {e}",
-                             "run vm-image/build, or set KETCH_IMAGE to a built image folder"))
+                             describe_missing(config.arch)))
     hardware = platform_accel.hardware_accelerators()
     if qemu and image:
         accel = choose("auto", qemu, str(image.kernel), config.arch,
@@ -76,7 +81,29 @@ def checks(instance: Instance) -> list[Check]:
                          virtiofsd or "not found",
                          "install virtiofsd (Debian 12: bookworm-backports; Debian 13+: "
                          "apt-get install virtiofsd)"))
+    if instance.agent_pid() and instance.qemu_pid():
+        results.append(clock_check(instance))
     return results
+
+
+def clock_check(instance: Instance) -> Check:
+    """How far the running guest's clock is from this host's, measured now."""
+    from ketch.host.ssh import SshSession  # paramiko: only when a VM runs
+    fix = ("the host agent corrects it twice a second: see agent.log; else ketch stop && "
+           "ketch start")
+    session = SshSession("127.0.0.1", int(instance.read_state().get("ssh_port") or 0),
+                         instance.ssh_key)
+    clock = GuestClock(session.exec_channel)
+    try:
+        offset, round_trip = clock.offset()
+    except Exception as e:  # paramiko raises several unrelated types
+        return Check("guest clock", False, f"could not measure it: {e}", fix)
+    finally:
+        clock.close()
+        session.close()
+    return Check("guest clock", abs(offset) <= MAX_CLOCK_SKEW,
+                 f"{offset:+.3f} s from the host's (measured with a {round_trip * 1000:.0f} ms "
+                 f"round trip)", fix)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

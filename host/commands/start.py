@@ -2,11 +2,11 @@
 
 import argparse
 import contextlib
-import subprocess
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from ketch.guest.util.proc import SyncProcess, popen
 from ketch.host import context
 from ketch.host.config import resolve, save
 from ketch.host.instance import Instance
@@ -29,14 +29,13 @@ def say(message: str) -> None:
     print(f"ketch: {message}", flush=True)
 
 
-def spawn_agent(instance: Instance) -> subprocess.Popen[bytes]:
+def spawn_agent(instance: Instance) -> SyncProcess[bytes]:
     with open(instance.agent_log, "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "ketch.host.agent", instance.name],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True)
+        return popen([sys.executable, "-m", "ketch.host.agent", instance.name], stdout=log,
+                     stderr=log, new_session=True)
 
 
-def follow_agent(instance: Instance, agent: subprocess.Popen[bytes], offset: int) -> bool:
+def follow_agent(instance: Instance, agent: SyncProcess[bytes], offset: int) -> bool:
     """Print the agent's stages as they happen; True once docker is ready."""
     started = time.monotonic()
     deadline = started + READY_TIMEOUT

@@ -6,11 +6,11 @@ dashboard opens in the default browser, without pystray there is no tray icon.""
 
 import importlib.util
 import logging
-import subprocess
 import sys
 import threading
 import webbrowser
 
+from ketch.guest.util.proc import PIPE, SyncProcess, TimeoutExpired, popen
 from ketch.host.desktop.engine import resolve_target
 from ketch.host.desktop.server import DesktopServer
 
@@ -18,16 +18,16 @@ log = logging.getLogger("ketch.desktop")
 WINDOW_SIZE = (1180, 780)
 
 
-def spawn_tray(server: DesktopServer, name: str) -> subprocess.Popen[bytes] | None:
+def spawn_tray(server: DesktopServer, name: str) -> SyncProcess[bytes] | None:
     """The tray process; None (with the reason printed) when pystray is not installed."""
     if importlib.util.find_spec("pystray") is None:
         print("ketch: no tray icon: pip install 'ketch[desktop]' for pystray", file=sys.stderr)
         return None
-    return subprocess.Popen([sys.executable, "-m", "ketch.host.desktop.tray", server.base_url,
-                             name], stdin=subprocess.PIPE)
+    return popen([sys.executable, "-m", "ketch.host.desktop.tray", server.base_url, name],
+                 stdin=PIPE, stdout=None, stderr=None)
 
 
-def start_tray(server: DesktopServer, name: str) -> subprocess.Popen[bytes] | None:
+def start_tray(server: DesktopServer, name: str) -> SyncProcess[bytes] | None:
     tray = spawn_tray(server, name)
     if tray is not None and tray.stdin is not None:
         tray.stdin.write(server.token.encode() + b"\n")  # not on the command line: ps shows it
@@ -86,7 +86,7 @@ def run_desktop(name: str, tray: bool = True, browser: bool = False) -> int:
             tray_process.stdin.close()
             try:
                 tray_process.wait(10)
-            except subprocess.TimeoutExpired:
+            except TimeoutExpired:
                 tray_process.kill()
         server.stop()
     return 0

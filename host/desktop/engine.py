@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ketch.guest.util.proc import PIPE, STDOUT, spawn
 from ketch.host.config import ConfigError, InstanceConfig, resolve, save
 from ketch.host.instance import Instance, data_root
 from ketch.host.status import InstanceStatus, instance_status
@@ -50,9 +51,7 @@ async def run_ketch(args: list[str], on_line: Callable[[str], None],
     """Run a `ketch` subcommand, each output line to on_line; (exit code, last lines)."""
     argv = ketch_argv(*args)
     log.info(f"running {shlex.join(argv)}")
-    process = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
+    process = await spawn(argv, stdout=PIPE, stderr=STDOUT)
     assert process.stdout is not None
     tail: list[str] = []
     try:

@@ -12,12 +12,12 @@ import logging
 import os
 import select
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from ketch.guest.store.atomic import read_json, write_json_atomic
+from ketch.guest.util.proc import PIPE, popen
 
 if sys.platform == "darwin":
     from ketch.host.driver import accel_darwin as platform_accel
@@ -48,8 +48,7 @@ def probe_argv(qemu: str, accel: str, kernel: str, arch: str) -> list[str]:
 
 def probe(qemu: str, accel: str, kernel: str, arch: str, timeout: float = PROBE_SECONDS) -> bool:
     """True if a guest under accel prints on its console within timeout."""
-    proc = subprocess.Popen(probe_argv(qemu, accel, kernel, arch), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    proc = popen(probe_argv(qemu, accel, kernel, arch), stdout=PIPE)
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + timeout

@@ -1,13 +1,12 @@
 """macOS: Hypervisor.framework (hvf) when the kernel reports hypervisor support."""
 
-import subprocess
+from ketch.guest.util.proc import ToolError, run_text
 
 
 def hardware_accelerators() -> list[str]:
     try:
-        result = subprocess.run(["sysctl", "-n", "kern.hv_support"], capture_output=True,
-                                text=True, timeout=5, check=False)
-    except OSError:
+        result = run_text(["sysctl", "-n", "kern.hv_support"], timeout=5, check=False)
+    except (OSError, ToolError):
         return []
     return ["hvf"] if result.stdout.strip() == "1" else []
 

@@ -6,18 +6,18 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from ketch.guest.util.proc import pid_alive, run
+from ketch.guest.util.proc import pid_alive, popen, run
 from ketch.host.driver import BootInfo, Driver
 from ketch.host.driver.accel import choose, qemu_binary
 from ketch.host.driver.qemu_argv import Image, Share, build_argv
 from ketch.host.driver.snapshot import BootSnapshot, ConfigPort, wait_resumed
+from ketch.host.driver.tsc import host_tsc_khz
 from ketch.host.instance import data_root
 
 log = logging.getLogger("ketch.qemu")
@@ -87,8 +87,7 @@ class QemuDriver(Driver):
         share = Share(tag="home", path=home, socket=self.instance.run_dir / "home.vfs.sock")
         share.socket.unlink(missing_ok=True)
         with open(self.instance.dir / "virtiofsd.log", "ab") as out:
-            subprocess.Popen(virtiofsd_argv(virtiofsd, share), stdout=out, stderr=out,
-                             stdin=subprocess.DEVNULL, start_new_session=True)
+            popen(virtiofsd_argv(virtiofsd, share), stdout=out, stderr=out, new_session=True)
         deadline = time.monotonic() + 5
         while not share.socket.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -106,7 +105,8 @@ class QemuDriver(Driver):
         shares = self.start_shares(boot_config)
         via_port = not shares  # vhost-user-fs cannot be migrated: no snapshot with shares
         argv = build_argv(qemu, self.config, self.instance, image, accel, ssh_port,
-                          None if via_port else boot_config, shares)
+                          None if via_port else boot_config, shares,
+                          host_tsc_khz(data_root() / "host-tsc.json"))
         info = BootInfo("127.0.0.1", ssh_port, accel)
         if via_port:
             snapshot = BootSnapshot(self.instance)
@@ -154,8 +154,7 @@ class QemuDriver(Driver):
         Not -daemonize: under it the guest's sshd stalled at public-key auth here."""
         log_path = self.instance.dir / "qemu.log"
         with open(log_path, "wb") as out:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                    start_new_session=True)
+            proc = popen(argv, stdout=out, stderr=out, new_session=True)
         deadline = time.monotonic() + 30
         while not self.instance.qemu_pidfile.exists():
             if proc.poll() is not None or time.monotonic() > deadline:

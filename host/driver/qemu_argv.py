@@ -3,6 +3,7 @@
 import base64
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,21 @@ def encode_boot_config(boot_config: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def with_tsc_khz(cmdline: str, khz: int | None) -> str:
+    """The kernel's tsc_early_khz= set to the host's TSC rate (host/driver/tsc.py), which the
+    guest's rdtsc runs at; kept as the image has it when the rate is unknown."""
+    if not khz:
+        return cmdline
+    option = f"tsc_early_khz={khz}"
+    if re.search(r"\btsc_early_khz=\d+", cmdline):
+        return re.sub(r"\btsc_early_khz=\d+", option, cmdline)
+    return f"{cmdline} {option}"
+
+
 def build_argv(qemu: str, config: InstanceConfig, instance: Instance, image: Image,
                accel: str, ssh_port: int, boot_config: dict[str, Any] | None,
-               shares: list[Share] = ()) -> list[str]:  # type: ignore[assignment]
+               shares: list[Share] = (),  # type: ignore[assignment]
+               tsc_khz: int | None = None) -> list[str]:
     """Without a boot_config the guest waits for it on the ketch.config port (snapshot boot)."""
     machine = MACHINES[config.arch]
     dev = machine.device_suffix
@@ -76,7 +89,7 @@ def build_argv(qemu: str, config: InstanceConfig, instance: Instance, image: Ima
             "-kernel", str(image.kernel)]
     if image.initrd:
         argv += ["-initrd", str(image.initrd)]
-    cmdline = image.cmdline
+    cmdline = with_tsc_khz(image.cmdline, tsc_khz if config.arch == "x86_64" else None)
     if boot_config is not None:
         cmdline += f" ketch.config={encode_boot_config(boot_config)}"
     argv += ["-append", cmdline,

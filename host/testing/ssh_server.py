@@ -4,7 +4,6 @@ channels (run on this host). Used by the unit tests and bench/forward."""
 
 import contextlib
 import socket
-import subprocess
 import tempfile
 import threading
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import paramiko
 
+from ketch.guest.util.proc import PIPE, popen
 from ketch.host.forward.pump import pump
 from ketch.host.keys import ensure_key
 
@@ -57,8 +57,7 @@ class _Interface(paramiko.ServerInterface):
 
 
 def run_exec(channel: paramiko.Channel, command: str) -> None:
-    with subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE) as proc:
+    with popen(["/bin/sh", "-c", command], stdin=PIPE, stdout=PIPE, stderr=PIPE) as proc:
         assert proc.stdin and proc.stdout and proc.stderr
 
         def feed() -> None:

@@ -200,6 +200,21 @@ def test_context_forms(daemon: DaemonProcess, busybox: str, tmp_path: Path) -> N
     assert pruned["SpaceReclaimed"] == 0
 
 
+def test_dockerfile_outside_the_context(daemon: DaemonProcess, busybox: str,
+                                        tmp_path: Path) -> None:
+    """The CLI appends such a Dockerfile to the context tar under a generated name (with a
+    .dockerignore naming it), without the tar's closing blocks; with --compress too."""
+    context = make_context(tmp_path / "ctx", {"hello.txt": "hi\n", "sub/keep.txt": "k\n"})
+    outside = make_context(tmp_path / "elsewhere", {
+        "Dockerfile": "FROM busybox\nCOPY . /ctx/\nRUN ls -A /ctx > /listing\n"})
+    for args in ([], ["--compress"]):
+        daemon.docker("build", *args, "-f", os.path.join(outside, "Dockerfile"), "-t",
+                      "ctx:outside", context)
+        listing = daemon.docker("run", "--rm", "ctx:outside", "cat", "/listing").stdout
+        assert listing.split() == ["hello.txt", "sub"]
+    daemon.docker("rmi", "ctx:outside")
+
+
 def test_add_from_url(daemon: DaemonProcess, busybox: str, tmp_path: Path) -> None:
     served = tmp_path / "served"
     served.mkdir()

@@ -3,6 +3,8 @@
 import json
 import os
 
+import pytest
+
 from ketch.guest.testing.daemon import DaemonProcess
 
 
@@ -21,6 +23,7 @@ def test_identity_and_environment(daemon: DaemonProcess, busybox: str) -> None:
     assert bad.returncode != 0 and "unable to find user nosuchuser" in bad.stderr
 
 
+@pytest.mark.host_only('binds a temp folder of this host (the VM shares home folders only)')
 def test_mounts_and_readonly(daemon: DaemonProcess, busybox: str, tmp_path: str) -> None:
     host_dir = os.path.join(tmp_path, "shared")
     os.makedirs(host_dir)

@@ -4,6 +4,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from ketch.guest.testing.daemon import DaemonProcess
 from ketch.guest.testing.waiting import wait_for
 
@@ -43,6 +45,7 @@ def test_logs_follow_streams_live_output(daemon: DaemonProcess, busybox: str) ->
         daemon.docker("rm", "-f", "logs-live")
 
 
+@pytest.mark.host_only("reads the log files in the daemon's data-root")
 def test_log_rotation_keeps_max_file(daemon: DaemonProcess, busybox: str) -> None:
     daemon.docker("run", "-d", "--name", "logs-rot", "--log-opt", "max-size=1k", "--log-opt",
                   "max-file=2", busybox, "sh", "-c",

@@ -194,6 +194,7 @@ def outside(daemon: DaemonProcess):  # type: ignore[no-untyped-def]
     subprocess.run(["ip", "netns", "delete", name], check=False)
 
 
+@pytest.mark.host_only("adds a namespace beyond the daemon's network namespace")
 def test_default_bridge_masquerades_outbound_and_internal_blocks_it(
         daemon: DaemonProcess, busybox: str, outside: str) -> None:
     probe = f"nc -w 2 {outside} 8000 </dev/null || echo blocked"
@@ -245,3 +246,50 @@ def test_without_iptables_a_userland_proxy_publishes(make_daemon) -> None:  # ty
     daemon.docker("rm", "-f", "proxied")
     assert http_from_netns(daemon, "127.0.0.1", 19191, attempts=2) == "unreachable"
     daemon.kill()
+
+
+@pytest.fixture
+def host_listener(daemon: DaemonProcess):  # type: ignore[no-untyped-def]
+    """A TCP listener in the daemon's namespace (the containers' host); yields its port."""
+    code = ("import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',0))\ns.listen()\n"
+            "print(s.getsockname()[1],flush=True)\ntime.sleep(300)\n")
+    assert daemon.netns is not None
+    with subprocess.Popen(["ip", "netns", "exec", daemon.netns, sys.executable, "-c", code],
+                          stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            yield int(proc.stdout.readline())
+        finally:
+            proc.kill()
+
+
+def syn_probe(daemon: DaemonProcess, container: str, network: str, dst: str, port: int) -> str:
+    """A raw SYN from the container to dst:port through its gateway's MAC (CAP_NET_RAW)."""
+    doc = json.loads(daemon.docker("inspect", container).stdout)[0]
+    endpoint = doc["NetworkSettings"]["Networks"][network]
+    links = json.loads(daemon.in_netns("ip", "-j", "addr").stdout)
+    [gateway_mac] = [link["address"] for link in links for addr in link.get("addr_info", [])
+                     if addr.get("local") == endpoint["Gateway"]]
+    return subprocess.run(
+        ["nsenter", f"--net=/proc/{doc['State']['Pid']}/ns/net", sys.executable, "-m",
+         "ketch.guest.testing.rawsyn", "eth0", gateway_mac, endpoint["IPAddress"], dst,
+         str(port)], capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+
+
+@pytest.mark.parametrize("network", ["bridge", "appnet"])
+def test_containers_cannot_reach_host_loopback(daemon: DaemonProcess, busybox: str,
+                                               appnet: str, host_listener: int,
+                                               network: str) -> None:
+    name = f"lo-probe-{network}"
+    daemon.docker("run", "-d", "--name", name, "--network", network, busybox, "sleep", "60")
+    try:
+        # The probe works: the host answers it on the gateway address ...
+        gateway = daemon.docker("inspect", "-f",
+                                f"{{{{.NetworkSettings.Networks.{network}.Gateway}}}}",
+                                name).stdout.strip()
+        assert syn_probe(daemon, name, network, gateway, host_listener) == "syn-ack"
+        # ... but never on 127.0.0.1, though the bridges route loopback for published ports.
+        assert syn_probe(daemon, name, network, "127.0.0.1", host_listener) == "no answer"
+    finally:
+        daemon.docker("rm", "-f", name)
+    assert http_from_netns(daemon, "127.0.0.1", 18081) == "hello-web"

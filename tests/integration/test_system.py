@@ -8,6 +8,8 @@ import stat
 import subprocess
 import time
 
+import pytest
+
 from ketch.guest.testing.daemon import DaemonProcess
 
 
@@ -166,6 +168,7 @@ def test_bad_daemon_json_is_refused(make_daemon) -> None:  # type: ignore[no-unt
     assert "don't match any configuration option: not-an-option" in d.log()
 
 
+@pytest.mark.host_only("reads the daemon process's title on this host")
 def test_process_title_is_dockerd(daemon: DaemonProcess) -> None:
     assert daemon.proc is not None
     with open(f"/proc/{daemon.proc.pid}/cmdline", "rb") as f:

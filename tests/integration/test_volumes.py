@@ -2,6 +2,9 @@
 
 import json
 import os
+import time
+
+import pytest
 
 from ketch.guest.testing.daemon import DaemonProcess
 
@@ -77,6 +80,7 @@ def test_volumes_survive_a_killed_daemon(make_daemon) -> None:
     assert events == ["survivor"]
 
 
+@pytest.mark.host_only("writes into the volume's folder in the daemon's data-root")
 def test_system_df_reports_volume_sizes(daemon: DaemonProcess) -> None:
     daemon.docker("volume", "create", "sized")
     try:
@@ -90,3 +94,29 @@ def test_system_df_reports_volume_sizes(daemon: DaemonProcess) -> None:
         assert "sized" in out and "10kB" in out
     finally:
         daemon.docker("volume", "rm", "sized")
+
+
+def test_volume_rm_killed_midway_leaves_no_half_volume(make_daemon) -> None:
+    """kill -9 while `volume rm` deletes a big volume: afterwards the volume is either still
+    there, whole, or gone, and a new volume of that name starts empty."""
+    daemon = make_daemon().start()
+    daemon.docker("volume", "create", "big")
+    data = inspect(daemon, "big")["Mountpoint"]
+    for folder in range(40):
+        os.makedirs(os.path.join(data, str(folder)))
+        for name in range(1000):
+            with open(os.path.join(data, str(folder), str(name)), "w") as f:
+                f.write("old")
+    record = os.path.join(os.path.dirname(data), "volume.json")
+    remover = daemon.docker_popen("volume", "rm", "big")
+    deadline = time.monotonic() + 30
+    while os.path.exists(record):  # the record goes first: the content is being deleted now
+        assert time.monotonic() < deadline and remover.poll() is None, "rm never started"
+        time.sleep(0.001)
+    daemon.kill()
+    remover.communicate()
+    daemon.start()
+    assert daemon.docker("volume", "ls", "-q").stdout.split() == []
+    daemon.docker("volume", "create", "big")
+    assert os.listdir(inspect(daemon, "big")["Mountpoint"]) == []
+    assert set(os.listdir(os.path.join(daemon.data_root, "volumes"))) == {"big", ".trash"}

@@ -35,6 +35,7 @@ def test_named_volume_outlives_its_container_and_is_read_only_on_request(
         daemon.docker("volume", "rm", "keepdata")
 
 
+@pytest.mark.host_only("reads volume data in the daemon's data-root")
 def test_copy_up_of_image_content_unless_nocopy(daemon: DaemonProcess, busybox: str) -> None:
     try:
         listed = run_and_remove(daemon, "-v", "etccopy:/etc", busybox, "ls", "/etc")
@@ -117,6 +118,7 @@ def test_volume_data_survives_a_daemon_restart(make_daemon) -> None:  # type: ig
     daemon.kill()  # a graceful stop is not what this test is about (and waits on open requests)
 
 
+@pytest.mark.host_only('binds a temp folder of this host (the VM shares home folders only)')
 def test_bind_device_volume_reaches_the_host_dir_and_rm_keeps_it(
         daemon: DaemonProcess, busybox: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "f").write_text("from-host")

@@ -44,3 +44,11 @@ def test_parse_host() -> None:
     assert parse_host("tcp://:2375") == ("tcp", "0.0.0.0:2375")
     with pytest.raises(ConfigError):
         parse_host("udp://x:1")
+
+
+def test_host_gateway_and_loopback_addresses(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path, {"host-gateway-ip": "10.0.2.2"})
+    config, _ = load(["--config-file", path, "--host-loopback-ip", "10.0.2.2"])
+    assert (config.host_gateway_ip, config.host_loopback_ip) == ("10.0.2.2", "10.0.2.2")
+    with pytest.raises(ConfigError, match="invalid host-gateway-ip"):
+        load(["--config-file", write(tmp_path, {"host-gateway-ip": "gateway"})])

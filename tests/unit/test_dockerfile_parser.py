@@ -56,3 +56,11 @@ def test_variable_substitution() -> None:
     assert process_word("${A%x}${P#pre}", {"A": "ax", "P": "prefix"}) == "afix"
     with pytest.raises(InvalidParameter, match="B: required"):
         process_word("${B:?required}", env)
+
+
+def test_line_size_limit_is_mobys() -> None:
+    parse("FROM scratch\nENV A=" + "x" * (65535 - len("ENV A=")) + "\n")
+    with pytest.raises(InvalidParameter) as error:
+        parse("FROM scratch\nENV A=" + "é" * 40000 + "\n", "build/Dockerfile.dev")
+    assert error.value.message == ("failed to parse build/Dockerfile.dev: dockerfile line "
+                                   "greater than max allowed size of 65535")

@@ -1,12 +1,14 @@
 """The instance config pipeline and instance directory, without a VM."""
 
 import json
+import platform
 from pathlib import Path
 
 import pytest
 
 from ketch.host.config import DEFAULTS, ConfigError, resolve, save
-from ketch.host.driver.qemu_argv import Image, build_argv, encode_boot_config
+from ketch.host.driver.qemu_argv import Image, build_argv, encode_boot_config, with_tsc_khz
+from ketch.host.driver.tsc import host_tsc_khz, measure_khz
 from ketch.host.instance import SOCKET_PATH_LIMIT, Instance
 
 
@@ -17,11 +19,12 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_defaults_fill_every_setting(home: Path) -> None:
+def test_defaults_fill_every_setting(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KETCH_IMAGE", str(home))  # not an image: the lookup moves on
     config = resolve(home / "none.json", "default", {})
     assert (config.cpus, config.memory, config.disk, config.accel) == (
         DEFAULTS["cpus"], DEFAULTS["memory"], DEFAULTS["disk"], "auto")
-    assert config.image.endswith(f"vm-image/out/{config.arch}")
+    assert config.image.endswith(f"/{config.arch}")
 
 
 def test_flags_override_saved_config_and_persist(home: Path) -> None:
@@ -100,3 +103,21 @@ def test_qemu_argv_for_a_snapshot_boot_leaves_the_config_to_the_port(home: Path,
     argv = build_argv("qemu-system-x86_64", config, Instance("default"), Image.load(image_dir),
                       "tcg", 2222, None)
     assert argv[argv.index("-append") + 1] == "console=ttyS0"
+
+
+def test_the_guest_is_told_the_host_tsc_rate(home: Path, tmp_path: Path) -> None:
+    assert with_tsc_khz("quiet tsc_early_khz=2000000 x=1", 2600123) == \
+        "quiet tsc_early_khz=2600123 x=1"
+    assert with_tsc_khz("quiet", 2600123) == "quiet tsc_early_khz=2600123"
+    assert with_tsc_khz("quiet tsc_early_khz=2000000", None) == "quiet tsc_early_khz=2000000"
+
+
+def test_host_tsc_rate_is_measured_once_and_cached(tmp_path: Path) -> None:
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("rdtsc is x86_64's")
+    cache = tmp_path / "host-tsc.json"
+    khz = host_tsc_khz(cache)
+    assert khz is not None and 100_000 < khz < 10_000_000
+    measured = measure_khz(0.05)
+    assert measured is not None and abs(measured - khz) / khz < 0.01
+    assert host_tsc_khz(cache) == khz == json.loads(cache.read_text())["khz"]

@@ -5,6 +5,8 @@ import io
 import os
 import stat
 import tarfile
+import threading
+from collections.abc import Iterator
 
 import pytest
 import zstandard
@@ -75,6 +77,42 @@ def test_corrupt_gzip_is_rejected(tmp_path: pytest.TempPathFactory) -> None:
     blob = gzip.compress(LAYER)
     with pytest.raises(unpack.LayerError):
         unpack.unpack(iter([blob[: len(blob) // 2]]), str(tmp_path))
+
+
+class TrackedStream:
+    """A layer stream like a blob file's: open until closed or read to the end."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.open = False
+
+    def chunks(self) -> Iterator[bytes]:
+        self.open = True
+        try:
+            yield from chunks_of(self.data)
+        finally:
+            self.open = False
+
+
+def test_a_stopped_unpack_closes_its_stream(tmp_path: pytest.TempPathFactory) -> None:
+    """The raised error's traceback keeps unpack's frame alive: the stream (a blob file
+    that a failed pull deletes) must be closed by unpack, not by the garbage collector."""
+    stream = TrackedStream(LAYER * 50)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(unpack.Stopped) as raised:
+        unpack.unpack(stream.chunks(), str(tmp_path), stop=stop)
+    assert raised.value.__traceback__ is not None
+    assert not stream.open
+
+
+def test_a_failed_unpack_closes_its_stream(tmp_path: pytest.TempPathFactory) -> None:
+    blob = gzip.compress(LAYER * 50)
+    stream = TrackedStream(blob[:len(blob) // 2] + b"\0" * 65536 + blob[len(blob) // 2:])
+    with pytest.raises(unpack.LayerError) as raised:
+        unpack.unpack(stream.chunks(), str(tmp_path))
+    assert raised.value.__traceback__ is not None
+    assert not stream.open
 
 
 def test_chain_ids_follow_the_oci_definition() -> None:

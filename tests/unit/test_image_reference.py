@@ -1,5 +1,8 @@
 """Reference normalization, manifest platform selection, progress text, import --change."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from ketch.guest.engine.errors import InvalidParameter, NotFound
@@ -7,6 +10,7 @@ from ketch.guest.engine.images.imports import apply_changes
 from ketch.guest.engine.images.progress import bar, human_size
 from ketch.guest.registry import manifest as mf
 from ketch.guest.store.images import reference
+from ketch.guest.store.images.imagedb import ReferenceStore
 
 
 @pytest.mark.parametrize(("text", "full", "familiar"), [
@@ -89,3 +93,63 @@ def test_import_changes_apply_dockerfile_instructions() -> None:
                       "Entrypoint": ["/bin/sh", "-c", "echo hi"]}
     with pytest.raises(InvalidParameter):
         apply_changes({}, ["RUN true"])
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("busybox\n", "invalid reference format"),
+    ("busybox:t\u00e4g", "invalid reference format"),
+    ("x:" + "a" * 129, "invalid reference format"),
+    ("a" * 250 + "/b", "repository name must not be more than 255 characters"),
+    ("busybox@sha256:" + "a" * 40, "invalid checksum digest length"),
+    ("busybox@md5:" + "a" * 32, "unsupported digest algorithm"),
+])
+def test_references_follow_the_distribution_grammar(text: str, message: str) -> None:
+    with pytest.raises(InvalidParameter) as raised:
+        reference.parse(text)
+    assert raised.value.message == message
+
+
+@pytest.mark.parametrize("tag", ["../x", "a" * 129, "-x", ".x", "x/y", "t\u00e4g", "x\n", ""])
+def test_repo_tag_pairs_refuse_invalid_tags(tag: str) -> None:
+    if not tag:
+        assert str(reference.repo_tag_reference("x", tag)) == "docker.io/library/x:latest"
+        return
+    with pytest.raises(InvalidParameter) as raised:
+        reference.repo_tag_reference("x", tag)
+    assert raised.value.message == "invalid tag format"
+    with pytest.raises(InvalidParameter):
+        reference.parse_repository_tag("x", tag)
+
+
+def test_repo_tag_pairs_like_moby() -> None:
+    assert reference.repo_tag_reference("", "v1") is None
+    assert reference.repo_tag_reference("x:1", "").familiar == "x:1"
+    assert reference.repo_tag_reference("x:1", "2").familiar == "x:2"
+    with pytest.raises(InvalidParameter) as raised:
+        reference.repo_tag_reference("x@sha256:" + "a" * 64, "")
+    assert raised.value.message == "cannot import digest reference"
+    digest = "sha256:" + "b" * 64
+    assert reference.parse_repository_tag("x:1", digest).familiar == f"x@{digest}"
+
+
+def test_reference_store_skips_entries_it_cannot_parse(tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    image_id = "sha256:" + "c" * 64
+    path = tmp_path / "references.json"
+    path.write_text(json.dumps({"references": {
+        "docker.io/library/x:../x": image_id, "docker.io/library/x:ok": image_id,
+        "docker.io/library/y:ok": 5, "docker.io/library/z:" + "a" * 200: image_id}}))
+    store = ReferenceStore(str(path))
+    assert [str(ref) for ref in store.references(image_id)] == ["docker.io/library/x:ok"]
+    assert [str(ref) for ref, _ in store.items()] == ["docker.io/library/x:ok"]
+    assert "ignoring invalid reference 'docker.io/library/x:../x'" in caplog.text
+    store.set(reference.parse("w:1"), image_id)
+    assert set(json.loads(path.read_text())["references"]) == {
+        "docker.io/library/x:ok", "docker.io/library/w:1"}
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", '{"references": 3}'])
+def test_an_unreadable_reference_store_counts_as_empty(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "references.json"
+    path.write_text(content)
+    assert ReferenceStore(str(path)).items() == []

@@ -74,3 +74,11 @@ def test_env() -> None:
     env = process_env(["A=1"], "host", tty=True)
     assert env[:3] == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                        "HOSTNAME=host", "TERM=xterm"]
+
+
+def test_private_cgroupns_gives_the_container_its_own_cgroup_view() -> None:
+    types = [n["type"] for n in build_spec({}, {"CgroupnsMode": "private"},
+                                           inputs())["linux"]["namespaces"]]
+    assert "cgroup" in types
+    host = build_spec({}, {"CgroupnsMode": "host"}, inputs())["linux"]["namespaces"]
+    assert "cgroup" not in [n["type"] for n in host]

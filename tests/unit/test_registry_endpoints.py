@@ -1,9 +1,10 @@
 """Which endpoints a registry name maps to: Moby's insecure-registries and mirror rules."""
 
 import asyncio
+import socket
 
 from ketch.guest.registry.client import Credentials, error_from_body, parse_challenge
-from ketch.guest.registry.endpoints import endpoints_for, is_insecure
+from ketch.guest.registry.endpoints import endpoints_for, is_insecure, via_host_loopback
 
 
 def test_loopback_is_insecure_by_default_and_cidrs_extend_it() -> None:
@@ -38,3 +39,22 @@ def test_challenges_and_errors_parse_like_the_distribution_client() -> None:
     assert error.message == "manifest unknown: manifest unknown"
     assert error.status == 404 and error.codes == ("MANIFEST_UNKNOWN",)
     assert Credentials.from_auth_config({"auth": "dTpw"}) == Credentials("u", "p")
+
+
+def test_loopback_registries_nothing_listens_for_go_to_the_host_loopback() -> None:
+    with socket.socket() as listening, socket.socket() as closed:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        busy, free = listening.getsockname()[1], closed.getsockname()[1]
+        urls = [e.url for e in asyncio.run(endpoints_for(f"127.0.0.1:{free}", [], [],
+                                                         "10.0.2.2"))]
+        assert urls == [f"https://10.0.2.2:{free}", f"http://10.0.2.2:{free}"]
+        realm = f"http://localhost:{free}/token?x=1"
+        assert asyncio.run(via_host_loopback(realm, "10.0.2.2")) == \
+            f"http://10.0.2.2:{free}/token?x=1"
+        here = f"http://127.0.0.1:{busy}/v2/"  # a registry published in the VM wins
+        assert asyncio.run(via_host_loopback(here, "10.0.2.2")) == here
+    assert asyncio.run(via_host_loopback(realm, "")) == realm
+    assert asyncio.run(via_host_loopback("https://10.1.2.3:5000", "10.0.2.2")) == \
+        "https://10.1.2.3:5000"

@@ -24,3 +24,18 @@ def test_resolv_conf_for_user_networks_points_at_the_embedded_server(tmp_path,
     assert "nameserver 10.0.0.2" in text and "127.0.0.53" not in text
     text, _ = sandbox_files.container_resolv_conf(["1.1.1.1"], ["x"], [], None)
     assert "\nnameserver 1.1.1.1\nsearch x\noptions ndots:2\n" in text
+
+
+def test_extra_hosts_map_host_gateway_and_add_the_host_names_after_the_users() -> None:
+    entries = sandbox_files.extra_host_entries(
+        ["gw:host-gateway", "host.docker.internal:1.2.3.4"], "10.0.2.2", "10.0.2.2")
+    assert entries == ["gw:10.0.2.2", "host.docker.internal:1.2.3.4",
+                       "host.docker.internal:10.0.2.2", "gateway.docker.internal:10.0.2.2"]
+    text = sandbox_files.hosts_content("abc", "", [], entries)
+    first = next(line for line in text.splitlines() if "host.docker.internal" in line)
+    assert first == "1.2.3.4\thost.docker.internal"  # the user's entry wins
+
+
+def test_without_a_host_loopback_there_are_no_host_names() -> None:
+    assert sandbox_files.extra_host_entries(["gw:host-gateway"], "172.17.0.1") == [
+        "gw:172.17.0.1"]

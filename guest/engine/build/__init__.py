@@ -21,8 +21,8 @@ from ketch.guest.engine.errors import (
     report_unexpected,
 )
 from ketch.guest.engine.service import Service
+from ketch.guest.runtime import mounts
 from ketch.guest.store.images import reference
-from ketch.guest.util.proc import run_async
 
 log = logging.getLogger("ketch.build")
 CLIENT_CHECK_SECONDS = 1.0
@@ -30,8 +30,8 @@ CLIENT_CHECK_SECONDS = 1.0
 
 class BuildService(Service):
     async def start(self) -> None:
-        self.cache = BuildCache(self.engine.layout.data("build"))
-        await self._clear_leftovers(self.engine.layout.data("build", "tmp"))
+        self.cache = BuildCache(self.engine.layout.build_cache_file)
+        await self._clear_leftovers(self.engine.layout.build_tmp_dir)
 
     @staticmethod
     async def _clear_leftovers(tmp: str) -> None:
@@ -41,7 +41,7 @@ class BuildService(Service):
         for name in os.listdir(tmp):
             path = os.path.join(tmp, name)
             if os.path.ismount(path):
-                await run_async(["umount", "-l", path], check=False)
+                await asyncio.to_thread(mounts.unmount, path)
             await asyncio.to_thread(shutil.rmtree, path, True)
 
     async def prepare(self, body: AsyncIterator[bytes],
@@ -54,14 +54,16 @@ class BuildService(Service):
         tags = []
         for tag in options.tags:
             try:
-                tags.append(reference.parse(tag).tag_or_latest())
+                ref = reference.parse(tag)
             except InvalidParameter as e:
                 raise InvalidParameter(f"invalid tag \"{tag}\": {e.message}") from None
-        context = await BuildContext.receive(body, self.engine.layout.data("build", "tmp"))
+            if ref.digest:
+                raise InvalidParameter("build tag cannot contain a digest")
+            tags.append(ref.tag_or_latest())
+        context = await BuildContext.receive(body, self.engine.layout.build_tmp_dir)
         try:
-            name, text = context.read_dockerfile(options.dockerfile)
-            context.apply_dockerignore(name)
-            dockerfile = parse(text)
+            # Big contexts and Dockerfiles take a while to walk and parse: off the loop.
+            dockerfile = await asyncio.to_thread(_read_and_parse, context, options.dockerfile)
         except BaseException:
             context.close()
             raise
@@ -71,6 +73,12 @@ class BuildService(Service):
         """POST /build/prune: forget the step cache (its images stay until `image prune`)."""
         dropped = self.cache.prune()
         return {"CachesDeleted": dropped or None, "SpaceReclaimed": 0}
+
+
+def _read_and_parse(context: BuildContext, dockerfile_name: str) -> Dockerfile:
+    name, text = context.read_dockerfile(dockerfile_name)
+    context.apply_dockerignore(name)
+    return parse(text, dockerfile_name or name)
 
 
 class BuildSession:

@@ -1,7 +1,9 @@
 """One classic-builder run: stages in order, one image per instruction, the cache, the output."""
 
+import asyncio
 import copy
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,7 @@ from ketch.guest.engine.build.options import BuildOptions
 from ketch.guest.engine.build.shellwords import process_word
 from ketch.guest.engine.errors import EngineError, InvalidParameter, NotFound
 from ketch.guest.engine.images.image import Image
+from ketch.guest.engine.timestamps import format_rfc3339_nano
 from ketch.guest.store.images import reference
 
 if TYPE_CHECKING:
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("ketch.build")
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 NOP = "/bin/sh -c #(nop) "
+PENDING_PREFIX = "config:"
+"""Cache entries of config-only steps: key -> the image they were committed in."""
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -57,6 +62,10 @@ class Builder:
         self.state: StageState | None = None
         self.image: Image | None = None
         self.cache_sources: list[Image] | None = None
+        self.pending: list[tuple[str, dict[str, Any]]] = []
+        """Config-only steps since self.image: (cache key, history entry)."""
+        self.chain = ""
+        """The cache key of the last step (the base image's ID after FROM)."""
 
     def _stages_to_build(self) -> list[Stage]:
         stages = list(self.dockerfile.stages)
@@ -117,6 +126,8 @@ class Builder:
         for inst in stage.commands:
             await self.step(inst)
             await self.dispatch(inst)
+            await asyncio.sleep(0)  # config-only steps never wait: let other requests in
+        await self.finish_stage()
         self.used_args |= self.state.used_args
         self.stage_images[str(stage.index)] = self.image
         if stage.name:
@@ -141,6 +152,8 @@ class Builder:
                                     self.dockerfile.escape) or self.options.platform
             image = await self.base_image(name, platform)
         self.image = image
+        self.pending = []
+        self.chain = image.id if image is not None else ""
         config = copy.deepcopy(image.container_config) if image is not None else {}
         if not any(e.startswith("PATH=") for e in config.get("Env") or []):
             config["Env"] = [*(config.get("Env") or []), DEFAULT_PATH]
@@ -215,60 +228,102 @@ class Builder:
             config["author"] = self.state.author
         return config
 
-    async def commit_config(self, comment: str) -> None:
-        """A config-only step (ENV, CMD, ...): an image with an empty-layer history entry."""
-        await self.commit(NOP + comment, None, empty_layer=True)
+    # -- cache and commits --------------------------------------------------------------------
+    #
+    # Steps that only change the config are recorded as pending history and committed together
+    # with the next layer (or at the end of the stage): one image per step would store the
+    # whole history once per step, quadratic in the Dockerfile's length. Cache keys chain
+    # through every step (self.chain), so a pending step still keys what follows it.
 
     def step_key(self, created_by: str) -> str:
-        parent = self.image.id if self.image is not None else ""
-        return cache_key(parent, created_by, self.image_config())
+        return cache_key(self.chain, created_by, self.image_config())
 
-    async def cached(self, created_by: str) -> tuple[str, Image | None]:
-        """(cache key, the cached image when this step can be reused)."""
+    def _sources(self) -> list[Image]:
+        if self.cache_sources is None:
+            self.cache_sources = cachefrom.source_images(self.engine, self.options.cache_from)
+        return self.cache_sources
+
+    def _pending_history(self) -> list[dict[str, Any]]:
+        return [entry for _, entry in self.pending]
+
+    async def commit_config(self, comment: str) -> None:
+        """A config-only step: pending until the next commit; "Using cache" when an earlier
+        build (or a --cache-from image) went through the same step."""
+        created_by = NOP + comment
         key = self.step_key(created_by)
+        if not self.options.nocache:
+            seen = self.cache.get(key) or self.cache.get(PENDING_PREFIX + key)
+            if (seen is not None and self.engine.images.exists(seen)) or (
+                    self._sources() and cachefrom.has_step(
+                        self._sources(), self.image, self._pending_history(), created_by)):
+                await self.arrow("Using cache")
+        entry = {"created": format_rfc3339_nano(time.time_ns()), "created_by": created_by,
+                 "empty_layer": True}
+        self.pending.append((key, entry))
+        self.chain = key
+
+    async def finish_stage(self) -> None:
+        """Commit the pending config-only steps (reusing the cached image when there is one)."""
+        if not self.pending:
+            return
+        *earlier, (key, last) = self.pending
+        hit = await self._lookup(key, last["created_by"], self._pending_history()[:-1])
+        if hit is not None:
+            self._advance(key, hit)
+            await self.arrow(hit.short_id)
+            return
+        self.pending = earlier
+        await self._commit(key, last["created_by"], None)
+
+    async def _lookup(self, key: str, created_by: str,
+                      pending: list[dict[str, Any]]) -> Image | None:
+        """The image an earlier build (or a --cache-from image) made for this step."""
         if self.options.nocache:
-            return key, None
+            return None
         image_id = self.cache.get(key)
         if image_id is not None:
             try:
-                return key, self.engine.images.get(image_id)
+                return self.engine.images.get(image_id)
             except (NotFound, ValueError):
                 self.cache.forget(key)
-        if self.cache_sources is None:
-            self.cache_sources = cachefrom.source_images(self.engine, self.options.cache_from)
-        if self.cache_sources:
-            hit = await cachefrom.restore(self.engine, self.cache_sources, self.image,
+        if self._sources():
+            hit = await cachefrom.restore(self.engine, self._sources(), self.image, pending,
                                           created_by, self.image_config())
             if hit is not None:
-                self.cache.put(key, hit.id)
-                return key, hit
-        return key, None
+                self.cache.put({key: hit.id})
+                return hit
+        return None
+
+    def _advance(self, key: str, image: Image) -> None:
+        """image is the state after the step keyed key: pending steps are part of it."""
+        entries = {PENDING_PREFIX + k: image.id for k, _ in self.pending}
+        entries[key] = image.id
+        self.cache.put(entries)
+        self.pending = []
+        self.image = image
+        self.chain = key
 
     async def use_cache(self, created_by: str) -> bool:
-        _, hit = await self.cached(created_by)
+        key = self.step_key(created_by)
+        hit = await self._lookup(key, created_by, self._pending_history())
         if hit is None:
             return False
-        self.image = hit
+        self._advance(key, hit)
         await self.arrow("Using cache")
         await self.arrow(hit.short_id)
         return True
 
-    async def commit(self, created_by: str, upper_dir: str | None,
-                     empty_layer: bool = False, probe: bool = True,
-                     announce: bool = True) -> Image:
-        key, hit = await self.cached(created_by) if probe else (self.step_key(created_by), None)
-        if hit is not None:
-            self.image = hit
-            await self.arrow("Using cache")
-            await self.arrow(hit.short_id)
-            return hit
+    async def commit(self, created_by: str, upper_dir: str, announce: bool = True) -> Image:
+        """A step's layer (after use_cache missed), with the pending steps before it."""
+        return await self._commit(self.step_key(created_by), created_by, upper_dir, announce)
+
+    async def _commit(self, key: str, created_by: str, upper_dir: str | None,
+                      announce: bool = True) -> Image:
         history: dict[str, Any] = {"created_by": created_by}
-        if empty_layer:
-            history["empty_layer"] = True
         image = await self.engine.images.commit(self.image, upper_dir, self.image_config(),
-                                                history, None)
-        self.cache.put(key, image.id)
-        self.image = image
+                                                history, None,
+                                                earlier_history=self._pending_history())
+        self._advance(key, image)
         if announce:
             await self.arrow(image.short_id)
         return image

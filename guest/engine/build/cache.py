@@ -19,16 +19,17 @@ def cache_key(parent_id: str, created_by: str, config: dict[str, Any]) -> str:
 
 
 class BuildCache:
-    def __init__(self, folder: str) -> None:
-        os.makedirs(folder, exist_ok=True)
-        self.path = os.path.join(folder, "cache.json")
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.path = path
         self.entries: dict[str, str] = read_json(self.path, {}) or {}
 
     def get(self, key: str) -> str | None:
         return self.entries.get(key)
 
-    def put(self, key: str, image_id: str) -> None:
-        self.entries[key] = image_id
+    def put(self, entries: dict[str, str]) -> None:
+        """Record steps (key -> image ID), written in one go."""
+        self.entries.update(entries)
         write_json_atomic(self.path, self.entries)
 
     def forget(self, key: str) -> None:

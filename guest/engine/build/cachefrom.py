@@ -1,10 +1,11 @@
 """--cache-from: reuse steps of images that were built elsewhere (pulled, loaded), matched by
-their history as Moby's classic builder does: the parent's history must be a prefix of the
-source's, and the source's next history entry must have been made by the same instruction.
-A match is restored as a new local image from the parent plus that one layer (already present,
-since the source image holds it)."""
+their history as Moby's classic builder does: the parent's history (plus the config-only steps
+recorded since) must be a prefix of the source's, and the source's next history entry must have
+been made by the same instruction. A match is restored as a new local image from the parent
+plus that one layer (already present, since the source image holds it)."""
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.errors import NotFound
@@ -13,6 +14,8 @@ from ketch.guest.engine.images.image import Image
 
 if TYPE_CHECKING:
     from ketch.guest.engine.engine import Engine
+
+History = Sequence[dict[str, Any]]
 
 
 def _history(image: Image | None) -> list[dict[str, Any]]:
@@ -24,15 +27,26 @@ def _same_entry(a: dict[str, Any], b: dict[str, Any]) -> bool:
             and bool(a.get("empty_layer")) == bool(b.get("empty_layer")))
 
 
-def _extends(source: Image, parent: Image | None) -> bool:
-    """source's history and layers start with parent's."""
-    history, source_history = _history(parent), _history(source)
+def _extends(source: Image, parent: Image | None, pending: History) -> bool:
+    """source's history and layers start with parent's and the pending steps'."""
+    history, source_history = [*_history(parent), *pending], _history(source)
     if len(source_history) <= len(history):
         return False
     if not all(_same_entry(a, b) for a, b in zip(history, source_history, strict=False)):
         return False
     diff_ids = parent.diff_ids if parent is not None else []
     return source.diff_ids[:len(diff_ids)] == diff_ids
+
+
+def _matching(sources: list[Image], parent: Image | None, pending: History,
+              created_by: str) -> tuple[Image, int] | None:
+    """(a source holding this step, the step's position in its history)."""
+    position = len(_history(parent)) + len(pending)
+    for source in sources:
+        if _extends(source, parent, pending) and \
+                _history(source)[position].get("created_by", "") == created_by:
+            return source, position
+    return None
 
 
 def source_images(engine: "Engine", refs: list[str]) -> list[Image]:
@@ -45,26 +59,31 @@ def source_images(engine: "Engine", refs: list[str]) -> list[Image]:
     return images
 
 
+def has_step(sources: list[Image], parent: Image | None, pending: History,
+             created_by: str) -> bool:
+    """A config-only step a source image went through (the build says "Using cache")."""
+    return _matching(sources, parent, pending, created_by) is not None
+
+
 async def restore(engine: "Engine", sources: list[Image], parent: Image | None,
-                  created_by: str, config: dict[str, Any]) -> Image | None:
-    """The image a source holds for this step, or None."""
-    position = len(_history(parent))
-    for source in sources:
-        if not _extends(source, parent):
-            continue
-        entry = _history(source)[position]
-        if entry.get("created_by", "") != created_by:
-            continue
-        diff_ids = list(parent.diff_ids) if parent is not None else []
-        empty = bool(entry.get("empty_layer"))
-        if not empty:
-            layers_before = sum(1 for h in _history(source)[:position] if not h.get("empty_layer"))
-            if layers_before >= len(source.diff_ids):
-                continue
-            diff_ids.append(source.diff_ids[layers_before])
-        doc = new_config(parent, config, dict(entry), diff_ids, empty)
-        raw = json.dumps(doc, separators=(",", ":")).encode()
-        async with engine.images.lock:
-            image_id = engine.images.register_image(raw, {"parent": parent.id if parent else ""})
-        return engine.images.get(image_id)
-    return None
+                  pending: History, created_by: str, config: dict[str, Any]) -> Image | None:
+    """The image a source holds for this step (after parent and the pending steps), or None."""
+    match = _matching(sources, parent, pending, created_by)
+    if match is None:
+        return None
+    source, position = match
+    history = _history(source)
+    entry = history[position]
+    diff_ids = list(parent.diff_ids) if parent is not None else []
+    empty = bool(entry.get("empty_layer"))
+    if not empty:
+        layers_before = sum(1 for h in history[:position] if not h.get("empty_layer"))
+        if layers_before >= len(source.diff_ids):
+            return None
+        diff_ids.append(source.diff_ids[layers_before])
+    earlier = history[len(_history(parent)):position]
+    doc = new_config(parent, config, dict(entry), diff_ids, empty, earlier_history=earlier)
+    raw = json.dumps(doc, separators=(",", ":")).encode()
+    async with engine.images.lock:
+        image_id = engine.images.register_image(raw, {"parent": parent.id if parent else ""})
+    return engine.images.get(image_id)

@@ -1,16 +1,24 @@
 """The build context: the request body (a tar, plain or compressed) unpacked in a temp folder,
 with the Dockerfile read from it and .dockerignore applied."""
 
+import bz2
+import gzip
+import io
+import lzma
 import os
 import posixpath
 import shutil
 import tarfile
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from typing import IO, Any
+
+import zstandard
 
 from ketch.guest.engine.build.dockerignore import Pattern, is_excluded, read_patterns
 from ketch.guest.engine.build.rootfs import resolve_in_root
 from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.util.untar import Chooser, extract_all, with_changes
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 
@@ -106,7 +114,7 @@ def _prune(root: str, relative: str, patterns: list[Pattern]) -> bool:
     return kept_any
 
 
-def _context_member(dest: str) -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo | None]:
+def _context_member(dest: str) -> Chooser:
     """Extraction filter: any symlink target is kept (a context may hold `link -> /etc/x`,
     copied as a link), modes are kept, but nothing is written outside dest: no absolute or
     `..` names, no path through an extracted symlink, no hardlink to outside."""
@@ -115,7 +123,7 @@ def _context_member(dest: str) -> Callable[[tarfile.TarInfo, str], tarfile.TarIn
     def inside(path: str) -> bool:
         return path == real_dest or path.startswith(real_dest + os.sep)
 
-    def check(member: tarfile.TarInfo, _path: str) -> tarfile.TarInfo | None:
+    def check(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
         name = posixpath.normpath(member.name.lstrip("/"))
         if name == "." and member.isdir():
             return None
@@ -129,10 +137,10 @@ def _context_member(dest: str) -> Callable[[tarfile.TarInfo, str], tarfile.TarIn
             if target.startswith("../") or not inside(os.path.realpath(
                     os.path.join(dest, target))):
                 raise InvalidParameter(f"invalid build context: {member.name} links outside")
-            return member.replace(name=name, linkname=target, deep=False)
+            return with_changes(member, name=name, linkname=target)
         if not (member.isreg() or member.isdir() or member.issym()):
             return None
-        return member.replace(name=name, deep=False)
+        return with_changes(member, name=name)
 
     return check
 
@@ -154,13 +162,56 @@ def _header_checksum(head: bytes) -> int:
         return -1
 
 
+class _PaddedTar(io.RawIOBase):
+    """A tar stream, then the zero blocks that end an archive. With `-f <Dockerfile outside
+    the context>` the docker CLI appends the Dockerfile (and a .dockerignore naming it) to the
+    context tar but sends neither the last member's padding nor the end-of-archive blocks: Go's
+    tar reader stops cleanly at a missing header, Python's tarfile wants them."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self.inner = inner
+        self.size = 0
+        self.padding: int | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.padding is None:
+            data = self.inner.read(len(buffer))
+            if data:
+                self.size += len(data)
+                buffer[:len(data)] = data
+                return len(data)
+            self.padding = -self.size % tarfile.BLOCKSIZE + 2 * tarfile.BLOCKSIZE
+        count = min(len(buffer), self.padding)
+        buffer[:count] = bytes(count)
+        self.padding -= count
+        return count
+
+
+def _decompressed(path: str) -> IO[bytes]:
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if head.startswith(b"\x1f\x8b"):
+        return gzip.open(path, "rb")
+    if head.startswith(b"BZh"):
+        return bz2.open(path, "rb")
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return lzma.open(path, "rb")
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+    return open(path, "rb")
+
+
 def _unpack(archive: str, dest: str) -> None:
     if not _is_archive(archive):
         # Not an archive: the body is the Dockerfile itself (docker build - < Dockerfile).
         shutil.copyfile(archive, os.path.join(dest, DEFAULT_DOCKERFILE))
         return
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            tar.extractall(dest, filter=_context_member(dest))
-    except (tarfile.TarError, OSError, EOFError) as e:
+        with _decompressed(archive) as raw, \
+                tarfile.open(fileobj=io.BufferedReader(_PaddedTar(raw)), mode="r|") as tar:
+            extract_all(tar, dest, _context_member(dest))
+    except (tarfile.TarError, OSError, EOFError, zstandard.ZstdError) as e:
         raise InvalidParameter(f"failed to read the build context: {e}") from e

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ketch.guest.engine.build.rootfs import resolve_in_root
 from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.util.untar import OutsideDestination, contained, extract_all, with_changes
 
 GLOB_CHARS = "*?["
 
@@ -229,12 +230,14 @@ def _copy_tree(src: str, dst: str, owner: Ownership) -> None:
 def _extract(archive: str, dst: str, owner: Ownership) -> None:
     os.makedirs(dst, exist_ok=True)
 
-    def keep(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
-        safe = tarfile.tar_filter(member, path)
+    def keep(member: tarfile.TarInfo) -> tarfile.TarInfo:
+        safe = contained(member, dst)
         if owner.keep_archive_owner:
-            return safe.replace(mode=member.mode & 0o7777, deep=False)
-        return safe.replace(mode=member.mode & 0o7777, uid=owner.uid, gid=owner.gid,
-                            uname="", gname="", deep=False)
+            return safe
+        return with_changes(safe, uid=owner.uid, gid=owner.gid, uname="", gname="")
 
-    with tarfile.open(archive, "r:*") as tar:
-        tar.extractall(dst, filter=keep)
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            extract_all(tar, dst, keep)
+    except OutsideDestination as e:
+        raise InvalidParameter(f"failed to extract {os.path.basename(archive)}: {e}") from e

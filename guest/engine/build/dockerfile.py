@@ -16,6 +16,8 @@ from ketch.guest.engine.errors import InvalidParameter
 DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 HEREDOC_WORD = re.compile(r"^<<(-?)(['\"]?)([A-Za-z0-9_.\-]+)\2$")
 HEREDOC_INSTRUCTIONS = ("run", "copy", "add")
+MAX_LINE_BYTES = 65535
+"""Moby's limit (its line scanner's buffer, 64 KiB less the newline)."""
 KNOWN = {"from", "run", "cmd", "entrypoint", "env", "arg", "label", "expose", "workdir", "user",
          "volume", "copy", "add", "stopsignal", "healthcheck", "shell", "onbuild", "maintainer"}
 
@@ -74,9 +76,13 @@ class Dockerfile:
         return len(self.meta_args) + sum(1 + len(s.commands) for s in self.stages)
 
 
-def parse(text: str) -> Dockerfile:
+def parse(text: str, name: str = "Dockerfile") -> Dockerfile:
     """Parse a whole Dockerfile; raise InvalidParameter with Docker's wording on errors."""
     lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
+    for line in lines:
+        if len(line) > MAX_LINE_BYTES // 4 and len(line.encode()) > MAX_LINE_BYTES:
+            raise InvalidParameter(f"failed to parse {name}: dockerfile line greater than max "
+                                   f"allowed size of {MAX_LINE_BYTES}")
     escape, first = _directives(lines)
     instructions = list(_instructions(lines, first, escape))
     if not instructions:

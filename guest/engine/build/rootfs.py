@@ -1,5 +1,6 @@
 """A read-only view of an image's filesystem (for COPY --from, chown names, WORKDIR checks)."""
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -7,7 +8,7 @@ import tempfile
 from collections.abc import AsyncIterator
 
 from ketch.guest.engine.containers import files
-from ketch.guest.util.proc import run_async
+from ketch.guest.runtime import mounts
 
 
 @contextlib.asynccontextmanager
@@ -21,13 +22,13 @@ async def rootfs_view(layer_dirs: list[str], tmp_dir: str) -> AsyncIterator[str]
     try:
         if layer_dirs:
             lower = ":".join(reversed(layer_dirs))
-            await run_async(["mount", "-t", "overlay", "overlay", "-o", f"ro,lowerdir={lower}",
-                             mountpoint])
+            await asyncio.to_thread(mounts.mount, "overlay", mountpoint, "overlay",
+                                    mounts.MS_RDONLY, f"lowerdir={lower}")
         try:
             yield mountpoint
         finally:
             if layer_dirs:
-                await run_async(["umount", "-l", mountpoint], check=False)
+                await asyncio.to_thread(mounts.unmount, mountpoint)
     finally:
         shutil.rmtree(mountpoint, ignore_errors=True)
 

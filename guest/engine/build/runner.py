@@ -45,6 +45,8 @@ def container_body(builder: "Builder", argv: list[str], args: dict[str, str]) ->
         "Env": [*(config.get("Env") or []), *(f"{k}={v}" for k, v in sorted(args.items()))],
         "WorkingDir": config.get("WorkingDir") or "",
         "User": config.get("User") or "",
+        # A VOLUME still pending (not in builder.image yet) hides its folder from the layer.
+        "Volumes": config.get("Volumes"),
         "Healthcheck": {"Test": ["NONE"]},
         "AttachStdout": True,
         "AttachStderr": True,
@@ -86,7 +88,7 @@ async def run_container(builder: "Builder", argv: list[str], args: dict[str, str
                 await containers.remove(container.id, force=True, volumes=True)
             raise
     return RunResult(container.id, int(status["StatusCode"]),
-                     containers.store.dir(container.id, "upper"))
+                     containers.store.paths(container.id).upper)
 
 
 async def remove_container(builder: "Builder", result: RunResult, failed: bool) -> None:

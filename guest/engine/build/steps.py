@@ -29,7 +29,7 @@ ADD_FLAGS = ("chown", "chmod", "checksum", "link")
 
 
 def tmp_folder(builder: "Builder") -> str:
-    folder = builder.engine.layout.data("build", "tmp")
+    folder = builder.engine.layout.build_tmp_dir
     os.makedirs(folder, exist_ok=True)
     return folder
 
@@ -67,8 +67,10 @@ async def workdir_step(builder: "Builder", comment: str) -> None:
             exists = os.path.isdir(resolve_in_root(root, workdir))
             if not exists:
                 copying.make_folder(root, upper, workdir)
-        await builder.commit(created_by, None if exists else upper, empty_layer=exists,
-                             probe=False)
+        if exists:
+            await builder.commit_config(comment)
+        else:
+            await builder.commit(created_by, upper)
 
 
 # -- COPY / ADD --------------------------------------------------------------------------------
@@ -113,7 +115,7 @@ async def copy_step(builder: "Builder", inst: Instruction) -> None:
             owner = _ownership(root, chown, mode)
             await asyncio.to_thread(copying.copy_sources, sources, dest, root, upper, owner,
                                     keyword)
-        await builder.commit(created_by, upper, probe=False)
+        await builder.commit(created_by, upper)
 
 
 async def _source_root(builder: "Builder", from_name: str,
@@ -268,7 +270,7 @@ async def run_step(builder: "Builder", inst: Instruction) -> None:
         if result.exit_code != 0:
             raise StepFailed(f"The command '{' '.join(argv)}' returned a non-zero code: "
                              f"{result.exit_code}", result.exit_code)
-        image = await builder.commit(created_by, result.upper_dir, probe=False, announce=False)
+        image = await builder.commit(created_by, result.upper_dir, announce=False)
     finally:
         await runner.remove_container(builder, result, failed=result.exit_code != 0)
     await builder.arrow(image.short_id)

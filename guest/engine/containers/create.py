@@ -1,24 +1,24 @@
 """Turning a create request (Config + HostConfig + image) into a container record, as Moby
 validates and merges it."""
 
-import re
 import secrets
 from typing import Any
 
+from ketch.guest.engine.containers import validation
 from ketch.guest.engine.containers.model import initial_state, now_rfc3339
+from ketch.guest.engine.containers.validation import validate_name as validate_name
 from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.runtime.seccomp import check_security_opts
 from ketch.guest.runtime.spec import capabilities, merge_env
+from ketch.guest.util import hostinfo
 
-NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-MIN_MEMORY = 6 * 1024 * 1024
-RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 # Keys of Moby's HostConfig that inspect always shows, with their zero values.
 HOST_CONFIG_DEFAULTS: dict[str, Any] = {
     "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
     "NetworkMode": "bridge", "PortBindings": {}, "RestartPolicy": {"Name": "no",
                                                                     "MaximumRetryCount": 0},
     "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
-    "CapAdd": None, "CapDrop": None, "CgroupnsMode": "host", "Dns": [], "DnsOptions": [],
+    "CapAdd": None, "CapDrop": None, "CgroupnsMode": "", "Dns": [], "DnsOptions": [],
     "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private",
     "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False,
     "PublishAllPorts": False, "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "",
@@ -51,14 +51,6 @@ def new_id() -> str:
     return secrets.token_hex(32)
 
 
-def validate_name(name: str) -> str:
-    """The stored form ("/name"); Moby's message for bad names."""
-    if not NAME_RE.match(name):
-        raise InvalidParameter(f"Invalid container name ({name}), only "
-                               f"[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-    return "/" + name.lstrip("/")
-
-
 def merge_image_config(config: dict[str, Any], image_config: dict[str, Any]) -> None:
     """Moby's merge(): what the user left empty comes from the image."""
     if not config.get("Entrypoint"):
@@ -87,36 +79,10 @@ def merge_image_config(config: dict[str, Any], image_config: dict[str, Any]) -> 
                 user[key] = health[key]
 
 
-def validate_host_config(host_config: dict[str, Any]) -> None:
-    memory = int(host_config.get("Memory") or 0)
-    if memory and memory < MIN_MEMORY:
-        raise InvalidParameter("Minimum memory limit allowed is 6MB")
-    swap = int(host_config.get("MemorySwap") or 0)
-    if memory and swap > 0 and swap < memory:
-        raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, "
-                               "see usage")
-    if swap and not memory and swap != -1:
-        raise InvalidParameter("You should always set the Memory limit when using Memoryswap "
-                               "limit, see usage")
-    if host_config.get("NanoCpus") and host_config.get("CpuQuota"):
-        raise InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be "
-                               "set")
-    policy = host_config.get("RestartPolicy") or {}
-    name = policy.get("Name", "")
-    if name not in RESTART_POLICIES:
-        raise InvalidParameter(f"invalid restart policy: unknown policy '{name}'; use one of "
-                               f"'no', 'always', 'on-failure', or 'unless-stopped'")
-    retries = int(policy.get("MaximumRetryCount") or 0)
-    if retries < 0:
-        raise InvalidParameter("invalid restart policy: maximum retry count can't be negative")
-    if retries and name != "on-failure":
-        raise InvalidParameter("invalid restart policy: maximum retry count can only be used "
-                               "with 'on-failure'")
-    if host_config.get("AutoRemove") and name not in ("", "no"):
-        raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
-    if int(host_config.get("ShmSize") or 0) < 0:
-        raise InvalidParameter("SHM size can not be less than 0")
+def validate_host_config(host_config: dict[str, Any], update: bool = False) -> None:
+    validation.validate_host_config(host_config, update)
     capabilities(host_config)  # unknown capability names fail at create, as in Moby
+    check_security_opts(host_config.get("SecurityOpt"))
 
 
 def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: str,
@@ -125,6 +91,14 @@ def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: s
     host_config = dict(HOST_CONFIG_DEFAULTS)
     host_config.update({k: v for k, v in (body.get("HostConfig") or {}).items()
                         if v is not None or k not in HOST_CONFIG_DEFAULTS})
+    config_keys = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout",
+                   "AttachStderr", "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env",
+                   "Cmd", "Healthcheck", "ArgsEscaped", "Image", "Volumes", "WorkingDir",
+                   "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild", "Labels",
+                   "StopSignal", "StopTimeout", "Shell")
+    config = {k: body[k] for k in config_keys if k in body}
+    validation.check_network_mode(config, host_config)
+    validation.validate_config(config)
     validate_host_config(host_config)
     if host_config.get("NetworkMode") in ("", "default", None):
         host_config["NetworkMode"] = "bridge"
@@ -136,18 +110,14 @@ def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: s
     host_config["LogConfig"] = requested_log
     if not host_config.get("Runtime"):
         host_config["Runtime"] = default_runtime
+    if not host_config.get("CgroupnsMode"):  # Moby's default-cgroupns-mode
+        host_config["CgroupnsMode"] = "private" if hostinfo.cgroup_version() == "2" else "host"
     policy = host_config.get("RestartPolicy") or {}
     host_config["RestartPolicy"] = {"Name": policy.get("Name") or "no",
                                     "MaximumRetryCount": int(policy.get("MaximumRetryCount")
                                                              or 0)}
     if not host_config.get("ShmSize"):
         host_config["ShmSize"] = 67108864
-    config_keys = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout",
-                   "AttachStderr", "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env",
-                   "Cmd", "Healthcheck", "ArgsEscaped", "Image", "Volumes", "WorkingDir",
-                   "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild", "Labels",
-                   "StopSignal", "StopTimeout", "Shell")
-    config = {k: body.get(k) for k in config_keys if k in body}
     merge_image_config(config, image.config.get("config") or {})
     cmd = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
     if not cmd:

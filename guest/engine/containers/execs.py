@@ -3,13 +3,11 @@
 import asyncio
 import contextlib
 import fcntl
-import json
 import os
 import pty
 import secrets
 import signal
 import struct
-import subprocess
 import termios
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,14 +18,20 @@ from ketch.guest.engine.containers import rootfs
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.streams import STDERR, STDOUT, DetachScanner, parse_detach_keys
 from ketch.guest.engine.errors import Conflict, InvalidParameter, NotFound
-from ketch.guest.runtime.oci import runtime_message
+from ketch.guest.runtime.exec import (
+    RUNTIME_ERROR_PREFIXES,
+    ExecProcess,
+    RunningExec,
+    start_exec,
+)
 from ketch.guest.runtime.spec import capabilities, process_env
+from ketch.guest.util.proc import Process
 
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService
 
 Sink = Callable[[int, bytes], Awaitable[None]]
-RUNTIME_ERROR_PREFIXES = (b"exec failed:", b"time=", b"runc ", b"crun: ")
+Launch = Callable[[int | None], Awaitable[Process]]  # starts the exec; a pty slave or pipes
 
 
 @dataclass
@@ -48,7 +52,7 @@ class Exec:
     started: bool = False
     exit_code: int | None = None
     pid: int = 0
-    proc: asyncio.subprocess.Process | None = None
+    proc: Process | None = None
     pty_master: int | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     background: "asyncio.Task[None] | None" = None
@@ -105,10 +109,10 @@ class ExecService:
         self.service.publish(c, "exec_create: " + " ".join(ex.cmd), execID=ex.id)
         return ex
 
-    def _process_file(self, ex: Exec) -> str:
+    def _process(self, ex: Exec) -> ExecProcess:
         c = ex.container
         config = c.config
-        merged = self.service.store.dir(c.id, "merged")
+        merged = self.service.store.paths(c.id).merged
         root = merged if os.path.ismount(merged) else f"/proc/{c.state.get('Pid', 0)}/root"
         uid, gid, extra = rootfs.resolve_user(root, ex.user or config.get("User") or "")
         host_config = c.host_config
@@ -116,18 +120,9 @@ class ExecService:
                              host_config.get("Privileged")})
         env = process_env(list(config.get("Env") or []), config.get("Hostname", ""), ex.tty)
         env += ex.env
-        process = {"terminal": ex.tty, "user": {"uid": uid, "gid": gid,
-                                                **({"additionalGids": extra} if extra else {})},
-                   "args": ex.cmd, "env": env,
-                   "cwd": ex.working_dir or config.get("WorkingDir") or "/",
-                   "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
-                   "noNewPrivileges": False}
-        folder = os.path.join(self.service.lifecycle.bundle(c), "execs")
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, ex.id[:12] + ".json")
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(process, f)
-        return path
+        return ExecProcess(args=ex.cmd, env=env,
+                           cwd=ex.working_dir or config.get("WorkingDir") or "/", uid=uid,
+                           gid=gid, additional_gids=extra, capabilities=caps, terminal=ex.tty)
 
     async def start(self, ex: Exec, stdin: AsyncIterator[bytes] | None, sink: Sink | None,
                     console_size: tuple[int, int] | None = None) -> None:
@@ -138,41 +133,46 @@ class ExecService:
         _require_running(c)
         ex.started = ex.running = True
         runtime = self.service.lifecycle.runtime_of(c)
-        process_file = self._process_file(ex)
-        log_file = process_file[:-5] + ".log"
-        argv = [runtime.path, "--root", runtime.root, *runtime.global_args, "--log", log_file,
-                "--log-format", "json", "exec", "--process", process_file, c.id]
+        process = self._process(ex)
+        folder = self.service.store.paths(c.id).execs_dir
         self.service.publish(c, "exec_start: " + " ".join(ex.cmd), execID=ex.id)
         started_at = time.monotonic()
+        running: RunningExec | None = None
+
+        async def launch(pty_slave: int | None) -> Process:
+            nonlocal running
+            running = await start_exec(runtime, c.id, folder, ex.id[:12], process,
+                                       open_stdin=ex.open_stdin, pty_slave=pty_slave)
+            return running.proc
+
         try:
             if ex.tty:
-                await self._run_tty(ex, argv, stdin, sink, console_size)
+                await self._run_tty(ex, launch, stdin, sink, console_size)
             else:
-                await self._run_pipes(ex, argv, stdin, sink)
+                await self._run_pipes(ex, launch, stdin, sink)
         finally:
             code = ex.proc.returncode if ex.proc and ex.proc.returncode is not None else 126
-            error = _runtime_error(log_file)
+            error = running.failure() if running is not None else ""
             if error and code == 255:
                 code = 127 if "executable file not found" in error or \
                     "no such file or directory" in error else 126
                 if sink is not None:
                     with contextlib.suppress(Exception):
-                        await sink(STDOUT, f"OCI runtime exec failed: {error}: unknown\r\n"
-                                   .encode())
+                        # runc says "exec failed: ..."; crun's message has no such prefix
+                        prefix = "" if error.startswith("exec failed: ") else "exec failed: "
+                        await sink(STDOUT, f"OCI runtime exec failed: {prefix}{error}: "
+                                   "unknown\r\n".encode())
             ex.exit_code = code
             ex.running = False
             ex.done.set()
-            for path in (process_file, log_file):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
+            if running is not None:
+                running.remove_files()
             self.service.publish(c, "exec_die", execID=ex.id, exitCode=str(code),
                                  execDuration=str(int(time.monotonic() - started_at)))
 
-    async def _run_pipes(self, ex: Exec, argv: list[str], stdin: AsyncIterator[bytes] | None,
+    async def _run_pipes(self, ex: Exec, launch: Launch, stdin: AsyncIterator[bytes] | None,
                          sink: Sink | None) -> None:
-        ex.proc = proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=subprocess.PIPE if ex.open_stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        ex.proc = proc = await launch(None)
         ex.pid = proc.pid
 
         held: list[bytes] = []
@@ -221,16 +221,14 @@ class ExecService:
             if proc.stdin is not None:
                 proc.stdin.close()
 
-    async def _run_tty(self, ex: Exec, argv: list[str], stdin: AsyncIterator[bytes] | None,
+    async def _run_tty(self, ex: Exec, launch: Launch, stdin: AsyncIterator[bytes] | None,
                        sink: Sink | None, console_size: tuple[int, int] | None) -> None:
         master, slave = pty.openpty()
         ex.pty_master = master
         if console_size:
             _set_winsize(master, *console_size)
         try:
-            ex.proc = proc = await asyncio.create_subprocess_exec(
-                *argv[:-1], "--tty", argv[-1], stdin=slave, stdout=slave, stderr=slave,
-                start_new_session=True)
+            ex.proc = proc = await launch(slave)
         finally:
             os.close(slave)
         ex.pid = proc.pid
@@ -285,18 +283,3 @@ def _require_running(c: Container) -> None:
 def _set_winsize(fd: int, height: int, width: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
-
-def _runtime_error(log_file: str) -> str:
-    try:
-        with open(log_file, encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        return ""
-    for line in reversed(lines):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("level") in ("error", "fatal"):
-            return runtime_message(f'msg={json.dumps(entry.get("msg", ""))}')
-    return ""

@@ -4,38 +4,21 @@ import asyncio
 import contextlib
 import os
 import stat
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.containers import rootfs
+from ketch.guest.engine.containers.archive_worker import ArchiveWorkers, stat_header
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import Forbidden, InvalidParameter, NotFound
 from ketch.guest.engine.timestamps import format_rfc3339_nano
+from ketch.guest.util.proc import stream_stdout
 
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService
 
-# Go's os.FileMode type bits, which the CLI reads from the stat header.
-GO_DIR, GO_SYMLINK, GO_DEVICE, GO_PIPE, GO_SOCKET = 1 << 31, 1 << 27, 1 << 26, 1 << 25, 1 << 24
-GO_SETUID, GO_SETGID, GO_CHARDEV, GO_STICKY = 1 << 23, 1 << 22, 1 << 21, 1 << 20
 CHANGE_MODIFIED, CHANGE_ADDED, CHANGE_DELETED = 0, 1, 2
-
-
-def go_mode(st: os.stat_result) -> int:
-    mode = st.st_mode & 0o777
-    kind = stat.S_IFMT(st.st_mode)
-    mode |= {stat.S_IFDIR: GO_DIR, stat.S_IFLNK: GO_SYMLINK, stat.S_IFIFO: GO_PIPE,
-             stat.S_IFSOCK: GO_SOCKET, stat.S_IFBLK: GO_DEVICE,
-             stat.S_IFCHR: GO_DEVICE | GO_CHARDEV}.get(kind, 0)
-    if st.st_mode & stat.S_ISUID:
-        mode |= GO_SETUID
-    if st.st_mode & stat.S_ISGID:
-        mode |= GO_SETGID
-    if st.st_mode & stat.S_ISVTX:
-        mode |= GO_STICKY
-    return mode
 
 
 def resolve_in_root(root: str, path: str, follow_last: bool) -> str:
@@ -67,70 +50,83 @@ def resolve_in_root(root: str, path: str, follow_last: bool) -> str:
 class ContainerFiles:
     def __init__(self, service: "ContainerService") -> None:
         self.service = service
+        # Copies of a stopped container share one mount of its rootfs: the last one out
+        # unmounts it (and only if this object mounted it), so none is left on an empty folder.
+        self._merged_users: dict[str, int] = {}
+        self._merged_by_us: set[str] = set()
+        self._mounting = asyncio.Lock()
+        self.archivers = ArchiveWorkers()
 
     @contextlib.asynccontextmanager
-    async def root(self, c: Container) -> AsyncIterator[str]:
-        """The container's filesystem as the host sees it, mounting a stopped one meanwhile."""
+    async def root(self, c: Container) -> AsyncIterator[int]:
+        """The container's root directory, open (O_PATH): a running one's as its processes see
+        it, volumes included; a stopped one's overlay, mounted meanwhile."""
         pid = int(c.state.get("Pid") or 0)
-        if c.running and pid and os.path.exists(f"/proc/{pid}/root/"):
-            yield f"/proc/{pid}/root"
-            return
+        if c.running and pid:
+            fd = _open_running_root(pid, self.service.store.paths(c.id).merged)
+            if fd is not None:
+                try:
+                    yield fd
+                finally:
+                    os.close(fd)
+                return
         async with self.merged(c) as merged:
-            yield merged
+            fd = os.open(merged, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                yield fd
+            finally:
+                os.close(fd)
 
     @contextlib.asynccontextmanager
     async def merged(self, c: Container) -> AsyncIterator[str]:
         """The overlay rootfs (without the container's mounts), mounted while needed."""
-        store = self.service.store
-        merged = store.dir(c.id, "merged")
-        mounted_here = not os.path.ismount(merged)
-        if mounted_here:
-            image = self.service.engine.images.get(c.image_id)
-            await rootfs.mount_overlay(image.layer_dirs(), store.dir(c.id, "upper"),
-                                       store.dir(c.id, "work"), merged, store.dir(c.id, "empty"))
+        paths = self.service.store.paths(c.id)
+        merged = paths.merged
+        async with self._mounting:
+            if not self._merged_users.get(c.id) and not os.path.ismount(merged):
+                image = self.service.engine.images.get(c.image_id)
+                await rootfs.mount_overlay(image.layer_dirs(), paths.upper, paths.work, merged,
+                                           paths.empty)
+                self._merged_by_us.add(c.id)
+            self._merged_users[c.id] = self._merged_users.get(c.id, 0) + 1
         try:
             yield merged
         finally:
-            if mounted_here and not c.running:
-                await rootfs.unmount(merged)
+            async with self._mounting:
+                self._merged_users[c.id] -= 1
+                if not self._merged_users[c.id]:
+                    del self._merged_users[c.id]
+                    if c.id in self._merged_by_us:
+                        self._merged_by_us.discard(c.id)
+                        if not c.running:
+                            await rootfs.unmount(merged)
 
-    def _not_found(self, path: str, ref: str) -> NotFound:
-        return NotFound(f"Could not find the file {path} in container {ref}")
-
-    def stat(self, root: str, path: str, ref: str) -> tuple[str, dict[str, Any]]:
-        follow = path.endswith("/") or path.endswith("/.")
-        inner = resolve_in_root(root, path, follow)
-        host = root + inner
-        try:
-            st = os.lstat(host)
-        except FileNotFoundError:
-            raise self._not_found(path, ref) from None
-        link = ""
-        if stat.S_ISLNK(st.st_mode):
-            link = os.readlink(host)
-        name = os.path.basename(path.rstrip("/")) or "/"
-        return host, {"name": name, "size": st.st_size, "mode": go_mode(st),
-                      "mtime": format_rfc3339_nano(st.st_mtime_ns), "linkTarget": link}
+    async def stat(self, c: Container, ref: str, path: str) -> dict[str, Any]:
+        """The stat header of path in the container (HEAD /containers/{id}/archive)."""
+        async with self.root(c) as root:
+            worker = await self.archivers.start(root, "stat", path)
+            try:
+                return stat_header((await worker.reply(path, ref))["stat"])
+            finally:
+                await worker.finish()
 
     async def get_archive(self, c: Container, ref: str, path: str
                           ) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
         """The stat header and a tar stream of path (for `docker cp c:path -`)."""
-        async with self.root(c) as root:
-            host, info = self.stat(root, path, ref)
-        requested_base = os.path.basename(path.rstrip("/")) or "."
-        if path.endswith("/."):
-            requested_base = "."
-        parent, base = os.path.split(host.rstrip("/")) if host.rstrip("/") else ("/", ".")
-        argv = ["tar", "--numeric-owner", "-C", parent, "-cf", "-"]
-        if base != requested_base:
-            argv += ["--transform", f"s|^{_sed_pattern(base)}|{_sed_replacement(requested_base)}|"]
-        argv.append(base)
-
+        held = contextlib.AsyncExitStack()
+        root = await held.enter_async_context(self.root(c))
+        try:
+            worker = await self.archivers.start(root, "get", path)
+            held.push_async_callback(worker.finish)
+            info = stat_header((await worker.reply(path, ref))["stat"])
+        except BaseException:
+            await held.aclose()
+            raise
         self.service.publish(c, "archive-path")
 
         async def chunks() -> AsyncIterator[bytes]:
-            async with self.root(c):
-                async for chunk in _stream(argv):
+            async with held:
+                async for chunk in worker.output():
                     yield chunk
         return info, chunks()
 
@@ -138,45 +134,27 @@ class ContainerFiles:
                           body: AsyncIterator[bytes], no_overwrite_dir_non_dir: bool) -> None:
         if c.host_config.get("ReadonlyRootfs"):
             raise Forbidden("container rootfs is marked read-only")
+        options = ["--no-overwrite-dir-non-dir"] if no_overwrite_dir_non_dir else []
         async with self.root(c) as root:
-            inner = resolve_in_root(root, path, True)
-            host = root + inner
-            if not os.path.exists(host):
-                raise self._not_found(path, ref)
-            if not os.path.isdir(host):
-                raise InvalidParameter("extraction point is not a directory")
-            argv = ["tar", "-x", "--numeric-owner", "--same-owner", "-p", "-C", host, "-f", "-"]
-            if no_overwrite_dir_non_dir:
-                argv.insert(2, "--no-overwrite-dir")
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE)
-            assert proc.stdin is not None
+            worker = await self.archivers.start(root, "put", path, *options)
             try:
-                async for chunk in body:
-                    proc.stdin.write(chunk)
-                    await proc.stdin.drain()
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+                await worker.reply(path, ref)
+                await worker.feed(body)
+                await worker.reply(path, ref)
             finally:
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    proc.stdin.close()
-            _, stderr = await proc.communicate()
-            if proc.returncode != 0:
-                raise InvalidParameter(f"error extracting archive: "
-                                       f"{stderr.decode(errors='replace').strip()}")
+                await worker.finish()
         self.service.publish(c, "extract-to-dir")
 
     async def export(self, c: Container) -> AsyncIterator[bytes]:
         self.service.publish(c, "export")
         async with self.merged(c) as merged:
-            async for chunk in _stream(["tar", "--numeric-owner", "-C", merged, "-cf", "-",
-                                        "."]):
+            async for chunk in stream_stdout(["tar", "--numeric-owner", "-C", merged, "-cf", "-",
+                                              "."]):
                 yield chunk
 
     def changes(self, c: Container) -> list[dict[str, Any]]:
         """`docker diff` from the overlay upperdir (whiteouts are deletions)."""
-        upper = self.service.store.dir(c.id, "upper")
+        upper = self.service.store.paths(c.id).upper
         try:
             lowers = self.service.engine.images.get(c.image_id).layer_dirs()
         except NotFound:
@@ -223,7 +201,7 @@ class ContainerFiles:
                 paused_here = True
         try:
             image = await service.engine.images.commit(
-                parent, service.store.dir(c.id, "upper"), config, history, reference)
+                parent, service.store.paths(c.id).upper, config, history, reference)
         finally:
             if paused_here:
                 with contextlib.suppress(Exception):
@@ -235,6 +213,24 @@ class ContainerFiles:
 
 # Mount points the runtime creates in the upperdir; Moby keeps them in an init layer instead.
 RUNTIME_MOUNTPOINTS = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/.dockerenv")
+
+
+def _open_running_root(pid: int, merged: str) -> int | None:
+    """/proc/<pid>/root, once open checked to be the container's rootfs (the overlay at merged):
+    had the process exited and its pid gone to a host process, this would be the host's /."""
+    try:
+        fd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        opened, expected = os.fstat(fd), os.stat(merged)
+    except OSError:
+        os.close(fd)
+        return None
+    if (opened.st_dev, opened.st_ino) != (expected.st_dev, expected.st_ino):
+        os.close(fd)
+        return None
+    return fd
 
 
 def _hide_mountpoints(result: dict[str, int]) -> dict[str, int]:
@@ -296,29 +292,3 @@ def apply_changes(config: dict[str, Any], changes: list[str]) -> None:
         else:
             raise InvalidParameter(f"{keyword} is not a valid change command")
 
-
-def _sed_replacement(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("&", "\\&")
-
-
-def _sed_pattern(text: str) -> str:
-    import re
-
-    return re.sub(r"([\\|.*\[\]^$])", r"\\\1", text)
-
-
-async def _stream(argv: list[str]) -> AsyncIterator[bytes]:
-    proc = await asyncio.create_subprocess_exec(*argv, stdout=subprocess.PIPE,
-                                                stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    try:
-        while True:
-            chunk = await proc.stdout.read(65536)
-            if not chunk:
-                break
-            yield chunk
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-        await proc.wait()

@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import re
@@ -16,7 +15,7 @@ from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.mounts import plan_mounts
 from ketch.guest.engine.errors import EngineError, InvalidParameter
 from ketch.guest.runtime import conmon
-from ketch.guest.runtime.oci import OciRuntime
+from ketch.guest.runtime.oci import OciRuntime, write_bundle_config
 from ketch.guest.runtime.spec import SpecInputs, build_spec, process_env
 from ketch.guest.util.proc import ToolError, pid_alive
 
@@ -47,18 +46,18 @@ class Lifecycle:
 
     # -- paths -------------------------------------------------------------------------------
     def bundle(self, c: Container) -> str:
-        return self.engine.layout.run("containers", c.id)
+        return self.service.store.paths(c.id).bundle
 
     @property
     def exit_dir(self) -> str:
-        return self.engine.layout.run("containers", "exits")
+        return self.engine.layout.exits_dir
 
     @property
     def socket_dir(self) -> str:
-        return self.engine.layout.run("s")
+        return self.engine.layout.sockets_dir
 
     def log_path(self, c: Container) -> str:
-        return self.service.store.dir(c.id, "ctr.log")
+        return self.service.store.paths(c.id).log
 
     def runtime_of(self, c: Container) -> OciRuntime:
         return self.service.runtime(c.runtime)
@@ -66,20 +65,20 @@ class Lifecycle:
     # -- start -------------------------------------------------------------------------------
     async def start(self, c: Container, hooks: list[PreStartHook]) -> None:
         """Create through conmon, run pre-start hooks (attach), then start. Caller holds c.lock."""
-        store = self.service.store
-        bundle = self.bundle(c)
+        paths = self.service.store.paths(c.id)
+        bundle = paths.bundle
         os.makedirs(bundle, mode=0o700, exist_ok=True)
         runtime = self.runtime_of(c)
         await self.service.background.done(runtime_key(c.id))
         await runtime.delete(c.id)  # a leftover from a crash would block create
         image = self.engine.images.get(c.image_id)
-        merged = store.dir(c.id, "merged")
-        await rootfs.mount_overlay(image.layer_dirs(), store.dir(c.id, "upper"),
-                                   store.dir(c.id, "work"), merged, store.dir(c.id, "empty"))
+        merged = paths.merged
+        await rootfs.mount_overlay(image.layer_dirs(), paths.upper, paths.work, merged,
+                                   paths.empty)
         try:
             spec = await self._spec(c, merged)  # the network is wired meanwhile
-            with open(os.path.join(bundle, "config.json"), "w", encoding="utf-8") as f:
-                json.dump(spec, f)
+            seccomp_key = runtime.use_compiled_seccomp(spec)
+            write_bundle_config(bundle, spec)
             launch = conmon.ConmonLaunch(
                 container_id=c.id, bundle=bundle, runtime=runtime, log_path=self.log_path(c),
                 exit_dir=self.exit_dir, socket_dir=self.socket_dir, name=c.name.lstrip("/"),
@@ -90,6 +89,7 @@ class Lifecycle:
                 and (not c.config.get("StdinOnce") or c.tty),
                 )
             pid = await conmon.launch(launch)
+            runtime.remember_compiled_seccomp(c.id, seccomp_key)
             await self._network_wired(c)
         except ToolError as e:
             raise await self._failed(c, e) from None
@@ -103,10 +103,10 @@ class Lifecycle:
             await runtime.start(c.id)
         except ToolError as e:
             raise await self._failed(c, e) from None
-        c.record["ConmonPid"] = conmon.read_pid(os.path.join(bundle, "conmon.pid"))
+        c.record["ConmonPid"] = conmon.read_conmon_pid(bundle)
         c.record["StartedNs"] = time.time_ns()
         c.set_running(pid)
-        store.save(c.record)
+        self.service.store.save(c.record)
         self.watch(c)
 
     async def _failed(self, c: Container, e: ToolError) -> EngineError:
@@ -156,7 +156,8 @@ class Lifecycle:
         if prepare is not None:
             return await prepare(c)
         mode = c.host_config.get("NetworkMode", "bridge")
-        return sandbox_files.write_sandbox(self.bundle(c) + "-etc", c.config.get("Hostname", ""),
+        return sandbox_files.write_sandbox(self.service.store.paths(c.id).etc_dir,
+                                           c.config.get("Hostname", ""),
                                            mode == "host", c.host_config.get("ExtraHosts") or [])
 
     async def _network_wired(self, c: Container) -> None:
@@ -199,9 +200,8 @@ class Lifecycle:
 
         self._delete_runtime_state(c)
         await asyncio.gather(network(), volumes(),
-                             rootfs.unmount(self.service.store.dir(c.id, "merged")))
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(self.exit_dir, c.id))
+                             rootfs.unmount(self.service.store.paths(c.id).merged))
+        conmon.clear_exit_code(self.exit_dir, c.id)
 
     def _delete_runtime_state(self, c: Container) -> None:
         """`runtime delete` in the background: once the process is gone it only drops the

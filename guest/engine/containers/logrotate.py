@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ketch.guest.engine.containers.logs import rotate
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.runtime import conmon
+from ketch.guest.store.layout import rotated_log
 
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService
@@ -55,6 +56,6 @@ async def _rotate_loop(service: "ContainerService", c: Container, max_size: int,
         rotate(path, max(max_file, 2))
         if max_file == 1:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(path + ".1")
+                os.unlink(rotated_log(path, 1))
         with contextlib.suppress(OSError):
             conmon.write_ctl(bundle, "2 0 0\n")

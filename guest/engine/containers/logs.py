@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 from ketch.guest.engine.containers.streams import LogLine, parse_k8s_line
+from ketch.guest.store.layout import rotated_log
 
 FOLLOW_POLL = 0.05
 
@@ -33,8 +34,8 @@ def rotated_paths(path: str) -> list[str]:
     """Oldest first: ctr.log.N ... ctr.log.1, ctr.log."""
     found = []
     n = 1
-    while os.path.exists(f"{path}.{n}"):
-        found.append(f"{path}.{n}")
+    while os.path.exists(rotated_log(path, n)):
+        found.append(rotated_log(path, n))
         n += 1
     return [*list(reversed(found)), path]
 
@@ -138,11 +139,11 @@ def rotate(path: str, max_files: int) -> None:
     """json-file's max-file: shift ctr.log.N up and start a fresh ctr.log (caller reopens)."""
     if max_files <= 1:
         return
-    oldest = f"{path}.{max_files - 1}"
+    oldest = rotated_log(path, max_files - 1)
     if os.path.exists(oldest):
         os.unlink(oldest)
     for n in range(max_files - 2, 0, -1):
-        if os.path.exists(f"{path}.{n}"):
-            os.replace(f"{path}.{n}", f"{path}.{n + 1}")
+        if os.path.exists(rotated_log(path, n)):
+            os.replace(rotated_log(path, n), rotated_log(path, n + 1))
     if os.path.exists(path):
-        os.replace(path, f"{path}.1")
+        os.replace(path, rotated_log(path, 1))

@@ -4,7 +4,7 @@ import contextlib
 import os
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.containers.create import validate_host_config
+from ketch.guest.engine.containers import validation
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import InvalidParameter, NotFound
 from ketch.guest.engine.timestamps import parse_timestamp_ns
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def sizes(service: "ContainerService", c: Container) -> tuple[int, int]:
     """(SizeRw, SizeRootFs): the upperdir, and it plus the image."""
-    rw = directory_size(service.store.dir(c.id, "upper"))
+    rw = directory_size(service.store.paths(c.id).upper)
     try:
         image_size = service.engine.images.get(c.image_id).size
     except NotFound:
@@ -62,7 +62,9 @@ async def update(service: "ContainerService", c: Container, body: dict[str, Any]
             raise InvalidParameter("Cannot update container "
                                    f"{c.id}: Restart policy cannot be updated because "
                                    "AutoRemove is enabled for the container")
-    validate_host_config(trial)
+    # Moby's update verifies the resources and the restart policy only
+    validation.validate_resources(trial, update=True)
+    validation.validate_restart_policy(trial.get("RestartPolicy") or {})
     if c.running and changes:
         resources = spec_resources({**c.host_config, **changes}, False)
         resources.pop("devices", None)

@@ -36,6 +36,24 @@ def split_bind(spec: str) -> tuple[str, str, str]:
     raise InvalidParameter(f"invalid volume specification: '{spec}'")
 
 
+def parse_bind(spec: str) -> tuple[str, str, str]:
+    """A Binds entry as (source, target, mode), or Moby's error for a malformed one (create
+    checks them all before anything is mounted)."""
+    source, target, mode = split_bind(spec)
+    if not spec:
+        raise InvalidParameter("invalid volume specification: ''")
+    if not target.startswith("/"):
+        kind = "bind" if source.startswith("/") else "volume"
+        raise InvalidParameter(f"invalid volume specification: '{spec}': invalid mount "
+                               f"config for type \"{kind}\": invalid mount path: '{target}' "
+                               f"mount path must be absolute")
+    if source.startswith("/"):
+        for option in (o for o in mode.split(",") if o):
+            if option not in BIND_OPTIONS:
+                raise InvalidParameter(f"invalid mode: {option}")
+    return source, target, mode
+
+
 def _bind(source: str, target: str, read_only: bool, propagation: str,
           mode: str) -> tuple[dict[str, Any], dict[str, Any]]:
     options = ["rbind", "ro" if read_only else "rw", propagation or "rprivate"]
@@ -58,16 +76,9 @@ async def plan_mounts(engine: "Engine", container: Any) -> MountPlan:
     host_config = container.host_config
     plan = MountPlan()
     for spec in host_config.get("Binds") or []:
-        source, target, mode = split_bind(spec)
-        if not target.startswith("/"):
-            raise InvalidParameter(f"invalid volume specification: '{spec}': invalid mount "
-                                   f"config for type \"bind\": invalid mount path: '{target}' "
-                                   f"mount path must be absolute")
+        source, target, mode = parse_bind(spec)
         if source.startswith("/"):
             opts = [o for o in mode.split(",") if o]
-            for o in opts:
-                if o not in BIND_OPTIONS:
-                    raise InvalidParameter(f"invalid mode: {o}")
             os.makedirs(source, exist_ok=True)  # -v creates a missing host dir, as Moby does
             propagation = next((o for o in opts if o in PROPAGATIONS), "")
             oci, view = _bind(source, target, "ro" in opts, propagation, mode)

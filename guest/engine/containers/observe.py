@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.containers.model import ZERO_TIME, Container
-from ketch.guest.engine.errors import Conflict, EngineError
+from ketch.guest.engine.errors import Conflict, InvalidParameter
 from ketch.guest.engine.timestamps import format_rfc3339_nano
 from ketch.guest.runtime.cgroups import cgroup_paths
 from ketch.guest.util.proc import ToolError, run_async
@@ -26,16 +26,16 @@ async def top(service: "ContainerService", c: Container, ps_args: str) -> dict[s
     pids = set(await service.lifecycle.runtime_of(c).pids(c.id))
     try:
         _, out, _ = await run_async(["ps", *(ps_args or "-ef").split()], timeout=30)
-    except ToolError as e:
-        raise EngineError(f"Error running ps: {e.message}") from None
+    except ToolError as e:  # ps refused the client's ps_args
+        raise InvalidParameter(f"Error running ps: {e.message}") from None
     lines = out.decode(errors="replace").splitlines()
     if not lines:
         return {"Titles": [], "Processes": []}
     titles = lines[0].split()
     try:
         pid_col = titles.index("PID")
-    except ValueError:
-        raise EngineError("Couldn't find PID field in ps output") from None
+    except ValueError:  # ps_args chose columns without PID
+        raise InvalidParameter("Couldn't find PID field in ps output") from None
     processes = []
     for line in lines[1:]:
         fields = line.split(None, len(titles) - 1)

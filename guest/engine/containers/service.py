@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import time
 from collections.abc import Awaitable
@@ -43,7 +42,7 @@ def no_such_container(ref: str) -> NotFound:
 class ContainerService(Service):
     def __init__(self, engine: "Engine") -> None:
         super().__init__(engine)
-        self.store = ContainerStore(engine.layout.data("containers"))
+        self.store = ContainerStore(engine.layout)
         self.containers: dict[str, Container] = {}
         self.names: dict[str, str] = {}  # "/name" -> id
         self.background = Background()
@@ -128,7 +127,7 @@ class ContainerService(Service):
     def runtime(self, name: str) -> OciRuntime:
         if name not in self._runtimes:
             self._runtimes[name] = runtimes.make_runtime(
-                name, self.engine.runtimes(), self.engine.layout.run("runtime"))
+                name, self.engine.runtimes(), self.engine.layout.runtime_state_dir)
         return self._runtimes[name]
 
     # -- lookup -------------------------------------------------------------------------------
@@ -235,7 +234,7 @@ class ContainerService(Service):
         try:
             if c.health_task is not None:
                 c.health_task.cancel()
-            oom = os.path.exists(os.path.join(self.lifecycle.bundle(c), "oom"))
+            oom = conmon.oom_killed(self.lifecycle.bundle(c))
             await self.lifecycle.cleanup(c)
             c.set_stopped(code, oom=oom)
             c.exits += 1
@@ -336,7 +335,11 @@ class ContainerService(Service):
         try:
             await self.lifecycle.runtime_of(c).kill(c.id, sig, all_processes=sig == 9)
         except ToolError as e:
-            if c.running and "not running" not in e.message and "stopped" not in e.message:
+            # Gone already: its exit is being handled, the runtime's state and cgroup may be
+            # half deleted (runc then says "does not exist" or fails an lstat in the cgroup).
+            gone = ("not running", "stopped", "does not exist")
+            if c.running and pid_alive(c.state.get("Pid")) \
+                    and not any(text in e.message for text in gone):
                 raise
 
     async def _wait_stopped(self, c: Container, timeout: float | None) -> bool:
@@ -427,6 +430,12 @@ class ContainerService(Service):
             if c.removing:
                 return
             c.removing = True
+            if c.running:  # a restart started it again while this waited for the lock
+                try:
+                    await self._stop(c, 0, None)
+                except BaseException:
+                    c.removing = False
+                    raise
             with contextlib.suppress(Exception):
                 await self.lifecycle.cleanup(c)
             await asyncio.gather(self._forget_network(c), self._release_volumes(c, volumes))

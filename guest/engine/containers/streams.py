@@ -51,7 +51,7 @@ def parse_detach_keys(spec: str) -> bytes:
         return DEFAULT_DETACH_KEYS
     keys = bytearray()
     for key in spec.split(","):
-        if len(key) == 1:
+        if len(key.encode()) == 1:  # one byte, as Go's len(key) counts
             keys.append(ord(key))
             continue
         lowered = key.lower()

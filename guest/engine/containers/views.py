@@ -1,6 +1,5 @@
 """Container JSON as Moby shapes it: inspect, the `docker ps` list entry and its filters."""
 
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -90,11 +89,10 @@ def inspect(service: "ContainerService", c: Container, size: bool = False) -> di
     doc.setdefault("HostnamePath", "")
     doc.setdefault("HostsPath", "")
     doc["LogPath"] = service.lifecycle.log_path(c)
-    store = service.store
+    paths = service.store.paths(c.id)
     doc["GraphDriver"] = {"Name": "overlay2", "Data": {
         "LowerDir": ":".join(reversed(_layer_dirs(service, c))),
-        "MergedDir": store.dir(c.id, "merged"), "UpperDir": store.dir(c.id, "upper"),
-        "WorkDir": store.dir(c.id, "work")}}
+        "MergedDir": paths.merged, "UpperDir": paths.upper, "WorkDir": paths.work}}
     doc["Mounts"] = record.get("Mounts") or []
     doc["ExecIDs"] = service_exec_ids(service, c)
     doc["NetworkSettings"] = _network_settings(c)
@@ -233,8 +231,7 @@ def _matches(c: Container, filters: Filters, exited_codes: set[int],
              ancestors: set[str] | None) -> bool:
     if "id" in filters and not any(c.id.startswith(v) for v in filters.get("id")):
         return False
-    if "name" in filters and not any(re.search(v, c.name) or re.search(v, c.name.lstrip("/"))
-                                     for v in filters.get("name")):
+    if not filters.match("name", c.name, c.name.lstrip("/")):
         return False
     if not filters.match_kv_list("label", c.config.get("Labels") or {}):
         return False

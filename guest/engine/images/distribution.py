@@ -18,6 +18,8 @@ from ketch.guest.registry.client import (
 )
 from ketch.guest.registry.endpoints import Endpoint, endpoints_for
 from ketch.guest.registry.manifest import Descriptor
+from ketch.guest.registry.timeouts import RegistryTimeouts
+from ketch.guest.store.images.unpack import NO_SPACE, is_disk_full
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService
@@ -63,6 +65,7 @@ class Distribution:
         self._downloads: dict[str, asyncio.Future[str]] = {}
         self._download_slots: asyncio.Semaphore | None = None
         self._upload_slots: asyncio.Semaphore | None = None
+        self.timeouts = RegistryTimeouts.from_env()
 
     @property
     def config(self) -> Any:
@@ -70,9 +73,8 @@ class Distribution:
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_read=120)
             self._session = aiohttp.ClientSession(
-                timeout=timeout, connector=aiohttp.TCPConnector(limit=32),
+                timeout=self.timeouts.client_timeout(), connector=aiohttp.TCPConnector(limit=32),
                 auto_decompress=False)
         return self._session
 
@@ -93,12 +95,14 @@ class Distribution:
     async def client(self, domain: str, auth: Mapping[str, Any] | None,
                      for_push: bool = False) -> RegistryClient:
         candidates = await endpoints_for(domain, self.config.insecure_registries,
-                                         [] if for_push else self.config.registry_mirrors)
+                                         [] if for_push else self.config.registry_mirrors,
+                                         self.config.host_loopback_ip)
         known = self._endpoints.get(domain)
         if known is not None and not for_push and not known.mirror:
             candidates = [known]
         client = RegistryClient(self.session(), domain, candidates,
-                                Credentials.from_auth_config(auth), self.tokens)
+                                Credentials.from_auth_config(auth), self.tokens,
+                                self.timeouts, self.config.host_loopback_ip)
         endpoint = await client.ping()
         if not endpoint.mirror:
             self._endpoints[domain] = endpoint
@@ -149,6 +153,10 @@ class Distribution:
                     if attempt == attempts:
                         raise EngineError(f"failed to download layer {desc.digest}: {e}") from e
                     await asyncio.sleep(RETRY_DELAY * attempt)
+                except OSError as e:
+                    if is_disk_full(e):
+                        raise EngineError(f"write {tmp}: {NO_SPACE}") from e
+                    raise
             raise AssertionError("unreachable")
         finally:
             if os.path.exists(tmp):

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ketch.guest.engine import hostinfo
-from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.engine.errors import EngineError, InvalidParameter
 from ketch.guest.engine.timestamps import format_rfc3339_nano
 from ketch.guest.registry import manifest as mf
+from ketch.guest.registry.client import TRANSPORT_ERRORS, describe
+from ketch.guest.registry.endpoints import via_host_loopback
 from ketch.guest.store.images import reference
+from ketch.guest.util import hostinfo
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService
@@ -87,12 +89,19 @@ def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:
     return config
 
 
-async def _url_chunks(url: str) -> AsyncIterator[bytes]:
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        if response.status != 200:
-            raise InvalidParameter(f"failed to fetch {url}: HTTP {response.status}")
-        async for chunk in response.content.iter_chunked(1 << 20):
-            yield chunk
+async def _url_chunks(url: str, host_loopback: str) -> AsyncIterator[bytes]:
+    """url's body; a loopback URL nothing here answers is the VM host's (host-loopback-ip)."""
+    try:
+        async with aiohttp.ClientSession() as session, \
+                session.get(await via_host_loopback(url, host_loopback)) as response:
+            if response.status != 200:
+                raise InvalidParameter(f"failed to fetch {url}: HTTP {response.status}")
+            async for chunk in response.content.iter_chunked(1 << 20):
+                yield chunk
+    except (aiohttp.InvalidURL, ValueError) as e:
+        raise InvalidParameter(f"invalid URL {url!r}: {e}") from None
+    except TRANSPORT_ERRORS as e:
+        raise EngineError(f'Get "{url}": {describe(e)}') from None
 
 
 async def import_image(service: "ImageService", source: str, body: AsyncIterator[bytes],
@@ -101,9 +110,9 @@ async def import_image(service: "ImageService", source: str, body: AsyncIterator
     if source != "-":
         if "://" not in source:
             source = f"http://{source}"
-        body = _url_chunks(source)
+        body = _url_chunks(source, service.engine.config.host_loopback_ip)
     wanted = mf.parse_platform(platform) if platform else None
-    ref = reference.parse_repository_tag(repo, tag).tag_or_latest() if repo else None
+    ref = reference.repo_tag_reference(repo, tag)
     staging = service.temp_dir("import-")
     try:
         path = os.path.join(staging, "layer")

@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from ketch.guest.engine.images.progress import progress, short
 from ketch.guest.store.images import reference
 from ketch.guest.store.images.layers import chain_ids
 from ketch.guest.store.images.unpack import detect_compression
+from ketch.guest.util.proc import PIPE, Process, spawn
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService
@@ -30,16 +32,14 @@ def _archive_flags(head: bytes) -> list[str]:
 
 async def extract_archive(chunks: AsyncIterator[bytes], dest: str) -> None:
     """Stream an (optionally compressed) tar into dest with GNU tar."""
-    proc: asyncio.subprocess.Process | None = None
+    proc: Process | None = None
     try:
         async for chunk in chunks:
             if not chunk:
                 continue
             if proc is None:
-                proc = await asyncio.create_subprocess_exec(
-                    "tar", "-x", "--no-same-owner", *_archive_flags(chunk), "-C", dest,
-                    "-f", "-", stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+                proc = await spawn(["tar", "-x", "--no-same-owner", *_archive_flags(chunk),
+                                    "-C", dest, "-f", "-"], stdin=PIPE, stderr=PIPE)
             assert proc.stdin is not None
             proc.stdin.write(chunk)
             await proc.stdin.drain()
@@ -55,24 +55,65 @@ async def extract_archive(chunks: AsyncIterator[bytes], dest: str) -> None:
         raise InvalidParameter(f"failed to read archive: {stderr.decode(errors='replace')}")
 
 
-def _inside(root: str, relative: str) -> str:
-    path = os.path.realpath(os.path.join(root, relative))
-    if not path.startswith(os.path.realpath(root) + os.sep):
+def _member(root: str, relative: object, what: str) -> str:
+    """The path of an archive member the loader reads. Links are followed only inside the
+    archive (the pre-25 layout links shared layers), and the file must be a regular one that
+    is not also linked elsewhere: a load reads what the archive holds, never a host file."""
+    if not isinstance(relative, str) or not relative:
+        raise InvalidParameter(f"invalid manifest.json: {what} must be a file name")
+    staging = os.path.realpath(root)
+    path = os.path.realpath(os.path.join(staging, relative))
+    if not path.startswith(staging + os.sep):
         raise InvalidParameter(f"invalid archive: {relative} is outside the archive")
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise InvalidParameter(f"invalid archive: {relative}: no such file") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InvalidParameter(f"invalid archive: {relative} is not a regular file")
+    if st.st_nlink > 1:
+        raise InvalidParameter(f"invalid archive: {relative} is a hard link")
     return path
 
 
+def _read(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
 def _read_manifest(root: str) -> list[dict[str, Any]]:
+    if not os.path.lexists(os.path.join(root, "manifest.json")):
+        raise InvalidParameter("invalid archive: does not contain a manifest.json")
     try:
-        with open(os.path.join(root, "manifest.json"), "rb") as f:
-            manifest = json.load(f)
-    except FileNotFoundError:
-        raise InvalidParameter("invalid archive: does not contain a manifest.json") from None
-    except json.JSONDecodeError as e:
+        manifest = json.loads(_read(_member(root, "manifest.json", "manifest.json")))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InvalidParameter(f"invalid manifest.json: {e}") from None
     if not isinstance(manifest, list):
         raise InvalidParameter("invalid manifest.json: expected a list")
+    for entry in manifest:
+        if not isinstance(entry, dict):
+            raise InvalidParameter("invalid manifest.json: each entry must be an object")
+        for key in ("Layers", "RepoTags"):
+            value = entry.get(key) or []
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidParameter(f"invalid manifest.json: {key} must be a list of "
+                                       f"strings")
+        _member(root, entry.get("Config"), "Config")
     return manifest
+
+
+def _diff_ids(raw: bytes) -> list[str]:
+    try:
+        config = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InvalidParameter(f"invalid image config: {e}") from None
+    rootfs = config.get("rootfs") if isinstance(config, dict) else None
+    diff_ids = (rootfs.get("diff_ids") if isinstance(rootfs, dict) else None) or []
+    if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
+        raise InvalidParameter("invalid image config: rootfs.diff_ids must be a list of "
+                               "strings")
+    return diff_ids
 
 
 async def load(service: "ImageService", chunks: AsyncIterator[bytes],
@@ -87,15 +128,25 @@ async def load(service: "ImageService", chunks: AsyncIterator[bytes],
         await asyncio.to_thread(shutil.rmtree, staging, True)
 
 
+def _repo_tags(entry: dict[str, Any]) -> list[reference.Reference]:
+    """An entry's RepoTags, each a valid name:tag (checked before anything is written)."""
+    tags = entry.get("RepoTags") or []
+    if not isinstance(tags, list):
+        raise InvalidParameter("invalid manifest.json: RepoTags must be a list of strings")
+    refs = []
+    for tag in tags:
+        ref = reference.parse(tag)
+        if not ref.tag or ref.digest:
+            raise InvalidParameter(f"invalid tag {json.dumps(tag)}")
+        refs.append(ref)
+    return refs
+
+
 async def _load_one(service: "ImageService", root: str, entry: dict[str, Any],
                     quiet: bool) -> AsyncIterator[dict[str, Any]]:
-    with open(_inside(root, entry["Config"]), "rb") as f:
-        raw = f.read()
-    try:
-        config = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise InvalidParameter(f"invalid image config: {e}") from None
-    diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
+    repo_tags = _repo_tags(entry)
+    raw = _read(_member(root, entry["Config"], "Config"))
+    diff_ids = _diff_ids(raw)
     layer_paths = list(entry.get("Layers") or [])
     if len(diff_ids) != len(layer_paths):
         raise InvalidParameter(f"invalid manifest, layers length mismatch: expected "
@@ -104,7 +155,7 @@ async def _load_one(service: "ImageService", root: str, entry: dict[str, Any],
     with service.pinned(chains):
         parent = None
         for diff_id, layer_path in zip(diff_ids, layer_paths, strict=True):
-            path = _inside(root, layer_path)
+            path = _member(root, layer_path, "Layers")
             size = os.path.getsize(path)
             layer = await service.register_layer_file(parent, diff_id, path)
             parent = layer.chain_id
@@ -113,16 +164,14 @@ async def _load_one(service: "ImageService", root: str, entry: dict[str, Any],
         messages: list[dict[str, Any]] = []
         async with service.lock:  # no yield while holding it: a slow client must not stall
             image_id = service.register_image(raw, {})
-            tags = list(entry.get("RepoTags") or [])
-            for tag in tags:
-                ref = reference.parse(tag).tag_or_latest()
+            for ref in repo_tags:
                 previous = service.set_reference(ref, image_id)
                 if previous:
                     messages.append({"stream": f"The image {ref.familiar} already exists, "
                                                f"renaming the old one with ID {previous} to "
                                                f"empty string\n"})
                 messages.append({"stream": f"Loaded image: {ref.familiar}\n"})
-            if not tags:
+            if not repo_tags:
                 messages.append({"stream": f"Loaded image ID: {image_id}\n"})
     for message in messages:
         yield message

@@ -2,6 +2,7 @@
 concurrently, unpack each as it arrives, and only then make the image visible."""
 
 import asyncio
+import base64
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -10,12 +11,15 @@ from typing import TYPE_CHECKING, Any
 from ketch.guest.engine.errors import EngineError, InvalidParameter, NotFound
 from ketch.guest.engine.images.distribution import DigestError
 from ketch.guest.engine.images.progress import ProgressSink, short, status
+from ketch.guest.engine.models.auth import AuthConfig
+from ketch.guest.engine.models.base import to_plain
+from ketch.guest.engine.models.decoding import decode
 from ketch.guest.registry import manifest as mf
 from ketch.guest.registry.client import RegistryClient, RegistryError, error_from_body
 from ketch.guest.store.images import reference
 from ketch.guest.store.images.layers import chain_ids
 from ketch.guest.store.images.reference import Reference
-from ketch.guest.store.images.unpack import file_chunks
+from ketch.guest.store.images.unpack import NO_SPACE, file_chunks, is_disk_full
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService
@@ -56,14 +60,14 @@ async def fetch_manifest(client: RegistryClient, ref: Reference, tag_or_digest: 
 
 
 def decode_auth(header: str | None) -> dict[str, Any] | None:
-    """X-Registry-Auth: base64url JSON AuthConfig (padding optional)."""
-    import base64
-
+    """X-Registry-Auth: base64url JSON AuthConfig (padding optional); one that does not decode
+    is ignored, as Moby does."""
     if not header:
         return None
     try:
-        return dict(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))))
-    except (ValueError, TypeError):
+        raw = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
+        return to_plain(decode(raw, AuthConfig))
+    except (ValueError, InvalidParameter):
         return None
 
 
@@ -106,25 +110,33 @@ async def pull(service: "ImageService", ref_text: str, auth: dict[str, Any] | No
     chains = chain_ids(diff_ids)
     downloaded = False
     pins = [*chains, *(layer.digest for layer in manifest.layers), *(d for d, _ in manifests)]
-    with service.pinned(pins):
-        if service.store.images.get_config(manifest.config.digest) is None:
-            async for message in _fetch_layers(service, client, ref, scope, manifest,
-                                               diff_ids, chains):
-                downloaded = True
-                yield message
-        async with service.lock:
-            for _manifest_digest, manifest_body in manifests:
-                service.store.blobs.put(manifest_body)
-            image_id = service.register_image(config_raw, {})
-            meta = service.store.images.metadata(image_id)
-            meta["manifests"] = sorted({*meta.get("manifests", []),
-                                        *(d for d, _ in manifests)})
-            service.store.images.set_metadata(image_id, meta)
-            tag_moved = False
-            if ref.tag:
-                tag_moved = service.store.references.get(ref) != image_id
-                service.set_reference(ref, image_id)
-            service.store.references.set(ref.with_digest(pulled_digest), image_id)
+    try:
+        with service.pinned(pins):
+            if service.store.images.get_config(manifest.config.digest) is None:
+                async for message in _fetch_layers(service, client, ref, scope, manifest,
+                                                   diff_ids, chains):
+                    downloaded = True
+                    yield message
+            async with service.lock:
+                for _manifest_digest, manifest_body in manifests:
+                    service.store.blobs.put(manifest_body)
+                image_id = service.register_image(config_raw, {})
+                meta = service.store.images.metadata(image_id)
+                meta["manifests"] = sorted({*meta.get("manifests", []),
+                                            *(d for d, _ in manifests)})
+                service.store.images.set_metadata(image_id, meta)
+                tag_moved = False
+                if ref.tag:
+                    tag_moved = service.store.references.get(ref) != image_id
+                    service.set_reference(ref, image_id)
+                service.store.references.set(ref.with_digest(pulled_digest), image_id)
+    except BaseException as e:
+        # What this pull wrote that no image uses goes now, not at the next start: a full
+        # disk must not stay full.
+        await asyncio.to_thread(service.collect_garbage)
+        if is_disk_full(e):
+            raise EngineError(f"write {e.filename or service.store.root}: {NO_SPACE}") from e
+        raise
     yield {"status": f"Digest: {pulled_digest}"}
     verb = "Downloaded newer image" if downloaded or tag_moved else "Image is up to date"
     yield {"status": f"Status: {verb} for {ref.familiar}"}

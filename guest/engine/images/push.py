@@ -15,6 +15,7 @@ from ketch.guest.registry.client import RegistryClient, error_from_body
 from ketch.guest.store.images import reference
 from ketch.guest.store.images.layers import Layer
 from ketch.guest.store.images.reference import Reference
+from ketch.guest.util.proc import PIPE, spawn
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService
@@ -35,9 +36,7 @@ async def compressed_blob(service: "ImageService", layer: Layer) -> tuple[str, s
     tmp = blobs.temp_path("compress-")
     try:
         with open(found[0], "rb") as source, open(tmp, "wb") as out:
-            proc = await asyncio.create_subprocess_exec("pigz", "-n", "-c", stdin=source,
-                                                        stdout=out,
-                                                        stderr=asyncio.subprocess.PIPE)
+            proc = await spawn(["pigz", "-n", "-c"], stdin=source, stdout=out, stderr=PIPE)
             _, stderr = await proc.communicate()
         if proc.returncode != 0:
             raise EngineError(f"compressing layer failed: {stderr.decode(errors='replace')}")
@@ -109,7 +108,10 @@ async def upload_blob(client: RegistryClient, repo: str, digest: str, path: str 
 
 
 def refs_to_push(service: "ImageService", name: str, tag: str) -> list[Reference]:
-    ref = reference.parse_repository_tag(name, tag)
+    ref = reference.parse(name)
+    if tag:  # push by digest is not supported: the tag must be a tag
+        reference.validate_tag(tag)
+        ref = ref.with_tag(tag)
     if ref.tag or ref.digest:
         if service.store.references.get(ref) is None:
             raise NotFound(f"tag does not exist: {ref.familiar}")

@@ -31,6 +31,8 @@ def login_domain(server: str) -> str:
 async def login(service: "ImageService", auth: dict[str, Any]) -> dict[str, str]:
     """POST /auth: the registry must accept the credentials."""
     domain = login_domain(str(auth.get("serveraddress") or ""))
+    if not reference.is_domain(domain):
+        raise InvalidParameter(f"invalid registry address: {domain!r}")
     client = await service.distribution().client(domain, auth, for_push=True)
     await client.check_login()
     return {"Status": "Login Succeeded", "IdentityToken": ""}
@@ -74,8 +76,11 @@ async def search(service: "ImageService", term: str, limit: int | None,
         domain, query = index, rest
     else:
         domain, query = DOCKER_HUB, term
+    if not reference.is_domain(domain):
+        raise InvalidParameter(f"invalid index name ({domain}): not a registry host[:port]")
     config = service.engine.config
-    candidates = await endpoints_for(domain, config.insecure_registries, [])
+    candidates = await endpoints_for(domain, config.insecure_registries, [],
+                                     config.host_loopback_ip)
     if domain == DOCKER_HUB:
         candidates = [candidates[-1].__class__("https://index.docker.io")]
     session = service.distribution().session()

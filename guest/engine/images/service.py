@@ -6,7 +6,7 @@ import json
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.errors import InvalidParameter, NotFound
@@ -38,7 +38,7 @@ def no_such_image(text: str) -> NotFound:
 class ImageService(Service):
     def __init__(self, engine: "Engine") -> None:
         super().__init__(engine)
-        self.store = ImageStore(engine.layout.data("images"))
+        self.store = ImageStore(engine.layout.images_dir)
         # Chains (and blob digests) a pull/load/commit has written but whose image is not
         # written yet: GC keeps them.
         self._pinned: Counter[str] = Counter()
@@ -66,6 +66,9 @@ class ImageService(Service):
 
     def count(self) -> int:
         return sum(1 for _ in self.store.images.ids())
+
+    def exists(self, image_id: str) -> bool:
+        return self.store.images.has(image_id)
 
     def ids(self) -> list[str]:
         return list(self.store.images.ids())
@@ -173,13 +176,10 @@ class ImageService(Service):
 
     def tag(self, source: str, repo: str, tag: str) -> None:
         """POST /images/{name}/tag."""
-        image_id = self.resolve_id(source)
-        if not repo:
+        ref = reference.repo_tag_reference(repo, tag)
+        if ref is None:
             raise InvalidParameter("repository name must have at least one component")
-        ref = reference.parse_repository_tag(repo, tag)
-        if ref.digest:
-            raise InvalidParameter("refusing to create a tag with a digest reference")
-        ref = ref.tag_or_latest()
+        image_id = self.resolve_id(source)
         if ref.familiar_name == "scratch" or ref.name.endswith("/library/scratch"):
             raise InvalidParameter("'scratch' is a reserved name")
         self.set_reference(ref, image_id)
@@ -187,7 +187,8 @@ class ImageService(Service):
 
     async def commit(self, parent: Image | None, upper_dir: str | None,
                      config: dict[str, Any], history_entry: dict[str, Any],
-                     tag: str | None) -> Image:
+                     tag: str | None,
+                     earlier_history: Sequence[dict[str, Any]] = ()) -> Image:
         """A new image: parent's layers plus the diff in an overlay upperdir (None: no layer).
 
         config is the container config (Cmd, Env, ...) plus optional top-level fields
@@ -195,7 +196,7 @@ class ImageService(Service):
         from ketch.guest.engine.images import commit as commit_module
 
         return await commit_module.commit_image(self, parent, upper_dir, config,
-                                                history_entry, tag)
+                                                history_entry, tag, earlier_history)
 
     # -- deleting ----------------------------------------------------------------------------
 

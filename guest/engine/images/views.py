@@ -1,12 +1,11 @@
 """The JSON shapes of GET /images/json, /images/{name}/json and /images/{name}/history."""
 
 import dataclasses
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from ketch.guest.engine.errors import InvalidParameter
-from ketch.guest.engine.filters import Filters
+from ketch.guest.engine.filters import Filters, path_match
 from ketch.guest.engine.images.image import Image
 from ketch.guest.engine.timestamps import format_rfc3339_nano, parse_timestamp_ns
 from ketch.guest.store.images import reference
@@ -174,33 +173,10 @@ def _bound(filters: Filters, key: str, by_ref: dict[str, Image]) -> int | None:
     return image.created_ns
 
 
-def _path_match(pattern: str, name: str) -> bool:
-    """Go's path.Match: `*` and `?` never cross a `/`."""
-    regex = ""
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "*":
-            regex += "[^/]*"
-        elif char == "?":
-            regex += "[^/]"
-        elif char == "[":
-            end = pattern.find("]", index + 1)
-            if end < 0:
-                return False
-            body = pattern[index + 1:end]
-            regex += "[" + ("^" + body[1:] if body.startswith("^") else body) + "]"
-            index = end
-        else:
-            regex += re.escape(char)
-        index += 1
-    return re.fullmatch(regex, name) is not None
-
-
 def _reference_matches(pattern: str, ref_text: str) -> bool:
     """reference.FamiliarMatch: the pattern against name:tag, and against the bare name."""
     try:
         ref = reference.parse(ref_text)
     except InvalidParameter:
         return False
-    return _path_match(pattern, ref.familiar) or _path_match(pattern, ref.familiar_name)
+    return path_match(pattern, ref.familiar) or path_match(pattern, ref.familiar_name)

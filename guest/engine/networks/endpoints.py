@@ -118,7 +118,7 @@ class ContainerNetworking(ContainerSettings):
             else:
                 if mode != "host":
                     primary = self.get(mode)
-                    record["NetnsPath"] = self.engine.layout.run("netns", cid[:12])
+                    record["NetnsPath"] = self.engine.layout.netns_path(cid)
                     await asyncio.to_thread(netlink.create_netns, record["NetnsPath"])
                 else:
                     primary = self.get("host")

@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 
 from ketch.guest.util.proc import run_async
 
+TABLES = ("raw", "filter", "nat")
 FILTER_CHAINS = ("DOCKER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2",
                  "DOCKER-USER")
 NAT_CHAINS = ("DOCKER",)
+OWN_CHAINS = {"filter": FILTER_CHAINS, "nat": NAT_CHAINS}
+LOOPBACK = "127.0.0.0/8"
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,13 @@ class BridgeRules:
 
     def build(self) -> list[Rule]:
         br, net = self.bridge, self.subnet
-        rules = [Rule("filter", "DOCKER-ISOLATION-STAGE-2", f"-o {br} -j DROP")]
+        rules = [
+            # Nothing from a container may be addressed to or claim to come from host
+            # loopback: route_localnet (for loopback-published ports) would let it through.
+            Rule("raw", "PREROUTING", f"-d {LOOPBACK} -i {br} -j DROP"),
+            Rule("raw", "PREROUTING", f"-s {LOOPBACK} -i {br} -j DROP"),
+            Rule("filter", "DOCKER-ISOLATION-STAGE-2", f"-o {br} -j DROP"),
+        ]
         if self.internal:
             rules += [
                 Rule("filter", "DOCKER-ISOLATION-STAGE-1", f"! -s {net} -o {br} -j DROP"),
@@ -117,7 +126,7 @@ class Iptables:
         async with self._lock:
             current = await self._current()
             lines: list[str] = []
-            for table in ("filter", "nat"):
+            for table in TABLES:
                 present, chains = current.get(table, (set(), []))
                 block = self._table_lines(table, present, chains,
                                           [r for r in add if r.table == table],
@@ -145,8 +154,8 @@ class Iptables:
             if not rule.first and line not in present:
                 lines.append(line)
                 present.add(line)
-        own = FILTER_CHAINS if table == "filter" else NAT_CHAINS
-        missing = [f":{chain} - [0:0]" for chain in own if chain not in chains]
+        missing = [f":{chain} - [0:0]" for chain in OWN_CHAINS.get(table, ())
+                   if chain not in chains]
         return missing + lines if lines else []
 
     async def ensure_base(self, forward_drop: bool) -> None:

@@ -12,6 +12,7 @@ OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
 OPT_ICC = "com.docker.network.bridge.enable_icc"
 OPT_MASQ = "com.docker.network.bridge.enable_ip_masquerade"
 OPT_MTU = "com.docker.network.driver.mtu"
+GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")  # strconv.ParseBool's false spellings
 
 
 @dataclass
@@ -76,11 +77,11 @@ class Network:
 
     @property
     def icc(self) -> bool:
-        return self.options.get(OPT_ICC, "true") != "false"
+        return self.options.get(OPT_ICC, "true") not in GO_FALSE
 
     @property
     def masquerade(self) -> bool:
-        return self.options.get(OPT_MASQ, "true") != "false"
+        return self.options.get(OPT_MASQ, "true") not in GO_FALSE
 
     @property
     def mtu(self) -> int:

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from pyroute2 import IPRoute, NetlinkError
 
 from ketch.guest.engine.errors import EngineError
+from ketch.guest.runtime import mounts
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 # pyroute2 logs every netlink message at debug level, which would drown `dockerd --debug`.
 logging.getLogger("pyroute2").setLevel(logging.WARNING)
-MNT_DETACH = 2
-MS_BIND = 4096
 CLONE_NEWNET = 0x40000000
 LOOPBACK_INDEX = 1  # the kernel registers lo first in every namespace
 
@@ -54,8 +53,13 @@ def link_index(ipr: IPRoute, name: str) -> int | None:
     return found[0] if found else None
 
 
-def ensure_bridge(name: str, address: str, prefixlen: int, mtu: int = 0) -> None:
-    """Create the bridge with its gateway address (idempotent) and bring it up."""
+def ensure_bridge(name: str, address: str, prefixlen: int, mtu: int = 0,
+                  route_localnet: bool = False) -> None:
+    """Create the bridge with its gateway address (idempotent) and bring it up.
+
+    route_localnet lets loopback-published ports be DNATed out through the bridge; it also
+    makes the bridge accept 127/8 from containers, which the raw-table rules drop
+    (iptables.BridgeRules), so it is only on where those rules are."""
     with IPRoute() as ipr:
         index = link_index(ipr, name)
         if index is None:
@@ -74,7 +78,7 @@ def ensure_bridge(name: str, address: str, prefixlen: int, mtu: int = 0) -> None
         if (address, prefixlen) not in have:
             ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
         ipr.link("set", index=index, state="up")
-    set_sysctl(f"net.ipv4.conf.{name}.route_localnet", "1")
+    set_sysctl(f"net.ipv4.conf.{name}.route_localnet", "1" if route_localnet else "0")
 
 
 def delete_link(name: str) -> None:
@@ -88,6 +92,18 @@ def delete_link(name: str) -> None:
 def link_exists(name: str) -> bool:
     with IPRoute() as ipr:
         return link_index(ipr, name) is not None
+
+
+def link_kind(name: str) -> str | None:
+    """The kind of the link named name ("bridge", "veth", "" for lo or a physical device),
+    None when there is none."""
+    with IPRoute() as ipr:
+        index = link_index(ipr, name)
+        if index is None:
+            return None
+        (link,) = ipr.get_links(index)
+        info = link.get_attr("IFLA_LINKINFO")
+        return str(info.get_attr("IFLA_INFO_KIND") or "") if info is not None else ""
 
 
 def _check(result: int, what: str) -> None:
@@ -128,8 +144,11 @@ def create_netns(path: str) -> None:
     try:
         _check(_LIBC.unshare(CLONE_NEWNET), "unshare")
         try:
-            _check(_LIBC.mount(b"/proc/thread-self/ns/net", path.encode(), None, MS_BIND,
-                               None), f"bind mount {path}")
+            try:
+                mounts.mount("/proc/thread-self/ns/net", path, flags=mounts.MS_BIND,
+                             describe=f"bind mount {path}")
+            except mounts.MountError as e:
+                raise OSError(e.errno, e.message) from None
         finally:
             _check(_LIBC.setns(own, CLONE_NEWNET), "setns back")
     finally:
@@ -141,7 +160,7 @@ def delete_netns(path: str) -> None:
     peers are in it, once nothing else holds it (asynchronously, off our path: deleting a veth
     ourselves waits ~25 ms for the kernel)."""
     try:
-        _LIBC.umount2(path.encode(), MNT_DETACH)
+        mounts.unmount(path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)

@@ -13,6 +13,8 @@ HOSTS_HEADER = (
     "ff02::2\tip6-allrouters\n"
 )
 FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
+# The names Docker Desktop gives the host in every container (daemon option host-loopback-ip).
+HOST_NAMES = ("host.docker.internal", "gateway.docker.internal")
 HOST_RESOLV_CONF = "/etc/resolv.conf"
 
 
@@ -32,6 +34,15 @@ def hosts_content(hostname: str, domainname: str, addresses: Iterable[str],
     for address in addresses:
         lines.append(f"{address}\t{full}\n")
     return "".join(lines)
+
+
+def extra_host_entries(extra_hosts: Iterable[str], host_gateway: str,
+                       host_loopback: str = "") -> list[str]:
+    """--add-host entries with host-gateway replaced (by host-gateway-ip, else the default
+    bridge's gateway, as Moby does), then HOST_NAMES for host_loopback when the daemon has one
+    (the user's own entries come first, so they win)."""
+    entries = [e.replace("host-gateway", host_gateway) for e in extra_hosts]
+    return entries + [f"{name}:{host_loopback}" for name in HOST_NAMES if host_loopback]
 
 
 def read_host_resolv_conf(path: str | None = None) -> tuple[list[str], list[str], list[str]]:

@@ -23,6 +23,11 @@ from ketch.guest.engine.networks.ipam import DEFAULT_POOLS, Pool, parse_network,
 from ketch.guest.engine.networks.iptables import BridgeRules, Iptables
 from ketch.guest.engine.networks.model import BUILTIN_NAMES, OPT_BRIDGE_NAME, Network
 from ketch.guest.engine.networks.ports import PortReservations
+from ketch.guest.engine.networks.validation import (
+    check_bridge_link,
+    validate_bridge_options,
+    validate_ipam,
+)
 from ketch.guest.engine.service import Service
 from ketch.guest.engine.timestamps import format_rfc3339_nano, parse_timestamp_ns
 from ketch.guest.store.networks import NetworkStore
@@ -41,14 +46,6 @@ DEFAULT_BRIDGE_OPTIONS = {
     "com.docker.network.driver.mtu": "1500",
 }
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-
-
-def _regex_match(pattern: str, source: str) -> bool:
-    """Moby's filters.Match for name/id: a regular expression search."""
-    try:
-        return re.search(pattern, source) is not None
-    except re.error:
-        return pattern in source
 
 
 class NetworkService(Service, ContainerNetworking):
@@ -86,7 +83,7 @@ class NetworkService(Service, ContainerNetworking):
                 try:
                     await asyncio.to_thread(netlink.ensure_bridge, network.bridge,
                                             network.gateway, network.pool.subnet.prefixlen,
-                                            network.mtu)
+                                            network.mtu, self.iptables.enabled)
                 except Exception as e:
                     log.error(f"failed to restore network {network.name}: {e}")
                     continue
@@ -164,7 +161,8 @@ class NetworkService(Service, ContainerNetworking):
         """Bridge link, gateway address, iptables and (user networks) DNS: all idempotent."""
         assert network.pool is not None
         await asyncio.to_thread(netlink.ensure_bridge, network.bridge, network.gateway,
-                                network.pool.subnet.prefixlen, network.mtu)
+                                network.pool.subnet.prefixlen, network.mtu,
+                                self.iptables.enabled)
         await self.iptables.apply(add=self._bridge_rules(network))
         if network.user_defined:
             await self.dns.listen(network.gateway)
@@ -220,10 +218,8 @@ class NetworkService(Service, ContainerNetworking):
                     and filters.exact_match("scope", "local")
                     and filters.exact_match("type", kind)
                     and filters.match_kv_list("label", network.labels)
-                    and ("name" not in filters
-                         or any(_regex_match(v, network.name) for v in filters.get("name")))
-                    and ("id" not in filters
-                         or any(_regex_match(v, network.id) for v in filters.get("id")))):
+                    and filters.match("name", network.name)
+                    and filters.match("id", network.id)):
                 continue
             if dangling is not None:
                 unused = not network.is_builtin and not network.endpoints
@@ -255,6 +251,7 @@ class NetworkService(Service, ContainerNetworking):
             if any(n.name == name for n in self.networks.values()):
                 raise Conflict(f"network with name {name} already exists")
             network = self._new_bridge_network(name, body)
+            await asyncio.to_thread(check_bridge_link, network.bridge)
             try:
                 await self._program_bridge(network)
             except BaseException:
@@ -271,6 +268,7 @@ class NetworkService(Service, ContainerNetworking):
             raise NotFound(f'could not find plugin {ipam["Driver"]} in v1 plugin registry: '
                            f'plugin not found')
         configs = [dict(c) for c in ipam.get("Config") or [] if c]
+        validate_ipam(configs)
         configs = [c for c in configs
                    if ":" not in str(c.get("Subnet", ""))]  # IPv6 pools are not served
         if len(configs) > 1:
@@ -287,9 +285,6 @@ class NetworkService(Service, ContainerNetworking):
             if any(subnet.overlaps(other) for other in in_use):
                 raise Forbidden("invalid pool request: Pool overlaps with other one on this "
                                 "address space")
-        elif configs:
-            raise InvalidParameter("no subnet given for the IPAM configuration "
-                                   "(a gateway or range needs one)")
         else:
             subnet = pick_subnet(self.config.default_address_pools or DEFAULT_POOLS, in_use)
             config = {"Subnet": str(subnet)}
@@ -297,9 +292,8 @@ class NetworkService(Service, ContainerNetworking):
         config["Gateway"] = str(pool.gateway)
         network_id = secrets.token_hex(32)
         options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
+        validate_bridge_options(options)
         bridge = options.get(OPT_BRIDGE_NAME) or f"br-{network_id[:12]}"
-        if len(bridge) > 15:
-            raise InvalidParameter(f"bridge name {bridge} is too long (max 15 characters)")
         if any(n.bridge == bridge for n in self.networks.values()):
             raise Conflict(f"bridge name {bridge} is already used by another network")
         network = Network(

@@ -86,12 +86,12 @@ class ContainerSettings:
             hostname = str(field_of(cfg, "Hostname", "") or cid[:12])
         domain = str(field_of(cfg, "Domainname", "") or "")
         addresses = [ep.ipv4 for _, ep in joined if ep.ipv4]
-        # host-gateway is the default bridge's address (Moby's host-gateway-ip default).
         default_bridge = next((n for n in self.networks.values() if n.default_bridge), None)
-        host_gateway = default_bridge.gateway if default_bridge else next(
-            (n.gateway for n, _ in joined if n.gateway), "")
-        extra = [e.replace("host-gateway", host_gateway)
-                 for e in field_of(hc, "ExtraHosts", []) or []]
+        host_gateway = self.config.host_gateway_ip or (default_bridge.gateway if default_bridge
+                                                       else next((n.gateway for n, _ in joined
+                                                                  if n.gateway), ""))
+        extra = sandbox_files.extra_host_entries(field_of(hc, "ExtraHosts", []) or [],
+                                                 host_gateway, self.config.host_loopback_ip)
         if record["Mode"] == "host":
             try:
                 with open("/etc/hosts", encoding="utf-8") as f:

@@ -15,8 +15,8 @@ from ketch.guest.engine.networks.containers import attr, config, container_id, f
 from ketch.guest.engine.service import Service
 from ketch.guest.engine.volumes import copyup
 from ketch.guest.engine.volumes.specs import VolumeMount, parse_mount
+from ketch.guest.runtime import mounts
 from ketch.guest.store.volumes import VolumeStillMounted, VolumeStore, is_mountpoint
-from ketch.guest.util.proc import run_async
 
 if TYPE_CHECKING:
     from ketch.guest.engine.engine import Engine
@@ -42,6 +42,7 @@ class VolumeService(Service):
         self.lock = asyncio.Lock()
 
     async def start(self) -> None:
+        await asyncio.to_thread(self.store.sweep)
         for record in self.store.load_all():
             record.setdefault("Containers", {})
             self.volumes[record["Name"]] = record
@@ -298,22 +299,17 @@ class VolumeService(Service):
         options = opts.get("o", "")
         if opts.get("size"):
             options = ",".join(filter(None, [options, f"size={opts['size']}"]))
-        argv = ["mount"]
-        if opts.get("type"):
-            argv += ["-t", opts["type"]]
-        if options:
-            argv += ["-o", options]
-        argv += [opts.get("device") or opts.get("type") or "none", path]
+        source = opts.get("device") or opts.get("type") or "none"
         try:
-            await run_async(argv, timeout=60)
-        except EngineError as e:
+            await asyncio.to_thread(mounts.mount_options, source, path, opts.get("type", ""),
+                                    options)
+        except mounts.MountError as e:
             raise EngineError(f"error while mounting volume '{path}': failed to mount local "
-                              f"volume: mount {opts.get('device', '')}:{path}, flags: "
-                              f"{options}: {e.message}") from None
+                              f"volume: {e.message}") from None
 
     async def _unmount_device(self, record: dict[str, Any]) -> None:
         path = self.store.data_path(record["Name"])
         for _ in range(8):  # stacked mounts (e.g. after a crash) come off one at a time
             if not is_mountpoint(path):
                 return
-            await run_async(["umount", "-l", path], check=False, timeout=60)
+            await asyncio.to_thread(mounts.unmount, path)

@@ -8,13 +8,17 @@ references.json maps normalized references to image IDs, written atomically as a
 
 import contextlib
 import hashlib
+import logging
 import os
 import shutil
 from collections.abc import Iterator
 from typing import Any
 
 from ketch.guest.store.atomic import read_json, write_bytes_atomic, write_json_atomic
-from ketch.guest.store.images.reference import Reference, parse
+from ketch.guest.store.images.reference import Reference, is_full_id, parse
+from ketch.guest.util.errors import InvalidParameter
+
+log = logging.getLogger("ketch.store.images")
 
 
 class ImageDB:
@@ -34,6 +38,9 @@ class ImageDB:
         if not os.path.exists(os.path.join(folder, "config.json")):
             write_bytes_atomic(os.path.join(folder, "config.json"), config, 0o600)
         return image_id
+
+    def has(self, image_id: str) -> bool:
+        return os.path.exists(os.path.join(self.folder(image_id), "config.json"))
 
     def get_config(self, image_id: str) -> bytes | None:
         try:
@@ -67,24 +74,37 @@ class ImageDB:
 
 
 class ReferenceStore:
-    """Normalized reference string -> image ID, persisted in one JSON file."""
+    """Normalized reference string -> image ID, persisted in one JSON file.
+
+    An entry that does not parse (written by an older version, or edited by hand) is logged
+    and left out, as Moby's reference store does: it must never break listing the others."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        doc = read_json(path, {}) or {}
-        self._refs: dict[str, str] = dict(doc.get("references", {}))
+        self._refs: dict[str, tuple[Reference, str]] = {}
+        for key, image_id in _stored_entries(path):
+            try:
+                ref = parse(key)
+            except InvalidParameter as e:
+                log.warning(f"ignoring invalid reference {key!r} in {path}: {e.message}")
+                continue
+            if not isinstance(image_id, str) or not is_full_id(image_id):
+                log.warning(f"ignoring reference {key!r} in {path}: invalid image ID")
+                continue
+            self._refs[str(ref)] = (ref, image_id)
 
     def _save(self) -> None:
-        write_json_atomic(self.path, {"references": self._refs})
+        write_json_atomic(self.path, {"references": {k: v for k, (_, v) in self._refs.items()}})
 
     def get(self, ref: Reference) -> str | None:
-        return self._refs.get(str(ref))
+        entry = self._refs.get(str(ref))
+        return entry[1] if entry else None
 
     def set(self, ref: Reference, image_id: str) -> str | None:
         """Point ref at image_id; returns the image it pointed to before, if different."""
         key = str(ref)
-        previous = self._refs.get(key)
-        self._refs[key] = image_id
+        previous = self.get(ref)
+        self._refs[key] = (ref, image_id)
         self._save()
         return previous if previous != image_id else None
 
@@ -95,10 +115,10 @@ class ReferenceStore:
         return True
 
     def references(self, image_id: str) -> list[Reference]:
-        return sorted((parse(k) for k, v in self._refs.items() if v == image_id), key=str)
+        return sorted((ref for ref, v in self._refs.values() if v == image_id), key=str)
 
     def items(self) -> list[tuple[Reference, str]]:
-        return [(parse(k), v) for k, v in self._refs.items()]
+        return list(self._refs.values())
 
     def drop_image(self, image_id: str) -> list[Reference]:
         removed = self.references(image_id)
@@ -107,3 +127,18 @@ class ReferenceStore:
                 self._refs.pop(str(ref), None)
             self._save()
         return removed
+
+
+def _stored_entries(path: str) -> list[tuple[str, Any]]:
+    """references.json's entries; an unreadable file is logged and counts as empty."""
+    try:
+        doc = read_json(path, {}) or {}
+    except (ValueError, OSError) as e:
+        log.error(f"ignoring unreadable reference store {path}: {e}")
+        return []
+    refs = doc.get("references") if isinstance(doc, dict) else None
+    if not isinstance(refs, dict):
+        if doc:
+            log.error(f"ignoring reference store {path}: not a references document")
+        return []
+    return list(refs.items())

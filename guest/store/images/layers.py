@@ -57,6 +57,22 @@ class Layer:
                    dict(doc.get("blobs") or {}))
 
 
+async def _stoppable_unpack(chunks: Iterator[bytes], dest: str,
+                            on_progress: Callable[[int], None] | None) -> unpack.UnpackResult:
+    """unpack() in a thread; when cancelled, the thread is stopped and waited for, so the
+    caller's cleanup never races a tar still writing (and filling the disk)."""
+    stop = threading.Event()
+    work = asyncio.ensure_future(asyncio.to_thread(unpack.unpack, chunks, dest, on_progress,
+                                                   stop))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        stop.set()
+        with contextlib.suppress(BaseException):
+            await work
+        raise
+
+
 class LayerStore:
     def __init__(self, root: str, tmp_root: str) -> None:
         self.root = os.path.join(root, "sha256")
@@ -141,7 +157,7 @@ class LayerStore:
         try:
             diff = os.path.join(staging, "diff")
             os.mkdir(diff, 0o755)
-            result = await asyncio.to_thread(unpack.unpack, open_chunks(), diff, on_progress)
+            result = await _stoppable_unpack(open_chunks(), diff, on_progress)
             if expected_diff_id and result.diff_id != expected_diff_id:
                 raise unpack.LayerError(
                     f"layer diff ID mismatch: expected {expected_diff_id}, got {result.diff_id}")

@@ -4,13 +4,14 @@ to docker.io/library/busybox:latest and back to the familiar form users see."""
 import re
 from dataclasses import dataclass
 
-from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.util.errors import InvalidParameter
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAIN = "index.docker.io"
 OFFICIAL_PREFIX = "library/"
 DEFAULT_TAG = "latest"
 
+# distribution/reference's grammar. re.ASCII: Go's \w is [0-9A-Za-z_], Python's is Unicode.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = (rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
@@ -18,9 +19,13 @@ _DOMAIN = (rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\]
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 _REFERENCE = re.compile(
-    rf"^((?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*)(?::({_TAG}))?(?:@({_DIGEST}))?$")
-_ANCHORED_ID = re.compile(r"^[a-f0-9]{64}$")
-_SHORT_ID = re.compile(r"^(?:sha256:)?[a-f0-9]{1,64}$")
+    rf"((?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*)(?::({_TAG}))?(?:@({_DIGEST}))?", re.ASCII)
+_TAG_RE = re.compile(_TAG, re.ASCII)
+_DOMAIN_RE = re.compile(_DOMAIN, re.ASCII)
+_ANCHORED_ID = re.compile(r"[a-f0-9]{64}")
+_SHORT_ID = re.compile(r"(?:sha256:)?[a-f0-9]{1,64}")
+# go-digest's algorithms and their hex lengths (digest.Parse).
+_DIGEST_HEX_LENGTH = {"sha256": 64, "sha384": 96, "sha512": 128}
 NAME_TOTAL_LENGTH_MAX = 255
 
 
@@ -94,49 +99,90 @@ def _split_domain(name: str) -> tuple[str, str]:
 
 def parse(text: str) -> Reference:
     """Parse and normalize like ParseNormalizedNamed; raises InvalidParameter on bad input."""
-    if _ANCHORED_ID.match(text):
+    if not isinstance(text, str):
+        raise InvalidParameter("invalid reference format")
+    if _ANCHORED_ID.fullmatch(text):
         raise InvalidParameter(f"invalid repository name ({text}), cannot specify 64-byte "
                                f"hexadecimal strings")
-    match = _REFERENCE.match(text)
+    domain, remainder = _split_domain(text)
+    remote = remainder.partition(":")[0]
+    if remote.lower() != remote:
+        raise InvalidParameter(f"invalid reference format: repository name ({remote}) must "
+                               f"be lowercase")
+    match = _REFERENCE.fullmatch(f"{domain}/{remainder}")
     if not match:
-        remote = text.split("@")[0].rpartition(":")[0] or text
-        if text and remote.lower() != remote and _REFERENCE.match(text.lower()):
-            domain, path = _split_domain(remote)
-            raise InvalidParameter(f"invalid reference format: repository name ({path}) "
-                                   f"must be lowercase")
         raise InvalidParameter("invalid reference format")
     name, tag, digest = match.group(1), match.group(2) or "", match.group(3) or ""
     if len(name) > NAME_TOTAL_LENGTH_MAX:
-        raise InvalidParameter("invalid reference format: repository name must not be more "
-                               f"than {NAME_TOTAL_LENGTH_MAX} characters")
-    domain, path = _split_domain(name)
-    if path.lower() != path:
-        raise InvalidParameter(f"invalid reference format: repository name ({path}) must be "
-                               f"lowercase")
-    return Reference(domain, path, tag, digest)
+        raise InvalidParameter(f"repository name must not be more than "
+                               f"{NAME_TOTAL_LENGTH_MAX} characters")
+    if digest:
+        validate_digest(digest)
+    return Reference(domain, name.partition("/")[2], tag, digest)
+
+
+def validate_digest(digest: str) -> None:
+    """go-digest's Parse: a known algorithm and a hex string of its length."""
+    algorithm, sep, encoded = digest.partition(":")
+    if not sep or not algorithm or not encoded:
+        raise InvalidParameter("invalid checksum digest format")
+    length = _DIGEST_HEX_LENGTH.get(algorithm)
+    if length is None:
+        raise InvalidParameter("unsupported digest algorithm")
+    if len(encoded) != length:
+        raise InvalidParameter("invalid checksum digest length")
+    if not re.fullmatch(r"[a-f0-9]+", encoded):
+        raise InvalidParameter("invalid checksum digest format")
+
+
+def is_digest(text: str) -> bool:
+    try:
+        validate_digest(text)
+    except InvalidParameter:
+        return False
+    return True
 
 
 def parse_repository_tag(repo: str, tag: str) -> Reference:
-    """The (fromImage, tag) / (repo, tag) query pairs: tag may also be a digest."""
-    if tag and (tag.startswith("sha256:") or ":" in tag):
-        return parse(f"{repo}@{tag}")
+    """A pull's (fromImage, tag) query pair as Moby reads it: a tag that parses as a digest
+    replaces the reference's tag and digest; otherwise it must be a valid tag."""
     ref = parse(repo)
+    if not tag:
+        return ref
+    if is_digest(tag):
+        return ref.with_digest(tag)
+    validate_tag(tag)
+    return Reference(ref.domain, ref.path, tag, ref.digest)
+
+
+def repo_tag_reference(repo: str, tag: str) -> Reference | None:
+    """Moby's RepoTagReference for the repo/tag query pair of tag, import and commit: a
+    name:tag (tag defaults to latest), None without a repo; a digest is refused."""
+    if not repo:
+        return None
+    ref = parse(repo)
+    if ref.digest:
+        raise InvalidParameter("cannot import digest reference")
     if tag:
-        if ref.tag or ref.digest:
-            return parse(f"{repo.rpartition(':')[0] if ref.tag else repo}:{tag}")
+        validate_tag(tag)
         return ref.with_tag(tag)
-    return ref
+    return ref.tag_or_latest()
+
+
+def is_domain(text: str) -> bool:
+    """A registry host[:port] as the reference grammar allows it (before the first /)."""
+    return bool(_DOMAIN_RE.fullmatch(text))
 
 
 def looks_like_id(text: str) -> bool:
     """A full or short image ID (with or without sha256:)."""
-    return bool(_SHORT_ID.match(text))
+    return bool(_SHORT_ID.fullmatch(text))
 
 
 def is_full_id(text: str) -> bool:
-    return bool(_ANCHORED_ID.match(text.removeprefix("sha256:")))
+    return bool(_ANCHORED_ID.fullmatch(text.removeprefix("sha256:")))
 
 
 def validate_tag(tag: str) -> None:
-    if not re.fullmatch(_TAG, tag):
+    if not _TAG_RE.fullmatch(tag):
         raise InvalidParameter("invalid tag format")

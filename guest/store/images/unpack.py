@@ -8,20 +8,22 @@ upperdir (docker commit / build).
 """
 
 import contextlib
+import errno
 import hashlib
 import os
+import re
 import stat
-import subprocess
 import tarfile
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 import zstandard
 
-from ketch.guest.engine.errors import EngineError
+from ketch.guest.util.errors import EngineError
+from ketch.guest.util.proc import PIPE, popen
 
 CHUNK = 1 << 20
 WHITEOUT_PREFIX = ".wh."
@@ -34,8 +36,31 @@ TAR_EXTRACT = ["tar", "-x", "-v", "--numeric-owner", "--same-permissions", "--sa
                "--no-overwrite-dir", "-f", "-"]
 
 
+NO_SPACE = "no space left on device"
+# GNU tar's words for a failed or short write (a full disk or an exhausted quota).
+_TAR_WRITE_FAILED = re.compile(r"^tar: (.+?): (?:Cannot write|Wrote only \d+ of \d+ bytes)",
+                               re.MULTILINE)
+
+
 class LayerError(EngineError):
     """A layer blob could not be unpacked (corrupt stream, digest mismatch, tar failure)."""
+
+
+class Stopped(Exception):
+    """unpack() was asked to stop (its pull was cancelled)."""
+
+
+def is_disk_full(error: BaseException) -> bool:
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _disk_full(path: str) -> bool:
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 2 * CHUNK or (stats.f_files > 0
+                                                           and stats.f_favail == 0)
 
 
 @dataclass(frozen=True)
@@ -95,13 +120,15 @@ def file_chunks(f: BinaryIO) -> Iterator[bytes]:
 
 
 def unpack(chunks: Iterator[bytes], dest: str,
-           on_progress: Callable[[int], None] | None = None) -> UnpackResult:
-    """Extract a layer stream into dest (which must exist); blocking, run it in a thread."""
+           on_progress: Callable[[int], None] | None = None,
+           stop: threading.Event | None = None) -> UnpackResult:
+    """Extract a layer stream into dest (which must exist); blocking, run it in a thread.
+    Setting stop ends it early (raising Stopped) with tar killed. chunks is closed on return,
+    whatever happened."""
     raw_hash, diff_hash = hashlib.sha256(), hashlib.sha256()
     compression = "none"
     read = written = 0
-    with subprocess.Popen(TAR_EXTRACT, cwd=dest, stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+    with popen(TAR_EXTRACT, cwd=dest, stdin=PIPE, stdout=PIPE, stderr=PIPE) as proc:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         names: list[str] = []
         errors: list[bytes] = []
@@ -111,9 +138,12 @@ def unpack(chunks: Iterator[bytes], dest: str,
         for reader in readers:
             reader.start()
         failure: BaseException | None = None
+        stream = decompressed_chunks(chunks)
         try:
             first = True
-            for raw, data in decompressed_chunks(chunks):
+            for raw, data in stream:
+                if stop is not None and stop.is_set():
+                    raise Stopped()
                 if first:
                     compression = detect_compression(raw)
                     first = False
@@ -131,10 +161,23 @@ def unpack(chunks: Iterator[bytes], dest: str,
             proc.kill()
             with contextlib.suppress(OSError):
                 proc.stdin.close()
+        finally:
+            # Now, not when the garbage collector gets to it: a stream left half read (stopped,
+            # corrupt, tar gone) still holds its blob file open, and the raised error's
+            # traceback keeps this frame, and so the stream, alive. A deleted blob held open
+            # keeps its space on a full disk.
+            stream.close()
+            if isinstance(chunks, Generator):
+                chunks.close()
         returncode = proc.wait()
         for reader in readers:
             reader.join()
     detail = b"".join(errors).decode(errors="replace").strip()
+    if returncode != 0 and not isinstance(failure, Stopped) and (
+            _TAR_WRITE_FAILED.search(detail) or _disk_full(dest)):
+        match = _TAR_WRITE_FAILED.search(detail)
+        path = os.path.join(dest, match.group(1)) if match else dest
+        raise LayerError(f"failed to register layer: write {path}: {NO_SPACE}")
     if isinstance(failure, (BrokenPipeError, zlib.error, zstandard.ZstdError, LayerError)):
         raise LayerError(f"failed to extract layer: {detail or failure}") from failure
     if failure is not None:

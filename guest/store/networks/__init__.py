@@ -19,7 +19,7 @@ log = logging.getLogger("ketch.store.networks")
 
 class NetworkStore:
     def __init__(self, layout: Layout) -> None:
-        self.root = layout.data("network")
+        self.root = layout.network_dir
         self.networks_dir = os.path.join(self.root, "networks")
         self.sandboxes_dir = os.path.join(self.root, "sandboxes")
         self.files_root = os.path.join(self.root, "files")

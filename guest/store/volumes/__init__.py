@@ -2,18 +2,26 @@
 
 volumes/<name>/_data        the volume's content (or the mount point of its tmpfs/device)
 volumes/<name>/volume.json  driver, labels, options, creation time and the containers using it
+volumes/.trash/             volumes being deleted: renamed here in one step (record and content
+                            vanish together), then deleted; whatever a crash left is deleted at
+                            the next start
 """
 
 import contextlib
+import logging
 import os
 import re
 import shutil
+import tempfile
+import threading
 from typing import Any
 
-from ketch.guest.store.atomic import read_json, write_json_atomic
+from ketch.guest.store.atomic import fsync_dir, read_json, write_json_atomic
 from ketch.guest.store.layout import Layout
 
+log = logging.getLogger("ketch.volumes")
 META_FILE = "volume.json"
+TRASH = ".trash"
 
 
 def _unescape(field: str) -> str:
@@ -37,7 +45,7 @@ class VolumeStillMounted(Exception):
 
 class VolumeStore:
     def __init__(self, layout: Layout) -> None:
-        self.root = layout.data("volumes")
+        self.root = layout.volumes_dir
         os.makedirs(self.root, mode=0o701, exist_ok=True)
 
     def path(self, name: str) -> str:
@@ -63,13 +71,42 @@ class VolumeStore:
         write_json_atomic(os.path.join(self.path(record["Name"]), META_FILE), record)
 
     def delete(self, name: str) -> None:
-        """Metadata first (the volume is gone from then on), then the content.
+        """Record and content leave together (one rename into the trash), then the content
+        is deleted: a crash in between never leaves a nameless half volume behind.
 
         Never recurses through a mount: a bind-device volume's _data is someone's directory.
         """
         if is_mountpoint(self.data_path(name)):
             raise VolumeStillMounted(self.data_path(name))
-        folder = self.path(name)
+        trash = os.path.join(self.root, TRASH)
+        os.makedirs(trash, mode=0o700, exist_ok=True)
+        aside = tempfile.mkdtemp(prefix=f"{name}-", dir=trash)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(folder, META_FILE))
-        shutil.rmtree(folder, ignore_errors=True)
+            os.rename(self.path(name), os.path.join(aside, name))
+        fsync_dir(self.root)
+        shutil.rmtree(aside, ignore_errors=True)
+
+    def sweep(self) -> None:
+        """At start: finish deletions a crash interrupted, and drop folders without a record
+        (a killed create, or a deletion by an older version that removed the record first).
+        Only renames happen here; the files go in a background thread (a big volume takes a
+        while and the daemon must answer meanwhile)."""
+        trash = os.path.join(self.root, TRASH)
+        os.makedirs(trash, mode=0o700, exist_ok=True)
+        for name in os.listdir(self.root):
+            if name == TRASH or os.path.isfile(os.path.join(self.root, name, META_FILE)):
+                continue
+            if is_mountpoint(self.data_path(name)):
+                log.warning(f"volume folder {name} has no record but is mounted: left alone")
+                continue
+            log.warning(f"removing volume folder {name}: it has no record")
+            aside = tempfile.mkdtemp(prefix=f"{name}-", dir=trash)
+            os.rename(self.path(name), os.path.join(aside, name))
+        leftovers = [os.path.join(trash, entry) for entry in os.listdir(trash)]
+        if leftovers:
+            threading.Thread(target=_remove_all, args=(leftovers,), daemon=True).start()
+
+
+def _remove_all(paths: list[str]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)

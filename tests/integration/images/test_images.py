@@ -32,6 +32,7 @@ def docker_binary(daemon: DaemonProcess, *args: str, data: bytes) -> subprocess.
                           env=daemon.cli_env(), timeout=120)
 
 
+@pytest.mark.host_only("checks the unpacked layers in the daemon's data-root")
 def test_busybox_loads_lists_and_inspects(daemon: DaemonProcess, busybox: str) -> None:
     listed = daemon.docker("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout
     assert f"busybox:latest {busybox_image().id[7:19]}" in listed
@@ -172,6 +173,7 @@ def test_image_events(daemon: DaemonProcess, busybox: str) -> None:
     assert output.split() == ["tag", "untag"]
 
 
+@pytest.mark.host_only("mounts the layers from the daemon's data-root")
 def test_layers_are_overlay_lowerdirs(daemon: DaemonProcess) -> None:
     """Whiteouts and opaque dirs of the layers hide lower files once mounted."""
     image = layered_image()
@@ -195,6 +197,7 @@ def test_layers_are_overlay_lowerdirs(daemon: DaemonProcess) -> None:
     assert data["Config"]["Labels"] == {"test": "layered"}
 
 
+@pytest.mark.host_only("checks layer folders in the daemon's data-root")
 def test_rmi_releases_only_unshared_layers(daemon: DaemonProcess, busybox: str) -> None:
     """layered shares busybox's bottom layer: removing it must keep that layer."""
     image = layered_image()

@@ -164,10 +164,8 @@ def private(make_daemon_module: DaemonProcess) -> Iterator[RegistryProcess]:
 
 
 @pytest.fixture(scope="module")
-def make_daemon_module() -> Iterator[DaemonProcess]:
-    process = DaemonProcess().start()
-    yield process
-    process.cleanup()
+def make_daemon_module(other_daemon: DaemonProcess) -> DaemonProcess:
+    return other_daemon
 
 
 def test_auth_login_pull_push(make_daemon_module: DaemonProcess,

@@ -34,6 +34,7 @@ AUTHORIZED_KEYS_DIR = "/etc/ssh/authorized_keys"
 DOCKERD_PIDFILE = "/run/ketch/dockerd.pid"
 DOCKERD_LOG = "/var/log/dockerd.log"
 DOCKERD_WARM = "/usr/lib/ketch-vm/dockerd_warm.py"
+SERVICES_DIR = "/run/ketch/services"  # what systemctl / journalctl act on (services.py)
 CONFIG_PORT = "ketch.config"
 WARM_LINE = "KETCH-WARM"
 # <linux/random.h>: RNDADDENTROPY = _IOW('R', 3, int[2]), RNDRESEEDCRNG = _IO('R', 7);
@@ -163,18 +164,29 @@ def start_dockerd_warm() -> tuple[subprocess.Popen[bytes], int]:
     """dockerd importing itself; returns it and the pipe that says "warm" when it is done."""
     ready_read, ready_write = os.pipe()
     log = os.open(DOCKERD_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    # OpenSSL looks CA certificates up lazily in /etc/ssl/certs (hashed names) when no CA file
-    # loads: aiohttp creates its default SSL context at import, and parsing the whole bundle
-    # there costs ~3 s under TCG.
-    env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-           "SSL_CERT_FILE": "/etc/ssl/certs/lazy-lookup-in-certs-dir"}
     proc = subprocess.Popen(["/usr/bin/python3", DOCKERD_WARM, str(ready_write)],
-                            stdin=subprocess.PIPE, stdout=log, stderr=log, env=env,
+                            stdin=subprocess.PIPE, stdout=log, stderr=log, env=dockerd_env(),
                             pass_fds=(ready_write,))
     os.close(ready_write)
     os.close(log)
     write_file(DOCKERD_PIDFILE, f"{proc.pid}\n")
     return proc, ready_read
+
+
+def dockerd_env() -> dict[str, str]:
+    # OpenSSL looks CA certificates up lazily in /etc/ssl/certs (hashed names) when no CA file
+    # loads: aiohttp creates its default SSL context at import, and parsing the whole bundle
+    # there costs ~3 s under TCG.
+    return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            "SSL_CERT_FILE": "/etc/ssl/certs/lazy-lookup-in-certs-dir"}
+
+
+def describe_dockerd_service(argv: list[str]) -> None:
+    """docker.service for systemctl/journalctl: how to start dockerd again as it runs now."""
+    write_file(f"{SERVICES_DIR}/docker.json", json.dumps({
+        "description": "Docker Application Container Engine (Ketch)", "identifier": "dockerd",
+        "argv": ["/usr/local/bin/dockerd", *argv], "env": dockerd_env(),
+        "pidfile": DOCKERD_PIDFILE, "log": DOCKERD_LOG, "ready_socket": DOCKER_SOCK}))
 
 
 def load_modules() -> None:
@@ -194,6 +206,7 @@ def let_dockerd_go(proc: subprocess.Popen[bytes], config: dict[str, Any]) -> Non
     argv = ["-H", f"unix://{DOCKER_SOCK}", "--data-root", "/var/lib/docker"]
     if config.get("docker_tcp", True) is not False:
         argv[2:2] = ["-H", "tcp://127.0.0.1:2375"]
+    describe_dockerd_service(argv)
     assert proc.stdin is not None
     with contextlib.suppress(BrokenPipeError):
         proc.stdin.write(json.dumps(argv).encode() + b"\n")
