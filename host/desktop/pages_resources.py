@@ -102,7 +102,7 @@ async def images_prune(request: web.Request) -> web.Response:
     except DockerError as e:
         return context.failed(e, "prune the images")
     count = len(report.get("ImagesDeleted") or [])
-    return context.toast(f"Removed {count} images, "
+    return context.toast(f"Removed {views.plural(count, 'image')}, "
                          f"{views.human_size(report.get('SpaceReclaimed', 0))} reclaimed.")
 
 
@@ -128,7 +128,7 @@ async def volumes_prune(request: web.Request) -> web.Response:
     except DockerError as e:
         return context.failed(e, "prune the volumes")
     count = len(report.get("VolumesDeleted") or [])
-    return context.toast(f"Removed {count} volumes, "
+    return context.toast(f"Removed {views.plural(count, 'volume')}, "
                          f"{views.human_size(report.get('SpaceReclaimed', 0))} reclaimed.")
 
 
