@@ -189,7 +189,7 @@ async def images_pull(request: web.Request) -> web.Response:
     if not reference:
         return context.toast("Type an image name to pull, like alpine:latest.", error=True)
     job_id = secrets.token_hex(8)
-    job = context.jobs[job_id] = PullJob(reference)
+    job = context.pulls[job_id] = PullJob(reference)
     job.task = asyncio.create_task(run_pull(context, job))
     return web.Response(text=context.render("pull.html", job=job, job_id=job_id),
                         content_type="text/html")
@@ -198,7 +198,7 @@ async def images_pull(request: web.Request) -> web.Response:
 @routes.get("/images/pull/{job}")
 async def pull_progress(request: web.Request) -> web.StreamResponse:
     context = context_of(request)
-    job = context.jobs.get(request.match_info["job"])
+    job = context.pulls.get(request.match_info["job"])
     if not isinstance(job, PullJob):
         raise web.HTTPNotFound(text="no such pull")
     response = await open_stream(request)
@@ -208,6 +208,6 @@ async def pull_progress(request: web.Request) -> web.StreamResponse:
         await response.write(encode_event("progress", html))
         if job.done:
             await response.write(encode_event("done", ""))
-            context.jobs.pop(request.match_info["job"], None)
+            context.pulls.pop(request.match_info["job"], None)
             return response
         await job.changed.wait()
