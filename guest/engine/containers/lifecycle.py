@@ -202,6 +202,11 @@ class Lifecycle:
         self._delete_runtime_state(c)
         await asyncio.gather(network(), volumes(),
                              rootfs.unmount(self.service.store.dir(c.id, "merged")))
+
+    def forget_exit(self, c: Container) -> None:
+        """Drop conmon's exit file, once the record no longer says running (saved as exited,
+        or deleted): until then it is the only durable trace of the exit code, which a
+        daemon killed in between reads again at its next start."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.exit_dir, c.id))
 
