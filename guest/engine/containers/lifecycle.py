@@ -201,6 +201,11 @@ class Lifecycle:
         self._delete_runtime_state(c)
         await asyncio.gather(network(), volumes(),
                              rootfs.unmount(self.service.store.paths(c.id).merged))
+
+    def forget_exit(self, c: Container) -> None:
+        """Drop conmon's exit file, once the record no longer says running (saved as exited,
+        or deleted): until then it is the only durable trace of the exit code, which a
+        daemon killed in between reads again at its next start."""
         conmon.clear_exit_code(self.exit_dir, c.id)
 
     def _delete_runtime_state(self, c: Container) -> None:
