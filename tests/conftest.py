@@ -128,7 +128,9 @@ def frozen_build(kind: str) -> Path:
         pytest.skip("PyInstaller is not installed (pip install pyinstaller)")
     result = subprocess.run(
         [sys.executable, str(REPO / "installers" / "build.py"), "--kind", kind],
-        check=True, capture_output=True, text=True, timeout=FROZEN_BUILD_TIMEOUT)
+        capture_output=True, text=True, timeout=FROZEN_BUILD_TIMEOUT)
+    if result.returncode != 0:
+        raise AssertionError(f"installers/build.py --kind {kind} failed:\n{result.stderr[-4000:]}")
     return Path(result.stdout.strip())
 
 
