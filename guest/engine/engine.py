@@ -32,10 +32,11 @@ class Engine:
         self.containers = ContainerService(self, images=self.images, networks=self.networks,
                                            volumes=self.volumes, events=self.events)
         # The areas the containers area is built on reach back to it through small Protocols.
-        self.images.bind_users(self.containers)
-        self.volumes.bind_containers(self.containers)
-        self.networks.bind_container_records(self.containers)
-        self.system.add_info_provider(self.containers.counts)
+        registry = self.containers.registry
+        self.images.bind_users(registry)
+        self.volumes.bind_containers(registry)
+        self.networks.bind_container_records(registry)
+        self.system.add_info_provider(registry.counts)
         self.system.add_info_provider(lambda: {"Images": self.images.count()})
         self.builder = BuildService(self)
 

@@ -17,13 +17,13 @@ from ketch.guest.engine.containers.contracts import (
 )
 from ketch.guest.engine.containers.create import (
     build_record,
-    random_name,
     validate_name,
 )
 from ketch.guest.engine.containers.execs import ExecService
 from ketch.guest.engine.containers.files import ContainerFiles
 from ketch.guest.engine.containers.lifecycle import Lifecycle, PreStartHook
 from ketch.guest.engine.containers.model import Container
+from ketch.guest.engine.containers.registry import ContainerRegistry, no_such_container
 from ketch.guest.engine.containers.restart_policy import RestartPolicy, next_delay
 from ketch.guest.engine.containers.signals import parse_signal
 from ketch.guest.engine.errors import Conflict, InvalidParameter, NotFound, NotModified
@@ -42,10 +42,6 @@ T = TypeVar("T")
 DEFAULT_STOP_TIMEOUT = 10
 
 
-def no_such_container(ref: str) -> NotFound:
-    return NotFound(f"No such container: {ref}")
-
-
 class ContainerService(Service):
     def __init__(self, engine: "Engine", images: ImageLookup, networks: NetworkAttacher,
                  volumes: VolumeMounter, events: EventSink) -> None:
@@ -55,8 +51,8 @@ class ContainerService(Service):
         self.volumes = volumes
         self.events = events
         self.store = ContainerStore(engine.layout)
-        self.containers: dict[str, Container] = {}
-        self.names: dict[str, str] = {}  # "/name" -> id
+        self.registry = ContainerRegistry(self.store)
+        self.containers = self.registry.containers  # by ID: what views and prune iterate
         self.background = Background()
         self.lifecycle = Lifecycle(self)
         self.pre_start_hooks: dict[str, list[PreStartHook]] = {}
@@ -75,10 +71,7 @@ class ContainerService(Service):
         """Live restore: reload every record, re-watch running ones, pick up missed exits."""
         await asyncio.to_thread(cgroups.ensure_cgroup_mounts)
         restart: list[Container] = []
-        for document in self.store.load_all():
-            c = Container.from_stored(document)
-            self.containers[c.id] = c
-            self.names[c.name] = c.id
+        for c in list(self.registry.load()):
             if c.running:
                 if pid_alive(c.daemon.conmon_pid):
                     self.lifecycle.watch(c)
@@ -98,10 +91,6 @@ class ContainerService(Service):
             return False
         return RestartPolicy.of(c.host_config).restart_on_daemon_start(
             int(c.state.get("ExitCode", 0)), c.daemon.manually_stopped)
-
-    def save(self, c: Container) -> None:
-        """Write the container's record (its Docker record and the daemon's bookkeeping)."""
-        self.store.save(c.id, c.stored())
 
     async def close(self) -> None:
         for c in self.containers.values():
@@ -125,14 +114,6 @@ class ContainerService(Service):
             await task
         return None
 
-    def counts(self) -> dict[str, int]:
-        """`docker info`'s container counts."""
-        running = sum(1 for c in self.containers.values() if c.running and not c.state["Paused"])
-        paused = sum(1 for c in self.containers.values() if c.state["Paused"])
-        total = len(self.containers)
-        return {"Containers": total, "ContainersRunning": running, "ContainersPaused": paused,
-                "ContainersStopped": total - running - paused}
-
     def runtime(self, name: str) -> OciRuntime:
         if name not in self._runtimes:
             self._runtimes[name] = runtimes.make_runtime(
@@ -141,37 +122,11 @@ class ContainerService(Service):
 
     # -- lookup -------------------------------------------------------------------------------
     def get(self, ref: str) -> Container:
-        """By full ID, name (with or without /), or unique ID prefix, as Moby resolves them."""
-        if not ref:
-            raise no_such_container(ref)
-        if ref in self.containers:
-            return self.containers[ref]
-        by_name = self.names.get("/" + ref.lstrip("/"))
-        if by_name is not None:
-            return self.containers[by_name]
-        matches = [cid for cid in self.containers if cid.startswith(ref)]
-        if len(matches) > 1:
-            raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
-        if not matches:
-            raise no_such_container(ref)
-        return self.containers[matches[0]]
+        """By full ID, name or unique ID prefix (NotFound otherwise)."""
+        return self.registry.get(ref)
 
-    def image_in_use(self, image_id: str) -> str | None:
-        """ID of a container using image_id, if any (rmi answers 409 then)."""
-        for c in self.containers.values():
-            if c.image_id == image_id:
-                return c.id
-        return None
-
-    def running_image_user(self, image_id: str) -> str | None:
-        """ID of a running container using image_id, if any (rmi -f refuses then)."""
-        for c in self.containers.values():
-            if c.image_id == image_id and c.running:
-                return c.id
-        return None
-
-    def is_running(self, ref: str) -> bool:
-        return self.get(ref).running
+    def save(self, c: Container) -> None:
+        self.registry.save(c)
 
     def attributes(self, c: Container, **extra: str) -> dict[str, str]:
         attrs = {str(k): str(v) for k, v in (c.config.get("Labels") or {}).items()}
@@ -186,7 +141,7 @@ class ContainerService(Service):
     async def create(self, body: dict[str, Any], name: str | None) -> Container:
         if name:
             stored_name = validate_name(name)
-            self._check_name_free(stored_name)
+            self.registry.check_name_free(stored_name)
         image_ref = str(body.get("Image") or "")
         if not image_ref:
             raise InvalidParameter("config cannot be empty in order to create a container")
@@ -201,25 +156,13 @@ class ContainerService(Service):
         record["NetworkSettings"] = self.networks.initial_settings(
             record["HostConfig"], body.get("NetworkingConfig"))
         if not name:
-            stored_name = "/" + random_name()
-            while stored_name in self.names:
-                stored_name = "/" + random_name()
-        self._check_name_free(stored_name)
+            stored_name = self.registry.unused_name()
+        self.registry.check_name_free(stored_name)
         record["Name"] = stored_name
         c = Container(record)
-        self.store.create_dir(c.id)
-        self.save(c)
-        self.containers[c.id] = c
-        self.names[c.name] = c.id
+        self.registry.create(c)
         self.publish(c, "create")
         return c
-
-    def _check_name_free(self, stored_name: str) -> None:
-        owner = self.names.get(stored_name)
-        if owner is not None:
-            raise Conflict(f'Conflict. The container name "{stored_name}" is already in use by '
-                           f'container "{owner}". You have to remove (or rename) that container '
-                           f'to be able to reuse that name.')
 
     # -- start / stop -------------------------------------------------------------------------
     async def start_container(self, ref: str) -> None:
@@ -450,12 +393,9 @@ class ContainerService(Service):
             with contextlib.suppress(Exception):
                 await self.lifecycle.cleanup(c)
             await asyncio.gather(self._forget_network(c), self._release_volumes(c, volumes))
-            self.containers.pop(c.id, None)
-            if self.names.get(c.name) == c.id:
-                del self.names[c.name]
             # Without its record the folder is garbage (the next daemon start sweeps it if the
             # deletion does not finish): the rest of it goes in the background.
-            self.store.forget(c.id)
+            self.registry.drop(c)
             self.lifecycle.forget_exit(c)
             self.background.run(f"files:{c.id}", asyncio.to_thread(self.store.delete, c.id))
             self.pre_start_hooks.pop(c.id, None)
@@ -480,12 +420,8 @@ class ContainerService(Service):
         if stored == c.name:
             raise InvalidParameter("Renaming a container with the same name as its current "
                                    "name")
-        self._check_name_free(stored)
         old = c.name
-        del self.names[old]
-        c.name = stored
-        self.names[stored] = c.id
-        self.save(c)
+        self.registry.rename(c, stored)
         self.networks.rename_container(c, stored)
         self.publish(c, "rename", oldName=old)
 
