@@ -9,10 +9,10 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
+from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import Conflict, EngineError, InvalidParameter, NotFound
 from ketch.guest.engine.events import EventSink
 from ketch.guest.engine.filters import Filters
-from ketch.guest.engine.networks.containers import attr, config, container_id, field_of
 from ketch.guest.engine.service import Service
 from ketch.guest.engine.volumes import copyup
 from ketch.guest.engine.volumes.contracts import ContainerStates, ImageResolver
@@ -178,10 +178,10 @@ class VolumeService(Service):
 
     # -- the contract with the containers area --------------------------------------------
 
-    async def mount_for(self, container: Any, mount_spec: Any) -> list[dict[str, Any]]:
+    async def mount_for(self, container: Container, mount_spec: Any) -> list[dict[str, Any]]:
         """OCI mounts for one volume mount: a Mount dict, `name:/path[:opts]` or `/path`."""
         spec = parse_mount(mount_spec)
-        cid = container_id(container)
+        cid = container.id
         name = spec.name or self._anonymous_for(cid, spec.target)
         if name is None:
             record = await self.create(labels=spec.labels, driver=spec.driver,
@@ -212,19 +212,19 @@ class VolumeService(Service):
         return [{"destination": spec.target, "type": "bind", "source": source,
                  "options": ["rbind", "ro" if spec.read_only else "rw"]}]
 
-    def mount_point(self, container: Any, mount_spec: Any) -> dict[str, Any]:
+    def mount_point(self, container: Container, mount_spec: Any) -> dict[str, Any]:
         """The inspect `Mounts` entry for a volume mount (after mount_for)."""
         spec = parse_mount(mount_spec)
-        name = spec.name or self._anonymous_for(container_id(container), spec.target) or ""
+        name = spec.name or self._anonymous_for(container.id, spec.target) or ""
         return {"Type": "volume", "Name": name, "Source": self.store.data_path(name),
                 "Destination": spec.target, "Driver": "local", "Mode": spec.mode,
                 "RW": not spec.read_only, "Propagation": ""}
 
-    def anonymous_specs(self, container: Any, covered: set[str]) -> list[VolumeMount]:
+    def anonymous_specs(self, container: Container, covered: set[str]) -> list[VolumeMount]:
         """Anonymous volumes for Config.Volumes (`-v /path`, the image's VOLUME) that no bind
         or mount in covered already serves."""
-        targets = list((field_of(config(container), "Volumes", {}) or {}).keys())
-        image_ref = str(attr(container, "image_id") or field_of(config(container), "Image", ""))
+        targets = list(((container.config.get("Volumes") or {}) or {}).keys())
+        image_ref = str(container.image_id or container.config.get("Image") or "")
         with contextlib.suppress(EngineError, AttributeError):
             image = self.images.resolve(image_ref)
             targets += list(((image.config.get("config") or {}).get("Volumes") or {}).keys())
@@ -240,9 +240,9 @@ class VolumeService(Service):
                 for name, record in self.volumes.items()
                 if container_ref in record["Containers"]]
 
-    async def unmount_container(self, container: Any) -> None:
+    async def unmount_container(self, container: Container) -> None:
         """The container stopped: emit unmount events, release device mounts nobody uses."""
-        cid = container_id(container)
+        cid = container.id
         for name, record in list(self.volumes.items()):
             users = self.active.get(name, set())
             if cid in users:
@@ -265,9 +265,9 @@ class VolumeService(Service):
                     running.append(other)
         return running
 
-    async def release_container(self, container: Any, remove_anonymous: bool = False) -> None:
+    async def release_container(self, container: Container, remove_anonymous: bool = False) -> None:
         """The container is removed: it no longer holds its volumes (rm -v drops anonymous)."""
-        cid = container_id(container)
+        cid = container.id
         await self.unmount_container(container)
         for name, record in list(self.volumes.items()):
             if record["Containers"].pop(cid, None) is None:
@@ -285,12 +285,10 @@ class VolumeService(Service):
                 return name
         return None
 
-    async def _copy_up(self, container: Any, target: str, dest: str) -> None:
+    async def _copy_up(self, container: Container, target: str, dest: str) -> None:
         if not copyup.is_empty_dir(dest):
             return
-        image_ref = str(field_of(config(container), "Image", "") or attr(container, "image")
-                        or "")
-        image_id = attr(container, "image_id") or attr(container, "Image") or image_ref
+        image_id = container.image_id or str(container.config.get("Image") or "")
         try:
             image = self.images.resolve(str(image_id))
         except (EngineError, AttributeError):
