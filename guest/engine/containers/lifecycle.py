@@ -1,4 +1,5 @@
-"""Starting a container through conmon + the OCI runtime, and noticing when it exits."""
+"""Starting a container through conmon + the OCI runtime, stopping it, and noticing when it
+exits."""
 
 import asyncio
 import contextlib
@@ -6,6 +7,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ketch.guest.engine.containers import rootfs, users
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.mounts import plan_mounts
+from ketch.guest.engine.containers.signals import parse_signal
 from ketch.guest.engine.errors import EngineError, InvalidParameter
 from ketch.guest.runtime import conmon
 from ketch.guest.runtime.oci import OciRuntime, write_bundle_config
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ketch.containers")
 PreStartHook = Callable[[], Awaitable[None]]
 INIT_PATH = "/sbin/docker-init"
+DEFAULT_STOP_TIMEOUT = 10
 CREATE_FAILED = "failed to create task for container: failed to create shim task: OCI " \
                 "runtime create failed: "
 
@@ -153,6 +157,47 @@ class Lifecycle:
 
     async def _network_wired(self, c: Container) -> None:
         await self.service.networks.wired(c)
+
+    # -- stop --------------------------------------------------------------------------------
+    async def stop(self, c: Container, timeout: int | None, signal_name: str | None) -> None:
+        """Signal (StopSignal, SIGTERM), wait the timeout (StopTimeout, 10 s), then SIGKILL."""
+        sig = parse_signal(signal_name or c.config.get("StopSignal"), signal.SIGTERM)
+        if timeout is None:
+            timeout = c.config.get("StopTimeout")
+        if timeout is None:
+            timeout = DEFAULT_STOP_TIMEOUT
+        if c.state["Paused"]:
+            with contextlib.suppress(ToolError):
+                await self.runtime_of(c).resume(c.id)
+        if timeout != 0:
+            await self.signal(c, sig)
+            if await self.wait_stopped(c, None if timeout < 0 else float(timeout)):
+                return
+        await self.signal(c, signal.SIGKILL)
+        await self.wait_stopped(c, None)
+
+    async def signal(self, c: Container, sig: int) -> None:
+        self.service.publish(c, "kill", signal=str(sig))
+        try:
+            await self.runtime_of(c).kill(c.id, sig, all_processes=sig == 9)
+        except ToolError as e:
+            # Gone already: its exit is being handled, the runtime's state and cgroup may be
+            # half deleted (runc then says "does not exist" or fails an lstat in the cgroup).
+            gone = ("not running", "stopped", "does not exist")
+            if c.running and pid_alive(c.state.get("Pid")) \
+                    and not any(text in e.message for text in gone):
+                raise
+
+    async def wait_stopped(self, c: Container, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while c.running or c.exiting:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await c.wait_change(remaining)
+        return True
+
 
     # -- exit --------------------------------------------------------------------------------
     def watch(self, c: Container) -> None:

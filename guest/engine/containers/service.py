@@ -32,14 +32,13 @@ from ketch.guest.engine.service import Service
 from ketch.guest.runtime import cgroups, conmon, runtimes
 from ketch.guest.runtime.oci import OciRuntime
 from ketch.guest.store.containers import ContainerStore
-from ketch.guest.util.proc import ToolError, pid_alive
+from ketch.guest.util.proc import pid_alive
 
 if TYPE_CHECKING:
     from ketch.guest.engine.engine import Engine
 
 log = logging.getLogger("ketch.containers")
 T = TypeVar("T")
-DEFAULT_STOP_TIMEOUT = 10
 
 
 class ContainerService(Service):
@@ -266,46 +265,8 @@ class ContainerService(Service):
         if not c.running:
             raise NotModified("container already stopped")
         c.daemon.manually_stopped = True
-        await self._stop(c, timeout, signal_name)
+        await self.lifecycle.stop(c, timeout, signal_name)
         self.publish(c, "stop")
-
-    async def _stop(self, c: Container, timeout: int | None, signal_name: str | None) -> None:
-        sig = parse_signal(signal_name or c.config.get("StopSignal"), signal.SIGTERM)
-        if timeout is None:
-            timeout = c.config.get("StopTimeout")
-        if timeout is None:
-            timeout = DEFAULT_STOP_TIMEOUT
-        if c.state["Paused"]:
-            with contextlib.suppress(ToolError):
-                await self.lifecycle.runtime_of(c).resume(c.id)
-        if timeout != 0:
-            await self._signal(c, sig)
-            if await self._wait_stopped(c, None if timeout < 0 else float(timeout)):
-                return
-        await self._signal(c, signal.SIGKILL)
-        await self._wait_stopped(c, None)
-
-    async def _signal(self, c: Container, sig: int) -> None:
-        self.publish(c, "kill", signal=str(sig))
-        try:
-            await self.lifecycle.runtime_of(c).kill(c.id, sig, all_processes=sig == 9)
-        except ToolError as e:
-            # Gone already: its exit is being handled, the runtime's state and cgroup may be
-            # half deleted (runc then says "does not exist" or fails an lstat in the cgroup).
-            gone = ("not running", "stopped", "does not exist")
-            if c.running and pid_alive(c.state.get("Pid")) \
-                    and not any(text in e.message for text in gone):
-                raise
-
-    async def _wait_stopped(self, c: Container, timeout: float | None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while c.running or c.exiting:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return False
-            with contextlib.suppress(TimeoutError):
-                await c.wait_change(remaining)
-        return True
 
     async def kill(self, ref: str, signal_name: str | None) -> None:
         c = self.get(ref)
@@ -313,15 +274,15 @@ class ContainerService(Service):
         if not c.running:
             raise Conflict(f"Container {c.id} is not running")
         c.daemon.manually_stopped = True  # as Moby: a kill suspends the policy
-        await self._signal(c, sig)
+        await self.lifecycle.signal(c, sig)
         if sig == signal.SIGKILL:
-            await self._wait_stopped(c, 10)
+            await self.lifecycle.wait_stopped(c, 10)
 
     async def restart(self, ref: str, timeout: int | None, signal_name: str | None) -> None:
         c = self.get(ref)
         if c.running:
             c.daemon.manually_stopped = True
-            await self._stop(c, timeout, signal_name)
+            await self.lifecycle.stop(c, timeout, signal_name)
             self.publish(c, "stop")
         await self.start_container(c.id)
         self.publish(c, "restart")
@@ -379,14 +340,14 @@ class ContainerService(Service):
             c.restart_task.cancel()
         c.daemon.manually_stopped = True
         if c.running:
-            await self._stop(c, 0, None)
+            await self.lifecycle.stop(c, 0, None)
         async with c.lock:
             if c.removing:
                 return
             c.removing = True
             if c.running:  # a restart started it again while this waited for the lock
                 try:
-                    await self._stop(c, 0, None)
+                    await self.lifecycle.stop(c, 0, None)
                 except BaseException:
                     c.removing = False
                     raise
