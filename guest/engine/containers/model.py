@@ -92,14 +92,14 @@ class Container:
         """With Docker's leading slash, as inspect shows it."""
         return str(self.record["Name"])
 
+    @name.setter
+    def name(self, value: str) -> None:
+        self.record["Name"] = value
+
     @property
     def bare_name(self) -> str:
         """Without the slash: as the CLI, DNS and the network's endpoints show it."""
         return self.name.lstrip("/")
-
-    @name.setter
-    def name(self, value: str) -> None:
-        self.record["Name"] = value
 
     @property
     def config(self) -> dict[str, Any]:
