@@ -38,7 +38,7 @@ class Engine:
         self.networks.bind_container_records(registry)
         self.system.add_info_provider(registry.counts)
         self.system.add_info_provider(lambda: {"Images": self.images.count()})
-        self.builder = BuildService(self)
+        self.builder = BuildService(self, images=self.images, containers=self.containers)
 
     def services(self) -> list[Service]:
         """In start order: each service may use the ones before it while restoring."""

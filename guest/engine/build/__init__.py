@@ -6,7 +6,7 @@ import logging
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine import jsonmessage
 from ketch.guest.engine.build import stream
@@ -20,11 +20,22 @@ from ketch.guest.engine.service import Service
 from ketch.guest.runtime import mounts
 from ketch.guest.store.images import reference
 
+if TYPE_CHECKING:
+    from ketch.guest.engine.containers.service import ContainerService
+    from ketch.guest.engine.engine import Engine
+    from ketch.guest.engine.images.service import ImageService
+
 log = logging.getLogger("ketch.build")
 CLIENT_CHECK_SECONDS = 1.0
 
 
 class BuildService(Service):
+    def __init__(self, engine: "Engine", images: "ImageService",
+                 containers: "ContainerService") -> None:
+        super().__init__(engine)
+        self.images = images
+        self.containers = containers
+
     async def start(self) -> None:
         self.cache = BuildCache(self.engine.layout.build_cache_file)
         await self._clear_leftovers(self.engine.layout.build_tmp_dir)
@@ -124,16 +135,16 @@ class BuildSession:
             self.context.close()
 
     async def _build(self, emit: Any) -> None:
-        engine = self.service.engine
-        builder = Builder(engine, self.context, self.dockerfile, self.options,
-                          self.service.cache, emit)
+        service = self.service
+        builder = Builder(service.images, service.containers, service.engine.layout.build_tmp_dir,
+                          self.context, self.dockerfile, self.options, service.cache, emit)
         image = await builder.run()
         if self.options.quiet:
             await emit(stream.text(image.id + "\n"))
             for ref in self.tags:
-                engine.images.tag(image.id, ref.name, ref.tag)
+                service.images.tag(image.id, ref.name, ref.tag)
             return
         await emit(stream.text(f"Successfully built {image.short_id}\n"))
         for ref in self.tags:
-            engine.images.tag(image.id, ref.name, ref.tag)
+            service.images.tag(image.id, ref.name, ref.tag)
             await emit(stream.text(f"Successfully tagged {ref.familiar}\n"))

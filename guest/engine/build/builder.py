@@ -25,7 +25,8 @@ from ketch.guest.engine.timestamps import format_rfc3339_nano
 from ketch.guest.store.images import reference
 
 if TYPE_CHECKING:
-    from ketch.guest.engine.engine import Engine
+    from ketch.guest.engine.containers.service import ContainerService
+    from ketch.guest.engine.images.service import ImageService
 
 log = logging.getLogger("ketch.build")
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
@@ -44,9 +45,14 @@ class StepFailed(EngineError):
 
 
 class Builder:
-    def __init__(self, engine: "Engine", context: BuildContext, dockerfile: Dockerfile,
-                 options: BuildOptions, cache: BuildCache, emit: Emit) -> None:
-        self.engine = engine
+    def __init__(self, images: "ImageService", containers: "ContainerService", tmp_dir: str,
+                 context: BuildContext, dockerfile: Dockerfile, options: BuildOptions,
+                 cache: BuildCache, emit: Emit) -> None:
+        # The builder is a client of both services, as the API is: it runs containers
+        # (RUN) and commits and tags images.
+        self.images = images
+        self.containers = containers
+        self.tmp_dir = tmp_dir
         self.context = context
         self.dockerfile = dockerfile
         self.options = options
@@ -173,7 +179,7 @@ class Builder:
 
     async def base_image(self, name: str, platform: str) -> Image:
         """The local image, or a pull (always a pull with the `pull` option)."""
-        images = self.engine.images
+        images = self.images
         if not self.options.pull:
             try:
                 return images.resolve(name)
@@ -244,7 +250,7 @@ class Builder:
 
     def _sources(self) -> list[Image]:
         if self.cache_sources is None:
-            self.cache_sources = cachefrom.source_images(self.engine, self.options.cache_from)
+            self.cache_sources = cachefrom.source_images(self.images, self.options.cache_from)
         return self.cache_sources
 
     def _pending_history(self) -> list[dict[str, Any]]:
@@ -258,7 +264,7 @@ class Builder:
         if not self.options.nocache:
             seen_key = key if self.cache.get(key) else PENDING_PREFIX + key
             seen = self.cache.get(seen_key)
-            if seen is not None and self.engine.images.exists(seen):
+            if seen is not None and self.images.exists(seen):
                 self.cache.used(seen_key)
                 await self.arrow("Using cache")
             elif self._sources() and cachefrom.has_step(
@@ -290,14 +296,14 @@ class Builder:
         image_id = self.cache.get(key)
         if image_id is not None:
             try:
-                image = self.engine.images.get(image_id)
+                image = self.images.get(image_id)
             except (NotFound, ValueError):
                 self.cache.forget(key)
             else:
                 self.cache.used(key)
                 return image
         if self._sources():
-            hit = await cachefrom.restore(self.engine, self._sources(), self.image, pending,
+            hit = await cachefrom.restore(self.images, self._sources(), self.image, pending,
                                           created_by, self.image_config())
             if hit is not None:
                 self.cache.put([self.steps[key]], hit.id)
@@ -330,7 +336,7 @@ class Builder:
     async def _commit(self, key: str, created_by: str, upper_dir: str | None,
                       announce: bool = True) -> Image:
         history: dict[str, Any] = {"created_by": created_by}
-        image = await self.engine.images.commit(self.image, upper_dir, self.image_config(),
+        image = await self.images.commit(self.image, upper_dir, self.image_config(),
                                                 history, None,
                                                 earlier_history=self._pending_history())
         self._advance(key, image)

@@ -13,7 +13,7 @@ from ketch.guest.engine.images.commit import new_config
 from ketch.guest.engine.images.image import Image
 
 if TYPE_CHECKING:
-    from ketch.guest.engine.engine import Engine
+    from ketch.guest.engine.images.service import ImageService
 
 History = Sequence[dict[str, Any]]
 
@@ -49,11 +49,11 @@ def _matching(sources: list[Image], parent: Image | None, pending: History,
     return None
 
 
-def source_images(engine: "Engine", refs: list[str]) -> list[Image]:
+def source_images(images_service: "ImageService", refs: list[str]) -> list[Image]:
     images = []
     for ref in refs:
         try:
-            images.append(engine.images.resolve(ref))
+            images.append(images_service.resolve(ref))
         except (NotFound, ValueError):
             continue
     return images
@@ -65,7 +65,7 @@ def has_step(sources: list[Image], parent: Image | None, pending: History,
     return _matching(sources, parent, pending, created_by) is not None
 
 
-async def restore(engine: "Engine", sources: list[Image], parent: Image | None,
+async def restore(images: "ImageService", sources: list[Image], parent: Image | None,
                   pending: History, created_by: str, config: dict[str, Any]) -> Image | None:
     """The image a source holds for this step (after parent and the pending steps), or None."""
     match = _matching(sources, parent, pending, created_by)
@@ -84,6 +84,6 @@ async def restore(engine: "Engine", sources: list[Image], parent: Image | None,
     earlier = history[len(_history(parent)):position]
     doc = new_config(parent, config, dict(entry), diff_ids, empty, earlier_history=earlier)
     raw = json.dumps(doc, separators=(",", ":")).encode()
-    async with engine.images.lock:
-        image_id = engine.images.register_image(raw, {"parent": parent.id if parent else ""})
-    return engine.images.get(image_id)
+    async with images.lock:
+        image_id = images.register_image(raw, {"parent": parent.id if parent else ""})
+    return images.get(image_id)

@@ -58,7 +58,7 @@ def container_body(builder: "Builder", argv: list[str], args: dict[str, str]) ->
 
 async def run_container(builder: "Builder", argv: list[str], args: dict[str, str]) -> RunResult:
     """Create, attach, start and wait; the container stays until remove_container."""
-    containers = builder.engine.containers
+    containers = builder.containers
     container = await containers.create(container_body(builder, argv, args), None)
     await builder.arrow(f"Running in {container.id[:12]}")
 
@@ -98,5 +98,5 @@ async def remove_container(builder: "Builder", result: RunResult, failed: bool) 
     options = builder.options
     if not (options.forcerm or (options.rm and not failed)):
         return
-    await builder.engine.containers.remove(result.container_id, force=True, volumes=True)
+    await builder.containers.remove(result.container_id, force=True, volumes=True)
     await builder.arrow(f"Removed intermediate container {result.container_id[:12]}")

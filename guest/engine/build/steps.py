@@ -31,7 +31,7 @@ ADD_FLAGS = ("chown", "chmod", "checksum", "link")
 
 
 def tmp_folder(builder: "Builder") -> str:
-    folder = builder.engine.layout.build_tmp_dir
+    folder = builder.tmp_dir
     os.makedirs(folder, exist_ok=True)
     return folder
 
@@ -134,7 +134,7 @@ async def _source_root(builder: "Builder", from_name: str,
                                "build stage")
     else:
         try:
-            image = builder.engine.images.resolve(from_name)
+            image = builder.images.resolve(from_name)
         except NotFound:
             image = await builder.base_image(from_name, builder.options.platform)
     return await scratch.enter_async_context(image_rootfs(builder, image))

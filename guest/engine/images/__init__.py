@@ -21,7 +21,8 @@ The interface other areas use (engine.images is an ImageService):
   HTTP error before the first message, an {"errorDetail": ...} message after).
 - ``engine.images.get(image_id) -> Image`` for a known full ID; ``engine.images.images()``
   iterates all images.
-- Deleting an image asks ``engine.containers.image_in_use(image_id)`` and answers 409 as Moby.
+- Deleting an image asks the containers area (``ImageUsers`` in contracts.py, bound by the
+  Engine) whether a container uses it, and answers 409 as Moby.
 """
 
 from ketch.guest.engine.images.image import Image
