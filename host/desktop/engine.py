@@ -4,12 +4,12 @@ through the `ketch` CLI (start, stop, settings, doctor, diagnostics, factory res
 With DOCKER_HOST set to another engine the UI shows that engine and offers no VM control."""
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
 import os
 import shlex
+import subprocess
 import sys
 import time
 import zipfile
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ketch.guest.util.proc import PIPE, STDOUT, spawn
+from ketch.guest.util.proc import PIPE, STDOUT, ToolError, popen, spawn
 from ketch.host.config import ConfigError, InstanceConfig, resolve, save
 from ketch.host.instance import Instance, data_root
 from ketch.host.status import InstanceStatus, instance_status
@@ -25,6 +25,7 @@ from ketch.host.status import InstanceStatus, instance_status
 log = logging.getLogger("ketch.desktop")
 KETCH_TIMEOUT = 900.0
 STAGE_LINES = 40
+OPENER_TIMEOUT = 10.0
 AUTOSTART_NAME = "ketch-desktop"
 
 
@@ -156,10 +157,17 @@ class EngineControl:
         return path
 
 
-def open_in_file_manager(path: Path) -> None:
+def open_in_file_manager(path: Path) -> str:
+    """Show path in the file manager; "" or the reason it could not."""
     opener = {"darwin": "open", "win32": "explorer"}.get(sys.platform, "xdg-open")
-    with contextlib.suppress(OSError):
-        os.spawnlp(os.P_NOWAIT, opener, opener, str(path))
+    try:
+        process = popen([opener, str(path)], new_session=True)
+        process.wait(OPENER_TIMEOUT)  # the opener hands over to the file manager and exits
+    except ToolError:
+        return f"{opener} is not installed; the folder is {path}"
+    except subprocess.TimeoutExpired:
+        return ""
+    return "" if process.returncode == 0 else f"{opener} failed; the folder is {path}"
 
 
 def autostart_file() -> Path:

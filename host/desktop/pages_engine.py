@@ -166,7 +166,9 @@ async def troubleshoot_page(request: web.Request) -> web.Response:
 @routes.post("/troubleshoot/open-logs")
 async def open_logs(request: web.Request) -> web.Response:
     context = context_of(request)
-    engine_control.open_in_file_manager(context.engine.logs_folder)
+    if problem := await asyncio.to_thread(engine_control.open_in_file_manager,
+                                          context.engine.logs_folder):
+        return context.toast(f"Could not open the logs folder: {problem}.", error=True)
     return context.toast(f"Opened {context.engine.logs_folder}.")
 
 

@@ -77,3 +77,9 @@ def test_the_diagnostics_bundle_holds_logs_checks_and_engine_facts() -> None:
     with zipfile.ZipFile(path) as bundle:
         assert bundle.read("agent.log") == b"agent says hi\n"
         assert b'"Version": "x"' in bundle.read("engine.json")
+
+
+def test_opening_a_folder_without_a_file_manager_says_so(monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no xdg-open / open here
+    assert "is not installed" in engine.open_in_file_manager(tmp_path)
