@@ -137,6 +137,10 @@ def test_an_exec_terminal_runs_a_command(browser: Browser, daemon: DaemonProcess
             "return out.join('\\n')")
 
     browser.wait(lambda: "answer-42" in screen(), what="the command's output")
+    rows, cols = browser.driver.execute_script(
+        "return [window.ketchTerminal.rows, window.ketchTerminal.cols]")
+    browser.find("#terminal .xterm-helper-textarea").send_keys("stty size\n")
+    browser.wait(lambda: f"{rows} {cols}" in screen(), what="the terminal's size in the TTY")
     browser.screenshot("container-terminal")
     daemon.docker("rm", "-f", container)
 
@@ -183,4 +187,14 @@ def test_the_log_view_keeps_a_bounded_buffer(browser: Browser, daemon: DaemonPro
     assert shown_lines(browser) == 5000
     assert browser.driver.execute_script(
         "return document.getElementById('logs').firstElementChild.dataset.text") == "3001"
+    daemon.docker("rm", "-f", container)
+
+
+def test_health_shows_in_the_list(browser: Browser, daemon: DaemonProcess, busybox: str) -> None:
+    container = run_detached(daemon, "--name", "checked", "--health-cmd", "true",
+                             "--health-interval", "1s", busybox, "sleep", "600")
+    browser.open("/containers")
+    browser.wait(lambda: "healthy" in (browser.row(container) or browser.find("body")).text,
+                 what="the health pushed")
+    assert browser.present(f"tr#c-{container[:12]} .state.healthy")
     daemon.docker("rm", "-f", container)
