@@ -171,6 +171,9 @@ async def container_live(request: web.Request) -> web.StreamResponse:
             except DockerError:
                 inspect = None
             fragments["state"] = context.render("container_state.html", c=inspect)
+            if inspect is not None:  # the Inspect tab follows too (an out-of-band swap)
+                fragments["state"] += context.render(
+                    "inspect.html", inspect_json=json.dumps(inspect, indent=2), oob=True)
         return fragments
 
     return await context.live(request, render)

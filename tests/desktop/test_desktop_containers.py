@@ -119,6 +119,8 @@ def test_logs_follow_while_the_container_prints(browser: Browser, daemon: Daemon
     browser.click('.tabs button[data-tab="inspect"]')
     assert container in browser.find("#tab-inspect").text
     browser.screenshot("container-inspect")
+    daemon.docker("pause", container)
+    browser.wait(lambda: '"Paused": true' in browser.find("#inspect").text, what="live inspect")
     daemon.docker("rm", "-f", container)
 
 
