@@ -181,8 +181,10 @@ def test_a_compose_project_folds(browser: Browser, daemon: DaemonProcess, busybo
 def test_the_log_view_keeps_a_bounded_buffer(browser: Browser, daemon: DaemonProcess,
                                              busybox: str) -> None:
     container = run_detached(daemon, "--name", "chatty", busybox, "sh", "-c",
-                             "sleep 1; seq 1 8000; exec sleep 600")
+                             "while [ ! -e /tmp/go ]; do sleep 0.05; done; "
+                             "seq 1 8000; exec sleep 600")
     browser.open(f"/containers/{container}")
+    daemon.docker("exec", container, "touch", "/tmp/go")  # print once the page follows
     browser.wait(lambda: "8000" in browser.driver.execute_script(
         "const l = document.getElementById('logs'); return l.lastElementChild ? "
         "l.lastElementChild.dataset.text : ''"), what="the last line")
