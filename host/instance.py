@@ -20,8 +20,8 @@ from typing import Any
 
 import platformdirs
 
-from ketch.guest.store.atomic import read_json, write_json_atomic
-from ketch.guest.util.proc import pid_alive
+from ketch.common.atomic import read_json, write_json_atomic
+from ketch.common.proc import pid_alive
 
 APP = "ketch"
 DEFAULT_NAME = "default"

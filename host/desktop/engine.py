@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ketch.guest.util.proc import PIPE, STDOUT, spawn
+from ketch.common.proc import PIPE, STDOUT, spawn
 from ketch.host.config import ConfigError, InstanceConfig, resolve, save
 from ketch.host.instance import Instance, data_root
 from ketch.host.status import InstanceStatus, instance_status

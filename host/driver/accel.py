@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from ketch.guest.store.atomic import read_json, write_json_atomic
-from ketch.guest.util.proc import PIPE, popen
+from ketch.common.atomic import read_json, write_json_atomic
+from ketch.common.proc import PIPE, popen
 
 if sys.platform == "darwin":
     from ketch.host.driver import accel_darwin as platform_accel

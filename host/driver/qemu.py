@@ -12,7 +12,7 @@ from typing import Any
 
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from ketch.guest.util.proc import pid_alive, popen, run
+from ketch.common.proc import pid_alive, popen, run
 from ketch.host.driver import BootInfo, Driver
 from ketch.host.driver.accel import choose, qemu_binary
 from ketch.host.driver.qemu_argv import Image, Share, build_argv

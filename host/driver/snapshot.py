@@ -16,7 +16,7 @@ from typing import Any
 
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from ketch.guest.util.proc import run
+from ketch.common.proc import run
 from ketch.host.instance import Instance
 
 SAVE_TIMEOUT = 120.0

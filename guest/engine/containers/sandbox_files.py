@@ -5,7 +5,7 @@ import ipaddress
 import os
 from dataclasses import dataclass
 
-from ketch.guest.store.atomic import write_bytes_atomic
+from ketch.common.atomic import write_bytes_atomic
 
 HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
          "fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
