@@ -67,6 +67,12 @@ class QemuDriver(Driver):
             raise VMError(f"no usable VM image in {self.config.image} ({e}): build it with "
                           "vm-image/build or point KETCH_IMAGE at one") from e
 
+    def accelerator(self) -> str:
+        """The configured accelerator, or the platform's hypervisor if a probe boot shows it
+        works (cached per host), else tcg."""
+        return choose(self.config.accel, self.qemu(), str(self.image().kernel), self.config.arch,
+                      data_root() / "accel-probe.json")
+
     def ensure_disk(self) -> None:
         if not self.instance.disk.exists():
             run(["qemu-img", "create", "-q", "-f", "qcow2", str(self.instance.disk),
@@ -97,8 +103,7 @@ class QemuDriver(Driver):
     def start(self, boot_config: dict[str, Any]) -> BootInfo:
         qemu, image = self.qemu(), self.image()
         self.ensure_disk()
-        accel = choose(self.config.accel, qemu, str(image.kernel), self.config.arch,
-                       data_root() / "accel-probe.json")
+        accel = self.accelerator()
         ssh_port = free_loopback_port()
         self.instance.serial_log.write_bytes(b"")
         self.clear_run_files()
@@ -109,7 +114,7 @@ class QemuDriver(Driver):
                           host_tsc_khz(data_root() / "host-tsc.json"))
         info = BootInfo("127.0.0.1", ssh_port, accel)
         if via_port:
-            snapshot = BootSnapshot(self.instance)
+            snapshot = BootSnapshot(self.instance.dir)
             info.snapshot = snapshot.fingerprint(argv, self.instance.disk)
             info.resumed = snapshot.matches(info.snapshot) and self.resume(argv, snapshot)
         if not info.resumed:
@@ -137,7 +142,7 @@ class QemuDriver(Driver):
             path.unlink(missing_ok=True)
 
     def save_snapshot(self, fingerprint: str) -> None:
-        BootSnapshot(self.instance).save(self.instance.qmp_sock, fingerprint)
+        BootSnapshot(self.instance.dir).save(self.instance.qmp_sock, fingerprint)
 
     def send_config(self, boot_config: dict[str, Any]) -> None:
         self.release_config()
