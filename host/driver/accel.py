@@ -48,18 +48,17 @@ def probe_argv(qemu: str, accel: str, kernel: str, arch: str) -> list[str]:
 
 def probe(qemu: str, accel: str, kernel: str, arch: str, timeout: float = PROBE_SECONDS) -> bool:
     """True if a guest under accel prints on its console within timeout."""
-    proc = popen(probe_argv(qemu, accel, kernel, arch), stdout=PIPE)
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select([proc.stdout], [], [], left)
-            if ready:
-                return bool(os.read(proc.stdout.fileno(), 4096))
-        return False
-    finally:
-        proc.kill()
-        proc.wait()
+    with popen(probe_argv(qemu, accel, kernel, arch), stdout=PIPE) as proc:  # closes stdout
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                ready, _, _ = select.select([proc.stdout], [], [], left)
+                if ready:
+                    return bool(os.read(proc.stdout.fileno(), 4096))
+            return False
+        finally:
+            proc.kill()
 
 
 def cache_key(qemu: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from ketch.common.proc import pid_alive, popen, run
+from ketch.common.proc import SyncProcess, TimeoutExpired, pid_alive, popen, run
 from ketch.host.driver import BootInfo, Driver
 from ketch.host.driver.accel import choose, qemu_binary
 from ketch.host.driver.qemu_argv import Image, Share, build_argv
@@ -52,6 +52,8 @@ def virtiofsd_argv(virtiofsd: str, share: Share) -> list[str]:
 
 class QemuDriver(Driver):
     config_port: ConfigPort | None = None
+    # The QEMU this driver launched: kept so that it is reaped once it exits.
+    process: "SyncProcess[bytes] | None" = None
 
     def qemu(self) -> str:
         binary = qemu_binary(self.config.arch)
@@ -157,9 +159,10 @@ class QemuDriver(Driver):
     def launch(self, argv: list[str]) -> None:
         """Start QEMU in its own session (it outlives a killed agent, which re-attaches).
         Not -daemonize: under it the guest's sshd stalled at public-key auth here."""
+        self.reap(timeout=5)  # a QEMU that refused the boot snapshot
         log_path = self.instance.dir / "qemu.log"
         with open(log_path, "wb") as out:
-            proc = popen(argv, stdout=out, stderr=out, new_session=True)
+            proc = self.process = popen(argv, stdout=out, stderr=out, new_session=True)
         deadline = time.monotonic() + 30
         while not self.instance.qemu_pidfile.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -211,10 +214,21 @@ class QemuDriver(Driver):
         if not self.wait_exit(pid, 5):
             self.kill()
 
+    def reap(self, timeout: float = 0.0) -> None:
+        """Collect the exit status of the QEMU this driver launched once it has exited: /proc
+        shows it a zombie while its last threads still finish, when it cannot be reaped yet."""
+        if self.process is None:
+            return
+        with contextlib.suppress(TimeoutExpired):
+            self.process.wait(timeout)
+        if self.process.returncode is not None:
+            self.process = None
+
     def wait_exit(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not pid_alive(pid):
+                self.reap(timeout=5)
                 return True
             time.sleep(0.05)
         return False
