@@ -6,7 +6,7 @@ import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from ketch.guest.util.proc import SyncProcess, popen
+from ketch.common.proc import SyncProcess, popen
 from ketch.host import context
 from ketch.host.config import resolve, save
 from ketch.host.instance import Instance

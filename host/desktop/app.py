@@ -10,7 +10,7 @@ import sys
 import threading
 import webbrowser
 
-from ketch.guest.util.proc import PIPE, SyncProcess, TimeoutExpired, popen
+from ketch.common.proc import PIPE, SyncProcess, TimeoutExpired, popen
 from ketch.host.desktop.engine import resolve_target
 from ketch.host.desktop.server import DesktopServer
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ketch.guest.util.proc import PIPE, STDOUT, ToolError, popen, spawn
+from ketch.common.proc import PIPE, STDOUT, ToolError, popen, spawn
 from ketch.host.autostart import current_system
 from ketch.host.commands import autostart
 from ketch.host.config import ConfigError, InstanceConfig, resolve, save

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ketch.guest.util.proc import ToolError
+from ketch.common.proc import ToolError
 from ketch.host.commands.doctor import checks as doctor_checks
 from ketch.host.config import ConfigError
 from ketch.host.desktop import engine as engine_control
