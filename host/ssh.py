@@ -16,6 +16,15 @@ from ketch.host.instance import Instance
 log = logging.getLogger("ketch.ssh")
 USER = "root"
 KEEPALIVE_SECONDS = 5
+# A guest that answers no keepalive for this long is taken as gone: the connection is closed,
+# so every forwarded connection over it ends (the client sees it fail) instead of waiting
+# forever on a peer that will never answer, and the next use reconnects.
+DEAD_AFTER_SECONDS = 20.0
+CONNECT_TIMEOUT = 10.0
+# After a connect that timed out (the guest does not answer), callers within this long get its
+# error at once instead of queueing for another full attempt each (a docker command makes
+# several requests). Quick refusals (sshd not up yet while booting) are retried at once.
+RETRY_AFTER_SECONDS = 2.0
 
 
 def write_ssh_config(instance: Instance, port: int) -> None:
@@ -37,6 +46,19 @@ def relay_to_host(channel: paramiko.Channel, target: tuple[str, int]) -> None:
     pump(channel, sock)
 
 
+def answers(transport: paramiko.Transport, timeout: float) -> bool:
+    """Whether the peer answers a want-reply global request within timeout."""
+    answered = threading.Event()
+
+    def ask() -> None:
+        with contextlib.suppress(Exception):  # a dying transport raises several types
+            transport.global_request("keepalive@openssh.com", wait=True)
+            answered.set()
+
+    threading.Thread(target=ask, name="ssh keepalive", daemon=True).start()
+    return answered.wait(timeout) or not transport.is_active()
+
+
 class SshSession:
     """One SSH connection to the guest, re-established on demand after a drop."""
 
@@ -46,8 +68,11 @@ class SshSession:
         self.lock = threading.Lock()
         self.client: paramiko.SSHClient | None = None
         self.closed = False
+        self.dead_after = DEAD_AFTER_SECONDS
+        self.last_failure: tuple[float, Exception] | None = None
+        threading.Thread(target=self.watch_liveness, name="ssh liveness", daemon=True).start()
 
-    def connect_once(self, timeout: float = 30) -> paramiko.SSHClient:
+    def connect_once(self, timeout: float = CONNECT_TIMEOUT) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
         # The guest's host key is made on its first boot and reached only via loopback.
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
@@ -76,7 +101,10 @@ class SshSession:
         raise TimeoutError(f"ssh to {self.host}:{self.port} failed: {error}")
 
     def transport(self) -> paramiko.Transport:
-        with self.lock:
+        # Bounded: a caller never waits on another's stuck connect for more than one attempt.
+        if not self.lock.acquire(timeout=CONNECT_TIMEOUT * 2):
+            raise TimeoutError(f"ssh to {self.host}:{self.port}: still connecting")
+        try:
             if self.closed:
                 raise paramiko.SSHException("session closed")
             transport = self.client.get_transport() if self.client else None
@@ -85,10 +113,43 @@ class SshSession:
                     log.info("ssh connection lost; reconnecting")
                     self.client.close()
                 self.client = None
-                self.client = self.connect_once()
+                self.client = self.connect_recent_failure_aside()
                 transport = self.client.get_transport()
                 assert transport is not None
             return transport
+        finally:
+            self.lock.release()
+
+    def connect_recent_failure_aside(self) -> paramiko.SSHClient:
+        """connect_once, unless one just timed out: then its error again, at once."""
+        now = time.monotonic()
+        if self.last_failure is not None and now - self.last_failure[0] < RETRY_AFTER_SECONDS:
+            raise ConnectionRefusedError(f"the guest does not answer ssh: {self.last_failure[1]}")
+        try:
+            client = self.connect_once()
+        except (OSError, EOFError, paramiko.SSHException) as e:
+            if time.monotonic() - now >= CONNECT_TIMEOUT / 2:
+                self.last_failure = (time.monotonic(), e)
+            raise
+        self.last_failure = None
+        return client
+
+    def current_transport(self) -> paramiko.Transport | None:
+        """The live transport if there is one, without connecting."""
+        client = self.client
+        transport = client.get_transport() if client is not None else None
+        return transport if transport is not None and transport.is_active() else None
+
+    def watch_liveness(self) -> None:
+        """paramiko's keepalive only sends; this one wants an answer (sshd answers any global
+        request with want-reply), and closes a connection whose peer stopped answering."""
+        while not self.closed:
+            time.sleep(KEEPALIVE_SECONDS)
+            transport = self.current_transport()
+            if transport is not None and not answers(transport, self.dead_after):
+                log.warning(f"ssh: the guest answered no keepalive for {self.dead_after:.0f} s;"
+                            " closing the connection (the next use reconnects)")
+                transport.close()
 
     def open_tcp(self, host: str, port: int) -> paramiko.Channel:
         """A direct-tcpip channel to host:port as seen from the guest (one retry after a
