@@ -19,6 +19,7 @@ from typing import Protocol
 CHECK_SECONDS = 0.5
 THRESHOLD_SECONDS = 0.1
 REPLY_TIMEOUT = 2.0
+START_TIMEOUT = 20.0  # the first answer waits for sshd and python3 to start (slow under TCG)
 PROBES = 3
 COMMAND = "ketch-timesync --serve"
 
@@ -47,10 +48,11 @@ class GuestClock:
 
     def _request(self, verb: str, *args: str) -> str:
         """Send one request; the answer's fields after its sequence number."""
+        starting = self.channel is None
         if self.channel is None:
             self.channel = self.open_exec(COMMAND)
-            self.channel.settimeout(REPLY_TIMEOUT)
             self.buffer = b""
+        self.channel.settimeout(START_TIMEOUT if starting else REPLY_TIMEOUT)
         self.sequence += 1
         number = str(self.sequence)
         try:

@@ -2,7 +2,8 @@
 
 - the UI server's CPU time over an idle minute with the containers page open (target < 0.5% of
   one core) and its RSS (target <= 60 MiB);
-- the containers page with 100 containers, request to rendered (target <= 200 ms);
+- the containers page with 100 containers, request to rendered (first contentful paint;
+  target <= 200 ms);
 - `docker run -d` on the CLI until its row shows in the open page (target <= 150 ms, pushed);
 - log lines per second the container page keeps up with, beside `docker logs -f` on the CLI.
 
@@ -17,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -77,25 +79,52 @@ def idle_cost(browser: Browser, ui_pid: int, seconds: float) -> dict[str, float]
 
 
 def containers_page(browser: Browser, rounds: int) -> dict[str, float]:
-    """Navigation start to the load event: the server's render, transfer, parse and paint."""
-    times, responses = [], []
+    """Navigation start to the first contentful paint (the rows on screen: the server's render,
+    transfer, parse and paint), and to the load event (scripts run, live stream opening)."""
+    painted, loaded, responses = [], [], []
     for _ in range(rounds):
         browser.open("/containers")
-        loaded, response = browser.driver.execute_script(
+        paint, load, response = browser.wait(lambda: browser.driver.execute_script(
             "const n = performance.getEntriesByType('navigation')[0];"
-            "return [n.loadEventEnd - n.startTime, n.responseEnd - n.startTime]")
-        times.append(loaded)
+            "const p = performance.getEntriesByName('first-contentful-paint')[0];"
+            "return p && [p.startTime, n.loadEventEnd - n.startTime,"
+            "             n.responseEnd - n.startTime]"), what="the first paint")
+        painted.append(paint)
+        loaded.append(load)
         responses.append(response)
     rows = len(browser.find_all("#rows tr.row"))
-    return {"rows": rows, "page_ms_median": round(statistics.median(times), 1),
-            "page_ms_max": round(max(times), 1),
+    return {"rows": rows, "page_painted_ms_median": round(statistics.median(painted), 1),
+            "page_painted_ms_max": round(max(painted), 1),
+            "page_load_event_ms_median": round(statistics.median(loaded), 1),
             "page_response_ms_median": round(statistics.median(responses), 1)}
+
+
+class EventClock:
+    """When each container's create event reached a client of its own (the UI's share of the
+    latency is the row's time minus this)."""
+
+    def __init__(self, daemon: DaemonProcess) -> None:
+        self.created: dict[str, float] = {}
+        self.process = daemon.docker_popen("events", "--filter", "type=container", "--filter",
+                                           "event=create", "--format", "{{.Actor.Attributes.name}}")
+        threading.Thread(target=self.follow, daemon=True).start()
+
+    def follow(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.created[line.strip()] = time.time()
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
 
 
 def run_to_row(browser: Browser, daemon: DaemonProcess, rounds: int) -> dict[str, float]:
     browser.open("/containers")
     browser.driver.execute_script(ROW_SEEN_JS)
-    totals, clis = [], []
+    clock = EventClock(daemon)
+    time.sleep(1)
+    totals, clis, pushes = [], [], []
     for i in range(rounds):
         name = f"pushed-{i}"
         started = time.time()
@@ -105,10 +134,13 @@ def run_to_row(browser: Browser, daemon: DaemonProcess, rounds: int) -> dict[str
             "return window.rowSeen[arguments[0]]", n), what=name) / 1000
         totals.append((seen - started) * 1000)
         clis.append((returned - started) * 1000)
+        pushes.append((seen - clock.created[name]) * 1000)
         time.sleep(0.3)
+    clock.close()
     return {"run_to_row_ms_median": round(statistics.median(totals), 1),
             "run_to_row_ms_max": round(max(totals), 1),
-            "cli_run_returned_ms_median": round(statistics.median(clis), 1)}
+            "cli_run_returned_ms_median": round(statistics.median(clis), 1),
+            "create_event_to_row_ms_median": round(statistics.median(pushes), 1)}
 
 
 def logs_throughput(browser: Browser, daemon: DaemonProcess, lines: int) -> dict[str, float]:

@@ -21,6 +21,7 @@ from ketch.guest.api.httputil import (
     query_int,
     query_terminal_size,
     read_model,
+    stream_bytes,
     stream_json_lines,
 )
 from ketch.guest.api.routing import Route
@@ -29,7 +30,7 @@ from ketch.guest.engine.containers import logs as logs_mod
 from ketch.guest.engine.containers import observe, views
 from ketch.guest.engine.containers.streams import mux_frame, parse_detach_keys
 from ketch.guest.engine.errors import Conflict, InvalidParameter
-from ketch.guest.engine.models.base import UNSET, to_plain
+from ketch.guest.engine.models.base import to_plain
 from ketch.guest.engine.models.containers import Config, CreateRequest, UpdateConfig
 from ketch.guest.engine.timestamps import parse_timestamp_ns
 from ketch.guest.store.images import reference
@@ -55,9 +56,9 @@ async def list_containers(request: web.Request) -> web.Response:
 
 async def create(request: web.Request) -> web.Response:
     body = await read_model(request, CreateRequest, required=True)
-    if all(getattr(body, field) is UNSET for field in Config.__struct_fields__):
+    if all(getattr(body, field) is None for field in Config.__struct_fields__):
         raise InvalidParameter("config cannot be empty in order to create a container")
-    body.validate_mac_addresses()
+    body.validate_networking()
     name = request.query.get("name")
     c = await _service(request).create(to_plain(body), name)
     return json_response({"Id": c.id, "Warnings": []}, status=201)
@@ -290,15 +291,8 @@ async def archive_get(request: web.Request) -> web.StreamResponse:
     c = _container(request)
     info, chunks = await service.files.get_archive(c, request.match_info["name"],
                                                    _archive_path(request))
-    response = web.StreamResponse(headers={"Content-Type": "application/x-tar",
-                                           "X-Docker-Container-Path-Stat": _stat_header(info)})
-    response.enable_chunked_encoding()
-    await response.prepare(request)
-    with contextlib.suppress(ConnectionError):
-        async for chunk in chunks:
-            await response.write(chunk)
-        await response.write_eof()
-    return response
+    return await stream_bytes(request, chunks, {
+        "Content-Type": "application/x-tar", "X-Docker-Container-Path-Stat": _stat_header(info)})
 
 
 async def archive_put(request: web.Request) -> web.Response:
@@ -310,21 +304,16 @@ async def archive_put(request: web.Request) -> web.Response:
             yield chunk
 
     await service.files.put_archive(c, request.match_info["name"], _archive_path(request),
-                                    body(), query_bool(request, "noOverwriteDirNonDir"))
+                                    body(), query_bool(request, "noOverwriteDirNonDir"),
+                                    query_bool(request, "copyUIDGID"))
     return web.Response(status=200)
 
 
 async def export(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     c = _container(request)
-    response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
-    response.enable_chunked_encoding()
-    await response.prepare(request)
-    with contextlib.suppress(ConnectionError):
-        async for chunk in service.files.export(c):
-            await response.write(chunk)
-        await response.write_eof()
-    return response
+    return await stream_bytes(request, service.files.export(c),
+                              {"Content-Type": "application/x-tar"})
 
 
 async def changes(request: web.Request) -> web.Response:
@@ -338,7 +327,9 @@ async def commit(request: web.Request) -> web.Response:
     image_ref = reference.repo_tag_reference(request.query.get("repo", ""),
                                              request.query.get("tag", ""))
     c = service.get(request.query.get("container", ""))
-    overrides = to_plain(await read_model(request, CreateRequest))
+    # Moby decodes a commit's body as a create request and keeps its Config
+    request_body = to_plain(await read_model(request, CreateRequest))
+    overrides = {k: v for k, v in request_body.items() if k in Config.__struct_fields__}
     changes_list = request.query.getall("changes", [])
     changes_list = [line for item in changes_list for line in item.splitlines() if line.strip()]
     image_id = await service.files.commit(

@@ -38,13 +38,15 @@ async def start(request: web.Request) -> web.StreamResponse:
 
         raise Conflict(f"Error: Exec command {ex.id} has already run")
     size = body.ConsoleSize or None  # [height, width], two numbers once decoded
-    console = (size[0], size[1]) if size and size[0] else None
+    # Moby ignores a console size without a tty
+    console = (size[0], size[1]) if size and size[0] and body.Tty else None
     if body.Detach:
-        task = asyncio.create_task(execs.start(ex, None, None, console))
-        await asyncio.sleep(0)
-        ex.background = task
-        while not ex.pid and not ex.done.is_set():
-            await asyncio.sleep(0.005)
+        ex.background = task = asyncio.create_task(execs.start(ex, None, None, console))
+        spawned = asyncio.create_task(ex.spawned.wait())
+        await asyncio.wait((task, spawned), return_when=asyncio.FIRST_COMPLETED)
+        spawned.cancel()
+        if task.done():
+            task.result()  # a start that failed before spawning answers its error
         return web.Response(status=200)
     conn = await hijack(request, ex.tty)
     with contextlib.suppress(ConnectionError, asyncio.CancelledError):

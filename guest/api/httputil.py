@@ -1,8 +1,9 @@
 """Request parsing and response helpers shared by every handler."""
 
+import contextlib
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -112,10 +113,18 @@ def query_filters(request: web.Request, accepted: tuple[str, ...] | None = None)
 async def stream_json_lines(request: web.Request, items: AsyncIterator[Any],
                             content_type: str = "application/json") -> web.StreamResponse:
     """Send each item as one JSON document per line, flushed as it comes (events, pull)."""
-    response = web.StreamResponse(headers={"Content-Type": content_type})
+    lines = (json.dumps(item).encode() + b"\n" async for item in items)
+    return await stream_bytes(request, lines, {"Content-Type": content_type})
+
+
+async def stream_bytes(request: web.Request, chunks: AsyncIterator[bytes],
+                       headers: Mapping[str, str]) -> web.StreamResponse:
+    """Send chunks as they come (a tar, JSON lines); a client that leaves ends the stream."""
+    response = web.StreamResponse(headers=headers)
     response.enable_chunked_encoding()
     await response.prepare(request)
-    async for item in items:
-        await response.write(json.dumps(item).encode() + b"\n")
-    await response.write_eof()
+    with contextlib.suppress(ConnectionError):
+        async for chunk in chunks:
+            await response.write(chunk)
+        await response.write_eof()
     return response

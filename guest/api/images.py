@@ -12,11 +12,12 @@ from ketch.guest.api.httputil import (
     query_bool,
     query_filters,
     query_int,
+    stream_bytes,
     stream_json_lines,
 )
-from ketch.guest.api.middleware import cap_message
 from ketch.guest.api.routing import Route
-from ketch.guest.engine.errors import EngineError, InvalidParameter, report_unexpected
+from ketch.guest.engine import jsonmessage
+from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.engine.images import views
 from ketch.guest.store.images import reference
 
@@ -84,12 +85,8 @@ async def stream_messages(request: web.Request,
         try:
             async for message in messages:
                 yield message
-        except EngineError as e:
-            text = cap_message(e.message)
-            yield {"errorDetail": {"message": text}, "error": text}
-        except Exception:
-            message = report_unexpected(log, f"{request.method} {request.path}")
-            yield {"errorDetail": {"message": message}, "error": message}
+        except Exception as e:
+            yield jsonmessage.error_of(e, log, f"{request.method} {request.path}")
 
     return await stream_json_lines(request, rest())
 
@@ -136,12 +133,7 @@ async def save_images(request: web.Request) -> web.StreamResponse:
     if "name" in request.match_info:
         names = [request.match_info["name"]]
     chunks = save.save(engine_of(request).images, names)
-    response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
-    await response.prepare(request)
-    async for chunk in chunks:
-        await response.write(chunk)
-    await response.write_eof()
-    return response
+    return await stream_bytes(request, chunks, {"Content-Type": "application/x-tar"})
 
 
 async def prune_images(request: web.Request) -> web.Response:

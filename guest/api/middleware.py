@@ -6,21 +6,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ketch.guest.engine.errors import EngineError, report_unexpected
+from ketch.guest.engine.errors import EngineError, cap_message, report_unexpected
 from ketch.guest.version import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, parse_api_version
 
 log = logging.getLogger("ketch.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-# Messages may quote client input (a name, a path): a 10 MB name must not come back as 10 MB.
-MAX_MESSAGE = 4096
-
-
-def cap_message(message: str) -> str:
-    if len(message) <= MAX_MESSAGE:
-        return message
-    return f"{message[:MAX_MESSAGE]}... ({len(message) - MAX_MESSAGE} more characters)"
 
 
 def error_response(status: int, message: str) -> web.Response:

@@ -54,12 +54,17 @@ async def events(request: web.Request) -> web.StreamResponse:
     since_ns = parse_timestamp_ns(since, now) if since else None
     until_ns = parse_timestamp_ns(until, now) if until else None
 
+    subscription = engine.events.subscribe(since_ns, until_ns)
+
     async def matching() -> AsyncIterator[dict[str, Any]]:
-        async for event in engine.events.stream(since_ns, until_ns):
+        async for event in subscription.events():
             if event_matches(event, filters):
                 yield event.to_json()
 
-    return await stream_json_lines(request, matching())
+    try:
+        return await stream_json_lines(request, matching())
+    finally:
+        subscription.close()
 
 
 ROUTES: list[Route] = [

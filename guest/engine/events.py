@@ -96,36 +96,49 @@ class EventBus:
     def listener_count(self) -> int:
         return len(self._subscribers)
 
-    async def stream(self, since_ns: int | None = None,
-                     until_ns: int | None = None) -> AsyncIterator[Event]:
-        """Past events from since_ns, then live ones until until_ns (or close())."""
-        queue: asyncio.Queue[Event | None] = asyncio.Queue()
-        self._subscribers.add(queue)
-        try:
-            if since_ns is not None:
-                for event in list(self._history):
-                    if event.time_nano >= since_ns and (until_ns is None
-                                                        or event.time_nano <= until_ns):
-                        yield event
-            while True:
-                timeout = None
-                if until_ns is not None:
-                    timeout = (until_ns - time.time_ns()) / 1e9
-                    if timeout <= 0:
-                        return
-                try:
-                    event = await asyncio.wait_for(queue.get(), timeout)
-                except TimeoutError:
-                    return
-                if event is None:
-                    return
-                if since_ns is not None and event.time_nano < since_ns:
-                    continue
-                yield event
-        finally:
-            self._subscribers.discard(queue)
+    def subscribe(self, since_ns: int | None = None,
+                  until_ns: int | None = None) -> "Subscription":
+        """Past events from since_ns, then live ones until until_ns (or close()). Subscribed
+        from this call on, as Moby's /events is before its response starts: a client that has
+        the headers sees every later event. close() the subscription when done."""
+        return Subscription(self, since_ns, until_ns)
 
     def close(self) -> None:
         """End every live stream (daemon shutdown)."""
         for queue in self._subscribers:
             queue.put_nowait(None)
+
+
+class Subscription:
+    """One subscriber's queue, registered from creation until close()."""
+
+    def __init__(self, bus: EventBus, since_ns: int | None, until_ns: int | None) -> None:
+        self.bus = bus
+        self.since_ns = since_ns
+        self.until_ns = until_ns
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.past = [e for e in bus._history if since_ns is not None and e.time_nano >= since_ns
+                     and (until_ns is None or e.time_nano <= until_ns)]
+        bus._subscribers.add(self.queue)
+
+    def close(self) -> None:
+        self.bus._subscribers.discard(self.queue)
+
+    async def events(self) -> AsyncIterator[Event]:
+        for event in self.past:
+            yield event
+        while True:
+            timeout = None
+            if self.until_ns is not None:
+                timeout = (self.until_ns - time.time_ns()) / 1e9
+                if timeout <= 0:
+                    return
+            try:
+                event = await asyncio.wait_for(self.queue.get(), timeout)
+            except TimeoutError:
+                return
+            if event is None:
+                return
+            if self.since_ns is not None and event.time_nano < self.since_ns:
+                continue
+            yield event

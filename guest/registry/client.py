@@ -84,6 +84,18 @@ def error_from_body(status: int, body: bytes) -> RegistryError:
                          f"{_reason(status)}{(': ' + text) if text else ''}", status)
 
 
+async def read_body(response: aiohttp.ClientResponse, *ok: int) -> bytes:
+    """The whole body, the response released (its headers stay readable); the registry's
+    error from the body unless the status is one of ok."""
+    try:
+        body = await response.read()
+    finally:
+        response.release()
+    if response.status not in ok:
+        raise error_from_body(response.status, body)
+    return body
+
+
 def _reason(status: int) -> str:
     from http import HTTPStatus
 

@@ -8,10 +8,10 @@ import signal
 import socket
 import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ketch.guest.testing.waiting import wait_for
 from ketch.guest.util.proc import (
     PIPE,
     CompletedProcess,
@@ -110,18 +110,22 @@ class DaemonProcess:
         return self
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def answers() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"dockerd exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                status, _, _ = self.request("GET", "/_ping", timeout=2)
-                if status == 200:
-                    return
+                return self.request("GET", "/_ping", timeout=2)[0] == 200
             except OSError:
-                pass
-            time.sleep(0.05)
-        raise TimeoutError(f"dockerd did not answer /_ping in {timeout}s:\n{self.log()}")
+                return False
+
+        wait_for(answers, timeout, 0.05,
+                 lambda: f"dockerd did not answer /_ping in {timeout}s:\n{self.log()}")
+
+    def wait_for_event_listeners(self, count: int) -> None:
+        """Until `count` event streams are subscribed (the daemon's NEventsListener): a
+        `docker events` started now sees what follows."""
+        wait_for(lambda: self.request_json("GET", "/info")[1]["NEventsListener"] >= count,
+                 what=f"fewer than {count} event listeners")
 
     def log(self) -> str:
         return read_log(self.log_path)

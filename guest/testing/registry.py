@@ -27,6 +27,7 @@ import zstandard
 
 from ketch.guest.testing.daemon import read_log
 from ketch.guest.testing.netns import listen_in_netns
+from ketch.guest.testing.waiting import wait_for
 from ketch.guest.util.proc import SyncProcess, TimeoutExpired, popen, run
 
 if TYPE_CHECKING:
@@ -188,21 +189,20 @@ class RegistryProcess:
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Ready when /v2/ answers (200, or 401 behind auth)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def answers() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"docker-registry exited with {self.proc.returncode}:\n"
                                    f"{self.log()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/v2/", timeout=2):
-                    return
+                    return True
             except urllib.error.HTTPError as e:
-                if e.code == 401:
-                    return
+                return e.code == 401
             except OSError:
-                pass
-            time.sleep(0.05)
-        raise TimeoutError(f"docker-registry did not answer /v2/ in {timeout}s:\n{self.log()}")
+                return False
+
+        wait_for(answers, timeout, 0.05,
+                 lambda: f"docker-registry did not answer /v2/ in {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
         return read_log(self.log_path)

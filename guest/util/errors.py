@@ -8,6 +8,7 @@ class EngineError(Exception):
     """Base class; an unexpected failure inside the engine (HTTP 500)."""
 
     status = 500
+    code = 0  # an exit code a JSON message stream's errorDetail carries (a failed RUN)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -46,6 +47,16 @@ class NotModified(EngineError):
     """Start of a running container, stop of a stopped one: Moby answers 304 with no body."""
 
     status = 304
+
+
+# Messages may quote client input (a name, a path): a 10 MB name must not come back as 10 MB.
+MAX_MESSAGE = 4096
+
+
+def cap_message(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[:MAX_MESSAGE]}... ({len(message) - MAX_MESSAGE} more characters)"
 
 
 def report_unexpected(log: logging.Logger, what: str) -> str:

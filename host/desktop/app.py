@@ -5,7 +5,6 @@ pywebview and pystray are the optional `ketch[desktop]` extras: without a webvie
 dashboard opens in the default browser, without pystray there is no tray icon."""
 
 import importlib.util
-import logging
 import sys
 import threading
 import webbrowser
@@ -14,7 +13,6 @@ from ketch.guest.util.proc import PIPE, SyncProcess, TimeoutExpired, popen
 from ketch.host.desktop.engine import resolve_target
 from ketch.host.desktop.server import DesktopServer
 
-log = logging.getLogger("ketch.desktop")
 WINDOW_SIZE = (1180, 780)
 
 
@@ -46,6 +44,7 @@ def open_window(server: DesktopServer, on_ready: threading.Event) -> bool:
     window = webview.create_window("Ketch", server.url, width=WINDOW_SIZE[0],
                                    height=WINDOW_SIZE[1], min_size=(800, 500))
     server.on_quit = window.destroy
+    window.events.loaded += lambda: print("ketch: window shows the dashboard", flush=True)
 
     def shown() -> None:
         print("ketch: window open", flush=True)

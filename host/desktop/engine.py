@@ -24,6 +24,7 @@ from ketch.host.status import InstanceStatus, instance_status
 
 log = logging.getLogger("ketch.desktop")
 KETCH_TIMEOUT = 900.0
+STAGE_LINES = 40
 AUTOSTART_NAME = "ketch-desktop"
 
 
@@ -72,6 +73,8 @@ class EngineControl:
     def __init__(self, target: Target) -> None:
         self.target = target
         self.busy: str | None = None  # the action under way: "starting", "stopping", ...
+        self.stages: list[str] = []   # the last action's output lines, then its outcome
+        self.task: asyncio.Task[None] | None = None
 
     @property
     def instance(self) -> Instance | None:
@@ -83,7 +86,8 @@ class EngineControl:
         return await asyncio.to_thread(instance_status, self.instance, False)
 
     async def action(self, action: str, on_line: Callable[[str], None]) -> tuple[bool, str]:
-        """start, stop or restart through the CLI; (ok, message for the user)."""
+        """start, stop or restart through the CLI; (ok, message for the user). Each output
+        line goes to self.stages (the last STAGE_LINES) and to on_line."""
         if self.instance is None:
             return False, ("This window shows the engine at DOCKER_HOST "
                            f"({self.target.docker_host}); Ketch does not run it.")
@@ -91,15 +95,25 @@ class EngineControl:
             return False, f"The engine is already {self.busy}; wait for it to finish."
         steps = {"start": [["start"]], "stop": [["stop"]], "restart": [["stop"], ["start"]]}
         self.busy = {"start": "starting", "stop": "stopping", "restart": "restarting"}[action]
+        self.stages = []
+
+        def record(line: str) -> None:
+            self.stages.append(line.removeprefix("ketch: "))
+            del self.stages[:-STAGE_LINES]
+            on_line(line)
+
+        ok, message = True, {"start": "The engine is running.", "stop": "The engine is stopped.",
+                             "restart": "The engine was restarted."}[action]
         try:
             for step in steps[action]:
-                code, tail = await run_ketch([*step, "--name", self.instance.name], on_line)
+                code, tail = await run_ketch([*step, "--name", self.instance.name], record)
                 if code != 0:
-                    return False, f"`ketch {step[0]}` failed (exit {code}): {tail}"
+                    ok, message = False, f"`ketch {step[0]}` failed (exit {code}): {tail}"
+                    break
         finally:
             self.busy = None
-        return True, {"start": "The engine is running.", "stop": "The engine is stopped.",
-                      "restart": "The engine was restarted."}[action]
+        self.stages.append(message)
+        return ok, message
 
     # -- settings --------------------------------------------------------------------------
     def settings(self) -> InstanceConfig | None:

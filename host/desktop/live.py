@@ -78,8 +78,3 @@ async def serve_live(request: web.Request, hub: EventHub, render: Render,
                 if task is not None:
                     task.cancel()
     return response
-
-
-def touches(events: list[dict[str, Any]], container_id: str) -> bool:
-    return any(e.get("Type") == "container" and (e.get("Actor") or {}).get("ID") == container_id
-               for e in events)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ketch.host.desktop import views
 from ketch.host.desktop.docker import DockerError, demux
-from ketch.host.desktop.live import Fragments, encode_event, open_stream, touches
+from ketch.host.desktop.live import Fragments, encode_event, open_stream
 from ketch.host.desktop.ui import Context, context_of
 
 routes = web.RouteTableDef()
@@ -23,6 +23,8 @@ ACTIONS = {
     "delete": ("DELETE", "/containers/{id}", "delete"),
 }
 LOG_TAIL = 1000
+ROW_ACTIONS = {"create", "start", "restart", "stop", "die", "kill", "oom", "pause", "unpause",
+               "rename", "update", "destroy", "health_status"}
 
 
 async def container_groups(context: Context) -> list[views.ContainerGroup]:
@@ -52,19 +54,36 @@ async def containers_page(request: web.Request) -> web.Response:
 
 @routes.get("/live/containers")
 async def containers_live(request: web.Request) -> web.StreamResponse:
+    """The engine's state changes the whole list; a container's event only its own row."""
     context = context_of(request)
 
     async def render(events: list[dict[str, Any]]) -> Fragments:
         fragments = engine_fragment(context, events)
-        if any(e.get("Type") in ("container", "engine") for e in events):
-            if context.hub.engine_up:
-                groups = await container_groups(context)
-            else:
-                groups = []
+        if fragments:
+            groups = await container_groups(context) if context.hub.engine_up else []
             fragments["rows"] = context.render("containers_rows.html", groups=groups)
+            return fragments
+        changed = changed_containers(events)
+        if not changed:
+            return fragments
+        summaries = await context.docker.get(
+            "/containers/json", all=True, filters={"id": sorted(changed)})
+        rows = [views.container_row(s) for s in summaries if s["Id"] in changed]
+        if rows:
+            fragments["upsert"] = "".join(context.render("container_row.html", c=row)
+                                          for row in rows)
+        if gone := changed - {row.id for row in rows}:
+            fragments["remove"] = "".join(f'<tr data-id="{i}"></tr>' for i in sorted(gone))
         return fragments
 
     return await context.live(request, render)
+
+
+def changed_containers(events: list[dict[str, Any]]) -> set[str]:
+    """Containers whose row these events change (exec, attach, resize, top... change none)."""
+    return {str((e.get("Actor") or {}).get("ID")) for e in events
+            if e.get("Type") == "container" and (e.get("Actor") or {}).get("ID")
+            and str(e.get("Action", "")).split(":")[0] in ROW_ACTIONS}
 
 
 async def act(context: Context, action: str, container_id: str) -> None:
@@ -146,7 +165,7 @@ async def container_live(request: web.Request) -> web.StreamResponse:
 
     async def render(events: list[dict[str, Any]]) -> Fragments:
         fragments = engine_fragment(context, events)
-        if touches(events, container_id):
+        if container_id in changed_containers(events):
             try:
                 inspect = await context.docker.get(f"/containers/{container_id}/json")
             except DockerError:

@@ -17,7 +17,6 @@ from ketch.host.desktop.ui import Context, context_of
 from ketch.host.desktop.views import human_size
 
 routes = web.RouteTableDef()
-STAGE_LINES = 40
 
 
 async def engine_facts(context: Context) -> dict[str, Any]:
@@ -33,7 +32,7 @@ async def engine_facts(context: Context) -> dict[str, Any]:
 async def engine_values(context: Context) -> dict[str, Any]:
     status, facts = await asyncio.gather(context.engine.status(), engine_facts(context))
     return {"status": status, "facts": facts, "busy": context.engine.busy,
-            "stages": context.jobs.get("engine-stages", []),
+            "stages": context.engine.stages,
             "settings": context.engine.settings() if context.engine.instance else None}
 
 
@@ -89,21 +88,15 @@ def begin_engine_action(context: Context, action: str) -> web.Response:
     """Run start/stop/restart in the background; its stages reach the pages as events."""
     if context.engine.busy:
         return context.toast(f"The engine is already {context.engine.busy}.", error=True)
-    stages: list[str] = []
-    context.jobs["engine-stages"] = stages
-
     def on_line(line: str) -> None:
-        stages.append(line.removeprefix("ketch: "))
-        del stages[:-STAGE_LINES]
         context.hub.publish(engine_event("progress", line=line))
 
     async def run() -> None:
         ok, message = await context.engine.action(action, on_line)
-        stages.append(message)
         context.hub.wake()
         context.hub.publish(engine_event("done" if ok else "failed", message=message))
 
-    context.jobs["engine-task"] = asyncio.create_task(run())
+    context.engine.task = asyncio.create_task(run())
     doing = {"start": "Starting", "stop": "Stopping", "restart": "Restarting"}[action]
     return context.toast(f"{doing} the engine; the stages show on the Engine page.")
 

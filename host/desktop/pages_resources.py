@@ -13,8 +13,9 @@ from ketch.host.desktop.pages_containers import engine_fragment
 from ketch.host.desktop.ui import Context, context_of
 
 routes = web.RouteTableDef()
-IMAGE_EVENTS = {"image", "container", "engine"}
-VOLUME_EVENTS = {"volume", "container", "engine"}
+# what changes each list: its own type's events, the engine's, and these container actions
+IMAGE_CONTAINER_ACTIONS = {"create", "destroy"}                 # "in use"
+VOLUME_CONTAINER_ACTIONS = {"create", "destroy", "start", "die"}  # "in use", sizes
 LAYER_STATUSES = ("Pulling fs layer", "Waiting", "Downloading", "Verifying", "Download complete",
                   "Extracting", "Pull complete", "Already exists")
 
@@ -32,13 +33,18 @@ async def volume_rows(context: Context) -> list[views.VolumeRow]:
     return views.volume_rows(df.get("Volumes") or [], containers)
 
 
-def live_list(template: str, rows: Any, wanted: set[str]) -> Any:
+def relevant(events: list[dict[str, Any]], kind: str, container_actions: set[str]) -> bool:
+    return any(e.get("Type") in (kind, "engine") or (
+        e.get("Type") == "container" and e.get("Action") in container_actions) for e in events)
+
+
+def live_list(template: str, rows: Any, kind: str, container_actions: set[str]) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
         context = context_of(request)
 
         async def render(events: list[dict[str, Any]]) -> Fragments:
             fragments = engine_fragment(context, events)
-            if {str(e.get("Type")) for e in events} & wanted:
+            if relevant(events, kind, container_actions):
                 items = await rows(context) if context.hub.engine_up else []
                 fragments["rows"] = context.render(template, rows=items)
             return fragments
@@ -66,8 +72,10 @@ async def volumes_page(request: web.Request) -> web.Response:
     return await list_page(request, "volumes", volume_rows)
 
 
-routes.get("/live/images")(live_list("images_rows.html", image_rows, IMAGE_EVENTS))
-routes.get("/live/volumes")(live_list("volumes_rows.html", volume_rows, VOLUME_EVENTS))
+routes.get("/live/images")(live_list("images_rows.html", image_rows, "image",
+                                     IMAGE_CONTAINER_ACTIONS))
+routes.get("/live/volumes")(live_list("volumes_rows.html", volume_rows, "volume",
+                                      VOLUME_CONTAINER_ACTIONS))
 
 
 @routes.post("/images/delete")
@@ -94,7 +102,7 @@ async def images_prune(request: web.Request) -> web.Response:
     except DockerError as e:
         return context.failed(e, "prune the images")
     count = len(report.get("ImagesDeleted") or [])
-    return context.toast(f"Removed {count} images, "
+    return context.toast(f"Removed {views.plural(count, 'image')}, "
                          f"{views.human_size(report.get('SpaceReclaimed', 0))} reclaimed.")
 
 
@@ -120,7 +128,7 @@ async def volumes_prune(request: web.Request) -> web.Response:
     except DockerError as e:
         return context.failed(e, "prune the volumes")
     count = len(report.get("VolumesDeleted") or [])
-    return context.toast(f"Removed {count} volumes, "
+    return context.toast(f"Removed {views.plural(count, 'volume')}, "
                          f"{views.human_size(report.get('SpaceReclaimed', 0))} reclaimed.")
 
 
@@ -181,7 +189,7 @@ async def images_pull(request: web.Request) -> web.Response:
     if not reference:
         return context.toast("Type an image name to pull, like alpine:latest.", error=True)
     job_id = secrets.token_hex(8)
-    job = context.jobs[job_id] = PullJob(reference)
+    job = context.pulls[job_id] = PullJob(reference)
     job.task = asyncio.create_task(run_pull(context, job))
     return web.Response(text=context.render("pull.html", job=job, job_id=job_id),
                         content_type="text/html")
@@ -190,7 +198,7 @@ async def images_pull(request: web.Request) -> web.Response:
 @routes.get("/images/pull/{job}")
 async def pull_progress(request: web.Request) -> web.StreamResponse:
     context = context_of(request)
-    job = context.jobs.get(request.match_info["job"])
+    job = context.pulls.get(request.match_info["job"])
     if not isinstance(job, PullJob):
         raise web.HTTPNotFound(text="no such pull")
     response = await open_stream(request)
@@ -200,6 +208,6 @@ async def pull_progress(request: web.Request) -> web.StreamResponse:
         await response.write(encode_event("progress", html))
         if job.done:
             await response.write(encode_event("done", ""))
-            context.jobs.pop(request.match_info["job"], None)
+            context.pulls.pop(request.match_info["job"], None)
             return response
         await job.changed.wait()

@@ -3,7 +3,6 @@ pages_*.py, templates and vendored static files beside this module."""
 
 import asyncio
 import contextlib
-import logging
 import socket
 import threading
 from collections.abc import Callable
@@ -19,7 +18,6 @@ from ketch.host.desktop.hub import EventHub
 from ketch.host.desktop.security import TOKEN_PARAM, Guard, new_token
 from ketch.host.desktop.ui import CONTEXT, Context, templates
 
-log = logging.getLogger("ketch.desktop")
 HERE = Path(__file__).parent
 
 
@@ -27,7 +25,7 @@ def create_app(target: Target, guard: Guard) -> web.Application:
     app = web.Application(middlewares=[guard.middleware])
     docker = DockerClient(target.docker_host)
     context = Context(docker=docker, hub=EventHub(docker), engine=EngineControl(target),
-                      templates=templates(HERE / "templates"), jobs={})
+                      templates=templates(HERE / "templates"), pulls={})
     app[CONTEXT] = context
     for module in (pages_containers, pages_resources, pages_engine, terminal):
         app.router.add_routes(module.routes)

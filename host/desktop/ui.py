@@ -22,7 +22,7 @@ class Context:
     hub: EventHub
     engine: EngineControl
     templates: jinja2.Environment
-    jobs: dict[str, Any]
+    pulls: dict[str, Any]  # pull id -> pages_resources.PullJob
     quit: Callable[[], None] = lambda: None  # ends the app: the window, the tray, the server
 
     def render(self, template: str, **values: Any) -> str:

@@ -51,6 +51,10 @@ def human_size(size: float | None) -> str:
     return "-"
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def since(timestamp: float, now: float | None = None) -> str:
     seconds = max(0, int((now or time.time()) - timestamp))
     for unit, length in (("day", 86400), ("hour", 3600), ("minute", 60)):

@@ -63,13 +63,18 @@ def encode_boot_config(boot_config: dict[str, Any]) -> str:
 
 def with_tsc_khz(cmdline: str, khz: int | None) -> str:
     """The kernel's tsc_early_khz= set to the host's TSC rate (host/driver/tsc.py), which the
-    guest's rdtsc runs at; kept as the image has it when the rate is unknown."""
+    guest's rdtsc runs at, and tsc=reliable: TCG's CPU model lacks invariant-TSC flags, so the
+    kernel would mark the TSC unstable and keep time with jiffies, which lose every tick the
+    vCPU thread misses on a busy host (the clock fell 0.1-0.3 s behind per second). Kept as the
+    image has it when the rate is unknown."""
     if not khz:
         return cmdline
     option = f"tsc_early_khz={khz}"
     if re.search(r"\btsc_early_khz=\d+", cmdline):
-        return re.sub(r"\btsc_early_khz=\d+", option, cmdline)
-    return f"{cmdline} {option}"
+        cmdline = re.sub(r"\btsc_early_khz=\d+", option, cmdline)
+    else:
+        cmdline = f"{cmdline} {option}"
+    return cmdline if "tsc=reliable" in cmdline.split() else f"{cmdline} tsc=reliable"
 
 
 def build_argv(qemu: str, config: InstanceConfig, instance: Instance, image: Image,

@@ -68,8 +68,8 @@ def test_window_and_tray_start_show_the_engine_and_quit(
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen: list[str] = []
     try:
-        read_until(app, {"dashboard at", "window open", "tray: ready", "tray: engine running"},
-                   seen)
+        read_until(app, {"dashboard at", "window open", "window shows the dashboard",
+                         "tray: ready", "tray: engine running"}, seen)
         url = next(line.split()[-1] for line in seen if "dashboard at" in line)
         from PIL import ImageGrab
 

@@ -167,4 +167,20 @@ def test_a_compose_project_folds(browser: Browser, daemon: DaemonProcess, busybo
     assert not browser.row(ids[0]).is_displayed()
     browser.click(header)
     browser.wait(lambda: all(browser.row(i).is_displayed() for i in ids), what="unfolded")
+    assert "1/2 running" in browser.find(header).text
     daemon.docker("rm", "-f", *ids)
+    browser.wait(lambda: not browser.present(header), what="the empty group gone")
+
+
+def test_the_log_view_keeps_a_bounded_buffer(browser: Browser, daemon: DaemonProcess,
+                                             busybox: str) -> None:
+    container = run_detached(daemon, "--name", "chatty", busybox, "sh", "-c",
+                             "sleep 1; seq 1 8000; exec sleep 600")
+    browser.open(f"/containers/{container}")
+    browser.wait(lambda: "8000" in browser.driver.execute_script(
+        "const l = document.getElementById('logs'); return l.lastElementChild ? "
+        "l.lastElementChild.dataset.text : ''"), what="the last line")
+    assert shown_lines(browser) == 5000
+    assert browser.driver.execute_script(
+        "return document.getElementById('logs').firstElementChild.dataset.text") == "3001"
+    daemon.docker("rm", "-f", container)

@@ -154,3 +154,18 @@ def test_an_engine_action_streams_its_stages_and_failure_into_the_page(
     assert "no instance named 'desktop-test'" in browser.find(".stage-list").text
     browser.wait(lambda: any("failed (exit 1)" in t for t in browser.toasts()), what="told")
     browser.screenshot("engine-action-failed")
+
+
+def test_prune_unused_volumes_and_images(browser: Browser, daemon: DaemonProcess,
+                                         busybox: str) -> None:
+    daemon.docker("volume", "create", "desktop-prunable")
+    browser.open("/volumes")
+    browser.wait(lambda: browser.present('tr[data-name="desktop-prunable"]'))
+    browser.click('form[hx-post="/volumes/prune"] button.danger', accept_confirm=True)
+    toast = browser.wait(lambda: browser.toasts(), what="the prune's report")
+    assert toast[0].startswith("Removed 1 volume,"), toast
+    browser.wait(lambda: not browser.present('tr[data-name="desktop-prunable"]'))
+    browser.open("/images")
+    browser.click('form[hx-post="/images/prune"] button:not(.danger)', accept_confirm=True)
+    toast = browser.wait(lambda: browser.toasts(), what="the prune's report")
+    assert toast[0].startswith("Removed 0 images"), toast

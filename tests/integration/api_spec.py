@@ -3,17 +3,16 @@ header and body parameters, with values of the declared type and of wrong ones."
 
 import base64
 import json
-import os
 import re
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hypothesis import strategies as st
 
-SPEC_NAME = "engine-api-v1.50.yaml"
+from ketch.guest.testing.apispec import load_spec
+
 METHODS = ("get", "head", "post", "put", "delete")
 # Strings that broke parsers before: numbers Python reads and Go does not, path tricks,
 # control characters, unbalanced JSON and regex syntax, long and non-ASCII text.
@@ -23,17 +22,6 @@ HOSTILE_STRINGS = ["", " ", "0", "-1", "1e23", "1_000", "99999999999999999999999
                    "a" * 300, "A" * 5000, "busybox", "busybox:latest", "-", "--help"]
 # Query encodings a client could send raw: bad percent escapes, invalid UTF-8.
 RAW_QUERY_VALUES = ["%", "%zz", "%ff%fe", "%c0%af", "%00", "a%2", "%e2%82"]
-
-
-def find_spec() -> Path | None:
-    """$KETCH_API_SPEC, else shared/spec/ next to the checkout or one of its parents."""
-    if env := os.environ.get("KETCH_API_SPEC"):
-        return Path(env)
-    for folder in Path(__file__).resolve().parents:
-        candidate = folder / "shared" / "spec" / SPEC_NAME
-        if candidate.exists():
-            return candidate
-    return None
 
 
 @dataclass
@@ -55,7 +43,7 @@ class Operation:
 
 
 def load_operations(spec_path: Path) -> tuple[list[Operation], dict[str, Any]]:
-    spec = yaml.safe_load(spec_path.read_text())
+    spec = load_spec(spec_path)
     operations = []
     for path, item in spec["paths"].items():
         shared = item.get("parameters", [])

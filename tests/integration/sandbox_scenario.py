@@ -52,7 +52,9 @@ ECHO_CLIENT = ("import http.server as h\n"
                "    def do_GET(self):\n"
                "        self.send_response(200); self.end_headers()\n"
                "        self.wfile.write(self.client_address[0].encode())\n"
-               "h.ThreadingHTTPServer(('198.51.100.1', 8000), H).serve_forever()\n")
+               "s = h.ThreadingHTTPServer(('198.51.100.1', 8000), H)\n"
+               "print('listening', flush=True)\n"
+               "s.serve_forever()\n")
 
 
 async def fetch_async(url: str, netns: str) -> str:
@@ -63,6 +65,13 @@ async def fetch_async(url: str, netns: str) -> str:
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     out, _ = await asyncio.wait_for(proc.communicate(), 30)
     return out.decode().strip() if proc.returncode == 0 else "unreachable"
+
+
+async def listening(server: "subprocess.Popen[str]") -> None:
+    """Until a server started here says it listens (its first line of output)."""
+    assert server.stdout is not None
+    line = await asyncio.wait_for(asyncio.to_thread(server.stdout.readline), 30)
+    assert line == "listening\n", line
 
 
 async def links_without_veths(timeout: float = 10) -> str:
@@ -89,13 +98,13 @@ async def outbound(networks: Any) -> dict[str, Any]:
                  ["ip", "link", "set", "ext1", "up"]):
         in_netns(outside, *argv).check_returncode()
     server = subprocess.Popen(["nsenter", f"--net={outside}", sys.executable, "-c",
-                               ECHO_CLIENT])
+                               ECHO_CLIENT], stdout=subprocess.PIPE, text=True)
     await networks.create({"Name": "sealed", "Internal": True})
     boxes = {name: StandInContainer(name * 64, f"/{name}", {}, {"NetworkMode": mode})
              for name, mode in (("d", "bridge"), ("e", "sealed"))}
     report: dict[str, Any] = {}
     try:
-        await asyncio.sleep(0.5)
+        await listening(server)
         for name, box in boxes.items():
             sandbox = await networks.setup_container(box)
             report[f"outbound_{name}"] = await fetch_async("http://198.51.100.1:8000/",
@@ -110,7 +119,7 @@ async def outbound(networks: Any) -> dict[str, Any]:
         boxes["f"] = published_all
     finally:
         server.kill()
-        server.wait()
+        server.communicate()
         for box in boxes.values():
             await networks.teardown_container(box)
         await networks.remove("sealed")
@@ -144,10 +153,11 @@ async def scenario(root: str) -> dict[str, Any]:
     server = subprocess.Popen(["nsenter", f"--net={web_box.netns_path}", sys.executable,
                                "-c", "import http.server as h,os;os.chdir('/');"
                                "open('/tmp/ketch-sbx-index','w').write('hello');"
-                               "h.ThreadingHTTPServer(('',80),h.SimpleHTTPRequestHandler)"
-                               ".serve_forever()"])
+                               "s=h.ThreadingHTTPServer(('',80),h.SimpleHTTPRequestHandler);"
+                               "print('listening',flush=True);s.serve_forever()"],
+                              stdout=subprocess.PIPE, text=True)
     try:
-        await asyncio.sleep(1.0)
+        await listening(server)
         report["loopback"] = fetch("http://127.0.0.1:18080/tmp/ketch-sbx-index")
         report["c2c"] = fetch(f"http://{report['web_ip']}/tmp/ketch-sbx-index",
                               client_box.netns_path)
@@ -171,7 +181,7 @@ async def scenario(root: str) -> dict[str, Any]:
             report["rm_in_use"] = (e.status, e.message)
     finally:
         server.kill()
-        server.wait()
+        server.communicate()
     await networks.teardown_container(web)
     await networks.teardown_container(client)
     report["after_teardown"] = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True,

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from api_spec import HOSTILE_STRINGS, Operation, Strategies, find_spec, load_operations
+from api_spec import HOSTILE_STRINGS, Operation, Strategies, load_operations
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ketch.guest.api.app import RESOURCE_MODULES
+from ketch.guest.testing.apispec import find_spec
 from ketch.guest.testing.daemon import DaemonProcess, UnixHTTPConnection
 from ketch.guest.testing.images import load_busybox
 
@@ -45,23 +46,6 @@ DESTRUCTIVE = re.compile(r"DELETE |POST /containers/\{id\}/(kill|stop|restart|pa
 WAITS = re.compile(r"POST /containers/\{id\}/(stop|restart)")
 BOUNDED = {"t": st.sampled_from(["0", "1", "2", "", "abc", "1e23", "99999999999999999999999",
                                  "%ff", "1_0", "%00"])}
-# Body decoding is being made strict on the strict-decode branch (issue 11): until it is
-# merged these operations' body fuzzing is expected to find 500s; they run and report.
-STRICT_DECODE = "body decoding (wrong JSON types) is made strict on the strict-decode branch"
-_DEEP = "a body nested deeper than the recursion limit is a RecursionError in read_json"
-_SHAPE = "a list or string body where an object belongs is an AttributeError"
-BODY_DECODING_PENDING: dict[str, str] = {
-    "ContainerCreate": f"{STRICT_DECODE}: {_DEEP}",
-    "ContainerExec": f"{STRICT_DECODE}: DetachKeys as a list is an AttributeError",
-    "ContainerUpdate": f"{STRICT_DECODE}: {_SHAPE}",
-    "ExecStart": f"{STRICT_DECODE}: {_DEEP}",
-    "NetworkConnect": f"{STRICT_DECODE}: {_SHAPE}",
-    "NetworkCreate": f"{STRICT_DECODE}: {_DEEP}",
-    "NetworkDisconnect": f"{STRICT_DECODE}: {_SHAPE}",
-    "SystemAuth": f"{STRICT_DECODE}: {_DEEP}",
-    "VolumeCreate": f"{STRICT_DECODE}: {_DEEP}",
-}
-
 SPEC = find_spec()
 OPERATIONS, DEFINITIONS = load_operations(SPEC) if SPEC else ([], {})
 STRATEGIES = Strategies(DEFINITIONS)
@@ -227,13 +211,9 @@ def test_queries_and_paths(fuzz_daemon: tuple[DaemonProcess, Targets],
 
 
 @pytest.mark.parametrize("op", operations(with_body=True))
-def test_bodies(fuzz_daemon: tuple[DaemonProcess, Targets], op: Operation,
-                request: pytest.FixtureRequest) -> None:
+def test_bodies(fuzz_daemon: tuple[DaemonProcess, Targets], op: Operation) -> None:
     """Bodies from the operation's schema, of right and wrong types (JSON), or random bytes."""
     daemon, targets = fuzz_daemon
-    if op.operation_id in BODY_DECODING_PENDING:
-        request.applymarker(pytest.mark.xfail(reason=BODY_DECODING_PENDING[op.operation_id],
-                                              strict=False))
     assert op.body is not None
 
     @fuzz_settings(op)
@@ -258,12 +238,9 @@ CLASSIC_BODIES = [b"[]", b'"x"', b"1", b"null", b"true", b'{"a": NaN}', b"1e999"
 
 
 @pytest.mark.parametrize("op", operations(with_body=True))
-def test_classic_hostile_bodies(fuzz_daemon: tuple[DaemonProcess, Targets], op: Operation,
-                                request: pytest.FixtureRequest) -> None:
+def test_classic_hostile_bodies(fuzz_daemon: tuple[DaemonProcess, Targets],
+                                op: Operation) -> None:
     daemon, targets = fuzz_daemon
-    if op.operation_id in BODY_DECODING_PENDING:
-        request.applymarker(pytest.mark.xfail(reason=BODY_DECODING_PENDING[op.operation_id],
-                                              strict=False))
     path = op.path
     for param in (p for p in op.params if p["in"] == "path"):
         real = targets.values(op)

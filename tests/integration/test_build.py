@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from ketch.guest.testing.daemon import DaemonProcess
 from ketch.guest.testing.registry import RegistryProcess
+from ketch.guest.testing.waiting import wait_for
 
 
 def make_context(folder: Path, files: dict[str, str]) -> str:
@@ -224,10 +224,8 @@ def test_add_from_url(daemon: DaemonProcess, busybox: str, tmp_path: Path) -> No
                                "http.server", "--bind", "127.0.0.1", str(port)],
                               cwd=served, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while daemon.in_netns("bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}", check=False,
-                              ).returncode != 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: daemon.in_netns("bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}",
+                                         check=False).returncode == 0, 10)
         context = make_context(tmp_path / "ctx", {"Dockerfile": (
             f"FROM busybox\nADD http://127.0.0.1:{port}/remote.txt /downloads/\n")})
         daemon.docker("build", "-t", "addurl:1", context)

@@ -2,13 +2,13 @@
 the cache across file changes, intermediate containers, and the built image's runtime config."""
 
 import json
-import time
 from pathlib import Path
 
 from test_build import make_context
 
 from ketch.guest.testing.daemon import DaemonProcess
 from ketch.guest.testing.images import load_busybox
+from ketch.guest.testing.waiting import wait_for
 
 
 def test_run_output_cache_and_file_change(daemon: DaemonProcess, busybox: str,
@@ -122,10 +122,8 @@ def test_client_leaving_cancels_the_build(daemon: DaemonProcess, busybox: str,
             break
     cli.kill()
     cli.communicate()
-    deadline = time.monotonic() + 20
-    while set(daemon.docker("ps", "-aq").stdout.split()) != before:
-        assert time.monotonic() < deadline, "the RUN container outlived its build"
-        time.sleep(0.2)
+    wait_for(lambda: set(daemon.docker("ps", "-aq").stdout.split()) == before, 20, 0.2,
+             "the RUN container outlived its build")
 
 
 def test_cache_survives_a_daemon_kill(make_daemon: type, tmp_path: Path) -> None:

@@ -49,17 +49,22 @@ def test_logs_follow_streams_live_output(daemon: DaemonProcess, busybox: str) ->
 def test_log_rotation_keeps_max_file(daemon: DaemonProcess, busybox: str) -> None:
     daemon.docker("run", "-d", "--name", "logs-rot", "--log-opt", "max-size=1k", "--log-opt",
                   "max-file=2", busybox, "sh", "-c",
-                  "i=0; while [ $i -lt 20 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                  # 30 lines of ~110 bytes in the log: two rotations at least, whatever the
+                  # timing of the rotator's checks, so line-0 goes.
+                  "i=0; while [ $i -lt 30 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
                   "xxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); sleep 0.15; done; sleep 60")
     try:
-        wait_for(lambda: "line-19-" in daemon.docker("logs", "--tail", "1",
+        wait_for(lambda: "line-29-" in daemon.docker("logs", "--tail", "1",
                                                      "logs-rot").stdout, 30)
-        time.sleep(1.5)  # the rotator checks twice a second
         path = daemon.docker("inspect", "-f", "{{.LogPath}}", "logs-rot").stdout.strip()
+
+        def rotated_away_the_oldest() -> bool:  # the rotator checks twice a second
+            lines = daemon.docker("logs", "logs-rot").stdout.splitlines()
+            return bool(lines) and not lines[0].startswith("line-0-")
+
+        wait_for(rotated_away_the_oldest, 10)
         assert os.path.exists(path + ".1") and not os.path.exists(path + ".2")
-        lines = daemon.docker("logs", "logs-rot").stdout.splitlines()
-        assert lines and lines[-1].startswith("line-19-")
-        assert not lines[0].startswith("line-0-")  # the oldest rotated away
+        assert daemon.docker("logs", "logs-rot").stdout.splitlines()[-1].startswith("line-29-")
     finally:
         daemon.docker("rm", "-f", "logs-rot")
     assert subprocess.run(["true"]).returncode == 0

@@ -124,7 +124,8 @@ def test_docker_py_sees_the_400s_and_valid_input_still_works(daemon: DaemonProce
     ("/networks/bridge/connect", {"Container": "x", "EndpointConfig": {"MacAddress": "x"}},
      "invalid MAC address x"),
     ("/containers/create", {"Image": "busybox", "NetworkingConfig": {"EndpointsConfig": {
-        "bridge": {"MacAddress": "02:42"}}}}, "invalid MAC address 02:42"),
+        "bridge": {"MacAddress": "02:42"}}}}, "invalid config for network bridge: invalid MAC "
+                                         "address 02:42"),
 ])
 def test_other_bodies_are_typed(daemon: DaemonProcess, path: str, body: object,
                                 message: str) -> None:
@@ -168,3 +169,20 @@ def test_registry_auth_header_that_does_not_decode_is_ignored(daemon: DaemonProc
         status, _, answer = daemon.request("GET", path, None, {
             "X-Registry-Auth": base64.urlsafe_b64encode(auth).decode()})
         assert status == 200, answer
+
+
+def test_commit_body_is_a_typed_config(daemon: DaemonProcess, busybox: str) -> None:
+    daemon.docker("create", "--name", "strict-commit", busybox, "true")
+    path = "/commit?container=strict-commit&repo=strict-committed"
+    try:
+        status, answer = daemon.request_json("POST", path, {"Cmd": 5})
+        assert (status, answer["message"]) == (400, GO_FIELD.format(
+            "number", "CreateRequest.Cmd", "string"))
+        status, answer = daemon.request_json("POST", path, {"Cmd": "echo",
+                                                            "HostConfig": {"Privileged": True}})
+        assert status == 201
+        image = json.loads(daemon.docker("image", "inspect", "strict-committed").stdout)[0]
+        assert image["Config"]["Cmd"] == ["echo"] and "HostConfig" not in image["Config"]
+    finally:
+        daemon.docker("rm", "-f", "strict-commit")
+        daemon.docker("rmi", "-f", "strict-committed", check=False)

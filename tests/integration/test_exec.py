@@ -1,12 +1,12 @@
 """docker exec: exit codes, user/workdir/env, stdin, detached, a TTY through a real pty."""
 
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from ketch.guest.testing.daemon import DOCKER_CLI, DaemonProcess
 from ketch.guest.testing.terminal import run_in_pty
+from ketch.guest.testing.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,12 @@ def test_exec_user_workdir_env_stdin(daemon: DaemonProcess, sleeper: str) -> Non
     assert out.split() == ["65534", "/tmp", "1"]
     assert daemon.docker("exec", "-i", sleeper, "cat", input="piped\n").stdout == "piped\n"
     daemon.docker("exec", "-d", sleeper, "sh", "-c", "echo bg > /tmp/bg")
-    time.sleep(0.3)
-    assert daemon.docker("exec", sleeper, "cat", "/tmp/bg").stdout == "bg\n"
+    wait_for(lambda: daemon.docker("exec", sleeper, "cat", "/tmp/bg", check=False).stdout
+             == "bg\n")
+    # A detached start that fails before the process exists answers the error (it hung).
+    refused = daemon.docker("exec", "-d", "-u", "nosuch", sleeper, "true", check=False)
+    assert refused.returncode == 1
+    assert "unable to find user nosuch: no matching entries in passwd file" in refused.stderr
 
 
 def test_exec_tty(daemon: DaemonProcess, sleeper: str) -> None:

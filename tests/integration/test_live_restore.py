@@ -2,7 +2,10 @@
 them again, with exits that happened meanwhile, logs, exec and restart policies."""
 
 import json
-import time
+import os
+import subprocess
+
+import pytest
 
 from ketch.guest.testing.daemon import DaemonProcess
 from ketch.guest.testing.images import load_busybox
@@ -11,6 +14,14 @@ from ketch.guest.testing.waiting import wait_for
 
 def state(daemon: DaemonProcess, name: str) -> dict:
     return json.loads(daemon.docker("inspect", name).stdout)[0]["State"]
+
+
+def exited(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
 
 
 def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
@@ -29,8 +40,10 @@ def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
                   "sleep", "60")
     daemon.docker("stop", "-t", "0", "always-up")
     pid_before = state(daemon, "keeper")["Pid"]
+    exiting = [state(daemon, name)["Pid"] for name in ("quitter", "bouncer", "vanisher")]
     daemon.kill()
-    time.sleep(2)  # quitter exits while no daemon is watching
+    # The behaviour under test: they exit while no daemon is watching.
+    wait_for(lambda: all(exited(pid) for pid in exiting if pid), 10, 0.05)
     daemon.start()
     keeper = state(daemon, "keeper")
     assert keeper["Running"] and keeper["Pid"] == pid_before
@@ -61,3 +74,27 @@ def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
     daemon.docker("start", "keeper")
     assert state(daemon, "keeper")["Running"]
     daemon.docker("rm", "-f", "keeper", "quitter", "bouncer", "resting", "always-up")
+
+
+
+def test_exit_code_survives_a_daemon_dying_before_the_record_is_saved(make_daemon: type
+                                                                      ) -> None:
+    """Until the record says exited, conmon's exit file is the only trace of the code: a
+    daemon dying between the two (here its record folder is immutable, so the save fails as
+    if SIGKILL had come first) must find the code at its next start, not report 137."""
+    daemon = make_daemon().start()
+    load_busybox(daemon)
+    cid = daemon.docker("run", "-d", "busybox", "sh", "-c",
+                        "trap 'exit 7' USR1; while true; do sleep 0.1; done").stdout.strip()
+    folder = os.path.join(daemon.data_root, "containers", cid)
+    if subprocess.run(["chattr", "+i", folder], capture_output=True).returncode != 0:
+        pytest.skip("the data root's filesystem has no immutable flag")
+    try:
+        daemon.docker("kill", "-s", "USR1", cid)
+        wait_for(lambda: state(daemon, cid)["Status"] == "exited")  # the save was tried
+        daemon.kill()
+    finally:
+        subprocess.run(["chattr", "-i", folder], check=True)
+    daemon.start()
+    after = state(daemon, cid)
+    assert after["Status"] == "exited" and after["ExitCode"] == 7

@@ -163,6 +163,7 @@ def test_default_bridge_has_no_name_dns_but_links_work(daemon: DaemonProcess,
 
 ECHO_PEER = ("import socket\n"
              "srv = socket.create_server(('198.51.100.1', 8000))\n"
+             "print('listening', flush=True)\n"
              "while True:\n"
              "    conn, peer = srv.accept()\n"
              "    conn.sendall(peer[0].encode() + b'\\n')\n"
@@ -185,11 +186,12 @@ def outside(daemon: DaemonProcess):  # type: ignore[no-untyped-def]
              ["ip", "-n", name, "link", "set", "lo", "up"]]
     for argv in steps:
         subprocess.run(argv, check=True)
-    server = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, "-c", ECHO_PEER])
-    time.sleep(0.3)
+    server = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, "-c", ECHO_PEER],
+                              stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None and server.stdout.readline() == "listening\n"
     yield "198.51.100.1"
     server.kill()
-    server.wait()
+    server.communicate()
     subprocess.run(["ip", "-n", daemon.netns, "link", "del", veth], check=False)
     subprocess.run(["ip", "netns", "delete", name], check=False)
 

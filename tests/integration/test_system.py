@@ -11,6 +11,7 @@ import time
 import pytest
 
 from ketch.guest.testing.daemon import DaemonProcess
+from ketch.guest.testing.waiting import wait_for
 
 
 def free_port() -> int:
@@ -95,18 +96,13 @@ def test_socket_mode(daemon: DaemonProcess) -> None:
 def test_events_stream_and_reload(make_daemon) -> None:  # type: ignore[no-untyped-def]
     d: DaemonProcess = make_daemon().start()
     watcher = d.docker_popen("events", "--format", "{{json .}}")
-    time.sleep(1.0)
+    d.wait_for_event_listeners(1)
     d.config["labels"] = ["tier=test"]
     d.config["debug"] = True
     d.write_config()
     d.signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    info = {}
-    while time.monotonic() < deadline:
-        info = json.loads(d.docker("info", "--format", "{{json .}}").stdout)
-        if info["Labels"] == ["tier=test"]:
-            break
-        time.sleep(0.1)
+    wait_for(lambda: d.request_json("GET", "/info")[1]["Labels"] == ["tier=test"], 10)
+    info = json.loads(d.docker("info", "--format", "{{json .}}").stdout)
     assert info["Labels"] == ["tier=test"] and info["Debug"] is True
     line = watcher.stdout.readline()  # type: ignore[union-attr]
     watcher.terminate()
@@ -129,9 +125,8 @@ def test_bad_reload_keeps_running(make_daemon) -> None:  # type: ignore[no-untyp
     with open(d.config_file, "w") as f:
         f.write("{broken")
     d.signal(signal.SIGHUP)
-    time.sleep(0.5)
+    wait_for(lambda: "Error reloading the configuration" in d.log(), 10)
     assert d.client().ping()
-    assert "Error reloading the configuration" in d.log()
 
 
 def test_second_daemon_refused(make_daemon) -> None:  # type: ignore[no-untyped-def]
@@ -153,7 +148,7 @@ def test_sigterm_cleans_socket_and_pidfile(make_daemon) -> None:  # type: ignore
     d: DaemonProcess = make_daemon().start()
     assert os.path.exists(d.pidfile) and os.path.exists(d.socket_path)
     watcher = d.docker_popen("events")
-    time.sleep(0.5)
+    d.wait_for_event_listeners(1)
     assert d.stop(timeout=20) == 0
     watcher.communicate(timeout=10)
     assert watcher.returncode is not None

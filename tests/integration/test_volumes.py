@@ -2,11 +2,11 @@
 
 import json
 import os
-import time
 
 import pytest
 
 from ketch.guest.testing.daemon import DaemonProcess
+from ketch.guest.testing.waiting import wait_for
 
 
 def inspect(daemon: DaemonProcess, name: str) -> dict:
@@ -109,10 +109,9 @@ def test_volume_rm_killed_midway_leaves_no_half_volume(make_daemon) -> None:
                 f.write("old")
     record = os.path.join(os.path.dirname(data), "volume.json")
     remover = daemon.docker_popen("volume", "rm", "big")
-    deadline = time.monotonic() + 30
-    while os.path.exists(record):  # the record goes first: the content is being deleted now
-        assert time.monotonic() < deadline and remover.poll() is None, "rm never started"
-        time.sleep(0.001)
+    # The record goes first: once it is gone, the content is being deleted.
+    wait_for(lambda: not os.path.exists(record) or remover.poll() is not None, 30, 0.001)
+    assert remover.poll() is None, "rm finished before the daemon could be killed midway"
     daemon.kill()
     remover.communicate()
     daemon.start()

@@ -1,12 +1,12 @@
 """Volumes used by real containers: persistence, copy-up, read-only, in-use, prune, restart."""
 
 import json
-import time
 
 import pytest
 
 from ketch.guest.testing.daemon import DaemonProcess
 from ketch.guest.testing.images import load_busybox
+from ketch.guest.testing.waiting import wait_for
 
 
 def run_and_remove(daemon: DaemonProcess, *args: str) -> str:
@@ -86,11 +86,8 @@ def test_anonymous_volumes_volumes_from_and_prune(daemon: DaemonProcess, busybox
 def test_rm_v_and_run_rm_drop_anonymous_volumes(daemon: DaemonProcess, busybox: str) -> None:
     before = volume_names(daemon)
     daemon.docker("run", "--rm", "-v", "/scratch", busybox, "true")
-    for _ in range(50):  # auto-remove may still be finishing when `run --rm` returns
-        if volume_names(daemon) == before:
-            break
-        time.sleep(0.1)
-    assert volume_names(daemon) == before
+    # auto-remove may still be finishing when `run --rm` returns
+    wait_for(lambda: volume_names(daemon) == before, 5)
 
 
 def test_tmpfs_driver_option_volume(daemon: DaemonProcess, busybox: str) -> None:

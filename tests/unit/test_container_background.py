@@ -18,7 +18,6 @@ def test_work_runs_once_per_key_and_can_be_waited_for() -> None:
         background.run("k", work("first"))
         background.run("k", work("skipped: the first still runs"))
         background.run("other", work("other"))
-        await asyncio.sleep(0)
         release.set()
         await background.done("k")
         assert ran[0] == "first"

@@ -9,7 +9,7 @@ from ketch.guest.engine.containers.create import (
     validate_host_config,
     validate_name,
 )
-from ketch.guest.engine.containers.files import resolve_in_root
+from ketch.guest.engine.containers.inroot import resolve_in_root
 from ketch.guest.engine.containers.lifecycle import parse_size, start_error
 from ketch.guest.engine.containers.logs import LogOptions, read_existing, rotate
 from ketch.guest.engine.containers.signals import parse_signal

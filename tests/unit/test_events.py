@@ -28,9 +28,25 @@ def test_stream_replays_since_and_stops_at_until() -> None:
     async def scenario() -> list[str]:
         bus = EventBus()
         first = bus.publish("image", "pull", "busybox")
-        got = []
-        async for event in bus.stream(since_ns=first.time_nano, until_ns=first.time_nano + 1):
-            got.append(event.action)
+        subscription = bus.subscribe(since_ns=first.time_nano, until_ns=first.time_nano + 1)
+        got = [event.action async for event in subscription.events()]
+        subscription.close()
         return got
 
     assert asyncio.run(scenario()) == ["pull"]
+
+
+def test_subscribed_before_the_first_read() -> None:
+    """What is published between subscribe() and the first read is delivered, once (the
+    /events response's headers go out in between)."""
+    async def scenario() -> tuple[list[str], int]:
+        bus = EventBus()
+        since = bus.publish("volume", "create", "before").time_nano
+        subscription = bus.subscribe(since_ns=since)
+        bus.publish("volume", "create", "between")
+        bus.close()
+        got = [event.actor_id async for event in subscription.events()]
+        subscription.close()
+        return got, bus.listener_count
+
+    assert asyncio.run(scenario()) == (["before", "between"], 0)

@@ -107,8 +107,8 @@ def test_qemu_argv_for_a_snapshot_boot_leaves_the_config_to_the_port(home: Path,
 
 def test_the_guest_is_told_the_host_tsc_rate(home: Path, tmp_path: Path) -> None:
     assert with_tsc_khz("quiet tsc_early_khz=2000000 x=1", 2600123) == \
-        "quiet tsc_early_khz=2600123 x=1"
-    assert with_tsc_khz("quiet", 2600123) == "quiet tsc_early_khz=2600123"
+        "quiet tsc_early_khz=2600123 x=1 tsc=reliable"
+    assert with_tsc_khz("quiet", 2600123) == "quiet tsc_early_khz=2600123 tsc=reliable"
     assert with_tsc_khz("quiet tsc_early_khz=2000000", None) == "quiet tsc_early_khz=2000000"
 
 

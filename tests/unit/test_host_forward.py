@@ -17,6 +17,7 @@ import pytest
 
 from ketch.guest.testing.daemon import DOCKER_CLI, DaemonProcess
 from ketch.guest.testing.netns import connect_in_netns
+from ketch.guest.testing.waiting import wait_for
 from ketch.host.forward.docker_socket import GUEST_DOCKER_TCP, UnixSocketForwarder
 from ketch.host.forward.events import PortEventWatcher
 from ketch.host.forward.ports import PortForward, PortForwarder, published_ports
@@ -114,11 +115,12 @@ def test_hijacked_stdin_half_close(forwarded: Path) -> None:
 def test_event_stream_and_reconnect(guest: tuple[DaemonProcess, LoopbackSshServer, SshSession],
                                     forwarded: Path) -> None:
     _, server, _ = guest
+    # --since: the create is replayed even if it comes before the stream is subscribed.
     events = subprocess.Popen([DOCKER_CLI, "-H", f"unix://{forwarded}", "events", "--format",
-                               "{{.Type}} {{.Action}}", "--filter", "type=volume"],
+                               "{{.Type}} {{.Action}}", "--filter", "type=volume", "--filter",
+                               "volume=fwd-events", "--since", str(int(time.time()) - 1)],
                               stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.5)
         assert docker(forwarded, "volume", "create", "fwd-events").returncode == 0
         assert events.stdout is not None
         assert events.stdout.readline().strip() == "volume create"
@@ -140,16 +142,14 @@ def test_published_port_follows_container_events(
         probe.bind(("127.0.0.1", 0))
         host_port = probe.getsockname()[1]
     try:
-        time.sleep(0.3)  # the watcher subscribes
+        # No wait for the watcher: it reconciles once subscribed, so a start before that counts.
         reply = "HTTP/1.0 200 OK\\r\\n\\r\\nhello from the guest"
         run = docker(forwarded, "run", "-d", "-p", f"{host_port}:80", "busybox", "sh", "-c",
                      f"while true; do printf '{reply}' | nc -l -p 80; done")
         assert run.returncode == 0, run.stderr
-        started = time.monotonic()
-        while PortForward("tcp", host_port, "", 80) not in {
-                PortForward(f.proto, f.host_port, "", f.container_port) for f in ports.active()}:
-            assert time.monotonic() - started < 5, "the port was not forwarded"
-            time.sleep(0.005)
+        wait_for(lambda: PortForward("tcp", host_port, "", 80) in {
+            PortForward(f.proto, f.host_port, "", f.container_port) for f in ports.active()},
+            5, 0.005, "the port was not forwarded")
         body = b""
         started = time.monotonic()
         # The forward is up once the container runs; nc in it may not listen yet.
@@ -157,10 +157,7 @@ def test_published_port_follows_container_events(
             assert time.monotonic() - started < 10, f"no answer through the forward: {body!r}"
             body = fetch(host_port)
         assert docker(forwarded, "rm", "-f", run.stdout.strip()).returncode == 0
-        started = time.monotonic()
-        while ports.active():
-            assert time.monotonic() - started < 5, "the forward was not removed"
-            time.sleep(0.01)
+        wait_for(lambda: not ports.active(), 5, 0.01, "the forward was not removed")
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", host_port), timeout=2)
     finally:

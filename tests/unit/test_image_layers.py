@@ -1,5 +1,6 @@
 """Layer tar <-> overlay directory conversion (whiteouts, opaque dirs) and chain IDs."""
 
+import asyncio
 import gzip
 import io
 import os
@@ -7,11 +8,12 @@ import stat
 import tarfile
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import zstandard
 
-from ketch.guest.store.images import unpack
+from ketch.guest.store.images import layers, unpack
 from ketch.guest.store.images.layers import chain_id, chain_ids
 from ketch.guest.testing.images import FileEntry, layer_tar, sha256_digest
 
@@ -119,3 +121,35 @@ def test_chain_ids_follow_the_oci_definition() -> None:
     a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
     assert chain_ids([a, b]) == [a, chain_id(a, b)]
     assert chain_id(a, b) == sha256_digest(f"{a} {b}".encode())
+
+
+def test_thread_work_cancelled_twice_still_runs_to_its_end() -> None:
+    """A pull failing on one layer cancels the others: their tar must be over, and their
+    staging folder's rmtree run, before they report the cancellation (cancelled before an
+    executor worker was free, a plain to_thread dropped the rmtree: tmp/ kept a half layer)."""
+    finished: list[str] = []
+    busy = threading.Event()
+
+    def job(name: str) -> None:
+        busy.wait(5)
+        finished.append(name)
+
+    async def scenario() -> bool:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(1))
+        blocker = asyncio.ensure_future(asyncio.to_thread(job, "blocker"))
+        stopped = threading.Event()
+        work = asyncio.ensure_future(layers._in_thread_to_the_end(job, "queued",
+                                                                  on_cancel=stopped.set))
+        for _ in range(2):
+            await asyncio.sleep(0.05)
+            work.cancel()
+        await asyncio.sleep(0.05)
+        assert not work.done()  # still waiting for its queued job
+        busy.set()
+        await blocker
+        with pytest.raises(asyncio.CancelledError):
+            await work
+        return stopped.is_set()
+
+    assert asyncio.run(scenario())
+    assert finished == ["blocker", "queued"]

@@ -1,12 +1,12 @@
 """Record stores that must not bring back what was removed: containers, volumes."""
 
 import os
-import time
 from pathlib import Path
 
 from ketch.guest.store.containers import ContainerStore
 from ketch.guest.store.layout import Layout
 from ketch.guest.store.volumes import META_FILE, TRASH, VolumeStore
+from ketch.guest.testing.waiting import wait_for
 
 
 def test_container_store_refuses_saves_after_forget(tmp_path: Path) -> None:
@@ -38,10 +38,7 @@ def test_volume_delete_is_one_rename_and_start_sweeps_leftovers(tmp_path: Path) 
     Path(store.data_path("orphan"), "file").write_text("old")
     os.unlink(os.path.join(store.path("orphan"), META_FILE))
     store.sweep()
-    deadline = time.monotonic() + 10  # the files go in the background
-    while os.listdir(os.path.join(store.root, TRASH)):
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: not os.listdir(os.path.join(store.root, TRASH)), 10, 0.01)  # background
     assert sorted(os.listdir(store.root)) == [TRASH, "kept"]
     assert [r["Name"] for r in store.load_all()] == ["kept"]
     assert Path(store.data_path("kept"), "file").read_text() == "old"

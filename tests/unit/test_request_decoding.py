@@ -107,15 +107,24 @@ def test_null_unknown_fields_and_shapes_like_go() -> None:
 
 def test_mac_addresses_are_checked_and_canonical() -> None:
     request = decode(b'{"MacAddress": "02-42-AC-11-00-02", "NetworkingConfig": {"EndpointsConfig":'
-                     b' {"a": {"MacAddress": "0242.ac11.0003"}, "b": null}}}', CreateRequest)
-    request.validate_mac_addresses()
+                     b' {"a": {"MacAddress": "0242.ac11.0003"}}}}', CreateRequest)
+    request.validate_networking()
     assert to_plain(request) == {"MacAddress": "02:42:ac:11:00:02", "NetworkingConfig": {
-        "EndpointsConfig": {"a": {"MacAddress": "02:42:ac:11:00:03"}, "b": None}}}
+        "EndpointsConfig": {"a": {"MacAddress": "02:42:ac:11:00:03"}}}}
     for bad in ("x", "02:42:ac:11:00", "02:42-ac:11:00:02", "02:42:ac:11:00:02\n"):
         request = decode(b'{"NetworkingConfig": {"EndpointsConfig": {"a": {"MacAddress": %s}}}}'
                          % json.dumps(bad).encode(), CreateRequest)
-        with pytest.raises(InvalidParameter, match=f"^invalid MAC address {bad}$"):
-            request.validate_mac_addresses()
+        with pytest.raises(InvalidParameter) as caught:
+            request.validate_networking()
+        assert str(caught.value) == f"invalid config for network a: invalid MAC address {bad}"
+    request = decode(b'{"MacAddress": "x", "NetworkingConfig": {"EndpointsConfig": {"b": null}}}',
+                     CreateRequest)
+    with pytest.raises(InvalidParameter, match=r"^invalid config for network bridge: invalid MAC"):
+        request.validate_networking()
+    request.MacAddress = "02:42:ac:11:00:02"
+    with pytest.raises(InvalidParameter, match=r"^invalid config for network b: EndpointsConfig "
+                                               r"is nil$"):
+        request.validate_networking()
 
 
 def test_null_inside_string_lists_and_maps_is_empty_as_in_go() -> None:

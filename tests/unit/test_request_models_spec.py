@@ -1,13 +1,11 @@
 """The request models cannot drift from the Engine API: every field of every model (nested ones
 included) exists in the v1.50 spec's schema for that body, with a compatible type."""
 
-import pathlib
 from typing import Any
 
 import msgspec
 import msgspec.inspect as mi
 import pytest
-import yaml
 
 from ketch.guest.engine.models.auth import AuthConfig
 from ketch.guest.engine.models.containers import Config, CreateRequest, UpdateConfig
@@ -18,8 +16,8 @@ from ketch.guest.engine.models.networks import (
     NetworkCreateRequest,
 )
 from ketch.guest.engine.models.volumes import VolumeCreateOptions
+from ketch.guest.testing.apispec import SPEC_RELATIVE, find_spec, load_spec
 
-SPEC_NAME = "shared/spec/engine-api-v1.50.yaml"
 # Fields Moby's Go types still decode although the v1.50 spec no longer documents them.
 NOT_IN_SPEC = {("Resources", "KernelMemory"), ("NetworkCreateRequest", "CheckDuplicate"),
                ("ExecOptions", "Detach"), ("AuthConfig", "auth"),
@@ -38,21 +36,12 @@ BODIES: list[tuple[type[msgspec.Struct], str, str]] = [
 ]
 
 
-def _find_spec() -> pathlib.Path | None:
-    for folder in pathlib.Path(__file__).resolve().parents:
-        for candidate in (folder / SPEC_NAME, folder.parent / SPEC_NAME):
-            if candidate.is_file():
-                return candidate
-    return None
-
-
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    path = _find_spec()
+    path = find_spec()
     if path is None:
-        pytest.skip(f"{SPEC_NAME} is not beside this checkout")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(path.read_text(), Loader=loader)  # type: ignore[no-any-return]
+        pytest.skip(f"{SPEC_RELATIVE} is not beside this checkout (or set KETCH_API_SPEC)")
+    return load_spec(path)
 
 
 def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

@@ -8,18 +8,14 @@ import shutil
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from ketch.guest.engine import jsonmessage
 from ketch.guest.engine.build import stream
-from ketch.guest.engine.build.builder import Builder, StepFailed
+from ketch.guest.engine.build.builder import Builder
 from ketch.guest.engine.build.cache import BuildCache
 from ketch.guest.engine.build.context import BuildContext
 from ketch.guest.engine.build.dockerfile import Dockerfile, parse
 from ketch.guest.engine.build.options import BuildOptions
-from ketch.guest.engine.errors import (
-    EngineError,
-    InvalidParameter,
-    NotImplementedFeature,
-    report_unexpected,
-)
+from ketch.guest.engine.errors import InvalidParameter, NotImplementedFeature
 from ketch.guest.engine.service import Service
 from ketch.guest.runtime import mounts
 from ketch.guest.store.images import reference
@@ -102,12 +98,8 @@ class BuildSession:
         async def work() -> None:
             try:
                 await self._build(emit)
-            except StepFailed as e:
-                await queue.put(stream.error(e.message, e.code))
-            except EngineError as e:
-                await queue.put(stream.error(e.message))
-            except Exception:
-                await queue.put(stream.error(report_unexpected(log, "build")))
+            except Exception as e:
+                await queue.put(jsonmessage.error_of(e, log, "build"))
             finally:
                 await queue.put(None)
 

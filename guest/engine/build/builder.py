@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.build import cachefrom, stream
-from ketch.guest.engine.build.cache import BuildCache, cache_key
+from ketch.guest.engine.build.cache import BuildCache, Step, cache_key
 from ketch.guest.engine.build.context import BuildContext
 from ketch.guest.engine.build.dockerfile import Dockerfile, Instruction, Stage, parse_instruction
 from ketch.guest.engine.build.instructions import (
@@ -40,7 +40,7 @@ class StepFailed(EngineError):
 
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = code  # the errorDetail's code
 
 
 class Builder:
@@ -66,6 +66,8 @@ class Builder:
         """Config-only steps since self.image: (cache key, history entry)."""
         self.chain = ""
         """The cache key of the last step (the base image's ID after FROM)."""
+        self.steps: dict[str, Step] = {}
+        """Every step keyed so far, for the cache entries that record them."""
 
     def _stages_to_build(self) -> list[Stage]:
         stages = list(self.dockerfile.stages)
@@ -236,7 +238,9 @@ class Builder:
     # through every step (self.chain), so a pending step still keys what follows it.
 
     def step_key(self, created_by: str) -> str:
-        return cache_key(self.chain, created_by, self.image_config())
+        key = cache_key(self.chain, created_by, self.image_config())
+        self.steps[key] = Step(key, self.chain, created_by)
+        return key
 
     def _sources(self) -> list[Image]:
         if self.cache_sources is None:
@@ -252,10 +256,13 @@ class Builder:
         created_by = NOP + comment
         key = self.step_key(created_by)
         if not self.options.nocache:
-            seen = self.cache.get(key) or self.cache.get(PENDING_PREFIX + key)
-            if (seen is not None and self.engine.images.exists(seen)) or (
-                    self._sources() and cachefrom.has_step(
-                        self._sources(), self.image, self._pending_history(), created_by)):
+            seen_key = key if self.cache.get(key) else PENDING_PREFIX + key
+            seen = self.cache.get(seen_key)
+            if seen is not None and self.engine.images.exists(seen):
+                self.cache.used(seen_key)
+                await self.arrow("Using cache")
+            elif self._sources() and cachefrom.has_step(
+                    self._sources(), self.image, self._pending_history(), created_by):
                 await self.arrow("Using cache")
         entry = {"created": format_rfc3339_nano(time.time_ns()), "created_by": created_by,
                  "empty_layer": True}
@@ -283,22 +290,25 @@ class Builder:
         image_id = self.cache.get(key)
         if image_id is not None:
             try:
-                return self.engine.images.get(image_id)
+                image = self.engine.images.get(image_id)
             except (NotFound, ValueError):
                 self.cache.forget(key)
+            else:
+                self.cache.used(key)
+                return image
         if self._sources():
             hit = await cachefrom.restore(self.engine, self._sources(), self.image, pending,
                                           created_by, self.image_config())
             if hit is not None:
-                self.cache.put({key: hit.id})
+                self.cache.put([self.steps[key]], hit.id)
                 return hit
         return None
 
     def _advance(self, key: str, image: Image) -> None:
         """image is the state after the step keyed key: pending steps are part of it."""
-        entries = {PENDING_PREFIX + k: image.id for k, _ in self.pending}
-        entries[key] = image.id
-        self.cache.put(entries)
+        pending = [self.steps[k] for k, _ in self.pending]
+        steps = [Step(PENDING_PREFIX + s.key, s.parent, s.description) for s in pending]
+        self.cache.put([*steps, self.steps[key]], image.id)
         self.pending = []
         self.image = image
         self.chain = key

@@ -16,7 +16,7 @@ from typing import IO, Any
 import zstandard
 
 from ketch.guest.engine.build.dockerignore import Pattern, is_excluded, read_patterns
-from ketch.guest.engine.build.rootfs import resolve_in_root
+from ketch.guest.engine.containers.inroot import host_path
 from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.util.untar import Chooser, extract_all, with_changes
 
@@ -66,9 +66,9 @@ class BuildContext:
         cleaned = posixpath.normpath(name)
         if cleaned.startswith("../") or cleaned == ".." or os.path.isabs(cleaned):
             raise InvalidParameter(f"The Dockerfile ({name}) must be within the build context")
-        path = resolve_in_root(self.root, cleaned)
+        path = host_path(self.root, cleaned)
         if not os.path.isfile(path) and name == DEFAULT_DOCKERFILE:
-            lower = resolve_in_root(self.root, "dockerfile")
+            lower = host_path(self.root, "dockerfile")
             if os.path.isfile(lower):
                 cleaned, path = "dockerfile", lower
         if not os.path.isfile(path):

@@ -10,7 +10,7 @@ import stat
 import tarfile
 from dataclasses import dataclass
 
-from ketch.guest.engine.build.rootfs import resolve_in_root
+from ketch.guest.engine.containers.inroot import host_path
 from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.util.untar import OutsideDestination, contained, extract_all, with_changes
 
@@ -70,7 +70,7 @@ def match_sources(root: str, patterns: list[str], keyword: str) -> list[str]:
 
 def _within(root: str, relative: str) -> str:
     """relative with its folders' symlinks resolved inside root (a source never escapes)."""
-    real = os.path.relpath(resolve_in_root(root, relative, follow_last=False), root)
+    real = os.path.relpath(host_path(root, relative, follow_last=False), root)
     return "" if real == "." else real
 
 
@@ -130,7 +130,7 @@ def copy_sources(sources: list[Source], dest: str, rootfs: str, upper: str,
         raise InvalidParameter(f"When using {keyword} with more than one source file, the "
                                "destination must be a directory and end with a /")
     target = _in_image(rootfs, dest)
-    existing_dir = os.path.isdir(resolve_in_root(rootfs, target))
+    existing_dir = os.path.isdir(host_path(rootfs, target))
     for source in sources:
         full = source.full
         if source.extract:
@@ -150,14 +150,14 @@ def copy_sources(sources: list[Source], dest: str, rootfs: str, upper: str,
 def _in_image(rootfs: str, dest: str) -> str:
     """The canonical in-image path of dest (its parent folders' symlinks resolved)."""
     parent, name = posixpath.split(dest.rstrip("/") or "/")
-    real_parent = os.path.relpath(resolve_in_root(rootfs, parent), rootfs)
+    real_parent = os.path.relpath(host_path(rootfs, parent), rootfs)
     real_parent = "/" if real_parent == "." else "/" + real_parent
     if not name:
         return real_parent
     full = posixpath.join(real_parent, name)
     host = os.path.join(rootfs, full.lstrip("/"))
-    if os.path.islink(host) and os.path.isdir(resolve_in_root(rootfs, full)):
-        real = os.path.relpath(resolve_in_root(rootfs, full), rootfs)
+    if os.path.islink(host) and os.path.isdir(host_path(rootfs, full)):
+        real = os.path.relpath(host_path(rootfs, full), rootfs)
         return "/" if real == "." else "/" + real
     return full
 

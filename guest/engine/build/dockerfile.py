@@ -100,6 +100,14 @@ def parse_instruction(text: str, escape: str = "\\", line: int = 0) -> Instructi
     return item
 
 
+def parse_changes(changes: list[str]) -> tuple[str, list[Instruction]]:
+    """(escape, instructions) of `docker commit/import --change` lines, parsed together as a
+    Dockerfile without stages; which instructions are allowed is the caller's to check."""
+    lines = "\n".join(changes).split("\n")
+    escape, first = _directives(lines)
+    return escape, list(_instructions(lines, first, escape, any_keyword=True))
+
+
 def _directives(lines: list[str]) -> tuple[str, int]:
     escape = "\\"
     seen: set[str] = set()
@@ -130,7 +138,8 @@ def _continues(line: str, escape: str) -> tuple[str, bool]:
     return line, False
 
 
-def _instructions(lines: list[str], start: int, escape: str) -> Iterator[Instruction]:
+def _instructions(lines: list[str], start: int, escape: str,
+                  any_keyword: bool = False) -> Iterator[Instruction]:
     i = start
     while i < len(lines):
         raw = lines[i]
@@ -152,7 +161,7 @@ def _instructions(lines: list[str], start: int, escape: str) -> Iterator[Instruc
             keyword, _, tail = keyword.partition("\t")
             rest = tail + " " + rest
         keyword_lower = keyword.lower()
-        if keyword_lower not in KNOWN:
+        if keyword_lower not in KNOWN and not any_keyword:
             raise InvalidParameter(f"dockerfile parse error on line {line_number}: unknown "
                                    f"instruction: {keyword}")
         flags, args = _flags(rest.strip(), escape)

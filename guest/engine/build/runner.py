@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.build import stream
-from ketch.guest.engine.containers.attach import AttachOptions, attach
+from ketch.guest.engine.containers.attach import Attachment, AttachOptions
 
 if TYPE_CHECKING:
     from ketch.guest.engine.build.builder import Builder
@@ -70,8 +70,9 @@ async def run_container(builder: "Builder", argv: list[str], args: dict[str, str
         if text:
             await builder.emit(stream.text(text))
 
-    relay = asyncio.create_task(attach(containers, container, AttachOptions(), None, sink))
-    await asyncio.sleep(0)  # let attach register its pre-start hook: no output is missed
+    # Registered before the start: no output is missed.
+    attachment = Attachment(containers, container)
+    relay = asyncio.create_task(attachment.relay(AttachOptions(), None, sink))
     try:
         await containers.start_container(container.id)
         status = await containers.wait(container, "")

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 from ketch.guest.engine.build import copy as copying
 from ketch.guest.engine.build.dockerfile import HEREDOC_WORD, Instruction
 from ketch.guest.engine.build.instructions import check_flags, command_form
-from ketch.guest.engine.build.rootfs import lookup_id, resolve_in_root, rootfs_view
+from ketch.guest.engine.build.rootfs import rootfs_view
 from ketch.guest.engine.build.shellwords import process_word, split_raw_words
+from ketch.guest.engine.containers import users
+from ketch.guest.engine.containers.inroot import host_path
 from ketch.guest.engine.errors import InvalidParameter, NotFound
 
 if TYPE_CHECKING:
@@ -64,7 +66,7 @@ async def workdir_step(builder: "Builder", comment: str) -> None:
     workdir = builder.state.config["WorkingDir"]
     with layer_folder(builder) as upper:
         async with image_rootfs(builder, builder.image) as root:
-            exists = os.path.isdir(resolve_in_root(root, workdir))
+            exists = os.path.isdir(host_path(root, workdir))
             if not exists:
                 copying.make_folder(root, upper, workdir)
         if exists:
@@ -160,9 +162,9 @@ async def _collect_sources(builder: "Builder", inst: Instruction, args: list[str
             sources.append(await _download(builder, arg, inst.flags.get("checksum", ""),
                                            scratch))
         elif root != builder.context.root:
-            for path in copying.match_sources(resolve_in_root(root, "/"), [arg],
+            for path in copying.match_sources(host_path(root, "/"), [arg],
                                               inst.keyword.upper()):
-                real = resolve_in_root(root, path, follow_last=False)
+                real = host_path(root, path, follow_last=False)
                 sources.append(copying.Source(os.path.dirname(real), os.path.basename(real)))
         else:
             for path in copying.match_sources(root, [arg], inst.keyword.upper()):
@@ -211,15 +213,7 @@ async def _download(builder: "Builder", url: str, checksum: str,
 def _ownership(root: str, chown: str, mode: int | None) -> copying.Ownership:
     if not chown:
         return copying.Ownership(mode=mode)
-    user, _, group = chown.partition(":")
-    uid = lookup_id(root, user, "passwd")
-    if uid is None:
-        raise InvalidParameter(f"unable to convert uid/gid chown string to host mapping: "
-                               f"can't find uid for user {user}: no such user: {user}")
-    gid = lookup_id(root, group, "group") if group else uid
-    if gid is None:
-        raise InvalidParameter(f"unable to convert uid/gid chown string to host mapping: "
-                               f"can't find gid for group {group}: no such group: {group}")
+    uid, gid = users.chown_ids(root, chown)
     return copying.Ownership(uid, gid, mode)
 
 

@@ -21,10 +21,3 @@ def arrow(message: str) -> dict[str, Any]:
 
 def aux_id(image_id: str) -> dict[str, Any]:
     return {"aux": {"ID": image_id}}
-
-
-def error(message: str, code: int = 0) -> dict[str, Any]:
-    detail: dict[str, Any] = {"message": message}
-    if code:
-        detail["code"] = code
-    return {"errorDetail": detail, "error": message}

@@ -65,43 +65,58 @@ class AttachOptions:
     detach_keys: bytes = b"\x10\x11"
 
 
-async def attach(service: "ContainerService", c: Container, opts: AttachOptions,
-                 stdin: AsyncIterator[bytes] | None, sink: Sink) -> str:
-    """Relay stdio until the container's output ends, the client leaves, or it detaches.
+class Attachment:
+    """An attacher of c's stdio: registered with the container as soon as it is made, so that
+    one made before the container starts sees every byte (its pre-start hook connects it)."""
 
-    Returns "exited", "detached" or "disconnected"."""
-    path = conmon.attach_socket_path(service.lifecycle.socket_dir, c.id)
-    ready: asyncio.Future[ConmonSocket] = asyncio.get_running_loop().create_future()
+    def __init__(self, service: "ContainerService", c: Container) -> None:
+        self.service = service
+        self.c = c
+        self.path = conmon.attach_socket_path(service.lifecycle.socket_dir, c.id)
+        self.ready: asyncio.Future[ConmonSocket] = asyncio.get_running_loop().create_future()
+        self.hooked = not c.running
+        if self.hooked:
+            service.pre_start_hooks.setdefault(c.id, []).append(self._connect)
 
-    async def connect() -> None:
-        sock = ConmonSocket(path)
+    async def _connect(self) -> None:
+        sock = ConmonSocket(self.path)
         try:
             await sock.connect()
         except OSError:
             sock.close()
             raise
-        if not ready.done():
-            ready.set_result(sock)
+        if not self.ready.done():
+            self.ready.set_result(sock)
 
-    if c.running:
-        await connect()
-    else:
-        service.pre_start_hooks.setdefault(c.id, []).append(connect)
-    try:
-        sock = await _until_connected(c, ready)
-    except asyncio.CancelledError:
-        hooks = service.pre_start_hooks.get(c.id, [])
-        if connect in hooks:
-            hooks.remove(connect)
-        raise
-    if sock is None:
-        return "exited"
-    c.attach_count += 1
-    try:
-        return await _relay(sock, opts, stdin, sink)
-    finally:
-        c.attach_count -= 1
-        sock.close()
+    async def relay(self, opts: AttachOptions, stdin: AsyncIterator[bytes] | None,
+                    sink: Sink) -> str:
+        """Relay stdio until the container's output ends, the client leaves, or it detaches.
+
+        Returns "exited", "detached" or "disconnected"."""
+        c = self.c
+        if not self.hooked:
+            await self._connect()
+        try:
+            sock = await _until_connected(c, self.ready)
+        except asyncio.CancelledError:
+            hooks = self.service.pre_start_hooks.get(c.id, [])
+            if self._connect in hooks:
+                hooks.remove(self._connect)
+            raise
+        if sock is None:
+            return "exited"
+        c.attach_count += 1
+        try:
+            return await _relay(sock, opts, stdin, sink)
+        finally:
+            c.attach_count -= 1
+            sock.close()
+
+
+async def attach(service: "ContainerService", c: Container, opts: AttachOptions,
+                 stdin: AsyncIterator[bytes] | None, sink: Sink) -> str:
+    """Attachment(service, c).relay(...): see there."""
+    return await Attachment(service, c).relay(opts, stdin, sink)
 
 
 async def _until_connected(c: Container,

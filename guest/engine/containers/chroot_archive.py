@@ -10,9 +10,10 @@ forks; the worker chroots into that directory and serves one of:
 
     stat PATH          a JSON line {"stat": ...}
     get PATH           {"stat": ...}, then the tar of PATH
-    put PATH [--no-overwrite-dir-non-dir]
+    put PATH [--no-overwrite-dir-non-dir] [--chown=UID:GID]
                        {"ready": true}, reads a tar (plain, gzip, bzip2 or xz) and extracts it
-                       into the directory PATH, then {"done": true}
+                       into the directory PATH (every entry owned by UID:GID if given), then
+                       {"done": true}
 
 or answers {"error": {"kind": "notfound" | "invalid", "message": ...}}. Once
 chrooted, the kernel resolves every path, symlink and `..` inside that root, so a link the
@@ -126,7 +127,9 @@ class Worker:
             elif op == "get":
                 self.archive(path)
             elif op == "put":
-                self.extract(path, "--no-overwrite-dir-non-dir" in options)
+                owner = next((tuple(int(n) for n in o.split("=", 1)[1].split(":"))
+                              for o in options if o.startswith("--chown=")), None)
+                self.extract(path, "--no-overwrite-dir-non-dir" in options, owner)
                 self.reply({"done": True})
             else:
                 raise Refused("invalid", f"unknown operation {op}")
@@ -156,8 +159,10 @@ class Worker:
             # The header is out: the only way left to say so is a cut stream.
             sys.stderr.write(f"chroot_archive: get {path}: {describe(e)}\n")
 
-    def extract(self, path: str, no_overwrite_dir_non_dir: bool) -> None:
-        """Untar the input into the directory path, with Moby's replace and breakout rules."""
+    def extract(self, path: str, no_overwrite_dir_non_dir: bool,
+                owner: tuple[int, ...] | None = None) -> None:
+        """Untar the input into the directory path, with Moby's replace and breakout rules;
+        owner (uid, gid) replaces the archive's owners (`docker cp -a`)."""
         dest = os.path.realpath(absolute(path))
         if not stat.S_ISDIR(lstat(dest, path).st_mode):
             raise Refused("invalid", "extraction point is not a directory")
@@ -167,6 +172,8 @@ class Worker:
             for member in tar:
                 if not prepare(member, dest, no_overwrite_dir_non_dir):
                     continue
+                if owner is not None:
+                    member.uid, member.gid = owner
                 if member.isdir():
                     directories.append(member)
                 tar.extract(member, dest, set_attrs=not member.isdir(), numeric_owner=True,

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.containers import rootfs
+from ketch.guest.engine.containers import users
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.streams import STDERR, STDOUT, DetachScanner, parse_detach_keys
 from ketch.guest.engine.errors import Conflict, InvalidParameter, NotFound
@@ -55,6 +55,8 @@ class Exec:
     proc: Process | None = None
     pty_master: int | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    spawned: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the runtime's exec process exists (or the exec ended without one)."""
     background: "asyncio.Task[None] | None" = None
 
     def to_json(self) -> dict[str, Any]:
@@ -114,7 +116,7 @@ class ExecService:
         config = c.config
         merged = self.service.store.paths(c.id).merged
         root = merged if os.path.ismount(merged) else f"/proc/{c.state.get('Pid', 0)}/root"
-        uid, gid, extra = rootfs.resolve_user(root, ex.user or config.get("User") or "")
+        uid, gid, extra = users.process_user(root, ex.user or config.get("User") or "")
         host_config = c.host_config
         caps = capabilities({**host_config, "Privileged": ex.privileged or
                              host_config.get("Privileged")})
@@ -165,6 +167,7 @@ class ExecService:
             ex.exit_code = code
             ex.running = False
             ex.done.set()
+            ex.spawned.set()
             if running is not None:
                 running.remove_files()
             self.service.publish(c, "exec_die", execID=ex.id, exitCode=str(code),
@@ -174,6 +177,7 @@ class ExecService:
                          sink: Sink | None) -> None:
         ex.proc = proc = await launch(None)
         ex.pid = proc.pid
+        ex.spawned.set()
 
         held: list[bytes] = []
 
@@ -232,6 +236,7 @@ class ExecService:
         finally:
             os.close(slave)
         ex.pid = proc.pid
+        ex.spawned.set()
         loop = asyncio.get_running_loop()
         output: asyncio.Queue[bytes | None] = asyncio.Queue()
 

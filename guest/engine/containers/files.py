@@ -8,10 +8,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.containers import rootfs
+from ketch.guest.engine.build.changes import apply_changes
+from ketch.guest.engine.containers import rootfs, users
 from ketch.guest.engine.containers.archive_worker import ArchiveWorkers, stat_header
 from ketch.guest.engine.containers.model import Container
-from ketch.guest.engine.errors import Forbidden, InvalidParameter, NotFound
+from ketch.guest.engine.errors import Forbidden, NotFound
 from ketch.guest.engine.timestamps import format_rfc3339_nano
 from ketch.guest.util.proc import stream_stdout
 
@@ -19,32 +20,6 @@ if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService
 
 CHANGE_MODIFIED, CHANGE_ADDED, CHANGE_DELETED = 0, 1, 2
-
-
-def resolve_in_root(root: str, path: str, follow_last: bool) -> str:
-    """The in-container path with symlinks resolved inside root (never escaping it)."""
-    pending = [p for p in path.split("/") if p and p != "."]
-    current: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.pop(0)
-        if part == "..":
-            if current:
-                current.pop()
-            continue
-        candidate = "/" + "/".join([*current, part])
-        host = root + candidate
-        if os.path.islink(host) and (pending or follow_last):
-            hops += 1
-            if hops > 40:
-                raise InvalidParameter(f"too many links in {path}")
-            target = os.readlink(host)
-            if target.startswith("/"):
-                current = []
-            pending = [p for p in target.split("/") if p and p != "."] + pending
-            continue
-        current.append(part)
-    return "/" + "/".join(current)
 
 
 class ContainerFiles:
@@ -130,12 +105,17 @@ class ContainerFiles:
                     yield chunk
         return info, chunks()
 
-    async def put_archive(self, c: Container, ref: str, path: str,
-                          body: AsyncIterator[bytes], no_overwrite_dir_non_dir: bool) -> None:
+    async def put_archive(self, c: Container, ref: str, path: str, body: AsyncIterator[bytes],
+                          no_overwrite_dir_non_dir: bool, copy_uid_gid: bool = False) -> None:
         if c.host_config.get("ReadonlyRootfs"):
             raise Forbidden("container rootfs is marked read-only")
         options = ["--no-overwrite-dir-non-dir"] if no_overwrite_dir_non_dir else []
         async with self.root(c) as root:
+            user = c.config.get("User") or ""
+            if copy_uid_gid and user:  # as Moby: the container's user owns what is copied
+                uid, gid, _ = await asyncio.to_thread(users.process_user,
+                                                      f"/proc/self/fd/{root}", user)
+                options.append(f"--chown={uid}:{gid}")
             worker = await self.archivers.start(root, "put", path, *options)
             try:
                 await worker.reply(path, ref)
@@ -184,7 +164,7 @@ class ContainerFiles:
         parent = service.engine.images.get(c.image_id)
         config = {k: v for k, v in c.config.items() if k != "Image"}
         config.update({k: v for k, v in overrides.items() if v})
-        apply_changes(config, changes)
+        config = apply_changes(config, changes)
         if author:
             config["author"] = author
         if comment:
@@ -241,54 +221,4 @@ def _hide_mountpoints(result: dict[str, int]) -> dict[str, int]:
             del kept[path]
     return kept
 
-
-def apply_changes(config: dict[str, Any], changes: list[str]) -> None:
-    """`--change` Dockerfile instructions a commit may carry (config-only ones)."""
-    import json
-    import shlex
-
-    for change in changes:
-        keyword, _, rest = change.strip().partition(" ")
-        keyword, rest = keyword.upper(), rest.strip()
-
-        def words(rest: str = rest) -> list[str]:
-            if rest.startswith("["):
-                with contextlib.suppress(ValueError):
-                    return [str(x) for x in json.loads(rest)]
-            return ["/bin/sh", "-c", rest]
-
-        if keyword == "CMD":
-            config["Cmd"] = words()
-        elif keyword == "ENTRYPOINT":
-            config["Entrypoint"] = words()
-        elif keyword == "ENV":
-            key, sep, value = rest.partition("=")
-            if not sep:
-                key, _, value = rest.partition(" ")
-            env = [e for e in config.get("Env") or [] if e.split("=", 1)[0] != key.strip()]
-            config["Env"] = [*env, f"{key.strip()}={value.strip()}"]
-        elif keyword == "LABEL":
-            labels = dict(config.get("Labels") or {})
-            for item in shlex.split(rest):
-                k, _, v = item.partition("=")
-                labels[k] = v
-            config["Labels"] = labels
-        elif keyword == "EXPOSE":
-            ports = dict(config.get("ExposedPorts") or {})
-            for port in rest.split():
-                ports[port if "/" in port else port + "/tcp"] = {}
-            config["ExposedPorts"] = ports
-        elif keyword == "WORKDIR":
-            config["WorkingDir"] = rest
-        elif keyword == "USER":
-            config["User"] = rest
-        elif keyword == "STOPSIGNAL":
-            config["StopSignal"] = rest
-        elif keyword == "VOLUME":
-            volumes = dict(config.get("Volumes") or {})
-            for v in words() if rest.startswith("[") else rest.split():
-                volumes[v] = {}
-            config["Volumes"] = volumes
-        else:
-            raise InvalidParameter(f"{keyword} is not a valid change command")
 

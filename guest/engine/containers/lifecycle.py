@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.containers import rootfs, sandbox_files
+from ketch.guest.engine.containers import rootfs, sandbox_files, users
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.mounts import plan_mounts
 from ketch.guest.engine.errors import EngineError, InvalidParameter
@@ -119,7 +119,7 @@ class Lifecycle:
 
     async def _spec(self, c: Container, merged: str) -> dict[str, Any]:
         config, host_config = c.config, c.host_config
-        uid, gid, extra_gids = rootfs.resolve_user(merged, config.get("User") or "")
+        uid, gid, extra_gids = users.process_user(merged, config.get("User") or "")
         for group in host_config.get("GroupAdd") or []:
             if str(group).isdigit():
                 extra_gids.append(int(group))
@@ -201,6 +201,11 @@ class Lifecycle:
         self._delete_runtime_state(c)
         await asyncio.gather(network(), volumes(),
                              rootfs.unmount(self.service.store.paths(c.id).merged))
+
+    def forget_exit(self, c: Container) -> None:
+        """Drop conmon's exit file, once the record no longer says running (saved as exited,
+        or deleted): until then it is the only durable trace of the exit code, which a
+        daemon killed in between reads again at its next start."""
         conmon.clear_exit_code(self.exit_dir, c.id)
 
     def _delete_runtime_state(self, c: Container) -> None:

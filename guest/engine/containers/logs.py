@@ -84,6 +84,15 @@ def render(line: LogLine, opts: LogOptions) -> bytes:
     return line.data
 
 
+def _messages(path: str, start: int, joiner: LineJoiner
+              ) -> Iterator[tuple[LogLine | None, int]]:
+    """For each line from start: the message it completes (None for a partial one, or a line
+    that is not the log format), and the offset after it."""
+    for raw, offset in _lines_of(path, start):
+        parsed = parse_k8s_line(raw)
+        yield (joiner.feed(parsed) if parsed is not None else None), offset
+
+
 def read_existing(path: str, opts: LogOptions) -> tuple[list[LogLine], int]:
     """Messages already on disk (after filters and tail) and the end offset of the live file."""
     joiner = LineJoiner()
@@ -91,13 +100,9 @@ def read_existing(path: str, opts: LogOptions) -> tuple[list[LogLine], int]:
     end = 0
     for file in rotated_paths(path):
         live = file == path
-        for raw, offset in _lines_of(file):
+        for whole, offset in _messages(file, 0, joiner):
             if live:
                 end = offset
-            parsed = parse_k8s_line(raw)
-            if parsed is None:
-                continue
-            whole = joiner.feed(parsed)
             if whole is not None and _wanted(whole, opts):
                 kept.append(whole)
     return list(kept), end
@@ -116,17 +121,14 @@ async def follow(path: str, start: int, opts: LogOptions,
         if size < offset:  # conmon truncated it (log-size-max)
             offset = 0
         if size > offset:
-            for raw, new_offset in _lines_of(path, offset):
-                offset = new_offset
-                parsed = parse_k8s_line(raw)
-                if parsed is None:
-                    continue
-                whole = joiner.feed(parsed)
-                if whole is None or not _wanted(whole, opts):
+            for whole, after in _messages(path, offset, joiner):
+                offset = after
+                if whole is None:
                     continue
                 if opts.until_ns and whole.time_ns > opts.until_ns:
-                    return
-                yield whole
+                    return  # (checked before the filters, which drop such a message)
+                if _wanted(whole, opts):
+                    yield whole
             continue
         if not running():
             return

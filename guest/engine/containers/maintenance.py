@@ -1,7 +1,5 @@
 """Container housekeeping: sizes, prune, and `docker update` of resources and restart policy."""
 
-import contextlib
-import os
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.containers import validation
@@ -9,6 +7,7 @@ from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import InvalidParameter, NotFound
 from ketch.guest.engine.timestamps import parse_timestamp_ns
 from ketch.guest.runtime.spec import resources as spec_resources
+from ketch.guest.util.disk import directory_size
 from ketch.guest.util.proc import ToolError
 
 if TYPE_CHECKING:
@@ -86,13 +85,3 @@ async def update(service: "ContainerService", c: Container, body: dict[str, Any]
 def _label_matches(item: str, labels: dict[str, str]) -> bool:
     name, sep, value = item.partition("=")
     return name in labels and (not sep or labels[name] == value)
-
-
-def directory_size(path: str) -> int:
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                st = os.lstat(os.path.join(root, name))
-                total += st.st_size
-    return total

@@ -243,6 +243,7 @@ class ContainerService(Service):
         auto_remove = bool(c.host_config.get("AutoRemove")) and not c.removing
         if not auto_remove:  # else the record is deleted next (or saved if that fails)
             self.store.save(c.record)
+            self.lifecycle.forget_exit(c)
         if oom:
             self.publish(c, "oom")
         started = int(c.record.get("StartedNs") or 0)
@@ -445,6 +446,7 @@ class ContainerService(Service):
             # Without its record the folder is garbage (the next daemon start sweeps it if the
             # deletion does not finish): the rest of it goes in the background.
             self.store.forget(c.id)
+            self.lifecycle.forget_exit(c)
             self.background.run(f"files:{c.id}", asyncio.to_thread(self.store.delete, c.id))
             self.pre_start_hooks.pop(c.id, None)
             self.execs.forget(c.id, finished_only=False)

@@ -111,7 +111,7 @@ def _check_cpu(resources: dict[str, Any]) -> None:
                                "set")
     if nano > 0 and quota > 0:
         raise InvalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
-    cpus = len(os.sched_getaffinity(0))
+    cpus = _cpu_count()
     if nano and not 0 < nano <= cpus * 10**9:
         raise InvalidParameter(f"range of CPUs is from 0.01 to {cpus}.00, as there are only "
                                f"{cpus} CPUs available")
@@ -123,6 +123,8 @@ def _check_cpu(resources: dict[str, Any]) -> None:
     for key, label, available in (("CpusetCpus", "cpus", _available_cpus()),
                                   ("CpusetMems", "mems", _available_mems())):
         requested = resources.get(key) or ""
+        if not requested:
+            continue
         wanted = _parse_uint_list(requested, f"Invalid value {requested} for cpuset {label}")
         if not wanted <= _parse_uint_list(available, ""):
             what = "CPUs" if label == "cpus" else "memory nodes"
@@ -139,6 +141,12 @@ def _parse_uint_list(text: str, context: str) -> set[int]:
             raise InvalidParameter(f"{context}: invalid format: {text}")
         found.update(range(int(low), int(high if dash else low) + 1))
     return found
+
+
+@functools.cache
+def _cpu_count() -> int:
+    """Go's runtime.NumCPU: the CPUs this daemon may run on (read once, as Go does)."""
+    return len(os.sched_getaffinity(0))
 
 
 @functools.cache

@@ -15,6 +15,7 @@ from ketch.guest.registry.client import (
     Credentials,
     RegistryClient,
     error_from_body,
+    read_body,
 )
 from ketch.guest.registry.endpoints import Endpoint, endpoints_for
 from ketch.guest.registry.manifest import Descriptor
@@ -187,13 +188,8 @@ class Distribution:
 
     async def fetch_small_blob(self, client: RegistryClient, repo: str, digest: str,
                                scope: str) -> bytes:
-        response = await client.request("GET", f"/v2/{repo}/blobs/{digest}", scope)
-        try:
-            body = await response.read()
-            if response.status != 200:
-                raise error_from_body(response.status, body)
-        finally:
-            response.release()
+        body = await read_body(await client.request("GET", f"/v2/{repo}/blobs/{digest}",
+                                                    scope), 200)
         if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
             raise DigestError(f"failed to verify config: digest mismatch for {digest}")
         return body

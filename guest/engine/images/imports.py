@@ -3,7 +3,6 @@
 
 import json
 import os
-import shlex
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from ketch.guest.engine.build.changes import apply_changes
 from ketch.guest.engine.errors import EngineError, InvalidParameter
 from ketch.guest.engine.timestamps import format_rfc3339_nano
 from ketch.guest.registry import manifest as mf
@@ -21,72 +21,6 @@ from ketch.guest.util import hostinfo
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService
-
-CHANGE_COMMANDS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL",
-                   "USER", "VOLUME", "WORKDIR")
-
-
-def _json_or_shell(args: str) -> list[str]:
-    text = args.strip()
-    if text.startswith("["):
-        try:
-            value = json.loads(text)
-            if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                return value
-        except ValueError:
-            pass
-    return ["/bin/sh", "-c", text]
-
-
-def _pairs(args: str) -> list[tuple[str, str]]:
-    words = shlex.split(args)
-    if len(words) == 2 and "=" not in words[0]:
-        return [(words[0], words[1])]
-    if len(words) > 1 and "=" not in words[0]:
-        return [(words[0], args.split(None, 1)[1])]
-    pairs = []
-    for word in words:
-        key, sep, value = word.partition("=")
-        if not sep:
-            raise InvalidParameter(f"{args}: key=value expected")
-        pairs.append((key, value))
-    return pairs
-
-
-def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:
-    """Moby's --change: a subset of Dockerfile instructions applied to a container config."""
-    for change in changes:
-        command, _, args = change.strip().partition(" ")
-        command = command.upper()
-        if command not in CHANGE_COMMANDS:
-            raise InvalidParameter(f"{command.lower()} is not a valid change command")
-        if command == "CMD":
-            config["Cmd"] = _json_or_shell(args)
-        elif command == "ENTRYPOINT":
-            config["Entrypoint"] = _json_or_shell(args)
-        elif command == "ENV":
-            env = [e for e in config.get("Env") or []]
-            for key, value in _pairs(args):
-                env = [e for e in env if e.partition("=")[0] != key] + [f"{key}={value}"]
-            config["Env"] = env
-        elif command == "LABEL":
-            config["Labels"] = {**(config.get("Labels") or {}), **dict(_pairs(args))}
-        elif command == "EXPOSE":
-            ports = dict(config.get("ExposedPorts") or {})
-            for port in args.split():
-                ports[port if "/" in port else f"{port}/tcp"] = {}
-            config["ExposedPorts"] = ports
-        elif command == "VOLUME":
-            volumes = dict(config.get("Volumes") or {})
-            items = json.loads(args) if args.strip().startswith("[") else args.split()
-            volumes.update({v: {} for v in items})
-            config["Volumes"] = volumes
-        elif command == "ONBUILD":
-            config["OnBuild"] = [*(config.get("OnBuild") or []), args.strip()]
-        else:
-            key = {"STOPSIGNAL": "StopSignal", "USER": "User", "WORKDIR": "WorkingDir"}[command]
-            config[key] = args.strip()
-    return config
 
 
 async def _url_chunks(url: str, host_loopback: str) -> AsyncIterator[bytes]:

@@ -15,7 +15,7 @@ from ketch.guest.engine.models.auth import AuthConfig
 from ketch.guest.engine.models.base import to_plain
 from ketch.guest.engine.models.decoding import decode
 from ketch.guest.registry import manifest as mf
-from ketch.guest.registry.client import RegistryClient, RegistryError, error_from_body
+from ketch.guest.registry.client import RegistryClient, RegistryError, read_body
 from ketch.guest.store.images import reference
 from ketch.guest.store.images.layers import chain_ids
 from ketch.guest.store.images.reference import Reference
@@ -44,13 +44,11 @@ async def fetch_manifest(client: RegistryClient, ref: Reference, tag_or_digest: 
     response = await client.request("GET", f"/v2/{ref.path}/manifests/{tag_or_digest}", scope,
                                     headers={"Accept": mf.ACCEPT})
     try:
-        body = await response.read()
-        if response.status != 200:
-            raise translate_error(error_from_body(response.status, body), ref)
-        content_type = response.headers.get("Content-Type", "")
-        header_digest = response.headers.get("Docker-Content-Digest", "")
-    finally:
-        response.release()
+        body = await read_body(response, 200)
+    except RegistryError as e:
+        raise translate_error(e, ref) from None
+    content_type = response.headers.get("Content-Type", "")
+    header_digest = response.headers.get("Docker-Content-Digest", "")
     digest = "sha256:" + hashlib.sha256(body).hexdigest()
     if tag_or_digest.startswith("sha256:") and digest != tag_or_digest:
         raise DigestError(f"manifest verification failed for digest {tag_or_digest}")
@@ -149,13 +147,11 @@ async def pull_all_tags(service: "ImageService", repo_text: str, auth: dict[str,
     repo = reference.parse(repo_text)
     client = await service.distribution().client(repo.domain, auth)
     scope = f"repository:{repo.path}:pull"
-    response = await client.request("GET", f"/v2/{repo.path}/tags/list", scope)
     try:
-        body = await response.read()
-        if response.status != 200:
-            raise translate_error(error_from_body(response.status, body), repo)
-    finally:
-        response.release()
+        body = await read_body(await client.request("GET", f"/v2/{repo.path}/tags/list", scope),
+                               200)
+    except RegistryError as e:
+        raise translate_error(e, repo) from None
     tags = sorted(json.loads(body).get("tags") or [])
     downloaded = False
     for tag in tags:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ketch.guest.engine.errors import EngineError, NotFound
 from ketch.guest.engine.images.progress import ProgressSink, short, status
 from ketch.guest.registry import manifest as mf
-from ketch.guest.registry.client import RegistryClient, error_from_body
+from ketch.guest.registry.client import RegistryClient, read_body
 from ketch.guest.store.images import reference
 from ketch.guest.store.images.layers import Layer
 from ketch.guest.store.images.reference import Reference
@@ -68,10 +68,7 @@ async def upload_blob(client: RegistryClient, repo: str, digest: str, path: str 
                       data: bytes | None, scope: str, on_progress: Any = None) -> None:
     """POST an upload session, stream the blob with PATCH, then PUT ?digest= to commit."""
     response = await client.request("POST", f"/v2/{repo}/blobs/uploads/", scope)
-    body = await response.read()
-    response.release()
-    if response.status != 202:
-        raise error_from_body(response.status, body)
+    await read_body(response, 202)
     location = response.headers["Location"]
     if not location.startswith("http"):
         location = f"{client.endpoint.url if client.endpoint else ''}{location}"
@@ -91,20 +88,14 @@ async def upload_blob(client: RegistryClient, repo: str, digest: str, path: str 
 
     response = await client.request("PATCH", location, scope, data=chunks(),
                                     headers={"Content-Type": "application/octet-stream"})
-    body = await response.read()
-    response.release()
-    if response.status != 202:
-        raise error_from_body(response.status, body)
+    await read_body(response, 202)
     location = response.headers.get("Location", location)
     if not location.startswith("http"):
         location = f"{client.endpoint.url if client.endpoint else ''}{location}"
     separator = "&" if "?" in location else "?"
     response = await client.request("PUT", f"{location}{separator}digest={digest}", scope,
                                     data=b"", headers={"Content-Length": "0"})
-    body = await response.read()
-    response.release()
-    if response.status not in (201, 204):
-        raise error_from_body(response.status, body)
+    await read_body(response, 201, 204)
 
 
 def refs_to_push(service: "ImageService", name: str, tag: str) -> list[Reference]:
@@ -165,10 +156,7 @@ async def _push_one(service: "ImageService", client: RegistryClient, ref: Refere
     body, media_type = manifest_for(image.raw_config, image.id, descriptors)
     response = await client.request("PUT", f"/v2/{ref.path}/manifests/{ref.tag or ref.digest}",
                                     scope, data=body, headers={"Content-Type": media_type})
-    answer = await response.read()
-    response.release()
-    if response.status not in (200, 201):
-        raise error_from_body(response.status, answer)
+    await read_body(response, 200, 201)
     digest = "sha256:" + hashlib.sha256(body).hexdigest()
     async with service.lock:
         service.store.blobs.put(body)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from ketch.guest.engine.models.base import UNSET, Model, Opt
+from ketch.guest.engine.models.base import Model, Opt
 
 
 class AuthConfig(Model):
     __go_type__ = "registry.AuthConfig"
-    username: Opt[str] = UNSET
-    password: Opt[str] = UNSET
-    auth: Opt[str] = UNSET
-    email: Opt[str] = UNSET
-    serveraddress: Opt[str] = UNSET
-    identitytoken: Opt[str] = UNSET
-    registrytoken: Opt[str] = UNSET
+    username: Opt[str] = None
+    password: Opt[str] = None
+    auth: Opt[str] = None
+    email: Opt[str] = None
+    serveraddress: Opt[str] = None
+    identitytoken: Opt[str] = None
+    registrytoken: Opt[str] = None

@@ -7,14 +7,13 @@ import typing
 from typing import Annotated, Any, TypeVar, Union
 
 import msgspec
-import msgspec.structs
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import Meta
 
 T = TypeVar("T")
 
-# A field the client may leave out or send as null; both leave Go's zero value, so both decode
-# to UNSET and the field is absent from the plain dict the engine receives.
-Opt = Union[T, None, UnsetType]  # noqa: UP007 (a generic alias needs typing.Union)
+# A field the client may leave out or send as null: both leave Go's zero value, so both are None
+# here (every field defaults to None) and the field is absent from the engine's plain dict.
+Opt = Union[T, None]  # noqa: UP007 (a generic alias needs typing.Union)
 
 
 def go(name: str, **constraints: Any) -> Meta:
@@ -44,24 +43,23 @@ class Empty(msgspec.Struct):
     __go_type__ = "struct {}"
 
 
-class Model(msgspec.Struct):
+class Model(msgspec.Struct, omit_defaults=True):
     """A request body's shape. Subclasses set __go_type__ to the Go type Moby decodes into."""
 
     __go_type__ = ""
 
     def __post_init__(self) -> None:
         strslices, string_collections = _string_fields(type(self))
-        for name, value in zip(self.__struct_fields__, msgspec.structs.astuple(self),
-                               strict=True):
-            if value is None:
-                setattr(self, name, UNSET)
+        for name in string_collections:
+            value = getattr(self, name)
+            if value.__class__ is list:
+                if None in value:
+                    setattr(self, name, ["" if item is None else item for item in value])
+            elif value.__class__ is dict:
+                if None in value.values():
+                    setattr(self, name, {k: "" if v is None else v for k, v in value.items()})
             elif value.__class__ is str and name in strslices:
                 setattr(self, name, [value])
-            elif name in string_collections:
-                if value.__class__ is list and None in value:
-                    setattr(self, name, ["" if item is None else item for item in value])
-                elif value.__class__ is dict and None in value.values():
-                    setattr(self, name, {k: "" if v is None else v for k, v in value.items()})
 
 
 @functools.cache
@@ -75,18 +73,16 @@ def _string_fields(cls: type) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(strslices), frozenset(strslices | collections)
 
 
-def console_size(value: list[int] | UnsetType | None) -> list[int] | UnsetType:
+def console_size(value: list[int] | None) -> list[int] | None:
     """Go's [2]uint: extra numbers are dropped, missing ones are zero."""
-    if not isinstance(value, list):
-        return UNSET
-    return [*value, 0, 0][:2]
+    return None if value is None else [*value, 0, 0][:2]
 
 
 def to_plain(model: msgspec.Struct) -> dict[str, Any]:
-    """The dict the engine consumes: JSON types only, fields the client left out absent."""
+    """The dict the engine consumes: JSON types only, fields left out or null absent."""
     return msgspec.to_builtins(model)  # type: ignore[no-any-return]
 
 
-__all__ = ["UNSET", "Duration", "Empty", "FileMode", "Int", "Int64", "Model", "Opt",
-           "StrList", "StrSlice", "StringMap", "Uint", "Uint16", "Uint32", "Uint64", "UnsetType",
+__all__ = ["Duration", "Empty", "FileMode", "Int", "Int64", "Model", "Opt",
+           "StrList", "StrSlice", "StringMap", "Uint", "Uint16", "Uint32", "Uint64",
            "console_size", "go", "to_plain"]

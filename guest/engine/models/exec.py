@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from ketch.guest.engine.models.base import UNSET, Model, Opt, StrList, Uint, console_size, go
+from ketch.guest.engine.models.base import Model, Opt, StrList, Uint, console_size, go
 
 ConsoleSize = Annotated[list[Uint], go("[2]uint")]
 
 
 class ExecOptions(Model):
     __go_type__ = "container.ExecOptions"
-    User: Opt[str] = UNSET
-    Privileged: Opt[bool] = UNSET
-    Tty: Opt[bool] = UNSET
-    ConsoleSize: Opt[ConsoleSize] = UNSET
-    AttachStdin: Opt[bool] = UNSET
-    AttachStderr: Opt[bool] = UNSET
-    AttachStdout: Opt[bool] = UNSET
-    DetachKeys: Opt[str] = UNSET
-    Env: Opt[StrList] = UNSET
-    WorkingDir: Opt[str] = UNSET
-    Cmd: Opt[StrList] = UNSET
-    Detach: Opt[bool] = UNSET
+    User: Opt[str] = None
+    Privileged: Opt[bool] = None
+    Tty: Opt[bool] = None
+    ConsoleSize: Opt[ConsoleSize] = None
+    AttachStdin: Opt[bool] = None
+    AttachStderr: Opt[bool] = None
+    AttachStdout: Opt[bool] = None
+    DetachKeys: Opt[str] = None
+    Env: Opt[StrList] = None
+    WorkingDir: Opt[str] = None
+    Cmd: Opt[StrList] = None
+    Detach: Opt[bool] = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -31,9 +31,9 @@ class ExecOptions(Model):
 
 class ExecStartOptions(Model):
     __go_type__ = "container.ExecStartOptions"
-    Detach: Opt[bool] = UNSET
-    Tty: Opt[bool] = UNSET
-    ConsoleSize: Opt[ConsoleSize] = UNSET
+    Detach: Opt[bool] = None
+    Tty: Opt[bool] = None
+    ConsoleSize: Opt[ConsoleSize] = None
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from ketch.guest.engine.errors import InvalidParameter
-from ketch.guest.engine.models.base import UNSET, Int, Model, Opt, StringMap, StrList
+from ketch.guest.engine.models.base import Int, Model, Opt, StringMap, StrList
 
 _HEX2, _HEX4 = "[0-9a-fA-F]{2}", "[0-9a-fA-F]{4}"
 # The 6-byte forms of Go's net.ParseMAC: 00:00:5e:00:53:01, 00-00-5e-00-53-01, 0000.5e00.5301
@@ -23,28 +23,28 @@ def canonical_mac(text: str) -> str:
 
 class EndpointIPAMConfig(Model):
     __go_type__ = "network.EndpointIPAMConfig"
-    IPv4Address: Opt[str] = UNSET
-    IPv6Address: Opt[str] = UNSET
-    LinkLocalIPs: Opt[StrList] = UNSET
+    IPv4Address: Opt[str] = None
+    IPv6Address: Opt[str] = None
+    LinkLocalIPs: Opt[StrList] = None
 
 
 class EndpointSettings(Model):
     __go_type__ = "network.EndpointSettings"
-    IPAMConfig: Opt[EndpointIPAMConfig] = UNSET
-    Links: Opt[StrList] = UNSET
-    Aliases: Opt[StrList] = UNSET
-    MacAddress: Opt[str] = UNSET
-    DriverOpts: Opt[StringMap] = UNSET
-    GwPriority: Opt[Int] = UNSET
-    NetworkID: Opt[str] = UNSET
-    EndpointID: Opt[str] = UNSET
-    Gateway: Opt[str] = UNSET
-    IPAddress: Opt[str] = UNSET
-    IPPrefixLen: Opt[Int] = UNSET
-    IPv6Gateway: Opt[str] = UNSET
-    GlobalIPv6Address: Opt[str] = UNSET
-    GlobalIPv6PrefixLen: Opt[Int] = UNSET
-    DNSNames: Opt[StrList] = UNSET
+    IPAMConfig: Opt[EndpointIPAMConfig] = None
+    Links: Opt[StrList] = None
+    Aliases: Opt[StrList] = None
+    MacAddress: Opt[str] = None
+    DriverOpts: Opt[StringMap] = None
+    GwPriority: Opt[Int] = None
+    NetworkID: Opt[str] = None
+    EndpointID: Opt[str] = None
+    Gateway: Opt[str] = None
+    IPAddress: Opt[str] = None
+    IPPrefixLen: Opt[Int] = None
+    IPv6Gateway: Opt[str] = None
+    GlobalIPv6Address: Opt[str] = None
+    GlobalIPv6PrefixLen: Opt[Int] = None
+    DNSNames: Opt[StrList] = None
 
     def validate(self) -> None:
         """The checks of Moby's validateEndpointSettings that need no network (the MAC)."""
@@ -54,60 +54,60 @@ class EndpointSettings(Model):
 
 class NetworkingConfig(Model):
     __go_type__ = "network.NetworkingConfig"
-    EndpointsConfig: Opt[dict[str, EndpointSettings | None]] = UNSET
+    EndpointsConfig: Opt[dict[str, EndpointSettings | None]] = None
 
 
 class IPAMConfig(Model):
     __go_type__ = "network.IPAMConfig"
-    Subnet: Opt[str] = UNSET
-    IPRange: Opt[str] = UNSET
-    Gateway: Opt[str] = UNSET
-    AuxiliaryAddresses: Opt[StringMap] = UNSET
+    Subnet: Opt[str] = None
+    IPRange: Opt[str] = None
+    Gateway: Opt[str] = None
+    AuxiliaryAddresses: Opt[StringMap] = None
 
 
 class IPAM(Model):
     __go_type__ = "network.IPAM"
-    Driver: Opt[str] = UNSET
-    Options: Opt[StringMap] = UNSET
-    Config: Opt[list[IPAMConfig]] = UNSET
+    Driver: Opt[str] = None
+    Options: Opt[StringMap] = None
+    Config: Opt[list[IPAMConfig]] = None
 
 
 class ConfigReference(Model):
     __go_type__ = "network.ConfigReference"
-    Network: Opt[str] = UNSET
+    Network: Opt[str] = None
 
 
 class NetworkCreateRequest(Model):
     """POST /networks/create (network.CreateRequest, its CreateOptions embedded)."""
 
     __go_type__ = "network.CreateRequest"
-    Name: Opt[str] = UNSET
-    CheckDuplicate: Opt[bool] = UNSET
-    Driver: Opt[str] = UNSET
-    Scope: Opt[str] = UNSET
-    EnableIPv4: Opt[bool] = UNSET
-    EnableIPv6: Opt[bool] = UNSET
-    IPAM: Opt[IPAM] = UNSET
-    Internal: Opt[bool] = UNSET
-    Attachable: Opt[bool] = UNSET
-    Ingress: Opt[bool] = UNSET
-    ConfigOnly: Opt[bool] = UNSET
-    ConfigFrom: Opt[ConfigReference] = UNSET
-    Options: Opt[StringMap] = UNSET
-    Labels: Opt[StringMap] = UNSET
+    Name: Opt[str] = None
+    CheckDuplicate: Opt[bool] = None
+    Driver: Opt[str] = None
+    Scope: Opt[str] = None
+    EnableIPv4: Opt[bool] = None
+    EnableIPv6: Opt[bool] = None
+    IPAM: Opt[IPAM] = None
+    Internal: Opt[bool] = None
+    Attachable: Opt[bool] = None
+    Ingress: Opt[bool] = None
+    ConfigOnly: Opt[bool] = None
+    ConfigFrom: Opt[ConfigReference] = None
+    Options: Opt[StringMap] = None
+    Labels: Opt[StringMap] = None
 
 
 class ConnectOptions(Model):
     """POST /networks/{id}/connect."""
 
     __go_type__ = "network.ConnectOptions"
-    Container: Opt[str] = UNSET
-    EndpointConfig: Opt[EndpointSettings] = UNSET
+    Container: Opt[str] = None
+    EndpointConfig: Opt[EndpointSettings] = None
 
 
 class DisconnectOptions(Model):
     """POST /networks/{id}/disconnect."""
 
     __go_type__ = "network.DisconnectOptions"
-    Container: Opt[str] = UNSET
-    Force: Opt[bool] = UNSET
+    Container: Opt[str] = None
+    Force: Opt[bool] = None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ketch.guest.engine.models.base import UNSET, Model, Opt, StringMap
+from ketch.guest.engine.models.base import Model, Opt, StringMap
 
 
 class VolumeCreateOptions(Model):
     __go_type__ = "volume.CreateOptions"
-    Name: Opt[str] = UNSET
-    Driver: Opt[str] = UNSET
-    DriverOpts: Opt[StringMap] = UNSET
-    Labels: Opt[StringMap] = UNSET
+    Name: Opt[str] = None
+    Driver: Opt[str] = None
+    DriverOpts: Opt[StringMap] = None
+    Labels: Opt[StringMap] = None

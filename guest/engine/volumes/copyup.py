@@ -72,12 +72,3 @@ async def copy_image_path(layer_dirs: list[str], path: str, dest: str) -> bool:
         os.chmod(dest, stat.S_IMODE(info.st_mode))
         os.chown(dest, info.st_uid, info.st_gid)
     return found
-
-
-def directory_size(path: str) -> int:
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(folder, name)).st_size
-    return total

@@ -17,6 +17,7 @@ from ketch.guest.engine.volumes import copyup
 from ketch.guest.engine.volumes.specs import VolumeMount, parse_mount
 from ketch.guest.runtime import mounts
 from ketch.guest.store.volumes import VolumeStillMounted, VolumeStore, is_mountpoint
+from ketch.guest.util.disk import directory_size
 
 if TYPE_CHECKING:
     from ketch.guest.engine.engine import Engine
@@ -60,7 +61,7 @@ class VolumeService(Service):
             "Scope": "local",
         }
         if usage:
-            doc["UsageData"] = {"Size": copyup.directory_size(doc["Mountpoint"]),
+            doc["UsageData"] = {"Size": directory_size(doc["Mountpoint"]),
                                 "RefCount": len(record["Containers"])}
         return doc
 
@@ -151,7 +152,7 @@ class VolumeService(Service):
                     "=" not in item or labels[item.partition("=")[0]] == item.partition("=")[2])
                    for item in filters.get("label!")):
                 continue
-            size = await asyncio.to_thread(copyup.directory_size,
+            size = await asyncio.to_thread(directory_size,
                                            self.store.data_path(record["Name"]))
             try:
                 await self.remove(record["Name"])
@@ -164,7 +165,7 @@ class VolumeService(Service):
 
     def usage(self) -> list[dict[str, Any]]:
         """Volumes with UsageData, for `docker system df`."""
-        return [self.to_json(r, usage=True) for r in self.volumes.values()]
+        return [self.to_json(r, usage=True) for r in list(self.volumes.values())]
 
     # -- the contract with the containers area --------------------------------------------
 

@@ -14,11 +14,13 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ketch.guest.store.atomic import fsync_dir, read_json, write_json_atomic
 from ketch.guest.store.images import unpack
+from ketch.guest.util.disk import directory_size
 
+T = TypeVar("T")
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 
 
@@ -57,20 +59,34 @@ class Layer:
                    dict(doc.get("blobs") or {}))
 
 
+async def _in_thread_to_the_end(func: Callable[..., T], *args: Any,
+                                on_cancel: Callable[[], None] | None = None) -> T:
+    """func(*args) in a thread, awaited to its end even when cancelled (any number of times:
+    the cancellation is raised once it is over). A thread cannot be cancelled: a caller that
+    went on would race it, and a job cancelled before a worker picked it up never runs."""
+    work = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    cancelled = False
+    while not work.done():
+        try:
+            await asyncio.wait({work})
+        except asyncio.CancelledError:
+            cancelled = True
+            if on_cancel is not None:
+                on_cancel()
+    if cancelled:
+        if not work.cancelled():
+            work.exception()  # retrieved: the cancellation is what the caller gets
+        raise asyncio.CancelledError
+    return work.result()
+
+
 async def _stoppable_unpack(chunks: Iterator[bytes], dest: str,
                             on_progress: Callable[[int], None] | None) -> unpack.UnpackResult:
     """unpack() in a thread; when cancelled, the thread is stopped and waited for, so the
     caller's cleanup never races a tar still writing (and filling the disk)."""
     stop = threading.Event()
-    work = asyncio.ensure_future(asyncio.to_thread(unpack.unpack, chunks, dest, on_progress,
-                                                   stop))
-    try:
-        return await asyncio.shield(work)
-    except asyncio.CancelledError:
-        stop.set()
-        with contextlib.suppress(BaseException):
-            await work
-        raise
+    return await _in_thread_to_the_end(unpack.unpack, chunks, dest, on_progress, stop,
+                                       on_cancel=stop.set)
 
 
 class LayerStore:
@@ -165,7 +181,7 @@ class LayerStore:
             existing = self.get(chain)
             if existing is not None:
                 return existing, result
-            size = await asyncio.to_thread(unpack.directory_size, diff)
+            size = await asyncio.to_thread(directory_size, diff)
             layer = Layer(chain, result.diff_id, parent_chain or "", size, result.diff_size)
             if blob is not None:
                 digest, media_type = blob
@@ -177,7 +193,9 @@ class LayerStore:
             return layer, result
         finally:
             if os.path.exists(staging):
-                await asyncio.to_thread(shutil.rmtree, staging, True)
+                # Cancelled here (the pull failed on another layer meanwhile), a plain
+                # to_thread would drop the rmtree still queued: the half layer stayed in tmp/.
+                await _in_thread_to_the_end(shutil.rmtree, staging, True)
 
     def delete(self, chain: str) -> None:
         """Rename out of sight first so a crash mid-delete never leaves a half layer."""

@@ -213,26 +213,6 @@ def convert_whiteouts(root: str, names: list[str]) -> None:
             os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
 
 
-def directory_size(root: str) -> int:
-    """Bytes used by regular files and symlinks (what Moby reports as a layer's size)."""
-    total = 0
-    stack = [root]
-    seen: set[tuple[int, int]] = set()
-    while stack:
-        with os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                st = entry.stat(follow_symlinks=False)
-                if stat.S_ISDIR(st.st_mode):
-                    stack.append(entry.path)
-                elif stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
-                    if st.st_nlink > 1:
-                        if (st.st_dev, st.st_ino) in seen:
-                            continue
-                        seen.add((st.st_dev, st.st_ino))
-                    total += st.st_size
-    return total
-
-
 def pack_upperdir(upper: str, out: BinaryIO) -> None:
     """Write an overlay upperdir as an OCI layer tar (whiteouts -> .wh. entries)."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:

@@ -47,13 +47,15 @@ if (document.body.dataset.page === "containers" && rowsBody) {
         anchor = row;
       }
     }
-    for (const [project, rows] of groups) {
-      const header = project ? rowsBody.querySelector(`tr.group[data-project="${CSS.escape(project)}"]`) : null;
-      if (header) {
-        header.hidden = !collapsed.has(project) && rows.every((r) => r.hidden);
-        header.classList.toggle("collapsed", collapsed.has(project));
-      }
+    for (const header of rowsBody.querySelectorAll("tr.group")) {
+      const rows = groups.get(header.dataset.project) || [];
+      if (!rows.length) { header.remove(); continue; }
+      const running = rows.filter((r) => r.dataset.state === "running").length;
+      header.querySelector(".count").textContent = `${running}/${rows.length} running`;
+      header.hidden = !collapsed.has(header.dataset.project) && rows.every((r) => r.hidden);
+      header.classList.toggle("collapsed", collapsed.has(header.dataset.project));
     }
+    rowsBody.querySelector("tr.empty").hidden = groups.size > 0;
     for (const box of boxes()) box.checked = selected.has(box.value);
     bulk.classList.toggle("shown", selected.size > 0);
     document.getElementById("selected-count").textContent = `${selected.size} selected`;
@@ -66,6 +68,40 @@ if (document.body.dataset.page === "containers" && rowsBody) {
   selectAll.addEventListener("change", () => {
     selected = new Set();
     if (selectAll.checked) for (const box of boxes()) if (!box.closest("tr").hidden) selected.add(box.value);
+    apply();
+  });
+  // A container's event pushes only its row: replace it, or put a new one first in its group.
+  const groupHeader = (project) => {
+    let header = rowsBody.querySelector(`tr.group[data-project="${CSS.escape(project)}"]`);
+    if (header) return header;
+    header = document.createElement("tr");
+    header.className = "group";
+    header.dataset.project = project;
+    header.innerHTML = '<td></td><td colspan="5"><span class="caret">▾</span> <b></b> <span class="muted">compose · <span class="count"></span></span></td>';
+    header.querySelector("b").textContent = project;
+    const after = [...rowsBody.querySelectorAll("tr.group")].find((h) => h.dataset.project > project);
+    rowsBody.insertBefore(header, after || rowsBody.querySelector('tr.row[data-project=""]') || rowsBody.querySelector("tr.empty"));
+    return header;
+  };
+  const inbox = document.getElementById("row-inbox");
+  inbox.addEventListener("htmx:sseMessage", () => {
+    for (const row of [...inbox.children]) {
+      const old = rowsBody.querySelector(`#${CSS.escape(row.id)}`);
+      if (old) { old.replaceWith(row); continue; }
+      const project = row.dataset.project;
+      if (project) groupHeader(project).after(row);
+      else rowsBody.insertBefore(row, rowsBody.querySelector('tr.row[data-project=""]') || rowsBody.querySelector("tr.empty"));
+    }
+    apply();
+  });
+  const outbox = document.getElementById("row-outbox");
+  outbox.addEventListener("htmx:sseMessage", () => {
+    for (const gone of [...outbox.children]) {
+      const row = rowsBody.querySelector(`tr.row[data-id="${CSS.escape(gone.dataset.id)}"]`);
+      if (row) row.remove();
+      selected.delete(gone.dataset.id);
+    }
+    outbox.replaceChildren();
     apply();
   });
   rowsBody.addEventListener("htmx:sseMessage", () => {

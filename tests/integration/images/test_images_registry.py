@@ -24,6 +24,7 @@ from ketch.guest.testing.images import (
     write_docker_archive,
 )
 from ketch.guest.testing.registry import RegistryProcess
+from ketch.guest.testing.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -222,11 +223,8 @@ def test_token_auth_login_pull_push(make_daemon_module: DaemonProcess) -> None:
 def wait_for_download(daemon: DaemonProcess) -> None:
     """Until a layer download of a pull has started writing."""
     tmp = os.path.join(daemon.data_root, "images", "tmp")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not any(
-            name.startswith("download-") and os.path.getsize(os.path.join(tmp, name))
-            for name in os.listdir(tmp)):
-        time.sleep(0.05)
+    wait_for(lambda: any(name.startswith("download-") and os.path.getsize(os.path.join(tmp, name))
+                         for name in os.listdir(tmp)), 20, 0.05)
 
 
 def assert_no_trace(daemon: DaemonProcess, repo: str) -> None:

@@ -17,6 +17,7 @@ from ketch.guest.testing.daemon import DaemonProcess
 from ketch.guest.testing.images import busybox_archive, image_config, random_layer
 from ketch.guest.testing.netns import listen_in_netns
 from ketch.guest.testing.registry import RegistryProcess
+from ketch.guest.testing.waiting import wait_for
 
 
 class SilentServer:
@@ -119,11 +120,11 @@ def test_disk_full_during_pull(small_disk_daemon: DaemonProcess, registry: Regis
     blobs = set(os.listdir(os.path.join(images, "blobs", "sha256")))
     assert not blobs & {hashlib.sha256(layer).hexdigest() for layer in layers}
     assert os.listdir(os.path.join(images, "layers", "sha256")) == []
-    deadline = time.monotonic() + 20  # deleted layers' files go in the background
-    while os.listdir(os.path.join(images, "tmp")) or used_bytes(own.data_root) - before > 1e6:
-        assert time.monotonic() < deadline, (os.listdir(os.path.join(images, "tmp")),
-                                             used_bytes(own.data_root) - before)
-        time.sleep(0.1)
+    # deleted layers' files go in the background
+    wait_for(lambda: not os.listdir(os.path.join(images, "tmp"))
+             and used_bytes(own.data_root) - before <= 1e6, 20,
+             what=lambda: str((os.listdir(os.path.join(images, "tmp")),
+                               used_bytes(own.data_root) - before)))
 
     own.docker("pull", f"{registry.host}/fits/busybox:1")
     assert own.docker("run", "--rm", f"{registry.host}/fits/busybox:1", "echo",

@@ -82,3 +82,7 @@ def test_docker_host_and_query_and_errors() -> None:
         "Could not stop the container: No such container: x. It may have been removed "
         "meanwhile; the list is up to date now.")
     assert DockerError(0, "down.").for_user().endswith("(or run `ketch start`).")
+
+
+def test_plural() -> None:
+    assert [views.plural(n, "image") for n in (0, 1, 2)] == ["0 images", "1 image", "2 images"]
