@@ -20,7 +20,7 @@ KEEPALIVE_SECONDS = 5
 # so every forwarded connection over it ends (the client sees it fail) instead of waiting
 # forever on a peer that will never answer, and the next use reconnects.
 DEAD_AFTER_SECONDS = 20.0
-CONNECT_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 15.0
 # After a connect that timed out (the guest does not answer), callers within this long get its
 # error at once instead of queueing for another full attempt each (a docker command makes
 # several requests). Quick refusals (sshd not up yet while booting) are retried at once.
