@@ -7,6 +7,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Protocol
 
 from ketch.guest.util.proc import SyncProcess, popen
@@ -57,7 +58,7 @@ class ForkedAgent:
 def spawn_agent(instance: Instance) -> AgentProcess:
     """Start the host agent in its own session, its output in agent.log. Forked where the
     platform can (before this CLI starts any thread); a new interpreter elsewhere."""
-    if not hasattr(os, "fork"):
+    if not hasattr(os, "fork") or frozen_onefile():
         return spawn_agent_process(instance)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -79,6 +80,15 @@ def spawn_agent(instance: Instance) -> AgentProcess:
         traceback.print_exc()
     finally:
         os._exit(code)
+
+
+def frozen_onefile() -> bool:
+    """A PyInstaller onefile build runs from a temporary unpacked copy that its bootloader
+    deletes when this CLI exits: a forked agent would lose its modules, a new one unpacks its
+    own."""
+    unpacked = getattr(sys, "_MEIPASS", None)
+    return bool(getattr(sys, "frozen", False) and unpacked and
+                not Path(unpacked).is_relative_to(Path(sys.executable).resolve().parent))
 
 
 def spawn_agent_process(instance: Instance) -> SyncProcess[bytes]:
