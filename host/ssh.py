@@ -46,12 +46,14 @@ def relay_to_host(channel: paramiko.Channel, target: tuple[str, int]) -> None:
     pump(channel, sock)
 
 
-def answers(transport: paramiko.Transport, timeout: float) -> bool:
-    """Whether the peer answers a want-reply global request within timeout."""
+def answers(transport: paramiko.Transport, timeout: float, one_at_a_time: threading.Lock) -> bool:
+    """Whether the peer answers a want-reply global request within timeout. paramiko keeps one
+    pending global request per transport: one_at_a_time keeps a port-forward request from
+    taking this one's answer."""
     answered = threading.Event()
 
     def ask() -> None:
-        with contextlib.suppress(Exception):  # a dying transport raises several types
+        with one_at_a_time, contextlib.suppress(Exception):  # a dying transport: many types
             transport.global_request("keepalive@openssh.com", wait=True)
             answered.set()
 
@@ -66,6 +68,7 @@ class SshSession:
         self.host, self.port, self.user = host, port, user
         self.key = paramiko.Ed25519Key.from_private_key_file(str(key_path))
         self.lock = threading.Lock()
+        self.global_requests = threading.Lock()
         self.client: paramiko.SSHClient | None = None
         self.closed = False
         self.dead_after = DEAD_AFTER_SECONDS
@@ -146,7 +149,8 @@ class SshSession:
         while not self.closed:
             time.sleep(KEEPALIVE_SECONDS)
             transport = self.current_transport()
-            if transport is not None and not answers(transport, self.dead_after):
+            if transport is not None and not answers(transport, self.dead_after,
+                                                     self.global_requests):
                 log.warning(f"ssh: the guest answered no keepalive for {self.dead_after:.0f} s;"
                             " closing the connection (the next use reconnects)")
                 transport.close()
@@ -192,7 +196,8 @@ class SshSession:
         def connect_back(channel: paramiko.Channel, origin: object, server: object) -> None:
             threading.Thread(target=relay_to_host, args=(channel, target), daemon=True).start()
 
-        self.transport().request_port_forward("127.0.0.1", port, connect_back)
+        with self.global_requests:
+            self.transport().request_port_forward("127.0.0.1", port, connect_back)
 
     def exec_channel(self, command: str) -> paramiko.Channel:
         channel = self.transport().open_session(timeout=10)
