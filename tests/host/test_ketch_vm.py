@@ -169,6 +169,29 @@ def test_killed_agent_is_noticed_and_recovered(ketch: Ketch, busybox_in_vm: str)
     assert ketch.docker("run", "--rm", busybox_in_vm, "true").returncode == 0
 
 
+REATTACH_ROUNDS = 5  # 20-60 s a round under TCG with the 2-core machine at load ~17
+
+
+@pytest.mark.timeout(900)
+def test_docker_run_works_after_every_reattach(ketch: Ketch, busybox_in_vm: str) -> None:
+    """Kill the agent, re-attach, docker run: round after round, each bounded (a hang here
+    once held a full test run for 5 minutes). A container publishing a port keeps the new
+    agent's port forwarder and event watcher busy at each re-attach."""
+    server = ketch.docker("run", "-d", "-p", "127.0.0.1::80", busybox_in_vm, "sleep", "600")
+    try:
+        for round_number in range(REATTACH_ROUNDS):
+            os.kill(int(status(ketch)["agent_pid"]), signal.SIGKILL)  # type: ignore[arg-type]
+            time.sleep(0.2)
+            assert "re-attaching" in ketch.ketch("start", timeout=120).stdout
+            started = time.monotonic()
+            run = ketch.docker("run", "--rm", busybox_in_vm, "echo", str(round_number),
+                               timeout=120)
+            assert run.stdout.strip() == str(round_number)
+            assert time.monotonic() - started < 60, f"round {round_number}"
+    finally:
+        ketch.docker("rm", "-f", server.stdout.strip(), check=False)
+
+
 def test_killed_qemu_is_noticed_and_recovered(ketch: Ketch, busybox_in_vm: str) -> None:
     before = status(ketch)
     os.kill(int(before["qemu_pid"]), signal.SIGKILL)  # type: ignore[arg-type]
