@@ -9,18 +9,18 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.events import EventBus
-from ketch.guest.engine.timestamps import format_rfc3339_nano
-from ketch.guest.runtime.seccomp import kernel_supports_seccomp
-from ketch.guest.store.atomic import write_bytes_atomic
-from ketch.guest.util import hostinfo
-from ketch.guest.version import (
+from ketch.common.atomic import write_bytes_atomic
+from ketch.common.version import (
     API_VERSION,
     ENGINE_VERSION,
     KETCH_VERSION,
     MIN_API_VERSION,
     PLATFORM_NAME,
 )
+from ketch.guest.engine.events import EventBus
+from ketch.guest.engine.timestamps import format_rfc3339_nano
+from ketch.guest.runtime.seccomp import kernel_supports_seccomp
+from ketch.guest.util import hostinfo
 
 if TYPE_CHECKING:
     from ketch.guest.engine.engine import Engine

@@ -13,8 +13,8 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
+from ketch.common.proc import PIPE, ToolError, spawn
 from ketch.guest.runtime.oci import OciRuntime, runtime_message
-from ketch.guest.util.proc import PIPE, ToolError, spawn
 
 CONMON = shutil.which("conmon") or "/usr/bin/conmon"
 # Types conmon puts in the first byte of each attach-socket packet.

@@ -8,13 +8,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from ketch.common.proc import stream_stdout
 from ketch.guest.engine.build.changes import apply_changes
 from ketch.guest.engine.containers import rootfs, users
 from ketch.guest.engine.containers.archive_worker import ArchiveWorkers, stat_header
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import Forbidden, NotFound
 from ketch.guest.engine.timestamps import format_rfc3339_nano
-from ketch.guest.util.proc import stream_stdout
 
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from ketch.common.proc import ToolError, pid_alive
 from ketch.guest.engine.containers import rootfs, users
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.mounts import plan_mounts
@@ -20,7 +21,6 @@ from ketch.guest.engine.errors import EngineError, InvalidParameter
 from ketch.guest.runtime import conmon
 from ketch.guest.runtime.oci import OciRuntime, write_bundle_config
 from ketch.guest.runtime.spec import SpecInputs, build_spec, process_env
-from ketch.guest.util.proc import ToolError, pid_alive
 
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService

@@ -2,13 +2,13 @@
 
 from typing import TYPE_CHECKING, Any
 
+from ketch.common.proc import ToolError
 from ketch.guest.engine.containers import validation
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import InvalidParameter, NotFound
 from ketch.guest.engine.timestamps import parse_timestamp_ns
 from ketch.guest.runtime.spec import resources as spec_resources
 from ketch.guest.util.disk import directory_size
-from ketch.guest.util.proc import ToolError
 
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ketch.common.proc import pid_alive
 from ketch.guest.engine.containers import health, logrotate, maintenance
 from ketch.guest.engine.containers.background import Background
 from ketch.guest.engine.containers.contracts import (
@@ -32,7 +33,6 @@ from ketch.guest.engine.service import Service
 from ketch.guest.runtime import cgroups, conmon, runtimes
 from ketch.guest.runtime.oci import OciRuntime
 from ketch.guest.store.containers import ContainerStore
-from ketch.guest.util.proc import pid_alive
 
 if TYPE_CHECKING:
     from ketch.guest.engine.engine import Engine

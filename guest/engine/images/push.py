@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from ketch.common.proc import PIPE, spawn
 from ketch.guest.engine.errors import EngineError, NotFound
 from ketch.guest.engine.images.progress import ProgressSink, short, status
 from ketch.guest.registry import manifest as mf
@@ -15,7 +16,6 @@ from ketch.guest.registry.client import RegistryClient, read_body
 from ketch.guest.store.images import reference
 from ketch.guest.store.images.layers import Layer
 from ketch.guest.store.images.reference import Reference
-from ketch.guest.util.proc import PIPE, spawn
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService

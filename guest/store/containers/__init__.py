@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-from ketch.guest.store.atomic import read_json, write_record
+from ketch.common.atomic import read_json, write_record
 from ketch.guest.store.layout import ContainerLayout, Layout
 
 log = logging.getLogger("ketch.store.containers")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ketch.guest.store.atomic import fsync_dir, read_json, write_json_atomic
+from ketch.common.atomic import fsync_dir, read_json, write_json_atomic
 from ketch.guest.store.images import unpack
 from ketch.guest.util.disk import directory_size
 

@@ -22,8 +22,8 @@ from typing import BinaryIO
 
 import zstandard
 
+from ketch.common.proc import PIPE, popen
 from ketch.guest.util.errors import EngineError
-from ketch.guest.util.proc import PIPE, popen
 
 CHUNK = 1 << 20
 WHITEOUT_PREFIX = ".wh."
