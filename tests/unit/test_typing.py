@@ -11,10 +11,10 @@ STRICT_PACKAGES = ["ketch.guest.runtime", "ketch.guest.store"]
 
 
 def test_lower_layers_pass_mypy_strict(tmp_path: Path) -> None:
-    # The sources live in guest/ and host/ and install as ketch.guest / ketch.host (an
+    # The sources live in guest/, host/ and common/ and install as ketch.guest, ... (an
     # editable finder mypy cannot follow): give mypy that package tree as links.
     (tmp_path / "src" / "ketch").mkdir(parents=True)
-    for part in ("guest", "host"):
+    for part in ("guest", "host", "common"):
         os.symlink(REPO / part, tmp_path / "src" / "ketch" / part)
     packages = [arg for name in STRICT_PACKAGES for arg in ("-p", name)]
     result = subprocess.run(
