@@ -2,7 +2,7 @@
 
 from setuptools import find_packages, setup
 
-ROOTS = ("guest", "host")
+ROOTS = ("common", "guest", "host")
 
 setup(
     packages=[f"ketch.{p}" for p in find_packages(".", include=[f"{r}*" for r in ROOTS])],

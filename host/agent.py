@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.store.atomic import write_bytes_atomic
+from ketch.common.atomic import write_bytes_atomic
 from ketch.host.config import resolve
 from ketch.host.driver import STOP_TIMEOUT, BootInfo, Driver, driver_for
 from ketch.host.forward.docker_api import get_json

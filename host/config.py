@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ketch.guest.store.atomic import read_json, write_json_atomic
+from ketch.common.atomic import read_json, write_json_atomic
 from ketch.host.vmimage import find_image, user_image_dir
 
 ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from ketch.guest.util.proc import ToolError, run
+from ketch.common.proc import ToolError, run
 from ketch.host.instance import Instance
 
 CONTEXT = "ketch"

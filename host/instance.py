@@ -20,8 +20,8 @@ from typing import Any
 
 import platformdirs
 
-from ketch.guest.store.atomic import read_json, write_json_atomic
-from ketch.guest.util.proc import pid_alive
+from ketch.common.atomic import read_json, write_json_atomic
+from ketch.common.proc import pid_alive
 
 APP = "ketch"
 DEFAULT_NAME = "default"
@@ -46,10 +46,11 @@ def runtime_root() -> Path:
 class Instance:
     """Paths and pid files of one named instance; no process control beyond signals."""
 
-    def __init__(self, name: str = DEFAULT_NAME) -> None:
+    def __init__(self, name: str = DEFAULT_NAME, folder: Path | None = None) -> None:
+        """folder: one folder for both (vm-image/ketchvm.py's throwaway instances)."""
         self.name = name
-        self.dir = data_root() / "instances" / name
-        self.run_dir = runtime_root() / name
+        self.dir = folder or data_root() / "instances" / name
+        self.run_dir = folder or runtime_root() / name
 
     # -- the documented files --------------------------------------------------------------
     @property

@@ -25,7 +25,7 @@ from typing import Any
 
 import zstandard
 
-from ketch.guest.version import KETCH_VERSION
+from ketch.common.version import KETCH_VERSION
 from ketch.host.instance import data_root
 
 ARTIFACT = "ketch-vm-image"

@@ -6,7 +6,8 @@
 Prints the built artifact's path: <cache>/<kind>-<hash>/ketch (the onedir folder, or the
 one-file executable). The cache ($KETCH_BUILD_CACHE, default ~/.cache/ketch-build) lives
 outside the checkout, so a fresh clone with the same inputs (the specs, hooks, entry point,
-guest/ and host/ sources, the installed libraries' versions, Python, PyInstaller) reuses it.
+common/, guest/ and host/ sources, the installed libraries' versions, Python, PyInstaller)
+reuses it.
 """
 
 import argparse
@@ -35,7 +36,7 @@ def log(message: str) -> None:
 def input_files() -> list[Path]:
     files = [*INSTALLERS.glob("*.spec"), INSTALLERS / "spec_common.py", INSTALLERS / "entry.py",
              *(INSTALLERS / "hooks").glob("*.py")]
-    for folder in ("guest", "host"):
+    for folder in ("common", "guest", "host"):
         files += [p for p in (REPO / folder).rglob("*") if p.is_file()
                   and not {"__pycache__", "testing"} & set(p.parts)]  # testing/: not frozen
     return sorted(files)

@@ -27,12 +27,13 @@ DATAS = [(str(REPO / "host" / "desktop" / folder), f"ketch/host/desktop/{folder}
 
 
 def source_root() -> Path:
-    """A folder holding ketch/guest and ketch/host (links to guest/ and host/): the same
-    namespace layout setup.py maps, whatever way (editable or not) ketch is installed here."""
+    """A folder holding ketch/common, ketch/guest and ketch/host (links to the source folders):
+    the same namespace layout setup.py maps, whatever way (editable or not) ketch is installed
+    here."""
     root = Path(os.environ.get("KETCH_PYI_SRC") or REPO / "build" / "pyi-src")
     package = root / "ketch"
     package.mkdir(parents=True, exist_ok=True)
-    for name in ("guest", "host"):
+    for name in ("common", "guest", "host"):
         link = package / name
         if not link.is_symlink():
             link.symlink_to(REPO / name, target_is_directory=True)

@@ -17,12 +17,12 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from vm_daemon import HostOnly, VmDaemon
 
 from ketch.guest.testing.daemon import DOCKER_CLI, DaemonProcess
 from ketch.guest.testing.images import busybox_archive, load_busybox
 from ketch.guest.testing.registry import RegistryProcess
 from ketch.host.config import host_arch
-from ketch.host.testing.vm_daemon import HostOnly, VmDaemon
 
 REPO = Path(__file__).resolve().parents[1]
 VM_TIERS = ("vm", "host")  # tests/<tier>/ boot the VM image under QEMU

@@ -43,7 +43,7 @@ def floor_initrd(folder: Path) -> Path:
 def boot_floor(image: Path, initrd: Path, accel: str) -> float:
     """Seconds from QEMU's start to its exit, with the image's kernel and command line."""
     info = ketchvm.load_image(image)
-    argv = [ketchvm.qemu_binary(info["arch"]), "-M", "microvm,acpi=on,rtc=on,pic=off,pit=off,"
+    argv = [ketchvm.qemu_binary(image), "-M", "microvm,acpi=on,rtc=on,pic=off,pit=off,"
             "isa-serial=on", "-accel", accel, "-cpu", "host" if accel == "kvm" else "max",
             "-smp", "2", "-m", "2048", "-nodefaults", "-no-user-config", "-display", "none",
             "-no-reboot", "-kernel", str(image / info["kernel"]), "-initrd", str(initrd),

@@ -80,7 +80,7 @@ def boot_to_mark(rootfs: Path, init: str, accel: str, folder: Path) -> float:
     data = folder / "data.qcow2"
     if not data.exists():
         ketchvm.create_data_disk(data, "1G")
-    argv = [ketchvm.qemu_binary(info["arch"]), "-M", "microvm,acpi=on,rtc=on,pic=off,pit=off,"
+    argv = [ketchvm.qemu_binary(image), "-M", "microvm,acpi=on,rtc=on,pic=off,pit=off,"
             "isa-serial=on", "-accel", accel, "-cpu", "host" if accel == "kvm" else "max",
             "-smp", "2", "-m", "2048", "-nodefaults", "-no-user-config", "-display", "none",
             "-kernel", str(image / info["kernel"]), "-initrd", str(image / info["initrd"]),

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from ketch.common.version import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, parse_api_version
 from ketch.guest.engine.errors import EngineError, cap_message, report_unexpected
-from ketch.guest.version import API_VERSION, ENGINE_VERSION, MIN_API_VERSION, parse_api_version
 
 log = logging.getLogger("ketch.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

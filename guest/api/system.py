@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ketch.common.version import API_VERSION
 from ketch.guest.api.httputil import (
     engine_of,
     json_response,
@@ -15,7 +16,6 @@ from ketch.guest.api.httputil import (
 from ketch.guest.api.routing import Route
 from ketch.guest.engine.events import EVENT_FILTERS, event_matches
 from ketch.guest.engine.timestamps import parse_timestamp_ns
-from ketch.guest.version import API_VERSION
 
 PING_HEADERS = {
     "Api-Version": API_VERSION,

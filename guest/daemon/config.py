@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ketch.common.version import ENGINE_VERSION, KETCH_VERSION
 from ketch.guest.daemon.log import LEVELS
-from ketch.guest.version import ENGINE_VERSION, KETCH_VERSION
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 

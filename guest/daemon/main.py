@@ -11,6 +11,7 @@ import sys
 
 from setproctitle import setproctitle
 
+from ketch.common.version import API_VERSION, ENGINE_VERSION, KETCH_VERSION
 from ketch.guest.api.app import build_app
 from ketch.guest.api.server import ApiRunner
 from ketch.guest.daemon import config as daemon_config
@@ -20,7 +21,6 @@ from ketch.guest.daemon.listeners import start_sites
 from ketch.guest.daemon.log import set_level, setup_logging
 from ketch.guest.engine.engine import Engine
 from ketch.guest.store.layout import Layout
-from ketch.guest.version import API_VERSION, ENGINE_VERSION, KETCH_VERSION
 
 log = logging.getLogger("ketch.daemon")
 

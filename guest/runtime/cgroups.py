@@ -3,8 +3,8 @@
 import logging
 import os
 
+from ketch.common.proc import ToolError
 from ketch.guest.runtime import mounts
-from ketch.guest.util.proc import ToolError
 
 log = logging.getLogger("ketch.cgroups")
 CGROUP_ROOT = "/sys/fs/cgroup"

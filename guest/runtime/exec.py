@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from ketch.common.proc import DEVNULL, PIPE, Process, spawn
 from ketch.guest.runtime.oci import OciRuntime, runtime_message
-from ketch.guest.util.proc import DEVNULL, PIPE, Process, spawn
 
 # How the runtime's own failure text starts when it lands on the exec's stderr.
 RUNTIME_ERROR_PREFIXES = (b"exec failed:", b"time=", b"runc ", b"crun: ")

@@ -7,7 +7,7 @@ mount package do: known words become MS_* flags, the rest is the filesystem's da
 import ctypes
 import os
 
-from ketch.guest.util.proc import ToolError
+from ketch.common.proc import ToolError
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 

@@ -1,4 +1,4 @@
-"""The OCI runtime CLI (runc or crun): one object per runtime, each call through util.proc."""
+"""The OCI runtime CLI (runc or crun): one object per runtime, each call through common.proc."""
 
 import json
 import os
@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ketch.common.proc import ToolError, run_async
 from ketch.guest.runtime.compiled_seccomp import CompiledFilters
-from ketch.guest.util.proc import ToolError, run_async
 
 _LOGRUS_MSG = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
 _CRUN_NOT_IN_PATH = re.compile(r"executable file `([^`]*)` not found in \$PATH(?:: No such file "

@@ -9,8 +9,8 @@ import re
 import shutil
 from typing import Any
 
+from ketch.common.proc import ToolError, run
 from ketch.guest.util import hostinfo
-from ketch.guest.util.proc import ToolError, run
 
 KNOWN_RUNTIMES = ("crun", "runc")
 

@@ -11,8 +11,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ketch.guest.testing.waiting import wait_for
-from ketch.guest.util.proc import (
+from ketch.common.proc import (
     PIPE,
     CompletedProcess,
     SyncProcess,
@@ -20,6 +19,7 @@ from ketch.guest.util.proc import (
     popen,
     run_text,
 )
+from ketch.guest.testing.waiting import wait_for
 
 DOCKER_CLI = os.environ.get("KETCH_TEST_DOCKER_CLI") or shutil.which("docker") or "docker"
 START_TIMEOUT = 30.0

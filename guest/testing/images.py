@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ketch.common.proc import run_text
 from ketch.guest.store.images import archive
-from ketch.guest.util.proc import run_text
 
 if TYPE_CHECKING:
     from ketch.guest.testing.daemon import DaemonProcess

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 
 import zstandard
 
+from ketch.common.proc import SyncProcess, TimeoutExpired, popen, run
 from ketch.guest.testing.daemon import read_log
 from ketch.guest.testing.netns import listen_in_netns
 from ketch.guest.testing.waiting import wait_for
-from ketch.guest.util.proc import SyncProcess, TimeoutExpired, popen, run
 
 if TYPE_CHECKING:
     from ketch.guest.testing.token_auth import TokenServer

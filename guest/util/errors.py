@@ -3,16 +3,11 @@
 import logging
 import secrets
 
+from ketch.common.errors import KetchError
 
-class EngineError(Exception):
-    """Base class; an unexpected failure inside the engine (HTTP 500)."""
-
-    status = 500
-    code = 0  # an exit code a JSON message stream's errorDetail carries (a failed RUN)
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+# The daemon's name for the shared base: every typed error below, and the process wrapper's
+# ToolError, is an EngineError the API maps to a status.
+EngineError = KetchError
 
 
 class InvalidParameter(EngineError):

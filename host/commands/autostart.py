@@ -7,8 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ketch.guest.util.proc import ToolError
-from ketch.guest.util.proc import run as run_tool
+from ketch.common.proc import ToolError
+from ketch.common.proc import run as run_tool
 from ketch.host.autostart import (
     SYSTEMS,
     Autostart,

@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-from ketch.guest.util.proc import SyncProcess, popen
+from ketch.common.proc import SyncProcess, popen
 from ketch.host import context
 from ketch.host.config import resolve, save
 from ketch.host.instance import Instance

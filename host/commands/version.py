@@ -2,7 +2,7 @@
 
 import argparse
 
-from ketch.guest.version import KETCH_VERSION
+from ketch.common.version import KETCH_VERSION
 
 NAME, HELP = "version", "print the version"
 

@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from ketch.guest.store.atomic import read_json, write_json_atomic
-from ketch.guest.util.proc import PIPE, popen
+from ketch.common.atomic import read_json, write_json_atomic
+from ketch.common.proc import PIPE, popen
 
 if sys.platform == "darwin":
     from ketch.host.driver import accel_darwin as platform_accel
@@ -48,18 +48,17 @@ def probe_argv(qemu: str, accel: str, kernel: str, arch: str) -> list[str]:
 
 def probe(qemu: str, accel: str, kernel: str, arch: str, timeout: float = PROBE_SECONDS) -> bool:
     """True if a guest under accel prints on its console within timeout."""
-    proc = popen(probe_argv(qemu, accel, kernel, arch), stdout=PIPE)
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select([proc.stdout], [], [], left)
-            if ready:
-                return bool(os.read(proc.stdout.fileno(), 4096))
-        return False
-    finally:
-        proc.kill()
-        proc.wait()
+    with popen(probe_argv(qemu, accel, kernel, arch), stdout=PIPE) as proc:  # closes stdout
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                ready, _, _ = select.select([proc.stdout], [], [], left)
+                if ready:
+                    return bool(os.read(proc.stdout.fileno(), 4096))
+            return False
+        finally:
+            proc.kill()
 
 
 def cache_key(qemu: str) -> str:

@@ -1,6 +1,6 @@
 """macOS: Hypervisor.framework (hvf) when the kernel reports hypervisor support."""
 
-from ketch.guest.util.proc import ToolError, run_text
+from ketch.common.proc import ToolError, run_text
 
 
 def hardware_accelerators() -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
-from ketch.guest.util.proc import pid_alive, popen, run
+from ketch.common.proc import SyncProcess, TimeoutExpired, pid_alive, popen, run
 from ketch.host.driver import BootInfo, Driver
 from ketch.host.driver.accel import choose, qemu_binary
 from ketch.host.driver.qemu_argv import Image, Share, build_argv
@@ -52,6 +52,8 @@ def virtiofsd_argv(virtiofsd: str, share: Share) -> list[str]:
 
 class QemuDriver(Driver):
     config_port: ConfigPort | None = None
+    # The QEMU this driver launched: kept so that it is reaped once it exits.
+    process: "SyncProcess[bytes] | None" = None
 
     def qemu(self) -> str:
         binary = qemu_binary(self.config.arch)
@@ -66,6 +68,12 @@ class QemuDriver(Driver):
         except (OSError, ValueError, KeyError) as e:
             raise VMError(f"no usable VM image in {self.config.image} ({e}): build it with "
                           "vm-image/build or point KETCH_IMAGE at one") from e
+
+    def accelerator(self) -> str:
+        """The configured accelerator, or the platform's hypervisor if a probe boot shows it
+        works (cached per host), else tcg."""
+        return choose(self.config.accel, self.qemu(), str(self.image().kernel), self.config.arch,
+                      data_root() / "accel-probe.json")
 
     def ensure_disk(self) -> None:
         if not self.instance.disk.exists():
@@ -97,8 +105,7 @@ class QemuDriver(Driver):
     def start(self, boot_config: dict[str, Any]) -> BootInfo:
         qemu, image = self.qemu(), self.image()
         self.ensure_disk()
-        accel = choose(self.config.accel, qemu, str(image.kernel), self.config.arch,
-                       data_root() / "accel-probe.json")
+        accel = self.accelerator()
         ssh_port = free_loopback_port()
         self.instance.serial_log.write_bytes(b"")
         self.clear_run_files()
@@ -109,7 +116,7 @@ class QemuDriver(Driver):
                           host_tsc_khz(data_root() / "host-tsc.json"))
         info = BootInfo("127.0.0.1", ssh_port, accel)
         if via_port:
-            snapshot = BootSnapshot(self.instance)
+            snapshot = BootSnapshot(self.instance.dir)
             info.snapshot = snapshot.fingerprint(argv, self.instance.disk)
             info.resumed = snapshot.matches(info.snapshot) and self.resume(argv, snapshot)
         if not info.resumed:
@@ -137,7 +144,7 @@ class QemuDriver(Driver):
             path.unlink(missing_ok=True)
 
     def save_snapshot(self, fingerprint: str) -> None:
-        BootSnapshot(self.instance).save(self.instance.qmp_sock, fingerprint)
+        BootSnapshot(self.instance.dir).save(self.instance.qmp_sock, fingerprint)
 
     def send_config(self, boot_config: dict[str, Any]) -> None:
         self.release_config()
@@ -152,9 +159,10 @@ class QemuDriver(Driver):
     def launch(self, argv: list[str]) -> None:
         """Start QEMU in its own session (it outlives a killed agent, which re-attaches).
         Not -daemonize: under it the guest's sshd stalled at public-key auth here."""
+        self.reap(timeout=5)  # a QEMU that refused the boot snapshot
         log_path = self.instance.dir / "qemu.log"
         with open(log_path, "wb") as out:
-            proc = popen(argv, stdout=out, stderr=out, new_session=True)
+            proc = self.process = popen(argv, stdout=out, stderr=out, new_session=True)
         deadline = time.monotonic() + 30
         while not self.instance.qemu_pidfile.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -206,10 +214,21 @@ class QemuDriver(Driver):
         if not self.wait_exit(pid, 5):
             self.kill()
 
+    def reap(self, timeout: float = 0.0) -> None:
+        """Collect the exit status of the QEMU this driver launched once it has exited: /proc
+        shows it a zombie while its last threads still finish, when it cannot be reaped yet."""
+        if self.process is None:
+            return
+        with contextlib.suppress(TimeoutExpired):
+            self.process.wait(timeout)
+        if self.process.returncode is not None:
+            self.process = None
+
     def wait_exit(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not pid_alive(pid):
+                self.reap(timeout=5)
                 return True
             time.sleep(0.05)
         return False

@@ -3,6 +3,8 @@ and before it has the config or the data disk, so later starts resume in ~1 s pl
 engine start instead of booting cold. Not possible with virtiofs shares (QEMU refuses to
 migrate vhost-user-fs), so instances sharing folders always boot cold."""
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import re
@@ -14,18 +16,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from qemu.qmp.legacy import QEMUMonitorProtocol
+from qemu.qmp import QMPClient
 
-from ketch.guest.util.proc import run
-from ketch.host.instance import Instance
+from ketch.common.proc import run
 
 SAVE_TIMEOUT = 120.0
+QMP_CONNECT_TIMEOUT = 5.0
 
 
 class BootSnapshot:
-    def __init__(self, instance: Instance) -> None:
-        self.file = instance.dir / "boot.snapshot"
-        self.fingerprint_file = instance.dir / "boot.snapshot.fingerprint"
+    """boot.snapshot and boot.snapshot.fingerprint in an instance's folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.file = folder / "boot.snapshot"
+        self.fingerprint_file = folder / "boot.snapshot.fingerprint"
 
     @staticmethod
     def fingerprint(argv: list[str], disk: Path) -> str:
@@ -61,20 +65,7 @@ class BootSnapshot:
         state is written in one consistent pass (no live dirty-page tracking), and a resume
         starts paused: wait_resumed continues it."""
         partial = self.file.with_suffix(".partial")
-        monitor = QEMUMonitorProtocol(str(qmp_sock))
-        try:
-            monitor.settimeout(SAVE_TIMEOUT)
-            monitor.connect()
-            monitor.cmd("stop")
-            monitor.cmd("migrate-set-parameters", **{"max-bandwidth": 2**40})
-            monitor.cmd("migrate", uri=f"exec:cat > {shlex.quote(str(partial))}")
-            deadline = time.monotonic() + SAVE_TIMEOUT
-            while (status := monitor.cmd("query-migrate").get("status")) not in (
-                    "completed", "failed", "cancelled") and time.monotonic() < deadline:
-                time.sleep(0.02)
-            monitor.cmd("cont")
-        finally:
-            monitor.close()
+        status = asyncio.run(_save_paused(qmp_sock, partial))
         if status != "completed":
             partial.unlink(missing_ok=True)
             raise RuntimeError(f"saving the boot snapshot failed: migration {status}")
@@ -85,22 +76,48 @@ class BootSnapshot:
 def wait_resumed(qmp_sock: Path, alive: Callable[[], bool], timeout: float = 60) -> bool:
     """True once QEMU has loaded the saved state and the VM runs; False if QEMU exited (it
     refused the file)."""
+    return asyncio.run(_continue_when_loaded(qmp_sock, alive, timeout))
+
+
+# QMP through the async client, each call under its own asyncio.run: the legacy synchronous
+# client keeps an event loop per thread that it never closes.
+
+async def _save_paused(qmp_sock: Path, target: Path) -> str:
+    qmp = QMPClient("ketch")
+    await asyncio.wait_for(qmp.connect(str(qmp_sock)), QMP_CONNECT_TIMEOUT)
+    try:
+        await qmp.execute("stop")
+        await qmp.execute("migrate-set-parameters", {"max-bandwidth": 2**40})
+        await qmp.execute("migrate", {"uri": f"exec:cat > {shlex.quote(str(target))}"})
+        deadline = time.monotonic() + SAVE_TIMEOUT
+        while (status := (await qmp.execute("query-migrate")).get("status")) not in (
+                "completed", "failed", "cancelled") and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+    finally:
+        try:
+            await qmp.execute("cont")  # saved or not, the boot goes on
+        finally:
+            await qmp.disconnect()
+    return str(status)
+
+
+async def _continue_when_loaded(qmp_sock: Path, alive: Callable[[], bool],
+                                timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and alive():
+        qmp = QMPClient("ketch")
         try:
-            monitor = QEMUMonitorProtocol(str(qmp_sock))
-            try:
-                monitor.settimeout(5)
-                monitor.connect()
-                while alive() and time.monotonic() < deadline:
-                    if monitor.cmd("query-migrate").get("status") == "completed":
-                        monitor.cmd("cont")
-                        return True
-                    time.sleep(0.02)
-            finally:
-                monitor.close()
+            await asyncio.wait_for(qmp.connect(str(qmp_sock)), QMP_CONNECT_TIMEOUT)
+            while alive() and time.monotonic() < deadline:
+                if (await qmp.execute("query-migrate")).get("status") == "completed":
+                    await qmp.execute("cont")
+                    return True
+                await asyncio.sleep(0.02)
         except Exception:  # QMP not up yet, or QEMU gone (several types)
-            time.sleep(0.02)
+            await asyncio.sleep(0.02)
+        finally:
+            with contextlib.suppress(Exception):  # re-raises what broke the connection
+                await qmp.disconnect()
     return False
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ketch.guest.store.atomic import read_json, write_json_atomic
+from ketch.common.atomic import read_json, write_json_atomic
 
 PROBE_SECONDS = 0.2
 # rdtsc; shl rdx, 32; or rax, rdx; ret  (the 64-bit counter in rax, System V and Win64 alike)

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from ketch.guest.util.proc import CompletedProcess, run_text
+from ketch.common.proc import CompletedProcess, run_text
 from ketch.host.ssh import SshSession
 
 

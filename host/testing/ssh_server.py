@@ -11,7 +11,7 @@ from pathlib import Path
 
 import paramiko
 
-from ketch.guest.util.proc import PIPE, popen
+from ketch.common.proc import PIPE, popen
 from ketch.host.forward.pump import pump
 from ketch.host.keys import ensure_key
 

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ketch.guest.util.proc import run as run_tool
+from ketch.common.proc import run as run_tool
 from ketch.host.autostart import Autostart, systemd_user_unit
 from ketch.host.vmimage import install, read_manifest
 

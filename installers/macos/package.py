@@ -20,8 +20,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ketch.guest.util.proc import run as run_tool
-from ketch.guest.version import KETCH_VERSION
+from ketch.common.proc import run as run_tool
+from ketch.common.version import KETCH_VERSION
 from ketch.host.vmimage import install, read_manifest
 
 BUNDLE_ID = "dev.ketch.Ketch"

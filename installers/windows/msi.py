@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ketch.guest.util.proc import run as run_tool
+from ketch.common.proc import run as run_tool
 from ketch.host.vmimage import install, read_manifest
 
 UPGRADE_CODE = "6B7F2C1E-3D4A-4E8B-9C1F-0A2B3C4D5E6F"  # fixed forever: upgrades replace

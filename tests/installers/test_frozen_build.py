@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ketch.guest.version import KETCH_VERSION
+from ketch.common.version import KETCH_VERSION
 
 
 def frozen_env(home: Path) -> dict[str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ketch.guest.version import KETCH_VERSION
+from ketch.common.version import KETCH_VERSION
 from ketch.host.cli import main
 from ketch.host.progress import follow_lines, parse_event
 

@@ -1,5 +1,6 @@
 """The import contracts in pyproject.toml ([tool.importlinter]) hold: api -> engine -> runtime,
-store, registry -> util, and no lower layer reaches up."""
+store, registry -> util, no lower layer reaches up, the host and the guest import nothing of each
+other and ketch.common neither of them."""
 
 import os
 import shutil

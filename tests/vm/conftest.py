@@ -1,4 +1,5 @@
-"""VM tier: builds the Ketch VM image (cached by its inputs' hash) and boots it under QEMU."""
+"""VM tier: builds the Ketch VM image (cached by its inputs' hash) and boots it under QEMU with
+the product's driver (host/driver, through vm-image/ketchvm.py)."""
 
 import sys
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ import pytest
 VM_IMAGE_DIR = Path(__file__).resolve().parents[2] / "vm-image"
 sys.path.insert(0, str(VM_IMAGE_DIR))
 
-import ketchvm  # noqa: E402  (vm-image/ is not a package; ketchvm.py is the host's reference)
+import ketchvm  # noqa: E402  (vm-image/ is not a package)
 
 
 @pytest.fixture(scope="session")

@@ -100,8 +100,7 @@ def test_a_changed_machine_or_an_unreadable_snapshot_boots_cold(vm: ketchvm.VM) 
     vm.powerdown()
     vm.snapshot_file.write_bytes(vm.snapshot_file.read_bytes()[:4096])
     vm.start()
-    assert vm.resumed
+    assert not vm.resumed  # QEMU refused the cut file: the driver booted cold instead
     vm.wait_ready(timeout=ketchvm.ready_timeout(vm.accel))
-    assert not vm.resumed  # QEMU refused the cut file; booted cold and saved a new one
     assert vm.snapshot_file.stat().st_size > 4096
     assert "busybox:latest" in docker_images(vm)

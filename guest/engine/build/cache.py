@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ketch.guest.store.atomic import read_json, write_json_atomic
+from ketch.common.atomic import read_json, write_json_atomic
 
 
 def cache_key(parent_id: str, created_by: str, config: dict[str, Any]) -> str:

@@ -12,9 +12,9 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ketch.common.proc import Process, spawn
 from ketch.guest.engine.errors import EngineError, InvalidParameter, NotFound
 from ketch.guest.engine.timestamps import format_rfc3339_nano
-from ketch.guest.util.proc import Process, spawn
 
 log = logging.getLogger("ketch.proc")
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chroot_archive.py")

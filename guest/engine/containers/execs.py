@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ketch.common.proc import Process
 from ketch.guest.engine.containers import users
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.streams import STDERR, STDOUT, DetachScanner, parse_detach_keys
@@ -25,7 +26,6 @@ from ketch.guest.runtime.exec import (
     start_exec,
 )
 from ketch.guest.runtime.spec import capabilities, process_env
-from ketch.guest.util.proc import Process
 
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService

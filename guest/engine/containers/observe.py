@@ -6,11 +6,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from ketch.common.proc import ToolError, run_async
 from ketch.guest.engine.containers.model import ZERO_TIME, Container
 from ketch.guest.engine.errors import Conflict, InvalidParameter
 from ketch.guest.engine.timestamps import format_rfc3339_nano
 from ketch.guest.runtime.cgroups import cgroup_paths
-from ketch.guest.util.proc import ToolError, run_async
 
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService

@@ -9,12 +9,12 @@ import stat
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from ketch.common.proc import PIPE, Process, spawn
 from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.engine.images.progress import progress, short
 from ketch.guest.store.images import reference
 from ketch.guest.store.images.layers import chain_ids
 from ketch.guest.store.images.unpack import detect_compression
-from ketch.guest.util.proc import PIPE, Process, spawn
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService
@@ -175,4 +175,4 @@ async def _load_one(service: "ImageService", root: str, entry: dict[str, Any],
                 messages.append({"stream": f"Loaded image ID: {image_id}\n"})
     for message in messages:
         yield message
-    service.engine.events.publish("image", "load", image_id, {"name": image_id})
+    service.events.publish("image", "load", image_id, {"name": image_id})

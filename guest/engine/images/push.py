@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from ketch.common.proc import PIPE, spawn
 from ketch.guest.engine.errors import EngineError, NotFound
 from ketch.guest.engine.images.progress import ProgressSink, short, status
 from ketch.guest.registry import manifest as mf
@@ -15,7 +16,6 @@ from ketch.guest.registry.client import RegistryClient, read_body
 from ketch.guest.store.images import reference
 from ketch.guest.store.images.layers import Layer
 from ketch.guest.store.images.reference import Reference
-from ketch.guest.util.proc import PIPE, spawn
 
 if TYPE_CHECKING:
     from ketch.guest.engine.images.service import ImageService
@@ -167,7 +167,7 @@ async def _push_one(service: "ImageService", client: RegistryClient, ref: Refere
     tag = ref.tag or ref.digest
     yield {"status": f"{tag}: digest: {digest} size: {len(body)}"}
     yield {"progressDetail": {}, "aux": {"Tag": tag, "Digest": digest, "Size": len(body)}}
-    service.engine.events.publish("image", "push", ref.familiar, {"name": ref.familiar_name})
+    service.events.publish("image", "push", ref.familiar, {"name": ref.familiar_name})
 
 
 def manifest_for(raw_config: bytes, config_digest: str,

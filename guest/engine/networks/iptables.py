@@ -8,7 +8,7 @@ restart never duplicates a rule, and removal only deletes what is there.
 import asyncio
 from dataclasses import dataclass, field
 
-from ketch.guest.util.proc import run_async
+from ketch.common.proc import run_async
 
 TABLES = ("raw", "filter", "nat")
 FILTER_CHAINS = ("DOCKER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2",

@@ -5,7 +5,7 @@ import os
 import shutil
 import stat
 
-from ketch.guest.util.proc import run_async
+from ketch.common.proc import run_async
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"

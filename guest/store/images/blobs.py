@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
-from ketch.guest.store.atomic import fsync_dir, write_bytes_atomic
+from ketch.common.atomic import fsync_dir, write_bytes_atomic
 
 
 class DigestMismatch(ValueError):

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-from ketch.guest.store.atomic import read_json, write_bytes_atomic, write_json_atomic
+from ketch.common.atomic import read_json, write_bytes_atomic, write_json_atomic
 from ketch.guest.store.images.reference import Reference, is_full_id, parse
 from ketch.guest.util.errors import InvalidParameter
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ketch.guest.store.atomic import fsync_dir, read_json, write_json_atomic
+from ketch.common.atomic import fsync_dir, read_json, write_json_atomic
 from ketch.guest.store.images import unpack
 from ketch.guest.util.disk import directory_size
 
@@ -146,8 +146,9 @@ class LayerStore:
             inflight = self._inflight.get(chain)
             if inflight is not None:
                 return await asyncio.shield(inflight), None
-            future: asyncio.Future[Layer] = asyncio.get_running_loop().create_future()
-            self._inflight[chain] = future
+            pending: asyncio.Future[Layer] = asyncio.get_running_loop().create_future()
+            self._inflight[chain] = pending
+            future: asyncio.Future[Layer] | None = pending
         else:
             chain, future = "", None
         try:

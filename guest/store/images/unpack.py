@@ -22,8 +22,8 @@ from typing import BinaryIO
 
 import zstandard
 
+from ketch.common.proc import PIPE, popen
 from ketch.guest.util.errors import EngineError
-from ketch.guest.util.proc import PIPE, popen
 
 CHUNK = 1 << 20
 WHITEOUT_PREFIX = ".wh."
@@ -80,7 +80,7 @@ def detect_compression(head: bytes) -> str:
     return "none"
 
 
-def decompressed_chunks(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bytes]]:
+def decompressed_chunks(chunks: Iterator[bytes]) -> Generator[tuple[bytes, bytes], None, None]:
     """Yields (raw chunk, its decompressed bytes) with the format sniffed from the first."""
     first = b""
     for first in chunks:

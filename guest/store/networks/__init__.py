@@ -11,7 +11,7 @@ import os
 import shutil
 from typing import Any
 
-from ketch.guest.store.atomic import read_json, write_json_atomic, write_record
+from ketch.common.atomic import read_json, write_json_atomic, write_record
 from ketch.guest.store.layout import Layout
 
 log = logging.getLogger("ketch.store.networks")

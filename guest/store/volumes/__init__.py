@@ -16,7 +16,7 @@ import tempfile
 import threading
 from typing import Any
 
-from ketch.guest.store.atomic import fsync_dir, read_json, write_json_atomic
+from ketch.common.atomic import fsync_dir, read_json, write_json_atomic
 from ketch.guest.store.layout import Layout
 
 log = logging.getLogger("ketch.volumes")

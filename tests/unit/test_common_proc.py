@@ -1,11 +1,11 @@
-"""util/proc.py: every shape of spawn logs, and turns a missing tool into a ToolError."""
+"""common/proc.py: every shape of spawn logs, and turns a missing tool into a ToolError."""
 
 import asyncio
 import sys
 
 import pytest
 
-from ketch.guest.util import proc
+from ketch.common import proc
 
 
 def test_run_text_translates_newlines_like_text_mode() -> None:

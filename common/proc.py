@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import IO, Any
 
-from ketch.guest.util.errors import EngineError
+from ketch.common.errors import KetchError
 
 log = logging.getLogger("ketch.proc")
 
@@ -27,7 +27,7 @@ TimeoutExpired = subprocess.TimeoutExpired
 Stdio = int | IO[Any] | None
 
 
-class ToolError(EngineError):
+class ToolError(KetchError):
     """An external tool failed; message carries its stderr."""
 
     def __init__(self, argv: Sequence[str], returncode: int, stderr: str) -> None:
