@@ -287,3 +287,6 @@ def test_forwarded_connections_fail_in_bounded_time_when_the_guest_stops_answeri
         forwarder.close()
         session.close()
         relay.close()
+        for target in server.pending.values():  # opened for channels the frozen relay lost
+            target.close()
+        server.pending.clear()
