@@ -4,6 +4,7 @@ and on SIGTERM powers the VM off gracefully. Progress and logs go to agent.log a
 which `ketch start` follows to show the stages."""
 
 import contextlib
+import faulthandler
 import json
 import logging
 import os
@@ -259,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     instance.create_dirs()
     setup_logging(instance)
     write_bytes_atomic(str(instance.agent_pidfile), f"{os.getpid()}\n".encode(), 0o644)
+    # `kill -USR1 <agent>` writes every thread's stack to agent.log: where a stuck forward waits.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         agent = Agent(instance)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

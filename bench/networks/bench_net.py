@@ -48,17 +48,18 @@ def serve(netns: str | None, *args: str) -> subprocess.Popen[str]:
 async def measure(mb: int, rounds: int) -> dict[str, list[float]]:
     from ketch.guest.daemon.config import DaemonConfig
     from ketch.guest.engine.engine import Engine
-    from ketch.guest.testing.standin import StandInContainer
+    from ketch.guest.testing.standin import stand_in_container
 
     root = tempfile.mkdtemp(prefix="bench-net-")
     engine = Engine(DaemonConfig(data_root=f"{root}/data", exec_root=f"{root}/run"))
     await engine.start()
     await engine.networks.create({"Name": "benchnet"})
-    server_box = StandInContainer(
+    server_box = stand_in_container(
         uuid.uuid4().hex * 2, "/server", {"ExposedPorts": {"5001/tcp": {}}},
         {"NetworkMode": "benchnet",
          "PortBindings": {"5001/tcp": [{"HostIp": "", "HostPort": "15001"}]}})
-    client_box = StandInContainer(uuid.uuid4().hex * 2, "/client", {}, {"NetworkMode": "benchnet"})
+    client_box = stand_in_container(uuid.uuid4().hex * 2, "/client", {},
+                                    {"NetworkMode": "benchnet"})
     server_ns = (await engine.networks.setup_container(server_box)).netns_path
     client_ns = (await engine.networks.setup_container(client_box)).netns_path
     server_ip = server_box.network_settings["Networks"]["benchnet"]["IPAddress"]

@@ -10,15 +10,16 @@ import msgspec
 from aiohttp import web
 
 from ketch.common.version import parse_api_version
+from ketch.guest.engine.engine import Engine
 from ketch.guest.engine.errors import InvalidParameter
 from ketch.guest.engine.filters import Filters
 from ketch.guest.engine.models.decoding import decode, decode_plain
 
-ENGINE_KEY: web.AppKey[Any] = web.AppKey("engine")
+ENGINE_KEY: web.AppKey[Engine] = web.AppKey("engine", Engine)
 M = TypeVar("M", bound=msgspec.Struct)
 
 
-def engine_of(request: web.Request) -> Any:
+def engine_of(request: web.Request) -> Engine:
     return request.app[ENGINE_KEY]
 
 

@@ -1,6 +1,5 @@
 """Routes for /networks."""
 
-from typing import Any
 
 from aiohttp import web
 
@@ -12,7 +11,6 @@ from ketch.guest.api.httputil import (
     read_model,
 )
 from ketch.guest.api.routing import Route
-from ketch.guest.engine.errors import NotFound
 from ketch.guest.engine.models.base import to_plain
 from ketch.guest.engine.models.networks import (
     ConnectOptions,
@@ -41,25 +39,13 @@ async def remove_network(request: web.Request) -> web.Response:
     return no_content()
 
 
-def find_container(engine: Any, ref: str) -> Any:
-    """The containers area's lookup (name, ID or ID prefix)."""
-    containers = engine.containers
-    for method in ("get", "lookup", "find"):
-        fn = getattr(containers, method, None)
-        if callable(fn):
-            found = fn(ref)
-            if found is not None:
-                return found
-    raise NotFound(f"No such container: {ref}")
-
-
 async def connect_network(request: web.Request) -> web.Response:
     engine = engine_of(request)
     body = await read_model(request, ConnectOptions, required=True)
     if body.EndpointConfig:
         body.EndpointConfig.validate()
     network = engine.networks.get(request.match_info["id"])
-    container = find_container(engine, body.Container or "")
+    container = engine.containers.get(body.Container or "")
     endpoint = to_plain(body.EndpointConfig) if body.EndpointConfig else None
     await engine.networks.connect(network.id, container, endpoint)
     return web.Response(status=200)
@@ -69,7 +55,7 @@ async def disconnect_network(request: web.Request) -> web.Response:
     engine = engine_of(request)
     body = await read_model(request, DisconnectOptions, required=True)
     network = engine.networks.get(request.match_info["id"])
-    container = find_container(engine, body.Container or "")
+    container = engine.containers.get(body.Container or "")
     await engine.networks.disconnect(network.id, container, bool(body.Force))
     return web.Response(status=200)
 

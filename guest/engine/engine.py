@@ -25,11 +25,19 @@ class Engine:
         self.layout = Layout(config.data_root, config.exec_root)
         self.layout.create()
         self.events = EventBus()
-        self.system = SystemService(self)
-        self.images = ImageService(self)
-        self.volumes = VolumeService(self)
-        self.networks = NetworkService(self)
-        self.containers = ContainerService(self)
+        self.system = SystemService(self, self.events)
+        self.images = ImageService(self, events=self.events)
+        self.volumes = VolumeService(self, images=self.images, events=self.events)
+        self.networks = NetworkService(self, events=self.events)
+        self.containers = ContainerService(self, images=self.images, networks=self.networks,
+                                           volumes=self.volumes, events=self.events)
+        # The areas the containers area is built on reach back to it through small Protocols.
+        registry = self.containers.registry
+        self.images.bind_users(registry)
+        self.volumes.bind_containers(registry)
+        self.networks.bind_container_records(registry)
+        self.system.add_info_provider(registry.counts)
+        self.system.add_info_provider(lambda: {"Images": self.images.count()})
         self.builder = BuildService(self)
 
     def services(self) -> list[Service]:

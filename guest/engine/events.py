@@ -5,7 +5,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ketch.guest.engine.filters import Filters
 
@@ -75,6 +75,13 @@ def event_matches(event: Event, filters: Filters) -> bool:
         and image_ok
         and filters.match_kv_list("label", attrs)
     )
+
+
+class EventSink(Protocol):
+    """What a service needs to report what it did (the EventBus)."""
+
+    def publish(self, type_: str, action: str, actor_id: str,
+                attributes: Mapping[str, str] | None = None, scope: str = "local") -> Event: ...
 
 
 class EventBus:

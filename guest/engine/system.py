@@ -17,6 +17,7 @@ from ketch.common.version import (
     MIN_API_VERSION,
     PLATFORM_NAME,
 )
+from ketch.guest.engine.events import EventBus
 from ketch.guest.engine.timestamps import format_rfc3339_nano
 from ketch.guest.runtime.seccomp import kernel_supports_seccomp
 from ketch.guest.util import hostinfo
@@ -35,8 +36,9 @@ def security_options() -> list[str]:
 
 
 class SystemService:
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: "Engine", events: EventBus) -> None:
         self.engine = engine
+        self.events = events
         self.engine_id = self._load_engine_id()
         self._info_providers: list[InfoProvider] = []
 
@@ -120,7 +122,7 @@ class SystemService:
             "LoggingDriver": config.log_driver,
             "CgroupDriver": "cgroupfs",
             "CgroupVersion": hostinfo.cgroup_version(),
-            "NEventsListener": self.engine.events.listener_count,
+            "NEventsListener": self.events.listener_count,
             "KernelVersion": hostinfo.kernel_version(),
             "OperatingSystem": os_name,
             "OSVersion": os_version,

@@ -120,7 +120,8 @@ async def launch(spec: ConmonLaunch, timeout: float = 60) -> int:
         os.close(sync_r)
         raise
     result = await _read_sync(sync_r, timeout)
-    pid = int(result.get("data", -1))  # type: ignore[call-overload]
+    data = result.get("data", -1)
+    pid = int(data) if isinstance(data, (int, float, str)) else -1
     if pid <= 0:
         message = str(result.get("message") or stderr.decode(errors="replace"))
         raise ToolError([spec.runtime.name, "create"], 1, runtime_message(message))
@@ -171,7 +172,7 @@ async def wait_pid_exit(pid: int, poll: float = 0.5) -> None:
         return
     loop = asyncio.get_running_loop()
     done = loop.create_future()
-    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+    loop.add_reader(fd, lambda: None if done.done() else done.set_result(None))
     try:
         await done
     finally:

@@ -10,7 +10,8 @@ class ContainerLayout:
     """One container's files.
 
     data-root/containers/<id>/ (folder):
-      container.json  the record (Config, HostConfig, State, ...), written atomically
+      container.json  Docker's record (Config, HostConfig, State, ...) and the daemon's
+                      own bookkeeping beside it, written atomically
       ctr.log         conmon's k8s-file log (json-file semantics are derived from it)
       ctr.log.N       rotated logs (1 newest)
       upper/ work/ merged/ empty/   the overlay rootfs (merged is mounted while it runs)

@@ -1,16 +1,13 @@
-"""A stand-in for the containers area's Container: what NetworkService and VolumeService read
-(id, name, config, host_config, network_settings, state), for tests and benchmarks that drive
-those services directly with processes in the sandbox instead of a runtime."""
+"""A running Container with no process behind it, for tests and benchmarks that drive
+NetworkService and VolumeService directly with processes in the sandbox instead of a runtime."""
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from ketch.guest.engine.containers.model import Container, initial_state
 
-@dataclass
-class StandInContainer:
-    id: str
-    name: str
-    config: dict[str, Any]
-    host_config: dict[str, Any]
-    network_settings: dict[str, Any] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=lambda: {"Running": True})
+
+def stand_in_container(container_id: str, name: str, config: dict[str, Any],
+                       host_config: dict[str, Any]) -> Container:
+    state = {**initial_state(), "Status": "running", "Running": True}
+    return Container({"ID": container_id, "Name": name, "Image": "", "Config": config,
+                      "HostConfig": host_config, "State": state, "NetworkSettings": {}})

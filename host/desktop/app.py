@@ -5,6 +5,7 @@ pywebview and pystray are the optional `ketch[desktop]` extras: without a webvie
 dashboard opens in the default browser, without pystray there is no tray icon."""
 
 import importlib.util
+import os
 import sys
 import threading
 import webbrowser
@@ -35,6 +36,12 @@ def start_tray(server: DesktopServer, name: str) -> SyncProcess[bytes] | None:
 
 def open_window(server: DesktopServer, on_ready: threading.Event) -> bool:
     """The window, until it is closed; False when no webview backend can show one."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                 or os.environ.get("WAYLAND_DISPLAY")):
+        # GTK exits the process when it cannot open a display: do not let it try
+        print("ketch: no window (no DISPLAY or WAYLAND_DISPLAY); using the browser",
+              file=sys.stderr)
+        return False
     try:
         import webview
     except ImportError:

@@ -4,12 +4,12 @@ through the `ketch` CLI (start, stop, settings, doctor, diagnostics, factory res
 With DOCKER_HOST set to another engine the UI shows that engine and offers no VM control."""
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
 import os
 import shlex
+import subprocess
 import sys
 import time
 import zipfile
@@ -17,7 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ketch.common.proc import PIPE, STDOUT, spawn
+from ketch.common.proc import PIPE, STDOUT, ToolError, popen, spawn
+from ketch.host.autostart import current_system
+from ketch.host.commands import autostart
 from ketch.host.config import ConfigError, InstanceConfig, resolve, save
 from ketch.host.instance import Instance, data_root
 from ketch.host.status import InstanceStatus, instance_status
@@ -25,7 +27,7 @@ from ketch.host.status import InstanceStatus, instance_status
 log = logging.getLogger("ketch.desktop")
 KETCH_TIMEOUT = 900.0
 STAGE_LINES = 40
-AUTOSTART_NAME = "ketch-desktop"
+OPENER_TIMEOUT = 10.0
 
 
 @dataclasses.dataclass
@@ -132,6 +134,18 @@ class EngineControl:
         save(self.instance.config_file, config)
         return config
 
+    def starts_at_login(self) -> bool:
+        if self.instance is None:
+            return False
+        return autostart.is_enabled(autostart.spec_for(self.instance.name), current_system())
+
+    def set_start_at_login(self, enabled: bool) -> None:
+        """`ketch autostart enable|disable` for this instance; raises OSError or ToolError."""
+        if self.instance is None or enabled == self.starts_at_login():
+            return
+        change = autostart.enable if enabled else autostart.disable
+        change(autostart.spec_for(self.instance.name), current_system())
+
     # -- troubleshooting -------------------------------------------------------------------
     @property
     def logs_folder(self) -> Path:
@@ -156,34 +170,14 @@ class EngineControl:
         return path
 
 
-def open_in_file_manager(path: Path) -> None:
+def open_in_file_manager(path: Path) -> str:
+    """Show path in the file manager; "" or the reason it could not."""
     opener = {"darwin": "open", "win32": "explorer"}.get(sys.platform, "xdg-open")
-    with contextlib.suppress(OSError):
-        os.spawnlp(os.P_NOWAIT, opener, opener, str(path))
-
-
-def autostart_file() -> Path:
-    """Where the OS looks for programs to start at login (XDG autostart, a macOS LaunchAgent)."""
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "LaunchAgents" / f"dev.ketch.{AUTOSTART_NAME}.plist"
-    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return config / "autostart" / f"{AUTOSTART_NAME}.desktop"
-
-
-def set_start_at_login(enabled: bool) -> None:
-    path = autostart_file()
-    if not enabled:
-        path.unlink(missing_ok=True)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    argv = ketch_argv("desktop")
-    if path.suffix == ".plist":
-        items = "".join(f"<string>{a}</string>" for a in argv)
-        text = ('<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict>'
-                f"<key>Label</key><string>dev.ketch.{AUTOSTART_NAME}</string>"
-                f"<key>ProgramArguments</key><array>{items}</array>"
-                "<key>RunAtLoad</key><true/></dict></plist>\n")
-    else:
-        text = (f"[Desktop Entry]\nType=Application\nName=Ketch\nExec={shlex.join(argv)}\n"
-                "X-GNOME-Autostart-enabled=true\n")
-    path.write_text(text)
+    try:
+        process = popen([opener, str(path)], new_session=True)
+        process.wait(OPENER_TIMEOUT)  # the opener hands over to the file manager and exits
+    except ToolError:
+        return f"{opener} is not installed; the folder is {path}"
+    except subprocess.TimeoutExpired:
+        return ""
+    return "" if process.returncode == 0 else f"{opener} failed; the folder is {path}"

@@ -7,9 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
+from ketch.host.desktop import container_streams as streams
 from ketch.host.desktop import views
-from ketch.host.desktop.docker import DockerError, demux
-from ketch.host.desktop.live import Fragments, encode_event, open_stream
+from ketch.host.desktop.docker import DockerError
+from ketch.host.desktop.live import Fragments
 from ketch.host.desktop.ui import Context, context_of
 
 routes = web.RouteTableDef()
@@ -22,7 +23,6 @@ ACTIONS = {
     "kill": ("POST", "/containers/{id}/kill", "kill"),
     "delete": ("DELETE", "/containers/{id}", "delete"),
 }
-LOG_TAIL = 1000
 ROW_ACTIONS = {"create", "start", "restart", "stop", "die", "kill", "oom", "pause", "unpause",
                "rename", "update", "destroy", "health_status"}
 
@@ -134,34 +134,16 @@ async def container_page(request: web.Request) -> web.Response:
                         inspect_json=json.dumps(inspect, indent=2))
 
 
-@routes.get("/containers/{id}/usage")
-async def container_usage(request: web.Request) -> web.StreamResponse:
-    """CPU and memory as SSE, from one stats stream, while the page is open and visible (the
-    page closes this stream when hidden and opens it again when shown)."""
-    context = context_of(request)
-    response = await open_stream(request)
-    try:
-        async for stats in context.docker.json_stream(
-                "GET", f"/containers/{request.match_info['id']}/stats", {"stream": True}):
-            usage = views.usage_from_stats(stats)
-            if usage is not None:
-                html = context.render("usage.html", usage=usage)
-                await response.write(encode_event("usage", html))
-    except DockerError as e:
-        await response.write(encode_event("end", e.for_user("follow its usage")))
-    except ConnectionResetError:
-        pass
-    return response
-
-
 @routes.get("/live/containers/{id}")
 async def container_live(request: web.Request) -> web.StreamResponse:
+    """The page's one stream: state and inspect on the container's events, the engine's
+    state, the logs (since= a time, when the page comes back into view) and the usage."""
     context = context_of(request)
-    container_id = request.match_info["id"]
     try:
-        container_id = (await context.docker.get(f"/containers/{container_id}/json"))["Id"]
+        inspect = await context.docker.get(f"/containers/{request.match_info['id']}/json")
     except DockerError as e:
         raise web.HTTPNotFound(text=e.for_user("follow the container")) from e
+    container_id, tty = inspect["Id"], bool(inspect["Config"].get("Tty"))
 
     async def render(events: list[dict[str, Any]]) -> Fragments:
         fragments = engine_fragment(context, events)
@@ -171,37 +153,11 @@ async def container_live(request: web.Request) -> web.StreamResponse:
             except DockerError:
                 inspect = None
             fragments["state"] = context.render("container_state.html", c=inspect)
+            if inspect is not None:  # the Inspect tab follows too (an out-of-band swap)
+                fragments["state"] += context.render(
+                    "inspect.html", inspect_json=json.dumps(inspect, indent=2), oob=True)
         return fragments
 
-    return await context.live(request, render)
-
-
-@routes.get("/containers/{id}/logs")
-async def container_logs(request: web.Request) -> web.StreamResponse:
-    """The logs as SSE: each event a JSON list of [stream, text] chunks, as they arrive.
-    Chunks are passed on whole (not per line) so the page keeps up with fast writers."""
-    context = context_of(request)
-    container_id = request.match_info["id"]
-    inspect = await context.docker.get(f"/containers/{container_id}/json")
-    tty = bool(inspect["Config"].get("Tty"))
-    response = await open_stream(request)
-    params = {"follow": True, "stdout": True, "stderr": True,
-              "tail": request.query.get("tail", LOG_TAIL), "since": request.query.get("since")}
-    buffer = bytearray()
-    try:
-        async for chunk in context.docker.stream("GET", f"/containers/{container_id}/logs",
-                                                 params):
-            if tty:
-                frames = [(1, chunk)]
-            else:
-                buffer += chunk
-                frames = demux(buffer)
-            if frames:
-                data = json.dumps([[s, p.decode(errors="replace")] for s, p in frames])
-                await response.write(encode_event("logs", data))
-        await response.write(encode_event("end", "the container stopped"))
-    except DockerError as e:
-        await response.write(encode_event("end", e.for_user("follow the logs")))
-    except ConnectionResetError:
-        pass
-    return response
+    return await context.live(request, render, (
+        streams.logs(context, container_id, tty, request.query.get("since")),
+        streams.usage(context, container_id)))

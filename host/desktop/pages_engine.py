@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ketch.common.proc import ToolError
 from ketch.host.commands.doctor import checks as doctor_checks
 from ketch.host.config import ConfigError
 from ketch.host.desktop import engine as engine_control
@@ -129,7 +130,7 @@ async def settings_page(request: web.Request) -> web.Response:
     except ConfigError as e:
         settings, error = None, str(e)
     return context.page("settings.html", page="settings", settings=settings, error=error,
-                        start_at_login=engine_control.autostart_file().exists())
+                        start_at_login=context.engine.starts_at_login())
 
 
 @routes.post("/settings")
@@ -138,11 +139,11 @@ async def settings_save(request: web.Request) -> web.Response:
     form = await request.post()
     try:
         context.engine.save_settings(dict(form))
-        engine_control.set_start_at_login(bool(form.get("start_at_login")))
+        context.engine.set_start_at_login(bool(form.get("start_at_login")))
     except ConfigError as e:
         return context.toast(f"Not saved: {e}", error=True)
-    except OSError as e:
-        return context.toast(f"Not saved: {e.strerror} ({e.filename}).", error=True)
+    except (OSError, ToolError) as e:
+        return context.toast(f"Saved, but start at login could not change: {e}", error=True)
     if form.get("apply") and context.engine.instance and context.engine.instance.agent_pid():
         return begin_engine_action(context, "restart")
     return context.toast("Saved. The new settings apply at the next engine restart.")
@@ -166,7 +167,9 @@ async def troubleshoot_page(request: web.Request) -> web.Response:
 @routes.post("/troubleshoot/open-logs")
 async def open_logs(request: web.Request) -> web.Response:
     context = context_of(request)
-    engine_control.open_in_file_manager(context.engine.logs_folder)
+    if problem := await asyncio.to_thread(engine_control.open_in_file_manager,
+                                          context.engine.logs_folder):
+        return context.toast(f"Could not open the logs folder: {problem}.", error=True)
     return context.toast(f"Opened {context.engine.logs_folder}.")
 
 

@@ -2,6 +2,7 @@
 dockerd's loopback-only TCP listener (paramiko has no direct-streamlocal)."""
 
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -15,8 +16,33 @@ from ketch.host.forward.pump import pump
 
 log = logging.getLogger("ketch.forward")
 GUEST_DOCKER_TCP = ("127.0.0.1", 2375)
+REQUEST_HEAD_TIMEOUT = 2.0
 
 OpenChannel = Callable[[str, int], paramiko.Channel]
+
+
+def unreachable_response(reason: str) -> bytes:
+    """A Docker-style error the CLI prints ("Error response from daemon: ..."), rather than a
+    bare EOF, when the guest cannot be reached: the request itself need not be read."""
+    body = json.dumps({"message": f"ketch: the VM's docker engine cannot be reached ({reason});"
+                                  " see `ketch status` and `ketch logs`"}).encode()
+    return (b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+            + body)
+
+
+def answer_unreachable(conn: socket.socket, reason: str) -> None:
+    """Read the request's head (a client still writing it would get EPIPE and show that
+    instead of our message), answer it with unreachable_response, close."""
+    with contextlib.suppress(OSError):
+        conn.settimeout(REQUEST_HEAD_TIMEOUT)
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 65536 and (chunk := conn.recv(65536)):
+            head += chunk
+    with contextlib.suppress(OSError):
+        conn.sendall(unreachable_response(reason))
+        conn.shutdown(socket.SHUT_WR)
+    conn.close()
 
 
 class UnixSocketForwarder:
@@ -56,7 +82,7 @@ class UnixSocketForwarder:
             channel = self.open_channel(*self.target)
         except (OSError, EOFError, paramiko.SSHException) as e:
             log.warning(f"docker.sock: cannot reach the guest dockerd: {e}")
-            conn.close()
+            answer_unreachable(conn, str(e) or type(e).__name__)
             return
         pump(conn, channel)
 

@@ -20,6 +20,8 @@ STARTUP = 60.0
 
 
 def missing() -> str:
+    if os.geteuid() != 0:
+        return "the test dockerd needs root"
     if not shutil.which("Xvfb"):
         return "Xvfb is not installed (apt-get install xvfb)"
     for module, hint in (("webview", "pip install 'ketch[desktop]'"),

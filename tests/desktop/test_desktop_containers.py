@@ -119,6 +119,8 @@ def test_logs_follow_while_the_container_prints(browser: Browser, daemon: Daemon
     browser.click('.tabs button[data-tab="inspect"]')
     assert container in browser.find("#tab-inspect").text
     browser.screenshot("container-inspect")
+    daemon.docker("pause", container)
+    browser.wait(lambda: '"Paused": true' in browser.find("#inspect").text, what="live inspect")
     daemon.docker("rm", "-f", container)
 
 
@@ -137,6 +139,10 @@ def test_an_exec_terminal_runs_a_command(browser: Browser, daemon: DaemonProcess
             "return out.join('\\n')")
 
     browser.wait(lambda: "answer-42" in screen(), what="the command's output")
+    rows, cols = browser.driver.execute_script(
+        "return [window.ketchTerminal.rows, window.ketchTerminal.cols]")
+    browser.find("#terminal .xterm-helper-textarea").send_keys("stty size\n")
+    browser.wait(lambda: f"{rows} {cols}" in screen(), what="the terminal's size in the TTY")
     browser.screenshot("container-terminal")
     daemon.docker("rm", "-f", container)
 
@@ -175,12 +181,24 @@ def test_a_compose_project_folds(browser: Browser, daemon: DaemonProcess, busybo
 def test_the_log_view_keeps_a_bounded_buffer(browser: Browser, daemon: DaemonProcess,
                                              busybox: str) -> None:
     container = run_detached(daemon, "--name", "chatty", busybox, "sh", "-c",
-                             "sleep 1; seq 1 8000; exec sleep 600")
+                             "while [ ! -e /tmp/go ]; do sleep 0.05; done; "
+                             "seq 1 8000; exec sleep 600")
     browser.open(f"/containers/{container}")
+    daemon.docker("exec", container, "touch", "/tmp/go")  # print once the page follows
     browser.wait(lambda: "8000" in browser.driver.execute_script(
         "const l = document.getElementById('logs'); return l.lastElementChild ? "
         "l.lastElementChild.dataset.text : ''"), what="the last line")
     assert shown_lines(browser) == 5000
     assert browser.driver.execute_script(
         "return document.getElementById('logs').firstElementChild.dataset.text") == "3001"
+    daemon.docker("rm", "-f", container)
+
+
+def test_health_shows_in_the_list(browser: Browser, daemon: DaemonProcess, busybox: str) -> None:
+    container = run_detached(daemon, "--name", "checked", "--health-cmd", "true",
+                             "--health-interval", "1s", busybox, "sleep", "600")
+    browser.open("/containers")
+    browser.wait(lambda: "healthy" in (browser.row(container) or browser.find("body")).text,
+                 what="the health pushed")
+    assert browser.present(f"tr#c-{container[:12]} .state.healthy")
     daemon.docker("rm", "-f", container)

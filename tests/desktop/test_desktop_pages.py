@@ -10,7 +10,7 @@ import pytest
 
 from ketch.guest.testing.daemon import DaemonProcess
 from ketch.guest.testing.registry import RegistryProcess
-from ketch.host.desktop.engine import Target, autostart_file
+from ketch.host.desktop.engine import EngineControl, Target
 from ketch.host.desktop.server import DesktopServer
 from ketch.host.desktop.testing import Browser
 from ketch.host.instance import Instance
@@ -123,7 +123,7 @@ def test_settings_are_validated_saved_and_start_at_login(
     instance = instance_ui.target.instance
     assert instance is not None
     assert json.loads(instance.config_file.read_text())["cpus"] == 1
-    assert autostart_file().exists()
+    assert EngineControl(instance_ui.target).starts_at_login()
     browser.screenshot("settings")
 
 

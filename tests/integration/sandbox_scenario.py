@@ -13,7 +13,7 @@ from ketch.guest.engine.engine import Engine
 from ketch.guest.engine.errors import EngineError
 from ketch.guest.engine.networks import netlink
 from ketch.guest.engine.networks.dns import DnsServer
-from ketch.guest.testing.standin import StandInContainer
+from ketch.guest.testing.standin import stand_in_container
 
 
 def in_netns(path: str, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -100,7 +100,7 @@ async def outbound(networks: Any) -> dict[str, Any]:
     server = subprocess.Popen(["nsenter", f"--net={outside}", sys.executable, "-c",
                                ECHO_CLIENT], stdout=subprocess.PIPE, text=True)
     await networks.create({"Name": "sealed", "Internal": True})
-    boxes = {name: StandInContainer(name * 64, f"/{name}", {}, {"NetworkMode": mode})
+    boxes = {name: stand_in_container(name * 64, f"/{name}", {}, {"NetworkMode": mode})
              for name, mode in (("d", "bridge"), ("e", "sealed"))}
     report: dict[str, Any] = {}
     try:
@@ -112,7 +112,7 @@ async def outbound(networks: Any) -> dict[str, Any]:
             if name == "e":  # another user network: appnet's names are not visible
                 report["dns_other_network"] = await lookup(str(sandbox.netns_path),
                                                            "127.0.0.11", "web2")
-        published_all = StandInContainer("f" * 64, "/f", {"ExposedPorts": {"80/tcp": {}}},
+        published_all = stand_in_container("f" * 64, "/f", {"ExposedPorts": {"80/tcp": {}}},
                                       {"NetworkMode": "bridge", "PublishAllPorts": True})
         await networks.setup_container(published_all)
         report["publish_all"] = published_all.network_settings["Ports"]
@@ -139,11 +139,11 @@ async def scenario(root: str) -> dict[str, Any]:
     networks = engine.networks
     report: dict[str, Any] = {}
     await networks.create({"Name": "appnet", "IPAM": {"Config": [{"Subnet": "10.40.0.0/24"}]}})
-    web = StandInContainer("a" * 64, "/web", {"ExposedPorts": {"80/tcp": {}}},
+    web = stand_in_container("a" * 64, "/web", {"ExposedPorts": {"80/tcp": {}}},
                         {"NetworkMode": "appnet",
                          "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "18080"}]}})
     web.network_settings["Networks"] = {"appnet": {"Aliases": ["www"]}}
-    client = StandInContainer("b" * 64, "/client", {}, {"NetworkMode": "appnet"})
+    client = stand_in_container("b" * 64, "/client", {}, {"NetworkMode": "appnet"})
     web_box = await networks.setup_container(web)
     client_box = await networks.setup_container(client)
     report["web_ip"] = web.network_settings["Networks"]["appnet"]["IPAddress"]
@@ -168,7 +168,7 @@ async def scenario(root: str) -> dict[str, Any]:
                                            "example.test")
         report["dns_renamed"] = await lookup(client_box.netns_path, "127.0.0.11", "web2")
         report.update(await outbound(networks))
-        other = StandInContainer("c" * 64, "/other", {}, {
+        other = stand_in_container("c" * 64, "/other", {}, {
             "NetworkMode": "bridge",
             "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "18080"}]}})
         try:

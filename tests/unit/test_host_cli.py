@@ -72,3 +72,16 @@ def test_follow_lines_reads_appended_json(tmp_path: Path) -> None:
     log.write_text('old\n{"event": "stage", "stage": "ssh"}\n{"event": "re')
     lines = list(follow_lines(log, 4, lambda: False))
     assert [parse_event(line) for line in lines] == [{"event": "stage", "stage": "ssh"}]
+
+
+def test_agent_is_forked_except_from_a_onefile_build(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from ketch.host.commands.start import frozen_onefile
+    assert not frozen_onefile()  # from source
+    app = tmp_path / "ketch"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(app / "ketch"))
+    monkeypatch.setattr(sys, "_MEIPASS", str(app / "_internal"), raising=False)
+    assert not frozen_onefile()  # onedir: the modules stay beside the executable
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path / "_MEIabc123"), raising=False)
+    assert frozen_onefile()  # onefile: unpacked to a folder deleted when the CLI exits

@@ -2,6 +2,7 @@
 through a real paramiko SSH server on loopback (standing in for the guest's sshd) to a real
 dockerd in its own network namespace (standing in for the guest)."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from ketch.host.forward.docker_socket import GUEST_DOCKER_TCP, UnixSocketForward
 from ketch.host.forward.events import PortEventWatcher
 from ketch.host.forward.ports import PortForward, PortForwarder, published_ports
 from ketch.host.forward.udp import Deframer, UdpForward, frame
+from ketch.host.keys import ensure_key
 from ketch.host.ssh import SshSession
 from ketch.host.testing.ssh_server import LoopbackSshServer
 
@@ -203,3 +205,85 @@ def test_udp_relay_over_exec_channel(
     finally:
         forward.close()
         echo.close()
+
+
+class FreezableRelay:
+    """A TCP relay in front of the SSH server that can stop relaying without closing, as a
+    paused or stuck guest behind QEMU's user network looks to the agent (the host's TCP
+    connection to QEMU stays up; nothing comes back)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.frozen = threading.Event()
+        self.sockets: list[socket.socket] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        threading.Thread(target=self.accept_loop, daemon=True).start()
+
+    def accept_loop(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.sockets += [conn, upstream]
+            for a, b in ((conn, upstream), (upstream, conn)):
+                threading.Thread(target=self.copy, args=(a, b), daemon=True).start()
+
+    def copy(self, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                while self.frozen.is_set():
+                    time.sleep(0.05)
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.listener.close()
+        for sock in self.sockets:
+            sock.close()
+
+
+@needs_daemon
+def test_forwarded_connections_fail_in_bounded_time_when_the_guest_stops_answering(
+        guest: tuple[DaemonProcess, LoopbackSshServer, SshSession],
+        tmp_path: Path) -> None:
+    """A guest that stops answering (paused, stuck, its SSH side gone) makes a docker call
+    fail with a clear message within a bounded time, a stream already open ends, and the
+    forward works again once the guest answers (a new SSH connection)."""
+    _, server, _ = guest
+    relay = FreezableRelay(server.port)
+    key = tmp_path / "id_ed25519"
+    server.authorized_keys.add(ensure_key(key).split()[1])
+    session = SshSession("127.0.0.1", relay.port, key)
+    session.dead_after = 2.0
+    path = tmp_path / "docker.sock"
+    forwarder = UnixSocketForwarder(path, session.open_tcp)
+    forwarder.start()
+    events = None
+    try:
+        assert docker(path, "version").returncode == 0
+        events = subprocess.Popen([DOCKER_CLI, "-H", f"unix://{path}", "events"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        relay.frozen.set()
+        started = time.monotonic()
+        version = docker(path, "version", "--format", "{{.Server.Version}}")
+        assert version.returncode != 0
+        assert "the VM's docker engine cannot be reached" in version.stderr, version.stderr
+        assert time.monotonic() - started < 60
+        assert events.wait(30) != 0  # the open stream ended (the CLI reports the error)
+        relay.frozen.clear()
+        started = time.monotonic()
+        while docker(path, "version").returncode != 0:  # after the quick-failure window
+            assert time.monotonic() - started < 30, "the forward did not recover"
+            time.sleep(0.5)
+    finally:
+        if events is not None:
+            events.kill()
+            events.communicate()
+        forwarder.close()
+        session.close()
+        relay.close()

@@ -12,9 +12,9 @@ from ketch.guest.testing.waiting import wait_for
 def test_container_store_refuses_saves_after_forget(tmp_path: Path) -> None:
     store = ContainerStore(Layout(str(tmp_path / "data"), str(tmp_path / "run")))
     store.create_dir("abc")
-    store.save({"ID": "abc", "State": {"Running": True}})
+    store.save("abc", {"ID": "abc", "State": {"Running": True}})
     store.forget("abc")
-    store.save({"ID": "abc", "State": {"Running": False}})  # a late stop finishing
+    store.save("abc", {"ID": "abc", "State": {"Running": False}})  # a late stop finishing
     assert not os.path.exists(store.paths("abc").record)
     assert list(store.load_all()) == []
 

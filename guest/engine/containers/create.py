@@ -140,5 +140,4 @@ def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: s
         "Driver": "overlay2", "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
         "AppArmorProfile": "", "ExecIDs": None, "HostConfig": host_config,
         "Config": config, "NetworkSettings": {}, "Mounts": [],
-        "HasBeenStartedBefore": False, "HasBeenManuallyStopped": False,
     }

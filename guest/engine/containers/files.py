@@ -59,7 +59,7 @@ class ContainerFiles:
         merged = paths.merged
         async with self._mounting:
             if not self._merged_users.get(c.id) and not os.path.ismount(merged):
-                image = self.service.engine.images.get(c.image_id)
+                image = self.service.images.get(c.image_id)
                 await rootfs.mount_overlay(image.layer_dirs(), paths.upper, paths.work, merged,
                                            paths.empty)
                 self._merged_by_us.add(c.id)
@@ -136,7 +136,7 @@ class ContainerFiles:
         """`docker diff` from the overlay upperdir (whiteouts are deletions)."""
         upper = self.service.store.paths(c.id).upper
         try:
-            lowers = self.service.engine.images.get(c.image_id).layer_dirs()
+            lowers = self.service.images.get(c.image_id).layer_dirs()
         except NotFound:
             lowers = []
 
@@ -161,7 +161,7 @@ class ContainerFiles:
     async def commit(self, c: Container, repo: str, tag: str, comment: str, author: str,
                      pause: bool, overrides: dict[str, Any], changes: list[str]) -> str:
         service = self.service
-        parent = service.engine.images.get(c.image_id)
+        parent = service.images.get(c.image_id)
         config = {k: v for k, v in c.config.items() if k != "Image"}
         config.update({k: v for k, v in overrides.items() if v})
         config = apply_changes(config, changes)
@@ -180,7 +180,7 @@ class ContainerFiles:
                 await service.lifecycle.runtime_of(c).pause(c.id)
                 paused_here = True
         try:
-            image = await service.engine.images.commit(
+            image = await service.images.commit(
                 parent, service.store.paths(c.id).upper, config, history, reference)
         finally:
             if paused_here:

@@ -108,7 +108,7 @@ async def _probe_once(service: "ContainerService", c: Container, command: list[s
         health["FailingStreak"] = int(health.get("FailingStreak", 0)) + 1
         if health["FailingStreak"] >= retries:
             health["Status"] = "unhealthy"
-    service.store.save(c.record)
+    service.save(c)
     if health["Status"] != previous:
         service.publish(c, f"health_status: {health['Status']}")
 

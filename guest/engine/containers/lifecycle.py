@@ -1,4 +1,5 @@
-"""Starting a container through conmon + the OCI runtime, and noticing when it exits."""
+"""Starting a container through conmon + the OCI runtime, stopping it, and noticing when it
+exits."""
 
 import asyncio
 import contextlib
@@ -6,14 +7,16 @@ import logging
 import os
 import re
 import shutil
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ketch.common.proc import ToolError, pid_alive
-from ketch.guest.engine.containers import rootfs, sandbox_files, users
+from ketch.guest.engine.containers import rootfs, users
 from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.containers.mounts import plan_mounts
+from ketch.guest.engine.containers.signals import parse_signal
 from ketch.guest.engine.errors import EngineError, InvalidParameter
 from ketch.guest.runtime import conmon
 from ketch.guest.runtime.oci import OciRuntime, write_bundle_config
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ketch.containers")
 PreStartHook = Callable[[], Awaitable[None]]
 INIT_PATH = "/sbin/docker-init"
+DEFAULT_STOP_TIMEOUT = 10
 CREATE_FAILED = "failed to create task for container: failed to create shim task: OCI " \
                 "runtime create failed: "
 
@@ -71,7 +75,7 @@ class Lifecycle:
         runtime = self.runtime_of(c)
         await self.service.background.done(runtime_key(c.id))
         await runtime.delete(c.id)  # a leftover from a crash would block create
-        image = self.engine.images.get(c.image_id)
+        image = self.service.images.get(c.image_id)
         merged = paths.merged
         await rootfs.mount_overlay(image.layer_dirs(), paths.upper, paths.work, merged,
                                    paths.empty)
@@ -103,10 +107,10 @@ class Lifecycle:
             await runtime.start(c.id)
         except ToolError as e:
             raise await self._failed(c, e) from None
-        c.record["ConmonPid"] = conmon.read_conmon_pid(bundle)
-        c.record["StartedNs"] = time.time_ns()
+        c.daemon.conmon_pid = conmon.read_conmon_pid(bundle)
+        c.daemon.started_ns = time.time_ns()
         c.set_running(pid)
-        self.service.store.save(c.record)
+        self.service.save(c)
         self.watch(c)
 
     async def _failed(self, c: Container, e: ToolError) -> EngineError:
@@ -114,7 +118,7 @@ class Lifecycle:
         await self.cleanup(c)
         code, error = start_error(e.message)
         c.set_start_failed(code, error.message)
-        self.service.store.save(c.record)
+        self.service.save(c)
         return error
 
     async def _spec(self, c: Container, merged: str) -> dict[str, Any]:
@@ -124,8 +128,8 @@ class Lifecycle:
             if str(group).isdigit():
                 extra_gids.append(int(group))
         hostname = config.get("Hostname") or c.id[:12]
-        sandbox = await self._sandbox(c)
-        mounts = await plan_mounts(self.engine, c)
+        sandbox = await self.service.networks.prepare_container(c)
+        mounts = await plan_mounts(self.service, c)
         etc = [("/etc/hosts", sandbox.hosts_path), ("/etc/resolv.conf", sandbox.resolv_conf_path),
                ("/etc/hostname", sandbox.hostname_path)]
         oci_mounts = [{"destination": dst, "type": "bind", "source": src,
@@ -151,19 +155,49 @@ class Lifecycle:
             mounts=oci_mounts + mounts.oci, cgroups_path=f"/ketch/{c.id}", terminal=c.tty)
         return build_spec(config, host_config, inputs)
 
-    async def _sandbox(self, c: Container) -> Any:
-        prepare = getattr(self.engine.networks, "prepare_container", None)
-        if prepare is not None:
-            return await prepare(c)
-        mode = c.host_config.get("NetworkMode", "bridge")
-        return sandbox_files.write_sandbox(self.service.store.paths(c.id).etc_dir,
-                                           c.config.get("Hostname", ""),
-                                           mode == "host", c.host_config.get("ExtraHosts") or [])
-
     async def _network_wired(self, c: Container) -> None:
-        wired = getattr(self.engine.networks, "wired", None)
-        if wired is not None:
-            await wired(c)
+        await self.service.networks.wired(c)
+
+    # -- stop --------------------------------------------------------------------------------
+    async def stop(self, c: Container, timeout: int | None, signal_name: str | None) -> None:
+        """Signal (StopSignal, SIGTERM), wait the timeout (StopTimeout, 10 s), then SIGKILL."""
+        sig = parse_signal(signal_name or c.config.get("StopSignal"), signal.SIGTERM)
+        if timeout is None:
+            timeout = c.config.get("StopTimeout")
+        if timeout is None:
+            timeout = DEFAULT_STOP_TIMEOUT
+        if c.state["Paused"]:
+            with contextlib.suppress(ToolError):
+                await self.runtime_of(c).resume(c.id)
+        if timeout != 0:
+            await self.signal(c, sig)
+            if await self.wait_stopped(c, None if timeout < 0 else float(timeout)):
+                return
+        await self.signal(c, signal.SIGKILL)
+        await self.wait_stopped(c, None)
+
+    async def signal(self, c: Container, sig: int) -> None:
+        self.service.publish(c, "kill", signal=str(sig))
+        try:
+            await self.runtime_of(c).kill(c.id, sig, all_processes=sig == 9)
+        except ToolError as e:
+            # Gone already: its exit is being handled, the runtime's state and cgroup may be
+            # half deleted (runc then says "does not exist" or fails an lstat in the cgroup).
+            gone = ("not running", "stopped", "does not exist")
+            if c.running and pid_alive(c.state.get("Pid")) \
+                    and not any(text in e.message for text in gone):
+                raise
+
+    async def wait_stopped(self, c: Container, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while c.running or c.exiting:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await c.wait_change(remaining)
+        return True
+
 
     # -- exit --------------------------------------------------------------------------------
     def watch(self, c: Container) -> None:
@@ -171,8 +205,7 @@ class Lifecycle:
             c.exit_watch = asyncio.create_task(self._watch(c))
 
     async def _watch(self, c: Container) -> None:
-        pid = int(c.record.get("ConmonPid") or 0)
-        await conmon.wait_pid_exit(pid)
+        await conmon.wait_pid_exit(c.daemon.conmon_pid)
         code = conmon.read_exit_code(self.exit_dir, c.id)
         if code is None:
             code = 137 if not pid_alive(c.state.get("Pid", 0)) else 255
@@ -185,18 +218,14 @@ class Lifecycle:
         `docker run --rm` and `docker stop`. The runtime's delete is not even waited for."""
 
         async def network() -> None:
-            teardown = getattr(self.engine.networks, "teardown_container", None)
-            if teardown is not None:
-                try:
-                    await teardown(c)
-                except Exception:
-                    log.exception(f"container {c.id[:12]}: network teardown failed")
+            try:
+                await self.service.networks.teardown_container(c)
+            except Exception:
+                log.exception(f"container {c.id[:12]}: network teardown failed")
 
         async def volumes() -> None:
-            unmount = getattr(self.engine.volumes, "unmount_container", None)
-            if unmount is not None:
-                with contextlib.suppress(Exception):
-                    await unmount(c)
+            with contextlib.suppress(Exception):
+                await self.service.volumes.unmount_container(c)
 
         self._delete_runtime_state(c)
         await asyncio.gather(network(), volumes(),

@@ -18,7 +18,7 @@ def sizes(service: "ContainerService", c: Container) -> tuple[int, int]:
     """(SizeRw, SizeRootFs): the upperdir, and it plus the image."""
     rw = directory_size(service.store.paths(c.id).upper)
     try:
-        image_size = service.engine.images.get(c.image_id).size
+        image_size = service.images.get(c.image_id).size
     except NotFound:
         image_size = 0
     return rw, rw + image_size
@@ -43,7 +43,7 @@ async def prune(service: "ContainerService", filters: Any) -> tuple[list[str], i
         await service.remove(c.id, force=False)
         deleted.append(c.id)
     if deleted:
-        service.engine.events.publish("container", "prune", "",
+        service.events.publish("container", "prune", "",
                                    {"reclaimed": str(reclaimed)})
     return deleted, reclaimed
 
@@ -76,7 +76,7 @@ async def update(service: "ContainerService", c: Container, body: dict[str, Any]
         c.host_config["RestartPolicy"] = {
             "Name": policy.get("Name") or "no",
             "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0)}
-    service.store.save(c.record)
+    service.save(c)
     service.publish(c, "update")
     return []
 

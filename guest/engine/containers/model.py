@@ -1,7 +1,9 @@
-"""The Container object: its persisted record plus the live bits (locks, waiters)."""
+"""The Container object: its Docker record, the daemon's own bookkeeping beside it, and the
+live bits (locks, waiters)."""
 
 import asyncio
 import time
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ketch.guest.engine.timestamps import format_rfc3339_nano
@@ -19,11 +21,45 @@ def initial_state() -> dict[str, Any]:
             "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME}
 
 
-class Container:
-    """One container. `record` is what container.json holds; the rest lives only in memory."""
+@dataclass
+class DaemonState:
+    """What the daemon keeps about a container beside its Docker record; never shown by inspect."""
 
-    def __init__(self, record: dict[str, Any]) -> None:
+    started_before: bool = False  # `docker ps` says Created until the first start
+    manually_stopped: bool = False  # suspends the restart policy (until the daemon restarts)
+    conmon_pid: int = 0  # live restore re-watches a container whose conmon is still alive
+    started_ns: int = 0  # the die event's execDuration, the restart delay's reset
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "DaemonState":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# Where records written before DaemonState existed kept its fields: among the Docker ones.
+_LEGACY_KEYS = {"HasBeenStartedBefore": "started_before",
+                "HasBeenManuallyStopped": "manually_stopped",
+                "ConmonPid": "conmon_pid", "StartedNs": "started_ns"}
+
+
+class Container:
+    """One container: `record` is Docker's (inspect is a view of it), `daemon` the daemon's own;
+    container.json holds both (`stored()`); the rest lives only in memory."""
+
+    def __init__(self, record: dict[str, Any], daemon: DaemonState | None = None) -> None:
         self.record = record
+        self.daemon = daemon or DaemonState()
+        for key, field in _LEGACY_KEYS.items():
+            if key in record:
+                setattr(self.daemon, field, type(getattr(self.daemon, field))(record.pop(key)
+                                                                              or 0))
+        for key in ("_backoff", "_exiting"):
+            record.pop(key, None)
+        self.exiting = False  # its exit is being handled
+        self.restart_delay: float | None = None  # the restart policy's last delay (seconds)
         self.lock = asyncio.Lock()
         self.state_changed = asyncio.Event()
         self.exit_watch: asyncio.Task[None] | None = None
@@ -34,6 +70,17 @@ class Container:
         self.removed = False  # rm has finished (wait condition=removed)
         self.attach_count = 0
         self.exits = 0  # exits seen since the daemon started (wait next-exit)
+
+    @classmethod
+    def from_stored(cls, document: dict[str, Any]) -> "Container":
+        """From what `stored()` wrote (or an older, flat record)."""
+        if "Container" in document and "Daemon" in document:
+            return cls(document["Container"], DaemonState.from_json(document["Daemon"]))
+        return cls(document)
+
+    def stored(self) -> dict[str, Any]:
+        """What container.json holds."""
+        return {"Container": self.record, "Daemon": self.daemon.to_json()}
 
     # -- what other areas read ------------------------------------------------------------
     @property
@@ -48,6 +95,11 @@ class Container:
     @name.setter
     def name(self, value: str) -> None:
         self.record["Name"] = value
+
+    @property
+    def bare_name(self) -> str:
+        """Without the slash: as the CLI, DNS and the network's endpoints show it."""
+        return self.name.lstrip("/")
 
     @property
     def config(self) -> dict[str, Any]:
@@ -94,7 +146,7 @@ class Container:
         self.state.update(Status="running", Running=True, Paused=False, Restarting=False,
                           OOMKilled=False, Dead=False, Pid=pid, ExitCode=0, Error="",
                           StartedAt=now_rfc3339())
-        self.record["HasBeenStartedBefore"] = True
+        self.daemon.started_before = True
         self._notify()
 
     def set_stopped(self, exit_code: int, error: str = "", oom: bool = False,

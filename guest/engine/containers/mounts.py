@@ -1,15 +1,17 @@
 """HostConfig.Binds / Mounts / Tmpfs as OCI mounts and inspect's `Mounts` entries.
 
-Bind and tmpfs mounts are handled here; volume mounts go to engine.volumes.mount_for()."""
+Bind and tmpfs mounts are handled here; volume mounts go to the volumes service's mount_for()."""
 
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import InvalidParameter
+from ketch.guest.engine.volumes.specs import VolumeMount
 
 if TYPE_CHECKING:
-    from ketch.guest.engine.engine import Engine
+    from ketch.guest.engine.containers.service import ContainerService
 
 BIND_OPTIONS = {"ro", "rw", "z", "Z", "shared", "rshared", "slave", "rslave", "private",
                 "rprivate", "nocopy", "consistent", "cached", "delegated"}
@@ -72,7 +74,7 @@ def tmpfs_mount(target: str, options: str) -> dict[str, Any]:
     return {"destination": target, "type": "tmpfs", "source": "tmpfs", "options": opts}
 
 
-async def plan_mounts(engine: "Engine", container: Any) -> MountPlan:
+async def plan_mounts(service: "ContainerService", container: Container) -> MountPlan:
     host_config = container.host_config
     plan = MountPlan()
     for spec in host_config.get("Binds") or []:
@@ -85,7 +87,7 @@ async def plan_mounts(engine: "Engine", container: Any) -> MountPlan:
             plan.oci.append(oci)
             plan.inspect.append(view)
         else:
-            await _volume(engine, container, spec, plan)
+            await _volume(service, container, spec, plan)
     for mount in host_config.get("Mounts") or []:
         kind = mount.get("Type", "volume")
         target = str(mount.get("Target") or "")
@@ -112,48 +114,41 @@ async def plan_mounts(engine: "Engine", container: Any) -> MountPlan:
                                  "Mode": "", "RW": not mount.get("ReadOnly"),
                                  "Propagation": ""})
         elif kind == "volume":
-            await _volume(engine, container, mount, plan)
+            await _volume(service, container, mount, plan)
         else:
             raise InvalidParameter(f"mount type unknown: {kind}")
-    await _implicit_volumes(engine, container, plan)
+    await _implicit_volumes(service, container, plan)
     for target, options in (host_config.get("Tmpfs") or {}).items():
         plan.oci.append(tmpfs_mount(target, options or ""))
     return plan
 
 
-async def _implicit_volumes(engine: "Engine", container: Any, plan: MountPlan) -> None:
+async def _implicit_volumes(service: "ContainerService", container: Container,
+                            plan: MountPlan) -> None:
     """--volumes-from (the other container's binds and volumes), then anonymous volumes for
     Config.Volumes (`-v /path`, the image's VOLUME) not already mounted (networks/volumes area)."""
-    from ketch.guest.engine.volumes import VolumeMount
-
     for entry in container.host_config.get("VolumesFrom") or []:
         ref, _, mode = str(entry).partition(":")
-        source = engine.containers.get(ref)
+        source = service.get(ref)
         for mount in source.record.get("Mounts") or []:
             target = mount.get("Destination", "")
             if target in {m["destination"] for m in plan.oci}:
                 continue
             read_only = mode == "ro" or (mode != "rw" and not mount.get("RW", True))
             if mount.get("Type") == "volume":
-                await _volume(engine, container, VolumeMount(
+                await _volume(service, container, VolumeMount(
                     name=mount.get("Name", ""), target=target, read_only=read_only), plan)
             elif mount.get("Type") == "bind":
                 oci, view = _bind(mount["Source"], target, read_only,
                                   mount.get("Propagation", ""), mount.get("Mode", ""))
                 plan.oci.append(oci)
                 plan.inspect.append(view)
-    anonymous_specs = getattr(engine.volumes, "anonymous_specs", None)
-    if anonymous_specs is not None:
-        covered = {m["destination"] for m in plan.oci}
-        for spec in anonymous_specs(container, covered):
-            await _volume(engine, container, spec, plan)
+    covered = {m["destination"] for m in plan.oci}
+    for spec in service.volumes.anonymous_specs(container, covered):
+        await _volume(service, container, spec, plan)
 
 
-async def _volume(engine: "Engine", container: Any, spec: Any, plan: MountPlan) -> None:
-    mount_for = getattr(engine.volumes, "mount_for", None)
-    if mount_for is None:
-        raise InvalidParameter("volumes are not supported yet")
-    plan.oci += await mount_for(container, spec)
-    mount_point = getattr(engine.volumes, "mount_point", None)
-    if mount_point is not None:
-        plan.inspect.append(mount_point(container, spec))
+async def _volume(service: "ContainerService", container: Container, spec: Any,
+                  plan: MountPlan) -> None:
+    plan.oci += await service.volumes.mount_for(container, spec)
+    plan.inspect.append(service.volumes.mount_point(container, spec))

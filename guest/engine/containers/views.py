@@ -14,8 +14,6 @@ if TYPE_CHECKING:
 LIST_FILTERS = ("ancestor", "before", "expose", "exited", "health", "id", "isolation",
                 "is-task", "label", "name", "network", "publish", "since", "status", "volume")
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
-INTERNAL_KEYS = ("HasBeenStartedBefore", "HasBeenManuallyStopped", "ConmonPid", "StartedNs",
-                 "_backoff", "_exiting", "ID")
 
 
 def human_duration(seconds: float) -> str:
@@ -71,8 +69,7 @@ def status_text(c: Container) -> str:
         return text
     if state.get("Dead"):
         return "Dead"
-    if state.get("StartedAt", "").startswith("0001-") and not c.record.get(
-            "HasBeenStartedBefore"):
+    if state.get("StartedAt", "").startswith("0001-") and not c.daemon.started_before:
         return "Created"
     return (f"Exited ({state.get('ExitCode', 0)}) "
             f"{human_duration(_seconds_since(state['FinishedAt']))} ago")
@@ -80,10 +77,7 @@ def status_text(c: Container) -> str:
 
 def inspect(service: "ContainerService", c: Container, size: bool = False) -> dict[str, Any]:
     record = c.record
-    doc: dict[str, Any] = {"Id": c.id}
-    for key, value in record.items():
-        if key not in INTERNAL_KEYS:
-            doc[key] = value
+    doc: dict[str, Any] = {**record, "Id": c.id}  # the Docker record; the fields below pick
     doc["State"] = dict(c.state)
     doc.setdefault("ResolvConfPath", "")
     doc.setdefault("HostnamePath", "")
@@ -99,6 +93,7 @@ def inspect(service: "ContainerService", c: Container, size: bool = False) -> di
     if size:
         rw, rootfs = service.sizes(c)
         doc["SizeRw"], doc["SizeRootFs"] = rw, rootfs
+    # Moby's fields in Moby's order (the record's "ID" is not among them).
     order = ["Id", "Created", "Path", "Args", "State", "Image", "ResolvConfPath",
              "HostnamePath", "HostsPath", "LogPath", "Name", "RestartCount", "Driver",
              "Platform", "MountLabel", "ProcessLabel", "AppArmorProfile", "ExecIDs",
@@ -108,14 +103,12 @@ def inspect(service: "ContainerService", c: Container, size: bool = False) -> di
 
 
 def service_exec_ids(service: "ContainerService", c: Container) -> list[str] | None:
-    execs = getattr(service, "execs", None)
-    ids = execs.ids_of(c.id) if execs is not None else []
-    return ids or None
+    return service.execs.ids_of(c.id) or None
 
 
 def _layer_dirs(service: "ContainerService", c: Container) -> list[str]:
     try:
-        return service.engine.images.get(c.image_id).layer_dirs()
+        return service.images.get(c.image_id).layer_dirs()
     except NotFound:
         return []
 
@@ -221,7 +214,7 @@ def _ancestor_ids(service: "ContainerService", refs: set[str]) -> set[str] | Non
     ids: set[str] = set()
     for ref in refs:
         try:
-            ids.add(service.engine.images.resolve(ref).id)
+            ids.add(service.images.resolve(ref).id)
         except NotFound:
             continue
     return ids
@@ -237,7 +230,7 @@ def _matches(c: Container, filters: Filters, exited_codes: set[int],
         return False
     if "status" in filters and c.status not in filters.get("status"):
         return False
-    if exited_codes and (c.running or not c.record.get("HasBeenStartedBefore")
+    if exited_codes and (c.running or not c.daemon.started_before
                          or int(c.state.get("ExitCode", 0)) not in exited_codes):
         return False
     if ancestors is not None and c.image_id not in ancestors:

@@ -99,6 +99,6 @@ async def commit_image(service: "ImageService", parent: Image | None, upper_dir:
             if tag:
                 ref = reference.parse(tag).tag_or_latest()
                 service.set_reference(ref, image_id)
-                service.engine.events.publish("image", "tag", image_id,
+                service.events.publish("image", "tag", image_id,
                                               {"name": ref.familiar})
     return await asyncio.to_thread(service.get, image_id)

@@ -23,24 +23,16 @@ def _untag(service: "ImageService", image_id: str, ref: Reference,
            records: list[dict[str, str]]) -> None:
     service.store.references.delete(ref)
     records.append({"Untagged": ref.familiar})
-    service.engine.events.publish("image", "untag", image_id, {"name": image_id})
+    service.events.publish("image", "untag", image_id, {"name": image_id})
 
 
 def _container_using(service: "ImageService", image_id: str) -> str | None:
-    return service.engine.containers.image_in_use(image_id)
+    return service.users.image_in_use(image_id) if service.users is not None else None
 
 
 def _running_user(service: "ImageService", image_id: str) -> str | None:
-    """A running container on image_id (read from the container service when it exposes
-    its records; image_in_use() alone cannot tell running from stopped)."""
-    containers = getattr(service.engine.containers, "containers", None)
-    if not isinstance(containers, dict):
-        return None
-    for container in containers.values():
-        if getattr(container, "image_id", None) == image_id and getattr(container, "running",
-                                                                         False):
-            return str(container.id)
-    return None
+    """A running container on image_id."""
+    return service.users.running_image_user(image_id) if service.users is not None else None
 
 
 def _children(service: "ImageService", image_id: str) -> list[str]:
@@ -112,7 +104,7 @@ def _delete_with_parents(service: "ImageService", image_id: str, prune: bool,
             chains += reversed(chain_ids(Image.from_config(image_id, raw).diff_ids))
         service.store.images.delete(image_id)
         records.append({"Deleted": image_id})
-        service.engine.events.publish("image", "delete", image_id, {"name": image_id})
+        service.events.publish("image", "delete", image_id, {"name": image_id})
         if not prune or not parent or service.store.images.get_config(parent) is None:
             break
         if (service.store.references.references(parent) or _children(service, parent)
@@ -163,5 +155,5 @@ def prune_images(service: "ImageService", filters: Filters) -> dict[str, Any]:
             continue
         _delete_with_parents(service, image.id, True, records)
     reclaimed = max(before - _layers_size(service), 0)
-    service.engine.events.publish("image", "prune", "", {"reclaimed": str(reclaimed)})
+    service.events.publish("image", "prune", "", {"reclaimed": str(reclaimed)})
     return {"ImagesDeleted": records or None, "SpaceReclaimed": reclaimed}

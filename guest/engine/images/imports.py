@@ -76,7 +76,7 @@ async def import_image(service: "ImageService", source: str, body: AsyncIterator
                     service.set_reference(ref, image_id)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    service.engine.events.publish("image", "import", image_id, {"name": image_id})
+    service.events.publish("image", "import", image_id, {"name": image_id})
     if ref is not None:
-        service.engine.events.publish("image", "tag", image_id, {"name": ref.familiar})
+        service.events.publish("image", "tag", image_id, {"name": ref.familiar})
     yield {"status": image_id}

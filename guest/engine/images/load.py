@@ -175,4 +175,4 @@ async def _load_one(service: "ImageService", root: str, entry: dict[str, Any],
                 messages.append({"stream": f"Loaded image ID: {image_id}\n"})
     for message in messages:
         yield message
-    service.engine.events.publish("image", "load", image_id, {"name": image_id})
+    service.events.publish("image", "load", image_id, {"name": image_id})

@@ -138,7 +138,7 @@ async def pull(service: "ImageService", ref_text: str, auth: dict[str, Any] | No
     yield {"status": f"Digest: {pulled_digest}"}
     verb = "Downloaded newer image" if downloaded or tag_moved else "Image is up to date"
     yield {"status": f"Status: {verb} for {ref.familiar}"}
-    service.engine.events.publish("image", "pull", ref.familiar, {"name": ref.familiar_name})
+    service.events.publish("image", "pull", ref.familiar, {"name": ref.familiar_name})
 
 
 async def pull_all_tags(service: "ImageService", repo_text: str, auth: dict[str, Any] | None,

@@ -167,7 +167,7 @@ async def _push_one(service: "ImageService", client: RegistryClient, ref: Refere
     tag = ref.tag or ref.digest
     yield {"status": f"{tag}: digest: {digest} size: {len(body)}"}
     yield {"progressDetail": {}, "aux": {"Tag": tag, "Digest": digest, "Size": len(body)}}
-    service.engine.events.publish("image", "push", ref.familiar, {"name": ref.familiar_name})
+    service.events.publish("image", "push", ref.familiar, {"name": ref.familiar_name})
 
 
 def manifest_for(raw_config: bytes, config_digest: str,

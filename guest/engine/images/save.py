@@ -98,4 +98,4 @@ async def _stream(service: "ImageService", chunks: Iterator[bytes],
     if buffered:
         yield b"".join(buffered)
     for image_id in image_ids:
-        service.engine.events.publish("image", "save", image_id, {"name": image_id})
+        service.events.publish("image", "save", image_id, {"name": image_id})

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ketch.guest.engine.errors import InvalidParameter, NotFound
+from ketch.guest.engine.events import EventSink
+from ketch.guest.engine.images.contracts import ImageUsers
 from ketch.guest.engine.images.image import Image
 from ketch.guest.engine.service import Service
 from ketch.guest.engine.timestamps import format_rfc3339_nano
@@ -36,15 +38,20 @@ def no_such_image(text: str) -> NotFound:
 
 
 class ImageService(Service):
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: "Engine", events: EventSink) -> None:
         super().__init__(engine)
+        self.events = events
+        # Bound by the Engine once the containers area (built on this service) exists.
+        self.users: ImageUsers | None = None
         self.store = ImageStore(engine.layout.images_dir)
         # Chains (and blob digests) a pull/load/commit has written but whose image is not
         # written yet: GC keeps them.
         self._pinned: Counter[str] = Counter()
         self.lock = asyncio.Lock()
         self._distribution: Distribution | None = None
-        engine.system.add_info_provider(lambda: {"Images": self.count()})
+
+    def bind_users(self, users: ImageUsers) -> None:
+        self.users = users
 
     def distribution(self) -> "Distribution":
         """Registry sessions, clients and shared downloads (created on first use)."""
@@ -183,7 +190,7 @@ class ImageService(Service):
         if ref.familiar_name == "scratch" or ref.name.endswith("/library/scratch"):
             raise InvalidParameter("'scratch' is a reserved name")
         self.set_reference(ref, image_id)
-        self.engine.events.publish("image", "tag", image_id, {"name": ref.familiar})
+        self.events.publish("image", "tag", image_id, {"name": ref.familiar})
 
     async def commit(self, parent: Image | None, upper_dir: str | None,
                      config: dict[str, Any], history_entry: dict[str, Any],

@@ -12,18 +12,9 @@ import os
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import EngineError, Forbidden, InvalidParameter, NotFound
 from ketch.guest.engine.networks import netlink, sandbox_files
-from ketch.guest.engine.networks.containers import (
-    attr,
-    config,
-    container_id,
-    container_name,
-    field_of,
-    host_config,
-    is_running,
-    network_settings,
-)
 from ketch.guest.engine.networks.ipam import parse_address
 from ketch.guest.engine.networks.iptables import (
     EMBEDDED_DNS,
@@ -60,26 +51,26 @@ class ContainerNetworking(ContainerSettings):
 
     # -- the contract with the containers area --------------------------------------------
 
-    async def setup_container(self: "NetworkService", container: Any) -> Sandbox:
+    async def setup_container(self: "NetworkService", container: Container) -> Sandbox:
         """Create the container's netns, endpoints, published ports and /etc files."""
         sandbox = await self.prepare_container(container)
         await self.wired(container)
         return sandbox
 
-    async def prepare_container(self: "NetworkService", container: Any) -> Sandbox:
+    async def prepare_container(self: "NetworkService", container: Container) -> Sandbox:
         """The part of setup_container that `runtime create` needs: the netns, addresses,
         reserved ports and /etc files. Veth pairs and rules are set up meanwhile, off the
         start's critical path: await wired(container) before the container's process runs."""
-        await self._settled(container_id(container))
+        await self._settled(container.id)
         try:
             return await self._prepare_container(container)
         except EngineError as e:
             raise sandbox_error(e) from e
 
-    async def wired(self: "NetworkService", container: Any) -> None:
+    async def wired(self: "NetworkService", container: Container) -> None:
         """Wait for the veth pairs and rules prepare_container began; raises their failure
         (after which the sandbox is already undone)."""
-        task = self._wiring.pop(container_id(container), None)
+        task = self._wiring.pop(container.id, None)
         if task is not None:
             try:
                 await task
@@ -93,12 +84,12 @@ class ContainerNetworking(ContainerSettings):
             with contextlib.suppress(Exception):
                 await task
 
-    async def _prepare_container(self: "NetworkService", container: Any) -> Sandbox:
-        cid = container_id(container)
-        mode = str(field_of(host_config(container), "NetworkMode", "") or "default")
+    async def _prepare_container(self: "NetworkService", container: Container) -> Sandbox:
+        cid = container.id
+        mode = str((container.host_config.get("NetworkMode") or "") or "default")
         if mode == "default":
             mode = "bridge"
-        settings = network_settings(container)
+        settings = container.network_settings
         requested = self._requested_endpoints(container, settings)
         joined: list[Network] = []
         veths: list[netlink.Veth] = []
@@ -107,7 +98,7 @@ class ContainerNetworking(ContainerSettings):
         async with self.lock:
             if cid in self.sandboxes:
                 await self._teardown_locked(container, publish=True)
-            record: dict[str, Any] = {"ContainerID": cid, "Name": container_name(container),
+            record: dict[str, Any] = {"ContainerID": cid, "Name": container.bare_name,
                                       "Mode": mode, "Ports": [], "NetnsPath": None,
                                       "Active": True}
             if mode.startswith("container:"):
@@ -152,12 +143,12 @@ class ContainerNetworking(ContainerSettings):
             self._publish_event("connect", network, cid)
         return self._sandbox(record)
 
-    async def _wire(self: "NetworkService", container: Any, record: dict[str, Any],
+    async def _wire(self: "NetworkService", container: Container, record: dict[str, Any],
                     joined: list[Network], veths: list[netlink.Veth],
                     mappings: list[PortMapping], dns_network: Network | None) -> None:
         """prepare_container's slow half: veth pairs, port and DNS rules, then the records.
         On failure the whole sandbox is undone."""
-        cid = container_id(container)
+        cid = container.id
         try:
             if record.get("NetnsPath"):
                 await asyncio.to_thread(netlink.attach_endpoints,
@@ -177,20 +168,20 @@ class ContainerNetworking(ContainerSettings):
             self._save(network)
         self.store.save_sandbox(record)
 
-    async def teardown_container(self: "NetworkService", container: Any) -> None:
+    async def teardown_container(self: "NetworkService", container: Container) -> None:
         """Undo setup_container after the container stopped (idempotent)."""
-        await self._settled(container_id(container))
+        await self._settled(container.id)
         async with self.lock:
             await self._teardown_locked(container, publish=True)
 
-    async def remove_container(self: "NetworkService", container: Any) -> None:
+    async def remove_container(self: "NetworkService", container: Container) -> None:
         """The container is deleted: drop its sandbox record and generated files too."""
         await self.teardown_container(container)
-        await asyncio.to_thread(self.store.delete_sandbox, container_id(container))
+        await asyncio.to_thread(self.store.delete_sandbox, container.id)
 
-    def rename_container(self: "NetworkService", container: Any, new_name: str) -> None:
+    def rename_container(self: "NetworkService", container: Container, new_name: str) -> None:
         """DNS and inspect follow a rename at once."""
-        cid = container_id(container)
+        cid = container.id
         for network in self.networks.values():
             ep = network.endpoints.get(cid)
             if ep is not None:
@@ -200,25 +191,25 @@ class ContainerNetworking(ContainerSettings):
             self.sandboxes[cid]["Name"] = new_name.lstrip("/")
             self.store.save_sandbox(self.sandboxes[cid])
 
-    async def connect(self: "NetworkService", ref: str, container: Any,
+    async def connect(self: "NetworkService", ref: str, container: Container,
                       endpoint_config: dict[str, Any] | None) -> None:
         """`docker network connect`: live for a running container, recorded otherwise."""
         network = self.get(ref)
-        cid = container_id(container)
-        settings = network_settings(container)
+        cid = container.id
+        settings = container.network_settings
         networks = settings.setdefault("Networks", {})
-        mode = str(field_of(host_config(container), "NetworkMode", "") or "")
+        mode = str((container.host_config.get("NetworkMode") or "") or "")
         if network.driver in ("host", "null") or mode in ("host", "none") \
                 or mode.startswith("container:"):
             raise Forbidden("container cannot be disconnected from host network or connected "
                             "to host network" if "host" in (network.driver, mode) else
                             "container sharing network namespace with another container or "
                             "host cannot be connected to any other network")
-        if cid in network.endpoints or (not is_running(container) and network.name in networks):
-            raise Forbidden(f"endpoint with name {container_name(container)} already exists "
+        if cid in network.endpoints or (not container.running and network.name in networks):
+            raise Forbidden(f"endpoint with name {container.bare_name} already exists "
                             f"in network {network.name}")
         req = dict(endpoint_config or {})
-        if not is_running(container) or cid not in self.sandboxes:
+        if not container.running or cid not in self.sandboxes:
             # Recorded for the next start, which creates the endpoint (and the event).
             networks[network.name] = {**empty_endpoint_settings(network.id), **req}
             self._persist(container)
@@ -247,11 +238,11 @@ class ContainerNetworking(ContainerSettings):
         self._persist(container)
         self._publish_event("connect", network, cid)
 
-    async def disconnect(self: "NetworkService", ref: str, container: Any,
+    async def disconnect(self: "NetworkService", ref: str, container: Container,
                          force: bool = False) -> None:
         network = self.get(ref)
-        cid = container_id(container)
-        networks = network_settings(container).setdefault("Networks", {})
+        cid = container.id
+        networks = container.network_settings.setdefault("Networks", {})
         if network.driver == "host":
             raise Forbidden("container cannot be disconnected from host network or connected "
                             "to host network")
@@ -274,11 +265,11 @@ class ContainerNetworking(ContainerSettings):
 
     # -- endpoints ------------------------------------------------------------------------
 
-    def _add_endpoint(self: "NetworkService", network: Network, container: Any, ifname: str,
+    def _add_endpoint(self: "NetworkService", network: Network, container: Container, ifname: str,
                       req: dict[str, Any], default_route: bool) -> netlink.Veth | None:
         """Register the container's endpoint on network with its address; the veth pair it
         needs (bridge networks), for netlink.attach_endpoints."""
-        cid = container_id(container)
+        cid = container.id
         ipam_config = req.get("IPAMConfig") or {}
         static_ip = str(ipam_config.get("IPv4Address") or "")
         aliases = [str(a) for a in req.get("Aliases") or []]
@@ -288,7 +279,7 @@ class ContainerNetworking(ContainerSettings):
         if network.default_bridge and aliases:
             raise InvalidParameter("network-scoped alias is supported only for containers in "
                                    "user defined networks")
-        ep = Endpoint(container_id=cid, name=container_name(container),
+        ep = Endpoint(container_id=cid, name=container.bare_name,
                       endpoint_id=secrets.token_hex(32), mac="", ipv4="", prefixlen=0,
                       ifname=ifname, host_ifname="veth" + secrets.token_hex(4)[:7],
                       aliases=aliases, static_ip=static_ip,
@@ -303,7 +294,7 @@ class ContainerNetworking(ContainerSettings):
             else:
                 address = pool.allocate()
             ep.ipv4, ep.prefixlen = str(address), pool.subnet.prefixlen
-            legacy_mac = field_of(config(container), "MacAddress", "") if default_route else ""
+            legacy_mac = (container.config.get("MacAddress") or "") if default_route else ""
             ep.mac = str(req.get("MacAddress") or legacy_mac or "") or netlink.random_mac()
             veth = netlink.Veth(
                 network.bridge, ep.host_ifname, ifname, ep.ipv4, ep.prefixlen, ep.mac,
@@ -338,18 +329,18 @@ class ContainerNetworking(ContainerSettings):
             return network
         return None
 
-    def _netns_for(self, container: Any, record: dict[str, Any]) -> str:
+    def _netns_for(self, container: Container, record: dict[str, Any]) -> str:
         """The netns file, or the process's own after a daemon restart lost our bind mount."""
         path = record["NetnsPath"]
         if os.path.ismount(path):
             return str(path)
-        pid = attr(container, "pid") or field_of(attr(container, "state"), "Pid", 0)
+        pid = container.state.get("Pid") or 0
         if pid:
             return f"/proc/{pid}/ns/net"
         return str(path)
 
-    async def _teardown_locked(self: "NetworkService", container: Any, publish: bool) -> None:
-        cid = container_id(container)
+    async def _teardown_locked(self: "NetworkService", container: Container, publish: bool) -> None:
+        cid = container.id
         record = self.sandboxes.get(cid)
         netns = record.get("NetnsPath") if record is not None else None
         if netns and record is not None and record.get("SharedWith"):
@@ -389,29 +380,28 @@ class ContainerNetworking(ContainerSettings):
                 return record
         raise NotFound(f"cannot join network namespace of container {ref}: it is not running")
 
-    def _requested_endpoints(self, container: Any, settings: dict[str, Any]
+    def _requested_endpoints(self, container: Container, settings: dict[str, Any]
                              ) -> dict[str, dict[str, Any]]:
         """EndpointSettings asked for at create (NetworkingConfig) or by connect."""
         requested: dict[str, dict[str, Any]] = {}
         for name, value in (settings.get("Networks") or {}).items():
             requested[name] = dict(value or {})
-        networking = attr(container, "networking_config") or \
-            (attr(container, "record") or {}).get("NetworkingConfig") or {}
-        for name, value in (field_of(networking, "EndpointsConfig", {}) or {}).items():
+        networking = container.record.get("NetworkingConfig") or {}
+        for name, value in ((networking.get("EndpointsConfig") or {}) or {}).items():
             requested[name] = {**requested.get(name, {}), **(value or {})}
         return requested
 
     # -- published ports ------------------------------------------------------------------
 
-    def _reserve_ports(self: "NetworkService", container: Any, network: Network,
+    def _reserve_ports(self: "NetworkService", container: Container, network: Network,
                        record: dict[str, Any]) -> list[PortMapping]:
         """Hold the published host ports (a conflict fails the start before the runtime runs);
         _wire adds their rules."""
-        hc, cfg = host_config(container), config(container)
-        requests = port_requests(field_of(hc, "PortBindings", {}),
-                                 field_of(cfg, "ExposedPorts", {}),
-                                 bool(field_of(hc, "PublishAllPorts", False)))
-        ep = network.endpoints[container_id(container)]
+        hc, cfg = container.host_config, container.config
+        requests = port_requests((hc.get("PortBindings") or {}),
+                                 (cfg.get("ExposedPorts") or {}),
+                                 bool(hc.get("PublishAllPorts") or False))
+        ep = network.endpoints[container.id]
         record["Network"] = network.id
         mappings: list[PortMapping] = []
         try:
@@ -478,16 +468,14 @@ class ContainerNetworking(ContainerSettings):
 
     # -- generated files and inspect ------------------------------------------------------
 
-    def _persist(self, container: Any) -> None:
+    def _persist(self: "NetworkService", container: Container) -> None:
         """Save a container whose NetworkSettings changed, through the containers area."""
-        containers = self.engine.containers  # type: ignore[attr-defined]
-        store, record = getattr(containers, "store", None), getattr(container, "record", None)
-        if record is not None and callable(getattr(store, "save", None)):
-            store.save(record)  # type: ignore[union-attr]
+        if self.container_records is not None:
+            self.container_records.save(container)
 
     def _publish_event(self: "NetworkService", action: str, network: Network,
                        cid: str) -> None:
-        self.engine.events.publish("network", action, network.id,
+        self.events.publish("network", action, network.id,
                                    {"container": cid, "name": network.name,
                                     "type": network.driver})
 

@@ -6,8 +6,9 @@ import logging
 import re
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import (
     Conflict,
     EngineError,
@@ -15,6 +16,7 @@ from ketch.guest.engine.errors import (
     InvalidParameter,
     NotFound,
 )
+from ketch.guest.engine.events import EventSink
 from ketch.guest.engine.filters import Filters
 from ketch.guest.engine.networks import netlink
 from ketch.guest.engine.networks.dns import DnsServer
@@ -48,9 +50,16 @@ DEFAULT_BRIDGE_OPTIONS = {
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
+class ContainerRecords(Protocol):
+    """What networking needs of the containers area: saving a container it rewired."""
+
+    def save(self, c: Container) -> None: ...
+
+
 class NetworkService(Service, ContainerNetworking):
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: "Engine", events: EventSink) -> None:
         Service.__init__(self, engine)
+        self.events = events
         self.config = engine.config
         self.store = NetworkStore(engine.layout)
         self.networks: dict[str, Network] = {}
@@ -58,7 +67,12 @@ class NetworkService(Service, ContainerNetworking):
         self.reservations = PortReservations(proxied_v4=not self.iptables.enabled)
         self.dns = DnsServer(self.resolve_name, self.upstream_servers, self.reverse_name)
         self.lock = asyncio.Lock()
+        # Bound by the Engine once the containers area exists (it is built on this service).
+        self.container_records: ContainerRecords | None = None
         ContainerNetworking.__init__(self)
+
+    def bind_container_records(self, records: ContainerRecords) -> None:
+        self.container_records = records
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -258,7 +272,7 @@ class NetworkService(Service, ContainerNetworking):
                 await self._unprogram_bridge(network)
                 raise
             self._save(network)
-        self.engine.events.publish("network", "create", network.id,
+        self.events.publish("network", "create", network.id,
                                    {"name": name, "type": "bridge"})
         return {"Id": network.id, "Warning": ""}
 
@@ -325,7 +339,7 @@ class NetworkService(Service, ContainerNetworking):
             await self._unprogram_bridge(network)
             self.networks.pop(network.id, None)
             self.store.delete_network(network.id)
-        self.engine.events.publish("network", "destroy", network.id,
+        self.events.publish("network", "destroy", network.id,
                                    {"name": network.name, "type": network.driver})
 
     async def prune(self, filters: Filters) -> list[str]:

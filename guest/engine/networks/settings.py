@@ -5,15 +5,9 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import EngineError, InvalidParameter
 from ketch.guest.engine.networks import sandbox_files
-from ketch.guest.engine.networks.containers import (
-    config,
-    container_id,
-    field_of,
-    host_config,
-    network_settings,
-)
 from ketch.guest.engine.networks.model import Endpoint, Network
 from ketch.guest.engine.networks.ports import PortMapping, ports_json
 
@@ -73,24 +67,24 @@ class ContainerSettings:
     def _endpoints_of(self, cid: str) -> list[tuple[Network, Endpoint]]:
         return [(n, n.endpoints[cid]) for n in self.networks.values() if cid in n.endpoints]
 
-    def _write_files(self: "NetworkService", container: Any, record: dict[str, Any]) -> None:
-        cid = container_id(container)
+    def _write_files(self: "NetworkService", container: Container, record: dict[str, Any]) -> None:
+        cid = container.id
         if record.get("SharedWith"):
             return
-        cfg, hc = config(container), host_config(container)
+        cfg, hc = container.config, container.host_config
         folder = self.store.files_dir(cid)
         joined = self._endpoints_of(cid)
         if record["Mode"] == "host":
-            hostname = str(field_of(cfg, "Hostname", "") or socket.gethostname())
+            hostname = str((cfg.get("Hostname") or "") or socket.gethostname())
         else:
-            hostname = str(field_of(cfg, "Hostname", "") or cid[:12])
-        domain = str(field_of(cfg, "Domainname", "") or "")
+            hostname = str((cfg.get("Hostname") or "") or cid[:12])
+        domain = str((cfg.get("Domainname") or "") or "")
         addresses = [ep.ipv4 for _, ep in joined if ep.ipv4]
         default_bridge = next((n for n in self.networks.values() if n.default_bridge), None)
         host_gateway = self.config.host_gateway_ip or (default_bridge.gateway if default_bridge
                                                        else next((n.gateway for n, _ in joined
                                                                   if n.gateway), ""))
-        extra = sandbox_files.extra_host_entries(field_of(hc, "ExtraHosts", []) or [],
+        extra = sandbox_files.extra_host_entries((hc.get("ExtraHosts") or []) or [],
                                                  host_gateway, self.config.host_loopback_ip)
         if record["Mode"] == "host":
             try:
@@ -104,11 +98,11 @@ class ContainerSettings:
                                                 self._link_entries(hc))
         embedded = record.get("DnsServer")
         resolv, upstream = sandbox_files.container_resolv_conf(
-            list(field_of(hc, "Dns", []) or self.config.dns),
-            list(field_of(hc, "DnsSearch", []) or self.config.dns_search),
-            list(field_of(hc, "DnsOptions", []) or self.config.dns_opts), embedded)
+            list((hc.get("Dns") or []) or self.config.dns),
+            list((hc.get("DnsSearch") or []) or self.config.dns_search),
+            list((hc.get("DnsOptions") or []) or self.config.dns_opts), embedded)
         record["Upstream"] = upstream
-        if record["Mode"] == "host" and not field_of(hc, "Dns", []) and not self.config.dns:
+        if record["Mode"] == "host" and not (hc.get("Dns") or []) and not self.config.dns:
             # The host's own file, loopback resolvers included: they are reachable here.
             with contextlib.suppress(OSError), open(sandbox_files.HOST_RESOLV_CONF,
                                                     encoding="utf-8") as f:
@@ -124,7 +118,7 @@ class ContainerSettings:
     def _link_entries(self: "NetworkService", hc: Any) -> list[tuple[str, str]]:
         """--link name:alias -> hosts lines for the linked container's default-bridge IP."""
         entries = []
-        for link in field_of(hc, "Links", []) or []:
+        for link in (hc.get("Links") or []) or []:
             name, _, alias = str(link).partition(":")
             name, alias = name.strip("/"), alias.rsplit("/", 1)[-1] or name.strip("/")
             with contextlib.suppress(EngineError):
@@ -140,10 +134,10 @@ class ContainerSettings:
         return Sandbox(record["ContainerID"], record["NetnsPath"], files["hosts"],
                        files["resolv.conf"], files["hostname"])
 
-    def _fill_settings(self: "NetworkService", container: Any, record: dict[str, Any],
+    def _fill_settings(self: "NetworkService", container: Container, record: dict[str, Any],
                        requested: dict[str, dict[str, Any]]) -> None:
-        cid = container_id(container)
-        settings = network_settings(container)
+        cid = container.id
+        settings = container.network_settings
         networks: dict[str, Any] = {}
         primary: dict[str, Any] = {}
         for network, ep in self._endpoints_of(cid):
@@ -153,12 +147,12 @@ class ContainerSettings:
             if network.default_bridge:
                 primary = entry
         mappings = [PortMapping.from_json(m) for m in record.get("Ports") or []]
-        cfg, hc = config(container), host_config(container)
+        cfg, hc = container.config, container.host_config
         settings.update({
             "Bridge": "", "SandboxID": cid if record.get("NetnsPath") else "",
             "SandboxKey": record.get("NetnsPath") or "",
-            "Ports": ports_json(mappings, field_of(cfg, "ExposedPorts", {}),
-                                field_of(hc, "PortBindings", {})),
+            "Ports": ports_json(mappings, (cfg.get("ExposedPorts") or {}),
+                                (hc.get("PortBindings") or {})),
             "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
             "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
             "EndpointID": primary.get("EndpointID", ""), "Gateway": primary.get("Gateway", ""),
@@ -169,9 +163,9 @@ class ContainerSettings:
             "Networks": networks,
         })
 
-    def _clear_settings(self, container: Any) -> None:
+    def _clear_settings(self, container: Container) -> None:
         """A stopped container keeps its network config but no addresses (as Moby)."""
-        settings = network_settings(container)
+        settings = container.network_settings
         for entry in (settings.get("Networks") or {}).values():
             if isinstance(entry, dict):
                 entry.update({"EndpointID": "", "Gateway": "", "IPAddress": "",

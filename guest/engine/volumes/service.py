@@ -9,11 +9,13 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
+from ketch.guest.engine.containers.model import Container
 from ketch.guest.engine.errors import Conflict, EngineError, InvalidParameter, NotFound
+from ketch.guest.engine.events import EventSink
 from ketch.guest.engine.filters import Filters
-from ketch.guest.engine.networks.containers import attr, config, container_id, field_of
 from ketch.guest.engine.service import Service
 from ketch.guest.engine.volumes import copyup
+from ketch.guest.engine.volumes.contracts import ContainerStates, ImageResolver
 from ketch.guest.engine.volumes.specs import VolumeMount, parse_mount
 from ketch.guest.runtime import mounts
 from ketch.guest.store.volumes import VolumeStillMounted, VolumeStore, is_mountpoint
@@ -35,12 +37,19 @@ def _created_at() -> str:
 
 
 class VolumeService(Service):
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: "Engine", images: ImageResolver, events: EventSink) -> None:
         super().__init__(engine)
+        self.images = images
+        self.events = events
+        # Bound by the Engine once the containers area (built on this service) exists.
+        self.containers: ContainerStates | None = None
         self.store = VolumeStore(engine.layout)
         self.volumes: dict[str, dict[str, Any]] = {}
         self.active: dict[str, set[str]] = {}  # volume -> containers mounting it right now
         self.lock = asyncio.Lock()
+
+    def bind_containers(self, containers: ContainerStates) -> None:
+        self.containers = containers
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.sweep)
@@ -117,7 +126,7 @@ class VolumeService(Service):
                       "CreatedAt": _created_at(), "Containers": {}, "Fresh": True}
             self.store.create(record)
             self.volumes[name] = record
-        self.engine.events.publish("volume", "create", name, {"driver": driver})
+        self.events.publish("volume", "create", name, {"driver": driver})
         return record
 
     async def remove(self, name: str, force: bool = False) -> None:
@@ -136,7 +145,7 @@ class VolumeService(Service):
             except VolumeStillMounted as e:
                 raise EngineError(f"remove {name}: volume is still mounted at {e}") from None
             del self.volumes[name]
-        self.engine.events.publish("volume", "destroy", name, {"driver": record["Driver"]})
+        self.events.publish("volume", "destroy", name, {"driver": record["Driver"]})
 
     async def prune(self, filters: Filters) -> tuple[list[str], int]:
         filters.validate(PRUNE_FILTERS)
@@ -169,10 +178,10 @@ class VolumeService(Service):
 
     # -- the contract with the containers area --------------------------------------------
 
-    async def mount_for(self, container: Any, mount_spec: Any) -> list[dict[str, Any]]:
+    async def mount_for(self, container: Container, mount_spec: Any) -> list[dict[str, Any]]:
         """OCI mounts for one volume mount: a Mount dict, `name:/path[:opts]` or `/path`."""
         spec = parse_mount(mount_spec)
-        cid = container_id(container)
+        cid = container.id
         name = spec.name or self._anonymous_for(cid, spec.target)
         if name is None:
             record = await self.create(labels=spec.labels, driver=spec.driver,
@@ -197,27 +206,27 @@ class VolumeService(Service):
                     or not os.path.exists(source):
                 raise InvalidParameter(f"cannot access path {source}: no such file or "
                                        f"directory")
-        self.engine.events.publish("volume", "mount", record["Name"], {
+        self.events.publish("volume", "mount", record["Name"], {
             "container": cid, "destination": spec.target, "driver": record["Driver"],
             "propagation": "", "read/write": str(not spec.read_only).lower()})
         return [{"destination": spec.target, "type": "bind", "source": source,
                  "options": ["rbind", "ro" if spec.read_only else "rw"]}]
 
-    def mount_point(self, container: Any, mount_spec: Any) -> dict[str, Any]:
+    def mount_point(self, container: Container, mount_spec: Any) -> dict[str, Any]:
         """The inspect `Mounts` entry for a volume mount (after mount_for)."""
         spec = parse_mount(mount_spec)
-        name = spec.name or self._anonymous_for(container_id(container), spec.target) or ""
+        name = spec.name or self._anonymous_for(container.id, spec.target) or ""
         return {"Type": "volume", "Name": name, "Source": self.store.data_path(name),
                 "Destination": spec.target, "Driver": "local", "Mode": spec.mode,
                 "RW": not spec.read_only, "Propagation": ""}
 
-    def anonymous_specs(self, container: Any, covered: set[str]) -> list[VolumeMount]:
+    def anonymous_specs(self, container: Container, covered: set[str]) -> list[VolumeMount]:
         """Anonymous volumes for Config.Volumes (`-v /path`, the image's VOLUME) that no bind
         or mount in covered already serves."""
-        targets = list((field_of(config(container), "Volumes", {}) or {}).keys())
-        image_ref = str(attr(container, "image_id") or field_of(config(container), "Image", ""))
+        targets = list(((container.config.get("Volumes") or {}) or {}).keys())
+        image_ref = str(container.image_id or container.config.get("Image") or "")
         with contextlib.suppress(EngineError, AttributeError):
-            image = self.engine.images.resolve(image_ref)  # type: ignore[attr-defined]
+            image = self.images.resolve(image_ref)
             targets += list(((image.config.get("config") or {}).get("Volumes") or {}).keys())
         specs = []
         for target in dict.fromkeys(os.path.normpath(t) for t in targets):
@@ -231,14 +240,14 @@ class VolumeService(Service):
                 for name, record in self.volumes.items()
                 if container_ref in record["Containers"]]
 
-    async def unmount_container(self, container: Any) -> None:
+    async def unmount_container(self, container: Container) -> None:
         """The container stopped: emit unmount events, release device mounts nobody uses."""
-        cid = container_id(container)
+        cid = container.id
         for name, record in list(self.volumes.items()):
             users = self.active.get(name, set())
             if cid in users:
                 users.discard(cid)
-                self.engine.events.publish("volume", "unmount", name,
+                self.events.publish("volume", "unmount", name,
                                            {"container": cid, "driver": record["Driver"]})
             elif cid not in record["Containers"]:
                 continue
@@ -251,14 +260,14 @@ class VolumeService(Service):
         for other in record["Containers"]:
             if other == leaving:
                 continue
-            with contextlib.suppress(EngineError, AttributeError):
-                if bool(self.engine.containers.get(other).running):  # type: ignore[attr-defined]
+            with contextlib.suppress(EngineError):
+                if self.containers is not None and self.containers.is_running(other):
                     running.append(other)
         return running
 
-    async def release_container(self, container: Any, remove_anonymous: bool = False) -> None:
+    async def release_container(self, container: Container, remove_anonymous: bool = False) -> None:
         """The container is removed: it no longer holds its volumes (rm -v drops anonymous)."""
-        cid = container_id(container)
+        cid = container.id
         await self.unmount_container(container)
         for name, record in list(self.volumes.items()):
             if record["Containers"].pop(cid, None) is None:
@@ -276,14 +285,12 @@ class VolumeService(Service):
                 return name
         return None
 
-    async def _copy_up(self, container: Any, target: str, dest: str) -> None:
+    async def _copy_up(self, container: Container, target: str, dest: str) -> None:
         if not copyup.is_empty_dir(dest):
             return
-        image_ref = str(field_of(config(container), "Image", "") or attr(container, "image")
-                        or "")
-        image_id = attr(container, "image_id") or attr(container, "Image") or image_ref
+        image_id = container.image_id or str(container.config.get("Image") or "")
         try:
-            image = self.engine.images.resolve(str(image_id))  # type: ignore[attr-defined]
+            image = self.images.resolve(str(image_id))
         except (EngineError, AttributeError):
             return
         await copyup.copy_image_path(image.layer_dirs(), target, dest)

@@ -33,11 +33,11 @@ class ContainerStore:
             os.makedirs(sub, mode=0o755, exist_ok=True)
         return paths.folder
 
-    def save(self, record: dict[str, Any]) -> None:
-        if record["ID"] in self._forgotten:
-            log.debug(f"container {record['ID'][:12]}: removed, its record is not saved")
+    def save(self, container_id: str, document: dict[str, Any]) -> None:
+        if container_id in self._forgotten:
+            log.debug(f"container {container_id[:12]}: removed, its record is not saved")
             return
-        write_record(self.paths(record["ID"]).record, record)
+        write_record(self.paths(container_id).record, document)
 
     def load_all(self) -> Iterator[dict[str, Any]]:
         for name in sorted(os.listdir(self.root)):

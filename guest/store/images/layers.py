@@ -146,8 +146,9 @@ class LayerStore:
             inflight = self._inflight.get(chain)
             if inflight is not None:
                 return await asyncio.shield(inflight), None
-            future: asyncio.Future[Layer] = asyncio.get_running_loop().create_future()
-            self._inflight[chain] = future
+            pending: asyncio.Future[Layer] = asyncio.get_running_loop().create_future()
+            self._inflight[chain] = pending
+            future: asyncio.Future[Layer] | None = pending
         else:
             chain, future = "", None
         try:

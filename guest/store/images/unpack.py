@@ -80,7 +80,7 @@ def detect_compression(head: bytes) -> str:
     return "none"
 
 
-def decompressed_chunks(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bytes]]:
+def decompressed_chunks(chunks: Iterator[bytes]) -> Generator[tuple[bytes, bytes], None, None]:
     """Yields (raw chunk, its decompressed bytes) with the format sniffed from the first."""
     first = b""
     for first in chunks:

@@ -83,6 +83,7 @@ function applySearch(lines) {
 
 function flush() {
   scheduled = false;
+  if (paused) return;  // what was queued stays queued until Resume
   const atBottom = logs.scrollHeight - logs.scrollTop - logs.clientHeight < 40;
   const fragment = document.createDocumentFragment();
   const nodes = pending.map(([text, stream]) => ansiToNodes(text, stream));
@@ -110,56 +111,15 @@ function take(chunks) {
   if (!scheduled && pending.length) { scheduled = true; requestAnimationFrame(flush); }
 }
 
-let source = null;
-let lastFollow = 0;
-function followLogs(query) {
-  source = new EventSource(`/containers/${containerId}/logs?${query}`);
-  lastFollow = Date.now();
-  delete logs.dataset.ended;
-  source.addEventListener("logs", (e) => {
-    const chunks = JSON.parse(e.data);
-    if (paused) held.push(...chunks); else take(chunks);
-  });
-  source.addEventListener("end", () => {
-    source.close();
-    logs.dataset.ended = String(Date.now() / 1000);
-    refollow();
-  });
-}
-// The stream ends with the container's process; when it runs again (a restart, a start),
-// follow the output written since the end. The end and the state change may come in any order.
-function refollow() {
-  if (!logs.dataset.ended || !document.querySelector("#state .state.running")) return;
-  const wait = Math.max(0, 250 - (Date.now() - lastFollow));
-  const since = logs.dataset.ended;
-  setTimeout(() => { if (logs.dataset.ended === since) followLogs(`tail=all&since=${since}`); }, wait);
-}
-followLogs("tail=1000");
-document.getElementById("state").addEventListener("htmx:sseMessage", () => {
-  refollow();
-  if (document.querySelector("#state .state.running")) followUsage();
-});
-
-// -- usage: one stats stream, only while the page is visible ---------------------------------
-const usage = document.getElementById("usage");
-let usageSource = null;
-function followUsage() {
-  if (document.hidden || usageSource) return;
-  usageSource = new EventSource(`/containers/${containerId}/usage`);
-  usageSource.addEventListener("usage", (e) => { usage.innerHTML = e.data; });
-  usageSource.addEventListener("end", () => { usageSource.close(); usageSource = null; });
-}
-document.addEventListener("visibilitychange", () => {
-  if (document.hidden && usageSource) { usageSource.close(); usageSource = null; }
-  followUsage();
-});
-followUsage();
-
 pauseButton.addEventListener("click", () => {
   paused = !paused;
   pauseButton.textContent = paused ? "Resume" : "Pause";
   pauseButton.classList.toggle("primary", paused);
-  if (!paused) { take(held); held = []; }
+  if (!paused) {
+    take(held);
+    held = [];
+    if (!scheduled && pending.length) { scheduled = true; requestAnimationFrame(flush); }
+  }
 });
 document.getElementById("log-clear").addEventListener("click", () => { logs.replaceChildren(); held = []; pending = []; });
 document.getElementById("log-copy").addEventListener("click", async () => {
@@ -172,6 +132,39 @@ search.addEventListener("input", () => {
   const matches = applySearch(logs.children);
   document.getElementById("log-matches").textContent = search.value.trim() ? `${matches} matching` : "";
 });
+
+// -- the page's one live stream: state, engine, logs, usage ---------------------------------
+// Closed while the page is hidden (no stats for what is not on screen), reopened when shown
+// with the logs since it closed.
+const usage = document.getElementById("usage");
+const state = document.getElementById("state");
+let source = null;
+let closedAt = null;
+
+function connect() {
+  const query = closedAt ? `?since=${closedAt}` : "";
+  source = new EventSource(`/live/containers/${containerId}${query}`);
+  source.addEventListener("hello", () => { document.body.dataset.live = "1"; });
+  source.addEventListener("engine", (e) => htmx.swap("#engine-slot", e.data, { swapStyle: "innerHTML" }));
+  source.addEventListener("state", (e) => htmx.swap(state, e.data, { swapStyle: "innerHTML" }));
+  source.addEventListener("usage", (e) => { usage.innerHTML = e.data; });
+  source.addEventListener("logs", (e) => {
+    const chunks = JSON.parse(e.data);
+    if (paused) held.push(...chunks); else take(chunks);
+  });
+  source.addEventListener("logs-end", () => { logs.dataset.ended = "1"; });
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden && source) {
+    source.close();
+    source = null;
+    closedAt = (Date.now() / 1000).toFixed(6);
+    delete document.body.dataset.live;
+  } else if (!document.hidden && !source) {
+    connect();
+  }
+});
+connect();
 
 // -- terminal --------------------------------------------------------------------------------
 function startTerminal() {

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from ketch.host.autostart import current_system
+from ketch.host.commands import autostart
 from ketch.host.config import ConfigError
 from ketch.host.desktop import engine
 from ketch.host.desktop.engine import EngineControl, Target, resolve_target
@@ -60,12 +62,13 @@ def test_settings_are_validated_then_saved() -> None:
     assert saved is not None and saved.memory == 1.5
 
 
-def test_start_at_login_writes_and_removes_the_autostart_entry() -> None:
-    engine.set_start_at_login(True)
-    entry = engine.autostart_file()
-    assert entry.exists() and "ketch.host.cli desktop" in entry.read_text()
-    engine.set_start_at_login(False)
-    assert not entry.exists()
+def test_start_at_login_is_ketch_autostart_for_the_instance() -> None:
+    control = EngineControl(resolve_target("default"))
+    control.set_start_at_login(True)
+    assert control.starts_at_login()
+    assert autostart.is_enabled(autostart.spec_for("default"), current_system())
+    control.set_start_at_login(False)
+    assert not control.starts_at_login()
 
 
 def test_the_diagnostics_bundle_holds_logs_checks_and_engine_facts() -> None:
@@ -77,3 +80,9 @@ def test_the_diagnostics_bundle_holds_logs_checks_and_engine_facts() -> None:
     with zipfile.ZipFile(path) as bundle:
         assert bundle.read("agent.log") == b"agent says hi\n"
         assert b'"Version": "x"' in bundle.read("engine.json")
+
+
+def test_opening_a_folder_without_a_file_manager_says_so(monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no xdg-open / open here
+    assert "is not installed" in engine.open_in_file_manager(tmp_path)
