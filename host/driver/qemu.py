@@ -10,12 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qemu.qmp.legacy import QEMUMonitorProtocol
-
 from ketch.common.proc import SyncProcess, TimeoutExpired, pid_alive, popen, run
 from ketch.host.driver import BootInfo, Driver
 from ketch.host.driver.accel import choose, qemu_binary
 from ketch.host.driver.qemu_argv import Image, Share, build_argv
+from ketch.host.driver.qmp import execute as qmp_execute
 from ketch.host.driver.snapshot import BootSnapshot, ConfigPort, wait_resumed
 from ketch.host.driver.tsc import host_tsc_khz
 from ketch.host.instance import data_root
@@ -182,14 +181,7 @@ class QemuDriver(Driver):
         return self.instance.qemu_pid() is not None
 
     def qmp(self, command: str, **args: Any) -> Any:
-        monitor = QEMUMonitorProtocol(str(self.instance.qmp_sock))
-        try:
-            monitor.settimeout(QMP_TIMEOUT)
-            monitor.connect()
-            return monitor.cmd(command, **args)
-        finally:
-            with contextlib.suppress(Exception):
-                monitor.close()
+        return qmp_execute(self.instance.qmp_sock, command, args or None, QMP_TIMEOUT)
 
     def status(self) -> str:
         if not self.is_running():

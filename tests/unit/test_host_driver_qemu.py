@@ -13,6 +13,7 @@ import pytest
 
 from ketch.host.config import InstanceConfig
 from ketch.host.driver.qemu import QemuDriver
+from ketch.host.driver.qmp import execute
 from ketch.host.driver.snapshot import BootSnapshot, wait_resumed
 from ketch.host.instance import Instance
 
@@ -147,3 +148,10 @@ def test_a_loaded_snapshot_is_continued_off_the_main_thread(qmp: FakeQmp) -> Non
 
 def test_waiting_for_a_resume_ends_when_qemu_is_gone(tmp_path: Path) -> None:
     assert not wait_resumed(tmp_path / "no-qmp.sock", lambda: False, timeout=10)
+
+
+def test_one_command_at_a_time_leaves_no_loop_or_socket_open(qmp: FakeQmp) -> None:
+    # pytest turns an unclosed event loop or socket (the legacy client's) into an error
+    for _ in range(3):
+        assert execute(qmp.path, "query-migrate") == {"status": "completed"}
+    assert execute(qmp.path, "migrate-set-parameters", {"max-bandwidth": 1}) == {}

@@ -1,5 +1,5 @@
-"""mypy --strict over the layers below the engine (runtime, store): a renamed method or a wrong
-argument there is a test failure, not a daemon that misbehaves at run time."""
+"""mypy --strict over the layers below the engine (runtime, store) and ketch.common: a renamed
+method or a wrong argument there is a test failure, not a daemon that misbehaves at run time."""
 
 import os
 import subprocess
@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
-STRICT_PACKAGES = ["ketch.guest.runtime", "ketch.guest.store"]
+STRICT_PACKAGES = ["ketch.common", "ketch.guest.runtime", "ketch.guest.store"]
 
 
 def test_lower_layers_pass_mypy_strict(tmp_path: Path) -> None:
-    # The sources live in guest/, host/ and common/ and install as ketch.guest, ... (an
+    # The sources live in common/, guest/ and host/ and install as ketch.common, ... (an
     # editable finder mypy cannot follow): give mypy that package tree as links.
     (tmp_path / "src" / "ketch").mkdir(parents=True)
-    for part in ("guest", "host", "common"):
+    for part in ("common", "guest", "host"):
         os.symlink(REPO / part, tmp_path / "src" / "ketch" / part)
     packages = [arg for name in STRICT_PACKAGES for arg in ("-p", name)]
     result = subprocess.run(
