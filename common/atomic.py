@@ -7,8 +7,9 @@ import tempfile
 from typing import Any
 
 
-def write_bytes_atomic(path: str, data: bytes, mode: int = 0o600, durable: bool = True,
-                       fsync_folder: bool = True) -> None:
+def write_bytes_atomic(
+    path: str, data: bytes, mode: int = 0o600, durable: bool = True, fsync_folder: bool = True
+) -> None:
     """Readers see the old or the new content, never a mix, even after a power loss.
 
     fsync_folder=False: a power loss may bring back the previous version (as Moby's
@@ -33,10 +34,12 @@ def write_bytes_atomic(path: str, data: bytes, mode: int = 0o600, durable: bool 
         fsync_dir(folder)
 
 
-def write_json_atomic(path: str, value: Any, mode: int = 0o600, durable: bool = True,
-                      fsync_folder: bool = True) -> None:
-    write_bytes_atomic(path, json.dumps(value, separators=(",", ":")).encode(), mode, durable,
-                       fsync_folder)
+def write_json_atomic(
+    path: str, value: Any, mode: int = 0o600, durable: bool = True, fsync_folder: bool = True
+) -> None:
+    write_bytes_atomic(
+        path, json.dumps(value, separators=(",", ":")).encode(), mode, durable, fsync_folder
+    )
 
 
 def write_record(path: str, value: Any) -> None:

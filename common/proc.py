@@ -37,14 +37,26 @@ class ToolError(KetchError):
         super().__init__(self.stderr or f"{argv[0]} exited with status {returncode}")
 
 
-def run(argv: Sequence[str], *, timeout: float = 60, input: bytes | None = None,
-        env: Mapping[str, str] | None = None, check: bool = True,
-        cwd: str | None = None) -> subprocess.CompletedProcess[bytes]:
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float = 60,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    cwd: str | None = None,
+) -> subprocess.CompletedProcess[bytes]:
     """Run a tool synchronously (for startup and other non-request paths)."""
     log.debug("exec", extra={"fields": {"cmd": " ".join(argv)}})
     try:
-        result = subprocess.run(list(argv), input=input, capture_output=True, timeout=timeout,
-                                env=dict(env) if env is not None else None, cwd=cwd)
+        result = subprocess.run(
+            list(argv),
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+        )
     except FileNotFoundError as e:
         raise ToolError(argv, 127, f"{argv[0]}: executable file not found in $PATH") from e
     except subprocess.TimeoutExpired as e:
@@ -54,31 +66,52 @@ def run(argv: Sequence[str], *, timeout: float = 60, input: bytes | None = None,
     return result
 
 
-def run_text(argv: Sequence[str], *, timeout: float = 60, input: str | None = None,
-             env: Mapping[str, str] | None = None,
-             check: bool = True) -> "subprocess.CompletedProcess[str]":
+def run_text(
+    argv: Sequence[str],
+    *,
+    timeout: float = 60,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> "subprocess.CompletedProcess[str]":
     """run() with text in and out, newlines translated as subprocess's text mode does
     (command-line tools driven by tests and the host)."""
-    result = run(argv, timeout=timeout, input=input.encode() if input is not None else None,
-                 env=env, check=check)
-    return subprocess.CompletedProcess(result.args, result.returncode, _text(result.stdout),
-                                       _text(result.stderr))
+    result = run(
+        argv,
+        timeout=timeout,
+        input=input.encode() if input is not None else None,
+        env=env,
+        check=check,
+    )
+    return subprocess.CompletedProcess(
+        result.args, result.returncode, _text(result.stdout), _text(result.stderr)
+    )
 
 
 def _text(data: bytes) -> str:
     return data.decode(errors="replace").replace("\r\n", "\n").replace("\r", "\n")
 
 
-async def run_async(argv: Sequence[str], *, timeout: float = 60, input: bytes | None = None,
-                    env: Mapping[str, str] | None = None, check: bool = True,
-                    cwd: str | None = None) -> tuple[int, bytes, bytes]:
+async def run_async(
+    argv: Sequence[str],
+    *,
+    timeout: float = 60,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    cwd: str | None = None,
+) -> tuple[int, bytes, bytes]:
     """Run a tool without blocking the event loop; returns (returncode, stdout, stderr)."""
     log.debug("exec", extra={"fields": {"cmd": " ".join(argv)}})
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=dict(env) if env is not None else None, cwd=cwd)
+            *argv,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+        )
     except FileNotFoundError as e:
         raise ToolError(argv, 127, f"{argv[0]}: executable file not found in $PATH") from e
     try:
@@ -93,31 +126,59 @@ async def run_async(argv: Sequence[str], *, timeout: float = 60, input: bytes | 
     return returncode, stdout, stderr
 
 
-async def spawn(argv: Sequence[str], *, stdin: Stdio = DEVNULL, stdout: Stdio = DEVNULL,
-                stderr: Stdio = DEVNULL, env: Mapping[str, str] | None = None,
-                cwd: str | None = None, pass_fds: Collection[int] = (),
-                new_session: bool = False) -> Process:
+async def spawn(
+    argv: Sequence[str],
+    *,
+    stdin: Stdio = DEVNULL,
+    stdout: Stdio = DEVNULL,
+    stderr: Stdio = DEVNULL,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    pass_fds: Collection[int] = (),
+    new_session: bool = False,
+) -> Process:
     """Start a long-lived or streaming tool without waiting for it; the caller owns its pipes
     and must wait() for it."""
     log.debug("exec", extra={"fields": {"cmd": " ".join(argv)}})
     try:
         return await asyncio.create_subprocess_exec(
-            *argv, stdin=stdin, stdout=stdout, stderr=stderr,
-            env=dict(env) if env is not None else None, cwd=cwd, pass_fds=tuple(pass_fds),
-            start_new_session=new_session)
+            *argv,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            pass_fds=tuple(pass_fds),
+            start_new_session=new_session,
+        )
     except FileNotFoundError as e:
         raise ToolError(argv, 127, f"{argv[0]}: executable file not found in $PATH") from e
 
 
-def popen(argv: Sequence[str], *, stdin: Stdio = DEVNULL, stdout: Stdio = DEVNULL,
-          stderr: Stdio = DEVNULL, env: Mapping[str, str] | None = None, cwd: str | None = None,
-          new_session: bool = False, text: bool = False) -> "subprocess.Popen[Any]":
+def popen(
+    argv: Sequence[str],
+    *,
+    stdin: Stdio = DEVNULL,
+    stdout: Stdio = DEVNULL,
+    stderr: Stdio = DEVNULL,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    new_session: bool = False,
+    text: bool = False,
+) -> "subprocess.Popen[Any]":
     """spawn() for synchronous code (a worker thread, a supervisor outside the event loop)."""
     log.debug("exec", extra={"fields": {"cmd": " ".join(argv)}})
     try:
-        return subprocess.Popen(list(argv), stdin=stdin, stdout=stdout, stderr=stderr,
-                                env=dict(env) if env is not None else None, cwd=cwd,
-                                start_new_session=new_session, text=text)
+        return subprocess.Popen(
+            list(argv),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=new_session,
+            text=text,
+        )
     except FileNotFoundError as e:
         raise ToolError(argv, 127, f"{argv[0]}: executable file not found in $PATH") from e
 

@@ -45,7 +45,9 @@ class JsonLinesFormatter(logging.Formatter):
         entry: dict[str, Any] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(), "msg": record.getMessage()}
+            "level": record.levelname.lower(),
+            "msg": record.getMessage(),
+        }
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
@@ -95,7 +97,7 @@ class Agent:
         if self.stop_requested.is_set():
             raise RequirementFailed("stop requested while booting")
         # The serial port writes a character at a time: only complete lines count.
-        complete = data[:data.rfind(b"\n") + 1]
+        complete = data[: data.rfind(b"\n") + 1]
         self.serial_offset += len(complete)
         lines = complete.splitlines()
         for line in lines:
@@ -123,8 +125,11 @@ class Agent:
             started = time.monotonic()
             try:
                 self.driver.save_snapshot(self.info.snapshot)
-                event("snapshot", "boot snapshot saved: later starts resume from it",
-                      seconds=round(time.monotonic() - started, 3))
+                event(
+                    "snapshot",
+                    "boot snapshot saved: later starts resume from it",
+                    seconds=round(time.monotonic() - started, 3),
+                )
             except Exception as e:  # QMP raises several types; the boot goes on cold
                 log.warning(f"could not save the boot snapshot: {e}")
         self.driver.send_config(self.boot_config())
@@ -157,17 +162,26 @@ class Agent:
         if info.resumed:
             self.driver.send_config(self.boot_config())
             self.config_sent = True
-        event("qemu", f"QEMU started (accelerator {info.accel}, ssh port {info.ssh_port}"
-              f"{', resumed from the boot snapshot' if info.resumed else ''})",
-              accel=info.accel, resumed=info.resumed)
+        event(
+            "qemu",
+            f"QEMU started (accelerator {info.accel}, ssh port {info.ssh_port}"
+            f"{', resumed from the boot snapshot' if info.resumed else ''})",
+            accel=info.accel,
+            resumed=info.resumed,
+        )
         return info
 
     def boot_config(self) -> dict[str, Any]:
         """vm-image/README.md's ketch.config; the driver adds shares it starts."""
         public_key = ensure_key(self.instance.ssh_key)
-        return {"ssh_authorized_keys": [public_key], "hostname": "ketch",
-                "dns": self.config.dns, "time": int(time.time()), "shares": [],
-                "docker_tcp": True}
+        return {
+            "ssh_authorized_keys": [public_key],
+            "hostname": "ketch",
+            "dns": self.config.dns,
+            "time": int(time.time()),
+            "shares": [],
+            "docker_tcp": True,
+        }
 
     def run(self) -> int:
         started = time.monotonic()
@@ -178,26 +192,35 @@ class Agent:
             from ketch.host.forward.events import PortEventWatcher
             from ketch.host.forward.ports import PortForwarder
             from ketch.host.ssh import SshSession, write_ssh_config
+
             write_ssh_config(self.instance, info.ssh_port)
             self.session = SshSession(info.ssh_host, info.ssh_port, self.instance.ssh_key)
-            self.socket_forwarder = UnixSocketForwarder(self.instance.docker_sock,
-                                                        self.session.open_tcp)
+            self.socket_forwarder = UnixSocketForwarder(
+                self.instance.docker_sock, self.session.open_tcp
+            )
             self.socket_forwarder.start()
             # sshd starts well before dockerd answers: connecting during the boot takes the
             # ssh handshake (~1 s under TCG) off the critical path.
             threading.Thread(target=self.preconnect, daemon=True).start()
-            wait_for([
-                Requirement("booting", self.check_booted, BOOT_TIMEOUT, 0.02),
-                Requirement("ssh", self.check_ssh, SSH_TIMEOUT, 0.1),
-                Requirement("docker.sock answers", self.check_docker, DOCKER_TIMEOUT, 0.05),
-            ], lambda stage, status: event("stage", stage, stage=stage, status=status))
+            wait_for(
+                [
+                    Requirement("booting", self.check_booted, BOOT_TIMEOUT, 0.02),
+                    Requirement("ssh", self.check_ssh, SSH_TIMEOUT, 0.1),
+                    Requirement("docker.sock answers", self.check_docker, DOCKER_TIMEOUT, 0.05),
+                ],
+                lambda stage, status: event("stage", stage, stage=stage, status=status),
+            )
             self.ports = PortForwarder(self.session.open_tcp, self.session.exec_channel)
             self.watcher = PortEventWatcher(self.instance.docker_sock, self.ports)
             self.watcher.start()
             elapsed = time.monotonic() - started
             self.instance.write_state(last_error=None, ready_seconds=round(elapsed, 3))
-            event("ready", f"docker is ready at {self.instance.docker_host}",
-                  docker_host=self.instance.docker_host, seconds=round(elapsed, 3))
+            event(
+                "ready",
+                f"docker is ready at {self.instance.docker_host}",
+                docker_host=self.instance.docker_host,
+                seconds=round(elapsed, 3),
+            )
         except (RequirementFailed, OSError, RuntimeError, ValueError) as e:
             self.fail(str(e))
             self.shutdown(stop_vm=True, timeout=FAILED_BOOT_STOP_TIMEOUT)
@@ -241,8 +264,9 @@ class Agent:
             return
         self.clock_problem = ""
         if abs(offset) > THRESHOLD_SECONDS:
-            event("clock", f"guest clock was {offset:+.3f} s off: corrected",
-                  offset=round(offset, 3))
+            event(
+                "clock", f"guest clock was {offset:+.3f} s off: corrected", offset=round(offset, 3)
+            )
 
     def shutdown(self, stop_vm: bool, timeout: float = STOP_TIMEOUT) -> None:
         for closer in (self.watcher, self.ports, self.socket_forwarder):

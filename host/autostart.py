@@ -19,9 +19,10 @@ SYSTEMS = ("linux", "darwin", "windows")
 @dataclasses.dataclass(frozen=True)
 class Autostart:
     """What to start at login, independent of the OS."""
-    name: str                 # the instance
+
+    name: str  # the instance
     command: tuple[str, ...]  # how to run `ketch` (the frozen executable, or python -m ...)
-    log_dir: Path             # where the manager should send stdout/stderr (the instance dir)
+    log_dir: Path  # where the manager should send stdout/stderr (the instance dir)
 
     @property
     def label(self) -> str:
@@ -45,48 +46,54 @@ def ketch_command() -> tuple[str, ...]:
 
 # -- renderers ---------------------------------------------------------------------------------
 def launchd_plist(spec: Autostart) -> bytes:
-    return plistlib.dumps({
-        "Label": f"dev.ketch.{spec.label}",
-        "ProgramArguments": spec.argv("start"),
-        "RunAtLoad": True,
-        "KeepAlive": False,  # `ketch start` exits once ready; the agent it spawns lives on
-        "ProcessType": "Interactive",
-        "StandardOutPath": str(spec.log_dir / "autostart.log"),
-        "StandardErrorPath": str(spec.log_dir / "autostart.log"),
-    })
+    return plistlib.dumps(
+        {
+            "Label": f"dev.ketch.{spec.label}",
+            "ProgramArguments": spec.argv("start"),
+            "RunAtLoad": True,
+            "KeepAlive": False,  # `ketch start` exits once ready; the agent it spawns lives on
+            "ProcessType": "Interactive",
+            "StandardOutPath": str(spec.log_dir / "autostart.log"),
+            "StandardErrorPath": str(spec.log_dir / "autostart.log"),
+        }
+    )
 
 
 def systemd_quote(argv: list[str]) -> str:
     """Command-line quoting as systemd parses ExecStart= (double quotes, backslash escapes,
     and %% for a literal percent: specifiers would be expanded otherwise)."""
+
     def one(arg: str) -> str:
         arg = arg.replace("%", "%%")
-        if arg and not any(c in arg for c in ' \t"\'\\$;'):
+        if arg and not any(c in arg for c in " \t\"'\\$;"):
             return arg
         return '"' + arg.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$") + '"'
+
     return " ".join(one(a) for a in argv)
 
 
 def systemd_user_unit(spec: Autostart) -> str:
-    return "\n".join([
-        "[Unit]",
-        f"Description={spec.description}",
-        "After=network-online.target",
-        "",
-        "[Service]",
-        # oneshot + RemainAfterExit: active while the VM runs; stop runs `ketch stop`, then
-        # systemd ends what is left in the unit's cgroup (the agent, QEMU).
-        "Type=oneshot",
-        "RemainAfterExit=yes",
-        f"ExecStart={systemd_quote(spec.argv('start'))}",
-        f"ExecStop={systemd_quote(spec.argv('stop'))}",
-        "TimeoutStartSec=600",
-        "TimeoutStopSec=120",
-        "",
-        "[Install]",
-        "WantedBy=default.target",
-        "",
-    ])
+    return "\n".join(
+        [
+            "[Unit]",
+            f"Description={spec.description}",
+            "After=network-online.target",
+            "",
+            "[Service]",
+            # oneshot + RemainAfterExit: active while the VM runs; stop runs `ketch stop`, then
+            # systemd ends what is left in the unit's cgroup (the agent, QEMU).
+            "Type=oneshot",
+            "RemainAfterExit=yes",
+            f"ExecStart={systemd_quote(spec.argv('start'))}",
+            f"ExecStop={systemd_quote(spec.argv('stop'))}",
+            "TimeoutStartSec=600",
+            "TimeoutStopSec=120",
+            "",
+            "[Install]",
+            "WantedBy=default.target",
+            "",
+        ]
+    )
 
 
 def task_scheduler_xml(spec: Autostart) -> bytes:
@@ -109,9 +116,13 @@ def task_scheduler_xml(spec: Autostart) -> bytes:
     sub(principal, "LogonType", "InteractiveToken")
     sub(principal, "RunLevel", "LeastPrivilege")
     settings = sub(task, "Settings")
-    for tag, text in (("MultipleInstancesPolicy", "IgnoreNew"),
-                      ("DisallowStartIfOnBatteries", "false"), ("StopIfGoingOnBatteries", "false"),
-                      ("ExecutionTimeLimit", "PT0S"), ("Enabled", "true")):
+    for tag, text in (
+        ("MultipleInstancesPolicy", "IgnoreNew"),
+        ("DisallowStartIfOnBatteries", "false"),
+        ("StopIfGoingOnBatteries", "false"),
+        ("ExecutionTimeLimit", "PT0S"),
+        ("Enabled", "true"),
+    ):
         sub(settings, tag, text)
     actions = sub(task, "Actions", None)
     actions.set("Context", "Author")

@@ -12,12 +12,14 @@ from ketch.host.instance import DEFAULT_NAME
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ketch", description="Ketch: a Docker engine in a lightweight VM")
+        prog="ketch", description="Ketch: a Docker engine in a lightweight VM"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
-        command.add_argument("--name", default=DEFAULT_NAME, help="instance name "
-                             f"(default: {DEFAULT_NAME})")
+        command.add_argument(
+            "--name", default=DEFAULT_NAME, help=f"instance name (default: {DEFAULT_NAME})"
+        )
         module.add_arguments(command)
         command.set_defaults(run=module.run)
     return parser

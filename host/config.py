@@ -18,14 +18,14 @@ ACCELERATORS = ("auto", "kvm", "hvf", "whpx", "tcg")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 
 DEFAULTS: dict[str, Any] = {
-    "cpus": 2,            # virtual CPUs (at most the host's count)
-    "memory": 2.0,        # GiB of guest RAM
-    "disk": 20,           # GiB: maximum size of the data disk (qcow2 grows on demand)
-    "accel": "auto",      # best available: kvm (Linux), hvf (macOS), whpx (Windows), else tcg
-    "arch": None,         # the host's architecture
-    "image": None,        # folder with image.json; None: looked up at each start (vmimage)
-    "share_home": True,   # mount the home folder at the same path in the VM (virtiofs;
-                          # skipped with a warning where the host has no virtiofsd)
+    "cpus": 2,  # virtual CPUs (at most the host's count)
+    "memory": 2.0,  # GiB of guest RAM
+    "disk": 20,  # GiB: maximum size of the data disk (qcow2 grows on demand)
+    "accel": "auto",  # best available: kvm (Linux), hvf (macOS), whpx (Windows), else tcg
+    "arch": None,  # the host's architecture
+    "image": None,  # folder with image.json; None: looked up at each start (vmimage)
+    "share_home": True,  # mount the home folder at the same path in the VM (virtiofs;
+    # skipped with a warning where the host has no virtiofsd)
     "dns": ["10.0.2.3"],  # QEMU user-mode network's resolver
 }
 
@@ -111,9 +111,18 @@ def validate(raw: dict[str, Any]) -> InstanceConfig:
     dns = raw["dns"]
     if not isinstance(dns, list) or not all(isinstance(d, str) for d in dns):
         raise ConfigError("dns must be a list of addresses")
-    return InstanceConfig(name=name, cpus=cpus, memory=memory, disk=disk, accel=accel,
-                          arch=arch, image=str(raw["image"]), share_home=bool(raw["share_home"]),
-                          dns=list(dns), image_given=bool(raw.get("image_given", True)))
+    return InstanceConfig(
+        name=name,
+        cpus=cpus,
+        memory=memory,
+        disk=disk,
+        accel=accel,
+        arch=arch,
+        image=str(raw["image"]),
+        share_home=bool(raw["share_home"]),
+        dns=list(dns),
+        image_given=bool(raw.get("image_given", True)),
+    )
 
 
 def resolve(config_file: Path, name: str, flags: dict[str, Any]) -> InstanceConfig:

@@ -58,8 +58,19 @@ def select(instance: Instance) -> str | None:
     host = f"host={instance.docker_host}"
     existing = context_host(name)
     if existing is None:
-        run([docker, "context", "create", name, "--description",
-             f"Ketch VM ({instance.name})", "--docker", host], timeout=15)
+        run(
+            [
+                docker,
+                "context",
+                "create",
+                name,
+                "--description",
+                f"Ketch VM ({instance.name})",
+                "--docker",
+                host,
+            ],
+            timeout=15,
+        )
     elif existing != instance.docker_host:
         run([docker, "context", "update", name, "--docker", host], timeout=15)
     if previous != name:

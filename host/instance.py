@@ -138,8 +138,11 @@ class Instance:
 
     def stale_pidfiles(self) -> list[Path]:
         """Pid files left by a crash: they name a process that no longer runs."""
-        return [p for p in (self.agent_pidfile, self.qemu_pidfile)
-                if p.exists() and not pid_alive(self.read_pid(p))]
+        return [
+            p
+            for p in (self.agent_pidfile, self.qemu_pidfile)
+            if p.exists() and not pid_alive(self.read_pid(p))
+        ]
 
     def read_state(self) -> dict[str, Any]:
         try:

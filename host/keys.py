@@ -12,12 +12,15 @@ def ensure_key(key_path: Path) -> str:
     if not key_path.exists():
         key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         private = Ed25519PrivateKey.generate()
-        pem = private.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.OpenSSH,
-                                    serialization.NoEncryption())
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
         key_path.write_bytes(pem)
         key_path.chmod(0o600)
-        public = private.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                                   serialization.PublicFormat.OpenSSH)
+        public = private.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
         pub_path.write_text(public.decode() + " ketch\n")
     return pub_path.read_text().strip()

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 
-def follow_lines(path: Path, offset: int, keep_going: Callable[[], bool],
-                 interval: float = 0.02) -> Iterator[str]:
+def follow_lines(
+    path: Path, offset: int, keep_going: Callable[[], bool], interval: float = 0.02
+) -> Iterator[str]:
     """Lines appended to path after offset, until keep_going() is false and all is read."""
     buffer = b""
     while True:

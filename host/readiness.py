@@ -19,14 +19,15 @@ class RequirementFailed(RuntimeError):
 
 @dataclasses.dataclass
 class Requirement:
-    stage: str                  # shown to the user: "booting", "ssh", "docker.sock answers"
-    check: Callable[[], None]   # returns when satisfied, raises NotReady otherwise
+    stage: str  # shown to the user: "booting", "ssh", "docker.sock answers"
+    check: Callable[[], None]  # returns when satisfied, raises NotReady otherwise
     timeout: float
     interval: float = 0.05
 
 
-def wait_for(requirements: list[Requirement],
-             on_stage: Callable[[str, str], None]) -> dict[str, float]:
+def wait_for(
+    requirements: list[Requirement], on_stage: Callable[[str, str], None]
+) -> dict[str, float]:
     """Satisfy each requirement in order; returns seconds spent per stage."""
     spent: dict[str, float] = {}
     for requirement in requirements:
@@ -41,8 +42,10 @@ def wait_for(requirements: list[Requirement],
             except NotReady as e:
                 last_reason = str(e)
             if time.monotonic() > deadline:
-                raise RequirementFailed(f"{requirement.stage}: not ready after "
-                                        f"{requirement.timeout:.0f} s ({last_reason})")
+                raise RequirementFailed(
+                    f"{requirement.stage}: not ready after "
+                    f"{requirement.timeout:.0f} s ({last_reason})"
+                )
             time.sleep(requirement.interval)
         spent[requirement.stage] = time.monotonic() - started
         on_stage(requirement.stage, "done")

@@ -33,7 +33,8 @@ def write_ssh_config(instance: Instance, port: int) -> None:
         f"Host ketch ketch-{instance.name}\n"
         f"  HostName 127.0.0.1\n  Port {port}\n  User {USER}\n"
         f"  IdentityFile {instance.ssh_key}\n  IdentitiesOnly yes\n"
-        "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n")
+        "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n"
+    )
 
 
 def relay_to_host(channel: paramiko.Channel, target: tuple[str, int]) -> None:
@@ -79,9 +80,17 @@ class SshSession:
         client = paramiko.SSHClient()
         # The guest's host key is made on its first boot and reached only via loopback.
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-        client.connect(self.host, self.port, username=self.user, pkey=self.key,
-                       timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
-                       allow_agent=False, look_for_keys=False)
+        client.connect(
+            self.host,
+            self.port,
+            username=self.user,
+            pkey=self.key,
+            timeout=timeout,
+            banner_timeout=timeout,
+            auth_timeout=timeout,
+            allow_agent=False,
+            look_for_keys=False,
+        )
         transport = client.get_transport()
         assert transport is not None
         transport.set_keepalive(KEEPALIVE_SECONDS)
@@ -149,10 +158,13 @@ class SshSession:
         while not self.closed:
             time.sleep(KEEPALIVE_SECONDS)
             transport = self.current_transport()
-            if transport is not None and not answers(transport, self.dead_after,
-                                                     self.global_requests):
-                log.warning(f"ssh: the guest answered no keepalive for {self.dead_after:.0f} s;"
-                            " closing the connection (the next use reconnects)")
+            if transport is not None and not answers(
+                transport, self.dead_after, self.global_requests
+            ):
+                log.warning(
+                    f"ssh: the guest answered no keepalive for {self.dead_after:.0f} s;"
+                    " closing the connection (the next use reconnects)"
+                )
                 transport.close()
 
     def open_tcp(self, host: str, port: int) -> paramiko.Channel:
@@ -161,15 +173,17 @@ class SshSession:
         for attempt in (1, 2):
             transport = self.transport()
             try:
-                return transport.open_channel("direct-tcpip", (host, port), ("127.0.0.1", 0),
-                                              timeout=10)
+                return transport.open_channel(
+                    "direct-tcpip", (host, port), ("127.0.0.1", 0), timeout=10
+                )
             except (EOFError, OSError, paramiko.SSHException) as e:
                 if transport.is_active() or attempt == 2:
                     raise ConnectionRefusedError(f"guest {host}:{port}: {e}") from e
         raise AssertionError("unreachable")
 
-    def exec(self, command: str, timeout: float = 60,
-             stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
+    def exec(
+        self, command: str, timeout: float = 60, stdin: bytes | None = None
+    ) -> tuple[int, bytes, bytes]:
         channel = self.transport().open_session(timeout=10)
         channel.settimeout(timeout)
         channel.exec_command(command)

@@ -45,8 +45,11 @@ def instance_status(instance: Instance, probe_vm: bool = True) -> InstanceStatus
     try:
         config = resolve(instance.config_file, instance.name, {})
         config_json = config.to_json()
-        vm = driver_for(instance, config).status() if (probe_vm and qemu) else (
-            "running" if qemu else "stopped")
+        vm = (
+            driver_for(instance, config).status()
+            if (probe_vm and qemu)
+            else ("running" if qemu else "stopped")
+        )
     except ConfigError as e:
         config_json, vm = {}, f"unknown ({e})"
     answers = bool(agent and qemu) and docker_answers(instance)
@@ -60,10 +63,20 @@ def instance_status(instance: Instance, probe_vm: bool = True) -> InstanceStatus
         status, detail = DEGRADED, "the VM is not running (run `ketch start`)"
     else:
         status = STOPPED
-        detail = "stopped" + (f" (last error: {state['last_error']})"
-                              if state.get("last_error") else "")
+        detail = "stopped" + (
+            f" (last error: {state['last_error']})" if state.get("last_error") else ""
+        )
     return InstanceStatus(
-        name=instance.name, status=status, detail=detail, agent_pid=agent, qemu_pid=qemu,
-        vm=vm, docker_host=instance.docker_host, docker_answers=answers,
-        ssh_port=state.get("ssh_port"), accel=state.get("accel"), config=config_json,
-        last_error=state.get("last_error"))
+        name=instance.name,
+        status=status,
+        detail=detail,
+        agent_pid=agent,
+        qemu_pid=qemu,
+        vm=vm,
+        docker_host=instance.docker_host,
+        docker_answers=answers,
+        ssh_port=state.get("ssh_port"),
+        accel=state.get("accel"),
+        config=config_json,
+        last_error=state.get("last_error"),
+    )

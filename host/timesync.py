@@ -38,8 +38,9 @@ class GuestClockError(OSError):
 class GuestClock:
     """The guest's clock through one `ketch-timesync --serve` channel, reopened when lost."""
 
-    def __init__(self, open_exec: Callable[[str], Channel],
-                 now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, open_exec: Callable[[str], Channel], now: Callable[[], float] = time.time
+    ) -> None:
         self.open_exec = open_exec
         self.now = now
         self.channel: Channel | None = None

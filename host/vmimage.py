@@ -42,6 +42,7 @@ class ImageError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Candidate:
     """One place the lookup tries, and what it is called in messages."""
+
     source: str
     folder: Path
 
@@ -64,12 +65,16 @@ def candidates(arch: str) -> list[Candidate]:
     found = []
     if app := frozen_app_dir():
         if app.parent.name == "Contents":  # inside a macOS app bundle: Contents/MacOS
-            found.append(Candidate("app bundle resources",
-                                   app.parent / "Resources" / "vm-image" / arch))
+            found.append(
+                Candidate("app bundle resources", app.parent / "Resources" / "vm-image" / arch)
+            )
         found.append(Candidate("beside the installed agent", app / "vm-image" / arch))
     else:
-        found.append(Candidate("installed package data",
-                               Path(sys.prefix) / "share" / "ketch" / "vm-image" / arch))
+        found.append(
+            Candidate(
+                "installed package data", Path(sys.prefix) / "share" / "ketch" / "vm-image" / arch
+            )
+        )
     found.append(Candidate("user data dir", user_image_dir(arch)))
     if env := os.environ.get("KETCH_IMAGE"):
         found.append(Candidate("$KETCH_IMAGE", Path(env)))
@@ -90,8 +95,10 @@ def find_image(arch: str) -> Candidate | None:
 
 def describe_missing(arch: str) -> str:
     places = "; ".join(f"{c.source}: {c.folder}" for c in candidates(arch))
-    return (f"no VM image for {arch} (looked in {places}): install the package's image "
-            "(ketch image install FILE.json), set KETCH_IMAGE, or run vm-image/build")
+    return (
+        f"no VM image for {arch} (looked in {places}): install the package's image "
+        "(ketch image install FILE.json), set KETCH_IMAGE, or run vm-image/build"
+    )
 
 
 # -- the artifact --------------------------------------------------------------------------
@@ -136,12 +143,17 @@ def pack(folder: Path, out_dir: Path) -> Path:
     if manifest_path.is_file() and archive.is_file() and "unknown" not in version:
         return manifest_path
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {name: {"size": (folder / name).stat().st_size, "sha256": sha256_file(folder / name)}
-             for name in image_files(folder)}
+    files = {
+        name: {"size": (folder / name).stat().st_size, "sha256": sha256_file(folder / name)}
+        for name in image_files(folder)
+    }
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=-1)
     tmp = archive.with_name(f".{archive.name}.tmp")
-    with open(tmp, "wb") as raw, compressor.stream_writer(raw) as zstd, \
-            tarfile.open(fileobj=zstd, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        open(tmp, "wb") as raw,
+        compressor.stream_writer(raw) as zstd,
+        tarfile.open(fileobj=zstd, mode="w|", format=tarfile.PAX_FORMAT) as tar,
+    ):
         for name in files:
             info = tar.gettarinfo(str(folder / name), arcname=name)
             info.uid = info.gid = 0
@@ -150,10 +162,16 @@ def pack(folder: Path, out_dir: Path) -> Path:
             with open(folder / name, "rb") as f:
                 tar.addfile(info, f)
     tmp.rename(archive)
-    manifest = {"name": ARTIFACT, "version": version, "arch": arch,
-                "ketch_version": KETCH_VERSION, "archive": archive.name,
-                "sha256": sha256_file(archive), "archive_size": archive.stat().st_size,
-                "files": files}
+    manifest = {
+        "name": ARTIFACT,
+        "version": version,
+        "arch": arch,
+        "ketch_version": KETCH_VERSION,
+        "archive": archive.name,
+        "sha256": sha256_file(archive),
+        "archive_size": archive.stat().st_size,
+        "files": files,
+    }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest_path
 
@@ -179,8 +197,9 @@ def install(manifest_path: Path, dest: Path) -> dict[str, Any]:
     if not archive.is_file():
         raise ImageError(f"{archive}: the archive named by {manifest_path.name} is missing")
     if (actual := sha256_file(archive)) != manifest["sha256"]:
-        raise ImageError(f"{archive}: sha256 {actual} does not match the manifest's "
-                         f"{manifest['sha256']}")
+        raise ImageError(
+            f"{archive}: sha256 {actual} does not match the manifest's {manifest['sha256']}"
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".install-", dir=dest.parent))
     try:
@@ -200,8 +219,11 @@ def install(manifest_path: Path, dest: Path) -> dict[str, Any]:
 
 def unpack(archive: Path, target: Path, expected: set[str]) -> None:
     """Only the manifest's plain files, by name: nothing outside target, no links."""
-    with open(archive, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zstd, \
-            tarfile.open(fileobj=zstd, mode="r|") as tar:
+    with (
+        open(archive, "rb") as raw,
+        zstandard.ZstdDecompressor().stream_reader(raw) as zstd,
+        tarfile.open(fileobj=zstd, mode="r|") as tar,
+    ):
         for member in members(tar, expected, archive):
             source = tar.extractfile(member)
             assert source is not None  # a regular file, checked by members()
@@ -232,6 +254,7 @@ def replace_folder(new: Path, dest: Path) -> None:
 @dataclasses.dataclass(frozen=True)
 class Installed:
     """What `ketch doctor` and `ketch image` say about the image in use."""
+
     folder: Path
     version: str
     arch: str

@@ -34,18 +34,28 @@ def log(message: str) -> None:
 
 
 def input_files() -> list[Path]:
-    files = [*INSTALLERS.glob("*.spec"), INSTALLERS / "spec_common.py", INSTALLERS / "entry.py",
-             *(INSTALLERS / "hooks").glob("*.py")]
+    files = [
+        *INSTALLERS.glob("*.spec"),
+        INSTALLERS / "spec_common.py",
+        INSTALLERS / "entry.py",
+        *(INSTALLERS / "hooks").glob("*.py"),
+    ]
     for folder in ("common", "guest", "host"):
-        files += [p for p in (REPO / folder).rglob("*") if p.is_file()
-                  and not {"__pycache__", "testing"} & set(p.parts)]  # testing/: not frozen
+        files += [
+            p
+            for p in (REPO / folder).rglob("*")
+            if p.is_file() and not {"__pycache__", "testing"} & set(p.parts)
+        ]  # testing/: not frozen
     return sorted(files)
 
 
 def library_versions() -> list[str]:
     """Every installed distribution's version: a library upgrade changes what gets frozen."""
-    return sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()
-                  if d.metadata["Name"])
+    return sorted(
+        f"{d.metadata['Name']}=={d.version}"
+        for d in importlib.metadata.distributions()
+        if d.metadata["Name"]
+    )
 
 
 def inputs_hash(kind: str) -> str:
@@ -66,10 +76,25 @@ def build(kind: str, dest: Path) -> None:
     work = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=dest.parent))
     try:
         env = {**os.environ, "KETCH_PYI_SRC": str(work / "src")}
-        subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean",
-                        "--log-level", "WARN", "--distpath", str(work / "dist"),
-                        "--workpath", str(work / "build"), str(SPECS[kind])],
-                       check=True, env=env, cwd=work)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "PyInstaller",
+                "--noconfirm",
+                "--clean",
+                "--log-level",
+                "WARN",
+                "--distpath",
+                str(work / "dist"),
+                "--workpath",
+                str(work / "build"),
+                str(SPECS[kind]),
+            ],
+            check=True,
+            env=env,
+            cwd=work,
+        )
         (work / "dist" / "build-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
         (work / "dist").rename(dest)
     finally:
@@ -79,7 +104,7 @@ def build(kind: str, dest: Path) -> None:
 
 def prune(kind: str, keep: Path) -> None:
     builds = sorted(cache_root().glob(f"{kind}-*"), key=lambda p: p.stat().st_mtime)
-    for stale in [p for p in builds if p != keep][:-(KEEP_PER_KIND - 1) or None]:
+    for stale in [p for p in builds if p != keep][: -(KEEP_PER_KIND - 1) or None]:
         shutil.rmtree(stale, ignore_errors=True)
 
 

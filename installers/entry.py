@@ -20,6 +20,7 @@ def main() -> int:
     program = os.path.basename(sys.argv[0]).lower().removesuffix(".exe")
     if program == "dockerd":
         from ketch.guest.daemon.main import main as dockerd
+
         return dockerd()
     if len(sys.argv) > 2 and sys.argv[1] == "-m":
         module = sys.argv[2]
@@ -30,6 +31,7 @@ def main() -> int:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
         return 0
     from ketch.host.cli import main as ketch
+
     return ketch()
 
 

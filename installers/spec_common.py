@@ -9,21 +9,41 @@ INSTALLERS = Path(__file__).resolve().parent
 REPO = INSTALLERS.parent
 HOOKS = INSTALLERS / "hooks"
 # Modules nothing imports statically: spawned with `-m` (entry.py), or loaded by name.
-HIDDEN_IMPORTS = ["ketch.host.agent", "ketch.guest.__main__", "ketch.guest.daemon.main",
-                  "ketch.host.desktop.tray"]
+HIDDEN_IMPORTS = [
+    "ketch.host.agent",
+    "ketch.guest.__main__",
+    "ketch.guest.daemon.main",
+    "ketch.host.desktop.tray",
+]
 # Test-only code, GUIs and optional extras the product never imports.
-EXCLUDES = ["ketch.guest.testing", "ketch.host.testing", "pytest", "_pytest", "docker",
-            "tkinter", "IPython", "setuptools", "pip", "invoke", "gssapi", "urwid",
-            "pygments", "qemu.qmp.qmp_tui", "qemu.qmp.qmp_shell",
-            "numpy"]  # an optional import of PIL (pystray's icons): 40 MB for nothing
+EXCLUDES = [
+    "ketch.guest.testing",
+    "ketch.host.testing",
+    "pytest",
+    "_pytest",
+    "docker",
+    "tkinter",
+    "IPython",
+    "setuptools",
+    "pip",
+    "invoke",
+    "gssapi",
+    "urwid",
+    "pygments",
+    "qemu.qmp.qmp_tui",
+    "qemu.qmp.qmp_shell",
+    "numpy",
+]  # an optional import of PIL (pystray's icons): 40 MB for nothing
 if sys.platform.startswith("linux"):
     # pywebview's GTK backend would bring the build host's GTK, icon themes and ICU (~100 MB)
     # that other distributions' themes and loaders do not match; without it `ketch desktop`
     # opens the dashboard in the browser, as it says.
     EXCLUDES.append("gi")
 # Files the code opens beside its modules (Path(__file__).parent / ...): the dashboard's.
-DATAS = [(str(REPO / "host" / "desktop" / folder), f"ketch/host/desktop/{folder}")
-         for folder in ("templates", "static")]
+DATAS = [
+    (str(REPO / "host" / "desktop" / folder), f"ketch/host/desktop/{folder}")
+    for folder in ("templates", "static")
+]
 
 
 def source_root() -> Path:

@@ -51,10 +51,13 @@ def vm_missing_requirements() -> list[str]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--daemon-mode", choices=("host", "vm"),
-                     default=os.environ.get("KETCH_TEST_MODE") or "host",
-                     help="integration tests against a dockerd on this host, or the one in "
-                          "the VM through `ketch start` (default: $KETCH_TEST_MODE or host)")
+    parser.addoption(
+        "--daemon-mode",
+        choices=("host", "vm"),
+        default=os.environ.get("KETCH_TEST_MODE") or "host",
+        help="integration tests against a dockerd on this host, or the one in "
+        "the VM through `ketch start` (default: $KETCH_TEST_MODE or host)",
+    )
 
 
 def vm_mode(config: pytest.Config) -> bool:
@@ -80,8 +83,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if in_vm and tier == "integration":
             reasons = reasons + vm_reasons
             if "make_daemon" in getattr(item, "fixturenames", ()):
-                reasons.append("VM mode: starts daemons of its own (own config, restarts, "
-                               "kills), which only a host dockerd can be")
+                reasons.append(
+                    "VM mode: starts daemons of its own (own config, restarts, "
+                    "kills), which only a host dockerd can be"
+                )
             marker = item.get_closest_marker("host_only")
             if marker is not None:
                 reasons.append(f"VM mode: {marker.args[0]}")
@@ -116,8 +121,12 @@ def vm_image_dir() -> Path:
     """$KETCH_IMAGE if set, else vm-image/out/<arch> built now (a no-op when up to date)."""
     if env := os.environ.get("KETCH_IMAGE"):
         return Path(env)
-    subprocess.run([str(REPO / "vm-image" / "build"), "--arch", host_arch()], check=True,
-                   timeout=VM_BUILD_TIMEOUT, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(REPO / "vm-image" / "build"), "--arch", host_arch()],
+        check=True,
+        timeout=VM_BUILD_TIMEOUT,
+        stdout=subprocess.DEVNULL,
+    )
     return REPO / "vm-image" / "out" / host_arch()
 
 
@@ -128,7 +137,10 @@ def frozen_build(kind: str) -> Path:
         pytest.skip("PyInstaller is not installed (pip install pyinstaller)")
     result = subprocess.run(
         [sys.executable, str(REPO / "installers" / "build.py"), "--kind", kind],
-        capture_output=True, text=True, timeout=FROZEN_BUILD_TIMEOUT)
+        capture_output=True,
+        text=True,
+        timeout=FROZEN_BUILD_TIMEOUT,
+    )
     if result.returncode != 0:
         raise AssertionError(f"installers/build.py --kind {kind} failed:\n{result.stderr[-4000:]}")
     return Path(result.stdout.strip())

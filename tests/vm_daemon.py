@@ -27,8 +27,9 @@ class VmDaemon(DaemonProcess):
     """DaemonProcess's clients, bound to the forwarded docker.sock of a started instance."""
 
     def __init__(self, image: Path, base_dir: str | None = None) -> None:
-        super().__init__(base_dir=base_dir or tempfile.mkdtemp(prefix="ketch-vm-test-"),
-                         netns=False)
+        super().__init__(
+            base_dir=base_dir or tempfile.mkdtemp(prefix="ketch-vm-test-"), netns=False
+        )
         self.ketch = Ketch(Path(self.base), image)
 
     def start(self, wait: bool = True) -> "VmDaemon":
@@ -58,8 +59,11 @@ class VmDaemon(DaemonProcess):
         """Empty the daemon (containers, images, networks, volumes, build cache), as a fresh
         daemon would be, for modules that assert exact lists."""
         self.remove_containers()
-        for kind, key, keep in (("images", "Id", ()), ("networks", "Id", DEFAULT_NETWORKS),
-                                ("volumes", "Name", ())):
+        for kind, key, keep in (
+            ("images", "Id", ()),
+            ("networks", "Id", DEFAULT_NETWORKS),
+            ("volumes", "Name", ()),
+        ):
             status, listed = self.request_json("GET", f"/{kind}" + ("/json" * (kind == "images")))
             assert status == 200, listed
             items = listed["Volumes"] or [] if kind == "volumes" else listed

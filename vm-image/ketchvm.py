@@ -63,9 +63,17 @@ def instance_config(image: Path, accel: str = "") -> InstanceConfig:
     """What the driver boots: the image's architecture, 2 CPUs, 2 GiB, a 64 GiB data disk,
     no shares; the accelerator as `ketch start` chooses it unless given ($KETCH_VM_ACCEL)."""
     arch = ARCHES[load_image(image)["arch"]]
-    return InstanceConfig(name="ketchvm", cpus=2, memory=2.0, disk=64,
-                          accel=accel or os.environ.get("KETCH_VM_ACCEL") or "auto", arch=arch,
-                          image=str(image), share_home=False, dns=[])
+    return InstanceConfig(
+        name="ketchvm",
+        cpus=2,
+        memory=2.0,
+        disk=64,
+        accel=accel or os.environ.get("KETCH_VM_ACCEL") or "auto",
+        arch=arch,
+        image=str(image),
+        share_home=False,
+        dns=[],
+    )
 
 
 def image_driver(image: Path | None = None) -> QemuDriver:
@@ -181,14 +189,23 @@ class VM:
                 qemu_log = (self.instance / "qemu.log").read_text(errors="replace")
                 raise VMError(f"qemu exited: {qemu_log}\n{self.console()[-3000:]}")
             time.sleep(0.02)
-        raise VMError(f"no {prefix.strip()!r} line within {timeout} s; console:\n"
-                      f"{self.console()[-3000:]}")
+        raise VMError(
+            f"no {prefix.strip()!r} line within {timeout} s; console:\n{self.console()[-3000:]}"
+        )
 
     def ssh(self) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-        client.connect("127.0.0.1", port=self.ssh_port, username="root", pkey=self.ssh_key,
-                       allow_agent=False, look_for_keys=False, timeout=30, banner_timeout=60)
+        client.connect(
+            "127.0.0.1",
+            port=self.ssh_port,
+            username="root",
+            pkey=self.ssh_key,
+            allow_agent=False,
+            look_for_keys=False,
+            timeout=30,
+            banner_timeout=60,
+        )
         return client
 
     def run(self, command: str, timeout: float = 120) -> tuple[int, str]:
@@ -244,8 +261,11 @@ class TcpForwarder:
             conn.close()
             return
         # Either end may go away at any time (the VM may power off).
-        with contextlib.closing(conn), contextlib.closing(channel), \
-                contextlib.suppress(OSError, EOFError):
+        with (
+            contextlib.closing(conn),
+            contextlib.closing(channel),
+            contextlib.suppress(OSError, EOFError),
+        ):
             self.copy_both_ways(conn, channel)
 
     @staticmethod
@@ -273,8 +293,7 @@ class TcpForwarder:
 
 
 @contextlib.contextmanager
-def booted(image: Path | None = None, instance: Path | None = None,
-           **kwargs: Any) -> Iterator[VM]:
+def booted(image: Path | None = None, instance: Path | None = None, **kwargs: Any) -> Iterator[VM]:
     """A started VM that is killed (not powered off) on exit."""
     temp = None if instance else tempfile.mkdtemp(prefix="ketch-vm-")
     vm = VM(image=image or image_dir(), instance=instance or Path(temp or ""), **kwargs).start()
@@ -291,8 +310,11 @@ def main() -> int:
     parser.add_argument("--image", type=Path, default=image_dir())
     parser.add_argument("--instance", type=Path, help="instance dir (default: a temp dir)")
     parser.add_argument("--powerdown", action="store_true", help="power off once ready")
-    parser.add_argument("--snapshot", action="store_true",
-                        help="resume from the instance's boot snapshot (saved on first boot)")
+    parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="resume from the instance's boot snapshot (saved on first boot)",
+    )
     args = parser.parse_args()
     with booted(args.image, args.instance, snapshot=args.snapshot) as vm:
         print(f"accelerator: {vm.accel}; console: {vm.serial_log}", file=sys.stderr)

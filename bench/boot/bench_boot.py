@@ -43,12 +43,34 @@ def floor_initrd(folder: Path) -> Path:
 def boot_floor(image: Path, initrd: Path, accel: str) -> float:
     """Seconds from QEMU's start to its exit, with the image's kernel and command line."""
     info = ketchvm.load_image(image)
-    argv = [ketchvm.qemu_binary(image), "-M", "microvm,acpi=on,rtc=on,pic=off,pit=off,"
-            "isa-serial=on", "-accel", accel, "-cpu", "host" if accel == "kvm" else "max",
-            "-smp", "2", "-m", "2048", "-nodefaults", "-no-user-config", "-display", "none",
-            "-no-reboot", "-kernel", str(image / info["kernel"]), "-initrd", str(initrd),
-            "-append", info["cmdline"].replace("init=/sbin/ketch-init", "rdinit=/init"),
-            "-serial", "null", "-device", "virtio-rng-device"]
+    argv = [
+        ketchvm.qemu_binary(image),
+        "-M",
+        "microvm,acpi=on,rtc=on,pic=off,pit=off,isa-serial=on",
+        "-accel",
+        accel,
+        "-cpu",
+        "host" if accel == "kvm" else "max",
+        "-smp",
+        "2",
+        "-m",
+        "2048",
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-kernel",
+        str(image / info["kernel"]),
+        "-initrd",
+        str(initrd),
+        "-append",
+        info["cmdline"].replace("init=/sbin/ketch-init", "rdinit=/init"),
+        "-serial",
+        "null",
+        "-device",
+        "virtio-rng-device",
+    ]
     started = time.monotonic()
     subprocess.run(argv, check=True, timeout=300, stdin=subprocess.DEVNULL)
     return time.monotonic() - started
@@ -61,8 +83,12 @@ def boot_ketch(image: Path, instance: Path, snapshot: bool = False) -> tuple[flo
         ready = vm.wait_ready(timeout=ketchvm.ready_timeout(vm.accel))
         forwarder = ketchvm.TcpForwarder(vm, 2375)
         try:
-            subprocess.run(["docker", "-H", f"tcp://127.0.0.1:{forwarder.port}", "version"],
-                           check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                ["docker", "-H", f"tcp://127.0.0.1:{forwarder.port}", "version"],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
         finally:
             forwarder.close()
         version_s = time.monotonic() - vm.started_at
@@ -80,12 +106,20 @@ def main() -> int:
     results: dict[str, float] = {}
     if args.build:
         started = time.monotonic()
-        subprocess.run([str(VM_IMAGE / "build"), "--force"], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [str(VM_IMAGE / "build"), "--force"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         results["build_s"] = time.monotonic() - started
     else:
-        subprocess.run([str(VM_IMAGE / "build")], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [str(VM_IMAGE / "build")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     image = ketchvm.image_dir()
     accel = ketchvm.accelerator()
     with tempfile.TemporaryDirectory(prefix="ketch-bench-boot-") as temp:
@@ -98,26 +132,36 @@ def main() -> int:
         resumable = folder / "resumable"
         saving = boot_ketch(image, resumable, snapshot=True)  # cold, and saves the snapshot
         resumes = [boot_ketch(image, resumable, snapshot=True) for _ in range(args.rounds)]
-    results.update({
-        "floor_s": statistics.median(floors),
-        "first_boot_ready_s": first[0],
-        "ready_s": statistics.median(b[0] for b in boots),
-        "docker_version_s": statistics.median(b[1] for b in boots),
-        "guest_boot_ms": statistics.median(b[2] for b in boots),
-        "snapshot_saving_boot_ready_s": saving[0],
-        "resumed_ready_s": statistics.median(b[0] for b in resumes),
-        "resumed_docker_version_s": statistics.median(b[1] for b in resumes),
-    })
+    results.update(
+        {
+            "floor_s": statistics.median(floors),
+            "first_boot_ready_s": first[0],
+            "ready_s": statistics.median(b[0] for b in boots),
+            "docker_version_s": statistics.median(b[1] for b in boots),
+            "guest_boot_ms": statistics.median(b[2] for b in boots),
+            "snapshot_saving_boot_ready_s": saving[0],
+            "resumed_ready_s": statistics.median(b[0] for b in resumes),
+            "resumed_docker_version_s": statistics.median(b[1] for b in resumes),
+        }
+    )
     print(f"accelerator: {accel}; {args.rounds} rounds (median)")
     print(f"floor (kernel + poweroff initramfs): {results['floor_s']:.2f} s")
-    for name in ("ready_s", "docker_version_s", "first_boot_ready_s",
-                 "snapshot_saving_boot_ready_s", "resumed_ready_s", "resumed_docker_version_s"):
+    for name in (
+        "ready_s",
+        "docker_version_s",
+        "first_boot_ready_s",
+        "snapshot_saving_boot_ready_s",
+        "resumed_ready_s",
+        "resumed_docker_version_s",
+    ):
         print(f"{name}: {results[name]:.2f} s  ({results[name] / results['floor_s']:.1f}x floor)")
     if "build_s" in results:
         print(f"image build (--force, 2 cores): {results['build_s']:.0f} s")
     info = ketchvm.load_image(image)
-    print(f"image: {info['size_bytes'] / 2**20:.0f} MB, "
-          f"{info['compressed_size_bytes'] / 2**20:.0f} MB zstd-compressed")
+    print(
+        f"image: {info['size_bytes'] / 2**20:.0f} MB, "
+        f"{info['compressed_size_bytes'] / 2**20:.0f} MB zstd-compressed"
+    )
     print(json.dumps(results))
     return 0
 

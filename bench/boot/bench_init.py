@@ -44,8 +44,9 @@ WantedBy=multi-user.target
 
 
 def base_root() -> Path:
-    cache = Path(__import__("os").environ.get("KETCH_VM_CACHE")
-                 or Path.home() / ".cache/ketch/vm-image")
+    cache = Path(
+        __import__("os").environ.get("KETCH_VM_CACHE") or Path.home() / ".cache/ketch/vm-image"
+    )
     return next(cache.glob("base-x86_64-*")) / "root"
 
 
@@ -53,9 +54,17 @@ def make_rootfs(folder: Path) -> Path:
     root = folder / "root"
     subprocess.run(["cp", "-a", str(base_root()), str(root)], check=True)
     shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
-    subprocess.run(["chroot", str(root), "sh", "-c",
-                    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
-                    "--no-install-recommends systemd >/dev/null"], check=True)
+    subprocess.run(
+        [
+            "chroot",
+            str(root),
+            "sh",
+            "-c",
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+            "--no-install-recommends systemd >/dev/null",
+        ],
+        check=True,
+    )
     (root / "etc/systemd/system/ketch-mark.service").write_text(MARK_UNIT)
     wants = root / "etc/systemd/system/multi-user.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
@@ -67,8 +76,10 @@ def make_rootfs(folder: Path) -> Path:
     (root / "sbin/mark-init").write_text(CUSTOM_INIT)
     (root / "sbin/mark-init").chmod(0o755)
     image = folder / "rootfs.img"
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(root), "-O", "^has_journal",
-                    str(image), "1200M"], check=True)
+    subprocess.run(
+        ["mkfs.ext4", "-q", "-F", "-d", str(root), "-O", "^has_journal", str(image), "1200M"],
+        check=True,
+    )
     return image
 
 
@@ -80,18 +91,41 @@ def boot_to_mark(rootfs: Path, init: str, accel: str, folder: Path) -> float:
     data = folder / "data.qcow2"
     if not data.exists():
         ketchvm.create_data_disk(data, "1G")
-    argv = [ketchvm.qemu_binary(image), "-M", "microvm,acpi=on,rtc=on,pic=off,pit=off,"
-            "isa-serial=on", "-accel", accel, "-cpu", "host" if accel == "kvm" else "max",
-            "-smp", "2", "-m", "2048", "-nodefaults", "-no-user-config", "-display", "none",
-            "-kernel", str(image / info["kernel"]), "-initrd", str(image / info["initrd"]),
-            "-append", info["cmdline"].replace("/sbin/ketch-init", init)
-            + " systemd.show_status=1",
-            "-serial", f"file:{serial}",
-            "-drive", f"id=root,file={rootfs},format=raw,if=none,readonly=on",
-            "-device", "virtio-blk-device,drive=root",
-            "-drive", f"id=data,file={data},format=qcow2,if=none",
-            "-device", "virtio-blk-device,drive=data,serial=ketch-data",
-            "-device", "virtio-rng-device"]
+    argv = [
+        ketchvm.qemu_binary(image),
+        "-M",
+        "microvm,acpi=on,rtc=on,pic=off,pit=off,isa-serial=on",
+        "-accel",
+        accel,
+        "-cpu",
+        "host" if accel == "kvm" else "max",
+        "-smp",
+        "2",
+        "-m",
+        "2048",
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-kernel",
+        str(image / info["kernel"]),
+        "-initrd",
+        str(image / info["initrd"]),
+        "-append",
+        info["cmdline"].replace("/sbin/ketch-init", init) + " systemd.show_status=1",
+        "-serial",
+        f"file:{serial}",
+        "-drive",
+        f"id=root,file={rootfs},format=raw,if=none,readonly=on",
+        "-device",
+        "virtio-blk-device,drive=root",
+        "-drive",
+        f"id=data,file={data},format=qcow2,if=none",
+        "-device",
+        "virtio-blk-device,drive=data,serial=ketch-data",
+        "-device",
+        "virtio-rng-device",
+    ]
     started = time.monotonic()
     with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL) as proc:
         try:
@@ -115,10 +149,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ketch-bench-init-") as temp:
         folder = Path(temp)
         rootfs = make_rootfs(folder)
-        custom = [boot_to_mark(rootfs, "/sbin/mark-init", accel, folder)
-                  for _ in range(args.rounds)]
-        systemd = [boot_to_mark(rootfs, "/lib/systemd/systemd", accel, folder)
-                   for _ in range(args.rounds)]
+        custom = [
+            boot_to_mark(rootfs, "/sbin/mark-init", accel, folder) for _ in range(args.rounds)
+        ]
+        systemd = [
+            boot_to_mark(rootfs, "/lib/systemd/systemd", accel, folder) for _ in range(args.rounds)
+        ]
     c, s = statistics.median(custom), statistics.median(systemd)
     print(f"accelerator: {accel}; {args.rounds} rounds (median), QEMU start to the mark")
     print(f"ketch-init (early part): {c:.2f} s")

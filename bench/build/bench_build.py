@@ -92,9 +92,18 @@ def runtime_floor(rounds: int) -> tuple[str, list[float]]:
                 spec["process"]["args"] = ["/bin/sh", "-c", command]
                 with open(os.path.join(bundle, "config.json"), "w") as f:
                     json.dump(spec, f)
-                subprocess.run([path, "run", "--bundle", bundle,
-                                f"bench-{os.getpid()}-{round_number}-{index}"],
-                               check=True, capture_output=True, stdin=subprocess.DEVNULL)
+                subprocess.run(
+                    [
+                        path,
+                        "run",
+                        "--bundle",
+                        bundle,
+                        f"bench-{os.getpid()}-{round_number}-{index}",
+                    ],
+                    check=True,
+                    capture_output=True,
+                    stdin=subprocess.DEVNULL,
+                )
             times.append(time.perf_counter() - start)
         finally:
             shutil.rmtree(bundle, ignore_errors=True)
@@ -111,9 +120,11 @@ def main() -> int:
     cold, cached = build_times(rounds)
     runtime, floor = runtime_floor(rounds)
     cold_s, cached_s, floor_s = (statistics.median(x) for x in (cold, cached, floor))
-    print(f"10-step build, cold (--no-cache):   {cold_s:7.3f} s   "
-          f"floor ({len(RUN_COMMANDS)} RUNs with bare {runtime}): {floor_s:7.3f} s   "
-          f"ratio {cold_s / floor_s:5.1f}x")
+    print(
+        f"10-step build, cold (--no-cache):   {cold_s:7.3f} s   "
+        f"floor ({len(RUN_COMMANDS)} RUNs with bare {runtime}): {floor_s:7.3f} s   "
+        f"ratio {cold_s / floor_s:5.1f}x"
+    )
     print(f"10-step build, fully cached:        {cached_s:7.3f} s")
     return 0
 

@@ -41,16 +41,30 @@ class Moby:
 
     def start(self) -> "Moby":
         subprocess.run(["ip", "netns", "add", self.netns], check=True)
-        subprocess.run(["ip", "netns", "exec", self.netns, "ip", "link", "set", "lo", "up"],
-                       check=True)
+        subprocess.run(
+            ["ip", "netns", "exec", self.netns, "ip", "link", "set", "lo", "up"], check=True
+        )
         log = open(os.path.join(self.base, "moby.log"), "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{self.netns}", MOBY_DOCKERD, "-H",
-             f"unix://{self.socket}", "--data-root", os.path.join(self.base, "root"),
-             "--exec-root", os.path.join(self.base, "run"), "--pidfile",
-             os.path.join(self.base, "moby.pid"), "--config-file",
-             os.path.join(self.base, "none.json")],
-            stdout=log, stderr=log, start_new_session=True)
+            [
+                "nsenter",
+                f"--net=/run/netns/{self.netns}",
+                MOBY_DOCKERD,
+                "-H",
+                f"unix://{self.socket}",
+                "--data-root",
+                os.path.join(self.base, "root"),
+                "--exec-root",
+                os.path.join(self.base, "run"),
+                "--pidfile",
+                os.path.join(self.base, "moby.pid"),
+                "--config-file",
+                os.path.join(self.base, "none.json"),
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         with open(os.path.join(self.base, "none.json"), "w") as f:
             f.write("{}")
         deadline = time.monotonic() + 60
@@ -61,10 +75,14 @@ class Moby:
         raise TimeoutError("Moby's dockerd did not come up")
 
     def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "DOCKER_HOST": f"unix://{self.socket}",
-               "DOCKER_CONFIG": os.path.join(self.base, "cli")}
-        return subprocess.run([DOCKER_CLI, *args], capture_output=True, text=True, env=env,
-                              check=check, timeout=120)
+        env = {
+            **os.environ,
+            "DOCKER_HOST": f"unix://{self.socket}",
+            "DOCKER_CONFIG": os.path.join(self.base, "cli"),
+        }
+        return subprocess.run(
+            [DOCKER_CLI, *args], capture_output=True, text=True, env=env, check=check, timeout=120
+        )
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -81,8 +99,9 @@ def median_seconds(action: Callable[[], None], rounds: int, warmup: int = 2) -> 
     return medians_interleaved([action], rounds, warmup)[0]
 
 
-def medians_interleaved(actions: list[Callable[[], None]], rounds: int,
-                        warmup: int = 2) -> list[float]:
+def medians_interleaved(
+    actions: list[Callable[[], None]], rounds: int, warmup: int = 2
+) -> list[float]:
     """Median time of each action, the actions taking turns round by round: on a machine
     whose load changes (another job starting) each sees the same load, so their ratio holds."""
     for _ in range(warmup):
@@ -148,15 +167,20 @@ def main() -> None:
         counter = iter(range(10**6))
 
         def bare() -> None:
-            subprocess.run(["runc", "--root", state, "run", "-b", bundle,
-                            f"bare{next(counter)}"], check=True, capture_output=True)
+            subprocess.run(
+                ["runc", "--root", state, "run", "-b", bundle, f"bare{next(counter)}"],
+                check=True,
+                capture_output=True,
+            )
 
         def ours() -> None:
             daemon.docker("run", "--rm", "busybox", "true")
 
         floor, ketch = medians_interleaved([bare, ours], args.rounds)
-        print(f"docker run --rm busybox true: ketch {ketch * 1000:.0f} ms, bare runc run "
-              f"{floor * 1000:.0f} ms, ratio {ketch / floor:.2f}x")
+        print(
+            f"docker run --rm busybox true: ketch {ketch * 1000:.0f} ms, bare runc run "
+            f"{floor * 1000:.0f} ms, ratio {ketch / floor:.2f}x"
+        )
         if os.path.exists(MOBY_DOCKERD):
             moby = Moby(work).start()
             try:
@@ -165,16 +189,24 @@ def main() -> None:
                 write_deduplicated(busybox_layer(), layer)
                 moby.docker("import", layer, "busybox:latest")
                 reference = median_seconds(
-                    lambda: moby.docker("run", "--rm", "busybox", "true"), args.rounds)
-                print(f"docker run --rm busybox true: ketch {ketch * 1000:.0f} ms, Moby "
-                      f"{reference * 1000:.0f} ms, ratio {ketch / reference:.2f}x")
+                    lambda: moby.docker("run", "--rm", "busybox", "true"), args.rounds
+                )
+                print(
+                    f"docker run --rm busybox true: ketch {ketch * 1000:.0f} ms, Moby "
+                    f"{reference * 1000:.0f} ms, ratio {ketch / reference:.2f}x"
+                )
                 names = [f"bench-{i}" for i in range(args.containers)]
                 with ThreadPoolExecutor(max_workers=8) as pool:
-                    list(pool.map(lambda n: moby.docker("run", "-d", "--name", n, "busybox",
-                                                        "sleep", "600"), names))
+                    list(
+                        pool.map(
+                            lambda n: moby.docker(
+                                "run", "-d", "--name", n, "busybox", "sleep", "600"
+                            ),
+                            names,
+                        )
+                    )
                 moby_ps = median_seconds(lambda: moby.docker("ps", "-q"), args.rounds)
-                print(f"docker ps with {args.containers} running on Moby: "
-                      f"{moby_ps * 1000:.0f} ms")
+                print(f"docker ps with {args.containers} running on Moby: {moby_ps * 1000:.0f} ms")
                 moby.docker("rm", "-f", *names)
             finally:
                 moby.stop()
@@ -185,15 +217,23 @@ def main() -> None:
         idle = rss_kib(daemon.proc.pid)
         names = [f"bench-{i}" for i in range(args.containers)]
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda n: daemon.docker("run", "-d", "--name", n, "busybox", "sleep",
-                                                  "600"), names))
+            list(
+                pool.map(
+                    lambda n: daemon.docker("run", "-d", "--name", n, "busybox", "sleep", "600"),
+                    names,
+                )
+            )
         loaded = rss_kib(daemon.proc.pid)
         ps = median_seconds(lambda: daemon.docker("ps", "-q"), args.rounds)
         ps_all = median_seconds(lambda: daemon.docker("ps", "-a", "--no-trunc"), args.rounds)
-        print(f"docker ps with {args.containers} running: {ps * 1000:.0f} ms "
-              f"(ps -a --no-trunc {ps_all * 1000:.0f} ms)")
-        print(f"daemon RSS: idle {idle / 1024:.1f} MiB, with {args.containers} containers "
-              f"{loaded / 1024:.1f} MiB")
+        print(
+            f"docker ps with {args.containers} running: {ps * 1000:.0f} ms "
+            f"(ps -a --no-trunc {ps_all * 1000:.0f} ms)"
+        )
+        print(
+            f"daemon RSS: idle {idle / 1024:.1f} MiB, with {args.containers} containers "
+            f"{loaded / 1024:.1f} MiB"
+        )
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(lambda n: daemon.docker("rm", "-f", n), names))
     finally:

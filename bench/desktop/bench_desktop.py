@@ -52,9 +52,13 @@ def rss_mib(pid: int) -> float:
 
 
 def start_ui(daemon: DaemonProcess) -> tuple[subprocess.Popen[str], str]:
-    ui = subprocess.Popen([sys.executable, "-m", "ketch.host.cli", "dashboard", "--no-browser"],
-                          env={**os.environ, "DOCKER_HOST": daemon.host},
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "ketch.host.cli", "dashboard", "--no-browser"],
+        env={**os.environ, "DOCKER_HOST": daemon.host},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert ui.stdout is not None
     line = ui.stdout.readline()
     return ui, line.split()[-1]
@@ -62,9 +66,21 @@ def start_ui(daemon: DaemonProcess) -> tuple[subprocess.Popen[str], str]:
 
 def create_containers(daemon: DaemonProcess, count: int) -> None:
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda i: daemon.docker("create", "--name", f"bench-{i}", "-p",
-                                              f"{20000 + i}:80", "busybox", "sleep", "1"),
-                      range(count)))
+        list(
+            pool.map(
+                lambda i: daemon.docker(
+                    "create",
+                    "--name",
+                    f"bench-{i}",
+                    "-p",
+                    f"{20000 + i}:80",
+                    "busybox",
+                    "sleep",
+                    "1",
+                ),
+                range(count),
+            )
+        )
 
 
 def idle_cost(browser: Browser, ui_pid: int, seconds: float) -> dict[str, float]:
@@ -73,9 +89,11 @@ def idle_cost(browser: Browser, ui_pid: int, seconds: float) -> dict[str, float]
     before, started = cpu_seconds(ui_pid), time.monotonic()
     time.sleep(seconds)
     spent = cpu_seconds(ui_pid) - before
-    return {"idle_seconds": seconds,
-            "idle_cpu_percent_of_core": round(spent / (time.monotonic() - started) * 100, 3),
-            "rss_mib": round(rss_mib(ui_pid), 1)}
+    return {
+        "idle_seconds": seconds,
+        "idle_cpu_percent_of_core": round(spent / (time.monotonic() - started) * 100, 3),
+        "rss_mib": round(rss_mib(ui_pid), 1),
+    }
 
 
 def containers_page(browser: Browser, rounds: int) -> dict[str, float]:
@@ -84,19 +102,26 @@ def containers_page(browser: Browser, rounds: int) -> dict[str, float]:
     painted, loaded, responses = [], [], []
     for _ in range(rounds):
         browser.open("/containers")
-        paint, load, response = browser.wait(lambda: browser.driver.execute_script(
-            "const n = performance.getEntriesByType('navigation')[0];"
-            "const p = performance.getEntriesByName('first-contentful-paint')[0];"
-            "return p && [p.startTime, n.loadEventEnd - n.startTime,"
-            "             n.responseEnd - n.startTime]"), what="the first paint")
+        paint, load, response = browser.wait(
+            lambda: browser.driver.execute_script(
+                "const n = performance.getEntriesByType('navigation')[0];"
+                "const p = performance.getEntriesByName('first-contentful-paint')[0];"
+                "return p && [p.startTime, n.loadEventEnd - n.startTime,"
+                "             n.responseEnd - n.startTime]"
+            ),
+            what="the first paint",
+        )
         painted.append(paint)
         loaded.append(load)
         responses.append(response)
     rows = len(browser.find_all("#rows tr.row"))
-    return {"rows": rows, "page_painted_ms_median": round(statistics.median(painted), 1),
-            "page_painted_ms_max": round(max(painted), 1),
-            "page_load_event_ms_median": round(statistics.median(loaded), 1),
-            "page_response_ms_median": round(statistics.median(responses), 1)}
+    return {
+        "rows": rows,
+        "page_painted_ms_median": round(statistics.median(painted), 1),
+        "page_painted_ms_max": round(max(painted), 1),
+        "page_load_event_ms_median": round(statistics.median(loaded), 1),
+        "page_response_ms_median": round(statistics.median(responses), 1),
+    }
 
 
 class EventClock:
@@ -105,8 +130,15 @@ class EventClock:
 
     def __init__(self, daemon: DaemonProcess) -> None:
         self.created: dict[str, float] = {}
-        self.process = daemon.docker_popen("events", "--filter", "type=container", "--filter",
-                                           "event=create", "--format", "{{.Actor.Attributes.name}}")
+        self.process = daemon.docker_popen(
+            "events",
+            "--filter",
+            "type=container",
+            "--filter",
+            "event=create",
+            "--format",
+            "{{.Actor.Attributes.name}}",
+        )
         threading.Thread(target=self.follow, daemon=True).start()
 
     def follow(self) -> None:
@@ -130,26 +162,43 @@ def run_to_row(browser: Browser, daemon: DaemonProcess, rounds: int) -> dict[str
         started = time.time()
         daemon.docker("run", "-d", "--name", name, "busybox", "sleep", "600")
         returned = time.time()
-        seen = browser.wait(lambda n=name: browser.driver.execute_script(
-            "return window.rowSeen[arguments[0]]", n), what=name) / 1000
+        seen = (
+            browser.wait(
+                lambda n=name: browser.driver.execute_script(
+                    "return window.rowSeen[arguments[0]]", n
+                ),
+                what=name,
+            )
+            / 1000
+        )
         totals.append((seen - started) * 1000)
         clis.append((returned - started) * 1000)
         pushes.append((seen - clock.created[name]) * 1000)
         time.sleep(0.3)
     clock.close()
-    return {"run_to_row_ms_median": round(statistics.median(totals), 1),
-            "run_to_row_ms_max": round(max(totals), 1),
-            "cli_run_returned_ms_median": round(statistics.median(clis), 1),
-            "create_event_to_row_ms_median": round(statistics.median(pushes), 1)}
+    return {
+        "run_to_row_ms_median": round(statistics.median(totals), 1),
+        "run_to_row_ms_max": round(max(totals), 1),
+        "cli_run_returned_ms_median": round(statistics.median(clis), 1),
+        "create_event_to_row_ms_median": round(statistics.median(pushes), 1),
+    }
 
 
 def logs_throughput(browser: Browser, daemon: DaemonProcess, lines: int) -> dict[str, float]:
     """A container prints `lines` lines as fast as it can, once both readers follow it."""
     go = f"/tmp/go-{os.getpid()}"
     container = daemon.docker(
-        "run", "-d", "--name", "printer", "-v", "/tmp:/host-tmp", "busybox", "sh", "-c",
-        f"while [ ! -e /host-tmp/{Path(go).name} ]; do sleep 0.05; done; "
-        f"seq 1 {lines}; sleep 600").stdout.strip()
+        "run",
+        "-d",
+        "--name",
+        "printer",
+        "-v",
+        "/tmp:/host-tmp",
+        "busybox",
+        "sh",
+        "-c",
+        f"while [ ! -e /host-tmp/{Path(go).name} ]; do sleep 0.05; done; seq 1 {lines}; sleep 600",
+    ).stdout.strip()
     browser.open(f"/containers/{container}")
     cli = daemon.docker_popen("logs", "-f", container)
     time.sleep(1)
@@ -160,15 +209,27 @@ def logs_throughput(browser: Browser, daemon: DaemonProcess, lines: int) -> dict
         if line.strip() == str(lines):
             break
     cli_seconds = time.monotonic() - started
-    browser.wait(lambda: int(browser.driver.execute_script(
-        "return +(document.getElementById('logs').dataset.received || 0)")) >= lines,
-        timeout=300, what="all lines in the page")
+    browser.wait(
+        lambda: (
+            int(
+                browser.driver.execute_script(
+                    "return +(document.getElementById('logs').dataset.received || 0)"
+                )
+            )
+            >= lines
+        ),
+        timeout=300,
+        what="all lines in the page",
+    )
     page_seconds = time.monotonic() - started
     cli.kill()
     cli.wait()
     Path(go).unlink()
-    return {"log_lines": lines, "cli_lines_per_s": round(lines / cli_seconds),
-            "page_lines_per_s": round(lines / page_seconds)}
+    return {
+        "log_lines": lines,
+        "cli_lines_per_s": round(lines / cli_seconds),
+        "page_lines_per_s": round(lines / page_seconds),
+    }
 
 
 def main() -> int:
@@ -187,10 +248,12 @@ def main() -> int:
         browser = Browser(url, Path(tempfile.mkdtemp(prefix="bench-desktop-")))
         results: dict[str, float] = {}
         create_containers(daemon, args.containers)
-        for measure in (lambda: containers_page(browser, args.rounds),
-                        lambda: idle_cost(browser, ui.pid, args.idle),
-                        lambda: run_to_row(browser, daemon, args.rounds),
-                        lambda: logs_throughput(browser, daemon, args.log_lines)):
+        for measure in (
+            lambda: containers_page(browser, args.rounds),
+            lambda: idle_cost(browser, ui.pid, args.idle),
+            lambda: run_to_row(browser, daemon, args.rounds),
+            lambda: logs_throughput(browser, daemon, args.log_lines),
+        ):
             figures = measure()
             print(json.dumps(figures), flush=True)
             results.update(figures)

@@ -46,8 +46,9 @@ def make_layers() -> list[bytes]:
 
 
 def pigz(data: bytes) -> bytes:
-    return subprocess.run(["pigz", "-6", "-n", "-c"], input=data, capture_output=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["pigz", "-6", "-n", "-c"], input=data, capture_output=True, check=True
+    ).stdout
 
 
 def upload(registry: RegistryProcess, layers: list[bytes]) -> tuple[list[str], int]:
@@ -56,17 +57,28 @@ def upload(registry: RegistryProcess, layers: list[bytes]) -> tuple[list[str], i
     digests = [registry.upload_blob(REPO, blob) for blob in blobs]
     config = json.dumps(image_config(layers), separators=(",", ":")).encode()
     config_digest = registry.upload_blob(REPO, config)
-    manifest = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                   "size": len(config), "digest": config_digest},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": len(blob), "digest": digest}
-                   for blob, digest in zip(blobs, digests, strict=True)],
-    }).encode()
-    registry.put_manifest(REPO, "latest", manifest,
-                          "application/vnd.docker.distribution.manifest.v2+json")
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": len(config),
+                "digest": config_digest,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": len(blob),
+                    "digest": digest,
+                }
+                for blob, digest in zip(blobs, digests, strict=True)
+            ],
+        }
+    ).encode()
+    registry.put_manifest(
+        REPO, "latest", manifest, "application/vnd.docker.distribution.manifest.v2+json"
+    )
     return digests, sum(len(b) for b in blobs)
 
 
@@ -84,12 +96,19 @@ def ours(daemon: DaemonProcess, ref: str) -> float:
 
 def floor(daemon: DaemonProcess, registry: RegistryProcess, digests: list[str]) -> float:
     work = tempfile.mkdtemp(prefix="bench-floor-")
-    script = (f'd={work}/$(basename "$1"); mkdir -p "$d" && '
-              f'curl -sf "{registry.url}/v2/{REPO}/blobs/$1" | tar -xz -C "$d"')
+    script = (
+        f'd={work}/$(basename "$1"); mkdir -p "$d" && '
+        f'curl -sf "{registry.url}/v2/{REPO}/blobs/$1" | tar -xz -C "$d"'
+    )
     try:
-        return timed(lambda: daemon.in_netns(
-            "sh", "-c", f"printf '%s\\n' {' '.join(digests)} | "
-                        f"xargs -P3 -n1 sh -c '{script}' _", timeout=600))
+        return timed(
+            lambda: daemon.in_netns(
+                "sh",
+                "-c",
+                f"printf '%s\\n' {' '.join(digests)} | xargs -P3 -n1 sh -c '{script}' _",
+                timeout=600,
+            )
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -97,9 +116,17 @@ def floor(daemon: DaemonProcess, registry: RegistryProcess, digests: list[str]) 
 def skopeo(daemon: DaemonProcess, registry: RegistryProcess) -> float:
     work = tempfile.mkdtemp(prefix="bench-skopeo-")
     try:
-        return timed(lambda: daemon.in_netns(
-            "skopeo", "copy", "--quiet", "--src-tls-verify=false",
-            f"docker://{registry.host}/{REPO}:latest", f"dir:{work}/img", timeout=600))
+        return timed(
+            lambda: daemon.in_netns(
+                "skopeo",
+                "copy",
+                "--quiet",
+                "--src-tls-verify=false",
+                f"docker://{registry.host}/{REPO}:latest",
+                f"dir:{work}/img",
+                timeout=600,
+            )
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -139,13 +166,14 @@ def main() -> None:
         ref = f"{registry.host}/{REPO}:latest"
         rows = {
             "ketch docker pull": [ours(daemon, ref) for _ in range(args.rounds)],
-            "floor curl | tar -xz": [floor(daemon, registry, digests)
-                                     for _ in range(args.rounds)],
+            "floor curl | tar -xz": [floor(daemon, registry, digests) for _ in range(args.rounds)],
             "skopeo copy (no unpack)": [skopeo(daemon, registry) for _ in range(args.rounds)],
         }
         mb = compressed / 1e6
-        print(f"image: {LAYERS} layers, {sum(map(len, layers)) / 1e6:.0f} MB unpacked, "
-              f"{mb:.0f} MB gzip; median of {args.rounds}")
+        print(
+            f"image: {LAYERS} layers, {sum(map(len, layers)) / 1e6:.0f} MB unpacked, "
+            f"{mb:.0f} MB gzip; median of {args.rounds}"
+        )
         medians = {name: statistics.median(times) for name, times in rows.items()}
         for name, seconds in medians.items():
             print(f"{name:26s} {seconds:6.2f} s  {mb / seconds:7.1f} MB/s")
@@ -154,9 +182,11 @@ def main() -> None:
         print(f"ratio ketch/skopeo: {base / medians['skopeo copy (no unpack)']:.2f}x")
         ours_unpack, tar_unpack = unpack_speed(layers[0])
         size = len(layers[0]) / 1e6
-        print(f"unpack one {size:.0f} MB layer: ketch {ours_unpack:.3f} s "
-              f"({size / ours_unpack:.0f} MB/s), tar -xzf {tar_unpack:.3f} s "
-              f"({size / tar_unpack:.0f} MB/s), ratio {ours_unpack / tar_unpack:.2f}x")
+        print(
+            f"unpack one {size:.0f} MB layer: ketch {ours_unpack:.3f} s "
+            f"({size / ours_unpack:.0f} MB/s), tar -xzf {tar_unpack:.3f} s "
+            f"({size / tar_unpack:.0f} MB/s), ratio {ours_unpack / tar_unpack:.2f}x"
+        )
     finally:
         daemon.cleanup()
         registry.cleanup()

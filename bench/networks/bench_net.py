@@ -39,8 +39,9 @@ async def stream(netns: str | None, host: str, port: int, mb: int) -> float:
 
 def serve(netns: str | None, *args: str) -> subprocess.Popen[str]:
     prefix = ["nsenter", f"--net={netns}"] if netns else []
-    proc = subprocess.Popen([*prefix, sys.executable, STREAM, *args],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*prefix, sys.executable, STREAM, *args], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc
 
@@ -55,11 +56,17 @@ async def measure(mb: int, rounds: int) -> dict[str, list[float]]:
     await engine.start()
     await engine.networks.create({"Name": "benchnet"})
     server_box = stand_in_container(
-        uuid.uuid4().hex * 2, "/server", {"ExposedPorts": {"5001/tcp": {}}},
-        {"NetworkMode": "benchnet",
-         "PortBindings": {"5001/tcp": [{"HostIp": "", "HostPort": "15001"}]}})
-    client_box = stand_in_container(uuid.uuid4().hex * 2, "/client", {},
-                                    {"NetworkMode": "benchnet"})
+        uuid.uuid4().hex * 2,
+        "/server",
+        {"ExposedPorts": {"5001/tcp": {}}},
+        {
+            "NetworkMode": "benchnet",
+            "PortBindings": {"5001/tcp": [{"HostIp": "", "HostPort": "15001"}]},
+        },
+    )
+    client_box = stand_in_container(
+        uuid.uuid4().hex * 2, "/client", {}, {"NetworkMode": "benchnet"}
+    )
     server_ns = (await engine.networks.setup_container(server_box)).netns_path
     client_ns = (await engine.networks.setup_container(client_box)).netns_path
     server_ip = server_box.network_settings["Networks"]["benchnet"]["IPAddress"]
@@ -67,12 +74,24 @@ async def measure(mb: int, rounds: int) -> dict[str, list[float]]:
     box_server = serve(server_ns, "serve", "5001")
     userland = serve(None, "proxy", "17001", server_ip, "5001")
     # The client resolves "server" through the embedded DNS, as a container would.
-    resolved = await run(["nsenter", f"--net={client_ns}", sys.executable, "-c",
-                          "import dns.resolver as r;x=r.Resolver(configure=False);"
-                          f"x.nameservers=[{engine.networks.get('benchnet').gateway!r}];"
-                          "print(x.resolve('server','A')[0].address)"])
-    results: dict[str, list[float]] = {"loopback": [], "published": [], "direct": [],
-                                       "by_name": [], "userland": []}
+    resolved = await run(
+        [
+            "nsenter",
+            f"--net={client_ns}",
+            sys.executable,
+            "-c",
+            "import dns.resolver as r;x=r.Resolver(configure=False);"
+            f"x.nameservers=[{engine.networks.get('benchnet').gateway!r}];"
+            "print(x.resolve('server','A')[0].address)",
+        ]
+    )
+    results: dict[str, list[float]] = {
+        "loopback": [],
+        "published": [],
+        "direct": [],
+        "by_name": [],
+        "userland": [],
+    }
     try:
         for _ in range(rounds):
             results["loopback"].append(await stream(None, "127.0.0.1", 16001, mb))
@@ -100,21 +119,37 @@ def main() -> None:
         netns = f"ketch-bench-{uuid.uuid4().hex[:8]}"
         subprocess.run(["ip", "netns", "add", netns], check=True)
         try:
-            subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"],
-                           check=True)
-            subprocess.run(["ip", "netns", "exec", netns, sys.executable, __file__,
-                            "--mb", str(args.mb), "--rounds", str(args.rounds)],
-                           check=True, env={**os.environ, "KETCH_BENCH_NETNS": "1"})
+            subprocess.run(
+                ["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True
+            )
+            subprocess.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    netns,
+                    sys.executable,
+                    __file__,
+                    "--mb",
+                    str(args.mb),
+                    "--rounds",
+                    str(args.rounds),
+                ],
+                check=True,
+                env={**os.environ, "KETCH_BENCH_NETNS": "1"},
+            )
         finally:
             subprocess.run(["ip", "netns", "delete", netns])
         return
     results = asyncio.run(measure(args.mb, args.rounds))
     floor = statistics.median(results["loopback"])
     print(f"{'path':<44}{'MB/s':>10}{'floor MB/s':>12}{'ratio':>8}")
-    labels = {"published": "host -> published port 127.0.0.1 (DNAT)",
-              "direct": "host -> container IP (bridge, no NAT)",
-              "by_name": "container -> container by name (user bridge)",
-              "userland": "host -> Ketch's userland proxy -> container"}
+    labels = {
+        "published": "host -> published port 127.0.0.1 (DNAT)",
+        "direct": "host -> container IP (bridge, no NAT)",
+        "by_name": "container -> container by name (user bridge)",
+        "userland": "host -> Ketch's userland proxy -> container",
+    }
     for key, label in labels.items():
         ours = statistics.median(results[key])
         print(f"{label:<44}{ours:>10.0f}{floor:>12.0f}{ours / floor:>8.2f}")

@@ -28,15 +28,20 @@ print(time.time(), flush=True)
 """
 
 
-def time_to_accept(daemon: DaemonProcess, run_args: list[str], host: str, port: int,
-                   name: str) -> float:
+def time_to_accept(
+    daemon: DaemonProcess, run_args: list[str], host: str, port: int, name: str
+) -> float:
     """From `docker run -d` to host:port accepting, polled from the daemon's namespace once
     the CLI returns (an earlier poll of a not-yet-existing address stalls in ARP)."""
     assert daemon.netns is not None
     start = time.time()
     daemon.docker("run", "-d", "--name", name, *run_args)
-    done = subprocess.run(["ip", "netns", "exec", daemon.netns, sys.executable, "-c", POLLER,
-                           host, str(port)], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["ip", "netns", "exec", daemon.netns, sys.executable, "-c", POLLER, host, str(port)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     accepted = float(done.stdout.split()[-1])
     daemon.docker("rm", "-f", name)
     return accepted - start
@@ -52,16 +57,23 @@ def main() -> None:
         server = [busybox, "sh", "-c", SERVER]
         # The default bridge hands out 172.17.0.2 again once the previous one is removed.
         time_to_accept(daemon, server, "172.17.0.2", 80, "warm")
-        published = [time_to_accept(daemon, ["-p", f"{20000 + i}:80", *server], "127.0.0.1",
-                                    20000 + i, f"pub{i}") for i in range(args.rounds)]
-        direct = [time_to_accept(daemon, server, "172.17.0.2", 80, f"raw{i}")
-                  for i in range(args.rounds)]
+        published = [
+            time_to_accept(
+                daemon, ["-p", f"{20000 + i}:80", *server], "127.0.0.1", 20000 + i, f"pub{i}"
+            )
+            for i in range(args.rounds)
+        ]
+        direct = [
+            time_to_accept(daemon, server, "172.17.0.2", 80, f"raw{i}") for i in range(args.rounds)
+        ]
     finally:
         daemon.cleanup()
     ours, ref = statistics.median(published), statistics.median(direct)
     print(f"{'measure':<52}{'ours ms':>9}{'ref ms':>9}{'ratio':>7}")
-    print(f"{'docker run -d -p -> 127.0.0.1 port accepts':<52}{ours * 1000:>9.0f}"
-          f"{ref * 1000:>9.0f}{ours / ref:>7.2f}")
+    print(
+        f"{'docker run -d -p -> 127.0.0.1 port accepts':<52}{ours * 1000:>9.0f}"
+        f"{ref * 1000:>9.0f}{ours / ref:>7.2f}"
+    )
     print("(reference: the same run without -p, reached on the container's bridge address)")
 
 

@@ -22,8 +22,7 @@ RESOURCE_MODULES = [system, images, distribution, containers, exec, networks, vo
 
 
 def build_app(engine: Engine) -> web.Application:
-    app = web.Application(middlewares=[errors_as_json, api_version],
-                          client_max_size=0)
+    app = web.Application(middlewares=[errors_as_json, api_version], client_max_size=0)
     app[ENGINE_KEY] = engine
     for module in RESOURCE_MODULES:
         add_routes(app, module.ROUTES)

@@ -10,10 +10,12 @@ CONTEXT_CHUNK = 1 << 16
 
 
 async def build(request: web.Request) -> web.StreamResponse:
-    options = parse_options(dict(request.query), request.query.getall("t", []),
-                            request.headers.get("X-Registry-Config"))
+    options = parse_options(
+        dict(request.query), request.query.getall("t", []), request.headers.get("X-Registry-Config")
+    )
     session = await engine_of(request).builder.prepare(
-        request.content.iter_chunked(CONTEXT_CHUNK), options)
+        request.content.iter_chunked(CONTEXT_CHUNK), options
+    )
 
     def client_gone() -> bool:
         return request.transport is None or request.transport.is_closing()

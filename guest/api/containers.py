@@ -48,8 +48,9 @@ async def list_containers(request: web.Request) -> web.Response:
     service = _service(request)
     filters = query_filters(request)
     size = query_bool(request, "size")
-    found = views.matching(service, filters, query_bool(request, "all"),
-                           query_int(request, "limit", -1) or -1)
+    found = views.matching(
+        service, filters, query_bool(request, "all"), query_int(request, "limit", -1) or -1
+    )
     entries = [views.list_entry(service, c, size) for c in found]
     return json_response(entries)
 
@@ -66,8 +67,7 @@ async def create(request: web.Request) -> web.Response:
 
 async def inspect(request: web.Request) -> web.Response:
     service = _service(request)
-    return json_response(views.inspect(service, _container(request),
-                                       query_bool(request, "size")))
+    return json_response(views.inspect(service, _container(request), query_bool(request, "size")))
 
 
 async def start(request: web.Request) -> web.Response:
@@ -82,14 +82,16 @@ def _timeout(request: web.Request) -> int | None:
 
 
 async def stop(request: web.Request) -> web.Response:
-    await _service(request).stop(request.match_info["name"], _timeout(request),
-                                 request.query.get("signal"))
+    await _service(request).stop(
+        request.match_info["name"], _timeout(request), request.query.get("signal")
+    )
     return no_content()
 
 
 async def restart(request: web.Request) -> web.Response:
-    await _service(request).restart(request.match_info["name"], _timeout(request),
-                                    request.query.get("signal"))
+    await _service(request).restart(
+        request.match_info["name"], _timeout(request), request.query.get("signal")
+    )
     return no_content()
 
 
@@ -115,10 +117,10 @@ async def rename(request: web.Request) -> web.Response:
 
 async def remove(request: web.Request) -> web.Response:
     if query_bool(request, "link"):
-        raise InvalidParameter("Conflict, cannot remove the default link name of the "
-                               "container")
-    await _service(request).remove(request.match_info["name"], query_bool(request, "force"),
-                                   query_bool(request, "v"))
+        raise InvalidParameter("Conflict, cannot remove the default link name of the container")
+    await _service(request).remove(
+        request.match_info["name"], query_bool(request, "force"), query_bool(request, "v")
+    )
     return no_content()
 
 
@@ -127,7 +129,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
     c = _container(request)
     condition = request.query.get("condition", "")
     if condition not in ("", "not-running", "next-exit", "removed"):
-        raise InvalidParameter(f"invalid condition: \"{condition}\"")
+        raise InvalidParameter(f'invalid condition: "{condition}"')
     # Moby sends the header at once so `docker run` knows the wait is in place before start.
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     response.enable_chunked_encoding()
@@ -161,9 +163,12 @@ async def attach(request: web.Request) -> web.StreamResponse:
     if c.state.get("Restarting"):
         raise Conflict("You cannot attach to a restarting container, wait until it is running")
     keys = parse_detach_keys(request.query.get("detachKeys", ""))
-    opts = attach_mod.AttachOptions(stdin=query_bool(request, "stdin"),
-                                    stdout=query_bool(request, "stdout"),
-                                    stderr=query_bool(request, "stderr"), detach_keys=keys)
+    opts = attach_mod.AttachOptions(
+        stdin=query_bool(request, "stdin"),
+        stdout=query_bool(request, "stdout"),
+        stderr=query_bool(request, "stderr"),
+        detach_keys=keys,
+    )
     logs_first = query_bool(request, "logs")
     streaming = query_bool(request, "stream")
     conn = await hijack(request, c.tty)
@@ -175,8 +180,11 @@ async def attach(request: web.Request) -> web.StreamResponse:
                 await conn.write(line.stream, line.data)
         if streaming:
             service.publish(c, "attach")
-            outcome = await service.unless_shutdown(attach_mod.attach(
-                service, c, opts, conn.stdin() if opts.stdin else None, conn.write))
+            outcome = await service.unless_shutdown(
+                attach_mod.attach(
+                    service, c, opts, conn.stdin() if opts.stdin else None, conn.write
+                )
+            )
             if outcome == "detached":
                 service.publish(c, "detach")
     except (ConnectionError, asyncio.CancelledError):
@@ -192,20 +200,26 @@ async def logs(request: web.Request) -> web.StreamResponse:
         raise InvalidParameter("Bad parameters: you must choose at least one stream")
     driver = (c.host_config.get("LogConfig") or {}).get("Type", "json-file")
     if driver not in ("json-file", "local", "k8s-file", "journald"):
-        raise InvalidParameter('configured logging driver does not support reading')
+        raise InvalidParameter("configured logging driver does not support reading")
     now = time.time_ns()
     since = request.query.get("since")
     until = request.query.get("until")
     tail_text = request.query.get("tail", "all")
     tail = -1 if tail_text in ("all", "") else parse_int(tail_text, "tail")
     opts = logs_mod.LogOptions(
-        stdout=stdout, stderr=stderr,
+        stdout=stdout,
+        stderr=stderr,
         since_ns=parse_timestamp_ns(since, now) if since and since != "0" else 0,
         until_ns=parse_timestamp_ns(until, now) if until and until != "0" else 0,
-        tail=tail, follow=query_bool(request, "follow"),
-        timestamps=query_bool(request, "timestamps"))
-    content_type = "application/vnd.docker.raw-stream" if c.tty else \
-        "application/vnd.docker.multiplexed-stream"
+        tail=tail,
+        follow=query_bool(request, "follow"),
+        timestamps=query_bool(request, "timestamps"),
+    )
+    content_type = (
+        "application/vnd.docker.raw-stream"
+        if c.tty
+        else "application/vnd.docker.multiplexed-stream"
+    )
     response = web.StreamResponse(headers={"Content-Type": content_type})
     response.enable_chunked_encoding()
     await response.prepare(request)
@@ -221,8 +235,11 @@ async def logs(request: web.Request) -> web.StreamResponse:
             await send(line)
         if opts.follow and (c.running or c.state.get("Restarting")):
             async for line in logs_mod.follow(
-                    path, end, opts,
-                    lambda: c.running and not c.removed and not service.shutting_down.is_set()):
+                path,
+                end,
+                opts,
+                lambda: c.running and not c.removed and not service.shutting_down.is_set(),
+            ):
                 await send(line)
         await response.write_eof()
     return response
@@ -236,8 +253,9 @@ async def update(request: web.Request) -> web.Response:
 
 async def top(request: web.Request) -> web.Response:
     service = _service(request)
-    return json_response(await observe.top(service, _container(request),
-                                           request.query.get("ps_args", "")))
+    return json_response(
+        await observe.top(service, _container(request), request.query.get("ps_args", ""))
+    )
 
 
 async def stats(request: web.Request) -> web.StreamResponse:
@@ -269,8 +287,13 @@ async def archive_head(request: web.Request) -> web.Response:
     c = _container(request)
     path = _archive_path(request)
     info = await service.files.stat(c, request.match_info["name"], path)
-    return web.Response(status=200, headers={"X-Docker-Container-Path-Stat": _stat_header(info),
-                                             "Content-Type": "application/json"})
+    return web.Response(
+        status=200,
+        headers={
+            "X-Docker-Container-Path-Stat": _stat_header(info),
+            "Content-Type": "application/json",
+        },
+    )
 
 
 PATH_MAX, NAME_MAX = 4096, 255  # Linux's limits on a path and on each of its names
@@ -280,8 +303,9 @@ def _archive_path(request: web.Request) -> str:
     path = request.query.get("path", "")
     if not path:
         raise InvalidParameter("bad parameter: 'path' cannot be empty")
-    if len(path.encode()) >= PATH_MAX or any(len(part.encode()) > NAME_MAX
-                                              for part in path.split("/")):
+    if len(path.encode()) >= PATH_MAX or any(
+        len(part.encode()) > NAME_MAX for part in path.split("/")
+    ):
         raise InvalidParameter(f"bad parameter: 'path' {path[:64]}...: file name too long")
     return path if path.startswith("/") else "/" + path
 
@@ -289,10 +313,14 @@ def _archive_path(request: web.Request) -> str:
 async def archive_get(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     c = _container(request)
-    info, chunks = await service.files.get_archive(c, request.match_info["name"],
-                                                   _archive_path(request))
-    return await stream_bytes(request, chunks, {
-        "Content-Type": "application/x-tar", "X-Docker-Container-Path-Stat": _stat_header(info)})
+    info, chunks = await service.files.get_archive(
+        c, request.match_info["name"], _archive_path(request)
+    )
+    return await stream_bytes(
+        request,
+        chunks,
+        {"Content-Type": "application/x-tar", "X-Docker-Container-Path-Stat": _stat_header(info)},
+    )
 
 
 async def archive_put(request: web.Request) -> web.Response:
@@ -303,17 +331,23 @@ async def archive_put(request: web.Request) -> web.Response:
         async for chunk in request.content.iter_chunked(65536):
             yield chunk
 
-    await service.files.put_archive(c, request.match_info["name"], _archive_path(request),
-                                    body(), query_bool(request, "noOverwriteDirNonDir"),
-                                    query_bool(request, "copyUIDGID"))
+    await service.files.put_archive(
+        c,
+        request.match_info["name"],
+        _archive_path(request),
+        body(),
+        query_bool(request, "noOverwriteDirNonDir"),
+        query_bool(request, "copyUIDGID"),
+    )
     return web.Response(status=200)
 
 
 async def export(request: web.Request) -> web.StreamResponse:
     service = _service(request)
     c = _container(request)
-    return await stream_bytes(request, service.files.export(c),
-                              {"Content-Type": "application/x-tar"})
+    return await stream_bytes(
+        request, service.files.export(c), {"Content-Type": "application/x-tar"}
+    )
 
 
 async def changes(request: web.Request) -> web.Response:
@@ -324,8 +358,9 @@ async def changes(request: web.Request) -> web.Response:
 
 async def commit(request: web.Request) -> web.Response:
     service = _service(request)
-    image_ref = reference.repo_tag_reference(request.query.get("repo", ""),
-                                             request.query.get("tag", ""))
+    image_ref = reference.repo_tag_reference(
+        request.query.get("repo", ""), request.query.get("tag", "")
+    )
     c = service.get(request.query.get("container", ""))
     # Moby decodes a commit's body as a create request and keeps its Config
     request_body = to_plain(await read_model(request, CreateRequest))
@@ -333,9 +368,15 @@ async def commit(request: web.Request) -> web.Response:
     changes_list = request.query.getall("changes", [])
     changes_list = [line for item in changes_list for line in item.splitlines() if line.strip()]
     image_id = await service.files.commit(
-        c, image_ref.familiar_name if image_ref else "", image_ref.tag if image_ref else "",
-        request.query.get("comment", ""), request.query.get("author", ""),
-        query_bool(request, "pause", True), overrides, changes_list)
+        c,
+        image_ref.familiar_name if image_ref else "",
+        image_ref.tag if image_ref else "",
+        request.query.get("comment", ""),
+        request.query.get("author", ""),
+        query_bool(request, "pause", True),
+        overrides,
+        changes_list,
+    )
     return json_response({"Id": image_id}, status=201)
 
 

@@ -16,8 +16,11 @@ async def login(request: web.Request) -> web.Response:
 
 async def inspect_distribution(request: web.Request) -> web.Response:
     auth = pull.decode_auth(request.headers.get("X-Registry-Auth"))
-    return json_response(await registry_ops.inspect_distribution(
-        engine_of(request).images, request.match_info["name"], auth))
+    return json_response(
+        await registry_ops.inspect_distribution(
+            engine_of(request).images, request.match_info["name"], auth
+        )
+    )
 
 
 ROUTES: list[Route] = [

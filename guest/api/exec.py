@@ -51,7 +51,8 @@ async def start(request: web.Request) -> web.StreamResponse:
     conn = await hijack(request, ex.tty)
     with contextlib.suppress(ConnectionError, asyncio.CancelledError):
         await engine_of(request).containers.unless_shutdown(
-            execs.start(ex, conn.stdin() if ex.open_stdin else None, conn.write, console))
+            execs.start(ex, conn.stdin() if ex.open_stdin else None, conn.write, console)
+        )
     return await conn.close()
 
 

@@ -54,8 +54,9 @@ class RawProtocol(asyncio.Protocol):
 class Hijacked:
     """The client's connection after the upgrade: read stdin, write (framed) output."""
 
-    def __init__(self, request: web.Request, response: web.StreamResponse, tty: bool,
-                 upgraded: bool) -> None:
+    def __init__(
+        self, request: web.Request, response: web.StreamResponse, tty: bool, upgraded: bool
+    ) -> None:
         self.request = request
         self.response = response
         self.tty = tty
@@ -99,11 +100,16 @@ class Hijacked:
 async def hijack(request: web.Request, tty: bool) -> Hijacked:
     """Answer the upgrade (or a plain 200 stream for clients that do not ask for one)."""
     content_type = RAW_STREAM if tty else MULTIPLEXED_STREAM
-    upgraded = request.headers.get("Upgrade", "").lower() == "tcp" or \
-        "upgrade" in request.headers.get("Connection", "").lower()
+    upgraded = (
+        request.headers.get("Upgrade", "").lower() == "tcp"
+        or "upgrade" in request.headers.get("Connection", "").lower()
+    )
     if upgraded:
-        response = web.StreamResponse(status=101, reason="UPGRADED", headers={
-            "Content-Type": content_type, "Connection": "Upgrade", "Upgrade": "tcp"})
+        response = web.StreamResponse(
+            status=101,
+            reason="UPGRADED",
+            headers={"Content-Type": content_type, "Connection": "Upgrade", "Upgrade": "tcp"},
+        )
     else:
         response = web.StreamResponse(headers={"Content-Type": content_type})
         response.enable_chunked_encoding()

@@ -28,8 +28,9 @@ def api_version(request: web.Request) -> tuple[int, ...]:
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json.dumps(value).encode() + b"\n",
-                        content_type="application/json")
+    return web.Response(
+        status=status, body=json.dumps(value).encode() + b"\n", content_type="application/json"
+    )
 
 
 def no_content(status: int = 204) -> web.Response:
@@ -42,7 +43,8 @@ async def _read_body(request: web.Request, required: bool) -> bytes | None:
     content_type = request.headers.get("Content-Type", "")
     if content_type and not content_type.split(";")[0].strip().endswith("json"):
         raise InvalidParameter(
-            f"unsupported Content-Type header ({content_type}): must be 'application/json'")
+            f"unsupported Content-Type header ({content_type}): must be 'application/json'"
+        )
     body = await request.read()
     if not body.strip():
         if required:
@@ -88,8 +90,13 @@ def parse_int(value: str, name: str, minimum: int = INT64_MIN, maximum: int = IN
     return number
 
 
-def query_int(request: web.Request, name: str, default: int | None = None,
-              minimum: int = INT64_MIN, maximum: int = INT64_MAX) -> int | None:
+def query_int(
+    request: web.Request,
+    name: str,
+    default: int | None = None,
+    minimum: int = INT64_MIN,
+    maximum: int = INT64_MAX,
+) -> int | None:
     value = request.query.get(name)
     if value is None or value == "":
         return default
@@ -111,15 +118,17 @@ def query_filters(request: web.Request, accepted: tuple[str, ...] | None = None)
     return filters
 
 
-async def stream_json_lines(request: web.Request, items: AsyncIterator[Any],
-                            content_type: str = "application/json") -> web.StreamResponse:
+async def stream_json_lines(
+    request: web.Request, items: AsyncIterator[Any], content_type: str = "application/json"
+) -> web.StreamResponse:
     """Send each item as one JSON document per line, flushed as it comes (events, pull)."""
     lines = (json.dumps(item).encode() + b"\n" async for item in items)
     return await stream_bytes(request, lines, {"Content-Type": content_type})
 
 
-async def stream_bytes(request: web.Request, chunks: AsyncIterator[bytes],
-                       headers: Mapping[str, str]) -> web.StreamResponse:
+async def stream_bytes(
+    request: web.Request, chunks: AsyncIterator[bytes], headers: Mapping[str, str]
+) -> web.StreamResponse:
     """Send chunks as they come (a tar, JSON lines); a client that leaves ends the stream."""
     response = web.StreamResponse(headers=headers)
     response.enable_chunked_encoding()

@@ -29,8 +29,9 @@ async def list_images(request: web.Request) -> web.Response:
     filters = query_filters(request)
     if "filter" in request.query:  # the pre-1.41 `filter` parameter is a reference filter
         filters.values.setdefault("reference", set()).add(request.query["filter"])
-    return json_response(views.list_images(list(images.images()), filters,
-                                           query_bool(request, "all")))
+    return json_response(
+        views.list_images(list(images.images()), filters, query_bool(request, "all"))
+    )
 
 
 async def inspect_image(request: web.Request) -> web.Response:
@@ -45,15 +46,18 @@ async def image_history(request: web.Request) -> web.Response:
 
 
 async def tag_image(request: web.Request) -> web.Response:
-    engine_of(request).images.tag(request.match_info["name"], request.query.get("repo", ""),
-                                  request.query.get("tag", ""))
+    engine_of(request).images.tag(
+        request.match_info["name"], request.query.get("repo", ""), request.query.get("tag", "")
+    )
     return web.Response(status=201)
 
 
 async def delete_image(request: web.Request) -> web.Response:
     records = await engine_of(request).images.delete(
-        request.match_info["name"], force=query_bool(request, "force"),
-        prune=not query_bool(request, "noprune"))
+        request.match_info["name"],
+        force=query_bool(request, "force"),
+        prune=not query_bool(request, "noprune"),
+    )
     return json_response(records)
 
 
@@ -65,13 +69,15 @@ async def request_chunks(request: web.Request) -> AsyncIterator[bytes]:
 async def load_images(request: web.Request) -> web.StreamResponse:
     from ketch.guest.engine.images import load
 
-    messages = load.load(engine_of(request).images, request_chunks(request),
-                         query_bool(request, "quiet"))
+    messages = load.load(
+        engine_of(request).images, request_chunks(request), query_bool(request, "quiet")
+    )
     return await stream_messages(request, messages)
 
 
-async def stream_messages(request: web.Request,
-                          messages: AsyncIterator[dict[str, Any]]) -> web.StreamResponse:
+async def stream_messages(
+    request: web.Request, messages: AsyncIterator[dict[str, Any]]
+) -> web.StreamResponse:
     """Docker's JSON message stream. An error before the first message is a plain HTTP
     error; once the stream has started it can only travel as an errorDetail message."""
     try:
@@ -100,9 +106,15 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     platform = query.get("platform") or None
     if query.get("fromSrc"):
         messages = imports.import_image(
-            images, query["fromSrc"], request_chunks(request), query.get("repo", ""),
-            query.get("tag", ""), query.getall("changes", []), query.get("message", ""),
-            platform)
+            images,
+            query["fromSrc"],
+            request_chunks(request),
+            query.get("repo", ""),
+            query.get("tag", ""),
+            query.getall("changes", []),
+            query.get("message", ""),
+            platform,
+        )
         return await stream_messages(request, messages)
     image = query.get("fromImage", "")
     if not image:
@@ -111,8 +123,7 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     tag = query.get("tag", "")
     ref = reference.parse_repository_tag(image, tag)
     if not tag and not ref.tag and not ref.digest:
-        return await stream_messages(request, pull.pull_all_tags(images, str(ref), auth,
-                                                                 platform))
+        return await stream_messages(request, pull.pull_all_tags(images, str(ref), auth, platform))
     return await stream_messages(request, images.pull(str(ref), auth, platform))
 
 
@@ -121,8 +132,7 @@ async def push_image(request: web.Request) -> web.StreamResponse:
 
     images = engine_of(request).images
     auth = pull.decode_auth(request.headers.get("X-Registry-Auth"))
-    messages = push.push(images, request.match_info["name"], request.query.get("tag", ""),
-                         auth)
+    messages = push.push(images, request.match_info["name"], request.query.get("tag", ""), auth)
     return await stream_messages(request, messages)
 
 
@@ -144,8 +154,12 @@ async def search_images(request: web.Request) -> web.Response:
     from ketch.guest.engine.images import pull, registry_ops
 
     results = await registry_ops.search(
-        engine_of(request).images, request.query.get("term", ""), query_int(request, "limit"),
-        query_filters(request), pull.decode_auth(request.headers.get("X-Registry-Auth")))
+        engine_of(request).images,
+        request.query.get("term", ""),
+        query_int(request, "limit"),
+        query_filters(request),
+        pull.decode_auth(request.headers.get("X-Registry-Auth")),
+    )
     return json_response(results)
 
 

@@ -17,8 +17,11 @@ def error_response(status: int, message: str) -> web.Response:
     if status == 304:
         return web.Response(status=304)
     message = cap_message(message)
-    return web.Response(status=status, body=json.dumps({"message": message}).encode() + b"\n",
-                        content_type="application/json")
+    return web.Response(
+        status=status,
+        body=json.dumps({"message": message}).encode() + b"\n",
+        content_type="application/json",
+    )
 
 
 @web.middleware
@@ -48,8 +51,7 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
 
 @web.middleware
 async def api_version(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if any("\x00" in value for value in (*request.match_info.values(),
-                                          *request.query.values())):
+    if any("\x00" in value for value in (*request.match_info.values(), *request.query.values())):
         # Never meaningful in a name, path or argument; os and exec calls would choke on it.
         return error_response(400, "invalid request: a parameter contains a NUL byte")
     version = request.match_info.get("version")
@@ -61,12 +63,17 @@ async def api_version(request: web.Request, handler: Handler) -> web.StreamRespo
     except ValueError:
         return error_response(400, f"invalid API version: {version}")
     if parsed > parse_api_version(API_VERSION):
-        return error_response(400, f"client version {version} is too new. Maximum supported "
-                                   f"API version is {API_VERSION}")
+        return error_response(
+            400,
+            f"client version {version} is too new. Maximum supported API version is {API_VERSION}",
+        )
     if parsed < parse_api_version(MIN_API_VERSION):
-        return error_response(400, f"client version {version} is too old. Minimum supported "
-                                   f"API version is {MIN_API_VERSION}, please upgrade your "
-                                   f"client to a newer version")
+        return error_response(
+            400,
+            f"client version {version} is too old. Minimum supported "
+            f"API version is {MIN_API_VERSION}, please upgrade your "
+            f"client to a newer version",
+        )
     request["api_version"] = version
     return await handler(request)
 

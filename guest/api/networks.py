@@ -1,6 +1,5 @@
 """Routes for /networks."""
 
-
 from aiohttp import web
 
 from ketch.guest.api.httputil import (

@@ -40,8 +40,9 @@ class ApiConnection(RequestHandler):
     """One client connection: aiohttp's handler with a header timeout, a connection cap and
     JSON errors for requests the parser refused."""
 
-    def __init__(self, manager: web.Server, *, header_timeout: float, max_connections: int,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, manager: web.Server, *, header_timeout: float, max_connections: int, **kwargs: Any
+    ) -> None:
         super().__init__(manager, **kwargs)
         self._header_timeout = header_timeout
         self._max_connections = max_connections
@@ -59,9 +60,10 @@ class ApiConnection(RequestHandler):
     def _refuse(self, transport: asyncio.BaseTransport) -> None:
         body = b'{"message": "too many open connections to the daemon"}\n'
         assert isinstance(transport, asyncio.Transport)
-        transport.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json"
-                        b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
-                        % (len(body), body))
+        transport.write(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json"
+            b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
         self.force_close()
         transport.close()
 
@@ -90,8 +92,9 @@ class ApiConnection(RequestHandler):
     def _header_timed_out(self) -> None:
         self._header_timer = None
         if self._awaiting_request() and self.transport is not None:
-            log.debug("closing an API connection: no request head within "
-                      f"{self._header_timeout:g}s")
+            log.debug(
+                f"closing an API connection: no request head within {self._header_timeout:g}s"
+            )
             self.force_close()
             self.transport.close()
 
@@ -99,8 +102,13 @@ class ApiConnection(RequestHandler):
         self._cancel_header_timer()
         super().connection_lost(exc)
 
-    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
-                     message: str | None = None) -> web.StreamResponse:
+    def handle_error(
+        self,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
         """A request the parser refused (or an aiohttp-level failure): Docker's JSON body."""
         if request.writer.output_size > 0:
             raise ConnectionError("response already started: cannot send the error")
@@ -125,16 +133,29 @@ class ApiServer(web.Server):
 class ApiRunner(web.AppRunner):
     """AppRunner whose connections are ApiConnections with the limits above."""
 
-    def __init__(self, app: web.Application, *, header_timeout: float = HEADER_TIMEOUT,
-                 max_connections: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        header_timeout: float = HEADER_TIMEOUT,
+        max_connections: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("max_line_size", MAX_REQUEST_LINE)
         kwargs.setdefault("max_field_size", MAX_HEADER_FIELD)
         super().__init__(app, **kwargs)
-        self._limits = {"header_timeout": header_timeout,
-                        "max_connections": max_connections or default_max_connections()}
+        self._limits = {
+            "header_timeout": header_timeout,
+            "max_connections": max_connections or default_max_connections(),
+        }
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
-        return ApiServer(server.request_handler, request_factory=server.request_factory,
-                         handler_cancellation=server.handler_cancellation,
-                         loop=asyncio.get_running_loop(), **server._kwargs, **self._limits)
+        return ApiServer(
+            server.request_handler,
+            request_factory=server.request_factory,
+            handler_cancellation=server.handler_cancellation,
+            loop=asyncio.get_running_loop(),
+            **server._kwargs,
+            **self._limits,
+        )

@@ -32,8 +32,9 @@ async def ping(request: web.Request) -> web.Response:
     headers = dict(PING_HEADERS)
     headers["Docker-Experimental"] = str(engine_of(request).config.experimental).lower()
     if request.method == "HEAD":
-        return web.Response(headers={**headers, "Content-Type": "text/plain; charset=utf-8",
-                                     "Content-Length": "0"})
+        return web.Response(
+            headers={**headers, "Content-Type": "text/plain; charset=utf-8", "Content-Length": "0"}
+        )
     return web.Response(text="OK", headers=headers)
 
 

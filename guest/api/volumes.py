@@ -29,14 +29,16 @@ async def inspect_volume(request: web.Request) -> web.Response:
 async def create_volume(request: web.Request) -> web.Response:
     body = await read_model(request, VolumeCreateOptions)
     service = engine_of(request).volumes
-    record = await service.create(body.Name or "", body.Driver or "",
-                                  body.DriverOpts or None, body.Labels or None)
+    record = await service.create(
+        body.Name or "", body.Driver or "", body.DriverOpts or None, body.Labels or None
+    )
     return json_response(service.to_json(record), status=201)
 
 
 async def remove_volume(request: web.Request) -> web.Response:
-    await engine_of(request).volumes.remove(request.match_info["name"],
-                                            force=query_bool(request, "force"))
+    await engine_of(request).volumes.remove(
+        request.match_info["name"], force=query_bool(request, "force")
+    )
     return no_content()
 
 

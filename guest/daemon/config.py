@@ -83,19 +83,59 @@ JSON_KEYS = [
     if f.name not in ("config_file", "unused")
 ]
 RELOADABLE_KEYS = {
-    "debug", "log-level", "labels", "live-restore", "max-concurrent-downloads",
-    "max-concurrent-uploads", "max-download-attempts", "shutdown-timeout",
-    "insecure-registries", "registry-mirrors", "runtimes", "default-runtime", "features",
+    "debug",
+    "log-level",
+    "labels",
+    "live-restore",
+    "max-concurrent-downloads",
+    "max-concurrent-uploads",
+    "max-download-attempts",
+    "shutdown-timeout",
+    "insecure-registries",
+    "registry-mirrors",
+    "runtimes",
+    "default-runtime",
+    "features",
 }
 ACCEPTED_UNUSED_KEYS = {
-    "storage-opts", "exec-opts", "cgroup-parent", "default-cgroupns-mode", "default-ipc-mode",
-    "default-shm-size", "default-ulimits", "init", "init-path", "ipv6", "ip6tables",
-    "fixed-cidr", "fixed-cidr-v6", "default-gateway", "default-gateway-v6", "ip",
-    "userns-remap", "selinux-enabled", "seccomp-profile", "no-new-privileges",
-    "oom-score-adjust", "log-format", "raw-logs", "metrics-addr", "node-generic-resources",
-    "authorization-plugins", "containerd", "containerd-namespace", "host-gateway-ip",
-    "proxies", "builder", "default-network-opts", "allow-direct-routing", "cdi-spec-dirs",
-    "log-opts", "userland-proxy-path", "data-root", "exec-root",
+    "storage-opts",
+    "exec-opts",
+    "cgroup-parent",
+    "default-cgroupns-mode",
+    "default-ipc-mode",
+    "default-shm-size",
+    "default-ulimits",
+    "init",
+    "init-path",
+    "ipv6",
+    "ip6tables",
+    "fixed-cidr",
+    "fixed-cidr-v6",
+    "default-gateway",
+    "default-gateway-v6",
+    "ip",
+    "userns-remap",
+    "selinux-enabled",
+    "seccomp-profile",
+    "no-new-privileges",
+    "oom-score-adjust",
+    "log-format",
+    "raw-logs",
+    "metrics-addr",
+    "node-generic-resources",
+    "authorization-plugins",
+    "containerd",
+    "containerd-namespace",
+    "host-gateway-ip",
+    "proxies",
+    "builder",
+    "default-network-opts",
+    "allow-direct-routing",
+    "cdi-spec-dirs",
+    "log-opts",
+    "userland-proxy-path",
+    "data-root",
+    "exec-root",
 }
 ACCEPTED_UNUSED_KEYS -= set(JSON_KEYS)
 
@@ -125,8 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("-v", "--version", action="store_true", help="Print version information and quit")
     add("--validate", action="store_true", help="Validate daemon configuration and exit")
-    add("-H", "--host", dest="hosts", action="append", metavar="HOST",
-        help="Daemon socket(s) to connect to (unix://PATH, tcp://HOST:PORT)")
+    add(
+        "-H",
+        "--host",
+        dest="hosts",
+        action="append",
+        metavar="HOST",
+        help="Daemon socket(s) to connect to (unix://PATH, tcp://HOST:PORT)",
+    )
     add("--data-root", help="Root directory of persistent Docker state")
     add("--exec-root", help="Root directory for execution state files")
     add("-p", "--pidfile", help="Path to use for daemon PID file")
@@ -134,11 +180,29 @@ def build_parser() -> argparse.ArgumentParser:
     add("-l", "--log-level", choices=sorted(LEVELS), help="Set the logging level")
     add("-D", "--debug", nargs="?", const=True, type=_parse_bool, help="Enable debug mode")
     add("-G", "--group", help="Group for the unix socket")
-    for name in ("tls", "tlsverify", "experimental", "live-restore", "iptables",
-                 "ip-forward", "ip-masq", "userland-proxy", "icc"):
+    for name in (
+        "tls",
+        "tlsverify",
+        "experimental",
+        "live-restore",
+        "iptables",
+        "ip-forward",
+        "ip-masq",
+        "userland-proxy",
+        "icc",
+    ):
         add(f"--{name}", nargs="?", const=True, type=_parse_bool)
-    for name in ("tlscacert", "tlscert", "tlskey", "default-runtime", "log-driver",
-                 "storage-driver", "bip", "host-gateway-ip", "host-loopback-ip"):
+    for name in (
+        "tlscacert",
+        "tlscert",
+        "tlskey",
+        "default-runtime",
+        "log-driver",
+        "storage-driver",
+        "bip",
+        "host-gateway-ip",
+        "host-loopback-ip",
+    ):
         add(f"--{name}")
     add("-b", "--bridge")
     add("--label", dest="labels", action="append")
@@ -148,8 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--dns-search", action="append")
     add("--dns-opt", dest="dns_opts", action="append")
     add("--log-opt", dest="log_opts", action="append", type=_key_value)
-    for name in ("max-concurrent-downloads", "max-concurrent-uploads",
-                 "max-download-attempts", "shutdown-timeout", "mtu"):
+    for name in (
+        "max-concurrent-downloads",
+        "max-concurrent-uploads",
+        "max-download-attempts",
+        "shutdown-timeout",
+        "mtu",
+    ):
         add(f"--{name}", type=int)
     return parser
 
@@ -175,14 +244,19 @@ def read_config_file(path: str, must_exist: bool) -> dict[str, Any]:
     except json.JSONDecodeError as e:
         raise ConfigError(f"unable to configure the Docker daemon with file {path}: {e}") from e
     if not isinstance(data, dict):
-        raise ConfigError(f"unable to configure the Docker daemon with file {path}: "
-                          "the configuration must be a JSON object")
-    unknown = sorted(k for k in data if k not in JSON_KEYS and k not in ACCEPTED_UNUSED_KEYS
-                     and k != "hosts")
+        raise ConfigError(
+            f"unable to configure the Docker daemon with file {path}: "
+            "the configuration must be a JSON object"
+        )
+    unknown = sorted(
+        k for k in data if k not in JSON_KEYS and k not in ACCEPTED_UNUSED_KEYS and k != "hosts"
+    )
     if unknown:
-        raise ConfigError(f"unable to configure the Docker daemon with file {path}: the "
-                          f"following directives don't match any configuration option: "
-                          f"{', '.join(unknown)}")
+        raise ConfigError(
+            f"unable to configure the Docker daemon with file {path}: the "
+            f"following directives don't match any configuration option: "
+            f"{', '.join(unknown)}"
+        )
     return data
 
 
@@ -194,9 +268,11 @@ def _check_types(values: dict[str, Any], path: str) -> None:
         expected = type(getattr(defaults, key.replace("-", "_")))
         ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
         if not ok:
-            raise ConfigError(f"unable to configure the Docker daemon with file {path}: "
-                              f"json: cannot unmarshal {type(value).__name__} into Go struct "
-                              f"field Config.{key} of type {expected.__name__}")
+            raise ConfigError(
+                f"unable to configure the Docker daemon with file {path}: "
+                f"json: cannot unmarshal {type(value).__name__} into Go struct "
+                f"field Config.{key} of type {expected.__name__}"
+            )
 
 
 def load(argv: list[str] | None) -> tuple[DaemonConfig, argparse.Namespace]:
@@ -214,9 +290,11 @@ def load(argv: list[str] | None) -> tuple[DaemonConfig, argparse.Namespace]:
         details = ", ".join(
             f"{k}: (from flag: {flag_values[k]}, from file: {file_values[k]})" for k in both
         )
-        raise ConfigError(f"unable to configure the Docker daemon with file {path}: the "
-                          f"following directives are specified both as a flag and in the "
-                          f"configuration file: {details}")
+        raise ConfigError(
+            f"unable to configure the Docker daemon with file {path}: the "
+            f"following directives are specified both as a flag and in the "
+            f"configuration file: {details}"
+        )
     config = DaemonConfig(config_file=path)
     apply_values(config, {**file_values, **flag_values})
     validate(config)
@@ -239,8 +317,9 @@ def validate(config: DaemonConfig) -> None:
     if config.log_level not in LEVELS:
         raise ConfigError(f"unable to parse logging level: {config.log_level}")
     if config.storage_driver not in ("", "overlay2"):
-        raise ConfigError(f'error initializing graphdriver: driver not supported: '
-                          f'{config.storage_driver}')
+        raise ConfigError(
+            f"error initializing graphdriver: driver not supported: {config.storage_driver}"
+        )
     for label in config.labels:
         if "=" not in label:
             raise ConfigError(f"bad attribute format: {label}")

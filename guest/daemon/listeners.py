@@ -75,8 +75,12 @@ async def start_sites(runner: web.AppRunner, config: DaemonConfig) -> list[str]:
     return unix_paths
 
 
-async def start_activated(runner: web.AppRunner, activated: list[systemd.ActivatedSocket],
-                          address: str, tls: ssl.SSLContext | None) -> None:
+async def start_activated(
+    runner: web.AppRunner,
+    activated: list[systemd.ActivatedSocket],
+    address: str,
+    tls: ssl.SSLContext | None,
+) -> None:
     """One site per socket that -H fd://<address> selects; systemd owns (and removes) them."""
     try:
         chosen = systemd.select(activated, address)
@@ -86,5 +90,7 @@ async def start_activated(runner: web.AppRunner, activated: list[systemd.Activat
         inet = passed.socket.family in (socket.AF_INET, socket.AF_INET6)
         site = web.SockSite(runner, passed.socket, ssl_context=tls if inet else None)
         await site.start()
-        log.info(f"API listen on {passed.socket.getsockname() or passed.name} "
-                 f"(socket activation, fd {passed.fd})")
+        log.info(
+            f"API listen on {passed.socket.getsockname() or passed.name} "
+            f"(socket activation, fd {passed.fd})"
+        )

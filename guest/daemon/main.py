@@ -34,8 +34,12 @@ class Daemon:
         engine = Engine(self.config)
         await engine.start()
         app = build_app(engine)
-        runner = ApiRunner(app, handle_signals=False, access_log=None,
-                           shutdown_timeout=self.config.shutdown_timeout)
+        runner = ApiRunner(
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=self.config.shutdown_timeout,
+        )
         await runner.setup()
         unix_paths = await start_sites(runner, self.config)
         loop = asyncio.get_running_loop()
@@ -43,8 +47,9 @@ class Daemon:
         loop.add_signal_handler(signal.SIGINT, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: self.reload(engine))
         log.info("Daemon has completed initialization")
-        log.info("API listen ready", extra={"fields": {"version": ENGINE_VERSION,
-                                                        "api": API_VERSION}})
+        log.info(
+            "API listen ready", extra={"fields": {"version": ENGINE_VERSION, "api": API_VERSION}}
+        )
         systemd.notify("READY=1")  # Type=notify units (docker.service) start only now
         try:
             await self.stopping.wait()
@@ -112,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     raise_open_files_limit()
     try:
         os.makedirs(config.data_root, exist_ok=True)
-        pid_lock, root_lock = locks.acquire(config.pidfile,
-                                            Layout(config.data_root, config.exec_root).lock_file)
+        pid_lock, root_lock = locks.acquire(
+            config.pidfile, Layout(config.data_root, config.exec_root).lock_file
+        )
     except (locks.AlreadyRunning, OSError) as e:
         log.critical(str(e))
         return 1

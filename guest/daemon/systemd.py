@@ -51,20 +51,25 @@ def select(activated: list[ActivatedSocket], address: str) -> list[ActivatedSock
     """The sockets `-H fd://<address>` means, as Moby: all for "" or "*", else the one with
     that fd number; we also accept a FileDescriptorName. Raises ValueError with Moby's text."""
     if not activated:
-        raise ValueError("no sockets found via socket activation: make sure the service was "
-                         "started by systemd")
+        raise ValueError(
+            "no sockets found via socket activation: make sure the service was started by systemd"
+        )
     if address in ("", "*"):
         return activated
     if address.isdigit():
         chosen = [s for s in activated if s.fd == int(address)]
         if not chosen:
-            raise ValueError(f"too few socket activated files passed in by systemd: "
-                             f"fd {address} not among {[s.fd for s in activated]}")
+            raise ValueError(
+                f"too few socket activated files passed in by systemd: "
+                f"fd {address} not among {[s.fd for s in activated]}"
+            )
         return chosen
     chosen = [s for s in activated if s.name == address]
     if not chosen:
-        raise ValueError(f"no socket activated file named {address!r} "
-                         f"(passed: {', '.join(s.name for s in activated)})")
+        raise ValueError(
+            f"no socket activated file named {address!r} "
+            f"(passed: {', '.join(s.name for s in activated)})"
+        )
     return chosen
 
 

@@ -29,8 +29,13 @@ class Engine:
         self.images = ImageService(self, events=self.events)
         self.volumes = VolumeService(self, images=self.images, events=self.events)
         self.networks = NetworkService(self, events=self.events)
-        self.containers = ContainerService(self, images=self.images, networks=self.networks,
-                                           volumes=self.volumes, events=self.events)
+        self.containers = ContainerService(
+            self,
+            images=self.images,
+            networks=self.networks,
+            volumes=self.volumes,
+            events=self.events,
+        )
         # The areas the containers area is built on reach back to it through small Protocols.
         registry = self.containers.registry
         self.images.bind_users(registry)
@@ -77,5 +82,6 @@ class Engine:
         return {name: {"path": path} for name, path in self.runtimes().items()}
 
     def publish_daemon_event(self, action: str, attributes: dict[str, str]) -> None:
-        self.events.publish("daemon", action, self.system.engine_id,
-                            {"name": socket.gethostname(), **attributes})
+        self.events.publish(
+            "daemon", action, self.system.engine_id, {"name": socket.gethostname(), **attributes}
+        )

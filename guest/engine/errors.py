@@ -15,6 +15,17 @@ from ketch.guest.util.errors import (
     report_unexpected,
 )
 
-__all__ = ["MAX_MESSAGE", "Conflict", "EngineError", "Forbidden", "InvalidParameter", "NotFound",
-           "NotImplementedFeature", "NotModified", "Unauthorized", "Unavailable", "cap_message",
-           "report_unexpected"]
+__all__ = [
+    "MAX_MESSAGE",
+    "Conflict",
+    "EngineError",
+    "Forbidden",
+    "InvalidParameter",
+    "NotFound",
+    "NotImplementedFeature",
+    "NotModified",
+    "Unauthorized",
+    "Unavailable",
+    "cap_message",
+    "report_unexpected",
+]

@@ -10,8 +10,22 @@ from typing import Any, Protocol
 from ketch.guest.engine.filters import Filters
 
 HISTORY_SIZE = 1024
-EVENT_FILTERS = ("config", "container", "daemon", "event", "image", "label", "network",
-                 "node", "plugin", "scope", "secret", "service", "type", "volume")
+EVENT_FILTERS = (
+    "config",
+    "container",
+    "daemon",
+    "event",
+    "image",
+    "label",
+    "network",
+    "node",
+    "plugin",
+    "scope",
+    "secret",
+    "service",
+    "type",
+    "volume",
+)
 # Types whose events also carry the legacy top-level status/id/from fields.
 _LEGACY_TYPES = ("container", "image")
 
@@ -32,14 +46,16 @@ class Event:
             doc["id"] = self.actor_id
             if self.type == "container" and "image" in self.attributes:
                 doc["from"] = self.attributes["image"]
-        doc.update({
-            "Type": self.type,
-            "Action": self.action,
-            "Actor": {"ID": self.actor_id, "Attributes": dict(self.attributes)},
-            "scope": self.scope,
-            "time": self.time_nano // 10**9,
-            "timeNano": self.time_nano,
-        })
+        doc.update(
+            {
+                "Type": self.type,
+                "Action": self.action,
+                "Actor": {"ID": self.actor_id, "Attributes": dict(self.attributes)},
+                "scope": self.scope,
+                "time": self.time_nano // 10**9,
+                "timeNano": self.time_nano,
+            }
+        )
         return doc
 
 
@@ -57,21 +73,41 @@ def event_matches(event: Event, filters: Filters) -> bool:
         action_ok = filters.exact_match("event", event.action)
 
     def by_name(kind: str) -> bool:
-        return filters.fuzzy_match(kind, event.actor_id) or filters.fuzzy_match(
-            kind, attrs.get("name", "")) if kind in filters else True
+        return (
+            filters.fuzzy_match(kind, event.actor_id)
+            or filters.fuzzy_match(kind, attrs.get("name", ""))
+            if kind in filters
+            else True
+        )
 
     image_attr = attrs.get("name" if event.type == "image" else "image", "")
     image_ok = "image" not in filters or any(
         filters.exact_match("image", candidate)
-        for candidate in (event.actor_id, image_attr, _strip_tag(event.actor_id),
-                          _strip_tag(image_attr))
+        for candidate in (
+            event.actor_id,
+            image_attr,
+            _strip_tag(event.actor_id),
+            _strip_tag(image_attr),
+        )
     )
     return (
         action_ok
         and filters.exact_match("type", event.type)
         and filters.exact_match("scope", event.scope)
-        and all(by_name(kind) for kind in ("daemon", "container", "plugin", "volume",
-                                           "network", "node", "service", "secret", "config"))
+        and all(
+            by_name(kind)
+            for kind in (
+                "daemon",
+                "container",
+                "plugin",
+                "volume",
+                "network",
+                "node",
+                "service",
+                "secret",
+                "config",
+            )
+        )
         and image_ok
         and filters.match_kv_list("label", attrs)
     )
@@ -80,8 +116,14 @@ def event_matches(event: Event, filters: Filters) -> bool:
 class EventSink(Protocol):
     """What a service needs to report what it did (the EventBus)."""
 
-    def publish(self, type_: str, action: str, actor_id: str,
-                attributes: Mapping[str, str] | None = None, scope: str = "local") -> Event: ...
+    def publish(
+        self,
+        type_: str,
+        action: str,
+        actor_id: str,
+        attributes: Mapping[str, str] | None = None,
+        scope: str = "local",
+    ) -> Event: ...
 
 
 class EventBus:
@@ -91,8 +133,14 @@ class EventBus:
         self._history: deque[Event] = deque(maxlen=HISTORY_SIZE)
         self._subscribers: set[asyncio.Queue[Event | None]] = set()
 
-    def publish(self, type_: str, action: str, actor_id: str,
-                attributes: Mapping[str, str] | None = None, scope: str = "local") -> Event:
+    def publish(
+        self,
+        type_: str,
+        action: str,
+        actor_id: str,
+        attributes: Mapping[str, str] | None = None,
+        scope: str = "local",
+    ) -> Event:
         event = Event(type_, action, actor_id, dict(attributes or {}), scope)
         self._history.append(event)
         for queue in self._subscribers:
@@ -103,8 +151,7 @@ class EventBus:
     def listener_count(self) -> int:
         return len(self._subscribers)
 
-    def subscribe(self, since_ns: int | None = None,
-                  until_ns: int | None = None) -> "Subscription":
+    def subscribe(self, since_ns: int | None = None, until_ns: int | None = None) -> "Subscription":
         """Past events from since_ns, then live ones until until_ns (or close()). Subscribed
         from this call on, as Moby's /events is before its response starts: a client that has
         the headers sees every later event. close() the subscription when done."""
@@ -124,8 +171,13 @@ class Subscription:
         self.since_ns = since_ns
         self.until_ns = until_ns
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
-        self.past = [e for e in bus._history if since_ns is not None and e.time_nano >= since_ns
-                     and (until_ns is None or e.time_nano <= until_ns)]
+        self.past = [
+            e
+            for e in bus._history
+            if since_ns is not None
+            and e.time_nano >= since_ns
+            and (until_ns is None or e.time_nano <= until_ns)
+        ]
         bus._subscribers.add(self.queue)
 
     def close(self) -> None:

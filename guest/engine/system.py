@@ -76,10 +76,16 @@ class SystemService:
             "Platform": {"Name": PLATFORM_NAME},
             "Components": [
                 {"Name": "Engine", "Version": ENGINE_VERSION, "Details": details},
-                {"Name": runtime["name"], "Version": runtime["version"],
-                 "Details": {"GitCommit": runtime.get("commit", "")}},
-                {"Name": "ketch", "Version": KETCH_VERSION,
-                 "Details": {"GitCommit": f"ketch-{KETCH_VERSION}"}},
+                {
+                    "Name": runtime["name"],
+                    "Version": runtime["version"],
+                    "Details": {"GitCommit": runtime.get("commit", "")},
+                },
+                {
+                    "Name": "ketch",
+                    "Version": KETCH_VERSION,
+                    "Details": {"GitCommit": f"ketch-{KETCH_VERSION}"},
+                },
             ],
             "Version": ENGINE_VERSION,
             "ApiVersion": API_VERSION,
@@ -97,24 +103,40 @@ class SystemService:
         config = self.engine.config
         os_name, os_version = hostinfo.operating_system()
         runtime = self.engine.runtime_info()
-        insecure = ["::1/128", "127.0.0.0/8", *[r for r in config.insecure_registries
-                                                if "/" in r]]
+        insecure = ["::1/128", "127.0.0.0/8", *[r for r in config.insecure_registries if "/" in r]]
         info: dict[str, Any] = {
             "ID": self.engine_id,
-            "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0,
-            "ContainersStopped": 0, "Images": 0,
+            "Containers": 0,
+            "ContainersRunning": 0,
+            "ContainersPaused": 0,
+            "ContainersStopped": 0,
+            "Images": 0,
             "Driver": "overlay2",
-            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"],
-                             ["Using metacopy", "false"], ["Native Overlay Diff", "true"],
-                             ["userxattr", "false"]],
-            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"],
-                        "Authorization": None,
-                        "Log": ["json-file", "local"]},
-            "MemoryLimit": True, "SwapLimit": True, "KernelMemoryTCP": False,
-            "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True,
-            "PidsLimit": True, "OomKillDisable": hostinfo.cgroup_version() == "1",
+            "DriverStatus": [
+                ["Backing Filesystem", "extfs"],
+                ["Supports d_type", "true"],
+                ["Using metacopy", "false"],
+                ["Native Overlay Diff", "true"],
+                ["userxattr", "false"],
+            ],
+            "Plugins": {
+                "Volume": ["local"],
+                "Network": ["bridge", "host", "null"],
+                "Authorization": None,
+                "Log": ["json-file", "local"],
+            },
+            "MemoryLimit": True,
+            "SwapLimit": True,
+            "KernelMemoryTCP": False,
+            "CpuCfsPeriod": True,
+            "CpuCfsQuota": True,
+            "CPUShares": True,
+            "CPUSet": True,
+            "PidsLimit": True,
+            "OomKillDisable": hostinfo.cgroup_version() == "1",
             "IPv4Forwarding": hostinfo.ipv4_forwarding(),
-            "BridgeNfIptables": False, "BridgeNfIp6tables": False,
+            "BridgeNfIptables": False,
+            "BridgeNfIp6tables": False,
             "Debug": config.debug,
             "NFd": hostinfo.fd_count(),
             "NGoroutines": len(__import__("threading").enumerate()),
@@ -149,8 +171,14 @@ class SystemService:
             "ServerVersion": ENGINE_VERSION,
             "Runtimes": self.engine.runtimes_info(),
             "DefaultRuntime": runtime["name"],
-            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
-                      "ControlAvailable": False, "Error": "", "RemoteManagers": None},
+            "Swarm": {
+                "NodeID": "",
+                "NodeAddr": "",
+                "LocalNodeState": "inactive",
+                "ControlAvailable": False,
+                "Error": "",
+                "RemoteManagers": None,
+            },
             "LiveRestoreEnabled": config.live_restore,
             "Isolation": "",
             "InitBinary": "docker-init",
@@ -167,12 +195,22 @@ class SystemService:
 
     def _index_configs(self) -> dict[str, Any]:
         config = self.engine.config
-        configs = {"docker.io": {"Name": "docker.io", "Mirrors": list(config.registry_mirrors),
-                                 "Secure": True, "Official": True}}
+        configs = {
+            "docker.io": {
+                "Name": "docker.io",
+                "Mirrors": list(config.registry_mirrors),
+                "Secure": True,
+                "Official": True,
+            }
+        }
         for registry in config.insecure_registries:
             if "/" not in registry:
-                configs[registry] = {"Name": registry, "Mirrors": [], "Secure": False,
-                                     "Official": False}
+                configs[registry] = {
+                    "Name": registry,
+                    "Mirrors": [],
+                    "Secure": False,
+                    "Official": False,
+                }
         return configs
 
     def _warnings(self) -> list[str]:

@@ -7,8 +7,15 @@ from datetime import UTC, datetime
 from ketch.guest.engine.errors import InvalidParameter
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9,
-            "m": 60 * 10**9, "h": 3600 * 10**9}
+_UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
 
 
 def _duration_ns(text: str) -> int | None:
@@ -18,7 +25,7 @@ def _duration_ns(text: str) -> int | None:
         if not m:
             return None
         total += int(float(m.group(1)) * _UNIT_NS[m.group(2)])
-        rest = rest[m.end():]
+        rest = rest[m.end() :]
     return total
 
 
@@ -32,8 +39,14 @@ def parse_timestamp_ns(value: str, now_ns: int | None = None) -> int:
     duration = _duration_ns(text) if text else None
     if duration is not None:
         return now_ns - duration
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f",
-                "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"):
+    for fmt in (
+        "%Y-%m-%dT%H:%M:%S.%f%z",
+        "%Y-%m-%dT%H:%M:%S%z",
+        "%Y-%m-%dT%H:%M:%S.%f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d",
+    ):
         try:
             parsed = datetime.strptime(_trim_fraction(text.replace("Z", "+00:00")), fmt)
         except ValueError:
@@ -41,7 +54,7 @@ def parse_timestamp_ns(value: str, now_ns: int | None = None) -> int:
         if parsed.tzinfo is None:
             parsed = parsed.astimezone()  # Docker reads zone-less times as local time
         return int(parsed.astimezone(UTC).timestamp() * 10**9)
-    raise InvalidParameter(f"failed to parse value as time or duration: \"{value}\"")
+    raise InvalidParameter(f'failed to parse value as time or duration: "{value}"')
 
 
 def _trim_fraction(text: str) -> str:

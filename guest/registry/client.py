@@ -21,8 +21,13 @@ USER_AGENT = "docker/28.3.0 go/go1.24 ketch"
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 # The reference grammar allows hosts no URL or resolver takes: a label over 63 characters
 # (UnicodeError from IDNA), a port over 65535 (InvalidURL).
-TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError,
-                    UnicodeError, aiohttp.InvalidURL)
+TRANSPORT_ERRORS = (
+    aiohttp.ClientConnectionError,
+    aiohttp.ClientPayloadError,
+    TimeoutError,
+    UnicodeError,
+    aiohttp.InvalidURL,
+)
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,12 @@ class Credentials:
         if encoded and not username:
             with_colon = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
             username, _, password = with_colon.partition(":")
-        return cls(username, password,
-                   str(auth.get("identitytoken") or auth.get("IdentityToken") or ""),
-                   str(auth.get("registrytoken") or auth.get("RegistryToken") or ""))
+        return cls(
+            username,
+            password,
+            str(auth.get("identitytoken") or auth.get("IdentityToken") or ""),
+            str(auth.get("registrytoken") or auth.get("RegistryToken") or ""),
+        )
 
     @property
     def present(self) -> bool:
@@ -53,8 +61,9 @@ class Credentials:
 class RegistryError(EngineError):
     """An error answered by the registry; codes are the Distribution error codes."""
 
-    def __init__(self, message: str, status: int = 500, codes: tuple[str, ...] = (),
-                 detail: str = "") -> None:
+    def __init__(
+        self, message: str, status: int = 500, codes: tuple[str, ...] = (), detail: str = ""
+    ) -> None:
         super().__init__(message)
         # Not 401: the CLI answers a 401 from pull/push by prompting for a login.
         self.status = status if status in (400, 403, 404, 409) else 500
@@ -73,15 +82,17 @@ def error_from_body(status: int, body: bytes) -> RegistryError:
         code = str(first.get("code", "UNKNOWN"))
         message = str(first.get("message", ""))
         text = f"{code.lower().replace('_', ' ')}: {message}"
-        return RegistryError(text, status, tuple(str(e.get("code", "")) for e in errors),
-                             message)
+        return RegistryError(text, status, tuple(str(e.get("code", "")) for e in errors), message)
     if status == 401:
         return RegistryError("unauthorized: authentication required", 401, ("UNAUTHORIZED",))
     if status == 404:
         return RegistryError("not found", 404, ("NOT_FOUND",))
     text = body.decode(errors="replace").strip()[:200]
-    return RegistryError(f"received unexpected HTTP status: {status} "
-                         f"{_reason(status)}{(': ' + text) if text else ''}", status)
+    return RegistryError(
+        f"received unexpected HTTP status: {status} "
+        f"{_reason(status)}{(': ' + text) if text else ''}",
+        status,
+    )
 
 
 async def read_body(response: aiohttp.ClientResponse, *ok: int) -> bytes:
@@ -113,10 +124,16 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
 class RegistryClient:
     """One registry host as seen by one set of credentials."""
 
-    def __init__(self, session: aiohttp.ClientSession, domain: str,
-                 endpoint_candidates: list[Endpoint], credentials: Credentials,
-                 token_cache: dict[tuple[str, ...], tuple[str, float]],
-                 timeouts: RegistryTimeouts | None = None, host_loopback: str = "") -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        domain: str,
+        endpoint_candidates: list[Endpoint],
+        credentials: Credentials,
+        token_cache: dict[tuple[str, ...], tuple[str, float]],
+        timeouts: RegistryTimeouts | None = None,
+        host_loopback: str = "",
+    ) -> None:
         self.session = session
         self.timeouts = timeouts or RegistryTimeouts()
         self.host_loopback = host_loopback  # a token realm on loopback may be on the VM's host
@@ -134,9 +151,14 @@ class RegistryClient:
         last: Exception | None = None
         for endpoint in self.candidates:
             try:
-                response = await self.timeouts.headers(self.session.get(
-                    f"{endpoint.url}/v2/", ssl=None if endpoint.verify_tls else False,
-                    headers={"User-Agent": USER_AGENT}, timeout=self.timeouts.client_timeout()))
+                response = await self.timeouts.headers(
+                    self.session.get(
+                        f"{endpoint.url}/v2/",
+                        ssl=None if endpoint.verify_tls else False,
+                        headers={"User-Agent": USER_AGENT},
+                        timeout=self.timeouts.client_timeout(),
+                    )
+                )
                 async with response:
                     await response.read()
                     if response.status == 401:
@@ -168,8 +190,7 @@ class RegistryClient:
         return None
 
     async def _token(self, params: dict[str, str], scope: str, force: bool) -> str:
-        key = (params.get("realm", ""), params.get("service", ""), scope,
-               self.credentials.username)
+        key = (params.get("realm", ""), params.get("service", ""), scope, self.credentials.username)
         cached = self.tokens.get(key)
         if cached and cached[1] > time.monotonic() and not force:
             return cached[0]
@@ -178,19 +199,28 @@ class RegistryClient:
             query["scope"] = scope
         if self.credentials.username:
             query["account"] = self.credentials.username
-        auth = (aiohttp.BasicAuth(self.credentials.username, self.credentials.password)
-                if self.credentials.username else None)
+        auth = (
+            aiohttp.BasicAuth(self.credentials.username, self.credentials.password)
+            if self.credentials.username
+            else None
+        )
         realm = await via_host_loopback(params.get("realm", ""), self.host_loopback)
         try:
             if self.credentials.identity_token:
-                form = {"grant_type": "refresh_token", "service": query["service"],
-                        "client_id": "docker", "refresh_token": self.credentials.identity_token,
-                        "scope": scope}
-                request = self.session.post(realm, data=form,
-                                            timeout=self.timeouts.client_timeout())
+                form = {
+                    "grant_type": "refresh_token",
+                    "service": query["service"],
+                    "client_id": "docker",
+                    "refresh_token": self.credentials.identity_token,
+                    "scope": scope,
+                }
+                request = self.session.post(
+                    realm, data=form, timeout=self.timeouts.client_timeout()
+                )
             else:
-                request = self.session.get(realm, params=query, auth=auth,
-                                           timeout=self.timeouts.client_timeout())
+                request = self.session.get(
+                    realm, params=query, auth=auth, timeout=self.timeouts.client_timeout()
+                )
             async with await self.timeouts.headers(request) as response:
                 body = await response.read()
                 status = response.status
@@ -206,10 +236,16 @@ class RegistryClient:
         self.tokens[key] = (token, time.monotonic() + max(expires - 5, 1))
         return token
 
-    async def request(self, method: str, path: str, scope: str,
-                      headers: Mapping[str, str] | None = None, data: Any = None,
-                      allow_redirects: bool = True,
-                      timeout: aiohttp.ClientTimeout | None = None) -> aiohttp.ClientResponse:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        scope: str,
+        headers: Mapping[str, str] | None = None,
+        data: Any = None,
+        allow_redirects: bool = True,
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> aiohttp.ClientResponse:
         """An authorized request; the caller reads and releases the response."""
         endpoint = await self.ping()
         url = path if path.startswith("http") else f"{endpoint.url}{path}"
@@ -221,9 +257,14 @@ class RegistryClient:
             elif self.challenge and self.challenge[0] == "basic":
                 raise EngineError(f'{method.capitalize()} "{url}": no basic auth credentials')
             sending = self.session.request(
-                method, url, headers=all_headers, data=data, allow_redirects=allow_redirects,
+                method,
+                url,
+                headers=all_headers,
+                data=data,
+                allow_redirects=allow_redirects,
                 ssl=None if endpoint.verify_tls else False,
-                timeout=timeout or self.timeouts.client_timeout())
+                timeout=timeout or self.timeouts.client_timeout(),
+            )
             # An upload's time is its size's business: only the idle limit applies to it.
             response = await (sending if data is not None else self.timeouts.headers(sending))
             if response.status != 401 or attempt == 1 or data is not None:
@@ -243,8 +284,10 @@ class RegistryClient:
         body = await response.read()
         response.release()
         if response.status == 401:
-            raise Unauthorized(f"login attempt to {self.endpoint.url if self.endpoint else ''}"
-                               f"/v2/ failed with status: 401 Unauthorized")
+            raise Unauthorized(
+                f"login attempt to {self.endpoint.url if self.endpoint else ''}"
+                f"/v2/ failed with status: 401 Unauthorized"
+            )
         if response.status >= 400:
             raise error_from_body(response.status, body)
 
@@ -266,4 +309,3 @@ def describe(error: BaseException | None) -> str:
     if isinstance(error, aiohttp.InvalidURL) and error.__cause__ is not None:
         return f"invalid URL: {error.__cause__}"
     return str(error) or type(error).__name__
-

@@ -30,7 +30,7 @@ class Endpoint:
 
 def _split_host(domain: str) -> str:
     if domain.startswith("["):
-        return domain[1:domain.index("]")]
+        return domain[1 : domain.index("]")]
     return domain.rsplit(":", 1)[0] if domain.count(":") == 1 else domain
 
 
@@ -57,8 +57,7 @@ async def is_insecure(domain: str, insecure_registries: Sequence[str]) -> bool:
     if _in_cidrs(host, cidrs):
         return True
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None,
-                                                             type=socket.SOCK_STREAM)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):  # UnicodeError: a DNS label over 63 characters
         return False
     return any(_in_cidrs(str(info[4][0]), cidrs) for info in infos)
@@ -75,8 +74,9 @@ def _is_loopback_host(host: str) -> bool:
 
 async def _listens_here(host: str, port: int) -> bool:
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
-                                           LOOPBACK_PROBE_SECONDS)
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port), LOOPBACK_PROBE_SECONDS
+        )
     except (OSError, TimeoutError):
         return False
     writer.close()
@@ -100,8 +100,9 @@ async def via_host_loopback(url: str, host_loopback: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{host}:{port}"))
 
 
-async def endpoints_for(domain: str, insecure_registries: Sequence[str],
-                        mirrors: Sequence[str], host_loopback: str = "") -> list[Endpoint]:
+async def endpoints_for(
+    domain: str, insecure_registries: Sequence[str], mirrors: Sequence[str], host_loopback: str = ""
+) -> list[Endpoint]:
     """Endpoints to try in order for pulls from domain."""
     result: list[Endpoint] = []
     if domain == DOCKER_HUB:

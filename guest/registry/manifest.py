@@ -19,16 +19,31 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
-SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",
-           "application/vnd.docker.distribution.manifest.v1+prettyjws")
+SCHEMA1 = (
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+)
 ACCEPT = ", ".join([OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST, *SCHEMA1])
 IMAGE_MANIFESTS = (DOCKER_MANIFEST, OCI_MANIFEST)
 INDEXES = (DOCKER_LIST, OCI_INDEX)
-LAYER_TYPES = (DOCKER_LAYER_GZIP, DOCKER_FOREIGN_LAYER, OCI_LAYER_TAR, OCI_LAYER_GZIP,
-               OCI_LAYER_ZSTD, "application/vnd.docker.image.rootfs.diff.tar",
-               "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip")
-_ARCH_ALIASES = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm",
-                 "armel": "arm", "i386": "386", "i686": "386"}
+LAYER_TYPES = (
+    DOCKER_LAYER_GZIP,
+    DOCKER_FOREIGN_LAYER,
+    OCI_LAYER_TAR,
+    OCI_LAYER_GZIP,
+    OCI_LAYER_ZSTD,
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+)
+_ARCH_ALIASES = {
+    "x86_64": "amd64",
+    "x86-64": "amd64",
+    "aarch64": "arm64",
+    "armhf": "arm",
+    "armel": "arm",
+    "i386": "386",
+    "i686": "386",
+}
 
 
 @dataclass(frozen=True)
@@ -67,8 +82,9 @@ def parse_platform(text: str | None) -> Platform:
             return normalize_platform(parts[0], host().architecture)
         return normalize_platform("linux", parts[0])
     if len(parts) > 3 or not all(parts):
-        raise InvalidParameter(f'"{text}": unknown operating system or architecture: '
-                               f"invalid argument")
+        raise InvalidParameter(
+            f'"{text}": unknown operating system or architecture: invalid argument'
+        )
     return normalize_platform(parts[0], parts[1], parts[2] if len(parts) == 3 else "")
 
 
@@ -82,12 +98,20 @@ class Descriptor:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> "Descriptor":
-        return cls(str(doc.get("mediaType", "")), str(doc["digest"]), int(doc.get("size", 0)),
-                   dict(doc.get("platform") or {}), list(doc.get("urls") or []))
+        return cls(
+            str(doc.get("mediaType", "")),
+            str(doc["digest"]),
+            int(doc.get("size", 0)),
+            dict(doc.get("platform") or {}),
+            list(doc.get("urls") or []),
+        )
 
     def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"mediaType": self.media_type, "digest": self.digest,
-                               "size": self.size}
+        doc: dict[str, Any] = {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+        }
         if self.platform:
             doc["platform"] = self.platform
         return doc
@@ -123,8 +147,11 @@ def media_type_of(body: bytes, content_type: str) -> str:
 
 def parse_manifest(body: bytes, media_type: str) -> Manifest:
     doc = json.loads(body)
-    return Manifest(media_type, Descriptor.from_json(doc["config"]),
-                    [Descriptor.from_json(layer) for layer in doc.get("layers") or []])
+    return Manifest(
+        media_type,
+        Descriptor.from_json(doc["config"]),
+        [Descriptor.from_json(layer) for layer in doc.get("layers") or []],
+    )
 
 
 def index_entries(body: bytes) -> list[Descriptor]:
@@ -137,11 +164,17 @@ def select_platform(entries: list[Descriptor], wanted: Platform) -> Descriptor:
         if entry.media_type and entry.media_type not in IMAGE_MANIFESTS:
             continue
         p = entry.platform
-        got = normalize_platform(str(p.get("os", "")), str(p.get("architecture", "")),
-                                 str(p.get("variant", "")))
-        if (got.os == wanted.os and got.architecture == wanted.architecture
-                and (got.variant == wanted.variant or (not wanted.variant and
-                     wanted.architecture != "arm"))):
+        got = normalize_platform(
+            str(p.get("os", "")), str(p.get("architecture", "")), str(p.get("variant", ""))
+        )
+        if (
+            got.os == wanted.os
+            and got.architecture == wanted.architecture
+            and (
+                got.variant == wanted.variant
+                or (not wanted.variant and wanted.architecture != "arm")
+            )
+        ):
             return entry
     raise NotFound(f"no matching manifest for {wanted} in the manifest list entries")
 
@@ -151,4 +184,5 @@ def schema1_error(name: str) -> InvalidParameter:
         "Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has "
         f"been removed. Suggest the author of {name} to upgrade the image to the OCI Format "
         "or Docker Image manifest v2, schema 2. More information at "
-        "https://docs.docker.com/go/deprecated-image-specs/")
+        "https://docs.docker.com/go/deprecated-image-specs/"
+    )

@@ -43,8 +43,7 @@ class RegistryTimeouts:
         return timeouts
 
     def client_timeout(self) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=None, sock_connect=self.connect,
-                                     sock_read=self.read)
+        return aiohttp.ClientTimeout(total=None, sock_connect=self.connect, sock_read=self.read)
 
     async def headers(self, request: Awaitable[T]) -> T:
         """Await a request's response (its headers), at most `header` seconds."""

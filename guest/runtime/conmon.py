@@ -43,13 +43,36 @@ class ConmonLaunch:
         return self.container_id[:12]
 
     def argv(self) -> list[str]:
-        argv = [CONMON, "--api-version", "1", "-c", self.container_id, "-u", self.short_id,
-                "-r", self.runtime.path, "-b", self.bundle, "-n", self.name,
-                "-p", os.path.join(self.bundle, "pidfile"),
-                "-P", os.path.join(self.bundle, CONMON_PIDFILE),
-                "--persist-dir", self.bundle, "--exit-dir", self.exit_dir,
-                "--socket-dir-path", self.socket_dir, "-l", f"k8s-file:{self.log_path}",
-                "--log-level", "warning", "--syslog"]
+        argv = [
+            CONMON,
+            "--api-version",
+            "1",
+            "-c",
+            self.container_id,
+            "-u",
+            self.short_id,
+            "-r",
+            self.runtime.path,
+            "-b",
+            self.bundle,
+            "-n",
+            self.name,
+            "-p",
+            os.path.join(self.bundle, "pidfile"),
+            "-P",
+            os.path.join(self.bundle, CONMON_PIDFILE),
+            "--persist-dir",
+            self.bundle,
+            "--exit-dir",
+            self.exit_dir,
+            "--socket-dir-path",
+            self.socket_dir,
+            "-l",
+            f"k8s-file:{self.log_path}",
+            "--log-level",
+            "warning",
+            "--syslog",
+        ]
         for arg in self.runtime.runtime_args:
             argv += ["--runtime-arg", arg]
         if self.tty:
@@ -78,7 +101,8 @@ async def _read_sync(fd: int, timeout: float) -> dict[str, object]:
     pipe = os.fdopen(fd, "rb", buffering=0)
     try:
         transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), pipe)
+            lambda: asyncio.StreamReaderProtocol(reader), pipe
+        )
     except BaseException:
         pipe.close()
         raise
@@ -104,8 +128,14 @@ async def launch(spec: ConmonLaunch, timeout: float = 60) -> int:
     env = dict(os.environ, _OCI_SYNCPIPE=str(sync_w), _OCI_STARTPIPE=str(start_r))
     argv = spec.argv()
     try:
-        proc = await spawn(argv, env=env, pass_fds=(sync_w, start_r), stderr=PIPE,
-                           cwd=spec.bundle, new_session=True)
+        proc = await spawn(
+            argv,
+            env=env,
+            pass_fds=(sync_w, start_r),
+            stderr=PIPE,
+            cwd=spec.bundle,
+            new_session=True,
+        )
     except BaseException:
         for fd in (sync_r, sync_w, start_r, start_w):
             os.close(fd)

@@ -31,11 +31,15 @@ class ExecProcess:
         user: dict[str, Any] = {"uid": self.uid, "gid": self.gid}
         if self.additional_gids:
             user["additionalGids"] = self.additional_gids
-        return {"terminal": self.terminal, "user": user, "args": self.args, "env": self.env,
-                "cwd": self.cwd,
-                "capabilities": {k: self.capabilities
-                                 for k in ("bounding", "effective", "permitted")},
-                "noNewPrivileges": False}
+        return {
+            "terminal": self.terminal,
+            "user": user,
+            "args": self.args,
+            "env": self.env,
+            "cwd": self.cwd,
+            "capabilities": {k: self.capabilities for k in ("bounding", "effective", "permitted")},
+            "noNewPrivileges": False,
+        }
 
 
 @dataclass
@@ -59,7 +63,7 @@ class RunningExec:
             except ValueError:
                 continue
             if entry.get("level") in ("error", "fatal"):
-                return runtime_message(f'msg={json.dumps(entry.get("msg", ""))}')
+                return runtime_message(f"msg={json.dumps(entry.get('msg', ''))}")
         return ""
 
     def remove_files(self) -> None:
@@ -68,9 +72,16 @@ class RunningExec:
                 os.unlink(path)
 
 
-async def start_exec(runtime: OciRuntime, container_id: str, folder: str, name: str,
-                     process: ExecProcess, *, open_stdin: bool = False,
-                     pty_slave: int | None = None) -> RunningExec:
+async def start_exec(
+    runtime: OciRuntime,
+    container_id: str,
+    folder: str,
+    name: str,
+    process: ExecProcess,
+    *,
+    open_stdin: bool = False,
+    pty_slave: int | None = None,
+) -> RunningExec:
     """Start process in the container through the runtime, with pipes for stdio (stdin only
     when open_stdin) or, for a terminal, pty_slave as all three. folder holds the exec's
     process file and log, named after name."""
@@ -82,11 +93,17 @@ async def start_exec(runtime: OciRuntime, container_id: str, folder: str, name: 
     argv = runtime.exec_argv(container_id, process_file, process.terminal, log_file)
     try:
         if pty_slave is not None:
-            proc = await spawn(argv, stdin=pty_slave, stdout=pty_slave, stderr=pty_slave,
-                               new_session=True)
+            proc = await spawn(
+                argv, stdin=pty_slave, stdout=pty_slave, stderr=pty_slave, new_session=True
+            )
         else:
-            proc = await spawn(argv, stdin=PIPE if open_stdin else DEVNULL, stdout=PIPE,
-                               stderr=PIPE, new_session=True)
+            proc = await spawn(
+                argv,
+                stdin=PIPE if open_stdin else DEVNULL,
+                stdout=PIPE,
+                stderr=PIPE,
+                new_session=True,
+            )
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(process_file)

@@ -34,20 +34,41 @@ EINVAL = 22
 
 # option word -> (flags it clears, flags it sets)
 _FLAG_WORDS: dict[str, tuple[int, int]] = {
-    "defaults": (0, 0), "rw": (MS_RDONLY, 0), "ro": (0, MS_RDONLY),
-    "suid": (MS_NOSUID, 0), "nosuid": (0, MS_NOSUID), "dev": (MS_NODEV, 0),
-    "nodev": (0, MS_NODEV), "exec": (MS_NOEXEC, 0), "noexec": (0, MS_NOEXEC),
-    "async": (MS_SYNCHRONOUS, 0), "sync": (0, MS_SYNCHRONOUS), "dirsync": (0, MS_DIRSYNC),
-    "remount": (0, MS_REMOUNT), "mand": (0, MS_MANDLOCK), "nomand": (MS_MANDLOCK, 0),
-    "atime": (MS_NOATIME, 0), "noatime": (0, MS_NOATIME), "diratime": (MS_NODIRATIME, 0),
-    "nodiratime": (0, MS_NODIRATIME), "relatime": (0, MS_RELATIME),
-    "norelatime": (MS_RELATIME, 0), "strictatime": (0, MS_STRICTATIME),
-    "nostrictatime": (MS_STRICTATIME, 0), "bind": (0, MS_BIND), "rbind": (0, MS_BIND | MS_REC),
+    "defaults": (0, 0),
+    "rw": (MS_RDONLY, 0),
+    "ro": (0, MS_RDONLY),
+    "suid": (MS_NOSUID, 0),
+    "nosuid": (0, MS_NOSUID),
+    "dev": (MS_NODEV, 0),
+    "nodev": (0, MS_NODEV),
+    "exec": (MS_NOEXEC, 0),
+    "noexec": (0, MS_NOEXEC),
+    "async": (MS_SYNCHRONOUS, 0),
+    "sync": (0, MS_SYNCHRONOUS),
+    "dirsync": (0, MS_DIRSYNC),
+    "remount": (0, MS_REMOUNT),
+    "mand": (0, MS_MANDLOCK),
+    "nomand": (MS_MANDLOCK, 0),
+    "atime": (MS_NOATIME, 0),
+    "noatime": (0, MS_NOATIME),
+    "diratime": (MS_NODIRATIME, 0),
+    "nodiratime": (0, MS_NODIRATIME),
+    "relatime": (0, MS_RELATIME),
+    "norelatime": (MS_RELATIME, 0),
+    "strictatime": (0, MS_STRICTATIME),
+    "nostrictatime": (MS_STRICTATIME, 0),
+    "bind": (0, MS_BIND),
+    "rbind": (0, MS_BIND | MS_REC),
 }
 _PROPAGATION_WORDS = {
-    "private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC, "shared": MS_SHARED,
-    "rshared": MS_SHARED | MS_REC, "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC,
-    "unbindable": MS_UNBINDABLE, "runbindable": MS_UNBINDABLE | MS_REC,
+    "private": MS_PRIVATE,
+    "rprivate": MS_PRIVATE | MS_REC,
+    "shared": MS_SHARED,
+    "rshared": MS_SHARED | MS_REC,
+    "slave": MS_SLAVE,
+    "rslave": MS_SLAVE | MS_REC,
+    "unbindable": MS_UNBINDABLE,
+    "runbindable": MS_UNBINDABLE | MS_REC,
 }
 
 
@@ -74,12 +95,26 @@ def parse_options(options: str) -> tuple[int, int, str]:
     return flags, propagation, ",".join(data)
 
 
-def mount(source: str, target: str, fstype: str = "", flags: int = 0, data: str = "",
-          *, describe: str = "") -> None:
-    """mount(2); a failure raises MountError saying describe (or the mount) and the errno text.
-    """
-    if _LIBC.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
-                   flags, data.encode() if data else None) != 0:
+def mount(
+    source: str,
+    target: str,
+    fstype: str = "",
+    flags: int = 0,
+    data: str = "",
+    *,
+    describe: str = "",
+) -> None:
+    """mount(2); a failure raises MountError saying describe (or the mount) and the errno text."""
+    if (
+        _LIBC.mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            flags,
+            data.encode() if data else None,
+        )
+        != 0
+    ):
         errno = ctypes.get_errno()
         what = describe or f"mount {fstype or source} on {target}"
         raise MountError("mount", target, errno, f"{what}: {os.strerror(errno)}")

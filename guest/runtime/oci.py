@@ -10,10 +10,16 @@ from ketch.common.proc import ToolError, run_async
 from ketch.guest.runtime.compiled_seccomp import CompiledFilters
 
 _LOGRUS_MSG = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
-_CRUN_NOT_IN_PATH = re.compile(r"executable file `([^`]*)` not found in \$PATH(?:: No such file "
-                               r"or directory)?")
-_ERRNO_TEXTS = ("No such file or directory", "Permission denied", "Not a directory",
-                "Exec format error")
+_CRUN_NOT_IN_PATH = re.compile(
+    r"executable file `([^`]*)` not found in \$PATH(?:: No such file "
+    r"or directory)?"
+)
+_ERRNO_TEXTS = (
+    "No such file or directory",
+    "Permission denied",
+    "Not a directory",
+    "Exec format error",
+)
 
 
 def runtime_message(stderr: str) -> str:
@@ -30,7 +36,8 @@ def _as_runc_says(message: str) -> str:
     image nosuchcmd` exits 127 with crun (the VM's runtime) as with runc."""
     message = _CRUN_NOT_IN_PATH.sub(
         r'unable to start container process: exec: "\1": executable file not found in $PATH',
-        message)
+        message,
+    )
     for errno_text in _ERRNO_TEXTS:
         message = message.replace(errno_text, errno_text.lower())
     return message
@@ -79,8 +86,7 @@ class OciRuntime:
         await self._call("start", container_id)
 
     async def kill(self, container_id: str, signal: int, all_processes: bool = False) -> None:
-        await self._call("kill", *(["--all"] if all_processes else []), container_id,
-                         str(signal))
+        await self._call("kill", *(["--all"] if all_processes else []), container_id, str(signal))
 
     async def pause(self, container_id: str) -> None:
         await self._call("pause", container_id)
@@ -116,9 +122,22 @@ class OciRuntime:
         finally:
             os.unlink(path)
 
-    def exec_argv(self, container_id: str, process_file: str, tty: bool,
-                  log_file: str) -> list[str]:
+    def exec_argv(
+        self, container_id: str, process_file: str, tty: bool, log_file: str
+    ) -> list[str]:
         """`exec` with its failure logged as JSON lines to log_file (see runtime/exec.py)."""
-        return [self.path, "--root", self.root, *self.global_args, "--log", log_file,
-                "--log-format", "json", "exec", "--process", process_file,
-                *(["--tty"] if tty else []), container_id]
+        return [
+            self.path,
+            "--root",
+            self.root,
+            *self.global_args,
+            "--log",
+            log_file,
+            "--log-format",
+            "json",
+            "exec",
+            "--process",
+            process_file,
+            *(["--tty"] if tty else []),
+            container_id,
+        ]

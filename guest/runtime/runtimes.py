@@ -30,5 +30,4 @@ def make_runtime(name: str, available: dict[str, str], state_root: str) -> OciRu
             f.write(CRUN_HYBRID_WRAPPER.replace("{crun}", path))
         os.chmod(wrapper, 0o755)
         path = wrapper
-    return OciRuntime(name, path, root,
-                      compiled_filters=CompiledFilters(root) if is_crun else None)
+    return OciRuntime(name, path, root, compiled_filters=CompiledFilters(root) if is_crun else None)

@@ -20,22 +20,71 @@ from ketch.guest.util.errors import InvalidParameter
 
 UNCONFINED = "unconfined"
 BUILTIN = "builtin"
-ACTIONS = frozenset({"SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
-                     "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW",
-                     "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"})
-OPERATORS = frozenset({"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ",
-                       "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"})
-ARCHITECTURES = frozenset(f"SCMP_ARCH_{a}" for a in (
-    "X86", "X86_64", "X32", "ARM", "AARCH64", "MIPS", "MIPS64", "MIPS64N32", "MIPSEL",
-    "MIPSEL64", "MIPSEL64N32", "PPC", "PPC64", "PPC64LE", "S390", "S390X", "PARISC",
-    "PARISC64", "RISCV64", "LOONGARCH64"))
-FLAGS = frozenset({"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
-                   "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"})
+ACTIONS = frozenset(
+    {
+        "SCMP_ACT_KILL",
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_TRAP",
+        "SCMP_ACT_ERRNO",
+        "SCMP_ACT_TRACE",
+        "SCMP_ACT_ALLOW",
+        "SCMP_ACT_LOG",
+        "SCMP_ACT_NOTIFY",
+    }
+)
+OPERATORS = frozenset(
+    {
+        "SCMP_CMP_NE",
+        "SCMP_CMP_LT",
+        "SCMP_CMP_LE",
+        "SCMP_CMP_EQ",
+        "SCMP_CMP_GE",
+        "SCMP_CMP_GT",
+        "SCMP_CMP_MASKED_EQ",
+    }
+)
+ARCHITECTURES = frozenset(
+    f"SCMP_ARCH_{a}"
+    for a in (
+        "X86",
+        "X86_64",
+        "X32",
+        "ARM",
+        "AARCH64",
+        "MIPS",
+        "MIPS64",
+        "MIPS64N32",
+        "MIPSEL",
+        "MIPSEL64",
+        "MIPSEL64N32",
+        "PPC",
+        "PPC64",
+        "PPC64LE",
+        "S390",
+        "S390X",
+        "PARISC",
+        "PARISC64",
+        "RISCV64",
+        "LOONGARCH64",
+    )
+)
+FLAGS = frozenset(
+    {
+        "SECCOMP_FILTER_FLAG_TSYNC",
+        "SECCOMP_FILTER_FLAG_LOG",
+        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+    }
+)
 # uname -m -> (libseccomp's name, used by includes/excludes; the SCMP_ARCH_ of archMap)
 MACHINES = {
-    "x86_64": ("amd64", "SCMP_ARCH_X86_64"), "aarch64": ("arm64", "SCMP_ARCH_AARCH64"),
-    "armv7l": ("arm", "SCMP_ARCH_ARM"), "i686": ("x86", "SCMP_ARCH_X86"),
-    "ppc64le": ("ppc64le", "SCMP_ARCH_PPC64LE"), "s390x": ("s390x", "SCMP_ARCH_S390X"),
+    "x86_64": ("amd64", "SCMP_ARCH_X86_64"),
+    "aarch64": ("arm64", "SCMP_ARCH_AARCH64"),
+    "armv7l": ("arm", "SCMP_ARCH_ARM"),
+    "i686": ("x86", "SCMP_ARCH_X86"),
+    "ppc64le": ("ppc64le", "SCMP_ARCH_PPC64LE"),
+    "s390x": ("s390x", "SCMP_ARCH_S390X"),
     "riscv64": ("riscv64", "SCMP_ARCH_RISCV64"),
     "loongarch64": ("loongarch64", "SCMP_ARCH_LOONGARCH64"),
 }
@@ -127,8 +176,10 @@ def _check_rule(rule: Any, number: int) -> None:
     if not isinstance(rule, dict):
         raise _fail(f"{where} must be an object")
     if rule.get("name") and rule.get("names"):
-        raise _fail("both 'name' and 'names' are specified in the seccomp profile, use either "
-                    "'name' or 'names'")
+        raise _fail(
+            "both 'name' and 'names' are specified in the seccomp profile, use either "
+            "'name' or 'names'"
+        )
     if rule.get("name") is not None and not isinstance(rule["name"], str):
         raise _fail(f"{where}.name must be a string")
     _string_list(rule.get("names"), f"{where}.names")
@@ -154,8 +205,10 @@ def check_profile(doc: Any) -> None:
     if not isinstance(doc, dict):
         raise _fail("the profile must be a JSON object")
     if doc.get("architectures") and doc.get("archMap"):
-        raise _fail("both 'architectures' and 'archMap' are specified in the seccomp profile, "
-                    "use either 'architectures' or 'archMap'")
+        raise _fail(
+            "both 'architectures' and 'archMap' are specified in the seccomp profile, "
+            "use either 'architectures' or 'archMap'"
+        )
     action = doc.get("defaultAction")
     if action not in ACTIONS and not (action in (None, "") and not doc.get("syscalls")):
         raise _fail(f"unknown defaultAction {action!r}")
@@ -182,8 +235,9 @@ def host_platform() -> tuple[str, str, tuple[int, int]]:
     return native, scmp, kernel
 
 
-def _applies(rule: dict[str, Any], caps: Collection[str], arch: str,
-             kernel: tuple[int, int]) -> bool:
+def _applies(
+    rule: dict[str, Any], caps: Collection[str], arch: str, kernel: tuple[int, int]
+) -> bool:
     """Moby's semantics: every include must hold, and any matching exclude removes it."""
     excludes = rule.get("excludes") or {}
     if arch in (excludes.get("arches") or []):
@@ -200,9 +254,11 @@ def _applies(rule: dict[str, Any], caps: Collection[str], arch: str,
     return not (includes.get("minKernel") and kernel < _kernel_version(includes["minKernel"]))
 
 
-def to_oci(doc: dict[str, Any], caps: Collection[str],
-           platform_info: tuple[str, str, tuple[int, int]] | None = None
-           ) -> dict[str, Any] | None:
+def to_oci(
+    doc: dict[str, Any],
+    caps: Collection[str],
+    platform_info: tuple[str, str, tuple[int, int]] | None = None,
+) -> dict[str, Any] | None:
     """The OCI linux.seccomp object for a container with these (bounding) caps; None when the
     profile disables filtering (no default action and no rules, as in Moby)."""
     if not doc.get("defaultAction") and not doc.get("syscalls"):
@@ -228,9 +284,15 @@ def to_oci(doc: dict[str, Any], caps: Collection[str],
         if rule.get("errnoRet") is not None:
             syscall["errnoRet"] = rule["errnoRet"]
         if rule.get("args"):
-            syscall["args"] = [{"index": a.get("index", 0), "value": a.get("value", 0),
-                                "valueTwo": a.get("valueTwo", 0), "op": a["op"]}
-                               for a in rule["args"]]
+            syscall["args"] = [
+                {
+                    "index": a.get("index", 0),
+                    "value": a.get("value", 0),
+                    "valueTwo": a.get("valueTwo", 0),
+                    "op": a["op"],
+                }
+                for a in rule["args"]
+            ]
         syscalls.append(syscall)
     if syscalls:
         result["syscalls"] = syscalls
@@ -248,8 +310,9 @@ def kernel_supports_seccomp() -> bool:
     return os.path.exists("/proc/sys/kernel/seccomp/actions_avail")
 
 
-def container_filter(security_opts: list[str] | None, privileged: bool,
-                     caps: Collection[str]) -> dict[str, Any] | None:
+def container_filter(
+    security_opts: list[str] | None, privileged: bool, caps: Collection[str]
+) -> dict[str, Any] | None:
     """The seccomp filter for a container, or None to run it unconfined: when asked
     (seccomp=unconfined), when privileged without a profile of its own (as Moby), or on a
     kernel without seccomp (then a custom profile is an error)."""
@@ -259,8 +322,9 @@ def container_filter(security_opts: list[str] | None, privileged: bool,
     custom = requested not in (None, BUILTIN)
     if not kernel_supports_seccomp():
         if custom:
-            raise InvalidParameter("seccomp is not enabled in your kernel, cannot run a "
-                                   "custom seccomp profile")
+            raise InvalidParameter(
+                "seccomp is not enabled in your kernel, cannot run a custom seccomp profile"
+            )
         return None
     if custom:
         return to_oci(load_profile(str(requested)), caps)

@@ -102,8 +102,10 @@ ALWAYS_ALLOWED = {
 ARCH_SPECIFIC = [
     (("amd64", "x32"), "arch_prctl"),
     (("amd64", "x32", "x86"), "modify_ldt"),
-    (("arm", "arm64"), "arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint "
-                       "cacheflush set_tls"),
+    (
+        ("arm", "arm64"),
+        "arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint cacheflush set_tls",
+    ),
     (("ppc64le",), "sync_file_range2 swapcontext"),
     (("s390", "s390x"), "s390_pci_mmio_read s390_pci_mmio_write s390_runtime_instr"),
     (("riscv64",), "riscv_flush_icache"),
@@ -111,13 +113,18 @@ ARCH_SPECIFIC = [
 
 # Syscalls a container may make only when it holds the capability that governs them.
 CAPABILITY_GATED = [
-    ("CAP_SYS_ADMIN", "clone clone3 unshare setns mount umount umount2 mount_setattr "
-                      "move_mount open_tree fsopen fsconfig fsmount fspick sethostname "
-                      "setdomainname quotactl quotactl_fd bpf perf_event_open fanotify_init "
-                      "lookup_dcookie syslog lsm_get_self_attr lsm_set_self_attr "
-                      "lsm_list_modules"),
-    ("CAP_SYS_PTRACE", "ptrace process_vm_readv process_vm_writev process_madvise "
-                       "pidfd_getfd kcmp"),
+    (
+        "CAP_SYS_ADMIN",
+        "clone clone3 unshare setns mount umount umount2 mount_setattr "
+        "move_mount open_tree fsopen fsconfig fsmount fspick sethostname "
+        "setdomainname quotactl quotactl_fd bpf perf_event_open fanotify_init "
+        "lookup_dcookie syslog lsm_get_self_attr lsm_set_self_attr "
+        "lsm_list_modules",
+    ),
+    (
+        "CAP_SYS_PTRACE",
+        "ptrace process_vm_readv process_vm_writev process_madvise pidfd_getfd kcmp",
+    ),
     ("CAP_SYS_MODULE", "init_module finit_module delete_module"),
     ("CAP_SYS_BOOT", "reboot"),
     ("CAP_SYS_CHROOT", "chroot"),
@@ -143,8 +150,9 @@ AF_ALG, AF_VSOCK = 38, 40
 HARMLESS_PERSONALITIES = (0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF)
 # clone(2) flags that create namespaces: CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER,
 # NEWPID, NEWNET.
-NAMESPACE_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 \
-    | 0x20000000 | 0x40000000
+NAMESPACE_FLAGS = (
+    0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
+)
 ENOSYS = 38
 EPERM = 1
 # Architectures whose clone(2) takes the flags as its second argument, not its first.
@@ -174,9 +182,11 @@ def _arg_equals(index: int, value: int) -> dict[str, Any]:
 
 def _socket_rules() -> list[dict[str, Any]]:
     """socket() for every address family but AF_ALG and AF_VSOCK (ranges around them)."""
-    ranges = [{"index": 0, "value": AF_ALG, "op": "SCMP_CMP_LT"},
-              *[_arg_equals(0, f) for f in range(AF_ALG + 1, AF_VSOCK)],
-              {"index": 0, "value": AF_VSOCK, "op": "SCMP_CMP_GT"}]
+    ranges = [
+        {"index": 0, "value": AF_ALG, "op": "SCMP_CMP_LT"},
+        *[_arg_equals(0, f) for f in range(AF_ALG + 1, AF_VSOCK)],
+        {"index": 0, "value": AF_VSOCK, "op": "SCMP_CMP_GT"},
+    ]
     return [_allow("socket", args=[arg]) for arg in ranges]
 
 
@@ -186,30 +196,43 @@ def _clone_rules() -> list[dict[str, Any]]:
     no_namespaces = {"value": NAMESPACE_FLAGS, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
     without_admin = {"caps": ["CAP_SYS_ADMIN"]}
     return [
-        _allow("clone", args=[{"index": 0, **no_namespaces}],
-               excludes={**without_admin, "arches": list(CLONE_FLAGS_SECOND)}),
-        _allow("clone", args=[{"index": 1, **no_namespaces}],
-               includes={"arches": list(CLONE_FLAGS_SECOND)}, excludes=without_admin),
-        {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS,
-         "excludes": without_admin},
+        _allow(
+            "clone",
+            args=[{"index": 0, **no_namespaces}],
+            excludes={**without_admin, "arches": list(CLONE_FLAGS_SECOND)},
+        ),
+        _allow(
+            "clone",
+            args=[{"index": 1, **no_namespaces}],
+            includes={"arches": list(CLONE_FLAGS_SECOND)},
+            excludes=without_admin,
+        ),
+        {
+            "names": ["clone3"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": ENOSYS,
+            "excludes": without_admin,
+        },
     ]
 
 
 def default_profile() -> dict[str, Any]:
     """The default profile as a Docker-format document."""
     always = " ".join(ALWAYS_ALLOWED.values())
-    rules = [_allow(always),
-             _allow(PTRACE_FAMILY, includes={"minKernel": PTRACE_SAFE_SINCE}),
-             *_socket_rules(),
-             *[_allow("personality", args=[_arg_equals(0, p)]) for p in HARMLESS_PERSONALITIES],
-             *[_allow(names, includes={"arches": list(arches)})
-               for arches, names in ARCH_SPECIFIC],
-             *[_allow(names, includes={"caps": [cap]}) for cap, names in CAPABILITY_GATED],
-             *_clone_rules()]
+    rules = [
+        _allow(always),
+        _allow(PTRACE_FAMILY, includes={"minKernel": PTRACE_SAFE_SINCE}),
+        *_socket_rules(),
+        *[_allow("personality", args=[_arg_equals(0, p)]) for p in HARMLESS_PERSONALITIES],
+        *[_allow(names, includes={"arches": list(arches)}) for arches, names in ARCH_SPECIFIC],
+        *[_allow(names, includes={"caps": [cap]}) for cap, names in CAPABILITY_GATED],
+        *_clone_rules(),
+    ]
     return {
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": EPERM,
-        "archMap": [{"architecture": arch, "subArchitectures": subs}
-                    for arch, subs in ARCH_FAMILIES],
+        "archMap": [
+            {"architecture": arch, "subArchitectures": subs} for arch, subs in ARCH_FAMILIES
+        ],
         "syscalls": rules,
     }

@@ -10,20 +10,65 @@ from ketch.guest.util.errors import InvalidParameter
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Moby's default capability set.
-DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-                "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-                "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+DEFAULT_CAPS = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+]
 # Indexed by capability number (linux/capability.h).
 CAP_NUMBERS = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN",
-    "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON",
-    "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ]
 ALL_CAPS = list(CAP_NUMBERS)
 
@@ -37,20 +82,54 @@ def bounding_caps() -> list[str]:
         return list(ALL_CAPS)
     mask = int(line.split()[1], 16)
     return [name for bit, name in enumerate(CAP_NUMBERS) if mask & (1 << bit)]
-MASKED_PATHS = ["/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-                "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                "/sys/devices/virtual/powercap"]
+
+
+MASKED_PATHS = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+]
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 # (type, major, minor) char devices every container may use.
-ALLOWED_DEVICES = [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (136, -1),
-                   (10, 200)]
-RLIMITS = {"core": "RLIMIT_CORE", "cpu": "RLIMIT_CPU", "data": "RLIMIT_DATA",
-           "fsize": "RLIMIT_FSIZE", "locks": "RLIMIT_LOCKS", "memlock": "RLIMIT_MEMLOCK",
-           "msgqueue": "RLIMIT_MSGQUEUE", "nice": "RLIMIT_NICE", "nofile": "RLIMIT_NOFILE",
-           "nproc": "RLIMIT_NPROC", "rss": "RLIMIT_RSS", "rtprio": "RLIMIT_RTPRIO",
-           "rttime": "RLIMIT_RTTIME", "sigpending": "RLIMIT_SIGPENDING",
-           "stack": "RLIMIT_STACK", "as": "RLIMIT_AS"}
+ALLOWED_DEVICES = [
+    (1, 3),
+    (1, 5),
+    (1, 7),
+    (1, 8),
+    (1, 9),
+    (5, 0),
+    (5, 1),
+    (5, 2),
+    (136, -1),
+    (10, 200),
+]
+RLIMITS = {
+    "core": "RLIMIT_CORE",
+    "cpu": "RLIMIT_CPU",
+    "data": "RLIMIT_DATA",
+    "fsize": "RLIMIT_FSIZE",
+    "locks": "RLIMIT_LOCKS",
+    "memlock": "RLIMIT_MEMLOCK",
+    "msgqueue": "RLIMIT_MSGQUEUE",
+    "nice": "RLIMIT_NICE",
+    "nofile": "RLIMIT_NOFILE",
+    "nproc": "RLIMIT_NPROC",
+    "rss": "RLIMIT_RSS",
+    "rtprio": "RLIMIT_RTPRIO",
+    "rttime": "RLIMIT_RTTIME",
+    "sigpending": "RLIMIT_SIGPENDING",
+    "stack": "RLIMIT_STACK",
+    "as": "RLIMIT_AS",
+}
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 
 
@@ -85,7 +164,7 @@ def capabilities(host_config: dict[str, Any]) -> list[str]:
     drops = [normalize_cap(c) for c in host_config.get("CapDrop") or []]
     for cap in adds + drops:
         if cap != "CAP_ALL" and cap not in ALL_CAPS:
-            raise InvalidParameter(f"unknown capability: \"{cap}\"")
+            raise InvalidParameter(f'unknown capability: "{cap}"')
     caps = [] if "CAP_ALL" in drops else list(DEFAULT_CAPS)
     caps = [c for c in caps if c not in drops]
     if "CAP_ALL" in adds:
@@ -103,12 +182,14 @@ def rlimits(host_config: dict[str, Any]) -> list[dict[str, Any]]:
             raise InvalidParameter(f"invalid ulimit type: {name}")
         soft, hard = int(ulimit.get("Soft", 0)), int(ulimit.get("Hard", 0))
         if soft > hard:
-            raise InvalidParameter(f"ulimit soft limit must be less than or equal to hard "
-                                   f"limit: {soft} > {hard}")
+            raise InvalidParameter(
+                f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+            )
         ours = resource.getrlimit(getattr(resource, RLIMITS[name]))[1]
         if ours != resource.RLIM_INFINITY and hard > ours:
-            raise InvalidParameter(f"ulimit {name}: hard limit {hard} is above the daemon's "
-                                   f"own hard limit {ours}")
+            raise InvalidParameter(
+                f"ulimit {name}: hard limit {hard} is above the daemon's own hard limit {ours}"
+            )
         result.append({"type": RLIMITS[name], "soft": soft, "hard": hard})
     return result
 
@@ -119,9 +200,15 @@ def resources(host_config: dict[str, Any], privileged: bool) -> dict[str, Any]:
         res["devices"] = [{"allow": True, "access": "rwm"}]
     else:
         res["devices"] = [{"allow": False, "access": "rwm"}] + [
-            {"allow": True, "type": "c", "major": major,
-             **({"minor": minor} if minor >= 0 else {}), "access": "rwm"}
-            for major, minor in ALLOWED_DEVICES]
+            {
+                "allow": True,
+                "type": "c",
+                "major": major,
+                **({"minor": minor} if minor >= 0 else {}),
+                "access": "rwm",
+            }
+            for major, minor in ALLOWED_DEVICES
+        ]
     memory: dict[str, Any] = {}
     if host_config.get("Memory"):
         memory["limit"] = int(host_config["Memory"])
@@ -157,37 +244,69 @@ def base_mounts(host_config: dict[str, Any], privileged: bool) -> list[dict[str,
     shm_size = int(host_config.get("ShmSize") or DEFAULT_SHM_SIZE)
     sys_mode = "rw" if privileged else "ro"
     return [
-        {"destination": "/proc", "type": "proc", "source": "proc",
-         "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
-                     "gid=5"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-         "options": ["nosuid", "noexec", "nodev", sys_mode]},
-        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-         "options": ["nosuid", "noexec", "nodev", "relatime", sys_mode]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-         "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size}"]},
+        {
+            "destination": "/proc",
+            "type": "proc",
+            "source": "proc",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        },
+        {
+            "destination": "/sys",
+            "type": "sysfs",
+            "source": "sysfs",
+            "options": ["nosuid", "noexec", "nodev", sys_mode],
+        },
+        {
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup",
+            "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", sys_mode],
+        },
+        {
+            "destination": "/dev/mqueue",
+            "type": "mqueue",
+            "source": "mqueue",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/dev/shm",
+            "type": "tmpfs",
+            "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size}"],
+        },
     ]
 
 
-def build_spec(config: dict[str, Any], host_config: dict[str, Any],
-               inputs: SpecInputs) -> dict[str, Any]:
+def build_spec(
+    config: dict[str, Any], host_config: dict[str, Any], inputs: SpecInputs
+) -> dict[str, Any]:
     """The OCI config.json for a container."""
     privileged = bool(host_config.get("Privileged"))
     caps = capabilities(host_config)
     security_opts = host_config.get("SecurityOpt") or []
-    no_new_privs = any(o in ("no-new-privileges", "no-new-privileges:true",
-                             "no-new-privileges=true") for o in security_opts)
+    no_new_privs = any(
+        o in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true")
+        for o in security_opts
+    )
     process: dict[str, Any] = {
         "terminal": inputs.terminal,
-        "user": {"uid": inputs.uid, "gid": inputs.gid,
-                 **({"additionalGids": inputs.additional_gids}
-                    if inputs.additional_gids else {})},
+        "user": {
+            "uid": inputs.uid,
+            "gid": inputs.gid,
+            **({"additionalGids": inputs.additional_gids} if inputs.additional_gids else {}),
+        },
         "args": inputs.args,
         "env": inputs.env,
         "cwd": inputs.cwd or "/",
@@ -198,8 +317,12 @@ def build_spec(config: dict[str, Any], host_config: dict[str, Any],
     limits = rlimits(host_config)
     if limits:
         process["rlimits"] = limits
-    namespaces: list[dict[str, Any]] = [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"},
-                                        {"type": "mount"}]
+    namespaces: list[dict[str, Any]] = [
+        {"type": "pid"},
+        {"type": "ipc"},
+        {"type": "uts"},
+        {"type": "mount"},
+    ]
     if host_config.get("PidMode") == "host":
         namespaces = [n for n in namespaces if n["type"] != "pid"]
     if host_config.get("IpcMode") == "host":
@@ -207,8 +330,9 @@ def build_spec(config: dict[str, Any], host_config: dict[str, Any],
     if host_config.get("CgroupnsMode") == "private":  # /sys/fs/cgroup is the container's own
         namespaces.append({"type": "cgroup"})
     if inputs.netns_path is not None:
-        namespaces.append({"type": "network", **({"path": inputs.netns_path}
-                                                 if inputs.netns_path else {})})
+        namespaces.append(
+            {"type": "network", **({"path": inputs.netns_path} if inputs.netns_path else {})}
+        )
     uts_host = inputs.netns_path is None and host_config.get("UTSMode") != "private"
     if uts_host:
         namespaces = [n for n in namespaces if n["type"] != "uts"]

@@ -79,8 +79,10 @@ class Layout:
         return os.path.join(self.data_root, "containers")
 
     def container(self, container_id: str) -> ContainerLayout:
-        return ContainerLayout(os.path.join(self.containers_dir, container_id),
-                               os.path.join(self.exec_root, "containers", container_id))
+        return ContainerLayout(
+            os.path.join(self.containers_dir, container_id),
+            os.path.join(self.exec_root, "containers", container_id),
+        )
 
     @property
     def exits_dir(self) -> str:

@@ -53,9 +53,13 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 class DaemonProcess:
     """Owns one dockerd: its temp folders, its process, and clients bound to its socket."""
 
-    def __init__(self, config: Mapping[str, Any] | None = None,
-                 args: Sequence[str] = (), base_dir: str | None = None,
-                 netns: bool = True) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any] | None = None,
+        args: Sequence[str] = (),
+        base_dir: str | None = None,
+        netns: bool = True,
+    ) -> None:
         self.base = base_dir or tempfile.mkdtemp(prefix="ketch-test-")
         # Each daemon gets its own network namespace so bridges, iptables chains and
         # published ports of concurrent test daemons never collide with each other or the host.
@@ -77,10 +81,23 @@ class DaemonProcess:
 
     def argv(self) -> list[str]:
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
-        return [*prefix, sys.executable, "-m", "ketch.guest", "-H", self.host,
-                "--data-root", self.data_root, "--exec-root", self.exec_root,
-                "--pidfile", self.pidfile, "--config-file", self.config_file,
-                *self.extra_args]
+        return [
+            *prefix,
+            sys.executable,
+            "-m",
+            "ketch.guest",
+            "-H",
+            self.host,
+            "--data-root",
+            self.data_root,
+            "--exec-root",
+            self.exec_root,
+            "--pidfile",
+            self.pidfile,
+            "--config-file",
+            self.config_file,
+            *self.extra_args,
+        ]
 
     def write_config(self) -> None:
         with open(self.config_file, "w", encoding="utf-8") as f:
@@ -92,8 +109,9 @@ class DaemonProcess:
         run_text(["ip", "netns", "add", self.netns])
         self.in_netns("ip", "link", "set", "lo", "up")
 
-    def in_netns(self, *argv: str, check: bool = True, timeout: float = 60,
-                 input: str | None = None) -> CompletedProcess[str]:
+    def in_netns(
+        self, *argv: str, check: bool = True, timeout: float = 60, input: str | None = None
+    ) -> CompletedProcess[str]:
         """Run a command in the daemon's network namespace (where published ports live)."""
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         return run_text([*prefix, *argv], check=check, timeout=timeout, input=input)
@@ -118,14 +136,20 @@ class DaemonProcess:
             except OSError:
                 return False
 
-        wait_for(answers, timeout, 0.05,
-                 lambda: f"dockerd did not answer /_ping in {timeout}s:\n{self.log()}")
+        wait_for(
+            answers,
+            timeout,
+            0.05,
+            lambda: f"dockerd did not answer /_ping in {timeout}s:\n{self.log()}",
+        )
 
     def wait_for_event_listeners(self, count: int) -> None:
         """Until `count` event streams are subscribed (the daemon's NEventsListener): a
         `docker events` started now sees what follows."""
-        wait_for(lambda: self.request_json("GET", "/info")[1]["NEventsListener"] >= count,
-                 what=f"fewer than {count} event listeners")
+        wait_for(
+            lambda: self.request_json("GET", "/info")[1]["NEventsListener"] >= count,
+            what=f"fewer than {count} event listeners",
+        )
 
     def log(self) -> str:
         return read_log(self.log_path)
@@ -177,9 +201,14 @@ class DaemonProcess:
 
     # -- clients ---------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, body: bytes | str | None = None,
-                headers: Mapping[str, str] | None = None,
-                timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 60,
+    ) -> tuple[int, dict[str, str], bytes]:
         """One raw HTTP request over the unix socket: (status, headers, body)."""
         conn = UnixHTTPConnection(self.socket_path, timeout=timeout)
         try:
@@ -191,33 +220,42 @@ class DaemonProcess:
 
     def request_json(self, method: str, path: str, value: Any = None) -> tuple[int, Any]:
         body = None if value is None else json.dumps(value)
-        status, _, data = self.request(method, path, body,
-                                       {"Content-Type": "application/json"})
+        status, _, data = self.request(method, path, body, {"Content-Type": "application/json"})
         return status, json.loads(data) if data.strip() else None
 
     def cli_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(DOCKER_HOST=self.host, DOCKER_CONFIG=self.cli_config,
-                   DOCKER_CLI_HINTS="false")
+        env.update(DOCKER_HOST=self.host, DOCKER_CONFIG=self.cli_config, DOCKER_CLI_HINTS="false")
         env.pop("DOCKER_CONTEXT", None)
         env.pop("DOCKER_API_VERSION", None)
         return env
 
-    def docker(self, *args: str, check: bool = True, input: str | None = None,
-               timeout: float = 120, env: Mapping[str, str] | None = None
-               ) -> CompletedProcess[str]:
+    def docker(
+        self,
+        *args: str,
+        check: bool = True,
+        input: str | None = None,
+        timeout: float = 120,
+        env: Mapping[str, str] | None = None,
+    ) -> CompletedProcess[str]:
         """Run the real docker CLI against this daemon."""
-        result = run_text([DOCKER_CLI, *args], input=input, timeout=timeout, check=False,
-                          env={**self.cli_env(), **(env or {})})
+        result = run_text(
+            [DOCKER_CLI, *args],
+            input=input,
+            timeout=timeout,
+            check=False,
+            env={**self.cli_env(), **(env or {})},
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)} failed ({result.returncode}):\n"
-                                 f"{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"docker {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
         return result
 
     def docker_popen(self, *args: str) -> SyncProcess[str]:
         """The docker CLI left running (events, attach, a pull to interrupt), text pipes."""
-        return popen([DOCKER_CLI, *args], env=self.cli_env(), text=True, stdout=PIPE,
-                     stderr=PIPE)
+        return popen([DOCKER_CLI, *args], env=self.cli_env(), text=True, stdout=PIPE, stderr=PIPE)
 
     def client(self, **kwargs: Any) -> Any:
         """A docker SDK client (docker-py) on this daemon's socket."""

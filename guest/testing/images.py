@@ -31,10 +31,10 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ARCHIVE_FORMAT_VERSION = "3"
 
 
-
 def cache_dir() -> str:
-    path = os.environ.get("KETCH_TEST_CACHE") or os.path.join(tempfile.gettempdir(),
-                                                               "ketch-test-cache")
+    path = os.environ.get("KETCH_TEST_CACHE") or os.path.join(
+        tempfile.gettempdir(), "ketch-test-cache"
+    )
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -56,8 +56,13 @@ class FileEntry:
 def layer_tar(entries: Iterable[FileEntry]) -> bytes:
     """An uncompressed, reproducible layer tarball (PAX, fixed mtimes)."""
     buf = io.BytesIO()
-    kinds = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
-             "link": tarfile.LNKTYPE, "chardev": tarfile.CHRTYPE}
+    kinds = {
+        "file": tarfile.REGTYPE,
+        "dir": tarfile.DIRTYPE,
+        "symlink": tarfile.SYMTYPE,
+        "link": tarfile.LNKTYPE,
+        "chardev": tarfile.CHRTYPE,
+    }
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for entry in entries:
             info = tarfile.TarInfo(entry.path.lstrip("/"))
@@ -79,10 +84,14 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def image_config(layers: Sequence[bytes], cmd: Sequence[str] | None = ("sh",),
-                 env: Sequence[str] = (f"PATH={DEFAULT_PATH}",),
-                 architecture: str = "amd64", extra: dict[str, Any] | None = None,
-                 history: Sequence[str] | None = None) -> dict[str, Any]:
+def image_config(
+    layers: Sequence[bytes],
+    cmd: Sequence[str] | None = ("sh",),
+    env: Sequence[str] = (f"PATH={DEFAULT_PATH}",),
+    architecture: str = "amd64",
+    extra: dict[str, Any] | None = None,
+    history: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """The image config JSON for these uncompressed layers, Docker's field order."""
     container_config: dict[str, Any] = {"Env": list(env)}
     if cmd is not None:
@@ -124,11 +133,17 @@ def write_docker_archive(path: str, images: Sequence[ArchiveImage]) -> None:
         blobs[image.id] = image.config_bytes
         for layer in image.layers:
             blobs[sha256_digest(layer)] = layer
-        saved.append(archive.SavedImage(image.id, len(image.config_bytes),
-                                        [(sha256_digest(x), len(x)) for x in image.layers],
-                                        list(image.repo_tags)))
+        saved.append(
+            archive.SavedImage(
+                image.id,
+                len(image.config_bytes),
+                [(sha256_digest(x), len(x)) for x in image.layers],
+                list(image.repo_tags),
+            )
+        )
     blob_members: list[archive.Member] = [
-        (f"blobs/sha256/{digest[7:]}", len(data), [data]) for digest, data in sorted(blobs.items())]
+        (f"blobs/sha256/{digest[7:]}", len(data), [data]) for digest, data in sorted(blobs.items())
+    ]
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "wb") as f:
         for chunk in archive.tar_stream(archive.archive_members(saved, blob_members)):
@@ -145,22 +160,31 @@ def busybox_layer(binary: str = BUSYBOX_BINARY) -> bytes:
     """A rootfs: /bin/busybox with its applets as symlinks, minimal /etc, /tmp, /root."""
     with open(binary, "rb") as f:
         data = f.read()
-    entries = [FileEntry(d, "dir", mode=0o755) for d in ("bin", "etc", "root", "home", "dev",
-                                                         "proc", "sys", "usr", "var")]
-    entries += [FileEntry("tmp", "dir", mode=0o1777), FileEntry("root", "dir", mode=0o700),
-                FileEntry("var/spool", "dir", mode=0o755),
-                FileEntry("var/spool/mail", "dir", mode=0o755),
-                FileEntry("var/www", "dir", mode=0o755)]
-    entries.append(FileEntry("bin/busybox", data=data, mode=0o755))
-    entries += [FileEntry(f"bin/{applet}", "symlink", target="busybox", mode=0o777)
-                for applet in busybox_applets(binary)]
+    entries = [
+        FileEntry(d, "dir", mode=0o755)
+        for d in ("bin", "etc", "root", "home", "dev", "proc", "sys", "usr", "var")
+    ]
     entries += [
-        FileEntry("etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\n"
-                                     b"daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
-                                     b"www-data:x:33:33:www-data:/var/www:/bin/false\n"
-                                     b"nobody:x:65534:65534:nobody:/home:/bin/false\n"),
-        FileEntry("etc/group", data=b"root:x:0:\ndaemon:x:1:\nwww-data:x:33:\n"
-                                    b"nogroup:x:65534:\n"),
+        FileEntry("tmp", "dir", mode=0o1777),
+        FileEntry("root", "dir", mode=0o700),
+        FileEntry("var/spool", "dir", mode=0o755),
+        FileEntry("var/spool/mail", "dir", mode=0o755),
+        FileEntry("var/www", "dir", mode=0o755),
+    ]
+    entries.append(FileEntry("bin/busybox", data=data, mode=0o755))
+    entries += [
+        FileEntry(f"bin/{applet}", "symlink", target="busybox", mode=0o777)
+        for applet in busybox_applets(binary)
+    ]
+    entries += [
+        FileEntry(
+            "etc/passwd",
+            data=b"root:x:0:0:root:/root:/bin/sh\n"
+            b"daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
+            b"www-data:x:33:33:www-data:/var/www:/bin/false\n"
+            b"nobody:x:65534:65534:nobody:/home:/bin/false\n",
+        ),
+        FileEntry("etc/group", data=b"root:x:0:\ndaemon:x:1:\nwww-data:x:33:\nnogroup:x:65534:\n"),
     ]
     # Directories first, as a real rootfs tar has them before their contents.
     return layer_tar(sorted(entries, key=lambda e: (e.kind != "dir", e.path)))
@@ -169,8 +193,9 @@ def busybox_layer(binary: str = BUSYBOX_BINARY) -> bytes:
 def busybox_image(repo_tags: Sequence[str] = (BUSYBOX_REF,)) -> ArchiveImage:
     layer = busybox_layer()
     config = image_config([layer], history=["/bin/sh -c #(nop) ADD file:busybox-static in / "])
-    config["history"].append({"created": CREATED, "created_by": '/bin/sh -c #(nop)  CMD ["sh"]',
-                              "empty_layer": True})
+    config["history"].append(
+        {"created": CREATED, "created_by": '/bin/sh -c #(nop)  CMD ["sh"]', "empty_layer": True}
+    )
     return ArchiveImage([layer], config, list(repo_tags))
 
 
@@ -188,8 +213,9 @@ def load_archive(daemon: "DaemonProcess", path: str) -> None:
     """POST the archive to /images/load of a test daemon (what `docker load` does)."""
     with open(path, "rb") as f:
         data = f.read()
-    status, _, body = daemon.request("POST", "/images/load?quiet=1", data,
-                                     {"Content-Type": "application/x-tar"}, timeout=120)
+    status, _, body = daemon.request(
+        "POST", "/images/load?quiet=1", data, {"Content-Type": "application/x-tar"}, timeout=120
+    )
     if status != 200 or b'"error' in body:
         raise AssertionError(f"loading {path} failed ({status}): {body.decode(errors='replace')}")
 
@@ -200,27 +226,33 @@ def load_busybox(daemon: "DaemonProcess") -> str:
     return BUSYBOX_REF
 
 
-
 def layered_image(repo_tags: Sequence[str] = ("layered:latest",)) -> ArchiveImage:
     """busybox + a layer adding files + a layer with a whiteout and an opaque directory."""
     base = busybox_layer()
-    adds = layer_tar([
-        FileEntry("data", "dir", mode=0o755),
-        FileEntry("data/keep", data=b"keep\n"),
-        FileEntry("data/gone", data=b"gone\n"),
-        FileEntry("opaque", "dir", mode=0o755),
-        FileEntry("opaque/old", data=b"old\n"),
-    ])
-    removes = layer_tar([
-        FileEntry("data", "dir", mode=0o755),
-        FileEntry("data/.wh.gone"),
-        FileEntry("opaque", "dir", mode=0o755),
-        FileEntry("opaque/.wh..wh..opq"),
-        FileEntry("opaque/new", data=b"new\n"),
-    ])
+    adds = layer_tar(
+        [
+            FileEntry("data", "dir", mode=0o755),
+            FileEntry("data/keep", data=b"keep\n"),
+            FileEntry("data/gone", data=b"gone\n"),
+            FileEntry("opaque", "dir", mode=0o755),
+            FileEntry("opaque/old", data=b"old\n"),
+        ]
+    )
+    removes = layer_tar(
+        [
+            FileEntry("data", "dir", mode=0o755),
+            FileEntry("data/.wh.gone"),
+            FileEntry("opaque", "dir", mode=0o755),
+            FileEntry("opaque/.wh..wh..opq"),
+            FileEntry("opaque/new", data=b"new\n"),
+        ]
+    )
     layers = [base, adds, removes]
-    config = image_config(layers, extra={"Labels": {"test": "layered"}},
-                          history=["ADD busybox", "ADD data", "RUN rm data/gone"])
+    config = image_config(
+        layers,
+        extra={"Labels": {"test": "layered"}},
+        history=["ADD busybox", "ADD data", "RUN rm data/gone"],
+    )
     return ArchiveImage(layers, config, list(repo_tags))
 
 

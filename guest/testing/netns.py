@@ -42,8 +42,7 @@ def listen_in_netns(netns: str, port: int) -> socket.socket:
     return socket_in_netns(netns, listen)
 
 
-def connect_in_netns(netns: str, address: tuple[str, int],
-                     timeout: float = 10) -> socket.socket:
+def connect_in_netns(netns: str, address: tuple[str, int], timeout: float = 10) -> socket.socket:
     """A TCP connection made from inside the namespace (as from inside the VM), blocking."""
     sock = socket_in_netns(netns, lambda: socket.create_connection(address, timeout=timeout))
     sock.settimeout(None)

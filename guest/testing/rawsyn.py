@@ -31,12 +31,24 @@ def checksum(data: bytes) -> int:
 def tcp_syn(src: str, dst: str, sport: int, dport: int) -> bytes:
     """An IPv4 packet carrying a TCP SYN, checksums filled in."""
     src_b, dst_b = socket.inet_aton(src), socket.inet_aton(dst)
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, random.getrandbits(32), 0, 5 << 4, SYN,
-                      64240, 0, 0)
+    tcp = struct.pack(
+        "!HHIIBBHHH", sport, dport, random.getrandbits(32), 0, 5 << 4, SYN, 64240, 0, 0
+    )
     pseudo = src_b + dst_b + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(tcp))
     tcp = tcp[:16] + struct.pack("!H", checksum(pseudo + tcp)) + tcp[18:]
-    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), random.getrandbits(16), 0,
-                         64, socket.IPPROTO_TCP, 0, src_b, dst_b)
+    header = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(tcp),
+        random.getrandbits(16),
+        0,
+        64,
+        socket.IPPROTO_TCP,
+        0,
+        src_b,
+        dst_b,
+    )
     header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
     return header + tcp
 
@@ -58,15 +70,17 @@ def is_syn_ack(frame: bytes, src: str, sport: int, dport: int) -> bool:
     return (got_sport, got_dport) == (sport, dport) and tcp[13] & (SYN | ACK) == SYN | ACK
 
 
-def probe(iface: str, gateway_mac: str, src: str, dst: str, port: int,
-          wait: float = 2.0) -> bool:
+def probe(iface: str, gateway_mac: str, src: str, dst: str, port: int, wait: float = 2.0) -> bool:
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
     try:
         sock.bind((iface, 0))
         own_mac = sock.getsockname()[4]
         sport = random.randint(20000, 60000)
-        sock.send(ethernet(bytes.fromhex(gateway_mac.replace(":", "")), own_mac,
-                           tcp_syn(src, dst, sport, port)))
+        sock.send(
+            ethernet(
+                bytes.fromhex(gateway_mac.replace(":", "")), own_mac, tcp_syn(src, dst, sport, port)
+            )
+        )
         deadline = time.monotonic() + wait
         while (left := deadline - time.monotonic()) > 0:
             sock.settimeout(left)
@@ -83,5 +97,4 @@ def probe(iface: str, gateway_mac: str, src: str, dst: str, port: int,
 
 if __name__ == "__main__":
     iface_arg, mac_arg, src_arg, dst_arg, port_arg = sys.argv[1:6]
-    print("syn-ack" if probe(iface_arg, mac_arg, src_arg, dst_arg, int(port_arg))
-          else "no answer")
+    print("syn-ack" if probe(iface_arg, mac_arg, src_arg, dst_arg, int(port_arg)) else "no answer")

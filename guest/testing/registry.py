@@ -45,11 +45,9 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 PUMP_BUFFER = 1 << 18
 
 
-def _pump(source: socket.socket, dest: socket.socket,
-          counter: "Forwarder | None" = None) -> None:
+def _pump(source: socket.socket, dest: socket.socket, counter: "Forwarder | None" = None) -> None:
     try:
-        while data := source.recv(PUMP_BUFFER if counter is None or not counter.rate
-                                  else 16384):
+        while data := source.recv(PUMP_BUFFER if counter is None or not counter.rate else 16384):
             if counter is not None:
                 counter.bytes_down += len(data)
                 if counter.rate:
@@ -125,8 +123,12 @@ def htpasswd_line(user: str, password: str) -> str:
 class RegistryProcess:
     """Owns one docker-registry: its config, storage dir and process."""
 
-    def __init__(self, users: Mapping[str, str] | None = None,
-                 base_dir: str | None = None, token: bool = False) -> None:
+    def __init__(
+        self,
+        users: Mapping[str, str] | None = None,
+        base_dir: str | None = None,
+        token: bool = False,
+    ) -> None:
         """users: accounts behind auth (htpasswd basic auth, or a token server if token)."""
         self.base = base_dir or tempfile.mkdtemp(prefix="ketch-registry-")
         self.storage = os.path.join(self.base, "storage")
@@ -160,8 +162,7 @@ class RegistryProcess:
         elif self.users:
             with open(self.htpasswd_path, "w", encoding="utf-8") as f:
                 f.writelines(htpasswd_line(u, p) + "\n" for u, p in self.users.items())
-            auth = (f"auth:\n  htpasswd:\n    realm: basic-realm\n"
-                    f"    path: {self.htpasswd_path}\n")
+            auth = f"auth:\n  htpasswd:\n    realm: basic-realm\n    path: {self.htpasswd_path}\n"
         config = (
             "version: 0.1\n"
             "log:\n  level: info\n  accesslog:\n    disabled: true\n"
@@ -181,18 +182,21 @@ class RegistryProcess:
             self.port = free_port()
         self.write_config()
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child from here on
-        self.proc = popen([REGISTRY_BINARY, "serve", self.config_path], stdout=log,
-                          stderr=log, new_session=True)
+        self.proc = popen(
+            [REGISTRY_BINARY, "serve", self.config_path], stdout=log, stderr=log, new_session=True
+        )
         log.close()
         self.wait_ready()
         return self
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Ready when /v2/ answers (200, or 401 behind auth)."""
+
         def answers() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"docker-registry exited with {self.proc.returncode}:\n"
-                                   f"{self.log()}")
+                raise RuntimeError(
+                    f"docker-registry exited with {self.proc.returncode}:\n{self.log()}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.url}/v2/", timeout=2):
                     return True
@@ -201,8 +205,12 @@ class RegistryProcess:
             except OSError:
                 return False
 
-        wait_for(answers, timeout, 0.05,
-                 lambda: f"docker-registry did not answer /v2/ in {timeout}s:\n{self.log()}")
+        wait_for(
+            answers,
+            timeout,
+            0.05,
+            lambda: f"docker-registry did not answer /v2/ in {timeout}s:\n{self.log()}",
+        )
 
     def log(self) -> str:
         return read_log(self.log_path)
@@ -236,8 +244,7 @@ class RegistryProcess:
         (rate: bytes/second the registry may send, to catch a pull mid-way)."""
         netns = getattr(daemon, "netns", None)
         if netns and netns not in self.forwarders:
-            self.forwarders[netns] = Forwarder(listen_in_netns(netns, self.port), self.port,
-                                               rate)
+            self.forwarders[netns] = Forwarder(listen_in_netns(netns, self.port), self.port, rate)
             if self.token_server is not None:
                 port = self.token_server.port
                 self.forwarders[f"{netns}/token"] = Forwarder(listen_in_netns(netns, port), port)
@@ -251,8 +258,9 @@ class RegistryProcess:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
 
-    def push_archive(self, archive: str, reference: str, *, source: str = "",
-                     extra_args: tuple[str, ...] = ()) -> None:
+    def push_archive(
+        self, archive: str, reference: str, *, source: str = "", extra_args: tuple[str, ...] = ()
+    ) -> None:
         """Copy an image from a docker-archive into this registry with skopeo.
 
         reference is repository[:tag] inside this registry; source picks an image inside a
@@ -266,12 +274,16 @@ class RegistryProcess:
 
     # -- a minimal uploader, for images skopeo cannot make (indexes, zstd, corrupt blobs) ----
 
-    def _request(self, method: str, url: str, data: bytes | None = None,
-                 headers: Mapping[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
         if not url.startswith("http"):
             url = self.url + url
-        request = urllib.request.Request(url, data=data, method=method,
-                                         headers=dict(headers or {}))
+        request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
         if self.users:
             user, password = next(iter(self.users.items()))
             token = base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -290,54 +302,94 @@ class RegistryProcess:
             raise RuntimeError(f"blob upload to {repo} failed: {status}")
         location = headers["Location"]
         separator = "&" if "?" in location else "?"
-        status, _, _ = self._request("PUT", f"{location}{separator}digest={digest}", data,
-                                     {"Content-Type": "application/octet-stream"})
+        status, _, _ = self._request(
+            "PUT",
+            f"{location}{separator}digest={digest}",
+            data,
+            {"Content-Type": "application/octet-stream"},
+        )
         if status != 201:
             raise RuntimeError(f"blob upload to {repo} failed: {status}")
         return digest
 
     def put_manifest(self, repo: str, reference: str, body: bytes, media_type: str) -> str:
-        status, _, answer = self._request("PUT", f"/v2/{repo}/manifests/{reference}", body,
-                                          {"Content-Type": media_type})
+        status, _, answer = self._request(
+            "PUT", f"/v2/{repo}/manifests/{reference}", body, {"Content-Type": media_type}
+        )
         if status != 201:
             raise RuntimeError(f"manifest put failed: {status} {answer!r}")
         return "sha256:" + hashlib.sha256(body).hexdigest()
 
-    def put_image(self, repo: str, tag: str, layers: Sequence[bytes], config: bytes,
-                  compression: str = "gzip", oci: bool = False) -> tuple[str, int]:
+    def put_image(
+        self,
+        repo: str,
+        tag: str,
+        layers: Sequence[bytes],
+        config: bytes,
+        compression: str = "gzip",
+        oci: bool = False,
+    ) -> tuple[str, int]:
         """Upload layers (uncompressed tars, compressed here) + config + manifest.
 
         Returns (manifest digest, manifest size)."""
         descriptors = []
         for layer in layers:
-            blob = {"gzip": lambda b: gzip.compress(b, mtime=0),
-                    "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
-                    "none": lambda b: b}[compression](layer)
-            media = {("gzip", False): DOCKER_LAYER, ("gzip", True): OCI_LAYER + "+gzip",
-                     ("zstd", True): OCI_LAYER + "+zstd", ("zstd", False): OCI_LAYER + "+zstd",
-                     ("none", True): OCI_LAYER, ("none", False): OCI_LAYER}[(compression, oci)]
-            descriptors.append({"mediaType": media, "size": len(blob),
-                                "digest": self.upload_blob(repo, blob)})
+            blob = {
+                "gzip": lambda b: gzip.compress(b, mtime=0),
+                "zstd": lambda b: zstandard.ZstdCompressor().compress(b),
+                "none": lambda b: b,
+            }[compression](layer)
+            media = {
+                ("gzip", False): DOCKER_LAYER,
+                ("gzip", True): OCI_LAYER + "+gzip",
+                ("zstd", True): OCI_LAYER + "+zstd",
+                ("zstd", False): OCI_LAYER + "+zstd",
+                ("none", True): OCI_LAYER,
+                ("none", False): OCI_LAYER,
+            }[(compression, oci)]
+            descriptors.append(
+                {"mediaType": media, "size": len(blob), "digest": self.upload_blob(repo, blob)}
+            )
         config_digest = self.upload_blob(repo, config)
         media_type = OCI_MANIFEST if oci or compression == "zstd" else DOCKER_MANIFEST
-        body = json.dumps({
-            "schemaVersion": 2, "mediaType": media_type,
-            "config": {"mediaType": OCI_CONFIG if media_type == OCI_MANIFEST else DOCKER_CONFIG,
-                       "size": len(config), "digest": config_digest},
-            "layers": descriptors}).encode()
+        body = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": media_type,
+                "config": {
+                    "mediaType": OCI_CONFIG if media_type == OCI_MANIFEST else DOCKER_CONFIG,
+                    "size": len(config),
+                    "digest": config_digest,
+                },
+                "layers": descriptors,
+            }
+        ).encode()
         return self.put_manifest(repo, tag, body, media_type), len(body)
 
-    def put_index(self, repo: str, tag: str,
-                  entries: Sequence[tuple[str, int, Mapping[str, str]]]) -> str:
+    def put_index(
+        self, repo: str, tag: str, entries: Sequence[tuple[str, int, Mapping[str, str]]]
+    ) -> str:
         """An OCI index of (manifest digest, size, platform) entries."""
-        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
-            {"mediaType": DOCKER_MANIFEST, "digest": digest,
-             "size": size, "platform": dict(platform)} for digest, size, platform in entries
-        ]}).encode()
+        body = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_INDEX,
+                "manifests": [
+                    {
+                        "mediaType": DOCKER_MANIFEST,
+                        "digest": digest,
+                        "size": size,
+                        "platform": dict(platform),
+                    }
+                    for digest, size, platform in entries
+                ],
+            }
+        ).encode()
         return self.put_manifest(repo, tag, body, OCI_INDEX)
 
     def blob_path(self, digest: str) -> str:
         """Where the registry keeps a blob on disk (tests corrupt it there)."""
         hexpart = digest.partition(":")[2]
-        return os.path.join(self.storage, "docker/registry/v2/blobs/sha256", hexpart[:2],
-                            hexpart, "data")
+        return os.path.join(
+            self.storage, "docker/registry/v2/blobs/sha256", hexpart[:2], hexpart, "data"
+        )

@@ -10,9 +10,15 @@ import time
 from collections.abc import Mapping, Sequence
 
 
-def run_in_pty(argv: Sequence[str], env: Mapping[str, str], send: bytes | Sequence[bytes] = b"",
-               timeout: float = 15, send_after: float = 1.0, gap: float = 0.7,
-               size: tuple[int, int] | None = None) -> tuple[bytes, int]:
+def run_in_pty(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    send: bytes | Sequence[bytes] = b"",
+    timeout: float = 15,
+    send_after: float = 1.0,
+    gap: float = 0.7,
+    size: tuple[int, int] | None = None,
+) -> tuple[bytes, int]:
     """Run argv on a pty, type each piece of `send` (the first once it printed something or
     after send_after seconds, the next ones `gap` seconds apart), return (output, exit code)."""
     steps = [send] if isinstance(send, bytes) else list(send)
@@ -28,8 +34,10 @@ def run_in_pty(argv: Sequence[str], env: Mapping[str, str], send: bytes | Sequen
     last_sent = 0.0
     while time.monotonic() < deadline:
         now = time.monotonic()
-        if steps and ((last_sent and now - last_sent > gap) or (not last_sent
-                      and (out or now - started > send_after))):
+        if steps and (
+            (last_sent and now - last_sent > gap)
+            or (not last_sent and (out or now - started > send_after))
+        ):
             time.sleep(0.2)
             os.write(fd, steps.pop(0))
             last_sent = time.monotonic()

@@ -33,11 +33,16 @@ class TokenServer:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ketch-token-issuer")])
         now = datetime.datetime.now(datetime.UTC)
-        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
-                     .not_valid_before(now - datetime.timedelta(days=1))
-                     .not_valid_after(now + datetime.timedelta(days=30))
-                     .sign(self.key, hashes.SHA256()))
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .sign(self.key, hashes.SHA256())
+        )
         self.cert_path = os.path.join(folder, "token-cert.pem")
         with open(self.cert_path, "wb") as f:
             f.write(self.cert.public_bytes(serialization.Encoding.PEM))
@@ -67,8 +72,10 @@ class TokenServer:
         return f"http://127.0.0.1:{self.port}/token"
 
     def registry_config(self) -> str:
-        return (f"auth:\n  token:\n    realm: {self.realm}\n    service: {SERVICE}\n"
-                f"    issuer: {ISSUER}\n    rootcertbundle: {self.cert_path}\n")
+        return (
+            f"auth:\n  token:\n    realm: {self.realm}\n    service: {SERVICE}\n"
+            f"    issuer: {ISSUER}\n    rootcertbundle: {self.cert_path}\n"
+        )
 
     def answer(self, path: str, authorization: str) -> tuple[int, dict[str, Any]]:
         query = urllib.parse.parse_qs(urllib.parse.urlparse(path).query)
@@ -85,18 +92,28 @@ class TokenServer:
             if account and kind == "repository":
                 access.append({"type": kind, "name": name, "actions": actions.split(",")})
         now = int(time.time())
-        claims = {"iss": ISSUER, "sub": account, "aud": query.get("service", [SERVICE])[0],
-                  "exp": now + 300, "nbf": now - 10, "iat": now, "jti": secrets.token_hex(8),
-                  "access": access}
+        claims = {
+            "iss": ISSUER,
+            "sub": account,
+            "aud": query.get("service", [SERVICE])[0],
+            "exp": now + 300,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": secrets.token_hex(8),
+            "access": access,
+        }
         token = self.sign(claims)
-        return 200, {"token": token, "access_token": token, "expires_in": 300,
-                     "issued_at": datetime.datetime.now(datetime.UTC).isoformat()}
+        return 200, {
+            "token": token,
+            "access_token": token,
+            "expires_in": 300,
+            "issued_at": datetime.datetime.now(datetime.UTC).isoformat(),
+        }
 
     def sign(self, claims: dict[str, Any]) -> str:
         der = self.cert.public_bytes(serialization.Encoding.DER)
         header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(der).decode()]}
-        signing_input = (_b64(json.dumps(header).encode()) + "." +
-                         _b64(json.dumps(claims).encode()))
+        signing_input = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
         signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{_b64(signature)}"
 

@@ -4,8 +4,12 @@ import time
 from collections.abc import Callable
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.1,
-             what: str | Callable[[], str] = "") -> None:
+def wait_for(
+    predicate: Callable[[], object],
+    timeout: float = 15.0,
+    interval: float = 0.1,
+    what: str | Callable[[], str] = "",
+) -> None:
     """Poll predicate until it is true (an exception it raises ends the wait); AssertionError
     after timeout seconds, saying what (a callable is asked only then, e.g. for a log)."""
     deadline = time.monotonic() + timeout

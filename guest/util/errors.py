@@ -59,5 +59,7 @@ def report_unexpected(log: logging.Logger, what: str) -> str:
     and return the message a client gets: never the exception's own text."""
     ref = secrets.token_hex(4)
     log.exception(f"{what} failed (error {ref})")
-    return (f"an unexpected error occurred in the daemon (error {ref}); "
-            "the daemon's log has the details")
+    return (
+        f"an unexpected error occurred in the daemon (error {ref}); "
+        "the daemon's log has the details"
+    )

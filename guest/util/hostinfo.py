@@ -48,7 +48,8 @@ def go_arch() -> str:
     """Docker names architectures the Go way (amd64, arm64)."""
     machine = platform.machine()
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(
-        machine, machine)
+        machine, machine
+    )
 
 
 def ipv4_forwarding() -> bool:

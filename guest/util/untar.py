@@ -40,15 +40,17 @@ def contained(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
     if not _inside(os.path.realpath(os.path.join(real_dest, name)), real_dest):
         raise OutsideDestination(f"{member.name} would be extracted outside the destination")
     if member.islnk() and not _inside(
-            os.path.realpath(os.path.join(real_dest, member.linkname.lstrip("/"))), real_dest):
+        os.path.realpath(os.path.join(real_dest, member.linkname.lstrip("/"))), real_dest
+    ):
         raise OutsideDestination(f"{member.name} links outside the destination")
     if name != member.name:
         return with_changes(member, name=name)
     return member
 
 
-def extract_all(tar: tarfile.TarFile, dest: str, choose: Chooser,
-                numeric_owner: bool = False) -> None:
+def extract_all(
+    tar: tarfile.TarFile, dest: str, choose: Chooser, numeric_owner: bool = False
+) -> None:
     """Extract what choose keeps, as extractall does: directories are created writable and get
     their own mode, owner and times last, deepest first."""
     directories: list[tarfile.TarInfo] = []
@@ -59,8 +61,9 @@ def extract_all(tar: tarfile.TarFile, dest: str, choose: Chooser,
         if chosen.isdir():
             directories.append(chosen)
             chosen = with_changes(chosen, mode=0o700)
-        tar.extract(chosen, dest, set_attrs=not chosen.isdir(), numeric_owner=numeric_owner,
-                    **_TRUSTED)
+        tar.extract(
+            chosen, dest, set_attrs=not chosen.isdir(), numeric_owner=numeric_owner, **_TRUSTED
+        )
     for directory in sorted(directories, key=lambda d: d.name, reverse=True):
         path = os.path.join(dest, directory.name)
         tar.chown(directory, path, numeric_owner)

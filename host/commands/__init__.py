@@ -17,5 +17,19 @@ from ketch.host.commands import (
     version,
 )
 
-COMMANDS = [start, stop, status, ssh, logs, list_instances, delete, doctor, image, selftest,
-            autostart, dashboard, desktop, version]
+COMMANDS = [
+    start,
+    stop,
+    status,
+    ssh,
+    logs,
+    list_instances,
+    delete,
+    doctor,
+    image,
+    selftest,
+    autostart,
+    dashboard,
+    desktop,
+    version,
+]

@@ -23,10 +23,15 @@ NAME, HELP = "autostart", "start this instance at login (enable | disable | stat
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("enable", "disable", "status", "show"),
-                        nargs="?", default="status")
-    parser.add_argument("--os", choices=SYSTEMS, default=current_system(),
-                        help="show: render for this OS (default: this one)")
+    parser.add_argument(
+        "action", choices=("enable", "disable", "status", "show"), nargs="?", default="status"
+    )
+    parser.add_argument(
+        "--os",
+        choices=SYSTEMS,
+        default=current_system(),
+        help="show: render for this OS (default: this one)",
+    )
 
 
 def spec_for(name: str) -> Autostart:
@@ -85,8 +90,7 @@ def disable(spec: Autostart, system: str) -> None:
     elif system == "windows" and is_enabled(spec, system):
         run_tool(["schtasks", "/Delete", "/TN", task_name(spec), "/F"])
     elif system == "darwin" and install_path(spec, system).exists():
-        run_tool(["launchctl", "bootout", f"gui/{os.getuid()}/dev.ketch.{spec.label}"],
-                 check=False)
+        run_tool(["launchctl", "bootout", f"gui/{os.getuid()}/dev.ketch.{spec.label}"], check=False)
     install_path(spec, system).unlink(missing_ok=True)
 
 
@@ -94,8 +98,7 @@ def is_enabled(spec: Autostart, system: str) -> bool:
     if system == "linux":
         return systemd_wants_link(spec).is_symlink() and install_path(spec, system).exists()
     if system == "windows":
-        return run_tool(["schtasks", "/Query", "/TN", task_name(spec)],
-                        check=False).returncode == 0
+        return run_tool(["schtasks", "/Query", "/TN", task_name(spec)], check=False).returncode == 0
     return install_path(spec, system).exists()
 
 

@@ -8,8 +8,9 @@ NAME, HELP = "dashboard", "open the dashboard (containers, images, logs, ...) in
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--no-browser", action="store_true",
-                        help="only print the URL (to open it yourself)")
+    parser.add_argument(
+        "--no-browser", action="store_true", help="only print the URL (to open it yourself)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,8 +7,9 @@ NAME, HELP = "desktop", "open the desktop app: a window with the dashboard and a
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-tray", action="store_true", help="no tray icon")
-    parser.add_argument("--browser", action="store_true",
-                        help="use the default browser instead of a window")
+    parser.add_argument(
+        "--browser", action="store_true", help="use the default browser instead of a window"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

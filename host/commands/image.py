@@ -27,8 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     packer.add_argument("--out", type=Path, default=Path("."), help="output folder")
     installer = actions.add_parser("install", help="verify and install a packed image")
     installer.add_argument("manifest", type=Path, help="the artifact's .json manifest")
-    installer.add_argument("--dest", type=Path,
-                           help="target folder (default: the user data dir's image folder)")
+    installer.add_argument(
+        "--dest", type=Path, help="target folder (default: the user data dir's image folder)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,8 +39,10 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.action == "install":
             manifest = install(args.manifest, args.dest or user_image_dir(args.arch))
-            print(f"installed {manifest['name']} {manifest['version']} ({manifest['arch']}) "
-                  f"into {args.dest or user_image_dir(args.arch)}")
+            print(
+                f"installed {manifest['name']} {manifest['version']} ({manifest['arch']}) "
+                f"into {args.dest or user_image_dir(args.arch)}"
+            )
             return 0
         return show(args.arch)
     except (ImageError, OSError) as e:

@@ -21,7 +21,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'NAME':<16}{'STATUS':<10}{'CPUS':<6}{'MEMORY':<8}{'DISK':<7}DOCKER_HOST")
     for s in statuses:
         c = s.config
-        print(f"{s.name:<16}{s.status:<10}{c.get('cpus', '-')!s:<6}"
-              f"{str(c.get('memory', '-')) + 'G':<8}{str(c.get('disk', '-')) + 'G':<7}"
-              f"{s.docker_host}")
+        print(
+            f"{s.name:<16}{s.status:<10}{c.get('cpus', '-')!s:<6}"
+            f"{str(c.get('memory', '-')) + 'G':<8}{str(c.get('disk', '-')) + 'G':<7}"
+            f"{s.docker_host}"
+        )
     return 0

@@ -24,8 +24,9 @@ def run(args: argparse.Namespace) -> int:
     lock = threading.Lock()
 
     def show(label: str) -> None:
-        for line in follow_lines(sources[label], 0, lambda: args.follow and not stop.is_set(),
-                                 interval=0.2):
+        for line in follow_lines(
+            sources[label], 0, lambda: args.follow and not stop.is_set(), interval=0.2
+        ):
             with lock:
                 sys.stdout.write(f"[{label}] {line}\n" if len(sources) > 1 else line + "\n")
                 sys.stdout.flush()

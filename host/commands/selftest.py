@@ -28,8 +28,10 @@ def aiohttp_round_trip() -> str:
         await site.start()
         try:
             port = runner.addresses[0][1]
-            async with ClientSession() as session, \
-                    session.get(f"http://127.0.0.1:{port}/_ping") as response:
+            async with (
+                ClientSession() as session,
+                session.get(f"http://127.0.0.1:{port}/_ping") as response,
+            ):
                 return await response.text()
         finally:
             await runner.cleanup()
@@ -41,9 +43,15 @@ def aiohttp_round_trip() -> str:
 
 
 def speedups() -> str:
-    names = ["multidict._multidict", "yarl._quoting_c", "propcache._helpers_c",
-             "frozenlist._frozenlist", "aiohttp._http_writer", "aiohttp._websocket.reader_c",
-             "msgspec._core"]
+    names = [
+        "multidict._multidict",
+        "yarl._quoting_c",
+        "propcache._helpers_c",
+        "frozenlist._frozenlist",
+        "aiohttp._http_writer",
+        "aiohttp._websocket.reader_c",
+        "msgspec._core",
+    ]
     for name in names:
         importlib.import_module(name)
     return ", ".join(names)
@@ -120,9 +128,14 @@ def dashboard_assets() -> str:
 
 
 CHECKS: list[tuple[str, Callable[[], str]]] = [
-    ("aiohttp", aiohttp_round_trip), ("C speedups", speedups), ("ssh crypto", paramiko_keys),
-    ("qemu.qmp", qemu_qmp), ("zstandard", zstd), ("dnspython", dns_message),
-    ("entry modules", entry_modules), ("dashboard", dashboard_assets),
+    ("aiohttp", aiohttp_round_trip),
+    ("C speedups", speedups),
+    ("ssh crypto", paramiko_keys),
+    ("qemu.qmp", qemu_qmp),
+    ("zstandard", zstd),
+    ("dnspython", dns_message),
+    ("entry modules", entry_modules),
+    ("dashboard", dashboard_assets),
 ]
 if sys.platform.startswith("linux"):
     CHECKS.append(("pyroute2", netlink))

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
         tty = ["-t"] if sys.stdin.isatty() else []
         os.execv(ssh, [ssh, "-F", str(instance.ssh_config), *tty, "ketch", *args.cmd])
     from ketch.host.ssh import SshSession  # paramiko: ~0.4 s that other commands need not pay
+
     session = SshSession("127.0.0.1", int(port), instance.ssh_key)
     try:
         stdin = b"" if sys.stdin.isatty() else sys.stdin.buffer.read()

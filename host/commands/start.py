@@ -25,8 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory", type=float, help="memory in GiB (default 2)")
     parser.add_argument("--disk", type=int, help="data disk size in GiB (default 20)")
     parser.add_argument("--accel", help="accelerator: auto (default), kvm, hvf, whpx, tcg")
-    parser.add_argument("--share-home", action=argparse.BooleanOptionalAction, default=None,
-                        help="mount your home folder at the same path in the VM (virtiofs)")
+    parser.add_argument(
+        "--share-home",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mount your home folder at the same path in the VM (virtiofs)",
+    )
 
 
 def say(message: str) -> None:
@@ -73,8 +77,10 @@ def spawn_agent(instance: Instance) -> AgentProcess:
         for source, target in ((null, 0), (log, 1), (log, 2)):
             os.dup2(source, target)
         import setproctitle
+
         setproctitle.setproctitle(f"ketch-agent {instance.name}")  # not `ketch start`, in ps
         from ketch.host import agent
+
         code = agent.main([instance.name])
     except BaseException:  # the CLI's handlers must not run in the agent: report, exit
         traceback.print_exc()
@@ -87,14 +93,21 @@ def frozen_onefile() -> bool:
     deletes when this CLI exits: a forked agent would lose its modules, a new one unpacks its
     own."""
     unpacked = getattr(sys, "_MEIPASS", None)
-    return bool(getattr(sys, "frozen", False) and unpacked and
-                not Path(unpacked).is_relative_to(Path(sys.executable).resolve().parent))
+    return bool(
+        getattr(sys, "frozen", False)
+        and unpacked
+        and not Path(unpacked).is_relative_to(Path(sys.executable).resolve().parent)
+    )
 
 
 def spawn_agent_process(instance: Instance) -> SyncProcess[bytes]:
     with open(instance.agent_log, "ab") as log:
-        return popen([sys.executable, "-m", "ketch.host.agent", instance.name], stdout=log,
-                     stderr=log, new_session=True)
+        return popen(
+            [sys.executable, "-m", "ketch.host.agent", instance.name],
+            stdout=log,
+            stderr=log,
+            new_session=True,
+        )
 
 
 def follow_agent(instance: Instance, agent: AgentProcess, offset: int) -> bool:
@@ -153,8 +166,13 @@ def start_selecting(instance: Instance) -> "Future[str | None]":
 
 def run(args: argparse.Namespace) -> int:
     instance = Instance(args.name)
-    flags = {"cpus": args.cpus, "memory": args.memory, "disk": args.disk, "accel": args.accel,
-             "share_home": args.share_home}
+    flags = {
+        "cpus": args.cpus,
+        "memory": args.memory,
+        "disk": args.disk,
+        "accel": args.accel,
+        "share_home": args.share_home,
+    }
     config = resolve(instance.config_file, instance.name, flags)
     if instance.agent_pid() and instance.qemu_pid():
         if any(v is not None for v in flags.values()):

@@ -26,8 +26,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(status.to_json(), indent=2))
     else:
         print(f"{status.name}: {status.status} - {status.detail}")
-        print(f"  vm: {status.vm} (qemu pid {status.qemu_pid or '-'}, "
-              f"accelerator {status.accel or '-'})")
+        print(
+            f"  vm: {status.vm} (qemu pid {status.qemu_pid or '-'}, "
+            f"accelerator {status.accel or '-'})"
+        )
         print(f"  host agent: pid {status.agent_pid or '-'}")
         print(f"  DOCKER_HOST={status.docker_host}")
     return 0 if status.status == RUNNING else 3

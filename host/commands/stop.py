@@ -23,8 +23,7 @@ def stop_instance(instance: Instance, force: bool = False) -> None:
     if agent and not instance.signal_and_wait(agent, signal.SIGTERM, STOP_TIMEOUT + 15):
         instance.kill_all()
     if instance.qemu_pid():
-        driver_for(instance, resolve(instance.config_file, instance.name, {})).stop(
-            STOP_TIMEOUT)
+        driver_for(instance, resolve(instance.config_file, instance.name, {})).stop(STOP_TIMEOUT)
     for pidfile in instance.stale_pidfiles():
         pidfile.unlink(missing_ok=True)
 
@@ -39,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     previous = context.restore(instance)
     if previous:
         print(f"ketch: docker context {previous!r} restored")
-    print(f"ketch: {instance.name} stopped" if running
-          else f"ketch: {instance.name} was not running")
+    print(
+        f"ketch: {instance.name} stopped" if running else f"ketch: {instance.name} was not running"
+    )
     return 0

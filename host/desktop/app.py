@@ -22,8 +22,12 @@ def spawn_tray(server: DesktopServer, name: str) -> SyncProcess[bytes] | None:
     if importlib.util.find_spec("pystray") is None:
         print("ketch: no tray icon: pip install 'ketch[desktop]' for pystray", file=sys.stderr)
         return None
-    return popen([sys.executable, "-m", "ketch.host.desktop.tray", server.base_url, name],
-                 stdin=PIPE, stdout=None, stderr=None)
+    return popen(
+        [sys.executable, "-m", "ketch.host.desktop.tray", server.base_url, name],
+        stdin=PIPE,
+        stdout=None,
+        stderr=None,
+    )
 
 
 def start_tray(server: DesktopServer, name: str) -> SyncProcess[bytes] | None:
@@ -36,20 +40,25 @@ def start_tray(server: DesktopServer, name: str) -> SyncProcess[bytes] | None:
 
 def open_window(server: DesktopServer, on_ready: threading.Event) -> bool:
     """The window, until it is closed; False when no webview backend can show one."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
-                                                 or os.environ.get("WAYLAND_DISPLAY")):
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
         # GTK exits the process when it cannot open a display: do not let it try
-        print("ketch: no window (no DISPLAY or WAYLAND_DISPLAY); using the browser",
-              file=sys.stderr)
+        print(
+            "ketch: no window (no DISPLAY or WAYLAND_DISPLAY); using the browser", file=sys.stderr
+        )
         return False
     try:
         import webview
     except ImportError:
-        print("ketch: no window: pip install 'ketch[desktop]' for pywebview; "
-              "using the browser", file=sys.stderr)
+        print(
+            "ketch: no window: pip install 'ketch[desktop]' for pywebview; using the browser",
+            file=sys.stderr,
+        )
         return False
-    window = webview.create_window("Ketch", server.url, width=WINDOW_SIZE[0],
-                                   height=WINDOW_SIZE[1], min_size=(800, 500))
+    window = webview.create_window(
+        "Ketch", server.url, width=WINDOW_SIZE[0], height=WINDOW_SIZE[1], min_size=(800, 500)
+    )
     server.on_quit = window.destroy
     window.events.loaded += lambda: print("ketch: window shows the dashboard", flush=True)
 

@@ -25,8 +25,7 @@ async def next_run(events: Any, container_id: str) -> float | None:
     ended = None
     while True:
         event = await events.get()
-        if event.get("Type") != "container" or (event.get("Actor") or {}).get("ID") != \
-                container_id:
+        if event.get("Type") != "container" or (event.get("Actor") or {}).get("ID") != container_id:
             continue
         if event.get("Action") == "destroy":
             return None
@@ -36,13 +35,13 @@ async def next_run(events: Any, container_id: str) -> float | None:
             return ended if ended is not None else event_time(event)
 
 
-async def log_chunks(context: Context, container_id: str, tty: bool,
-                     params: dict[str, Any]) -> AsyncIterator[Fragments]:
+async def log_chunks(
+    context: Context, container_id: str, tty: bool, params: dict[str, Any]
+) -> AsyncIterator[Fragments]:
     """One logs stream as events of JSON lists of [stream, text], chunk by chunk (not line by
     line) so the page keeps up with fast writers; it ends with the container's process."""
     buffer = bytearray()
-    async for chunk in context.docker.stream("GET", f"/containers/{container_id}/logs",
-                                             params):
+    async for chunk in context.docker.stream("GET", f"/containers/{container_id}/logs", params):
         if tty:
             frames = [(1, chunk)]
         else:
@@ -52,11 +51,17 @@ async def log_chunks(context: Context, container_id: str, tty: bool,
             yield {"logs": json.dumps([[s, p.decode(errors="replace")] for s, p in frames])}
 
 
-async def logs(context: Context, container_id: str, tty: bool,
-               since: str | None) -> AsyncIterator[Fragments]:
+async def logs(
+    context: Context, container_id: str, tty: bool, since: str | None
+) -> AsyncIterator[Fragments]:
     """The logs (the last LOG_TAIL lines, or all since a time), then each later run's."""
-    params: dict[str, Any] = {"follow": True, "stdout": True, "stderr": True,
-                              "tail": "all" if since else LOG_TAIL, "since": since}
+    params: dict[str, Any] = {
+        "follow": True,
+        "stdout": True,
+        "stderr": True,
+        "tail": "all" if since else LOG_TAIL,
+        "since": since,
+    }
     with context.hub.subscribe() as events:
         while True:
             async for fragments in log_chunks(context, container_id, tty, params):
@@ -73,7 +78,8 @@ async def usage(context: Context, container_id: str) -> AsyncIterator[Fragments]
     with context.hub.subscribe() as events:
         while True:
             async for stats in context.docker.json_stream(
-                    "GET", f"/containers/{container_id}/stats", {"stream": True}):
+                "GET", f"/containers/{container_id}/stats", {"stream": True}
+            ):
                 if (figures := views.usage_from_stats(stats)) is not None:
                     yield {"usage": context.render("usage.html", usage=figures)}
             if await next_run(events, container_id) is None:

@@ -55,10 +55,14 @@ class DockerClient:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = (aiohttp.UnixConnector(path=self.socket_path) if self.socket_path
-                         else aiohttp.TCPConnector())
+            connector = (
+                aiohttp.UnixConnector(path=self.socket_path)
+                if self.socket_path
+                else aiohttp.TCPConnector()
+            )
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=None, connect=5))
+                connector=connector, timeout=aiohttp.ClientTimeout(total=None, connect=5)
+            )
         return self._session
 
     async def close(self) -> None:
@@ -68,13 +72,23 @@ class DockerClient:
     def url(self, path: str) -> str:
         return f"{self.base_url}{API_PREFIX}{path}"
 
-    async def request(self, method: str, path: str, params: Mapping[str, Any] | None = None,
-                      body: Any = None, timeout: float | None = 60) -> Any:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = 60,
+    ) -> Any:
         """One call; the decoded JSON answer (None when empty, text when not JSON)."""
         try:
             async with self.session.request(
-                    method, self.url(path), params=clean(params), json=body,
-                    timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                method,
+                self.url(path),
+                params=clean(params),
+                json=body,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as response:
                 data = await response.read()
                 if response.status >= 400:
                     raise DockerError(response.status, error_message(data, response.status))
@@ -82,31 +96,36 @@ class DockerClient:
                     return data.decode(errors="replace")
                 return json.loads(data) if data.strip() else None
         except (aiohttp.ClientConnectionError, OSError) as e:
-            raise DockerError(0, f"the engine does not answer on {self.docker_host} "
-                                 f"({e.__class__.__name__}).") from e
+            raise DockerError(
+                0, f"the engine does not answer on {self.docker_host} ({e.__class__.__name__})."
+            ) from e
         except TimeoutError as e:
             raise DockerError(0, "the engine did not answer in time.") from e
 
     async def get(self, path: str, **params: Any) -> Any:
         return await self.request("GET", path, params)
 
-    async def stream(self, method: str, path: str, params: Mapping[str, Any] | None = None,
-                     body: Any = None) -> AsyncIterator[bytes]:
+    async def stream(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None, body: Any = None
+    ) -> AsyncIterator[bytes]:
         """The raw chunks of a streaming answer (events, logs, stats, pull progress)."""
         try:
-            async with self.session.request(method, self.url(path), params=clean(params),
-                                            json=body) as response:
+            async with self.session.request(
+                method, self.url(path), params=clean(params), json=body
+            ) as response:
                 if response.status >= 400:
                     data = await response.read()
                     raise DockerError(response.status, error_message(data, response.status))
                 async for chunk in response.content.iter_any():
                     yield chunk
         except (aiohttp.ClientConnectionError, OSError) as e:
-            raise DockerError(0, f"the engine does not answer on {self.docker_host} "
-                                 f"({e.__class__.__name__}).") from e
+            raise DockerError(
+                0, f"the engine does not answer on {self.docker_host} ({e.__class__.__name__})."
+            ) from e
 
-    async def json_stream(self, method: str, path: str, params: Mapping[str, Any] | None = None,
-                          body: Any = None) -> AsyncIterator[dict[str, Any]]:
+    async def json_stream(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None, body: Any = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """Newline-delimited JSON objects of a streaming answer."""
         buffer = b""
         async for chunk in self.stream(method, path, params, body):
@@ -116,8 +135,9 @@ class DockerClient:
                 if line.strip():
                     yield json.loads(line)
 
-    async def hijack(self, path: str, body: Any) -> tuple[asyncio.StreamReader,
-                                                          asyncio.StreamWriter]:
+    async def hijack(
+        self, path: str, body: Any
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """POST with `Upgrade: tcp` (exec start, attach): the raw stream after the headers."""
         if self.socket_path:
             reader, writer = await asyncio.open_unix_connection(self.socket_path)
@@ -128,9 +148,12 @@ class DockerClient:
             reader, writer = await asyncio.open_connection(address, int(port))
             host = netloc
         payload = json.dumps(body).encode()
-        writer.write(f"POST {API_PREFIX}{path} HTTP/1.1\r\nHost: {host}\r\n"
-                     f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-                     f"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode() + payload)
+        writer.write(
+            f"POST {API_PREFIX}{path} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+            f"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode()
+            + payload
+        )
         head = await reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
         if status >= 400:
@@ -171,6 +194,6 @@ def demux(buffer: bytearray) -> list[tuple[int, bytes]]:
         stream, size = STREAM_HEADER.unpack_from(buffer)
         if len(buffer) < STREAM_HEADER.size + size:
             break
-        frames.append((stream, bytes(buffer[STREAM_HEADER.size:STREAM_HEADER.size + size])))
-        del buffer[:STREAM_HEADER.size + size]
+        frames.append((stream, bytes(buffer[STREAM_HEADER.size : STREAM_HEADER.size + size])))
+        del buffer[: STREAM_HEADER.size + size]
     return frames

@@ -49,8 +49,9 @@ def ketch_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "ketch.host.cli", *args]
 
 
-async def run_ketch(args: list[str], on_line: Callable[[str], None],
-                    timeout: float = KETCH_TIMEOUT) -> tuple[int, str]:
+async def run_ketch(
+    args: list[str], on_line: Callable[[str], None], timeout: float = KETCH_TIMEOUT
+) -> tuple[int, str]:
     """Run a `ketch` subcommand, each output line to on_line; (exit code, last lines)."""
     argv = ketch_argv(*args)
     log.info(f"running {shlex.join(argv)}")
@@ -75,7 +76,7 @@ class EngineControl:
     def __init__(self, target: Target) -> None:
         self.target = target
         self.busy: str | None = None  # the action under way: "starting", "stopping", ...
-        self.stages: list[str] = []   # the last action's output lines, then its outcome
+        self.stages: list[str] = []  # the last action's output lines, then its outcome
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -91,8 +92,10 @@ class EngineControl:
         """start, stop or restart through the CLI; (ok, message for the user). Each output
         line goes to self.stages (the last STAGE_LINES) and to on_line."""
         if self.instance is None:
-            return False, ("This window shows the engine at DOCKER_HOST "
-                           f"({self.target.docker_host}); Ketch does not run it.")
+            return False, (
+                "This window shows the engine at DOCKER_HOST "
+                f"({self.target.docker_host}); Ketch does not run it."
+            )
         if self.busy:
             return False, f"The engine is already {self.busy}; wait for it to finish."
         steps = {"start": [["start"]], "stop": [["stop"]], "restart": [["stop"], ["start"]]}
@@ -104,8 +107,14 @@ class EngineControl:
             del self.stages[:-STAGE_LINES]
             on_line(line)
 
-        ok, message = True, {"start": "The engine is running.", "stop": "The engine is stopped.",
-                             "restart": "The engine was restarted."}[action]
+        ok, message = (
+            True,
+            {
+                "start": "The engine is running.",
+                "stop": "The engine is stopped.",
+                "restart": "The engine was restarted.",
+            }[action],
+        )
         try:
             for step in steps[action]:
                 code, tail = await run_ketch([*step, "--name", self.instance.name], record)
@@ -127,8 +136,12 @@ class EngineControl:
         """Validate and save; raises ConfigError with the reason. Applied by a restart."""
         if self.instance is None:
             raise ConfigError("settings apply to a Ketch instance, not to DOCKER_HOST's engine")
-        flags = {"cpus": form.get("cpus"), "memory": form.get("memory"),
-                 "disk": form.get("disk"), "share_home": bool(form.get("share_home"))}
+        flags = {
+            "cpus": form.get("cpus"),
+            "memory": form.get("memory"),
+            "disk": form.get("disk"),
+            "share_home": bool(form.get("share_home")),
+        }
         config = resolve(self.instance.config_file, self.instance.name, flags)
         self.instance.dir.mkdir(parents=True, exist_ok=True)
         save(self.instance.config_file, config)
@@ -159,12 +172,17 @@ class EngineControl:
         path = folder / f"ketch-diagnostics-{time.strftime('%Y%m%d-%H%M%S')}.zip"
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bundle:
             if self.instance:
-                for file in (self.instance.agent_log, self.instance.serial_log,
-                             self.instance.state_file, self.instance.config_file):
+                for file in (
+                    self.instance.agent_log,
+                    self.instance.serial_log,
+                    self.instance.state_file,
+                    self.instance.config_file,
+                ):
                     if file.exists():
                         bundle.write(file, file.name)
-            bundle.writestr("doctor.json", json.dumps(
-                [dataclasses.asdict(c) for c in checks], indent=2))
+            bundle.writestr(
+                "doctor.json", json.dumps([dataclasses.asdict(c) for c in checks], indent=2)
+            )
             bundle.writestr("engine.json", json.dumps(docker_facts, indent=2, default=str))
             bundle.writestr("target.txt", f"DOCKER_HOST={self.target.docker_host}\n")
         return path

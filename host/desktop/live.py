@@ -17,9 +17,13 @@ Render = Callable[[list[dict[str, Any]]], Awaitable[Fragments]]
 
 
 async def open_stream(request: web.Request) -> web.StreamResponse:
-    response = web.StreamResponse(headers={
-        "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-        "X-Accel-Buffering": "no"})
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
     await response.prepare(request)
     return response
 
@@ -33,9 +37,13 @@ async def send(response: web.StreamResponse, fragments: Fragments) -> None:
     await response.write(b"".join(encode_event(n, html) for n, html in fragments.items()))
 
 
-async def serve_live(request: web.Request, hub: EventHub, render: Render,
-                     sources: tuple[AsyncIterator[Fragments], ...] = (),
-                     first: Fragments | None = None) -> web.StreamResponse:
+async def serve_live(
+    request: web.Request,
+    hub: EventHub,
+    render: Render,
+    sources: tuple[AsyncIterator[Fragments], ...] = (),
+    first: Fragments | None = None,
+) -> web.StreamResponse:
     """Stream fragments until the page closes: render(events) for each batch of hub events
     (it returns only the fragments those events change), and whatever the sources yield."""
     out: asyncio.Queue[Fragments] = asyncio.Queue()

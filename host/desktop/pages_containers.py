@@ -23,8 +23,21 @@ ACTIONS = {
     "kill": ("POST", "/containers/{id}/kill", "kill"),
     "delete": ("DELETE", "/containers/{id}", "delete"),
 }
-ROW_ACTIONS = {"create", "start", "restart", "stop", "die", "kill", "oom", "pause", "unpause",
-               "rename", "update", "destroy", "health_status"}
+ROW_ACTIONS = {
+    "create",
+    "start",
+    "restart",
+    "stop",
+    "die",
+    "kill",
+    "oom",
+    "pause",
+    "unpause",
+    "rename",
+    "update",
+    "destroy",
+    "health_status",
+}
 
 
 async def container_groups(context: Context) -> list[views.ContainerGroup]:
@@ -67,11 +80,13 @@ async def containers_live(request: web.Request) -> web.StreamResponse:
         if not changed:
             return fragments
         summaries = await context.docker.get(
-            "/containers/json", all=True, filters={"id": sorted(changed)})
+            "/containers/json", all=True, filters={"id": sorted(changed)}
+        )
         rows = [views.container_row(s) for s in summaries if s["Id"] in changed]
         if rows:
-            fragments["upsert"] = "".join(context.render("container_row.html", c=row)
-                                          for row in rows)
+            fragments["upsert"] = "".join(
+                context.render("container_row.html", c=row) for row in rows
+            )
         if gone := changed - {row.id for row in rows}:
             fragments["remove"] = "".join(f'<tr data-id="{i}"></tr>' for i in sorted(gone))
         return fragments
@@ -81,9 +96,13 @@ async def containers_live(request: web.Request) -> web.StreamResponse:
 
 def changed_containers(events: list[dict[str, Any]]) -> set[str]:
     """Containers whose row these events change (exec, attach, resize, top... change none)."""
-    return {str((e.get("Actor") or {}).get("ID")) for e in events
-            if e.get("Type") == "container" and (e.get("Actor") or {}).get("ID")
-            and str(e.get("Action", "")).split(":")[0] in ROW_ACTIONS}
+    return {
+        str((e.get("Actor") or {}).get("ID"))
+        for e in events
+        if e.get("Type") == "container"
+        and (e.get("Actor") or {}).get("ID")
+        and str(e.get("Action", "")).split(":")[0] in ROW_ACTIONS
+    }
 
 
 async def act(context: Context, action: str, container_id: str) -> None:
@@ -103,18 +122,25 @@ async def container_action(request: web.Request) -> web.Response:
         return context.toast(f"Unknown action {action!r}.", error=True)
     if not ids:
         return context.toast("Select at least one container first.", error=True)
-    results = await asyncio.gather(*(act(context, action, i) for i in ids),
-                                   return_exceptions=True)
+    results = await asyncio.gather(*(act(context, action, i) for i in ids), return_exceptions=True)
     errors = [r for r in results if isinstance(r, DockerError)]
     if errors:
         verb = ACTIONS[action][2]
-        return context.toast(" ".join(e.for_user(f"{verb} the container") for e in errors),
-                             error=True)
+        return context.toast(
+            " ".join(e.for_user(f"{verb} the container") for e in errors), error=True
+        )
     for result in results:
         if isinstance(result, BaseException):
             raise result
-    done = {"delete": "deleted", "stop": "stopped", "kill": "killed", "pause": "paused",
-            "unpause": "resumed", "start": "started", "restart": "restarted"}[action]
+    done = {
+        "delete": "deleted",
+        "stop": "stopped",
+        "kill": "killed",
+        "pause": "paused",
+        "unpause": "resumed",
+        "start": "started",
+        "restart": "restarted",
+    }[action]
     count = f"{len(ids)} containers" if len(ids) > 1 else "Container"
     return context.toast(f"{count} {done}.")
 
@@ -127,11 +153,14 @@ async def container_page(request: web.Request) -> web.Response:
     except DockerError as e:
         if e.status == 404:
             raise web.HTTPFound("/containers") from e
-        return context.page("error.html", page="containers",
-                            error=e.for_user("show the container"))
-    return context.page("container.html", page="containers", c=inspect,
-                        name=inspect["Name"].lstrip("/"),
-                        inspect_json=json.dumps(inspect, indent=2))
+        return context.page("error.html", page="containers", error=e.for_user("show the container"))
+    return context.page(
+        "container.html",
+        page="containers",
+        c=inspect,
+        name=inspect["Name"].lstrip("/"),
+        inspect_json=json.dumps(inspect, indent=2),
+    )
 
 
 @routes.get("/live/containers/{id}")
@@ -155,9 +184,15 @@ async def container_live(request: web.Request) -> web.StreamResponse:
             fragments["state"] = context.render("container_state.html", c=inspect)
             if inspect is not None:  # the Inspect tab follows too (an out-of-band swap)
                 fragments["state"] += context.render(
-                    "inspect.html", inspect_json=json.dumps(inspect, indent=2), oob=True)
+                    "inspect.html", inspect_json=json.dumps(inspect, indent=2), oob=True
+                )
         return fragments
 
-    return await context.live(request, render, (
-        streams.logs(context, container_id, tty, request.query.get("since")),
-        streams.usage(context, container_id)))
+    return await context.live(
+        request,
+        render,
+        (
+            streams.logs(context, container_id, tty, request.query.get("since")),
+            streams.usage(context, container_id),
+        ),
+    )

@@ -23,8 +23,9 @@ routes = web.RouteTableDef()
 async def engine_facts(context: Context) -> dict[str, Any]:
     """The engine's /version and /info, or the reason it does not answer."""
     try:
-        version, info = await asyncio.gather(context.docker.get("/version"),
-                                             context.docker.get("/info"))
+        version, info = await asyncio.gather(
+            context.docker.get("/version"), context.docker.get("/info")
+        )
     except DockerError as e:
         return {"error": e.for_user("reach the engine")}
     return {"version": version, "info": info, "memory": human_size(info.get("MemTotal"))}
@@ -32,9 +33,13 @@ async def engine_facts(context: Context) -> dict[str, Any]:
 
 async def engine_values(context: Context) -> dict[str, Any]:
     status, facts = await asyncio.gather(context.engine.status(), engine_facts(context))
-    return {"status": status, "facts": facts, "busy": context.engine.busy,
-            "stages": context.engine.stages,
-            "settings": context.engine.settings() if context.engine.instance else None}
+    return {
+        "status": status,
+        "facts": facts,
+        "busy": context.engine.busy,
+        "stages": context.engine.stages,
+        "settings": context.engine.settings() if context.engine.instance else None,
+    }
 
 
 @routes.get("/engine")
@@ -53,8 +58,9 @@ async def engine_live(request: web.Request) -> web.StreamResponse:
             html = context.render("engine_details.html", **await engine_values(context))
             for event in events:  # an action's end also shows as a message (out of band)
                 if event.get("Type") == "engine" and event.get("Action") in ("done", "failed"):
-                    html += context.render("toast.html", message=event["message"],
-                                           error=event["Action"] == "failed")
+                    html += context.render(
+                        "toast.html", message=event["message"], error=event["Action"] == "failed"
+                    )
             fragments["details"] = html
         return fragments
 
@@ -89,6 +95,7 @@ def begin_engine_action(context: Context, action: str) -> web.Response:
     """Run start/stop/restart in the background; its stages reach the pages as events."""
     if context.engine.busy:
         return context.toast(f"The engine is already {context.engine.busy}.", error=True)
+
     def on_line(line: str) -> None:
         context.hub.publish(engine_event("progress", line=line))
 
@@ -129,8 +136,13 @@ async def settings_page(request: web.Request) -> web.Response:
         settings = context.engine.settings()
     except ConfigError as e:
         settings, error = None, str(e)
-    return context.page("settings.html", page="settings", settings=settings, error=error,
-                        start_at_login=context.engine.starts_at_login())
+    return context.page(
+        "settings.html",
+        page="settings",
+        settings=settings,
+        error=error,
+        start_at_login=context.engine.starts_at_login(),
+    )
 
 
 @routes.post("/settings")
@@ -159,16 +171,22 @@ async def troubleshoot_page(request: web.Request) -> web.Response:
             checks = await asyncio.to_thread(doctor_checks, context.engine.instance)
         except (ConfigError, OSError) as e:
             error = f"The checks could not run: {e}"
-    return context.page("troubleshoot.html", page="troubleshoot", checks=checks, error=error,
-                        logs_folder=context.engine.logs_folder,
-                        instance_name=getattr(context.engine.instance, "name", ""))
+    return context.page(
+        "troubleshoot.html",
+        page="troubleshoot",
+        checks=checks,
+        error=error,
+        logs_folder=context.engine.logs_folder,
+        instance_name=getattr(context.engine.instance, "name", ""),
+    )
 
 
 @routes.post("/troubleshoot/open-logs")
 async def open_logs(request: web.Request) -> web.Response:
     context = context_of(request)
-    if problem := await asyncio.to_thread(engine_control.open_in_file_manager,
-                                          context.engine.logs_folder):
+    if problem := await asyncio.to_thread(
+        engine_control.open_in_file_manager, context.engine.logs_folder
+    ):
         return context.toast(f"Could not open the logs folder: {problem}.", error=True)
     return context.toast(f"Opened {context.engine.logs_folder}.")
 
@@ -199,8 +217,9 @@ async def factory_reset(request: web.Request) -> web.Response:
         return context.toast("Factory reset applies to a Ketch instance only.", error=True)
     if form.get("confirm") != instance.name:
         return context.toast(f"Type {instance.name!r} to confirm the factory reset.", error=True)
-    code, tail = await engine_control.run_ketch(["delete", "--name", instance.name],
-                                                lambda line: None)
+    code, tail = await engine_control.run_ketch(
+        ["delete", "--name", instance.name], lambda line: None
+    )
     if code != 0:
         return context.toast(f"Factory reset failed (exit {code}): {tail}", error=True)
     context.hub.wake()

@@ -14,28 +14,41 @@ from ketch.host.desktop.ui import Context, context_of
 
 routes = web.RouteTableDef()
 # what changes each list: its own type's events, the engine's, and these container actions
-IMAGE_CONTAINER_ACTIONS = {"create", "destroy"}                 # "in use"
+IMAGE_CONTAINER_ACTIONS = {"create", "destroy"}  # "in use"
 VOLUME_CONTAINER_ACTIONS = {"create", "destroy", "start", "die"}  # "in use", sizes
-LAYER_STATUSES = ("Pulling fs layer", "Waiting", "Downloading", "Verifying", "Download complete",
-                  "Extracting", "Pull complete", "Already exists")
+LAYER_STATUSES = (
+    "Pulling fs layer",
+    "Waiting",
+    "Downloading",
+    "Verifying",
+    "Download complete",
+    "Extracting",
+    "Pull complete",
+    "Already exists",
+)
 
 
 async def image_rows(context: Context) -> list[views.ImageRow]:
     images, containers = await asyncio.gather(
-        context.docker.get("/images/json"), context.docker.get("/containers/json", all=True))
+        context.docker.get("/images/json"), context.docker.get("/containers/json", all=True)
+    )
     return views.image_rows(images, containers)
 
 
 async def volume_rows(context: Context) -> list[views.VolumeRow]:
     df, containers = await asyncio.gather(
         context.docker.get("/system/df", type="volume"),
-        context.docker.get("/containers/json", all=True))
+        context.docker.get("/containers/json", all=True),
+    )
     return views.volume_rows(df.get("Volumes") or [], containers)
 
 
 def relevant(events: list[dict[str, Any]], kind: str, container_actions: set[str]) -> bool:
-    return any(e.get("Type") in (kind, "engine") or (
-        e.get("Type") == "container" and e.get("Action") in container_actions) for e in events)
+    return any(
+        e.get("Type") in (kind, "engine")
+        or (e.get("Type") == "container" and e.get("Action") in container_actions)
+        for e in events
+    )
 
 
 def live_list(template: str, rows: Any, kind: str, container_actions: set[str]) -> Any:
@@ -50,6 +63,7 @@ def live_list(template: str, rows: Any, kind: str, container_actions: set[str]) 
             return fragments
 
         return await context.live(request, render)
+
     return handler
 
 
@@ -72,10 +86,12 @@ async def volumes_page(request: web.Request) -> web.Response:
     return await list_page(request, "volumes", volume_rows)
 
 
-routes.get("/live/images")(live_list("images_rows.html", image_rows, "image",
-                                     IMAGE_CONTAINER_ACTIONS))
-routes.get("/live/volumes")(live_list("volumes_rows.html", volume_rows, "volume",
-                                      VOLUME_CONTAINER_ACTIONS))
+routes.get("/live/images")(
+    live_list("images_rows.html", image_rows, "image", IMAGE_CONTAINER_ACTIONS)
+)
+routes.get("/live/volumes")(
+    live_list("volumes_rows.html", volume_rows, "volume", VOLUME_CONTAINER_ACTIONS)
+)
 
 
 @routes.post("/images/delete")
@@ -84,8 +100,9 @@ async def images_delete(request: web.Request) -> web.Response:
     form = await request.post()
     image = str(form.get("id", ""))
     try:
-        await context.docker.request("DELETE", f"/images/{image}",
-                                     {"force": bool(form.get("force"))})
+        await context.docker.request(
+            "DELETE", f"/images/{image}", {"force": bool(form.get("force"))}
+        )
     except DockerError as e:
         return context.failed(e, "delete the image")
     return context.toast("Image deleted.")
@@ -97,13 +114,16 @@ async def images_prune(request: web.Request) -> web.Response:
     form = await request.post()
     filters = {} if form.get("all") else {"dangling": ["true"]}
     try:
-        report = await context.docker.request("POST", "/images/prune", {"filters": filters},
-                                              timeout=600)
+        report = await context.docker.request(
+            "POST", "/images/prune", {"filters": filters}, timeout=600
+        )
     except DockerError as e:
         return context.failed(e, "prune the images")
     count = len(report.get("ImagesDeleted") or [])
-    return context.toast(f"Removed {views.plural(count, 'image')}, "
-                         f"{views.human_size(report.get('SpaceReclaimed', 0))} reclaimed.")
+    return context.toast(
+        f"Removed {views.plural(count, 'image')}, "
+        f"{views.human_size(report.get('SpaceReclaimed', 0))} reclaimed."
+    )
 
 
 @routes.post("/volumes/delete")
@@ -123,13 +143,16 @@ async def volumes_prune(request: web.Request) -> web.Response:
     form = await request.post()
     filters = {"all": ["true"]} if form.get("all") else {}
     try:
-        report = await context.docker.request("POST", "/volumes/prune", {"filters": filters},
-                                              timeout=600)
+        report = await context.docker.request(
+            "POST", "/volumes/prune", {"filters": filters}, timeout=600
+        )
     except DockerError as e:
         return context.failed(e, "prune the volumes")
     count = len(report.get("VolumesDeleted") or [])
-    return context.toast(f"Removed {views.plural(count, 'volume')}, "
-                         f"{views.human_size(report.get('SpaceReclaimed', 0))} reclaimed.")
+    return context.toast(
+        f"Removed {views.plural(count, 'volume')}, "
+        f"{views.human_size(report.get('SpaceReclaimed', 0))} reclaimed."
+    )
 
 
 class PullJob:
@@ -155,13 +178,16 @@ class PullJob:
         self.changed.set()
 
     def percent(self) -> int:
-        current = sum((m.get("progressDetail") or {}).get("current", 0)
-                      for m in self.layers.values())
-        total = sum((m.get("progressDetail") or {}).get("total", 0)
-                    for m in self.layers.values())
-        finished = all(str(m.get("status", "")).startswith(("Pull complete", "Already exists",
-                                                             "Download complete"))
-                       for m in self.layers.values())
+        current = sum(
+            (m.get("progressDetail") or {}).get("current", 0) for m in self.layers.values()
+        )
+        total = sum((m.get("progressDetail") or {}).get("total", 0) for m in self.layers.values())
+        finished = all(
+            str(m.get("status", "")).startswith(
+                ("Pull complete", "Already exists", "Download complete")
+            )
+            for m in self.layers.values()
+        )
         if self.done or (self.layers and finished):
             return 100
         return int(current * 100 / total) if total else 0
@@ -173,7 +199,8 @@ async def run_pull(context: Context, job: PullJob) -> None:
         name, tag = job.reference, "latest"
     try:
         async for message in context.docker.json_stream(
-                "POST", "/images/create", {"fromImage": name, "tag": tag}):
+            "POST", "/images/create", {"fromImage": name, "tag": tag}
+        ):
             job.update(message)
     except DockerError as e:
         job.error = e.for_user(f"pull {job.reference}")
@@ -191,8 +218,9 @@ async def images_pull(request: web.Request) -> web.Response:
     job_id = secrets.token_hex(8)
     job = context.pulls[job_id] = PullJob(reference)
     job.task = asyncio.create_task(run_pull(context, job))
-    return web.Response(text=context.render("pull.html", job=job, job_id=job_id),
-                        content_type="text/html")
+    return web.Response(
+        text=context.render("pull.html", job=job, job_id=job_id), content_type="text/html"
+    )
 
 
 @routes.get("/images/pull/{job}")

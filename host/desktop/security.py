@@ -58,8 +58,11 @@ class Guard:
             return "request from another site"
         if request.method not in SAFE_METHODS and origin is None and not self.matches(bearer):
             return "state-changing request without Origin"
-        if not (self.matches(request.cookies.get(self.cookie_name)) or self.matches(bearer)
-                or self.matches(request.query.get(TOKEN_PARAM))):
+        if not (
+            self.matches(request.cookies.get(self.cookie_name))
+            or self.matches(bearer)
+            or self.matches(request.query.get(TOKEN_PARAM))
+        ):
             return "missing or wrong token (open the URL `ketch dashboard` prints)"
         return None
 
@@ -69,9 +72,11 @@ class Guard:
             return web.Response(status=403, text=f"Forbidden: {reason}.\n")
         if TOKEN_PARAM in request.query:
             query = {k: v for k, v in request.query.items() if k != TOKEN_PARAM}
-            response = web.Response(status=303,
-                                    headers={hdrs.LOCATION: str(request.rel_url.with_query(query))})
-            response.set_cookie(self.cookie_name, self.token, httponly=True, samesite="Strict",
-                                path="/")
+            response = web.Response(
+                status=303, headers={hdrs.LOCATION: str(request.rel_url.with_query(query))}
+            )
+            response.set_cookie(
+                self.cookie_name, self.token, httponly=True, samesite="Strict", path="/"
+            )
             return response
         return await handler(request)

@@ -24,8 +24,13 @@ HERE = Path(__file__).parent
 def create_app(target: Target, guard: Guard) -> web.Application:
     app = web.Application(middlewares=[guard.middleware])
     docker = DockerClient(target.docker_host)
-    context = Context(docker=docker, hub=EventHub(docker), engine=EngineControl(target),
-                      templates=templates(HERE / "templates"), pulls={})
+    context = Context(
+        docker=docker,
+        hub=EventHub(docker),
+        engine=EngineControl(target),
+        templates=templates(HERE / "templates"),
+        pulls={},
+    )
     app[CONTEXT] = context
     for module in (pages_containers, pages_resources, pages_engine, terminal):
         app.router.add_routes(module.routes)
@@ -79,9 +84,9 @@ class DesktopServer:
     async def start(self) -> None:
         app = create_app(self.target, self.guard)
         app[CONTEXT].quit = self.quit
-        self.runner = web.AppRunner(app,
-                                    handler_cancellation=True, access_log=None,
-                                    shutdown_timeout=1)
+        self.runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, shutdown_timeout=1
+        )
         await self.runner.setup()
         await web.SockSite(self.runner, self.sock).start()
         self.loop = asyncio.get_running_loop()

@@ -24,12 +24,23 @@ async def terminal(request: web.Request) -> web.WebSocketResponse:
     cols = int(request.query.get("cols", 80))
     rows = int(request.query.get("rows", 24))
     try:
-        created = await context.docker.request("POST", f"/containers/{container_id}/exec", body={
-            "AttachStdin": True, "AttachStdout": True, "AttachStderr": True, "Tty": True,
-            "Cmd": SHELL, "Env": ["TERM=xterm-256color"], "ConsoleSize": [rows, cols]})
+        created = await context.docker.request(
+            "POST",
+            f"/containers/{container_id}/exec",
+            body={
+                "AttachStdin": True,
+                "AttachStdout": True,
+                "AttachStderr": True,
+                "Tty": True,
+                "Cmd": SHELL,
+                "Env": ["TERM=xterm-256color"],
+                "ConsoleSize": [rows, cols],
+            },
+        )
         exec_id = created["Id"]
         reader, writer = await context.docker.hijack(
-            f"/exec/{exec_id}/start", {"Detach": False, "Tty": True, "ConsoleSize": [rows, cols]})
+            f"/exec/{exec_id}/start", {"Detach": False, "Tty": True, "ConsoleSize": [rows, cols]}
+        )
     except DockerError as e:
         await ws.send_str(f"\r\n\x1b[31m{e.for_user('open a terminal')}\x1b[0m\r\n")
         await ws.close()
@@ -50,8 +61,9 @@ async def terminal(request: web.Request) -> web.WebSocketResponse:
                 resize = json.loads(message.data).get("resize")
                 if resize:
                     with contextlib.suppress(DockerError):
-                        await context.docker.request("POST", f"/exec/{exec_id}/resize",
-                                                     {"w": resize[0], "h": resize[1]})
+                        await context.docker.request(
+                            "POST", f"/exec/{exec_id}/resize", {"w": resize[0], "h": resize[1]}
+                        )
     except (ConnectionResetError, ValueError):
         pass
     finally:

@@ -22,9 +22,14 @@ T = TypeVar("T")
 class Browser:
     def __init__(self, launch_url: str, screenshots: Path) -> None:
         options = webdriver.ChromeOptions()
-        for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,860",
-                         "--force-device-scale-factor=1"):
+        for argument in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,860",
+            "--force-device-scale-factor=1",
+        ):
             options.add_argument(argument)
         options.binary_location = CHROMIUM
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -47,10 +52,14 @@ class Browser:
     def wait(self, condition: Callable[[], T], timeout: float = WAIT, what: str = "") -> T:
         def check(_: Any) -> T:
             return condition()
+
         # a pushed re-render may replace an element between finding and reading it
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.05, ignored_exceptions=(
-            StaleElementReferenceException, NoSuchElementException)).until(
-            check, what or getattr(condition, "__name__", ""))
+        return WebDriverWait(
+            self.driver,
+            timeout,
+            poll_frequency=0.05,
+            ignored_exceptions=(StaleElementReferenceException, NoSuchElementException),
+        ).until(check, what or getattr(condition, "__name__", ""))
 
     def find(self, css: str) -> WebElement:
         return self.driver.find_element(By.CSS_SELECTOR, css)
@@ -68,7 +77,8 @@ class Browser:
     def row_state(self, container_id: str) -> str | None:
         return self.driver.execute_script(
             "const r = document.querySelector(arguments[0]); return r && r.dataset.state",
-            f"tr#c-{container_id[:12]}")
+            f"tr#c-{container_id[:12]}",
+        )
 
     def click(self, css: str, accept_confirm: bool = False) -> None:
         self.find(css).click()

@@ -99,8 +99,9 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
 
     def action(path: str) -> Any:
-        return lambda icon, item: threading.Thread(target=client.post, args=(path,),
-                                                   daemon=True).start()
+        return lambda icon, item: threading.Thread(
+            target=client.post, args=(path,), daemon=True
+        ).start()
 
     def open_dashboard(icon: Any, item: Any) -> None:
         webbrowser.open(f"{base_url}/?token={client.token}")
@@ -111,15 +112,17 @@ def main(argv: list[str]) -> int:
         end()
 
     menu = pystray.Menu(
-        pystray.MenuItem(lambda item: f"Ketch ({name}): engine {state['status']}", None,
-                         enabled=False),
+        pystray.MenuItem(
+            lambda item: f"Ketch ({name}): engine {state['status']}", None, enabled=False
+        ),
         pystray.Menu.SEPARATOR,
         pystray.MenuItem("Start", action("/engine/start")),
         pystray.MenuItem("Stop", action("/engine/stop")),
         pystray.MenuItem("Restart", action("/engine/restart")),
         pystray.Menu.SEPARATOR,
         pystray.MenuItem("Dashboard", open_dashboard, default=True),
-        pystray.MenuItem("Quit", quit_app))
+        pystray.MenuItem("Quit", quit_app),
+    )
     icon = pystray.Icon("ketch", icon_image("stopped"), "Ketch", menu)
 
     def on_status(status: str) -> None:

@@ -18,6 +18,7 @@ from ketch.host.desktop.live import Fragments, Render, serve_live
 @dataclasses.dataclass
 class Context:
     """What every page handler needs."""
+
     docker: DockerClient
     hub: EventHub
     engine: EngineControl
@@ -27,23 +28,32 @@ class Context:
 
     def render(self, template: str, **values: Any) -> str:
         return self.templates.get_template(template).render(
-            engine_up=self.hub.engine_up, engine_error=self.hub.last_error,
-            controls=self.engine.instance is not None, docker_host=self.engine.target.docker_host,
-            **values)
+            engine_up=self.hub.engine_up,
+            engine_error=self.hub.last_error,
+            controls=self.engine.instance is not None,
+            docker_host=self.engine.target.docker_host,
+            **values,
+        )
 
     def page(self, template: str, **values: Any) -> web.Response:
         return web.Response(text=self.render(template, **values), content_type="text/html")
 
     def toast(self, message: str, error: bool = False) -> web.Response:
         """A message shown in the corner (an htmx out-of-band swap)."""
-        return web.Response(text=self.render("toast.html", message=message, error=error),
-                            content_type="text/html")
+        return web.Response(
+            text=self.render("toast.html", message=message, error=error), content_type="text/html"
+        )
 
-    async def live(self, request: web.Request, render: Render,
-                   sources: tuple[AsyncIterator[Fragments], ...] = ()) -> web.StreamResponse:
+    async def live(
+        self,
+        request: web.Request,
+        render: Render,
+        sources: tuple[AsyncIterator[Fragments], ...] = (),
+    ) -> web.StreamResponse:
         """A page's live stream, starting with the engine's state as it is now."""
-        return await serve_live(request, self.hub, render, sources,
-                                first={"engine": self.render("engine_pill.html")})
+        return await serve_live(
+            request, self.hub, render, sources, first={"engine": self.render("engine_pill.html")}
+        )
 
     def failed(self, error: DockerError, action: str) -> web.Response:
         return self.toast(error.for_user(action), error=True)
@@ -53,8 +63,12 @@ CONTEXT = web.AppKey("context", Context)
 
 
 def templates(folder: Path) -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True,
-                              trim_blocks=True, lstrip_blocks=True)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def context_of(request: web.Request) -> Context:

@@ -22,9 +22,9 @@ class ContainerRow:
     short_id: str
     name: str
     image: str
-    state: str          # running, exited, paused, created, restarting, dead
-    status: str         # Docker's words: "Up 3 minutes (healthy)"
-    health: str         # healthy, unhealthy, starting or ""
+    state: str  # running, exited, paused, created, restarting, dead
+    status: str  # Docker's words: "Up 3 minutes (healthy)"
+    health: str  # healthy, unhealthy, starting or ""
     ports: list[PortLink]
     project: str
     service: str
@@ -33,7 +33,7 @@ class ContainerRow:
 
 @dataclasses.dataclass
 class ContainerGroup:
-    project: str        # "" for containers outside any compose project
+    project: str  # "" for containers outside any compose project
     rows: list[ContainerRow]
 
     @property
@@ -88,11 +88,18 @@ def container_row(summary: dict[str, Any]) -> ContainerRow:
     health = match.group(1).replace("health: ", "") if match else ""
     names = summary.get("Names") or ["/" + summary["Id"][:12]]
     return ContainerRow(
-        id=summary["Id"], short_id=summary["Id"][:12], name=names[0].lstrip("/"),
-        image=summary.get("Image", ""), state=summary.get("State", ""), status=status,
-        health=health, ports=port_links(summary.get("Ports") or []),
-        project=labels.get(COMPOSE_PROJECT, ""), service=labels.get(COMPOSE_SERVICE, ""),
-        created=int(summary.get("Created", 0)))
+        id=summary["Id"],
+        short_id=summary["Id"][:12],
+        name=names[0].lstrip("/"),
+        image=summary.get("Image", ""),
+        state=summary.get("State", ""),
+        status=status,
+        health=health,
+        ports=port_links(summary.get("Ports") or []),
+        project=labels.get(COMPOSE_PROJECT, ""),
+        service=labels.get(COMPOSE_SERVICE, ""),
+        created=int(summary.get("Created", 0)),
+    )
 
 
 def container_groups(summaries: list[dict[str, Any]]) -> list[ContainerGroup]:
@@ -115,8 +122,7 @@ class ImageRow:
     containers: int
 
 
-def image_rows(images: list[dict[str, Any]],
-               containers: list[dict[str, Any]]) -> list[ImageRow]:
+def image_rows(images: list[dict[str, Any]], containers: list[dict[str, Any]]) -> list[ImageRow]:
     users: dict[str, int] = {}
     for container in containers:
         image_id = container.get("ImageID", "")
@@ -125,11 +131,17 @@ def image_rows(images: list[dict[str, Any]],
     for image in sorted(images, key=lambda i: -int(i.get("Created", 0))):
         tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
         image_id = image["Id"]
-        rows.append(ImageRow(
-            id=image_id, short_id=image_id.removeprefix("sha256:")[:12],
-            tags=tags or ["<none>"], size=human_size(image.get("Size")),
-            size_bytes=int(image.get("Size") or 0),
-            created=since(int(image.get("Created", 0))), containers=users.get(image_id, 0)))
+        rows.append(
+            ImageRow(
+                id=image_id,
+                short_id=image_id.removeprefix("sha256:")[:12],
+                tags=tags or ["<none>"],
+                size=human_size(image.get("Size")),
+                size_bytes=int(image.get("Size") or 0),
+                created=since(int(image.get("Created", 0))),
+                containers=users.get(image_id, 0),
+            )
+        )
     return rows
 
 
@@ -153,11 +165,15 @@ def volume_rows(volumes: list[dict[str, Any]], containers: list[dict[str, Any]])
     rows = []
     for volume in sorted(volumes, key=lambda v: v["Name"]):
         usage = volume.get("UsageData") or {}
-        rows.append(VolumeRow(name=volume["Name"], driver=volume.get("Driver", "local"),
-                              size=human_size(usage.get("Size")),
-                              in_use=max(users.get(volume["Name"], 0),
-                                         int(usage.get("RefCount") or 0)),
-                              mountpoint=volume.get("Mountpoint", "")))
+        rows.append(
+            VolumeRow(
+                name=volume["Name"],
+                driver=volume.get("Driver", "local"),
+                size=human_size(usage.get("Size")),
+                in_use=max(users.get(volume["Name"], 0), int(usage.get("RefCount") or 0)),
+                mountpoint=volume.get("Mountpoint", ""),
+            )
+        )
     return rows
 
 
@@ -185,6 +201,9 @@ def usage_from_stats(stats: dict[str, Any]) -> Usage | None:
     details = memory.get("stats") or {}
     used = memory.get("usage", 0) - details.get("inactive_file", details.get("cache", 0))
     limit = memory.get("limit", 0)
-    return Usage(cpu_percent=round(max(percent, 0.0), 1), memory=human_size(max(used, 0)),
-                 memory_limit=human_size(limit),
-                 memory_percent=round(used / limit * 100, 1) if limit else 0.0)
+    return Usage(
+        cpu_percent=round(max(percent, 0.0), 1),
+        memory=human_size(max(used, 0)),
+        memory_limit=human_size(limit),
+        memory_percent=round(used / limit * 100, 1) if limit else 0.0,
+    )

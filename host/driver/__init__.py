@@ -14,6 +14,7 @@ STOP_TIMEOUT = 60.0  # graceful power-off: the guest stops containers (10 s each
 @dataclasses.dataclass
 class BootInfo:
     """What the agent needs to reach a running VM."""
+
     ssh_host: str
     ssh_port: int
     accel: str
@@ -69,4 +70,5 @@ class Driver(abc.ABC):
 
 def driver_for(instance: Instance, config: InstanceConfig) -> Driver:
     from ketch.host.driver.qemu import QemuDriver
+
     return QemuDriver(instance, config)

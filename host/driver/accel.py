@@ -40,10 +40,26 @@ def qemu_binary(arch: str) -> str | None:
 def probe_argv(qemu: str, accel: str, kernel: str, arch: str) -> list[str]:
     console = "ttyS0" if arch == "x86_64" else "ttyAMA0"
     machine = "q35" if arch == "x86_64" else "virt"
-    return [qemu, "-machine", f"{machine},accel={accel}", "-cpu", "host", "-m", "256",
-            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-            "-serial", "stdio", "-kernel", kernel,
-            "-append", f"console={console} earlyprintk=serial,{console} panic=-1 root=/dev/null"]
+    return [
+        qemu,
+        "-machine",
+        f"{machine},accel={accel}",
+        "-cpu",
+        "host",
+        "-m",
+        "256",
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-serial",
+        "stdio",
+        "-kernel",
+        kernel,
+        "-append",
+        f"console={console} earlyprintk=serial,{console} panic=-1 root=/dev/null",
+    ]
 
 
 def probe(qemu: str, accel: str, kernel: str, arch: str, timeout: float = PROBE_SECONDS) -> bool:
@@ -86,8 +102,10 @@ def choose(requested: str, qemu: str, kernel: str, arch: str, cache_file: Path) 
                 write_json_atomic(str(cache_file), cache)
         if verdict:
             return accel
-        log.warning(f"{accel} is present but the guest hangs under it (no console output "
-                    f"within {PROBE_SECONDS:.0f} s): using tcg, which is much slower")
+        log.warning(
+            f"{accel} is present but the guest hangs under it (no console output "
+            f"within {PROBE_SECONDS:.0f} s): using tcg, which is much slower"
+        )
         return "tcg"
     log.warning("no hardware accelerator usable on this host: using tcg, which is much slower")
     return "tcg"
@@ -95,4 +113,5 @@ def choose(requested: str, qemu: str, kernel: str, arch: str, cache_file: Path) 
 
 def host_arch_for_qemu() -> str:
     from ketch.host.config import host_arch
+
     return host_arch()

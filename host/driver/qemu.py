@@ -36,17 +36,31 @@ def free_loopback_port() -> int:
 
 def find_virtiofsd() -> str | None:
     return shutil.which("virtiofsd") or next(
-        (p for p in VIRTIOFSD_PATHS if os.access(p, os.X_OK)), None)
+        (p for p in VIRTIOFSD_PATHS if os.access(p, os.X_OK)), None
+    )
 
 
 def virtiofsd_argv(virtiofsd: str, share: Share) -> list[str]:
     """The Rust virtiofsd and QEMU's older C one (Debian 12's qemu-system-common) differ."""
     help_text = run([virtiofsd, "--help"], timeout=10, check=False).stdout.decode()
     if "--shared-dir" in help_text:
-        return [virtiofsd, f"--socket-path={share.socket}", f"--shared-dir={share.path}",
-                "--cache=auto", "--sandbox=none"]
-    return [virtiofsd, f"--socket-path={share.socket}", "-o", f"source={share.path}",
-            "-o", "cache=auto", "-o", "sandbox=chroot"]
+        return [
+            virtiofsd,
+            f"--socket-path={share.socket}",
+            f"--shared-dir={share.path}",
+            "--cache=auto",
+            "--sandbox=none",
+        ]
+    return [
+        virtiofsd,
+        f"--socket-path={share.socket}",
+        "-o",
+        f"source={share.path}",
+        "-o",
+        "cache=auto",
+        "-o",
+        "sandbox=chroot",
+    ]
 
 
 class QemuDriver(Driver):
@@ -57,31 +71,61 @@ class QemuDriver(Driver):
     def qemu(self) -> str:
         binary = qemu_binary(self.config.arch)
         if binary is None:
-            raise VMError(f"qemu-system for {self.config.arch} not found: install QEMU "
-                          "(Debian: apt-get install qemu-system-x86; macOS: brew install qemu)")
+            raise VMError(
+                f"qemu-system for {self.config.arch} not found: install QEMU "
+                "(Debian: apt-get install qemu-system-x86; macOS: brew install qemu)"
+            )
         return binary
 
     def image(self) -> Image:
         try:
             return Image.load(self.config.image)
         except (OSError, ValueError, KeyError) as e:
-            raise VMError(f"no usable VM image in {self.config.image} ({e}): build it with "
-                          "vm-image/build or point KETCH_IMAGE at one") from e
+            raise VMError(
+                f"no usable VM image in {self.config.image} ({e}): build it with "
+                "vm-image/build or point KETCH_IMAGE at one"
+            ) from e
 
     def accelerator(self) -> str:
         """The configured accelerator, or the platform's hypervisor if a probe boot shows it
         works (cached per host), else tcg."""
-        return choose(self.config.accel, self.qemu(), str(self.image().kernel), self.config.arch,
-                      data_root() / "accel-probe.json")
+        return choose(
+            self.config.accel,
+            self.qemu(),
+            str(self.image().kernel),
+            self.config.arch,
+            data_root() / "accel-probe.json",
+        )
 
     def ensure_disk(self) -> None:
         if not self.instance.disk.exists():
-            run(["qemu-img", "create", "-q", "-f", "qcow2", str(self.instance.disk),
-                 f"{self.config.disk}G"], timeout=30)
+            run(
+                [
+                    "qemu-img",
+                    "create",
+                    "-q",
+                    "-f",
+                    "qcow2",
+                    str(self.instance.disk),
+                    f"{self.config.disk}G",
+                ],
+                timeout=30,
+            )
             return
         # Growing is safe (the guest resizes its filesystem at boot); shrinking is refused.
-        run(["qemu-img", "resize", "-q", "-f", "qcow2", str(self.instance.disk),
-             f"{self.config.disk}G"], timeout=30, check=False)
+        run(
+            [
+                "qemu-img",
+                "resize",
+                "-q",
+                "-f",
+                "qcow2",
+                str(self.instance.disk),
+                f"{self.config.disk}G",
+            ],
+            timeout=30,
+            check=False,
+        )
 
     def start_shares(self, boot_config: dict[str, Any]) -> list[Share]:
         if not self.config.share_home:
@@ -110,9 +154,17 @@ class QemuDriver(Driver):
         self.clear_run_files()
         shares = self.start_shares(boot_config)
         via_port = not shares  # vhost-user-fs cannot be migrated: no snapshot with shares
-        argv = build_argv(qemu, self.config, self.instance, image, accel, ssh_port,
-                          None if via_port else boot_config, shares,
-                          host_tsc_khz(data_root() / "host-tsc.json"))
+        argv = build_argv(
+            qemu,
+            self.config,
+            self.instance,
+            image,
+            accel,
+            ssh_port,
+            None if via_port else boot_config,
+            shares,
+            host_tsc_khz(data_root() / "host-tsc.json"),
+        )
         info = BootInfo("127.0.0.1", ssh_port, accel)
         if via_port:
             snapshot = BootSnapshot(self.instance.dir)
@@ -120,9 +172,14 @@ class QemuDriver(Driver):
             info.resumed = snapshot.matches(info.snapshot) and self.resume(argv, snapshot)
         if not info.resumed:
             self.launch(argv)
-        self.instance.write_state(ssh_port=ssh_port, accel=accel, booted_at=time.time(),
-                                  image_version=image.version, resumed=info.resumed,
-                                  snapshot=info.snapshot)
+        self.instance.write_state(
+            ssh_port=ssh_port,
+            accel=accel,
+            booted_at=time.time(),
+            image_version=image.version,
+            resumed=info.resumed,
+            snapshot=info.snapshot,
+        )
         return info
 
     def resume(self, argv: list[str], snapshot: BootSnapshot) -> bool:
@@ -138,8 +195,7 @@ class QemuDriver(Driver):
 
     def clear_run_files(self) -> None:
         """What a previous QEMU left: its pid file and sockets."""
-        for path in (self.instance.qmp_sock, self.instance.qemu_pidfile,
-                     self.instance.config_sock):
+        for path in (self.instance.qmp_sock, self.instance.qemu_pidfile, self.instance.config_sock):
             path.unlink(missing_ok=True)
 
     def save_snapshot(self, fingerprint: str) -> None:
@@ -173,9 +229,13 @@ class QemuDriver(Driver):
         state = self.instance.read_state()
         if not self.is_running() or not state.get("ssh_port"):
             return None
-        return BootInfo("127.0.0.1", int(state["ssh_port"]), str(state.get("accel", "")),
-                        snapshot=str(state.get("snapshot", "")),
-                        resumed=bool(state.get("resumed")))
+        return BootInfo(
+            "127.0.0.1",
+            int(state["ssh_port"]),
+            str(state.get("accel", "")),
+            snapshot=str(state.get("snapshot", "")),
+            resumed=bool(state.get("resumed")),
+        )
 
     def is_running(self) -> bool:
         return self.instance.qemu_pid() is not None

@@ -9,8 +9,9 @@ from typing import Any
 from qemu.qmp import QMPClient
 
 
-def execute(qmp_sock: Path, command: str, args: dict[str, Any] | None = None,
-            timeout: float = 5.0) -> Any:
+def execute(
+    qmp_sock: Path, command: str, args: dict[str, Any] | None = None, timeout: float = 5.0
+) -> Any:
     """The command's return value; raises what the client raises (several types)."""
     return asyncio.run(asyncio.wait_for(_execute(qmp_sock, command, args), timeout))
 

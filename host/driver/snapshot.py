@@ -35,15 +35,21 @@ class BootSnapshot:
     def fingerprint(argv: list[str], disk: Path) -> str:
         """What the saved state depends on: the command line (the SSH port aside; it names
         the image files), their contents' identity, QEMU's version and the data disk's size."""
-        stable = [re.sub(r"hostfwd=tcp:127\.0\.0\.1:\d+-", "hostfwd=tcp:127.0.0.1:*-", arg)
-                  for arg in argv]
-        images = [arg.split("file=", 1)[1].split(",", 1)[0] for arg in argv
-                  if "file=" in arg and "readonly=on" in arg]
+        stable = [
+            re.sub(r"hostfwd=tcp:127\.0\.0\.1:\d+-", "hostfwd=tcp:127.0.0.1:*-", arg)
+            for arg in argv
+        ]
+        images = [
+            arg.split("file=", 1)[1].split(",", 1)[0]
+            for arg in argv
+            if "file=" in arg and "readonly=on" in arg
+        ]
         images += [argv[i + 1] for i, arg in enumerate(argv) if arg in ("-kernel", "-initrd")]
         identities = [(path, *_stat(path)) for path in images]
         qemu = run([argv[0], "--version"], timeout=10).stdout.decode()
-        info = json.loads(run(["qemu-img", "info", "-U", "--output=json", str(disk)],
-                              timeout=30).stdout)
+        info = json.loads(
+            run(["qemu-img", "info", "-U", "--output=json", str(disk)], timeout=30).stdout
+        )
         facts = [stable, identities, qemu, info["virtual-size"]]
         return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
 
@@ -82,6 +88,7 @@ def wait_resumed(qmp_sock: Path, alive: Callable[[], bool], timeout: float = 60)
 # QMP through the async client, each call under its own asyncio.run: the legacy synchronous
 # client keeps an event loop per thread that it never closes.
 
+
 async def _save_paused(qmp_sock: Path, target: Path) -> str:
     qmp = QMPClient("ketch")
     await asyncio.wait_for(qmp.connect(str(qmp_sock)), QMP_CONNECT_TIMEOUT)
@@ -91,7 +98,10 @@ async def _save_paused(qmp_sock: Path, target: Path) -> str:
         await qmp.execute("migrate", {"uri": f"exec:cat > {shlex.quote(str(target))}"})
         deadline = time.monotonic() + SAVE_TIMEOUT
         while (status := (await qmp.execute("query-migrate")).get("status")) not in (
-                "completed", "failed", "cancelled") and time.monotonic() < deadline:
+            "completed",
+            "failed",
+            "cancelled",
+        ) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
     finally:
         try:
@@ -101,8 +111,7 @@ async def _save_paused(qmp_sock: Path, target: Path) -> str:
     return str(status)
 
 
-async def _continue_when_loaded(qmp_sock: Path, alive: Callable[[], bool],
-                                timeout: float) -> bool:
+async def _continue_when_loaded(qmp_sock: Path, alive: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and alive():
         qmp = QMPClient("ketch")

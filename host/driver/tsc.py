@@ -28,8 +28,7 @@ def _rdtsc_function() -> tuple[Callable[[], int], mmap.mmap] | None:
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return None
     try:
-        page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE
-                         | mmap.PROT_EXEC)  # type: ignore[attr-defined]
+        page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)  # type: ignore[attr-defined]
     except (OSError, AttributeError, ValueError):
         return None
     page.write(RDTSC)

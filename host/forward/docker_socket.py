@@ -24,11 +24,16 @@ OpenChannel = Callable[[str, int], paramiko.Channel]
 def unreachable_response(reason: str) -> bytes:
     """A Docker-style error the CLI prints ("Error response from daemon: ..."), rather than a
     bare EOF, when the guest cannot be reached: the request itself need not be read."""
-    body = json.dumps({"message": f"ketch: the VM's docker engine cannot be reached ({reason});"
-                                  " see `ketch status` and `ketch logs`"}).encode()
-    return (b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\n"
-            b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
-            + body)
+    body = json.dumps(
+        {
+            "message": f"ketch: the VM's docker engine cannot be reached ({reason});"
+            " see `ketch status` and `ketch logs`"
+        }
+    ).encode()
+    return (
+        b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
 
 
 def answer_unreachable(conn: socket.socket, reason: str) -> None:
@@ -48,8 +53,9 @@ def answer_unreachable(conn: socket.socket, reason: str) -> None:
 class UnixSocketForwarder:
     """Listens on a host unix socket; forwards each connection to guest host:port."""
 
-    def __init__(self, path: Path, open_channel: OpenChannel,
-                 target: tuple[str, int] = GUEST_DOCKER_TCP) -> None:
+    def __init__(
+        self, path: Path, open_channel: OpenChannel, target: tuple[str, int] = GUEST_DOCKER_TCP
+    ) -> None:
         self.path = path
         self.open_channel = open_channel
         self.target = target

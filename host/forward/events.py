@@ -84,8 +84,9 @@ class PortEventWatcher:
         except LookupError:
             inspect = {}
         self.forwarder.apply(container_id, published_ports(inspect))
-        log.debug(f"ports of {container_id[:12]} applied in "
-                  f"{(time.monotonic() - started) * 1000:.0f} ms")
+        log.debug(
+            f"ports of {container_id[:12]} applied in {(time.monotonic() - started) * 1000:.0f} ms"
+        )
 
     def close(self) -> None:
         self.stopped.set()

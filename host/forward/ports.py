@@ -29,6 +29,7 @@ ExecChannel = Callable[[str], paramiko.Channel]
 class PortForward:
     """host 127.0.0.1:host_port/proto -> the guest's published port (or, failing that, the
     container's own address)."""
+
     proto: str
     host_port: int
     container_ip: str
@@ -41,16 +42,20 @@ def published_ports(inspect: dict[str, Any]) -> set[PortForward]:
         return set()
     settings = inspect.get("NetworkSettings") or {}
     container_ip = settings.get("IPAddress") or next(
-        (n.get("IPAddress") for n in (settings.get("Networks") or {}).values()
-         if n and n.get("IPAddress")), "")
+        (
+            n.get("IPAddress")
+            for n in (settings.get("Networks") or {}).values()
+            if n and n.get("IPAddress")
+        ),
+        "",
+    )
     forwards = set()
     for key, bindings in (settings.get("Ports") or {}).items():
         port, _, proto = key.partition("/")
         for binding in bindings or []:
             host_port = str((binding or {}).get("HostPort") or "")
             if host_port.isdigit() and int(host_port) > 0:
-                forwards.add(PortForward(proto or "tcp", int(host_port), container_ip,
-                                         int(port)))
+                forwards.add(PortForward(proto or "tcp", int(host_port), container_ip, int(port)))
     return forwards
 
 
@@ -61,8 +66,9 @@ class TcpForward:
         self.forward = forward
         self.open_channel = open_channel
         self.listener = socket.create_server((HOST_IP, forward.host_port), reuse_port=False)
-        threading.Thread(target=self.accept_loop, name=f"tcp {forward.host_port}",
-                         daemon=True).start()
+        threading.Thread(
+            target=self.accept_loop, name=f"tcp {forward.host_port}", daemon=True
+        ).start()
 
     def accept_loop(self) -> None:
         while True:
@@ -111,14 +117,20 @@ class PortForwarder:
                 log.info(f"stopped forwarding 127.0.0.1:{forward.host_port}/{forward.proto}")
             for forward in sorted(wanted - set(current)):
                 try:
-                    current[forward] = (TcpForward(forward, self.open_channel)
-                                        if forward.proto == "tcp"
-                                        else UdpForward(forward.host_port, forward.container_ip,
-                                                        forward.container_port,
-                                                        self.exec_channel))
+                    current[forward] = (
+                        TcpForward(forward, self.open_channel)
+                        if forward.proto == "tcp"
+                        else UdpForward(
+                            forward.host_port,
+                            forward.container_ip,
+                            forward.container_port,
+                            self.exec_channel,
+                        )
+                    )
                 except OSError as e:
-                    log.warning(f"cannot forward 127.0.0.1:{forward.host_port}/{forward.proto}"
-                                f": {e}")
+                    log.warning(
+                        f"cannot forward 127.0.0.1:{forward.host_port}/{forward.proto}: {e}"
+                    )
                     continue
                 log.info(f"forwarding 127.0.0.1:{forward.host_port}/{forward.proto}")
             if not current:

@@ -61,8 +61,8 @@ class Deframer:
             (size,) = HEADER.unpack_from(self.buffer)
             if len(self.buffer) < HEADER.size + size:
                 break
-            datagrams.append(self.buffer[HEADER.size:HEADER.size + size])
-            self.buffer = self.buffer[HEADER.size + size:]
+            datagrams.append(self.buffer[HEADER.size : HEADER.size + size])
+            self.buffer = self.buffer[HEADER.size + size :]
         return datagrams
 
 
@@ -73,10 +73,14 @@ def relay_command(host: str, port: int) -> str:
 class UdpForward:
     """A host UDP socket on 127.0.0.1:host_port relayed to target in the guest."""
 
-    def __init__(self, host_port: int, container_ip: str, container_port: int,
-                 exec_channel: Callable[[str], paramiko.Channel]) -> None:
-        self.target = (container_ip, container_port) if container_ip else ("127.0.0.1",
-                                                                           host_port)
+    def __init__(
+        self,
+        host_port: int,
+        container_ip: str,
+        container_port: int,
+        exec_channel: Callable[[str], paramiko.Channel],
+    ) -> None:
+        self.target = (container_ip, container_port) if container_ip else ("127.0.0.1", host_port)
         self.exec_channel = exec_channel
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((HOST_IP, host_port))

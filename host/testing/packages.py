@@ -14,26 +14,44 @@ LOCK = "/tmp/ketch-test-dpkg.lock"
 
 
 def build_deb(onedir: Path, image_artifact: Path, out: Path) -> Path:
-    result = subprocess.run([sys.executable, str(REPO / "installers" / "linux" / "deb.py"),
-                             "--onedir", str(onedir), "--image-artifact", str(image_artifact),
-                             "--out", str(out)], check=True, capture_output=True, text=True,
-                            timeout=1200)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "installers" / "linux" / "deb.py"),
+            "--onedir",
+            str(onedir),
+            "--image-artifact",
+            str(image_artifact),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     return Path(result.stdout.strip())
 
 
 def dpkg(*args: str) -> subprocess.CompletedProcess[str]:
     with open(LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        result = subprocess.run(["dpkg", *args], capture_output=True, text=True, timeout=900,
-                                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        result = subprocess.run(
+            ["dpkg", *args],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
     if result.returncode != 0:
         raise AssertionError(f"dpkg {' '.join(args)}: {result.stdout}\n{result.stderr}")
     return result
 
 
 def package_installed(name: str = "ketch") -> bool:
-    status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", name],
-                            capture_output=True, text=True, check=False)
+    status = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True, check=False
+    )
     return "install ok installed" in status.stdout
 
 

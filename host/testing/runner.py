@@ -23,27 +23,36 @@ class Ketch:
         self.base = base
         self.start_output = ""
         self.command = list(command) or [sys.executable, "-m", "ketch.host.cli"]
-        self.env = {**os.environ, "KETCH_HOME": str(base / "home"),
-                    "KETCH_RUNTIME_DIR": tempfile.mkdtemp(prefix="kt-"),
-                    "DOCKER_CONFIG": str(base / "docker-config"), "KETCH_IMAGE": str(image)}
+        self.env = {
+            **os.environ,
+            "KETCH_HOME": str(base / "home"),
+            "KETCH_RUNTIME_DIR": tempfile.mkdtemp(prefix="kt-"),
+            "DOCKER_CONFIG": str(base / "docker-config"),
+            "KETCH_IMAGE": str(image),
+        }
         for name in ("DOCKER_HOST", "DOCKER_CONTEXT", *(["PYTHONPATH"] if command else [])):
             self.env.pop(name, None)
 
-    def ketch(self, *args: str, timeout: float = 600,
-              check: bool = True) -> CompletedProcess[str]:
+    def ketch(self, *args: str, timeout: float = 600, check: bool = True) -> CompletedProcess[str]:
         result = run_text([*self.command, *args], env=self.env, timeout=timeout, check=False)
         if check and result.returncode != 0:
-            raise AssertionError(f"ketch {' '.join(args)} failed ({result.returncode}):\n"
-                                 f"{result.stdout}\n{result.stderr}\n{self.logs()}")
+            raise AssertionError(
+                f"ketch {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout}\n{result.stderr}\n{self.logs()}"
+            )
         return result
 
-    def docker(self, *args: str, check: bool = True, input: str | None = None,
-               timeout: float = 300) -> CompletedProcess[str]:
-        result = run_text(["docker", *args], env=self.env, input=input, timeout=timeout,
-                          check=False)
+    def docker(
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 300
+    ) -> CompletedProcess[str]:
+        result = run_text(
+            ["docker", *args], env=self.env, input=input, timeout=timeout, check=False
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)} failed ({result.returncode}):\n"
-                                 f"{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"docker {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
         return result
 
     def status(self) -> dict[str, object]:
@@ -56,8 +65,9 @@ class Ketch:
     def ssh_session(self) -> SshSession:
         """An SSH session into the started VM, as the agent has one (the caller closes it)."""
         state = json.loads((self.instance_dir / "state.json").read_text())
-        return SshSession("127.0.0.1", int(state["ssh_port"]),
-                          self.instance_dir / "ssh" / "id_ed25519")
+        return SshSession(
+            "127.0.0.1", int(state["ssh_port"]), self.instance_dir / "ssh" / "id_ed25519"
+        )
 
     @property
     def instance_dir(self) -> Path:

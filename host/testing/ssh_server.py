@@ -42,8 +42,9 @@ class _Interface(paramiko.ServerInterface):
             return paramiko.OPEN_SUCCEEDED
         return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
-    def check_channel_direct_tcpip_request(self, chanid: int, origin: tuple[str, int],
-                                           destination: tuple[str, int]) -> int:
+    def check_channel_direct_tcpip_request(
+        self, chanid: int, origin: tuple[str, int], destination: tuple[str, int]
+    ) -> int:
         try:
             target = self.server.connector(*destination)
         except OSError:

@@ -2,8 +2,12 @@
 Python silently): name them so the frozen server keeps the C HTTP parser."""
 
 hiddenimports = [
-    "aiohttp._http_parser", "aiohttp._http_writer",
-    "aiohttp._websocket.mask", "aiohttp._websocket.reader_c",
-    "multidict._multidict", "yarl._quoting_c", "propcache._helpers_c",
+    "aiohttp._http_parser",
+    "aiohttp._http_writer",
+    "aiohttp._websocket.mask",
+    "aiohttp._websocket.reader_c",
+    "multidict._multidict",
+    "yarl._quoting_c",
+    "propcache._helpers_c",
     "frozenlist._frozenlist",
 ]

@@ -3,7 +3,14 @@ not used by the host agent. Its distribution metadata is declared for version lo
 
 from PyInstaller.utils.hooks import copy_metadata
 
-hiddenimports = ["qemu.qmp.qmp_client", "qemu.qmp.protocol", "qemu.qmp.events",
-                 "qemu.qmp.message", "qemu.qmp.models", "qemu.qmp.error", "qemu.qmp.util"]
+hiddenimports = [
+    "qemu.qmp.qmp_client",
+    "qemu.qmp.protocol",
+    "qemu.qmp.events",
+    "qemu.qmp.message",
+    "qemu.qmp.models",
+    "qemu.qmp.error",
+    "qemu.qmp.util",
+]
 excludedimports = ["qemu.qmp.qmp_tui", "qemu.qmp.qmp_shell", "urwid", "pygments"]
 datas = copy_metadata("qemu.qmp")

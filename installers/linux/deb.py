@@ -70,8 +70,9 @@ if [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi
 
 
 def frozen_version(onedir: Path) -> str:
-    output = run_tool([str(onedir / "ketch"), "version"],
-                      env={"PATH": os.environ.get("PATH", "")}).stdout
+    output = run_tool(
+        [str(onedir / "ketch"), "version"], env={"PATH": os.environ.get("PATH", "")}
+    ).stdout
     return output.decode().split()[-1]
 
 
@@ -94,11 +95,15 @@ def stage(root: Path, onedir: Path, image: Path | None, arch: str, version: str)
     (user_units / "ketch.service").write_text(systemd_user_unit(spec))
     debian = root / "DEBIAN"
     debian.mkdir()
-    installed = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and
-                    not p.is_symlink())
-    (debian / "control").write_text(CONTROL.format(
-        version=version, deb_arch=DEB_ARCH[arch], installed_kib=installed // 1024,
-        qemu=QEMU[arch]))
+    installed = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+    (debian / "control").write_text(
+        CONTROL.format(
+            version=version,
+            deb_arch=DEB_ARCH[arch],
+            installed_kib=installed // 1024,
+            qemu=QEMU[arch],
+        )
+    )
     for name, script in (("postinst", POSTINST), ("prerm", PRERM), ("postrm", POSTRM)):
         (debian / name).write_text(script)
         (debian / name).chmod(0o755)
@@ -110,8 +115,9 @@ def stage(root: Path, onedir: Path, image: Path | None, arch: str, version: str)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--onedir", type=Path, required=True, help="installers/build.py's output")
-    parser.add_argument("--image-artifact", type=Path,
-                        help="a packed VM image's manifest (vm-image/pack)")
+    parser.add_argument(
+        "--image-artifact", type=Path, help="a packed VM image's manifest (vm-image/pack)"
+    )
     parser.add_argument("--arch", default=None, help="x86_64 or arm64 (default: the image's)")
     parser.add_argument("--out", type=Path, default=Path("."))
     args = parser.parse_args()
@@ -123,8 +129,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ketch-deb-") as work:
         root = Path(work) / "root"
         stage(root, args.onedir, image, arch, version)
-        run_tool(["dpkg-deb", "--root-owner-group", "-Zzstd", "-z3", "--build", str(root),
-                  str(deb)], timeout=1800)
+        run_tool(
+            ["dpkg-deb", "--root-owner-group", "-Zzstd", "-z3", "--build", str(root), str(deb)],
+            timeout=1800,
+        )
     print(deb)
     return 0
 

@@ -94,14 +94,21 @@ end
 
 
 def info_plist(version: str) -> bytes:
-    return plistlib.dumps({
-        "CFBundleIdentifier": BUNDLE_ID, "CFBundleName": "Ketch", "CFBundleDisplayName": "Ketch",
-        "CFBundleExecutable": "ketch", "CFBundlePackageType": "APPL",
-        "CFBundleShortVersionString": version, "CFBundleVersion": version,
-        "CFBundleInfoDictionaryVersion": "6.0", "LSMinimumSystemVersion": "12.0",
-        "LSUIElement": True,  # a command-line agent: no Dock icon
-        "NSHighResolutionCapable": True,
-    })
+    return plistlib.dumps(
+        {
+            "CFBundleIdentifier": BUNDLE_ID,
+            "CFBundleName": "Ketch",
+            "CFBundleDisplayName": "Ketch",
+            "CFBundleExecutable": "ketch",
+            "CFBundlePackageType": "APPL",
+            "CFBundleShortVersionString": version,
+            "CFBundleVersion": version,
+            "CFBundleInfoDictionaryVersion": "6.0",
+            "LSMinimumSystemVersion": "12.0",
+            "LSUIElement": True,  # a command-line agent: no Dock icon
+            "NSHighResolutionCapable": True,
+        }
+    )
 
 
 def build_app(onedir: Path, image: Path | None, out: Path, version: str) -> Path:
@@ -123,18 +130,36 @@ def build_pkg(app: Path, out: Path, version: str) -> Path:
     scripts.mkdir(parents=True, exist_ok=True)
     (scripts / "postinstall").write_text(POSTINSTALL)
     (scripts / "postinstall").chmod(0o755)
-    (out / "Distribution.xml").write_text(DISTRIBUTION.format(version=version,
-                                                              bundle_id=BUNDLE_ID))
+    (out / "Distribution.xml").write_text(DISTRIBUTION.format(version=version, bundle_id=BUNDLE_ID))
     component, product = out / "ketch-component.pkg", out / f"Ketch-{version}.pkg"
     commands = [
-        ["pkgbuild", "--component", str(app), "--install-location", "/Applications",
-         "--scripts", str(scripts), "--identifier", BUNDLE_ID, "--version", version,
-         str(component)],
-        ["productbuild", "--distribution", str(out / "Distribution.xml"),
-         "--package-path", str(out), str(product)],
+        [
+            "pkgbuild",
+            "--component",
+            str(app),
+            "--install-location",
+            "/Applications",
+            "--scripts",
+            str(scripts),
+            "--identifier",
+            BUNDLE_ID,
+            "--version",
+            version,
+            str(component),
+        ],
+        [
+            "productbuild",
+            "--distribution",
+            str(out / "Distribution.xml"),
+            "--package-path",
+            str(out),
+            str(product),
+        ],
     ]
-    (out / "build-pkg.sh").write_text("#!/bin/sh\nset -e\n" + "".join(
-        " ".join(f"'{a}'" for a in argv) + "\n" for argv in commands))
+    (out / "build-pkg.sh").write_text(
+        "#!/bin/sh\nset -e\n"
+        + "".join(" ".join(f"'{a}'" for a in argv) + "\n" for argv in commands)
+    )
     (out / "build-pkg.sh").chmod(0o755)
     if sys.platform == "darwin":
         for argv in commands:
@@ -151,15 +176,28 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def render_brew(tarball: Path, app_zip: Path, url_base: str, homepage: str, out: Path,
-                version: str) -> list[Path]:
+def render_brew(
+    tarball: Path, app_zip: Path, url_base: str, homepage: str, out: Path, version: str
+) -> list[Path]:
     (out / "Formula").mkdir(parents=True, exist_ok=True)
     (out / "Casks").mkdir(parents=True, exist_ok=True)
     formula, cask = out / "Formula" / "ketch.rb", out / "Casks" / "ketch.rb"
-    formula.write_text(FORMULA.format(url=f"{url_base}/{tarball.name}", sha256=sha256_of(tarball),
-                                      version=version, homepage=homepage))
-    cask.write_text(CASK.format(url=f"{url_base}/{app_zip.name}", sha256=sha256_of(app_zip),
-                                version=version, homepage=homepage))
+    formula.write_text(
+        FORMULA.format(
+            url=f"{url_base}/{tarball.name}",
+            sha256=sha256_of(tarball),
+            version=version,
+            homepage=homepage,
+        )
+    )
+    cask.write_text(
+        CASK.format(
+            url=f"{url_base}/{app_zip.name}",
+            sha256=sha256_of(app_zip),
+            version=version,
+            homepage=homepage,
+        )
+    )
     return [formula, cask]
 
 
@@ -186,8 +224,14 @@ def main() -> int:
     elif args.action == "pkg":
         print(build_pkg(args.app, args.out, args.version))
     else:
-        for path in render_brew(args.tarball, args.app_zip, args.url_base,
-                                args.homepage or args.url_base, args.out, args.version):
+        for path in render_brew(
+            args.tarball,
+            args.app_zip,
+            args.url_base,
+            args.homepage or args.url_base,
+            args.out,
+            args.version,
+        ):
             print(path)
     return 0
 

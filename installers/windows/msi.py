@@ -50,12 +50,27 @@ PRODUCT_WXS = """\
 
 def files_fragment(payload: Path, target: Path) -> None:
     """One component per file (wixl-heat), under INSTALLDIR."""
-    files = [Path(folder) / name for folder, _, names in os.walk(payload, followlinks=True)
-             for name in names]  # the payload links to the onedir's folders
+    files = [
+        Path(folder) / name
+        for folder, _, names in os.walk(payload, followlinks=True)
+        for name in names
+    ]  # the payload links to the onedir's folders
     listing = "".join(f"{p}\n" for p in sorted(files))
-    fragment = run_tool(["wixl-heat", "-p", f"{payload}/", "--directory-ref", "INSTALLDIR",
-                         "--component-group", "CG.Ketch", "--var", "var.SourceDir", "--win64"],
-                        input=listing.encode()).stdout
+    fragment = run_tool(
+        [
+            "wixl-heat",
+            "-p",
+            f"{payload}/",
+            "--directory-ref",
+            "INSTALLDIR",
+            "--component-group",
+            "CG.Ketch",
+            "--var",
+            "var.SourceDir",
+            "--win64",
+        ],
+        input=listing.encode(),
+    ).stdout
     target.write_bytes(fragment)
 
 
@@ -75,13 +90,28 @@ def build(onedir: Path, image: Path | None, out: Path, version: str) -> Path:
     with tempfile.TemporaryDirectory(prefix="ketch-msi-") as tmp:
         work = Path(tmp)
         payload = stage_payload(onedir, image, work)
-        (work / "product.wxs").write_text(PRODUCT_WXS.format(version=version,
-                                                             upgrade_code=UPGRADE_CODE))
+        (work / "product.wxs").write_text(
+            PRODUCT_WXS.format(version=version, upgrade_code=UPGRADE_CODE)
+        )
         files_fragment(payload, work / "files.wxs")
         # wixl resolves sources relative to its working folder (absolute ones fail).
-        run_tool(["wixl", "--arch", "x64", "-D", f"SourceDir={payload.name}", "-D", "Win64=yes",
-                  "-o", str(msi.resolve()), "product.wxs", "files.wxs"], cwd=str(work),
-                 timeout=1800)
+        run_tool(
+            [
+                "wixl",
+                "--arch",
+                "x64",
+                "-D",
+                f"SourceDir={payload.name}",
+                "-D",
+                "Win64=yes",
+                "-o",
+                str(msi.resolve()),
+                "product.wxs",
+                "files.wxs",
+            ],
+            cwd=str(work),
+            timeout=1800,
+        )
     return msi
 
 

@@ -15,6 +15,7 @@ from ketch.host.desktop.server import DesktopServer
 
 try:
     from ketch.host.desktop.testing import CHROMEDRIVER, CHROMIUM, Browser
+
     SELENIUM_MISSING = ""
 except ImportError as e:  # skipped below, with the reason
     CHROMIUM, CHROMEDRIVER, SELENIUM_MISSING = "/usr/bin/chromium", "/usr/bin/chromedriver", str(e)

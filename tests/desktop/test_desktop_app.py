@@ -24,10 +24,15 @@ def missing() -> str:
         return "the test dockerd needs root"
     if not shutil.which("Xvfb"):
         return "Xvfb is not installed (apt-get install xvfb)"
-    for module, hint in (("webview", "pip install 'ketch[desktop]'"),
-                         ("pystray", "pip install 'ketch[desktop]'"),
-                         ("gi", "pywebview's GTK backend: pip install PyGObject (needs "
-                                "libgirepository1.0-dev, gir1.2-webkit2-4.1)")):
+    for module, hint in (
+        ("webview", "pip install 'ketch[desktop]'"),
+        ("pystray", "pip install 'ketch[desktop]'"),
+        (
+            "gi",
+            "pywebview's GTK backend: pip install PyGObject (needs "
+            "libgirepository1.0-dev, gir1.2-webkit2-4.1)",
+        ),
+    ):
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed ({hint})"
     return ""
@@ -40,8 +45,11 @@ pytestmark = pytest.mark.skipif(bool(missing()), reason=missing() or "-")
 def display() -> Iterator[str]:
     """A private X display: Xvfb picks a free number and writes it to our pipe."""
     read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x860x24",
-                             "-nolisten", "tcp"], pass_fds=(write,), stderr=subprocess.DEVNULL)
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x860x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write)
     with os.fdopen(read) as pipe:
         number = pipe.readline().strip()
@@ -63,15 +71,35 @@ def read_until(process: subprocess.Popen[str], wanted: set[str], seen: list[str]
 
 
 def test_window_and_tray_start_show_the_engine_and_quit(
-        display: str, daemon: DaemonProcess, screenshots: Path) -> None:
-    env = {**os.environ, "DISPLAY": display, "DOCKER_HOST": daemon.host,
-           "PYSTRAY_BACKEND": "xorg", "NO_AT_BRIDGE": "1"}
-    app = subprocess.Popen([sys.executable, "-m", "ketch.host.cli", "desktop"], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    display: str, daemon: DaemonProcess, screenshots: Path
+) -> None:
+    env = {
+        **os.environ,
+        "DISPLAY": display,
+        "DOCKER_HOST": daemon.host,
+        "PYSTRAY_BACKEND": "xorg",
+        "NO_AT_BRIDGE": "1",
+    }
+    app = subprocess.Popen(
+        [sys.executable, "-m", "ketch.host.cli", "desktop"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     seen: list[str] = []
     try:
-        read_until(app, {"dashboard at", "window open", "window shows the dashboard",
-                         "tray: ready", "tray: engine running"}, seen)
+        read_until(
+            app,
+            {
+                "dashboard at",
+                "window open",
+                "window shows the dashboard",
+                "tray: ready",
+                "tray: engine running",
+            },
+            seen,
+        )
         url = next(line.split()[-1] for line in seen if "dashboard at" in line)
         from PIL import ImageGrab
 

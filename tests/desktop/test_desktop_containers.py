@@ -14,12 +14,24 @@ def run_detached(daemon: DaemonProcess, *args: str) -> str:
 
 
 def test_a_container_started_from_the_cli_appears_without_a_reload(
-        browser: Browser, daemon: DaemonProcess, busybox: str) -> None:
+    browser: Browser, daemon: DaemonProcess, busybox: str
+) -> None:
     browser.open("/containers")
     browser.driver.execute_script("window.notReloaded = true")
-    container = run_detached(daemon, "--name", "cli-started", "-p", "8081:80",
-                             "--label", "com.docker.compose.project=shop",
-                             "--label", "com.docker.compose.service=web", busybox, "sleep", "600")
+    container = run_detached(
+        daemon,
+        "--name",
+        "cli-started",
+        "-p",
+        "8081:80",
+        "--label",
+        "com.docker.compose.project=shop",
+        "--label",
+        "com.docker.compose.service=web",
+        busybox,
+        "sleep",
+        "600",
+    )
     browser.wait(lambda: browser.row_state(container) == "running", what="the pushed row")
     assert browser.driver.execute_script("return window.notReloaded") is True
     row = browser.row(container)
@@ -30,16 +42,16 @@ def test_a_container_started_from_the_cli_appears_without_a_reload(
     browser.screenshot("containers")
 
 
-def test_stop_start_and_delete_from_the_list(browser: Browser, daemon: DaemonProcess,
-                                             busybox: str) -> None:
+def test_stop_start_and_delete_from_the_list(
+    browser: Browser, daemon: DaemonProcess, busybox: str
+) -> None:
     container = run_detached(daemon, "--name", "clicked", busybox, "sleep", "600")
     browser.open("/containers")
     browser.wait(lambda: browser.row_state(container) == "running")
     row_css = f"tr#c-{container[:12]}"
     browser.click(f'{row_css} button[title="Stop"]')
     browser.wait(lambda: browser.row_state(container) == "exited", what="stopped")
-    assert daemon.docker("inspect", "-f", "{{.State.Status}}", container).stdout.strip() == \
-        "exited"
+    assert daemon.docker("inspect", "-f", "{{.State.Status}}", container).stdout.strip() == "exited"
     browser.click(f'{row_css} button[title="Start"]')
     browser.wait(lambda: browser.row_state(container) == "running", what="started again")
     browser.click(f'{row_css} button[title="Delete"]', accept_confirm=True)
@@ -48,8 +60,7 @@ def test_stop_start_and_delete_from_the_list(browser: Browser, daemon: DaemonPro
 
 
 def test_search_and_bulk_stop(browser: Browser, daemon: DaemonProcess, busybox: str) -> None:
-    ids = [run_detached(daemon, "--name", f"bulk-{i}", busybox, "sleep", "600")
-           for i in range(2)]
+    ids = [run_detached(daemon, "--name", f"bulk-{i}", busybox, "sleep", "600") for i in range(2)]
     other = run_detached(daemon, "--name", "unrelated", busybox, "sleep", "600")
     browser.open("/containers")
     browser.wait(lambda: all(browser.row_state(i) == "running" for i in [*ids, other]))
@@ -69,8 +80,9 @@ def test_search_and_bulk_stop(browser: Browser, daemon: DaemonProcess, busybox: 
     daemon.docker("rm", "-f", *ids, other)
 
 
-def test_an_engine_error_reaches_the_user_in_words(browser: Browser, daemon: DaemonProcess,
-                                                   busybox: str) -> None:
+def test_an_engine_error_reaches_the_user_in_words(
+    browser: Browser, daemon: DaemonProcess, busybox: str
+) -> None:
     container = run_detached(daemon, "--name", "paused-one", busybox, "sleep", "600")
     browser.open("/containers")
     browser.wait(lambda: browser.row_state(container) == "running")
@@ -79,7 +91,9 @@ def test_an_engine_error_reaches_the_user_in_words(browser: Browser, daemon: Dae
     # a stale button: the page is asked to start what the engine says is paused
     browser.driver.execute_script(
         "htmx.ajax('POST', '/containers/action', {values: {id: arguments[0], action: 'start'},"
-        " swap: 'none'})", container)
+        " swap: 'none'})",
+        container,
+    )
     toast = browser.wait(lambda: browser.toasts(), what="an error toast")
     assert toast[0].startswith("Could not start the container:"), toast
     assert "Traceback" not in toast[0]
@@ -87,14 +101,18 @@ def test_an_engine_error_reaches_the_user_in_words(browser: Browser, daemon: Dae
 
 
 def shown_lines(browser: Browser) -> int:
-    return int(browser.driver.execute_script(
-        "return document.getElementById('logs').childElementCount"))
+    return int(
+        browser.driver.execute_script("return document.getElementById('logs').childElementCount")
+    )
 
 
-def test_logs_follow_while_the_container_prints(browser: Browser, daemon: DaemonProcess,
-                                                busybox: str) -> None:
-    script = ("i=0; while true; do i=$((i+1)); echo \"line $i\"; "
-              "printf '\\033[32mgreen %s\\033[0m\\n' $i; echo \"oops $i\" >&2; sleep 0.2; done")
+def test_logs_follow_while_the_container_prints(
+    browser: Browser, daemon: DaemonProcess, busybox: str
+) -> None:
+    script = (
+        'i=0; while true; do i=$((i+1)); echo "line $i"; '
+        "printf '\\033[32mgreen %s\\033[0m\\n' $i; echo \"oops $i\" >&2; sleep 0.2; done"
+    )
     container = run_detached(daemon, "--name", "printer", busybox, "sh", "-c", script)
     browser.open(f"/containers/{container}")
     browser.wait(lambda: shown_lines(browser) >= 6, what="the first lines")
@@ -124,8 +142,9 @@ def test_logs_follow_while_the_container_prints(browser: Browser, daemon: Daemon
     daemon.docker("rm", "-f", container)
 
 
-def test_an_exec_terminal_runs_a_command(browser: Browser, daemon: DaemonProcess,
-                                         busybox: str) -> None:
+def test_an_exec_terminal_runs_a_command(
+    browser: Browser, daemon: DaemonProcess, busybox: str
+) -> None:
     container = run_detached(daemon, "--name", "shell", busybox, "sleep", "600")
     browser.open(f"/containers/{container}")
     browser.click('.tabs button[data-tab="terminal"]')
@@ -136,33 +155,48 @@ def test_an_exec_terminal_runs_a_command(browser: Browser, daemon: DaemonProcess
         return browser.driver.execute_script(
             "const b = window.ketchTerminal.buffer.active; const out = [];"
             "for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));"
-            "return out.join('\\n')")
+            "return out.join('\\n')"
+        )
 
     browser.wait(lambda: "answer-42" in screen(), what="the command's output")
     rows, cols = browser.driver.execute_script(
-        "return [window.ketchTerminal.rows, window.ketchTerminal.cols]")
+        "return [window.ketchTerminal.rows, window.ketchTerminal.cols]"
+    )
     browser.find("#terminal .xterm-helper-textarea").send_keys("stty size\n")
     browser.wait(lambda: f"{rows} {cols}" in screen(), what="the terminal's size in the TTY")
     browser.screenshot("container-terminal")
     daemon.docker("rm", "-f", container)
 
 
-def test_logs_follow_the_container_across_a_restart(browser: Browser, daemon: DaemonProcess,
-                                                    busybox: str) -> None:
-    container = run_detached(daemon, "--name", "restarted", busybox, "sh", "-c",
-                             "echo started; exec sleep 600")
+def test_logs_follow_the_container_across_a_restart(
+    browser: Browser, daemon: DaemonProcess, busybox: str
+) -> None:
+    container = run_detached(
+        daemon, "--name", "restarted", busybox, "sh", "-c", "echo started; exec sleep 600"
+    )
     browser.open(f"/containers/{container}")
     browser.wait(lambda: browser.find("#logs").text.count("started") == 1)
     daemon.docker("restart", "-t", "0", container)
-    browser.wait(lambda: browser.find("#logs").text.count("started") == 2,
-                 what="the new run's output")
+    browser.wait(
+        lambda: browser.find("#logs").text.count("started") == 2, what="the new run's output"
+    )
     daemon.docker("rm", "-f", container)
 
 
 def test_a_compose_project_folds(browser: Browser, daemon: DaemonProcess, busybox: str) -> None:
-    ids = [run_detached(daemon, "--label", "com.docker.compose.project=fold",
-                        "--label", f"com.docker.compose.service=s{i}", busybox, "sleep", "600")
-           for i in range(2)]
+    ids = [
+        run_detached(
+            daemon,
+            "--label",
+            "com.docker.compose.project=fold",
+            "--label",
+            f"com.docker.compose.service=s{i}",
+            busybox,
+            "sleep",
+            "600",
+        )
+        for i in range(2)
+    ]
     browser.open("/containers")
     header = 'tr.group[data-project="fold"]'
     browser.wait(lambda: all(browser.row_state(i) == "running" for i in ids))
@@ -178,27 +212,57 @@ def test_a_compose_project_folds(browser: Browser, daemon: DaemonProcess, busybo
     browser.wait(lambda: not browser.present(header), what="the empty group gone")
 
 
-def test_the_log_view_keeps_a_bounded_buffer(browser: Browser, daemon: DaemonProcess,
-                                             busybox: str) -> None:
-    container = run_detached(daemon, "--name", "chatty", busybox, "sh", "-c",
-                             "while [ ! -e /tmp/go ]; do sleep 0.05; done; "
-                             "seq 1 8000; exec sleep 600")
+def test_the_log_view_keeps_a_bounded_buffer(
+    browser: Browser, daemon: DaemonProcess, busybox: str
+) -> None:
+    container = run_detached(
+        daemon,
+        "--name",
+        "chatty",
+        busybox,
+        "sh",
+        "-c",
+        "while [ ! -e /tmp/go ]; do sleep 0.05; done; seq 1 8000; exec sleep 600",
+    )
     browser.open(f"/containers/{container}")
     daemon.docker("exec", container, "touch", "/tmp/go")  # print once the page follows
-    browser.wait(lambda: "8000" in browser.driver.execute_script(
-        "const l = document.getElementById('logs'); return l.lastElementChild ? "
-        "l.lastElementChild.dataset.text : ''"), what="the last line")
+    browser.wait(
+        lambda: (
+            "8000"
+            in browser.driver.execute_script(
+                "const l = document.getElementById('logs'); return l.lastElementChild ? "
+                "l.lastElementChild.dataset.text : ''"
+            )
+        ),
+        what="the last line",
+    )
     assert shown_lines(browser) == 5000
-    assert browser.driver.execute_script(
-        "return document.getElementById('logs').firstElementChild.dataset.text") == "3001"
+    assert (
+        browser.driver.execute_script(
+            "return document.getElementById('logs').firstElementChild.dataset.text"
+        )
+        == "3001"
+    )
     daemon.docker("rm", "-f", container)
 
 
 def test_health_shows_in_the_list(browser: Browser, daemon: DaemonProcess, busybox: str) -> None:
-    container = run_detached(daemon, "--name", "checked", "--health-cmd", "true",
-                             "--health-interval", "1s", busybox, "sleep", "600")
+    container = run_detached(
+        daemon,
+        "--name",
+        "checked",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "1s",
+        busybox,
+        "sleep",
+        "600",
+    )
     browser.open("/containers")
-    browser.wait(lambda: "healthy" in (browser.row(container) or browser.find("body")).text,
-                 what="the health pushed")
+    browser.wait(
+        lambda: "healthy" in (browser.row(container) or browser.find("body")).text,
+        what="the health pushed",
+    )
     assert browser.present(f"tr#c-{container[:12]} .state.healthy")
     daemon.docker("rm", "-f", container)

@@ -24,7 +24,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_the_instance_socket_unless_docker_host_names_another_engine(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     target = resolve_target("default")
     assert target.instance is not None and target.docker_host == Instance().docker_host
     monkeypatch.setenv("DOCKER_HOST", Instance().docker_host)
@@ -82,7 +83,8 @@ def test_the_diagnostics_bundle_holds_logs_checks_and_engine_facts() -> None:
         assert b'"Version": "x"' in bundle.read("engine.json")
 
 
-def test_opening_a_folder_without_a_file_manager_says_so(monkeypatch: pytest.MonkeyPatch,
-                                                         tmp_path: Path) -> None:
+def test_opening_a_folder_without_a_file_manager_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no xdg-open / open here
     assert "is not installed" in engine.open_in_file_manager(tmp_path)

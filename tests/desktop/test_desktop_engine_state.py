@@ -9,8 +9,9 @@ from ketch.host.desktop.server import DesktopServer
 from ketch.host.desktop.testing import Browser
 
 
-def test_engine_stopped_then_back(browser: Browser,
-                                  make_daemon: Callable[[], DaemonProcess]) -> None:
+def test_engine_stopped_then_back(
+    browser: Browser, make_daemon: Callable[[], DaemonProcess]
+) -> None:
     engine = make_daemon().start()
     server = DesktopServer(Target(engine.host, None))
     server.run_in_thread()
@@ -24,8 +25,9 @@ def test_engine_stopped_then_back(browser: Browser,
         browser.wait(lambda: "The engine is not running" in browser.find("#rows").text)
         browser.screenshot("engine-stopped")
         engine.start()
-        browser.wait(lambda: browser.find("#engine-pill").text == "Engine running",
-                     what="reconnected")
+        browser.wait(
+            lambda: browser.find("#engine-pill").text == "Engine running", what="reconnected"
+        )
         browser.wait(lambda: "No containers yet" in browser.find("#rows").text)
         assert browser.driver.execute_script("return window.notReloaded") is True
     finally:

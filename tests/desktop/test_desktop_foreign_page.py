@@ -51,8 +51,12 @@ def foreign_site() -> Iterator[dict[str, str]]:
 
 
 def test_another_origin_cannot_stop_a_container_or_open_a_terminal(
-        browser: Browser, ui: DesktopServer, daemon: DaemonProcess, busybox: str,
-        foreign_site: dict[str, str]) -> None:
+    browser: Browser,
+    ui: DesktopServer,
+    daemon: DaemonProcess,
+    busybox: str,
+    foreign_site: dict[str, str],
+) -> None:
     container = daemon.docker("run", "-d", busybox, "sleep", "600").stdout.strip()
     browser.open("/containers")  # the browser holds the UI's cookie
     foreign_site["html"] = ATTACK.replace("UI", ui.base_url).replace("ID", container)

@@ -16,8 +16,13 @@ from ketch.host.desktop.testing import Browser
 from ketch.host.instance import Instance
 
 
-def test_pull_an_image_with_progress(browser: Browser, daemon: DaemonProcess, busybox: str,
-                                     busybox_tar: str, registry: RegistryProcess) -> None:
+def test_pull_an_image_with_progress(
+    browser: Browser,
+    daemon: DaemonProcess,
+    busybox: str,
+    busybox_tar: str,
+    registry: RegistryProcess,
+) -> None:
     registry.serve_to(daemon)
     registry.push_archive(busybox_tar, "desktop/busybox:pulled")
     reference = f"{registry.host}/desktop/busybox:pulled"
@@ -32,8 +37,9 @@ def test_pull_an_image_with_progress(browser: Browser, daemon: DaemonProcess, bu
     assert reference in daemon.docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
 
 
-def test_pull_of_a_missing_image_says_why(browser: Browser, registry: RegistryProcess,
-                                          daemon: DaemonProcess) -> None:
+def test_pull_of_a_missing_image_says_why(
+    browser: Browser, registry: RegistryProcess, daemon: DaemonProcess
+) -> None:
     registry.serve_to(daemon)
     browser.open("/images")
     browser.find("#pull-reference").send_keys(f"{registry.host}/desktop/absent:1")
@@ -44,7 +50,8 @@ def test_pull_of_a_missing_image_says_why(browser: Browser, registry: RegistryPr
 
 
 def test_images_in_use_follow_the_containers_and_a_refused_delete_says_why(
-        browser: Browser, daemon: DaemonProcess, busybox: str) -> None:
+    browser: Browser, daemon: DaemonProcess, busybox: str
+) -> None:
     daemon.remove_containers()
     container = daemon.docker("create", busybox, "true").stdout.strip()
     image_id = daemon.docker("image", "inspect", "-f", "{{.Id}}", busybox).stdout.strip()
@@ -58,12 +65,12 @@ def test_images_in_use_follow_the_containers_and_a_refused_delete_says_why(
     browser.wait(lambda: "unused" in browser.find(row).text, what="no longer in use")
 
 
-def test_volumes_show_use_and_delete(browser: Browser, daemon: DaemonProcess,
-                                     busybox: str) -> None:
+def test_volumes_show_use_and_delete(browser: Browser, daemon: DaemonProcess, busybox: str) -> None:
     daemon.docker("volume", "create", "desktop-data")
     daemon.docker("volume", "create", "desktop-spare")
-    container = daemon.docker("run", "-d", "-v", "desktop-data:/data", busybox,
-                              "sleep", "600").stdout.strip()
+    container = daemon.docker(
+        "run", "-d", "-v", "desktop-data:/data", busybox, "sleep", "600"
+    ).stdout.strip()
     browser.open("/volumes")
     row = 'tr[data-name="desktop-data"]'
     browser.wait(lambda: "1 container" in browser.find(row).text)
@@ -77,8 +84,9 @@ def test_volumes_show_use_and_delete(browser: Browser, daemon: DaemonProcess,
     daemon.docker("volume", "rm", "desktop-data")
 
 
-def test_engine_settings_and_troubleshoot_pages(browser: Browser, daemon: DaemonProcess,
-                                                busybox: str, tmp_path: Path) -> None:
+def test_engine_settings_and_troubleshoot_pages(
+    browser: Browser, daemon: DaemonProcess, busybox: str, tmp_path: Path
+) -> None:
     browser.open("/engine")
     browser.wait(lambda: "Running" in browser.find("#details").text)
     assert browser.find("#engine-pill").text == "Engine running"
@@ -88,8 +96,9 @@ def test_engine_settings_and_troubleshoot_pages(browser: Browser, daemon: Daemon
 
 
 @pytest.fixture
-def instance_ui(daemon: DaemonProcess, tmp_path: Path,
-                monkeypatch: pytest.MonkeyPatch) -> Iterator[DesktopServer]:
+def instance_ui(
+    daemon: DaemonProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DesktopServer]:
     """A UI for a (stopped) Ketch instance whose socket is the test daemon's."""
     monkeypatch.setenv("KETCH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
@@ -104,7 +113,8 @@ def instance_ui(daemon: DaemonProcess, tmp_path: Path,
 
 
 def test_settings_are_validated_saved_and_start_at_login(
-        browser: Browser, instance_ui: DesktopServer) -> None:
+    browser: Browser, instance_ui: DesktopServer
+) -> None:
     browser.switch(instance_ui.url)
     browser.open("/settings")
     cpus = browser.find('input[name="cpus"]')
@@ -128,7 +138,8 @@ def test_settings_are_validated_saved_and_start_at_login(
 
 
 def test_troubleshoot_runs_doctor_and_writes_a_diagnostics_bundle(
-        browser: Browser, instance_ui: DesktopServer) -> None:
+    browser: Browser, instance_ui: DesktopServer
+) -> None:
     browser.switch(instance_ui.url)
     browser.open("/troubleshoot")
     assert browser.present(".checks li"), "ketch doctor's checks are listed"
@@ -144,7 +155,8 @@ def test_troubleshoot_runs_doctor_and_writes_a_diagnostics_bundle(
 
 
 def test_an_engine_action_streams_its_stages_and_failure_into_the_page(
-        browser: Browser, instance_ui: DesktopServer) -> None:
+    browser: Browser, instance_ui: DesktopServer
+) -> None:
     browser.switch(instance_ui.url)
     browser.open("/engine")
     browser.click("#engine-stop")
@@ -156,8 +168,9 @@ def test_an_engine_action_streams_its_stages_and_failure_into_the_page(
     browser.screenshot("engine-action-failed")
 
 
-def test_prune_unused_volumes_and_images(browser: Browser, daemon: DaemonProcess,
-                                         busybox: str) -> None:
+def test_prune_unused_volumes_and_images(
+    browser: Browser, daemon: DaemonProcess, busybox: str
+) -> None:
     daemon.docker("volume", "create", "desktop-prunable")
     browser.open("/volumes")
     browser.wait(lambda: browser.present('tr[data-name="desktop-prunable"]'))

@@ -8,10 +8,12 @@ def test_layers_progress_and_status_are_told_apart() -> None:
     job.update({"status": "Pulling from example/app", "id": "1"})
     job.update({"status": "Pulling fs layer", "id": "aaa"})
     job.update({"status": "Pulling fs layer", "id": "bbb"})
-    job.update({"status": "Downloading", "id": "aaa",
-                "progressDetail": {"current": 50, "total": 100}})
-    job.update({"status": "Downloading", "id": "bbb",
-                "progressDetail": {"current": 0, "total": 300}})
+    job.update(
+        {"status": "Downloading", "id": "aaa", "progressDetail": {"current": 50, "total": 100}}
+    )
+    job.update(
+        {"status": "Downloading", "id": "bbb", "progressDetail": {"current": 0, "total": 300}}
+    )
     assert set(job.layers) == {"aaa", "bbb"}
     assert job.status == "1: Pulling from example/app"
     assert job.percent() == 12

@@ -20,8 +20,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DesktopServer]:
     server.stopped.wait(10)
 
 
-def request(server: DesktopServer, method: str, path: str,
-            headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+def request(
+    server: DesktopServer, method: str, path: str, headers: dict[str, str] | None = None
+) -> http.client.HTTPResponse:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     conn.request(method, path, headers={"Host": f"127.0.0.1:{server.port}", **(headers or {})})
     response = conn.getresponse()
@@ -35,7 +36,8 @@ def cookie(server: DesktopServer) -> str:
 
 
 def test_launch_url_sets_an_http_only_strict_cookie_and_drops_the_token(
-        server: DesktopServer) -> None:
+    server: DesktopServer,
+) -> None:
     response = request(server, "GET", f"/containers?token={server.token}")
     assert response.status == 303
     assert response.headers["Location"] == "/containers"
@@ -45,8 +47,16 @@ def test_launch_url_sets_an_http_only_strict_cookie_and_drops_the_token(
 
 
 def test_the_cookie_opens_the_pages(server: DesktopServer) -> None:
-    for page in ("/containers", "/images", "/volumes", "/engine", "/settings",
-                 "/troubleshoot", "/static/app.css", "/static/vendor/htmx.min.js"):
+    for page in (
+        "/containers",
+        "/images",
+        "/volumes",
+        "/engine",
+        "/settings",
+        "/troubleshoot",
+        "/static/app.css",
+        "/static/vendor/htmx.min.js",
+    ):
         assert request(server, "GET", page, {"Cookie": cookie(server)}).status == 200, page
 
 
@@ -60,23 +70,25 @@ def test_no_token_or_a_wrong_one_is_refused(server: DesktopServer) -> None:
 
 def test_a_foreign_host_is_refused_even_with_the_token(server: DesktopServer) -> None:
     for host in ("evil.example:80", f"evil.example:{server.port}", "127.0.0.1:1"):
-        response = request(server, "GET", "/containers",
-                           {"Cookie": cookie(server), "Host": host})
+        response = request(server, "GET", "/containers", {"Cookie": cookie(server), "Host": host})
         assert response.status == 403, host
 
 
 def test_a_foreign_origin_is_refused(server: DesktopServer) -> None:
     for origin in ("http://evil.example", "null", f"http://127.0.0.1:{server.port + 1}"):
-        response = request(server, "POST", "/containers/action",
-                           {"Cookie": cookie(server), "Origin": origin})
+        response = request(
+            server, "POST", "/containers/action", {"Cookie": cookie(server), "Origin": origin}
+        )
         assert response.status == 403, origin
     for site in ("cross-site", "same-site"):  # same-site: a page on another loopback port
-        response = request(server, "GET", "/containers",
-                           {"Cookie": cookie(server), "Sec-Fetch-Site": site})
+        response = request(
+            server, "GET", "/containers", {"Cookie": cookie(server), "Sec-Fetch-Site": site}
+        )
         assert response.status == 403, site
     for site in ("none", "same-origin"):
-        response = request(server, "GET", "/containers",
-                           {"Cookie": cookie(server), "Sec-Fetch-Site": site})
+        response = request(
+            server, "GET", "/containers", {"Cookie": cookie(server), "Sec-Fetch-Site": site}
+        )
         assert response.status == 200, site
 
 
@@ -88,15 +100,21 @@ def test_a_post_without_origin_needs_the_bearer_token(server: DesktopServer) -> 
 
 def test_our_own_origin_is_accepted(server: DesktopServer) -> None:
     for origin in server.guard.origins:
-        response = request(server, "POST", "/containers/action",
-                           {"Cookie": cookie(server), "Origin": origin})
+        response = request(
+            server, "POST", "/containers/action", {"Cookie": cookie(server), "Origin": origin}
+        )
         assert response.status == 200
 
 
 def test_a_websocket_from_another_origin_is_refused(server: DesktopServer) -> None:
-    headers = {"Cookie": cookie(server), "Origin": "http://evil.example", "Upgrade": "websocket",
-               "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    headers = {
+        "Cookie": cookie(server),
+        "Origin": "http://evil.example",
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
     assert request(server, "GET", "/containers/x/terminal", headers).status == 403
 
 

@@ -44,11 +44,14 @@ def qmp(ketch: Ketch, command: str) -> None:
         monitor.close()
 
 
-def test_guest_clock_stays_within_half_a_second_under_load(ketch: Ketch,
-                                                           guest_clock: GuestClock) -> None:
+def test_guest_clock_stays_within_half_a_second_under_load(
+    ketch: Ketch, guest_clock: GuestClock
+) -> None:
     ketch.docker("load", "-i", busybox_archive())
-    busy = [ketch.docker("run", "-d", "busybox", "sh", "-c", "while :; do :; done").stdout.strip()
-            for _ in range(2)]  # both vCPUs
+    busy = [
+        ketch.docker("run", "-d", "busybox", "sh", "-c", "while :; do :; done").stdout.strip()
+        for _ in range(2)
+    ]  # both vCPUs
     try:
         offsets = []
         deadline = time.monotonic() + LOAD_SECONDS
@@ -60,8 +63,9 @@ def test_guest_clock_stays_within_half_a_second_under_load(ketch: Ketch,
         ketch.docker("rm", "-f", *busy, check=False)
 
 
-def test_guest_clock_is_right_within_a_second_of_a_resume(ketch: Ketch,
-                                                          guest_clock: GuestClock) -> None:
+def test_guest_clock_is_right_within_a_second_of_a_resume(
+    ketch: Ketch, guest_clock: GuestClock
+) -> None:
     qmp(ketch, "stop")
     time.sleep(PAUSE_SECONDS)
     qmp(ketch, "cont")
@@ -69,9 +73,11 @@ def test_guest_clock_is_right_within_a_second_of_a_resume(ketch: Ketch,
     time.sleep(1.0)
     offset, _ = guest_clock.offset()
     assert abs(offset) < BOUND, f"{offset:+.3f} s, {time.monotonic() - resumed:.2f} s after"
-    corrections = [json.loads(line) for line in
-                   (ketch.instance_dir / "agent.log").read_text().splitlines()
-                   if '"event": "clock"' in line]
+    corrections = [
+        json.loads(line)
+        for line in (ketch.instance_dir / "agent.log").read_text().splitlines()
+        if '"event": "clock"' in line
+    ]
     assert any(c["offset"] < -PAUSE_SECONDS + 2 for c in corrections), corrections
 
 

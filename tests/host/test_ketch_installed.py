@@ -16,13 +16,18 @@ from ketch.host.testing.runner import Ketch
 from ketch.host.vmimage import pack
 
 ARTIFACTS = Path(os.environ.get("KETCH_BUILD_CACHE") or Path.home() / ".cache" / "ketch-build")
-pytestmark = pytest.mark.skipif(os.path.exists("/opt/ketch"),
-                                reason="a ketch package is installed already")
+pytestmark = pytest.mark.skipif(
+    os.path.exists("/opt/ketch"), reason="a ketch package is installed already"
+)
 
 
 @pytest.fixture(scope="module")
-def frozen_ketch(frozen_onedir: Path, vm_image_dir: Path, busybox_tar: str,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ketch]:
+def frozen_ketch(
+    frozen_onedir: Path,
+    vm_image_dir: Path,
+    busybox_tar: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Ketch]:
     base = tmp_path_factory.mktemp("installed")
     # Packed once per image version (zstd, ~1 min cold), outside the checkout.
     artifact = pack(vm_image_dir, ARTIFACTS / "vm-image-artifacts")
@@ -42,8 +47,11 @@ def frozen_ketch(frozen_onedir: Path, vm_image_dir: Path, busybox_tar: str,
 
 
 def main_pid(ketch: Ketch) -> int:
-    return int(ketch.ketch("ssh", "systemctl", "show", "docker", "-p", "MainPID")
-               .stdout.strip().removeprefix("MainPID="))
+    return int(
+        ketch.ketch("ssh", "systemctl", "show", "docker", "-p", "MainPID")
+        .stdout.strip()
+        .removeprefix("MainPID=")
+    )
 
 
 def test_frozen_start_then_docker_run(frozen_ketch: Ketch) -> None:
@@ -67,8 +75,9 @@ def test_systemctl_restart_keeps_running_containers(frozen_ketch: Ketch) -> None
     before = main_pid(frozen_ketch)
     frozen_ketch.ketch("ssh", "systemctl", "restart", "docker")
     assert main_pid(frozen_ketch) not in (0, before)
-    state = frozen_ketch.docker("inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}",
-                                container).stdout
+    state = frozen_ketch.docker(
+        "inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", container
+    ).stdout
     assert state == f"true {started}"
     frozen_ketch.docker("rm", "-f", container)
 

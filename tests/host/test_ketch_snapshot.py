@@ -14,8 +14,9 @@ from ketch.host.testing.runner import Ketch
 @pytest.fixture(scope="module")
 def ketch(vm_image_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ketch]:
     runner = Ketch(tmp_path_factory.mktemp("ketch-snap"), vm_image_dir)
-    runner.start_output = runner.ketch("start", "--cpus", "2", "--memory", "2",
-                                       "--no-share-home").stdout
+    runner.start_output = runner.ketch(
+        "start", "--cpus", "2", "--memory", "2", "--no-share-home"
+    ).stdout
     try:
         yield runner
     finally:

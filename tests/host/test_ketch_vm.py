@@ -26,8 +26,12 @@ def status(ketch: Ketch) -> dict[str, object]:
 
 def test_start_shows_stages_and_selects_the_context(ketch: Ketch) -> None:
     output = ketch.start_output
-    stages = ["ketch: booting: done", "ketch: ssh: done", "ketch: docker.sock answers: done",
-              "ketch: context set"]
+    stages = [
+        "ketch: booting: done",
+        "ketch: ssh: done",
+        "ketch: docker.sock answers: done",
+        "ketch: context set",
+    ]
     positions = [output.find(stage) for stage in stages]
     assert all(p >= 0 for p in positions) and positions == sorted(positions), output
     assert "DOCKER_HOST=unix://" in output
@@ -66,9 +70,14 @@ def test_run_echo(ketch: Ketch, busybox_in_vm: str) -> None:
 
 def test_run_interactive_through_a_pty(ketch: Ketch, busybox_in_vm: str) -> None:
     leader, follower = pty.openpty()
-    proc = subprocess.Popen(["docker", "run", "-it", "--rm", busybox_in_vm, "sh"],
-                            env=ketch.env, stdin=follower, stdout=follower, stderr=follower,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        ["docker", "run", "-it", "--rm", busybox_in_vm, "sh"],
+        env=ketch.env,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        start_new_session=True,
+    )
     os.close(follower)
     try:
         os.write(leader, b"echo pty-$((6*7))\n")
@@ -91,8 +100,9 @@ def test_run_interactive_through_a_pty(ketch: Ketch, busybox_in_vm: str) -> None
 
 
 def test_logs_follow(ketch: Ketch, busybox_in_vm: str) -> None:
-    container = ketch.docker("run", "-d", busybox_in_vm, "sh", "-c",
-                             "for i in 1 2 3; do echo line$i; sleep 1; done").stdout.strip()
+    container = ketch.docker(
+        "run", "-d", busybox_in_vm, "sh", "-c", "for i in 1 2 3; do echo line$i; sleep 1; done"
+    ).stdout.strip()
     try:
         follow = ketch.docker("logs", "-f", container, timeout=120)
         assert follow.stdout == "line1\nline2\nline3\n"
@@ -102,9 +112,16 @@ def test_logs_follow(ketch: Ketch, busybox_in_vm: str) -> None:
 
 def test_published_port_reaches_host_loopback(ketch: Ketch, busybox_in_vm: str) -> None:
     reply = "HTTP/1.0 200 OK\\r\\n\\r\\nhello from ketch"
-    container = ketch.docker("run", "-d", "-p", "8080:80", busybox_in_vm, "sh", "-c",
-                             f"while true; do printf '{reply}' | nc -l -p 80; done"
-                             ).stdout.strip()
+    container = ketch.docker(
+        "run",
+        "-d",
+        "-p",
+        "8080:80",
+        busybox_in_vm,
+        "sh",
+        "-c",
+        f"while true; do printf '{reply}' | nc -l -p 80; done",
+    ).stdout.strip()
     try:
         started = time.monotonic()
         body = b""
@@ -135,8 +152,16 @@ def test_bind_mount_of_a_folder_in_home(ketch: Ketch, busybox_in_vm: str) -> Non
     folder = Path(tempfile.mkdtemp(prefix="ketch-share-", dir=Path.home()))
     try:
         (folder / "note.txt").write_text("written on the host\n")
-        result = ketch.docker("run", "--rm", "-v", f"{folder}:/src", busybox_in_vm,
-                              "cat", "/src/note.txt", check=False)
+        result = ketch.docker(
+            "run",
+            "--rm",
+            "-v",
+            f"{folder}:/src",
+            busybox_in_vm,
+            "cat",
+            "/src/note.txt",
+            check=False,
+        )
         assert result.stdout == "written on the host\n", result.stderr
     finally:
         for path in folder.iterdir():
@@ -145,16 +170,14 @@ def test_bind_mount_of_a_folder_in_home(ketch: Ketch, busybox_in_vm: str) -> Non
 
 
 def test_stop_then_start_keeps_images(ketch: Ketch, busybox_in_vm: str) -> None:
-    ketch.docker("context", "create", "mine", "--docker", "host=unix:///tmp/none.sock",
-                 check=False)
+    ketch.docker("context", "create", "mine", "--docker", "host=unix:///tmp/none.sock", check=False)
     stopped = ketch.ketch("stop", timeout=180)
     assert "stopped" in stopped.stdout
     assert "KETCH-POWEROFF" in (ketch.instance_dir / "serial.log").read_text()
     assert status(ketch)["status"] == "stopped"
     assert ketch.docker("context", "show").stdout.strip() == "default"
     ketch.ketch("start")
-    assert busybox_in_vm in ketch.docker("images", "--format",
-                                         "{{.Repository}}:{{.Tag}}").stdout
+    assert busybox_in_vm in ketch.docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
 
 
 def test_killed_agent_is_noticed_and_recovered(ketch: Ketch, busybox_in_vm: str) -> None:
@@ -184,8 +207,7 @@ def test_docker_run_works_after_every_reattach(ketch: Ketch, busybox_in_vm: str)
             time.sleep(0.2)
             assert "re-attaching" in ketch.ketch("start", timeout=120).stdout
             started = time.monotonic()
-            run = ketch.docker("run", "--rm", busybox_in_vm, "echo", str(round_number),
-                               timeout=120)
+            run = ketch.docker("run", "--rm", busybox_in_vm, "echo", str(round_number), timeout=120)
             assert run.stdout.strip() == str(round_number)
             assert time.monotonic() - started < 60, f"round {round_number}"
     finally:
@@ -201,5 +223,4 @@ def test_killed_qemu_is_noticed_and_recovered(ketch: Ketch, busybox_in_vm: str) 
     assert status(ketch)["status"] != "running"
     ketch.ketch("start")
     assert status(ketch)["status"] == "running"
-    assert busybox_in_vm in ketch.docker("images", "--format",
-                                         "{{.Repository}}:{{.Tag}}").stdout
+    assert busybox_in_vm in ketch.docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout

@@ -20,7 +20,8 @@ from ketch.host.vmimage import pack
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("dpkg-deb") is None or os.path.exists("/opt/ketch"),
-    reason="needs root, dpkg-deb, and no ketch package installed already")
+    reason="needs root, dpkg-deb, and no ketch package installed already",
+)
 
 
 def fake_image_artifact(base: Path) -> Path:
@@ -28,9 +29,19 @@ def fake_image_artifact(base: Path) -> Path:
     built.mkdir()
     for name in ("vmlinuz", "initrd.img", "rootfs.img"):
         (built / name).write_bytes(name.encode() * 1000)
-    (built / "image.json").write_text(json.dumps({
-        "arch": "x86_64", "kernel": "vmlinuz", "initrd": "initrd.img", "rootfs": "rootfs.img",
-        "cmdline": "console=ttyS0", "version": "1", "inputs_hash": "debtest"}))
+    (built / "image.json").write_text(
+        json.dumps(
+            {
+                "arch": "x86_64",
+                "kernel": "vmlinuz",
+                "initrd": "initrd.img",
+                "rootfs": "rootfs.img",
+                "cmdline": "console=ttyS0",
+                "version": "1",
+                "inputs_hash": "debtest",
+            }
+        )
+    )
     return pack(built, base / "dist")
 
 
@@ -45,13 +56,23 @@ def installed(frozen_onedir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def clean_env(tmp_path: Path) -> dict[str, str]:
-    return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(tmp_path),
-            "KETCH_HOME": str(tmp_path / "ketch"), "XDG_RUNTIME_DIR": str(tmp_path)}
+    return {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(tmp_path),
+        "KETCH_HOME": str(tmp_path / "ketch"),
+        "XDG_RUNTIME_DIR": str(tmp_path),
+    }
 
 
 def installed_run(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(list(argv), env=clean_env(tmp_path), cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        list(argv),
+        env=clean_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, f"{argv}: {result.stdout}\n{result.stderr}"
     return result
 
@@ -67,14 +88,26 @@ def test_installed_ketch_runs_and_finds_its_image(installed: dict, tmp_path: Pat
 
 
 def test_installed_units_verify(installed: dict, tmp_path: Path) -> None:
-    system = subprocess.run(["systemd-analyze", "verify", "/lib/systemd/system/docker.socket",
-                             "/lib/systemd/system/docker.service"],
-                            capture_output=True, text=True, timeout=120)
+    system = subprocess.run(
+        [
+            "systemd-analyze",
+            "verify",
+            "/lib/systemd/system/docker.socket",
+            "/lib/systemd/system/docker.service",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert (system.returncode, system.stderr) == (0, "")
     tmp_path.chmod(0o700)
-    user = subprocess.run(["systemd-analyze", "--user", "verify",
-                           "/usr/lib/systemd/user/ketch.service"], env=clean_env(tmp_path),
-                          capture_output=True, text=True, timeout=120)
+    user = subprocess.run(
+        ["systemd-analyze", "--user", "verify", "/usr/lib/systemd/user/ketch.service"],
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert (user.returncode, user.stderr) == (0, "")
     subprocess.run(["getent", "group", "docker"], check=True, capture_output=True)
 
@@ -86,8 +119,16 @@ class PackagedDockerd(DaemonProcess):
         argv = super().argv()
         at = argv.index(sys.executable)
         argv[argv.index(self.host)] = "fd://"
-        return [*argv[:at], "systemd-socket-activate", "-l", self.socket_path,
-                "-E", "PATH", "/usr/bin/dockerd", *argv[at + 3:]]
+        return [
+            *argv[:at],
+            "systemd-socket-activate",
+            "-l",
+            self.socket_path,
+            "-E",
+            "PATH",
+            "/usr/bin/dockerd",
+            *argv[at + 3 :],
+        ]
 
 
 def test_packaged_dockerd_runs_a_container_natively(installed: dict) -> None:
@@ -105,6 +146,11 @@ def test_removal_leaves_nothing(installed: dict) -> None:
     """Last in this module: dpkg -r removes every file the package installed."""
     dpkg("-r", "ketch")
     assert not package_installed()
-    for path in ("/usr/bin/ketch", "/usr/bin/dockerd", "/opt/ketch",
-                 "/lib/systemd/system/docker.service", "/usr/lib/systemd/user/ketch.service"):
+    for path in (
+        "/usr/bin/ketch",
+        "/usr/bin/dockerd",
+        "/opt/ketch",
+        "/lib/systemd/system/docker.service",
+        "/usr/lib/systemd/user/ketch.service",
+    ):
         assert not os.path.lexists(path), path

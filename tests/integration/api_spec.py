@@ -16,10 +16,39 @@ from ketch.guest.testing.apispec import load_spec
 METHODS = ("get", "head", "post", "put", "delete")
 # Strings that broke parsers before: numbers Python reads and Go does not, path tricks,
 # control characters, unbalanced JSON and regex syntax, long and non-ASCII text.
-HOSTILE_STRINGS = ["", " ", "0", "-1", "1e23", "1_000", "99999999999999999999999", "NaN",
-                   "true", "none", "\x00", "a\x00b", "\n", "x\n", "../../../../etc/passwd",
-                   "/", "%", "{", "[", "[\"", "(?", "*", "sha256:", "\u202e\u0665", "\U0001f600",
-                   "a" * 300, "A" * 5000, "busybox", "busybox:latest", "-", "--help"]
+HOSTILE_STRINGS = [
+    "",
+    " ",
+    "0",
+    "-1",
+    "1e23",
+    "1_000",
+    "99999999999999999999999",
+    "NaN",
+    "true",
+    "none",
+    "\x00",
+    "a\x00b",
+    "\n",
+    "x\n",
+    "../../../../etc/passwd",
+    "/",
+    "%",
+    "{",
+    "[",
+    '["',
+    "(?",
+    "*",
+    "sha256:",
+    "\u202e\u0665",
+    "\U0001f600",
+    "a" * 300,
+    "A" * 5000,
+    "busybox",
+    "busybox:latest",
+    "-",
+    "--help",
+]
 # Query encodings a client could send raw: bad percent escapes, invalid UTF-8.
 RAW_QUERY_VALUES = ["%", "%zz", "%ff%fe", "%c0%af", "%00", "a%2", "%e2%82"]
 
@@ -54,12 +83,20 @@ def load_operations(spec_path: Path) -> tuple[list[Operation], dict[str, Any]]:
             params = [*shared, *op.get("parameters", [])]
             body = next((p for p in params if p["in"] == "body"), None)
             consumes = op.get("consumes") or []
-            binary = body is not None and (body["schema"].get("type") == "string"
-                                           or ("application/json" not in consumes and
-                                           bool(consumes)))
-            operations.append(Operation(method.upper(), path, op.get("operationId", ""),
-                                        [p for p in params if p["in"] != "body"],
-                                        body["schema"] if body else None, binary))
+            binary = body is not None and (
+                body["schema"].get("type") == "string"
+                or ("application/json" not in consumes and bool(consumes))
+            )
+            operations.append(
+                Operation(
+                    method.upper(),
+                    path,
+                    op.get("operationId", ""),
+                    [p for p in params if p["in"] != "body"],
+                    body["schema"] if body else None,
+                    binary,
+                )
+            )
     return operations, spec["definitions"]
 
 
@@ -72,8 +109,10 @@ class Strategies:
 
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         while "$ref" in schema:
-            schema = {**self.definitions[schema["$ref"].rsplit("/", 1)[1]],
-                      **{k: v for k, v in schema.items() if k != "$ref"}}
+            schema = {
+                **self.definitions[schema["$ref"].rsplit("/", 1)[1]],
+                **{k: v for k, v in schema.items() if k != "$ref"},
+            }
         if "allOf" in schema:
             merged: dict[str, Any] = {"type": "object", "properties": {}}
             for part in schema["allOf"]:
@@ -84,13 +123,21 @@ class Strategies:
 
     def hostile(self) -> st.SearchStrategy[Any]:
         """A JSON value of any shape: what a buggy client sends where something else belongs."""
-        scalars = st.one_of(st.none(), st.booleans(),
-                            st.integers(min_value=-(1 << 80), max_value=1 << 80),
-                            st.floats(allow_nan=True, allow_infinity=True),
-                            st.sampled_from(HOSTILE_STRINGS), st.text(max_size=20))
-        return st.recursive(scalars, lambda inner: st.one_of(
-            st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-            max_leaves=8)
+        scalars = st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(min_value=-(1 << 80), max_value=1 << 80),
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.sampled_from(HOSTILE_STRINGS),
+            st.text(max_size=20),
+        )
+        return st.recursive(
+            scalars,
+            lambda inner: st.one_of(
+                st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+            ),
+            max_leaves=8,
+        )
 
     def value(self, schema: dict[str, Any], depth: int = 0) -> st.SearchStrategy[Any]:
         """Mostly the declared type (so requests get past the first check), sometimes not."""
@@ -105,8 +152,10 @@ class Strategies:
         if kind == "boolean":
             return st.booleans()
         if kind == "integer":
-            return st.one_of(st.integers(min_value=-5, max_value=70000),
-                             st.sampled_from([-(1 << 63), (1 << 63) - 1, 1 << 64]))
+            return st.one_of(
+                st.integers(min_value=-5, max_value=70000),
+                st.sampled_from([-(1 << 63), (1 << 63) - 1, 1 << 64]),
+            )
         if kind == "number":
             return st.floats(allow_nan=False, allow_infinity=False, width=32)
         if kind == "string":
@@ -117,30 +166,55 @@ class Strategies:
             return st.lists(self.value(schema.get("items", {}), depth + 1), max_size=3)
         properties = schema.get("properties")
         if properties:
-            return st.fixed_dictionaries({}, optional={
-                name: self.value(sub, depth + 1) for name, sub in properties.items()})
+            return st.fixed_dictionaries(
+                {}, optional={name: self.value(sub, depth + 1) for name, sub in properties.items()}
+            )
         extra = schema.get("additionalProperties")
         if isinstance(extra, dict):
-            return st.dictionaries(st.sampled_from(HOSTILE_STRINGS[:12]) | st.text(max_size=12),
-                                   self.value(extra, depth + 1), max_size=3)
+            return st.dictionaries(
+                st.sampled_from(HOSTILE_STRINGS[:12]) | st.text(max_size=12),
+                self.value(extra, depth + 1),
+                max_size=3,
+            )
         return self.hostile()
 
     def query_value(self, param: dict[str, Any]) -> st.SearchStrategy[str]:
         """One query string value (already percent-encoded) for a parameter."""
         kind = param.get("type")
         if param["name"] == "filters":
-            right = st.dictionaries(st.sampled_from(
-                ["name", "id", "label", "status", "dangling", "reference", "until", "since",
-                 "before", "driver", "type", "event", "ancestor", "exited", "health"]),
+            right = st.dictionaries(
+                st.sampled_from(
+                    [
+                        "name",
+                        "id",
+                        "label",
+                        "status",
+                        "dangling",
+                        "reference",
+                        "until",
+                        "since",
+                        "before",
+                        "driver",
+                        "type",
+                        "event",
+                        "ancestor",
+                        "exited",
+                        "health",
+                    ]
+                ),
                 st.lists(st.sampled_from(HOSTILE_STRINGS) | st.text(max_size=10), max_size=2),
-                max_size=3).map(json.dumps)
-            text = st.one_of(right, self.hostile().map(_json_text), st.sampled_from(
-                HOSTILE_STRINGS))
+                max_size=3,
+            ).map(json.dumps)
+            text = st.one_of(
+                right, self.hostile().map(_json_text), st.sampled_from(HOSTILE_STRINGS)
+            )
         elif kind == "boolean":
             text = st.sampled_from(["1", "0", "true", "false", "True", "yes", "none", "", "2"])
         elif kind == "integer":
-            text = st.one_of(st.integers(min_value=-(1 << 70), max_value=1 << 70).map(str),
-                             st.sampled_from(HOSTILE_STRINGS))
+            text = st.one_of(
+                st.integers(min_value=-(1 << 70), max_value=1 << 70).map(str),
+                st.sampled_from(HOSTILE_STRINGS),
+            )
         else:
             text = st.one_of(st.sampled_from(HOSTILE_STRINGS), st.text(max_size=40))
         encoded = text.map(lambda v: urllib.parse.quote(v, safe=""))
@@ -148,9 +222,12 @@ class Strategies:
 
     def header_value(self, name: str) -> st.SearchStrategy[str]:
         if name.lower().startswith("x-registry"):
-            return st.one_of(self.hostile().map(
-                lambda v: base64.urlsafe_b64encode(_json_text(v).encode()).decode()),
-                st.sampled_from(["", "!!!", "e30", "bnVsbA=="]))
+            return st.one_of(
+                self.hostile().map(
+                    lambda v: base64.urlsafe_b64encode(_json_text(v).encode()).decode()
+                ),
+                st.sampled_from(["", "!!!", "e30", "bnVsbA=="]),
+            )
         return st.sampled_from(["application/json", "application/x-tar", "text/plain", ""])
 
 

@@ -17,13 +17,15 @@ from ketch.guest.testing.standin import stand_in_container
 
 
 def in_netns(path: str, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["nsenter", f"--net={path}", *argv], capture_output=True, text=True,
-                          timeout=30)
+    return subprocess.run(
+        ["nsenter", f"--net={path}", *argv], capture_output=True, text=True, timeout=30
+    )
 
 
 def fetch(url: str, netns: str | None = None) -> str:
-    code = f"import urllib.request;print(urllib.request.urlopen({url!r}, timeout=5).read()" \
-           f".decode())"
+    code = (
+        f"import urllib.request;print(urllib.request.urlopen({url!r}, timeout=5).read().decode())"
+    )
     argv = [sys.executable, "-c", code]
     if netns:
         return in_netns(netns, *argv).stdout.strip()
@@ -32,12 +34,20 @@ def fetch(url: str, netns: str | None = None) -> str:
 
 async def lookup(netns: str, server: str, name: str) -> list[str]:
     """Asynchronously: the embedded DNS server runs on this very event loop."""
-    code = ("import dns.resolver as r;res=r.Resolver(configure=False);"
-            f"res.nameservers=[{server!r}];"
-            f"print(' '.join(sorted(a.address for a in res.resolve({name!r}, 'A'))))")
+    code = (
+        "import dns.resolver as r;res=r.Resolver(configure=False);"
+        f"res.nameservers=[{server!r}];"
+        f"print(' '.join(sorted(a.address for a in res.resolve({name!r}, 'A'))))"
+    )
     proc = await asyncio.create_subprocess_exec(
-        "nsenter", f"--net={netns}", sys.executable, "-c", code,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        "nsenter",
+        f"--net={netns}",
+        sys.executable,
+        "-c",
+        code,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 30)
     return out.decode().split()
 
@@ -47,22 +57,31 @@ def read(path: str) -> str:
         return f.read()
 
 
-ECHO_CLIENT = ("import http.server as h\n"
-               "class H(h.BaseHTTPRequestHandler):\n"
-               "    def do_GET(self):\n"
-               "        self.send_response(200); self.end_headers()\n"
-               "        self.wfile.write(self.client_address[0].encode())\n"
-               "s = h.ThreadingHTTPServer(('198.51.100.1', 8000), H)\n"
-               "print('listening', flush=True)\n"
-               "s.serve_forever()\n")
+ECHO_CLIENT = (
+    "import http.server as h\n"
+    "class H(h.BaseHTTPRequestHandler):\n"
+    "    def do_GET(self):\n"
+    "        self.send_response(200); self.end_headers()\n"
+    "        self.wfile.write(self.client_address[0].encode())\n"
+    "s = h.ThreadingHTTPServer(('198.51.100.1', 8000), H)\n"
+    "print('listening', flush=True)\n"
+    "s.serve_forever()\n"
+)
 
 
 async def fetch_async(url: str, netns: str) -> str:
-    code = f"import urllib.request;print(urllib.request.urlopen({url!r}, timeout=3).read()" \
-           f".decode())"
+    code = (
+        f"import urllib.request;print(urllib.request.urlopen({url!r}, timeout=3).read().decode())"
+    )
     proc = await asyncio.create_subprocess_exec(
-        "nsenter", f"--net={netns}", sys.executable, "-c", code,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        "nsenter",
+        f"--net={netns}",
+        sys.executable,
+        "-c",
+        code,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 30)
     return out.decode().strip() if proc.returncode == 0 else "unreachable"
 
@@ -89,31 +108,45 @@ async def outbound(networks: Any) -> dict[str, Any]:
     """An "outside" address in the daemon's namespace: NAT from bridges, none from --internal."""
     outside = f"{networks.engine.config.exec_root}/outside-ns"
     await asyncio.to_thread(netlink.create_netns, outside)
-    subprocess.run(["ip", "link", "add", "ext0", "type", "veth", "peer", "name", "ext1"],
-                   check=True)
+    subprocess.run(
+        ["ip", "link", "add", "ext0", "type", "veth", "peer", "name", "ext1"], check=True
+    )
     subprocess.run(["ip", "addr", "add", "198.51.100.254/24", "dev", "ext0"], check=True)
     subprocess.run(["ip", "link", "set", "ext0", "up"], check=True)
     subprocess.run(["ip", "link", "set", "ext1", "netns", outside], check=True)
-    for argv in (["ip", "addr", "add", "198.51.100.1/24", "dev", "ext1"],
-                 ["ip", "link", "set", "ext1", "up"]):
+    for argv in (
+        ["ip", "addr", "add", "198.51.100.1/24", "dev", "ext1"],
+        ["ip", "link", "set", "ext1", "up"],
+    ):
         in_netns(outside, *argv).check_returncode()
-    server = subprocess.Popen(["nsenter", f"--net={outside}", sys.executable, "-c",
-                               ECHO_CLIENT], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        ["nsenter", f"--net={outside}", sys.executable, "-c", ECHO_CLIENT],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     await networks.create({"Name": "sealed", "Internal": True})
-    boxes = {name: stand_in_container(name * 64, f"/{name}", {}, {"NetworkMode": mode})
-             for name, mode in (("d", "bridge"), ("e", "sealed"))}
+    boxes = {
+        name: stand_in_container(name * 64, f"/{name}", {}, {"NetworkMode": mode})
+        for name, mode in (("d", "bridge"), ("e", "sealed"))
+    }
     report: dict[str, Any] = {}
     try:
         await listening(server)
         for name, box in boxes.items():
             sandbox = await networks.setup_container(box)
-            report[f"outbound_{name}"] = await fetch_async("http://198.51.100.1:8000/",
-                                                           str(sandbox.netns_path))
+            report[f"outbound_{name}"] = await fetch_async(
+                "http://198.51.100.1:8000/", str(sandbox.netns_path)
+            )
             if name == "e":  # another user network: appnet's names are not visible
-                report["dns_other_network"] = await lookup(str(sandbox.netns_path),
-                                                           "127.0.0.11", "web2")
-        published_all = stand_in_container("f" * 64, "/f", {"ExposedPorts": {"80/tcp": {}}},
-                                      {"NetworkMode": "bridge", "PublishAllPorts": True})
+                report["dns_other_network"] = await lookup(
+                    str(sandbox.netns_path), "127.0.0.11", "web2"
+                )
+        published_all = stand_in_container(
+            "f" * 64,
+            "/f",
+            {"ExposedPorts": {"80/tcp": {}}},
+            {"NetworkMode": "bridge", "PublishAllPorts": True},
+        )
         await networks.setup_container(published_all)
         report["publish_all"] = published_all.network_settings["Ports"]
         boxes["f"] = published_all
@@ -129,19 +162,27 @@ async def outbound(networks: Any) -> dict[str, Any]:
 
 
 async def scenario(root: str) -> dict[str, Any]:
-    engine = Engine(DaemonConfig(data_root=f"{root}/data", exec_root=f"{root}/run",
-                                 dns=["127.0.0.1"]))
+    engine = Engine(
+        DaemonConfig(data_root=f"{root}/data", exec_root=f"{root}/run", dns=["127.0.0.1"])
+    )
     await engine.start()
     # The "host's resolver": names the embedded server does not know are forwarded here.
-    upstream = DnsServer(lambda _client, name: ["192.0.2.7"] if name == "example.test"
-                         else None, lambda _client: [])
+    upstream = DnsServer(
+        lambda _client, name: ["192.0.2.7"] if name == "example.test" else None, lambda _client: []
+    )
     await upstream.listen("127.0.0.1")
     networks = engine.networks
     report: dict[str, Any] = {}
     await networks.create({"Name": "appnet", "IPAM": {"Config": [{"Subnet": "10.40.0.0/24"}]}})
-    web = stand_in_container("a" * 64, "/web", {"ExposedPorts": {"80/tcp": {}}},
-                        {"NetworkMode": "appnet",
-                         "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "18080"}]}})
+    web = stand_in_container(
+        "a" * 64,
+        "/web",
+        {"ExposedPorts": {"80/tcp": {}}},
+        {
+            "NetworkMode": "appnet",
+            "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "18080"}]},
+        },
+    )
     web.network_settings["Networks"] = {"appnet": {"Aliases": ["www"]}}
     client = stand_in_container("b" * 64, "/client", {}, {"NetworkMode": "appnet"})
     web_box = await networks.setup_container(web)
@@ -150,27 +191,43 @@ async def scenario(root: str) -> dict[str, Any]:
     report["ports"] = web.network_settings["Ports"]
     report["resolv"] = read(client_box.resolv_conf_path)
     report["hosts"] = read(web_box.hosts_path)
-    server = subprocess.Popen(["nsenter", f"--net={web_box.netns_path}", sys.executable,
-                               "-c", "import http.server as h,os;os.chdir('/');"
-                               "open('/tmp/ketch-sbx-index','w').write('hello');"
-                               "s=h.ThreadingHTTPServer(('',80),h.SimpleHTTPRequestHandler);"
-                               "print('listening',flush=True);s.serve_forever()"],
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            "nsenter",
+            f"--net={web_box.netns_path}",
+            sys.executable,
+            "-c",
+            "import http.server as h,os;os.chdir('/');"
+            "open('/tmp/ketch-sbx-index','w').write('hello');"
+            "s=h.ThreadingHTTPServer(('',80),h.SimpleHTTPRequestHandler);"
+            "print('listening',flush=True);s.serve_forever()",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         await listening(server)
         report["loopback"] = fetch("http://127.0.0.1:18080/tmp/ketch-sbx-index")
-        report["c2c"] = fetch(f"http://{report['web_ip']}/tmp/ketch-sbx-index",
-                              client_box.netns_path)
-        report["dns"] = {name: await lookup(client_box.netns_path, "127.0.0.11", name)
-                         for name in ("web", "www", "a" * 12, "WEB")}
+        report["c2c"] = fetch(
+            f"http://{report['web_ip']}/tmp/ketch-sbx-index", client_box.netns_path
+        )
+        report["dns"] = {
+            name: await lookup(client_box.netns_path, "127.0.0.11", name)
+            for name in ("web", "www", "a" * 12, "WEB")
+        }
         networks.rename_container(web, "/web2")
-        report["forwarded"] = await lookup(client_box.netns_path, "127.0.0.11",
-                                           "example.test")
+        report["forwarded"] = await lookup(client_box.netns_path, "127.0.0.11", "example.test")
         report["dns_renamed"] = await lookup(client_box.netns_path, "127.0.0.11", "web2")
         report.update(await outbound(networks))
-        other = stand_in_container("c" * 64, "/other", {}, {
-            "NetworkMode": "bridge",
-            "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "18080"}]}})
+        other = stand_in_container(
+            "c" * 64,
+            "/other",
+            {},
+            {
+                "NetworkMode": "bridge",
+                "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "18080"}]},
+            },
+        )
         try:
             await networks.setup_container(other)
         except EngineError as e:
@@ -184,8 +241,9 @@ async def scenario(root: str) -> dict[str, Any]:
         server.communicate()
     await networks.teardown_container(web)
     await networks.teardown_container(client)
-    report["after_teardown"] = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True,
-                                              text=True).stdout
+    report["after_teardown"] = subprocess.run(
+        ["iptables-save", "-t", "nat"], capture_output=True, text=True
+    ).stdout
     report["links"] = await links_without_veths()
     await networks.remove("appnet")
     await engine.close()

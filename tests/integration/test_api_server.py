@@ -40,11 +40,14 @@ def split(answer: bytes) -> tuple[str, dict[str, str], bytes]:
 
 def test_a_long_request_line_is_a_json_431(daemon: DaemonProcess) -> None:
     # 100 KB is fine (Moby allows 1 MB of request head); beyond that a JSON 431.
-    ok = raw_exchange(daemon.socket_path, b"GET /_ping?x=" + b"a" * 100_000 +
-                      b" HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+    ok = raw_exchange(
+        daemon.socket_path,
+        b"GET /_ping?x=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n",
+    )
     assert split(ok)[0] == "HTTP/1.1 200 OK"
-    answer = raw_exchange(daemon.socket_path, b"GET /_ping?x=" + b"a" * 1_100_000 +
-                          b" HTTP/1.1\r\nHost: d\r\n\r\n")
+    answer = raw_exchange(
+        daemon.socket_path, b"GET /_ping?x=" + b"a" * 1_100_000 + b" HTTP/1.1\r\nHost: d\r\n\r\n"
+    )
     status, headers, body = split(answer)
     assert status.endswith("431 Request Header Fields Too Large")
     assert headers["content-type"] == "application/json"
@@ -61,9 +64,12 @@ def test_a_malformed_request_is_a_json_400(daemon: DaemonProcess) -> None:
 
 def test_client_input_echoed_in_an_error_is_capped(daemon: DaemonProcess) -> None:
     body = json.dumps({"Image": "x" * 10_000_000}).encode()
-    answer = raw_exchange(daemon.socket_path, b"POST /containers/create HTTP/1.1\r\nHost: d\r\n"
-                          b"Connection: close\r\nContent-Type: application/json\r\n"
-                          b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    answer = raw_exchange(
+        daemon.socket_path,
+        b"POST /containers/create HTTP/1.1\r\nHost: d\r\n"
+        b"Connection: close\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body),
+    )
     status, _, error = split(answer)
     assert status == "HTTP/1.1 404 Not Found"
     message = json.loads(error)["message"]
@@ -96,8 +102,9 @@ async def serving(socket_path: str, max_connections: int) -> AsyncIterator[None]
     app = web.Application()
     app.router.add_get("/_ping", ping)
     app.router.add_get("/stream", slow_stream)
-    runner = ApiRunner(app, header_timeout=HEADER_TIMEOUT, max_connections=max_connections,
-                       access_log=None)
+    runner = ApiRunner(
+        app, header_timeout=HEADER_TIMEOUT, max_connections=max_connections, access_log=None
+    )
     await runner.setup()
     await web.UnixSite(runner, socket_path).start()
     try:

@@ -52,9 +52,17 @@ class Pinger:
 
 
 def test_long_dockerfile_keeps_daemon_responsive_and_metadata_small(
-        daemon: DaemonProcess, busybox: str, tmp_path: Path) -> None:
-    context = make_context(tmp_path, {"Dockerfile": "FROM busybox\n" + "ENV A=1\n" * ENV_LINES
-                                      + "RUN echo ok > /ok\n" + "LABEL x=1\n" * ENV_LINES})
+    daemon: DaemonProcess, busybox: str, tmp_path: Path
+) -> None:
+    context = make_context(
+        tmp_path,
+        {
+            "Dockerfile": "FROM busybox\n"
+            + "ENV A=1\n" * ENV_LINES
+            + "RUN echo ok > /ok\n"
+            + "LABEL x=1\n" * ENV_LINES
+        },
+    )
     images = os.path.join(daemon.data_root, "images")
     before = folder_bytes(images)
     with Pinger(daemon) as pinger:
@@ -64,8 +72,9 @@ def test_long_dockerfile_keeps_daemon_responsive_and_metadata_small(
     written = folder_bytes(images) - before
     assert written < 20_000_000, f"{written} bytes of image metadata"
 
-    history = daemon.docker("history", "--no-trunc", "--format", "{{.CreatedBy}}",
-                            "long:1").stdout.splitlines()
+    history = daemon.docker(
+        "history", "--no-trunc", "--format", "{{.CreatedBy}}", "long:1"
+    ).stdout.splitlines()
     assert history.count("/bin/sh -c #(nop) ENV A=1") == ENV_LINES
     assert history.count("/bin/sh -c #(nop) LABEL x=1") == ENV_LINES
     assert history.index("/bin/sh -c echo ok > /ok") == ENV_LINES
@@ -76,14 +85,16 @@ def test_long_dockerfile_keeps_daemon_responsive_and_metadata_small(
     assert again.count("Using cache") == 2 * ENV_LINES + 1 and "Running in" not in again
 
 
-def test_dockerfile_line_over_moby_limit_is_refused(daemon: DaemonProcess, busybox: str,
-                                                   tmp_path: Path) -> None:
-    context = make_context(tmp_path, {"Dockerfile": "FROM busybox\nENV A=" + "x" * 70_000
-                                      + "\n"})
+def test_dockerfile_line_over_moby_limit_is_refused(
+    daemon: DaemonProcess, busybox: str, tmp_path: Path
+) -> None:
+    context = make_context(tmp_path, {"Dockerfile": "FROM busybox\nENV A=" + "x" * 70_000 + "\n"})
     result = daemon.docker("build", context, check=False)
     assert result.returncode != 0
-    assert ("failed to parse Dockerfile: dockerfile line greater than max allowed size of "
-            "65535") in result.stderr
-    fits = make_context(tmp_path / "fits", {"Dockerfile": "FROM busybox\nENV A=" + "x" * 60_000
-                                            + "\n"})
+    assert (
+        "failed to parse Dockerfile: dockerfile line greater than max allowed size of 65535"
+    ) in result.stderr
+    fits = make_context(
+        tmp_path / "fits", {"Dockerfile": "FROM busybox\nENV A=" + "x" * 60_000 + "\n"}
+    )
     daemon.docker("build", fits)

@@ -30,9 +30,11 @@ def test_stdout_stderr_logs_and_name_conflict(daemon: DaemonProcess, busybox: st
         clash = daemon.docker("run", "--name", "logs-c1", busybox, "true", check=False)
         cid = daemon.docker("inspect", "-f", "{{.Id}}", "logs-c1").stdout.strip()
         assert clash.returncode == 125
-        assert (f'Conflict. The container name "/logs-c1" is already in use by container "{cid}". '
-                "You have to remove (or rename) that container to be able to reuse that name."
-                in clash.stderr)
+        assert (
+            f'Conflict. The container name "/logs-c1" is already in use by container "{cid}". '
+            "You have to remove (or rename) that container to be able to reuse that name."
+            in clash.stderr
+        )
     finally:
         daemon.docker("rm", "-f", "logs-c1")
     gone = daemon.docker("container", "inspect", "logs-c1", check=False)
@@ -40,13 +42,27 @@ def test_stdout_stderr_logs_and_name_conflict(daemon: DaemonProcess, busybox: st
 
 
 def test_inspect_shape(daemon: DaemonProcess, busybox: str) -> None:
-    cid = daemon.docker("create", "--name", "shape-c1", "-e", "A=1", "--label", "k=v",
-                        busybox, "sleep", "30").stdout.strip()
+    cid = daemon.docker(
+        "create", "--name", "shape-c1", "-e", "A=1", "--label", "k=v", busybox, "sleep", "30"
+    ).stdout.strip()
     try:
         doc = json.loads(daemon.docker("inspect", cid).stdout)[0]
-        for key in ("Id", "Created", "Path", "Args", "State", "Image", "Name", "RestartCount",
-                    "Driver", "HostConfig", "GraphDriver", "Mounts", "Config",
-                    "NetworkSettings"):
+        for key in (
+            "Id",
+            "Created",
+            "Path",
+            "Args",
+            "State",
+            "Image",
+            "Name",
+            "RestartCount",
+            "Driver",
+            "HostConfig",
+            "GraphDriver",
+            "Mounts",
+            "Config",
+            "NetworkSettings",
+        ):
             assert key in doc, key
         assert doc["Name"] == "/shape-c1" and doc["Path"] == "sleep" and doc["Args"] == ["30"]
         assert doc["State"]["Status"] == "created"

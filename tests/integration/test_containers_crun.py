@@ -12,10 +12,13 @@ pytestmark = pytest.mark.skipif(shutil.which("crun") is None, reason="crun is no
 
 
 def test_run_exec_stop_with_crun(daemon: DaemonProcess, busybox: str) -> None:
-    assert daemon.docker("run", "--rm", "--runtime", "crun", busybox, "echo",
-                         "hi").stdout == "hi\n"
-    assert daemon.docker("run", "--rm", "--runtime", "crun", busybox, "sh", "-c",
-                         "exit 4", check=False).returncode == 4
+    assert daemon.docker("run", "--rm", "--runtime", "crun", busybox, "echo", "hi").stdout == "hi\n"
+    assert (
+        daemon.docker(
+            "run", "--rm", "--runtime", "crun", busybox, "sh", "-c", "exit 4", check=False
+        ).returncode
+        == 4
+    )
     daemon.docker("run", "-d", "--name", "crun-c1", "--runtime", "crun", busybox, "sleep", "60")
     try:
         assert daemon.docker("exec", "crun-c1", "echo", "in crun").stdout == "in crun\n"

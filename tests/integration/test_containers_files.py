@@ -13,8 +13,16 @@ from ketch.guest.testing.daemon import DaemonProcess
 
 @pytest.fixture(scope="module")
 def worker(daemon: DaemonProcess, busybox: str) -> Iterator[str]:
-    daemon.docker("run", "-d", "--name", "files-c1", busybox, "sh", "-c",
-                  "echo data > /tmp/x; rm /etc/group; sleep 300")
+    daemon.docker(
+        "run",
+        "-d",
+        "--name",
+        "files-c1",
+        busybox,
+        "sh",
+        "-c",
+        "echo data > /tmp/x; rm /etc/group; sleep 300",
+    )
     daemon.docker("exec", "files-c1", "true")
     yield "files-c1"
     daemon.docker("rm", "-f", "files-c1")
@@ -47,8 +55,9 @@ def test_archive_stat_header_via_sdk(daemon: DaemonProcess, worker: str) -> None
 def test_diff_export_commit(daemon: DaemonProcess, worker: str, tmp_path: str) -> None:
     diff = daemon.docker("diff", worker).stdout.splitlines()
     expected = ["C /etc", "D /etc/group", "C /tmp", "A /tmp/x"]
-    assert [line for line in diff if not line.endswith("/root") and "/root/" not in line] \
-        == expected
+    assert [
+        line for line in diff if not line.endswith("/root") and "/root/" not in line
+    ] == expected
     archive = os.path.join(tmp_path, "rootfs.tar")
     daemon.docker("export", "-o", archive, worker)
     with tarfile.open(archive) as tar:
@@ -63,8 +72,9 @@ def test_diff_export_commit(daemon: DaemonProcess, worker: str, tmp_path: str) -
 def test_top_and_stats(daemon: DaemonProcess, worker: str) -> None:
     top = daemon.docker("top", worker).stdout.splitlines()
     assert top[0].split()[:2] == ["UID", "PID"] and any("sleep 300" in r for r in top[1:])
-    stats = json.loads(daemon.docker("stats", "--no-stream", "--format", "{{json .}}",
-                                     worker).stdout)
+    stats = json.loads(
+        daemon.docker("stats", "--no-stream", "--format", "{{json .}}", worker).stdout
+    )
     assert stats["Name"] == worker and stats["PIDs"] == "1"
     client = daemon.client()
     raw = client.api.stats(worker, stream=False)

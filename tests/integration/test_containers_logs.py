@@ -11,8 +11,16 @@ from ketch.guest.testing.waiting import wait_for
 
 
 def test_logs_follow_until_exit(daemon: DaemonProcess, busybox: str) -> None:
-    daemon.docker("run", "-d", "--name", "logs-follow", busybox, "sh", "-c",
-                  "for i in 1 2 3 4 5; do echo n$i; sleep 0.3; done; echo bye >&2")
+    daemon.docker(
+        "run",
+        "-d",
+        "--name",
+        "logs-follow",
+        busybox,
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do echo n$i; sleep 0.3; done; echo bye >&2",
+    )
     try:
         started = time.monotonic()
         result = daemon.docker("logs", "-f", "logs-follow", timeout=30)
@@ -30,8 +38,16 @@ def test_logs_follow_until_exit(daemon: DaemonProcess, busybox: str) -> None:
 
 
 def test_logs_follow_streams_live_output(daemon: DaemonProcess, busybox: str) -> None:
-    daemon.docker("run", "-d", "--name", "logs-live", busybox, "sh", "-c",
-                  "echo first; sleep 1; echo second; sleep 60")
+    daemon.docker(
+        "run",
+        "-d",
+        "--name",
+        "logs-live",
+        busybox,
+        "sh",
+        "-c",
+        "echo first; sleep 1; echo second; sleep 60",
+    )
     proc = daemon.docker_popen("logs", "-f", "logs-live")
     try:
         assert proc.stdout is not None
@@ -47,15 +63,25 @@ def test_logs_follow_streams_live_output(daemon: DaemonProcess, busybox: str) ->
 
 @pytest.mark.host_only("reads the log files in the daemon's data-root")
 def test_log_rotation_keeps_max_file(daemon: DaemonProcess, busybox: str) -> None:
-    daemon.docker("run", "-d", "--name", "logs-rot", "--log-opt", "max-size=1k", "--log-opt",
-                  "max-file=2", busybox, "sh", "-c",
-                  # 30 lines of ~110 bytes in the log: two rotations at least, whatever the
-                  # timing of the rotator's checks, so line-0 goes.
-                  "i=0; while [ $i -lt 30 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                  "xxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); sleep 0.15; done; sleep 60")
+    daemon.docker(
+        "run",
+        "-d",
+        "--name",
+        "logs-rot",
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "max-file=2",
+        busybox,
+        "sh",
+        "-c",
+        # 30 lines of ~110 bytes in the log: two rotations at least, whatever the
+        # timing of the rotator's checks, so line-0 goes.
+        "i=0; while [ $i -lt 30 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); sleep 0.15; done; sleep 60",
+    )
     try:
-        wait_for(lambda: "line-29-" in daemon.docker("logs", "--tail", "1",
-                                                     "logs-rot").stdout, 30)
+        wait_for(lambda: "line-29-" in daemon.docker("logs", "--tail", "1", "logs-rot").stdout, 30)
         path = daemon.docker("inspect", "-f", "{{.LogPath}}", "logs-rot").stdout.strip()
 
         def rotated_away_the_oldest() -> bool:  # the rotator checks twice a second

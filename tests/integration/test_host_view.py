@@ -26,9 +26,18 @@ def test_events_since_until_from_host_time(daemon: DaemonProcess, busybox: str) 
     since = time.time() - CLOCK_BOUND
     daemon.docker("run", "--rm", "--name", name, busybox, "true")
     until = time.time() + CLOCK_BOUND
-    events = daemon.docker("events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
-                           "--filter", f"container={name}", "--format", "{{.Action}}",
-                           timeout=60).stdout.split()
+    events = daemon.docker(
+        "events",
+        "--since",
+        f"{since:.3f}",
+        "--until",
+        f"{until:.3f}",
+        "--filter",
+        f"container={name}",
+        "--format",
+        "{{.Action}}",
+        timeout=60,
+    ).stdout.split()
     assert {"create", "start", "die", "destroy"} <= set(events), events
 
 
@@ -56,13 +65,16 @@ def host_http_server() -> Iterator[int]:
 
 
 @pytest.mark.vm_only("host.docker.internal is the VM host's loopback (host-loopback-ip)")
-def test_containers_reach_the_hosts_loopback_by_name(daemon: DaemonProcess, busybox: str,
-                                                     host_http_server: int) -> None:
-    script = " && ".join(f"wget -qO- http://{name}:{host_http_server}/"
-                         for name in ("host.docker.internal", "gateway.docker.internal",
-                                      "via-gateway"))
-    out = daemon.docker("run", "--rm", "--add-host", "via-gateway:host-gateway", busybox,
-                        "sh", "-c", script).stdout
+def test_containers_reach_the_hosts_loopback_by_name(
+    daemon: DaemonProcess, busybox: str, host_http_server: int
+) -> None:
+    script = " && ".join(
+        f"wget -qO- http://{name}:{host_http_server}/"
+        for name in ("host.docker.internal", "gateway.docker.internal", "via-gateway")
+    )
+    out = daemon.docker(
+        "run", "--rm", "--add-host", "via-gateway:host-gateway", busybox, "sh", "-c", script
+    ).stdout
     assert out == "hello from the host\n" * 3
 
 

@@ -23,25 +23,29 @@ DOCKERFILE = (
 )
 
 
-def test_names_resolve_through_the_images_symlinked_files(daemon: DaemonProcess, busybox: str,
-                                                          tmp_path: Path) -> None:
+def test_names_resolve_through_the_images_symlinked_files(
+    daemon: DaemonProcess, busybox: str, tmp_path: Path
+) -> None:
     context = make_context(tmp_path, {"Dockerfile": DOCKERFILE, "owned.txt": "x"})
     daemon.docker("build", "-t", "users:symlinked", context)
     try:
         script = "id -u; id -g; id -G; cat /tmp/build-uid; stat -c %u:%g /owned.txt"
         out = daemon.docker("run", "--rm", "users:symlinked", "sh", "-c", script).stdout
         assert out.split() == ["4242", "4343", "4343", "4444", "4242", "4242:4343"]
-        daemon.docker("run", "-d", "--name", "users-exec", "-u", "0", "users:symlinked",
-                      "sleep", "300")
+        daemon.docker(
+            "run", "-d", "--name", "users-exec", "-u", "0", "users:symlinked", "sleep", "300"
+        )
         try:
             out = daemon.docker("exec", "-u", "app:extra", "users-exec", "id").stdout
             assert "uid=4242(app) gid=4444(extra)" in out
         finally:
             daemon.docker("rm", "-f", "users-exec")
-        refused = daemon.docker("run", "--rm", "-u", "nobody-here", "users:symlinked", "true",
-                                check=False)
-        assert "unable to find user nobody-here: no matching entries in passwd file" \
-            in refused.stderr
+        refused = daemon.docker(
+            "run", "--rm", "-u", "nobody-here", "users:symlinked", "true", check=False
+        )
+        assert (
+            "unable to find user nobody-here: no matching entries in passwd file" in refused.stderr
+        )
     finally:
         daemon.docker("rmi", "users:symlinked")
 
@@ -55,8 +59,9 @@ def _owner_in(daemon: DaemonProcess, container: str, path: str) -> tuple[int, in
         return member.uid, member.gid
 
 
-def test_cp_archive_mode_gives_the_containers_user_the_files(daemon: DaemonProcess, busybox: str,
-                                                             tmp_path: Path) -> None:
+def test_cp_archive_mode_gives_the_containers_user_the_files(
+    daemon: DaemonProcess, busybox: str, tmp_path: Path
+) -> None:
     source = tmp_path / "copied.txt"
     source.write_text("x")
     os.chown(source, 1234, 5678)

@@ -34,17 +34,37 @@ def exited(pid: int) -> bool:
 def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
     daemon = make_daemon().start()
     load_busybox(daemon)
-    daemon.docker("run", "-d", "--name", "keeper", "busybox", "sh", "-c",
-                  "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
+    daemon.docker(
+        "run",
+        "-d",
+        "--name",
+        "keeper",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done",
+    )
     daemon.docker("run", "-d", "--name", "quitter", "busybox", "sh", "-c", "sleep 1; exit 7")
-    daemon.docker("run", "-d", "--name", "bouncer", "--restart", "always", "busybox", "sh",
-                  "-c", "sleep 1; exit 1")
+    daemon.docker(
+        "run",
+        "-d",
+        "--name",
+        "bouncer",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 1",
+    )
     daemon.docker("run", "-d", "--name", "vanisher", "--rm", "busybox", "sleep", "1")
-    daemon.docker("run", "-d", "--name", "resting", "--restart", "unless-stopped", "busybox",
-                  "sleep", "60")
+    daemon.docker(
+        "run", "-d", "--name", "resting", "--restart", "unless-stopped", "busybox", "sleep", "60"
+    )
     daemon.docker("stop", "-t", "0", "resting")
-    daemon.docker("run", "-d", "--name", "always-up", "--restart", "always", "busybox",
-                  "sleep", "60")
+    daemon.docker(
+        "run", "-d", "--name", "always-up", "--restart", "always", "busybox", "sleep", "60"
+    )
     daemon.docker("stop", "-t", "0", "always-up")
     pid_before = state(daemon, "keeper")["Pid"]
     exiting = [pid_or_zero(daemon, name) for name in ("quitter", "bouncer", "vanisher")]
@@ -71,8 +91,7 @@ def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
         attached.wait()
         attached.stdout.close()  # type: ignore[union-attr]
         attached.stderr.close()  # type: ignore[union-attr]
-    wait_for(lambda: json.loads(daemon.docker("inspect", "bouncer").stdout)[0]
-             ["RestartCount"] >= 1)
+    wait_for(lambda: json.loads(daemon.docker("inspect", "bouncer").stdout)[0]["RestartCount"] >= 1)
     # A graceful restart keeps it running too, and stop still works afterwards.
     daemon.restart()
     assert state(daemon, "keeper")["Pid"] == pid_before
@@ -83,16 +102,15 @@ def test_kill_9_and_restart_keep_containers(make_daemon: type) -> None:
     daemon.docker("rm", "-f", "keeper", "quitter", "bouncer", "resting", "always-up")
 
 
-
-def test_exit_code_survives_a_daemon_dying_before_the_record_is_saved(make_daemon: type
-                                                                      ) -> None:
+def test_exit_code_survives_a_daemon_dying_before_the_record_is_saved(make_daemon: type) -> None:
     """Until the record says exited, conmon's exit file is the only trace of the code: a
     daemon dying between the two (here its record folder is immutable, so the save fails as
     if SIGKILL had come first) must find the code at its next start, not report 137."""
     daemon = make_daemon().start()
     load_busybox(daemon)
-    cid = daemon.docker("run", "-d", "busybox", "sh", "-c",
-                        "trap 'exit 7' USR1; while true; do sleep 0.1; done").stdout.strip()
+    cid = daemon.docker(
+        "run", "-d", "busybox", "sh", "-c", "trap 'exit 7' USR1; while true; do sleep 0.1; done"
+    ).stdout.strip()
     folder = os.path.join(daemon.data_root, "containers", cid)
     if subprocess.run(["chattr", "+i", folder], capture_output=True).returncode != 0:
         pytest.skip("the data root's filesystem has no immutable flag")

@@ -28,18 +28,30 @@ def test_builtin_networks_are_listed(daemon: DaemonProcess) -> None:
 
 def test_create_inspect_rm_with_ipam_labels_and_bridge_name(daemon: DaemonProcess) -> None:
     network_id = daemon.docker(
-        "network", "create", "--subnet", "10.77.0.0/16", "--ip-range", "10.77.1.0/24",
-        "--gateway", "10.77.0.254", "--label", "team=net", "--internal",
-        "-o", "com.docker.network.bridge.name=ketchbr0", "ipamnet").stdout.strip()
+        "network",
+        "create",
+        "--subnet",
+        "10.77.0.0/16",
+        "--ip-range",
+        "10.77.1.0/24",
+        "--gateway",
+        "10.77.0.254",
+        "--label",
+        "team=net",
+        "--internal",
+        "-o",
+        "com.docker.network.bridge.name=ketchbr0",
+        "ipamnet",
+    ).stdout.strip()
     try:
         doc = inspect(daemon, "ipamnet")
         assert doc["Id"] == network_id and doc["Driver"] == "bridge"
-        assert doc["IPAM"]["Config"] == [{"Subnet": "10.77.0.0/16", "IPRange": "10.77.1.0/24",
-                                          "Gateway": "10.77.0.254"}]
+        assert doc["IPAM"]["Config"] == [
+            {"Subnet": "10.77.0.0/16", "IPRange": "10.77.1.0/24", "Gateway": "10.77.0.254"}
+        ]
         assert doc["Internal"] is True and doc["Labels"] == {"team": "net"}
         assert doc["Options"] == {"com.docker.network.bridge.name": "ketchbr0"}
-        assert "10.77.0.254/16" in daemon.in_netns("ip", "-o", "addr", "show",
-                                                   "ketchbr0").stdout
+        assert "10.77.0.254/16" in daemon.in_netns("ip", "-o", "addr", "show", "ketchbr0").stdout
         assert any("ketchbr0" in rule and "DROP" in rule for rule in rules(daemon))
         assert not any("10.77.0.0/16" in r and "MASQUERADE" in r for r in rules(daemon))
         dup = daemon.docker("network", "create", "ipamnet", check=False)
@@ -64,14 +76,17 @@ def test_ls_filters_and_prune(daemon: DaemonProcess) -> None:
     daemon.docker("network", "create", "--label", "stage=a", "filt-a")
     daemon.docker("network", "create", "--label", "stage=b", "filt-b")
     try:
-        names = daemon.docker("network", "ls", "-q", "--no-trunc", "--filter",
-                              "label=stage=a").stdout.split()
+        names = daemon.docker(
+            "network", "ls", "-q", "--no-trunc", "--filter", "label=stage=a"
+        ).stdout.split()
         assert names == [inspect(daemon, "filt-a")["Id"]]
-        custom = daemon.docker("network", "ls", "--format", "{{.Name}}", "--filter",
-                               "type=custom").stdout.split()
+        custom = daemon.docker(
+            "network", "ls", "--format", "{{.Name}}", "--filter", "type=custom"
+        ).stdout.split()
         assert "bridge" not in custom and {"filt-a", "filt-b"} <= set(custom)
-        by_name = daemon.docker("network", "ls", "--format", "{{.Name}}", "-f",
-                                "name=filt-").stdout.split()
+        by_name = daemon.docker(
+            "network", "ls", "--format", "{{.Name}}", "-f", "name=filt-"
+        ).stdout.split()
         assert sorted(by_name) == ["filt-a", "filt-b"]
         pruned = daemon.docker("network", "prune", "-f", "--filter", "label=stage=b").stdout
         assert "filt-b" in pruned and "filt-a" not in pruned
@@ -88,9 +103,17 @@ def test_docker_py_create_and_events(daemon: DaemonProcess) -> None:
         assert client.networks.get("pynet").id == network.id
         network.remove()
         until = str(int(time.time()) + 1)
-        events = daemon.docker("events", "--since", "60s", "--until", until, "--filter",
-                               "type=network", "--format", "{{.Action}} {{.Actor.Attributes.name}}"
-                               ).stdout.splitlines()
+        events = daemon.docker(
+            "events",
+            "--since",
+            "60s",
+            "--until",
+            until,
+            "--filter",
+            "type=network",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ).stdout.splitlines()
         assert "create pynet" in events and "destroy pynet" in events
     finally:
         client.close()
@@ -112,8 +135,12 @@ def test_restart_keeps_networks_without_duplicating_rules(make_daemon) -> None:
 
 
 def test_daemon_json_bip_and_address_pools(make_daemon) -> None:
-    daemon = make_daemon(config={"bip": "10.99.0.1/24", "default-address-pools": [
-        {"base": "10.200.0.0/16", "size": 24}]}).start()
+    daemon = make_daemon(
+        config={
+            "bip": "10.99.0.1/24",
+            "default-address-pools": [{"base": "10.200.0.0/16", "size": 24}],
+        }
+    ).start()
     bridge = inspect(daemon, "bridge")
     assert bridge["IPAM"]["Config"] == [{"Subnet": "10.99.0.0/24", "Gateway": "10.99.0.1"}]
     daemon.docker("network", "create", "pooled")

@@ -1,7 +1,6 @@
 """host-gateway and the host's names in containers: Moby's behaviour by default; with Ketch's
 host-loopback-ip (set in the VM) host.docker.internal and gateway.docker.internal as well."""
 
-
 import pytest
 
 from ketch.guest.testing.daemon import DaemonProcess
@@ -9,13 +8,15 @@ from ketch.guest.testing.images import load_busybox
 
 
 def hosts_file(daemon: DaemonProcess, busybox: str) -> list[str]:
-    return daemon.docker("run", "--rm", "--add-host", "gw:host-gateway", busybox,
-                         "cat", "/etc/hosts").stdout.splitlines()
+    return daemon.docker(
+        "run", "--rm", "--add-host", "gw:host-gateway", busybox, "cat", "/etc/hosts"
+    ).stdout.splitlines()
 
 
 @pytest.mark.host_only("the VM's daemon sets host-gateway-ip and host-loopback-ip")
-def test_default_host_gateway_is_the_bridge_and_no_host_names(daemon: DaemonProcess,
-                                                              busybox: str) -> None:
+def test_default_host_gateway_is_the_bridge_and_no_host_names(
+    daemon: DaemonProcess, busybox: str
+) -> None:
     lines = hosts_file(daemon, busybox)
     assert "172.17.0.1\tgw" in lines
     assert not any("docker.internal" in line for line in lines)

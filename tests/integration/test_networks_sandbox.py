@@ -16,11 +16,21 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     netns = f"ketch-sbx-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", netns], check=True)
     try:
-        subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"],
-                       check=True)
-        result = subprocess.run(["ip", "netns", "exec", netns, sys.executable, SCENARIO,
-                                 str(tmp_path_factory.mktemp("sbx"))],
-                                capture_output=True, text=True, timeout=120)
+        subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
+        result = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                netns,
+                sys.executable,
+                SCENARIO,
+                str(tmp_path_factory.mktemp("sbx")),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout.splitlines()[-1])
     finally:
@@ -45,8 +55,12 @@ def test_containers_reach_each_other(report: dict) -> None:
 
 
 def test_embedded_dns_names_aliases_short_ids_and_renames(report: dict) -> None:
-    assert report["dns"] == {"web": ["10.40.0.2"], "www": ["10.40.0.2"],
-                             "aaaaaaaaaaaa": ["10.40.0.2"], "WEB": ["10.40.0.2"]}
+    assert report["dns"] == {
+        "web": ["10.40.0.2"],
+        "www": ["10.40.0.2"],
+        "aaaaaaaaaaaa": ["10.40.0.2"],
+        "WEB": ["10.40.0.2"],
+    }
     assert report["dns_renamed"] == ["10.40.0.2"]
 
 
@@ -59,8 +73,7 @@ def test_other_names_are_forwarded_to_the_hosts_resolvers(report: dict) -> None:
 
 
 def test_conflicts_and_in_use(report: dict) -> None:
-    assert report["conflict"].endswith("Bind for 0.0.0.0:18080 failed: port is already "
-                                       "allocated")
+    assert report["conflict"].endswith("Bind for 0.0.0.0:18080 failed: port is already allocated")
     status, message = report["rm_in_use"]
     assert status == 403 and message.endswith("has active endpoints")
 

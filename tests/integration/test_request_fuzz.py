@@ -22,16 +22,44 @@ from ketch.guest.engine.models.networks import ConnectOptions, NetworkCreateRequ
 from ketch.guest.engine.models.volumes import VolumeCreateOptions
 from ketch.guest.testing.daemon import DaemonProcess
 
-BUDGET = settings(max_examples=40, deadline=None, database=None,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-ODD_TEXT = st.sampled_from(["", "-1", "/", "..", "::", "0-65536", "container:", "host",
-                            "none", "a:b:c", "=", "%s", "\n", "\x00", "é", "x" * 300,
-                            "80/tcp", "127.0.0.1", "on-failure", "SIGKILL", "default"])
+BUDGET = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+ODD_TEXT = st.sampled_from(
+    [
+        "",
+        "-1",
+        "/",
+        "..",
+        "::",
+        "0-65536",
+        "container:",
+        "host",
+        "none",
+        "a:b:c",
+        "=",
+        "%s",
+        "\n",
+        "\x00",
+        "é",
+        "x" * 300,
+        "80/tcp",
+        "127.0.0.1",
+        "on-failure",
+        "SIGKILL",
+        "default",
+    ]
+)
 ANY_JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                   max_size=3),
-    max_leaves=6)
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 # Volume driver options reach mount(8) for the local driver: they are left out on purpose.
 SKIPPED_FIELDS = {"DriverOpts"}
 
@@ -40,8 +68,7 @@ def _unwrap(node: Any) -> Any:
     while True:
         if isinstance(node, mi.Metadata):
             node = node.type
-        elif isinstance(node, mi.UnionType) and any(isinstance(t, mi.NoneType)
-                                                     for t in node.types):
+        elif isinstance(node, mi.UnionType) and any(isinstance(t, mi.NoneType) for t in node.types):
             rest = tuple(t for t in node.types if not isinstance(t, mi.NoneType))
             node = rest[0] if len(rest) == 1 else mi.UnionType(rest)
         else:
@@ -62,13 +89,14 @@ def values_of(node: Any, depth: int = 0) -> st.SearchStrategy[Any]:
         low = node.ge if node.ge is not None else -(2**63)
         high = node.le if node.le is not None else 2**63 - 1
         typed = st.sampled_from([low, high, -1, 0, 1, 1000, 6 << 20]).filter(
-            lambda n: low <= n <= high) | st.integers(low, high)
+            lambda n: low <= n <= high
+        ) | st.integers(low, high)
     elif isinstance(node, mi.ListType):
         typed = st.lists(values_of(node.item_type, depth + 1), max_size=2)
     elif isinstance(node, mi.DictType):
-        typed = st.dictionaries(ODD_TEXT | st.text(max_size=8), values_of(node.value_type,
-                                                                           depth + 1),
-                                max_size=2)
+        typed = st.dictionaries(
+            ODD_TEXT | st.text(max_size=8), values_of(node.value_type, depth + 1), max_size=2
+        )
     elif isinstance(node, mi.StructType):
         typed = structs_of(node, depth + 1) if depth < 4 else st.just({})
     else:
@@ -77,8 +105,11 @@ def values_of(node: Any, depth: int = 0) -> st.SearchStrategy[Any]:
 
 
 def structs_of(node: mi.StructType, depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
-    optional = {f.encode_name: values_of(f.type, depth) for f in node.fields
-                if f.encode_name not in SKIPPED_FIELDS}
+    optional = {
+        f.encode_name: values_of(f.type, depth)
+        for f in node.fields
+        if f.encode_name not in SKIPPED_FIELDS
+    }
     return st.fixed_dictionaries({}, optional=optional)
 
 
@@ -90,8 +121,7 @@ def bodies(model: type[msgspec.Struct], **fixed: Any) -> st.SearchStrategy[Any]:
 
 def send(daemon: DaemonProcess, method: str, path: str, body: Any) -> tuple[int, Any]:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    status, headers, data = daemon.request(method, path, raw,
-                                           {"Content-Type": "application/json"})
+    status, headers, data = daemon.request(method, path, raw, {"Content-Type": "application/json"})
     assert status < 500, (status, data[:500])
     answer = json.loads(data) if data.strip() else None
     if status >= 400:
@@ -121,45 +151,60 @@ def test_container_create(daemon: DaemonProcess, busybox: str, data: st.DataObje
 
 @BUDGET
 @given(data=st.data())
-def test_container_update_exec_and_connect(daemon: DaemonProcess, target: str,
-                                           data: st.DataObject) -> None:
+def test_container_update_exec_and_connect(
+    daemon: DaemonProcess, target: str, data: st.DataObject
+) -> None:
     send(daemon, "POST", f"/containers/{target}/update", data.draw(bodies(UpdateConfig)))
-    status, answer = send(daemon, "POST", f"/containers/{target}/exec",
-                          data.draw(bodies(ExecOptions)))
+    status, answer = send(
+        daemon, "POST", f"/containers/{target}/exec", data.draw(bodies(ExecOptions))
+    )
     if status == 201:
         start = data.draw(bodies(ExecStartOptions, Detach=True))
         send(daemon, "POST", f"/exec/{answer['Id']}/start", start)
-    status, _ = send(daemon, "POST", "/networks/fuzz-net/connect",
-                     data.draw(bodies(ConnectOptions, Container=target)))
+    status, _ = send(
+        daemon,
+        "POST",
+        "/networks/fuzz-net/connect",
+        data.draw(bodies(ConnectOptions, Container=target)),
+    )
     if status == 200:
-        send(daemon, "POST", "/networks/fuzz-net/disconnect", {"Container": target,
-                                                                "Force": True})
+        send(daemon, "POST", "/networks/fuzz-net/disconnect", {"Container": target, "Force": True})
 
 
 @BUDGET
 @given(data=st.data())
 def test_network_and_volume_create(daemon: DaemonProcess, data: st.DataObject) -> None:
-    status, answer = send(daemon, "POST", "/networks/create",
-                          data.draw(bodies(NetworkCreateRequest, Name="fuzz-made")))
+    status, answer = send(
+        daemon,
+        "POST",
+        "/networks/create",
+        data.draw(bodies(NetworkCreateRequest, Name="fuzz-made")),
+    )
     if status == 201:
         send(daemon, "DELETE", f"/networks/{answer['Id']}", None)
-    status, answer = send(daemon, "POST", "/volumes/create",
-                          data.draw(bodies(VolumeCreateOptions)))
+    status, answer = send(daemon, "POST", "/volumes/create", data.draw(bodies(VolumeCreateOptions)))
     if status == 201:
         send(daemon, "DELETE", f"/volumes/{answer['Name']}?force=1", None)
 
 
 @BUDGET
 @given(data=st.data())
-def test_bodies_that_are_not_json(daemon: DaemonProcess, busybox: str,
-                                  data: st.DataObject) -> None:
+def test_bodies_that_are_not_json(daemon: DaemonProcess, busybox: str, data: st.DataObject) -> None:
     valid = json.dumps({"Image": busybox, "HostConfig": {"Memory": 0}}).encode()
-    body = data.draw(st.binary(max_size=64) | st.integers(0, len(valid)).map(
-        lambda cut: valid[:cut]) | st.just(b"[" * 50_000) | st.just(b'{"a":' * 50_000))
-    path = data.draw(st.sampled_from(["/containers/create", "/networks/create",
-                                      "/volumes/create", "/auth"]))
+    body = data.draw(
+        st.binary(max_size=64)
+        | st.integers(0, len(valid)).map(lambda cut: valid[:cut])
+        | st.just(b"[" * 50_000)
+        | st.just(b'{"a":' * 50_000)
+    )
+    path = data.draw(
+        st.sampled_from(["/containers/create", "/networks/create", "/volumes/create", "/auth"])
+    )
     status, answer = send(daemon, "POST", path, body)
     if status == 201:  # an empty body is a valid volume create
-        made = f"/volumes/{answer['Name']}" if "Name" in answer else \
-            f"/{path.split('/')[1]}/{answer['Id']}"
+        made = (
+            f"/volumes/{answer['Name']}"
+            if "Name" in answer
+            else f"/{path.split('/')[1]}/{answer['Id']}"
+        )
         send(daemon, "DELETE", made + "?force=1", None)

@@ -16,8 +16,10 @@ from ketch.guest.testing.daemon import DaemonProcess
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "installers" / "linux"
-pytestmark = pytest.mark.skipif(shutil.which("systemd-socket-activate") is None,
-                                reason="needs systemd-socket-activate (apt-get install systemd)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("systemd-socket-activate") is None,
+    reason="needs systemd-socket-activate (apt-get install systemd)",
+)
 
 
 class ActivatedDaemon(DaemonProcess):
@@ -31,8 +33,18 @@ class ActivatedDaemon(DaemonProcess):
         argv = super().argv()
         argv[argv.index(self.host)] = self.fd_address
         at = argv.index(sys.executable)
-        activate = ["systemd-socket-activate", "-l", self.socket_path, "--fdname=docker.sock",
-                    "-E", "PATH", "-E", "PYTHONPATH", "-E", "NOTIFY_SOCKET"]
+        activate = [
+            "systemd-socket-activate",
+            "-l",
+            self.socket_path,
+            "--fdname=docker.sock",
+            "-E",
+            "PATH",
+            "-E",
+            "PYTHONPATH",
+            "-E",
+            "NOTIFY_SOCKET",
+        ]
         return [*argv[:at], *activate, *argv[at:]]
 
 
@@ -47,8 +59,9 @@ def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 
 
 @pytest.mark.parametrize("fd_address", ["fd://", "fd://docker.sock", "fd://3"])
-def test_docker_version_through_an_activated_socket(notify_socket: socket.socket,
-                                                    fd_address: str) -> None:
+def test_docker_version_through_an_activated_socket(
+    notify_socket: socket.socket, fd_address: str
+) -> None:
     daemon = ActivatedDaemon(fd_address)
     try:
         daemon.start()  # the first /_ping makes systemd-socket-activate exec dockerd
@@ -84,10 +97,13 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     work.mkdir()
     (upper / "dockerd").write_text("#!/bin/sh\n")
     (upper / "dockerd").chmod(0o755)
-    script = (f"mount -t overlay overlay -o lowerdir=/usr/bin,upperdir={upper},workdir={work} "
-              f"/usr/bin && exec systemd-analyze verify {UNITS / 'docker.socket'} "
-              f"{UNITS / 'docker.service'}")
-    result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True,
-                            text=True, timeout=120)
+    script = (
+        f"mount -t overlay overlay -o lowerdir=/usr/bin,upperdir={upper},workdir={work} "
+        f"/usr/bin && exec systemd-analyze verify {UNITS / 'docker.socket'} "
+        f"{UNITS / 'docker.service'}"
+    )
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""

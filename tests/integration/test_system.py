@@ -64,13 +64,16 @@ def test_version_prefix_and_bounds(daemon: DaemonProcess) -> None:
     assert daemon.request("GET", "/v1.24/version")[0] == 200
     status, _, body = daemon.request("GET", "/v1.51/version")
     assert status == 400
-    assert json.loads(body) == {"message": "client version 1.51 is too new. Maximum "
-                                           "supported API version is 1.50"}
+    assert json.loads(body) == {
+        "message": "client version 1.51 is too new. Maximum supported API version is 1.50"
+    }
     status, _, body = daemon.request("GET", "/v1.23/info")
     assert status == 400
-    assert json.loads(body)["message"] == ("client version 1.23 is too old. Minimum supported "
-                                           "API version is 1.24, please upgrade your client "
-                                           "to a newer version")
+    assert json.loads(body)["message"] == (
+        "client version 1.23 is too old. Minimum supported "
+        "API version is 1.24, please upgrade your client "
+        "to a newer version"
+    )
     old = daemon.docker("version", env={"DOCKER_API_VERSION": "1.30"})
     assert "1.30" in old.stdout
 
@@ -82,9 +85,12 @@ def test_unknown_endpoints_and_bad_filters_are_json_errors(daemon: DaemonProcess
     assert daemon.request("DELETE", "/version")[0] == 404
     status, _, body = daemon.request("GET", "/events?filters=%7Bnot-json")
     assert status == 400 and "invalid filter" in json.loads(body)["message"]
-    status, _, body = daemon.request("GET", '/events?filters={"bogus":["x"]}'
-                                     .replace('"', "%22").replace("{", "%7B")
-                                     .replace("}", "%7D"))
+    status, _, body = daemon.request(
+        "GET",
+        '/events?filters={"bogus":["x"]}'.replace('"', "%22")
+        .replace("{", "%7B")
+        .replace("}", "%7D"),
+    )
     assert status == 400 and json.loads(body)["message"] == "invalid filter 'bogus'"
 
 
@@ -112,11 +118,31 @@ def test_events_stream_and_reload(make_daemon) -> None:  # type: ignore[no-untyp
     assert "Reloaded configuration" in d.log()
     # the same event is in history: since/until returns it and exits
     since = str(int(time.time()) - 60)
-    past = d.docker("events", "--since", since, "--until", str(int(time.time()) + 1),
-                    "--filter", "type=daemon", "--format", "{{.Action}}", timeout=30)
+    past = d.docker(
+        "events",
+        "--since",
+        since,
+        "--until",
+        str(int(time.time()) + 1),
+        "--filter",
+        "type=daemon",
+        "--format",
+        "{{.Action}}",
+        timeout=30,
+    )
     assert past.stdout.split() == ["reload"]
-    none = d.docker("events", "--since", since, "--until", str(int(time.time()) + 1),
-                    "--filter", "type=container", "--format", "{{.Action}}", timeout=30)
+    none = d.docker(
+        "events",
+        "--since",
+        since,
+        "--until",
+        str(int(time.time()) + 1),
+        "--filter",
+        "type=container",
+        "--format",
+        "{{.Action}}",
+        timeout=30,
+    )
     assert none.stdout.strip() == ""
 
 
@@ -173,19 +199,40 @@ def test_process_title_is_dockerd(daemon: DaemonProcess) -> None:
 def test_tcp_listener_with_tlsverify(make_daemon, tmp_path) -> None:  # type: ignore[no-untyped-def]
     certs = make_certs(tmp_path)
     port = free_port()
-    d: DaemonProcess = make_daemon(args=[
-        "-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert", certs["ca"],
-        "--tlscert", certs["server-cert"], "--tlskey", certs["server-key"]], netns=False).start()
-    env = {**d.cli_env(), "DOCKER_HOST": f"tcp://127.0.0.1:{port}", "DOCKER_TLS_VERIFY": "1",
-           "DOCKER_CERT_PATH": str(tmp_path / "client")}
-    out = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], env=env,
-                         capture_output=True, text=True, timeout=30)
+    d: DaemonProcess = make_daemon(
+        args=[
+            "-H",
+            f"tcp://127.0.0.1:{port}",
+            "--tlsverify",
+            "--tlscacert",
+            certs["ca"],
+            "--tlscert",
+            certs["server-cert"],
+            "--tlskey",
+            certs["server-key"],
+        ],
+        netns=False,
+    ).start()
+    env = {
+        **d.cli_env(),
+        "DOCKER_HOST": f"tcp://127.0.0.1:{port}",
+        "DOCKER_TLS_VERIFY": "1",
+        "DOCKER_CERT_PATH": str(tmp_path / "client"),
+    }
+    out = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.Version}}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "28.3.0"
     env.pop("DOCKER_TLS_VERIFY")
     env.pop("DOCKER_CERT_PATH")
-    plain = subprocess.run(["docker", "version"], env=env, capture_output=True, text=True,
-                           timeout=30)
+    plain = subprocess.run(
+        ["docker", "version"], env=env, capture_output=True, text=True, timeout=30
+    )
     assert plain.returncode != 0
 
 
@@ -196,18 +243,59 @@ def make_certs(tmp_path) -> dict[str, str]:  # type: ignore[no-untyped-def]
     def ssl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp_path)
 
-    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out",
-        "ca.pem", "-days", "2", "-subj", "/CN=ketch-test-ca")
+    ssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=ketch-test-ca",
+    )
     (tmp_path / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
     (tmp_path / "client.cnf").write_text("extendedKeyUsage=clientAuth\n")
     for name, ext in (("server", "ext.cnf"), ("client/", "client.cnf")):
         key = f"{name}key.pem" if name.endswith("/") else f"{name}-key.pem"
         csr = f"{name}csr" if name.endswith("/") else f"{name}.csr"
         cert = f"{name}cert.pem" if name.endswith("/") else f"{name}-cert.pem"
-        ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj",
-            "/CN=127.0.0.1")
-        ssl("x509", "-req", "-in", csr, "-CA", "ca.pem", "-CAkey", "ca-key.pem",
-            "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext)
+        ssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            csr,
+            "-subj",
+            "/CN=127.0.0.1",
+        )
+        ssl(
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+        )
     (client / "ca.pem").write_bytes((tmp_path / "ca.pem").read_bytes())
-    return {"ca": str(tmp_path / "ca.pem"), "server-cert": str(tmp_path / "server-cert.pem"),
-            "server-key": str(tmp_path / "server-key.pem")}
+    return {
+        "ca": str(tmp_path / "ca.pem"),
+        "server-cert": str(tmp_path / "server-cert.pem"),
+        "server-key": str(tmp_path / "server-key.pem"),
+    }

@@ -16,8 +16,9 @@ def _df(daemon: DaemonProcess, query: str = "") -> dict[str, Any]:
 
 
 def test_containers_and_images(daemon: DaemonProcess, busybox: str) -> None:
-    daemon.docker("run", "--name", "df-writer", busybox, "sh", "-c",
-                  "head -c 20000 /dev/zero > /blob")
+    daemon.docker(
+        "run", "--name", "df-writer", busybox, "sh", "-c", "head -c 20000 /dev/zero > /blob"
+    )
     try:
         doc = daemon.client().df()
         image = daemon.client().images.get(busybox)
@@ -36,8 +37,9 @@ def test_containers_and_images(daemon: DaemonProcess, busybox: str) -> None:
         daemon.docker("rm", "df-writer")
 
 
-def test_images_sharing_layers_report_shared_size(daemon: DaemonProcess, busybox: str,
-                                                  tmp_path: Path) -> None:
+def test_images_sharing_layers_report_shared_size(
+    daemon: DaemonProcess, busybox: str, tmp_path: Path
+) -> None:
     context = make_context(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo a > /a\n"})
     daemon.docker("build", "-t", "df-child", context)
     try:

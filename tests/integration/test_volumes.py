@@ -43,8 +43,9 @@ def test_prune_removes_only_anonymous_unless_all(daemon: DaemonProcess) -> None:
     client = daemon.client()
     try:
         client.volumes.create("named-keep")
-        status, anon = daemon.request_json("POST", "/volumes/create", {
-            "Labels": {"com.docker.volume.anonymous": ""}})
+        status, anon = daemon.request_json(
+            "POST", "/volumes/create", {"Labels": {"com.docker.volume.anonymous": ""}}
+        )
         assert status == 201 and len(anon["Name"]) == 64
         result = client.volumes.prune()
         assert result["VolumesDeleted"] == [anon["Name"]]
@@ -56,11 +57,25 @@ def test_prune_removes_only_anonymous_unless_all(daemon: DaemonProcess) -> None:
 
 
 def test_tmpfs_volume_options_are_kept(daemon: DaemonProcess) -> None:
-    daemon.docker("volume", "create", "--driver", "local", "--opt", "type=tmpfs",
-                  "--opt", "device=tmpfs", "--opt", "o=size=4m", "tmpvol")
+    daemon.docker(
+        "volume",
+        "create",
+        "--driver",
+        "local",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=size=4m",
+        "tmpvol",
+    )
     try:
-        assert inspect(daemon, "tmpvol")["Options"] == {"type": "tmpfs", "device": "tmpfs",
-                                                        "o": "size=4m"}
+        assert inspect(daemon, "tmpvol")["Options"] == {
+            "type": "tmpfs",
+            "device": "tmpfs",
+            "o": "size=4m",
+        }
     finally:
         daemon.docker("volume", "rm", "tmpvol")
 

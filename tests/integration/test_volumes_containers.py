@@ -23,14 +23,23 @@ def volume_names(daemon: DaemonProcess) -> set[str]:
 
 
 def test_named_volume_outlives_its_container_and_is_read_only_on_request(
-        daemon: DaemonProcess, busybox: str) -> None:
+    daemon: DaemonProcess, busybox: str
+) -> None:
     run_and_remove(daemon, "-v", "keepdata:/data", busybox, "sh", "-c", "echo kept > /data/file")
     try:
-        assert run_and_remove(daemon, "-v", "keepdata:/data:ro", busybox, "cat",
-                              "/data/file") == "kept\n"
+        assert (
+            run_and_remove(daemon, "-v", "keepdata:/data:ro", busybox, "cat", "/data/file")
+            == "kept\n"
+        )
         assert "Read-only file system" in run_and_remove(
-            daemon, "--mount", "source=keepdata,target=/data,readonly", busybox, "sh", "-c",
-            "touch /data/x 2>&1; true")
+            daemon,
+            "--mount",
+            "source=keepdata,target=/data,readonly",
+            busybox,
+            "sh",
+            "-c",
+            "touch /data/x 2>&1; true",
+        )
     finally:
         daemon.docker("volume", "rm", "keepdata")
 
@@ -41,12 +50,18 @@ def test_copy_up_of_image_content_unless_nocopy(daemon: DaemonProcess, busybox: 
         listed = run_and_remove(daemon, "-v", "etccopy:/etc", busybox, "ls", "/etc")
         assert "passwd" in listed.split()
         mountpoint = json.loads(daemon.docker("volume", "inspect", "etccopy").stdout)[0][
-            "Mountpoint"]
+            "Mountpoint"
+        ]
         with open(f"{mountpoint}/passwd") as f:
             assert f.read().startswith("root:")
-        empty = run_and_remove(daemon, "--mount",
-                               "type=volume,source=etcnocopy,target=/etc,volume-nocopy",
-                               busybox, "ls", "/etc")
+        empty = run_and_remove(
+            daemon,
+            "--mount",
+            "type=volume,source=etcnocopy,target=/etc,volume-nocopy",
+            busybox,
+            "ls",
+            "/etc",
+        )
         assert empty == ""
     finally:
         daemon.docker("volume", "rm", "-f", "etccopy", "etcnocopy")
@@ -63,15 +78,19 @@ def test_in_use_volume_is_refused_then_removed(daemon: DaemonProcess, busybox: s
 
 
 def test_anonymous_volumes_volumes_from_and_prune(daemon: DaemonProcess, busybox: str) -> None:
-    daemon.docker("run", "--name", "anonsrc", "-v", "/anon", busybox, "sh", "-c",
-                  "echo shared > /anon/f")
+    daemon.docker(
+        "run", "--name", "anonsrc", "-v", "/anon", busybox, "sh", "-c", "echo shared > /anon/f"
+    )
     try:
-        mounts = json.loads(daemon.docker("inspect", "-f", "{{json .Mounts}}",
-                                          "anonsrc").stdout)
+        mounts = json.loads(daemon.docker("inspect", "-f", "{{json .Mounts}}", "anonsrc").stdout)
         anon = mounts[0]["Name"]
         assert mounts[0]["Type"] == "volume" and len(anon) == 64
-        assert daemon.docker("run", "--rm", "--volumes-from", "anonsrc", busybox, "cat",
-                             "/anon/f").stdout == "shared\n"
+        assert (
+            daemon.docker(
+                "run", "--rm", "--volumes-from", "anonsrc", busybox, "cat", "/anon/f"
+            ).stdout
+            == "shared\n"
+        )
         daemon.docker("volume", "create", "named-unused")
         assert anon not in daemon.docker("volume", "prune", "-f").stdout  # still used
         daemon.docker("rm", "anonsrc")
@@ -91,8 +110,9 @@ def test_rm_v_and_run_rm_drop_anonymous_volumes(daemon: DaemonProcess, busybox: 
 
 
 def test_tmpfs_driver_option_volume(daemon: DaemonProcess, busybox: str) -> None:
-    daemon.docker("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs",
-                  "-o", "o=size=2m", "ramvol")
+    daemon.docker(
+        "volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=2m", "ramvol"
+    )
     try:
         out = run_and_remove(daemon, "-v", "ramvol:/r", busybox, "df", "-k", "/r")
         assert out.splitlines()[1].split()[1] == "2048"
@@ -104,26 +124,32 @@ def test_tmpfs_driver_option_volume(daemon: DaemonProcess, busybox: str) -> None
 def test_volume_data_survives_a_daemon_restart(make_daemon) -> None:  # type: ignore[no-untyped-def]
     daemon = make_daemon().start()
     busybox = load_busybox(daemon)
-    daemon.docker("run", "--name", "writer", "-v", "durable:/d", busybox, "sh", "-c",
-                  "echo 42 > /d/answer")
+    daemon.docker(
+        "run", "--name", "writer", "-v", "durable:/d", busybox, "sh", "-c", "echo 42 > /d/answer"
+    )
     daemon.kill()
     daemon.start()
-    assert daemon.docker("run", "--rm", "-v", "durable:/d", busybox, "cat",
-                         "/d/answer").stdout == "42\n"
+    assert (
+        daemon.docker("run", "--rm", "-v", "durable:/d", busybox, "cat", "/d/answer").stdout
+        == "42\n"
+    )
     refused = daemon.docker("volume", "rm", "durable", check=False)
     assert "volume is in use" in refused.stderr
     daemon.kill()  # a graceful stop is not what this test is about (and waits on open requests)
 
 
-@pytest.mark.host_only('binds a temp folder of this host (the VM shares home folders only)')
+@pytest.mark.host_only("binds a temp folder of this host (the VM shares home folders only)")
 def test_bind_device_volume_reaches_the_host_dir_and_rm_keeps_it(
-        daemon: DaemonProcess, busybox: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    daemon: DaemonProcess, busybox: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "f").write_text("from-host")
-    daemon.docker("volume", "create", "-o", "type=none", "-o", "o=bind",
-                  "-o", f"device={tmp_path}", "bindvol")
+    daemon.docker(
+        "volume", "create", "-o", "type=none", "-o", "o=bind", "-o", f"device={tmp_path}", "bindvol"
+    )
     try:
-        out = run_and_remove(daemon, "-v", "bindvol:/b", busybox, "sh", "-c",
-                             "cat /b/f; echo back > /b/g")
+        out = run_and_remove(
+            daemon, "-v", "bindvol:/b", busybox, "sh", "-c", "cat /b/f; echo back > /b/g"
+        )
         assert out == "from-host"
         assert (tmp_path / "g").read_text() == "back\n"
     finally:

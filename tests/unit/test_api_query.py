@@ -6,8 +6,10 @@ from ketch.guest.api.httputil import parse_int
 from ketch.guest.engine.errors import InvalidParameter
 
 
-@pytest.mark.parametrize("text", ["1e23", "1_000", " 5", "5 ", "\u0665", "", "0x10", "1.5",
-                                  "9223372036854775808", "9" * 5000])
+@pytest.mark.parametrize(
+    "text",
+    ["1e23", "1_000", " 5", "5 ", "\u0665", "", "0x10", "1.5", "9223372036854775808", "9" * 5000],
+)
 def test_ints_are_go_decimal_int64(text: str) -> None:
     with pytest.raises(InvalidParameter) as raised:
         parse_int(text, "tail")

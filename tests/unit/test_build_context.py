@@ -37,9 +37,14 @@ def receive(data: bytes, tmp: Path) -> BuildContext:
 
 
 def test_symlinks_are_kept_and_sources_stay_inside(tmp_path: Path) -> None:
-    context = receive(tar_of(("Dockerfile", "file", b"FROM scratch\n"),
-                             ("etc-link", "symlink", b"/etc"),
-                             ("bin/tool", "file", b"x")), tmp_path)
+    context = receive(
+        tar_of(
+            ("Dockerfile", "file", b"FROM scratch\n"),
+            ("etc-link", "symlink", b"/etc"),
+            ("bin/tool", "file", b"x"),
+        ),
+        tmp_path,
+    )
     try:
         assert os.readlink(os.path.join(context.root, "etc-link")) == "/etc"
         assert os.stat(os.path.join(context.root, "bin/tool")).st_mode & 0o777 == 0o751
@@ -68,15 +73,25 @@ def test_plain_dockerfile_body(tmp_path: Path) -> None:
 
 
 def test_dockerignore_applied_by_the_daemon(tmp_path: Path) -> None:
-    context = receive(tar_of(("Dockerfile", "file", b"FROM scratch\n"),
-                             (".dockerignore", "file", b"Dockerfile\nlogs\n!logs/keep\n*.tmp\n"),
-                             ("logs/a", "file", b"a"), ("logs/keep", "file", b"k"),
-                             ("x.tmp", "file", b"t"), ("src/main.c", "file", b"m")), tmp_path)
+    context = receive(
+        tar_of(
+            ("Dockerfile", "file", b"FROM scratch\n"),
+            (".dockerignore", "file", b"Dockerfile\nlogs\n!logs/keep\n*.tmp\n"),
+            ("logs/a", "file", b"a"),
+            ("logs/keep", "file", b"k"),
+            ("x.tmp", "file", b"t"),
+            ("src/main.c", "file", b"m"),
+        ),
+        tmp_path,
+    )
     try:
         name, _ = context.read_dockerfile("Dockerfile")
         context.apply_dockerignore(name)
-        kept = sorted(os.path.relpath(os.path.join(folder, f), context.root)
-                      for folder, _, files in os.walk(context.root) for f in files)
+        kept = sorted(
+            os.path.relpath(os.path.join(folder, f), context.root)
+            for folder, _, files in os.walk(context.root)
+            for f in files
+        )
         assert kept == ["logs/keep", "src/main.c"]
     finally:
         context.close()

@@ -21,9 +21,9 @@ def apply(state: StageState, text: str) -> str:
 
 def test_env_label_and_expansion() -> None:
     state = StageState(config={"Env": ["PATH=/bin"]})
-    apply(state, "ENV A=1 B=\"two words\"")
+    apply(state, 'ENV A=1 B="two words"')
     apply(state, "ENV C ${A}-$B")
-    apply(state, "LABEL \"k\"=v other=\"$A\"")
+    apply(state, 'LABEL "k"=v other="$A"')
     assert state.config["Env"] == ["PATH=/bin", "A=1", "B=two words", "C=1-two words"]
     assert state.config["Labels"] == {"k": "v", "other": "1"}
     with pytest.raises(InvalidParameter, match="can't find ="):
@@ -32,9 +32,9 @@ def test_env_label_and_expansion() -> None:
 
 def test_cmd_entrypoint_shell_and_workdir() -> None:
     state = StageState(config={"Cmd": ["sh"]})
-    apply(state, "ENTRYPOINT [\"/bin/app\"]")
+    apply(state, 'ENTRYPOINT ["/bin/app"]')
     assert state.config["Cmd"] is None  # an inherited CMD is reset by ENTRYPOINT
-    apply(state, "SHELL [\"/bin/bash\", \"-c\"]")
+    apply(state, 'SHELL ["/bin/bash", "-c"]')
     apply(state, "CMD echo hi")
     assert state.config["Cmd"] == ["/bin/bash", "-c", "echo hi"]
     apply(state, "ENTRYPOINT /bin/other")
@@ -48,9 +48,12 @@ def test_expose_healthcheck_stopsignal_onbuild() -> None:
     state = StageState(config={})
     apply(state, "EXPOSE 80 7000-7001/udp")
     assert state.config["ExposedPorts"] == {"80/tcp": {}, "7000/udp": {}, "7001/udp": {}}
-    apply(state, "HEALTHCHECK --interval=1m30s --timeout=3s CMD [\"check\"]")
-    assert state.config["Healthcheck"] == {"Test": ["CMD", "check"], "Interval": 90 * 10**9,
-                                           "Timeout": 3 * 10**9}
+    apply(state, 'HEALTHCHECK --interval=1m30s --timeout=3s CMD ["check"]')
+    assert state.config["Healthcheck"] == {
+        "Test": ["CMD", "check"],
+        "Interval": 90 * 10**9,
+        "Timeout": 3 * 10**9,
+    }
     apply(state, "HEALTHCHECK NONE")
     assert state.config["Healthcheck"] == {"Test": ["NONE"]}
     with pytest.raises(InvalidParameter, match="Invalid signal"):
@@ -80,20 +83,23 @@ def test_copy_destination_rules(tmp_path: Path) -> None:
     (context / "a.txt").write_text("a")
     (context / "dir" / "sub" / "f").write_text("f")
     os.symlink("/existing", rootfs / "link")
-    sources = [copying.Source(str(context), p)
-               for p in copying.match_sources(str(context), ["*.txt"], "COPY")]
-    copying.copy_sources(sources, "/existing", str(rootfs), str(upper), copying.Ownership(),
-                         "COPY")
+    sources = [
+        copying.Source(str(context), p)
+        for p in copying.match_sources(str(context), ["*.txt"], "COPY")
+    ]
+    copying.copy_sources(sources, "/existing", str(rootfs), str(upper), copying.Ownership(), "COPY")
     assert (upper / "existing" / "a.txt").read_text() == "a"
-    copying.copy_sources(sources, "/link/renamed", str(rootfs), str(upper),
-                         copying.Ownership(), "COPY")
+    copying.copy_sources(
+        sources, "/link/renamed", str(rootfs), str(upper), copying.Ownership(), "COPY"
+    )
     assert (upper / "existing" / "renamed").read_text() == "a"
     tree = [copying.Source(str(context), "dir")]
     copying.copy_sources(tree, "/new/", str(rootfs), str(upper), copying.Ownership(), "COPY")
     assert (upper / "new" / "sub" / "f").read_text() == "f"
     with pytest.raises(InvalidParameter, match="must be a directory and end with a /"):
-        copying.copy_sources(sources + tree, "/x", str(rootfs), str(upper),
-                             copying.Ownership(), "COPY")
+        copying.copy_sources(
+            sources + tree, "/x", str(rootfs), str(upper), copying.Ownership(), "COPY"
+        )
     with pytest.raises(InvalidParameter, match="no source files were specified"):
         copying.match_sources(str(context), ["*.none"], "COPY")
     assert copying.checksum(sources) != copying.checksum(tree)

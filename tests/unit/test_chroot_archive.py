@@ -11,17 +11,32 @@ from ketch.guest.engine.containers.archive_worker import GO_DIR, GO_SETUID, GO_S
 from ketch.guest.engine.containers.chroot_archive import Refused, absolute, base_name, prepare
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("/tmp", "/tmp"), ("tmp/", "/tmp/"), ("/tmp/.", "/tmp/."), ("/", "/"), (".", "/."),
-    ("//a/../b/", "/b/"), ("/../../etc", "/etc"), ("/a/./b", "/a/b"),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/tmp", "/tmp"),
+        ("tmp/", "/tmp/"),
+        ("/tmp/.", "/tmp/."),
+        ("/", "/"),
+        (".", "/."),
+        ("//a/../b/", "/b/"),
+        ("/../../etc", "/etc"),
+        ("/a/./b", "/a/b"),
+    ],
+)
 def test_absolute_keeps_trailing_slash_and_dot(path: str, expected: str) -> None:
     assert absolute(path) == expected
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("/tmp", "tmp"), ("/tmp/", "tmp"), ("/tmp/.", "."), ("/", "/"),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/tmp", "tmp"),
+        ("/tmp/", "tmp"),
+        ("/tmp/.", "."),
+        ("/", "/"),
+    ],
+)
 def test_base_name_is_go_filepath_base(path: str, expected: str) -> None:
     assert base_name(path) == expected
 
@@ -34,9 +49,12 @@ def member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.
 
 def test_prepare_refuses_breakouts(tmp_path: Path) -> None:
     dest = str(tmp_path)
-    for bad in (member("../x"), member("a/../../x"),
-                member("l", tarfile.SYMTYPE, "../../elsewhere"),
-                member("h", tarfile.LNKTYPE, "../outside")):
+    for bad in (
+        member("../x"),
+        member("a/../../x"),
+        member("l", tarfile.SYMTYPE, "../../elsewhere"),
+        member("h", tarfile.LNKTYPE, "../outside"),
+    ):
         with pytest.raises(Refused):
             prepare(bad, dest, False)
     absolute_link = member("/sub/l", tarfile.SYMTYPE, "/sub/target")

@@ -28,9 +28,14 @@ def test_missing_tool_is_a_tool_error_in_every_shape() -> None:
 
 def test_stream_stdout_yields_chunks_and_reaps_the_tool() -> None:
     async def first_chunk() -> bytes:
-        stream = proc.stream_stdout([sys.executable, "-c",
-                                     "import sys; sys.stdout.write('x' * 10); sys.stdout.flush();"
-                                     " import time; time.sleep(60)"])
+        stream = proc.stream_stdout(
+            [
+                sys.executable,
+                "-c",
+                "import sys; sys.stdout.write('x' * 10); sys.stdout.flush();"
+                " import time; time.sleep(60)",
+            ]
+        )
         try:
             return await anext(stream)
         finally:

@@ -18,8 +18,14 @@ from ketch.guest.engine.errors import InvalidParameter
 
 
 def test_merge_image_config_like_moby() -> None:
-    image = {"Cmd": ["sh"], "Entrypoint": ["/init"], "Env": ["PATH=/bin", "A=1"],
-             "WorkingDir": "/w", "Labels": {"a": "1"}, "ExposedPorts": {"80/tcp": {}}}
+    image = {
+        "Cmd": ["sh"],
+        "Entrypoint": ["/init"],
+        "Env": ["PATH=/bin", "A=1"],
+        "WorkingDir": "/w",
+        "Labels": {"a": "1"},
+        "ExposedPorts": {"80/tcp": {}},
+    }
     config = {"Env": ["A=2"], "Labels": {"b": "2"}}
     merge_image_config(config, image)
     assert config["Cmd"] == ["sh"] and config["Entrypoint"] == ["/init"]
@@ -75,14 +81,18 @@ def _write_log(path: str, lines: list[str]) -> None:
 
 def test_log_reading_tail_partial_and_rotation(tmp_path: str) -> None:
     path = os.path.join(tmp_path, "ctr.log")
-    _write_log(path, ["2024-01-01T00:00:01.000000000+00:00 stdout F one",
-                      "2024-01-01T00:00:02.000000000+00:00 stdout P tw",
-                      "2024-01-01T00:00:02.500000000+00:00 stdout F o"])
+    _write_log(
+        path,
+        [
+            "2024-01-01T00:00:01.000000000+00:00 stdout F one",
+            "2024-01-01T00:00:02.000000000+00:00 stdout P tw",
+            "2024-01-01T00:00:02.500000000+00:00 stdout F o",
+        ],
+    )
     rotate(path, 3)
     _write_log(path, ["2024-01-01T00:00:03.000000000+00:00 stderr F three"])
     lines, end = read_existing(path, LogOptions())
-    assert [(x.stream, x.data) for x in lines] == [(1, b"one\n"), (1, b"two\n"),
-                                                   (2, b"three\n")]
+    assert [(x.stream, x.data) for x in lines] == [(1, b"one\n"), (1, b"two\n"), (2, b"three\n")]
     assert end == os.path.getsize(path)
     tail, _ = read_existing(path, LogOptions(tail=1))
     assert [x.data for x in tail] == [b"three\n"]

@@ -12,13 +12,20 @@ from ketch.guest.store.layout import Layout
 
 
 def registry(tmp_path: Path) -> ContainerRegistry:
-    return ContainerRegistry(ContainerStore(Layout(str(tmp_path / "data"),
-                                                   str(tmp_path / "run"))))
+    return ContainerRegistry(ContainerStore(Layout(str(tmp_path / "data"), str(tmp_path / "run"))))
 
 
 def container(cid: str, name: str, image: str = "sha256:i") -> Container:
-    return Container({"ID": cid, "Name": name, "Image": image, "State": initial_state(),
-                      "Config": {}, "HostConfig": {}})
+    return Container(
+        {
+            "ID": cid,
+            "Name": name,
+            "Image": image,
+            "State": initial_state(),
+            "Config": {},
+            "HostConfig": {},
+        }
+    )
 
 
 def test_lookup_by_id_name_and_unique_prefix(tmp_path: Path) -> None:
@@ -69,5 +76,9 @@ def test_image_users_and_counts(tmp_path: Path) -> None:
     reg.create(busy)
     assert reg.image_in_use("sha256:x") == "aaa" and reg.running_image_user("sha256:x") is None
     assert reg.running_image_user("sha256:y") == "bbb" and reg.is_running("busy")
-    assert reg.counts() == {"Containers": 2, "ContainersRunning": 1, "ContainersPaused": 0,
-                            "ContainersStopped": 1}
+    assert reg.counts() == {
+        "Containers": 2,
+        "ContainersRunning": 1,
+        "ContainersPaused": 0,
+        "ContainersStopped": 1,
+    }

@@ -18,8 +18,9 @@ def policy(name: str, retries: int = 0) -> RestartPolicy:
 def test_of_reads_host_config_with_docker_defaults() -> None:
     assert RestartPolicy.of({}) == RestartPolicy("no", 0)
     assert RestartPolicy.of({"RestartPolicy": None}) == RestartPolicy("no", 0)
-    assert RestartPolicy.of({"RestartPolicy": {"Name": "", "MaximumRetryCount": None}}) \
-        == RestartPolicy("no", 0)
+    assert RestartPolicy.of(
+        {"RestartPolicy": {"Name": "", "MaximumRetryCount": None}}
+    ) == RestartPolicy("no", 0)
     assert policy("on-failure", 3) == RestartPolicy("on-failure", 3)
 
 
@@ -78,10 +79,19 @@ def test_stored_container_keeps_daemon_state_apart_from_docker_record() -> None:
 
 
 def test_a_flat_record_from_an_older_daemon_is_split_on_load() -> None:
-    legacy = {"ID": "abc", "Name": "/x", "State": {}, "HasBeenStartedBefore": True,
-              "HasBeenManuallyStopped": False, "ConmonPid": 7, "StartedNs": 5,
-              "_backoff": 0.4, "_exiting": True}
+    legacy = {
+        "ID": "abc",
+        "Name": "/x",
+        "State": {},
+        "HasBeenStartedBefore": True,
+        "HasBeenManuallyStopped": False,
+        "ConmonPid": 7,
+        "StartedNs": 5,
+        "_backoff": 0.4,
+        "_exiting": True,
+    }
     c = Container.from_stored(legacy)
-    assert c.daemon == DaemonState(started_before=True, manually_stopped=False,
-                                   conmon_pid=7, started_ns=5)
+    assert c.daemon == DaemonState(
+        started_before=True, manually_stopped=False, conmon_pid=7, started_ns=5
+    )
     assert set(c.record) == {"ID", "Name", "State"}

@@ -18,7 +18,7 @@ def test_mux_round_trip_across_chunk_boundaries() -> None:
     decoder = MuxDecoder()
     frames = []
     for i in range(len(data)):
-        frames += list(decoder.feed(data[i:i + 1]))
+        frames += list(decoder.feed(data[i : i + 1]))
     assert frames == [(1, b"hello"), (2, b""), (2, b"err\n")]
     assert mux_frame(1, b"x")[:8] == b"\x01\x00\x00\x00\x00\x00\x00\x01"
 

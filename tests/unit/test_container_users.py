@@ -11,10 +11,12 @@ from ketch.guest.engine.errors import InvalidParameter
 @pytest.fixture
 def root(tmp_path: Path) -> str:
     (tmp_path / "etc").mkdir()
-    (tmp_path / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n"
-                                             "# a comment\n"
-                                             "app:x:1000:1001::/home/app:/bin/sh\n"
-                                             "2000:x:3000:3000::/:/bin/sh\n")
+    (tmp_path / "etc" / "passwd").write_text(
+        "root:x:0:0::/root:/bin/sh\n"
+        "# a comment\n"
+        "app:x:1000:1001::/home/app:/bin/sh\n"
+        "2000:x:3000:3000::/:/bin/sh\n"
+    )
     (tmp_path / "etc" / "group").write_text("root:x:0:\napp:x:1001:\nwheel:x:10:root,app\n")
     return str(tmp_path)
 

@@ -33,19 +33,30 @@ def test_cache_keeps_usage_across_puts_and_reads_old_indexes(tmp_path: Path) -> 
     assert reread.last_used_ns >= reread.created_ns > 0
 
 
-def _image(image_id: str, chains: list[str], sizes: list[int], tags: list[str],
-           parent: str = "") -> Image:
-    config = {"created": "2024-01-01T00:00:00Z", "rootfs": {"diff_ids": chains},
-              "history": [{"created_by": f"step {c}"} for c in chains]}
-    return Image(image_id, b"", config, repo_tags=tags, chain_ids=chains, layer_sizes=sizes,
-                 size=sum(sizes), metadata={"parent": parent} if parent else {})
+def _image(
+    image_id: str, chains: list[str], sizes: list[int], tags: list[str], parent: str = ""
+) -> Image:
+    config = {
+        "created": "2024-01-01T00:00:00Z",
+        "rootfs": {"diff_ids": chains},
+        "history": [{"created_by": f"step {c}"} for c in chains],
+    }
+    return Image(
+        image_id,
+        b"",
+        config,
+        repo_tags=tags,
+        chain_ids=chains,
+        layer_sizes=sizes,
+        size=sum(sizes),
+        metadata={"parent": parent} if parent else {},
+    )
 
 
 def test_images_usage_counts_shared_layers_once_and_hides_intermediates() -> None:
     base = _image("sha256:base", ["a"], [100], ["base:1"])
     middle = _image("sha256:mid", ["a", "b"], [100, 10], [], parent="sha256:base")
-    child = _image("sha256:child", ["a", "b", "c"], [100, 10, 1], ["child:1"],
-                   parent="sha256:mid")
+    child = _image("sha256:child", ["a", "b", "c"], [100, 10, 1], ["child:1"], parent="sha256:mid")
     layers, summaries = images_usage([base, middle, child], Counter({"sha256:base": 2}))
     by_id = {s["Id"]: s for s in summaries}
     assert set(by_id) == {"sha256:base", "sha256:child"}  # the intermediate is not listed
@@ -57,9 +68,11 @@ def test_images_usage_counts_shared_layers_once_and_hides_intermediates() -> Non
 def test_build_cache_records_size_shared_and_parents() -> None:
     base = _image("sha256:base", ["a"], [100], ["base:1"])
     step = _image("sha256:step", ["a", "b"], [100, 10], [], parent="sha256:base")
-    entries = {"k1": CacheEntry("sha256:step", "sha256:base", "RUN x", 1, 2, 3),
-               "config:k0": CacheEntry("sha256:step", "", "ENV A=1", 1, 1, 1),
-               "gone": CacheEntry("sha256:deleted")}
+    entries = {
+        "k1": CacheEntry("sha256:step", "sha256:base", "RUN x", 1, 2, 3),
+        "config:k0": CacheEntry("sha256:step", "", "ENV A=1", 1, 1, 1),
+        "gone": CacheEntry("sha256:deleted"),
+    }
     entries["k1"].parent = "k0"
     records = {r["ID"]: r for r in build_cache_records(entries, [base, step], {"sha256:step"})}
     assert set(records) == {"k1", "config:k0"}

@@ -10,8 +10,11 @@ NAMES = {"web": ["172.18.0.2"], "www": ["172.18.0.2", "172.18.0.3"]}
 
 
 def ask(name: str, rdtype: str = "A") -> dns.message.Message:
-    server = DnsServer(lambda _client, n: NAMES.get(n), lambda _client: [],
-                       lambda _client, ip: "web.appnet" if ip == "172.18.0.2" else None)
+    server = DnsServer(
+        lambda _client, n: NAMES.get(n),
+        lambda _client: [],
+        lambda _client, ip: "web.appnet" if ip == "172.18.0.2" else None,
+    )
     query = dns.message.make_query(name, rdtype)
     wire = asyncio.run(server.answer(query.to_wire(), "172.18.0.9"))
     assert wire is not None

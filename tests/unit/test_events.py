@@ -12,8 +12,12 @@ def test_legacy_fields_for_container_events() -> None:
 
 
 def test_filters_and_together() -> None:
-    ev = Event("container", "start", "abc123", {"name": "web", "image": "busybox:latest",
-                                                "com.example": "1"})
+    ev = Event(
+        "container",
+        "start",
+        "abc123",
+        {"name": "web", "image": "busybox:latest", "com.example": "1"},
+    )
     assert event_matches(ev, Filters({"container": {"web"}}))
     assert event_matches(ev, Filters({"container": {"abc"}}))
     assert event_matches(ev, Filters({"image": {"busybox"}}))
@@ -39,6 +43,7 @@ def test_stream_replays_since_and_stops_at_until() -> None:
 def test_subscribed_before_the_first_read() -> None:
     """What is published between subscribe() and the first read is delivered, once (the
     /events response's headers go out in between)."""
+
     async def scenario() -> tuple[list[str], int]:
         bus = EventBus()
         since = bus.publish("volume", "create", "before").time_nano

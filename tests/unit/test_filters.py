@@ -25,13 +25,16 @@ def test_matchers() -> None:
     assert not f.match_kv_list("label", {"a": "x", "b": "3"})
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[]", "json: cannot unmarshal array into Go value of type map[string]map[string]bool"),
-    ('{"name":5}', "json: cannot unmarshal number into Go value of type map[string]bool"),
-    ('{"name":[1]}', "json: cannot unmarshal array into Go value of type map[string]bool"),
-    ('{"name":{"x":"yes"}}', "json: cannot unmarshal string into Go value of type bool"),
-    ("[" * 100_000, "exceeded max depth"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[]", "json: cannot unmarshal array into Go value of type map[string]map[string]bool"),
+        ('{"name":5}', "json: cannot unmarshal number into Go value of type map[string]bool"),
+        ('{"name":[1]}', "json: cannot unmarshal array into Go value of type map[string]bool"),
+        ('{"name":{"x":"yes"}}', "json: cannot unmarshal string into Go value of type bool"),
+        ("[" * 100_000, "exceeded max depth"),
+    ],
+)
 def test_filters_of_the_wrong_shape_name_the_go_type(text: str, message: str) -> None:
     with pytest.raises(InvalidParameter) as raised:
         Filters.parse(text)
@@ -48,12 +51,23 @@ def test_regex_match_like_moby() -> None:
     assert Filters({"name": {"b$"}}).match("name", "/a", "ab")
 
 
-@pytest.mark.parametrize(("pattern", "name", "matched"), [
-    ("busy*", "busybox", True), ("*", "a/b", False), ("*/*", "a/b", True),
-    ("b?sybox", "busybox", True), ("[a-c]usybox", "busybox", True),
-    ("[^a-c]usybox", "busybox", False), ("[z-a]x", "ax", False), ("\\*", "*", True),
-    ("[\\]]", "]", True), ("a.b", "axb", False), ("[/]", "/", True), ("(x)", "(x)", True),
-])
+@pytest.mark.parametrize(
+    ("pattern", "name", "matched"),
+    [
+        ("busy*", "busybox", True),
+        ("*", "a/b", False),
+        ("*/*", "a/b", True),
+        ("b?sybox", "busybox", True),
+        ("[a-c]usybox", "busybox", True),
+        ("[^a-c]usybox", "busybox", False),
+        ("[z-a]x", "ax", False),
+        ("\\*", "*", True),
+        ("[\\]]", "]", True),
+        ("a.b", "axb", False),
+        ("[/]", "/", True),
+        ("(x)", "(x)", True),
+    ],
+)
 def test_path_match_like_go(pattern: str, name: str, matched: bool) -> None:
     assert path_match(pattern, name) is matched
 

@@ -21,8 +21,11 @@ from ketch.host.autostart import (
 )
 from ketch.host.cli import main
 
-SPEC = Autostart(name="default", command=("/Applications/Ketch 1%.app/ketch",),
-                 log_dir=Path("/Users/me/Library/Application Support/ketch/instances/default"))
+SPEC = Autostart(
+    name="default",
+    command=("/Applications/Ketch 1%.app/ketch",),
+    log_dir=Path("/Users/me/Library/Application Support/ketch/instances/default"),
+)
 
 
 def test_launchd_plist() -> None:
@@ -51,21 +54,27 @@ def test_systemd_user_unit_verifies(tmp_path: Path) -> None:
     odd = tmp_path / "with space 100%"
     odd.mkdir()
     (odd / "python").symlink_to(sys.executable)
-    spec = Autostart(name="dev", command=(str(odd / "python"), "-m", "ketch.host.cli"),
-                     log_dir=tmp_path)
+    spec = Autostart(
+        name="dev", command=(str(odd / "python"), "-m", "ketch.host.cli"), log_dir=tmp_path
+    )
     unit = tmp_path / f"{spec.label}.service"
     unit.write_text(systemd_user_unit(spec))
     assert f'ExecStart="{odd}/python" -m' in unit.read_text().replace("%%", "%")
     runtime = tmp_path / "run"
     runtime.mkdir(mode=0o700)
-    result = subprocess.run(["systemd-analyze", "--user", "verify", str(unit)],
-                            env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["systemd-analyze", "--user", "verify", str(unit)],
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (result.returncode, result.stderr) == (0, "")
 
 
-def test_enable_status_disable_on_linux(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_enable_status_disable_on_linux(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("KETCH_HOME", str(tmp_path / "home"))

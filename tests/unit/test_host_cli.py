@@ -25,14 +25,27 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_console_script_runs() -> None:
-    result = subprocess.run([sys.executable, "-m", "ketch.host.cli", "version"],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "ketch.host.cli", "version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert result.stdout.startswith("ketch ")
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("start", "stop", "status", "ssh", "logs", "list", "delete", "doctor",
-                    "version"):
+    for command in (
+        "start",
+        "stop",
+        "status",
+        "ssh",
+        "logs",
+        "list",
+        "delete",
+        "doctor",
+        "version",
+    ):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0
@@ -74,9 +87,11 @@ def test_follow_lines_reads_appended_json(tmp_path: Path) -> None:
     assert [parse_event(line) for line in lines] == [{"event": "stage", "stage": "ssh"}]
 
 
-def test_agent_is_forked_except_from_a_onefile_build(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_agent_is_forked_except_from_a_onefile_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ketch.host.commands.start import frozen_onefile
+
     assert not frozen_onefile()  # from source
     app = tmp_path / "ketch"
     monkeypatch.setattr(sys, "frozen", True, raising=False)

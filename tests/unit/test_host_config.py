@@ -23,7 +23,11 @@ def test_defaults_fill_every_setting(home: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("KETCH_IMAGE", str(home))  # not an image: the lookup moves on
     config = resolve(home / "none.json", "default", {})
     assert (config.cpus, config.memory, config.disk, config.accel) == (
-        DEFAULTS["cpus"], DEFAULTS["memory"], DEFAULTS["disk"], "auto")
+        DEFAULTS["cpus"],
+        DEFAULTS["memory"],
+        DEFAULTS["disk"],
+        "auto",
+    )
     assert config.image.endswith(f"/{config.arch}")
 
 
@@ -35,13 +39,16 @@ def test_flags_override_saved_config_and_persist(home: Path) -> None:
     assert json.loads(path.read_text())["memory"] == 1.5
 
 
-@pytest.mark.parametrize(("flags", "message"), [
-    ({"cpus": 0}, "--cpus 0"),
-    ({"cpus": 10_000}, "--cpus 10000"),
-    ({"memory": 0.1}, "--memory 0.1"),
-    ({"disk": 0}, "--disk 0"),
-    ({"accel": "xen"}, "--accel xen"),
-])
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"cpus": 0}, "--cpus 0"),
+        ({"cpus": 10_000}, "--cpus 10000"),
+        ({"memory": 0.1}, "--memory 0.1"),
+        ({"disk": 0}, "--disk 0"),
+        ({"accel": "xen"}, "--accel xen"),
+    ],
+)
 def test_validate_rejects_bad_values(home: Path, flags: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         resolve(home / "c.json", "default", flags)
@@ -69,14 +76,32 @@ def test_instance_dir_layout_and_short_socket_paths(home: Path) -> None:
 def test_qemu_argv(home: Path, tmp_path: Path) -> None:
     image_dir = tmp_path / "image"
     image_dir.mkdir()
-    (image_dir / "image.json").write_text(json.dumps({
-        "arch": "x86_64", "kernel": "vmlinuz", "initrd": None, "rootfs": "rootfs.img",
-        "rootfs_format": "ext4", "cmdline": "console=ttyS0 quiet", "version": "1"}))
-    config = resolve(home / "c.json", "default", {"cpus": 1, "memory": 1, "accel": "tcg",
-                                                  "arch": "x86_64"})
+    (image_dir / "image.json").write_text(
+        json.dumps(
+            {
+                "arch": "x86_64",
+                "kernel": "vmlinuz",
+                "initrd": None,
+                "rootfs": "rootfs.img",
+                "rootfs_format": "ext4",
+                "cmdline": "console=ttyS0 quiet",
+                "version": "1",
+            }
+        )
+    )
+    config = resolve(
+        home / "c.json", "default", {"cpus": 1, "memory": 1, "accel": "tcg", "arch": "x86_64"}
+    )
     instance = Instance("default")
-    argv = build_argv("qemu-system-x86_64", config, instance, Image.load(image_dir), "tcg",
-                      2222, {"hostname": "ketch"})
+    argv = build_argv(
+        "qemu-system-x86_64",
+        config,
+        instance,
+        Image.load(image_dir),
+        "tcg",
+        2222,
+        {"hostname": "ketch"},
+    )
     joined = " ".join(argv)
     assert "-initrd" not in argv
     assert argv[argv.index("-cpu") + 1] == "max"
@@ -92,22 +117,35 @@ def test_qemu_argv(home: Path, tmp_path: Path) -> None:
     assert "virtserialport,chardev=config,name=ketch.config" in joined
 
 
-def test_qemu_argv_for_a_snapshot_boot_leaves_the_config_to_the_port(home: Path,
-                                                                      tmp_path: Path) -> None:
+def test_qemu_argv_for_a_snapshot_boot_leaves_the_config_to_the_port(
+    home: Path, tmp_path: Path
+) -> None:
     image_dir = tmp_path / "image"
     image_dir.mkdir()
-    (image_dir / "image.json").write_text(json.dumps({
-        "arch": "x86_64", "kernel": "vmlinuz", "initrd": "initrd.img", "rootfs": "rootfs.img",
-        "cmdline": "console=ttyS0", "version": "1"}))
+    (image_dir / "image.json").write_text(
+        json.dumps(
+            {
+                "arch": "x86_64",
+                "kernel": "vmlinuz",
+                "initrd": "initrd.img",
+                "rootfs": "rootfs.img",
+                "cmdline": "console=ttyS0",
+                "version": "1",
+            }
+        )
+    )
     config = resolve(home / "c.json", "default", {"arch": "x86_64"})
-    argv = build_argv("qemu-system-x86_64", config, Instance("default"), Image.load(image_dir),
-                      "tcg", 2222, None)
+    argv = build_argv(
+        "qemu-system-x86_64", config, Instance("default"), Image.load(image_dir), "tcg", 2222, None
+    )
     assert argv[argv.index("-append") + 1] == "console=ttyS0"
 
 
 def test_the_guest_is_told_the_host_tsc_rate(home: Path, tmp_path: Path) -> None:
-    assert with_tsc_khz("quiet tsc_early_khz=2000000 x=1", 2600123) == \
-        "quiet tsc_early_khz=2600123 x=1 tsc=reliable"
+    assert (
+        with_tsc_khz("quiet tsc_early_khz=2000000 x=1", 2600123)
+        == "quiet tsc_early_khz=2600123 x=1 tsc=reliable"
+    )
     assert with_tsc_khz("quiet", 2600123) == "quiet tsc_early_khz=2600123 tsc=reliable"
     assert with_tsc_khz("quiet tsc_early_khz=2000000", None) == "quiet tsc_early_khz=2000000"
 

@@ -9,8 +9,9 @@ import pytest
 from ketch.host import context
 from ketch.host.instance import Instance
 
-pytestmark = pytest.mark.skipif(shutil.which("docker") is None,
-                                reason="the docker CLI is not installed")
+pytestmark = pytest.mark.skipif(
+    shutil.which("docker") is None, reason="the docker CLI is not installed"
+)
 
 
 @pytest.fixture
@@ -26,8 +27,9 @@ def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Instance:
 
 
 def docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_select_then_restore_previous_context(instance: Instance) -> None:

@@ -19,15 +19,26 @@ from ketch.host.instance import Instance
 
 
 def make_driver(folder: Path) -> QemuDriver:
-    config = InstanceConfig(name="t", cpus=1, memory=1.0, disk=1, accel="tcg", arch="x86_64",
-                            image=str(folder), share_home=False, dns=[])
+    config = InstanceConfig(
+        name="t",
+        cpus=1,
+        memory=1.0,
+        disk=1,
+        accel="tcg",
+        arch="x86_64",
+        image=str(folder),
+        share_home=False,
+        dns=[],
+    )
     return QemuDriver(Instance(folder=folder), config)
 
 
 def fake_qemu(instance: Instance, runs_for: float) -> list[str]:
     """Writes its pid file as QEMU's -pidfile does, then runs for a while."""
-    script = (f"import os, time; open({str(instance.qemu_pidfile)!r}, 'w')"
-              f".write(str(os.getpid())); time.sleep({runs_for})")
+    script = (
+        f"import os, time; open({str(instance.qemu_pidfile)!r}, 'w')"
+        f".write(str(os.getpid())); time.sleep({runs_for})"
+    )
     return [sys.executable, "-c", script]
 
 
@@ -74,9 +85,17 @@ class FakeQmp:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(json.dumps({"QMP": {"version": {"qemu": {"major": 7, "minor": 2,
-                                                              "micro": 0}, "package": ""},
-                                         "capabilities": []}}).encode() + b"\r\n")
+        writer.write(
+            json.dumps(
+                {
+                    "QMP": {
+                        "version": {"qemu": {"major": 7, "minor": 2, "micro": 0}, "package": ""},
+                        "capabilities": [],
+                    }
+                }
+            ).encode()
+            + b"\r\n"
+        )
         async for request in json_messages(reader):
             command = request["execute"]
             self.commands.append(command)
@@ -97,7 +116,8 @@ class FakeQmp:
     def __enter__(self) -> "FakeQmp":
         self.thread.start()
         self.server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_unix_server(self.serve, str(self.path)), self.loop).result(5)
+            asyncio.start_unix_server(self.serve, str(self.path)), self.loop
+        ).result(5)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -117,14 +137,18 @@ def qmp(tmp_path: Path) -> Iterator[FakeQmp]:
         yield server
 
 
-def test_saving_pauses_migrates_into_the_file_and_continues(tmp_path: Path,
-                                                           qmp: FakeQmp) -> None:
+def test_saving_pauses_migrates_into_the_file_and_continues(tmp_path: Path, qmp: FakeQmp) -> None:
     snapshot = BootSnapshot(tmp_path)
     snapshot.save(qmp.path, "fingerprint-1")
     assert snapshot.file.read_bytes() == b"state"
     assert snapshot.matches("fingerprint-1")
     assert [c for c in qmp.commands if c != "query-migrate"] == [
-        "qmp_capabilities", "stop", "migrate-set-parameters", "migrate", "cont"]
+        "qmp_capabilities",
+        "stop",
+        "migrate-set-parameters",
+        "migrate",
+        "cont",
+    ]
 
 
 def test_a_failed_save_leaves_no_snapshot_and_the_vm_running(tmp_path: Path) -> None:
@@ -138,8 +162,9 @@ def test_a_failed_save_leaves_no_snapshot_and_the_vm_running(tmp_path: Path) -> 
 
 def test_a_loaded_snapshot_is_continued_off_the_main_thread(qmp: FakeQmp) -> None:
     results: list[bool] = []
-    worker = threading.Thread(target=lambda: results.append(
-        wait_resumed(qmp.path, lambda: True, timeout=10)))
+    worker = threading.Thread(
+        target=lambda: results.append(wait_resumed(qmp.path, lambda: True, timeout=10))
+    )
     worker.start()
     worker.join(15)
     assert results == [True]

@@ -28,18 +28,29 @@ from ketch.host.testing.ssh_server import LoopbackSshServer
 
 needs_daemon = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which(DOCKER_CLI),
-    reason="forwarding tests need root (dockerd) and the docker CLI")
+    reason="forwarding tests need root (dockerd) and the docker CLI",
+)
 
 
 def test_published_ports_from_inspect() -> None:
-    inspect = {"State": {"Running": True}, "NetworkSettings": {
-        "IPAddress": "172.17.0.2",
-        "Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"},
-                             {"HostIp": "::", "HostPort": "8080"}],
-                  "53/udp": [{"HostIp": "", "HostPort": "5353"}],
-                  "443/tcp": None}}}
-    assert published_ports(inspect) == {PortForward("tcp", 8080, "172.17.0.2", 80),
-                                        PortForward("udp", 5353, "172.17.0.2", 53)}
+    inspect = {
+        "State": {"Running": True},
+        "NetworkSettings": {
+            "IPAddress": "172.17.0.2",
+            "Ports": {
+                "80/tcp": [
+                    {"HostIp": "0.0.0.0", "HostPort": "8080"},
+                    {"HostIp": "::", "HostPort": "8080"},
+                ],
+                "53/udp": [{"HostIp": "", "HostPort": "5353"}],
+                "443/tcp": None,
+            },
+        },
+    }
+    assert published_ports(inspect) == {
+        PortForward("tcp", 8080, "172.17.0.2", 80),
+        PortForward("udp", 5353, "172.17.0.2", 53),
+    }
     assert published_ports({**inspect, "State": {"Running": False}}) == set()
 
 
@@ -51,12 +62,13 @@ def test_datagram_framing() -> None:
 
 
 @pytest.fixture(scope="module")
-def guest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DaemonProcess,
-                                                                      LoopbackSshServer,
-                                                                      SshSession]]:
+def guest(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[DaemonProcess, LoopbackSshServer, SshSession]]:
     if os.geteuid() != 0 or not shutil.which(DOCKER_CLI):
         pytest.skip("forwarding tests need root (dockerd) and the docker CLI")
     from ketch.guest.testing.images import load_busybox
+
     daemon = DaemonProcess().start()
     load_busybox(daemon)
 
@@ -79,8 +91,10 @@ def guest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DaemonProc
 
 
 @pytest.fixture(scope="module")
-def forwarded(guest: tuple[DaemonProcess, LoopbackSshServer, SshSession],
-              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def forwarded(
+    guest: tuple[DaemonProcess, LoopbackSshServer, SshSession],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Path]:
     _, _, session = guest
     path = tmp_path_factory.mktemp("run") / "docker.sock"
     forwarder = UnixSocketForwarder(path, session.open_tcp)
@@ -90,8 +104,14 @@ def forwarded(guest: tuple[DaemonProcess, LoopbackSshServer, SshSession],
 
 
 def docker(sock: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([DOCKER_CLI, "-H", f"unix://{sock}", *args], capture_output=True,
-                          text=True, input=input, timeout=60, check=False)
+    return subprocess.run(
+        [DOCKER_CLI, "-H", f"unix://{sock}", *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=60,
+        check=False,
+    )
 
 
 @needs_daemon
@@ -106,20 +126,44 @@ def test_docker_cli_through_forwarded_socket(forwarded: Path) -> None:
 @needs_daemon
 def test_hijacked_stdin_half_close(forwarded: Path) -> None:
     """`docker run -i` sends stdin then half-closes; the output must still come back."""
-    run = docker(forwarded, "run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo done",
-                 input="through ssh\n")
+    run = docker(
+        forwarded,
+        "run",
+        "-i",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "cat; echo done",
+        input="through ssh\n",
+    )
     assert (run.returncode, run.stdout) == (0, "through ssh\ndone\n"), run.stderr
 
 
 @needs_daemon
-def test_event_stream_and_reconnect(guest: tuple[DaemonProcess, LoopbackSshServer, SshSession],
-                                    forwarded: Path) -> None:
+def test_event_stream_and_reconnect(
+    guest: tuple[DaemonProcess, LoopbackSshServer, SshSession], forwarded: Path
+) -> None:
     _, server, _ = guest
     # --since: the create is replayed even if it comes before the stream is subscribed.
-    events = subprocess.Popen([DOCKER_CLI, "-H", f"unix://{forwarded}", "events", "--format",
-                               "{{.Type}} {{.Action}}", "--filter", "type=volume", "--filter",
-                               "volume=fwd-events", "--since", str(int(time.time()) - 1)],
-                              stdout=subprocess.PIPE, text=True)
+    events = subprocess.Popen(
+        [
+            DOCKER_CLI,
+            "-H",
+            f"unix://{forwarded}",
+            "events",
+            "--format",
+            "{{.Type}} {{.Action}}",
+            "--filter",
+            "type=volume",
+            "--filter",
+            "volume=fwd-events",
+            "--since",
+            str(int(time.time()) - 1),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert docker(forwarded, "volume", "create", "fwd-events").returncode == 0
         assert events.stdout is not None
@@ -133,7 +177,8 @@ def test_event_stream_and_reconnect(guest: tuple[DaemonProcess, LoopbackSshServe
 
 @needs_daemon
 def test_published_port_follows_container_events(
-        guest: tuple[DaemonProcess, LoopbackSshServer, SshSession], forwarded: Path) -> None:
+    guest: tuple[DaemonProcess, LoopbackSshServer, SshSession], forwarded: Path
+) -> None:
     _, _, session = guest
     ports = PortForwarder(session.open_tcp, session.exec_channel)
     watcher = PortEventWatcher(forwarded, ports)
@@ -144,12 +189,27 @@ def test_published_port_follows_container_events(
     try:
         # No wait for the watcher: it reconciles once subscribed, so a start before that counts.
         reply = "HTTP/1.0 200 OK\\r\\n\\r\\nhello from the guest"
-        run = docker(forwarded, "run", "-d", "-p", f"{host_port}:80", "busybox", "sh", "-c",
-                     f"while true; do printf '{reply}' | nc -l -p 80; done")
+        run = docker(
+            forwarded,
+            "run",
+            "-d",
+            "-p",
+            f"{host_port}:80",
+            "busybox",
+            "sh",
+            "-c",
+            f"while true; do printf '{reply}' | nc -l -p 80; done",
+        )
         assert run.returncode == 0, run.stderr
-        wait_for(lambda: PortForward("tcp", host_port, "", 80) in {
-            PortForward(f.proto, f.host_port, "", f.container_port) for f in ports.active()},
-            5, 0.005, "the port was not forwarded")
+        wait_for(
+            lambda: (
+                PortForward("tcp", host_port, "", 80)
+                in {PortForward(f.proto, f.host_port, "", f.container_port) for f in ports.active()}
+            ),
+            5,
+            0.005,
+            "the port was not forwarded",
+        )
         body = b""
         started = time.monotonic()
         # The forward is up once the container runs; nc in it may not listen yet.
@@ -181,7 +241,8 @@ def fetch(port: int) -> bytes:
 
 @needs_daemon
 def test_udp_relay_over_exec_channel(
-        guest: tuple[DaemonProcess, LoopbackSshServer, SshSession]) -> None:
+    guest: tuple[DaemonProcess, LoopbackSshServer, SshSession],
+) -> None:
     _, _, session = guest
     echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     echo.bind(("127.0.0.1", 0))
@@ -248,8 +309,8 @@ class FreezableRelay:
 
 @needs_daemon
 def test_forwarded_connections_fail_in_bounded_time_when_the_guest_stops_answering(
-        guest: tuple[DaemonProcess, LoopbackSshServer, SshSession],
-        tmp_path: Path) -> None:
+    guest: tuple[DaemonProcess, LoopbackSshServer, SshSession], tmp_path: Path
+) -> None:
     """A guest that stops answering (paused, stuck, its SSH side gone) makes a docker call
     fail with a clear message within a bounded time, a stream already open ends, and the
     forward works again once the guest answers (a new SSH connection)."""
@@ -265,8 +326,12 @@ def test_forwarded_connections_fail_in_bounded_time_when_the_guest_stops_answeri
     events = None
     try:
         assert docker(path, "version").returncode == 0
-        events = subprocess.Popen([DOCKER_CLI, "-H", f"unix://{path}", "events"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        events = subprocess.Popen(
+            [DOCKER_CLI, "-H", f"unix://{path}", "events"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(0.5)
         relay.frozen.set()
         started = time.monotonic()

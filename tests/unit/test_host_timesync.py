@@ -42,6 +42,7 @@ def keeper(guest: FakeGuest, host_time: list[float]) -> GuestClock:
     def now() -> float:
         host_time[0] += 0.002  # each reading: 2 ms later
         return host_time[0]
+
     return GuestClock(lambda command: guest, now)
 
 

@@ -17,12 +17,25 @@ from ketch.host.vmimage import ImageError, Installed, find_image, install, pack
 
 def fake_image(folder: Path, arch: str = "x86_64", inputs_hash: str = "abc123") -> Path:
     folder.mkdir(parents=True)
-    for name, data in (("vmlinuz", b"kernel"), ("initrd.img", b"initrd"),
-                       ("rootfs.img", b"root" * 10_000)):
+    for name, data in (
+        ("vmlinuz", b"kernel"),
+        ("initrd.img", b"initrd"),
+        ("rootfs.img", b"root" * 10_000),
+    ):
         (folder / name).write_bytes(data)
-    (folder / "image.json").write_text(json.dumps({
-        "arch": arch, "kernel": "vmlinuz", "initrd": "initrd.img", "rootfs": "rootfs.img",
-        "cmdline": "console=ttyS0", "version": "1", "inputs_hash": inputs_hash}))
+    (folder / "image.json").write_text(
+        json.dumps(
+            {
+                "arch": arch,
+                "kernel": "vmlinuz",
+                "initrd": "initrd.img",
+                "rootfs": "rootfs.img",
+                "cmdline": "console=ttyS0",
+                "version": "1",
+                "inputs_hash": inputs_hash,
+            }
+        )
+    )
     return folder
 
 
@@ -36,8 +49,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_lookup_order_installed_then_env_then_checkout(home: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lookup_order_installed_then_env_then_checkout(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert find_image("x86_64") is None
     fake_image(home / "checkout" / "vm-image" / "out" / "x86_64")
     assert find_image("x86_64").source == "source checkout"
@@ -49,20 +63,24 @@ def test_lookup_order_installed_then_env_then_checkout(home: Path,
     assert find_image("x86_64").source == "installed package data"
 
 
-def test_frozen_build_looks_beside_its_executable(home: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_frozen_build_looks_beside_its_executable(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = home / "opt" / "ketch"
     fake_image(app / "vm-image" / "x86_64")
     (app / "ketch").write_text("")
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "executable", str(app / "ketch"))
     found = find_image("x86_64")
-    assert (found.source, found.folder) == ("beside the installed agent",
-                                            app / "vm-image" / "x86_64")
+    assert (found.source, found.folder) == (
+        "beside the installed agent",
+        app / "vm-image" / "x86_64",
+    )
 
 
-def test_looked_up_image_is_not_pinned_in_config_json(home: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_looked_up_image_is_not_pinned_in_config_json(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KETCH_IMAGE", str(fake_image(home / "env")))
     path = home / "config.json"
     config = resolve(path, "default", {})
@@ -87,8 +105,9 @@ def test_pack_then_install_verifies_and_records_the_manifest(home: Path) -> None
     installed = Installed.load(dest)
     assert (installed.version, installed.sha256) == ("1-abc123", manifest["sha256"])
     assert installed.describe() == f"version 1-abc123, sha256 {manifest['sha256']}"
-    assert Installed.load(home / "built").describe() == \
-        "version 1-abc123, unpacked build, no artifact"
+    assert (
+        Installed.load(home / "built").describe() == "version 1-abc123, unpacked build, no artifact"
+    )
 
 
 def test_damaged_archive_is_refused_and_leaves_the_installed_image(home: Path) -> None:
@@ -130,8 +149,9 @@ def test_image_command_installs_and_shows(home: Path, capsys: pytest.CaptureFixt
     assert "version 1-abc123, sha256 " in out
 
 
-def test_frozen_app_bundle_looks_in_its_resources(home: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_frozen_app_bundle_looks_in_its_resources(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     contents = home / "Ketch.app" / "Contents"
     fake_image(contents / "Resources" / "vm-image" / "arm64")
     (contents / "MacOS").mkdir()

@@ -17,31 +17,37 @@ from ketch.guest.store.images import layers, unpack
 from ketch.guest.store.images.layers import chain_id, chain_ids
 from ketch.guest.testing.images import FileEntry, layer_tar, sha256_digest
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0,
-                                reason="whiteouts need mknod and trusted.* xattrs (root)")
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="whiteouts need mknod and trusted.* xattrs (root)"
+)
 
-LAYER = layer_tar([
-    FileEntry("etc", "dir", mode=0o755),
-    FileEntry("etc/.wh.motd"),
-    FileEntry("opt", "dir", mode=0o755),
-    FileEntry("opt/.wh..wh..opq"),
-    FileEntry("opt/new", data=b"new\n"),
-    FileEntry("bin", "dir", mode=0o755),
-    FileEntry("bin/tool", data=b"#!/bin/sh\n", mode=0o755),
-    FileEntry("bin/alias", "symlink", target="tool"),
-    FileEntry("bin/hard", "link", target="bin/tool"),
-])
+LAYER = layer_tar(
+    [
+        FileEntry("etc", "dir", mode=0o755),
+        FileEntry("etc/.wh.motd"),
+        FileEntry("opt", "dir", mode=0o755),
+        FileEntry("opt/.wh..wh..opq"),
+        FileEntry("opt/new", data=b"new\n"),
+        FileEntry("bin", "dir", mode=0o755),
+        FileEntry("bin/tool", data=b"#!/bin/sh\n", mode=0o755),
+        FileEntry("bin/alias", "symlink", target="tool"),
+        FileEntry("bin/hard", "link", target="bin/tool"),
+    ]
+)
 
 
 def chunks_of(data: bytes, size: int = 7000) -> list[bytes]:
-    return [data[i:i + size] for i in range(0, len(data), size)]
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 @needs_root
 @pytest.mark.parametrize("compress", ["none", "gzip", "zstd"])
 def test_unpack_converts_whiteouts(tmp_path: pytest.TempPathFactory, compress: str) -> None:
-    blob = {"none": LAYER, "gzip": gzip.compress(LAYER),
-            "zstd": zstandard.ZstdCompressor().compress(LAYER)}[compress]
+    blob = {
+        "none": LAYER,
+        "gzip": gzip.compress(LAYER),
+        "zstd": zstandard.ZstdCompressor().compress(LAYER),
+    }[compress]
     dest = str(tmp_path)
     result = unpack.unpack(iter(chunks_of(blob)), dest)
     assert result.diff_id == sha256_digest(LAYER)
@@ -110,7 +116,7 @@ def test_a_stopped_unpack_closes_its_stream(tmp_path: pytest.TempPathFactory) ->
 
 def test_a_failed_unpack_closes_its_stream(tmp_path: pytest.TempPathFactory) -> None:
     blob = gzip.compress(LAYER * 50)
-    stream = TrackedStream(blob[:len(blob) // 2] + b"\0" * 65536 + blob[len(blob) // 2:])
+    stream = TrackedStream(blob[: len(blob) // 2] + b"\0" * 65536 + blob[len(blob) // 2 :])
     with pytest.raises(unpack.LayerError) as raised:
         unpack.unpack(stream.chunks(), str(tmp_path))
     assert raised.value.__traceback__ is not None
@@ -138,8 +144,9 @@ def test_thread_work_cancelled_twice_still_runs_to_its_end() -> None:
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(1))
         blocker = asyncio.ensure_future(asyncio.to_thread(job, "blocker"))
         stopped = threading.Event()
-        work = asyncio.ensure_future(layers._in_thread_to_the_end(job, "queued",
-                                                                  on_cancel=stopped.set))
+        work = asyncio.ensure_future(
+            layers._in_thread_to_the_end(job, "queued", on_cancel=stopped.set)
+        )
         for _ in range(2):
             await asyncio.sleep(0.05)
             work.cancel()

@@ -18,8 +18,9 @@ def test_default_pools_hand_out_moby_subnets_in_order() -> None:
 
 
 def test_subnets_overlapping_a_user_subnet_are_skipped() -> None:
-    assert pick_subnet(DEFAULT_POOLS, [net("172.17.0.0/16"), net("172.18.5.0/24")]) == \
-        net("172.19.0.0/16")
+    assert pick_subnet(DEFAULT_POOLS, [net("172.17.0.0/16"), net("172.18.5.0/24")]) == net(
+        "172.19.0.0/16"
+    )
 
 
 def test_pools_run_out() -> None:
@@ -36,8 +37,9 @@ def test_pool_allocates_in_order_skipping_gateway() -> None:
 
 
 def test_ip_range_and_custom_gateway() -> None:
-    pool = Pool.from_config({"Subnet": "10.2.0.0/16", "IPRange": "10.2.5.0/24",
-                             "Gateway": "10.2.0.254"})
+    pool = Pool.from_config(
+        {"Subnet": "10.2.0.0/16", "IPRange": "10.2.5.0/24", "Gateway": "10.2.0.254"}
+    )
     assert str(pool.allocate()) == "10.2.5.1"
     with pytest.raises(InvalidParameter):
         Pool.from_config({"Subnet": "10.2.0.0/16", "Gateway": "10.3.0.1"})
@@ -60,6 +62,5 @@ def test_small_pool_is_exhausted() -> None:
 
 
 def test_auxiliary_addresses_are_never_handed_out() -> None:
-    pool = Pool.from_config({"Subnet": "10.1.0.0/29",
-                             "AuxiliaryAddresses": {"router": "10.1.0.2"}})
+    pool = Pool.from_config({"Subnet": "10.1.0.0/29", "AuxiliaryAddresses": {"router": "10.1.0.2"}})
     assert str(pool.allocate()) == "10.1.0.3"

@@ -14,9 +14,13 @@ from ketch.guest.engine.networks.ports import (
 
 def test_bindings_ranges_and_publish_all() -> None:
     requests = port_requests(
-        {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}],
-         "53/udp": [{"HostIp": "", "HostPort": "5300-5310"}]},
-        {"80/tcp": {}, "443/tcp": {}}, publish_all=True)
+        {
+            "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}],
+            "53/udp": [{"HostIp": "", "HostPort": "5300-5310"}],
+        },
+        {"80/tcp": {}, "443/tcp": {}},
+        publish_all=True,
+    )
     assert PortRequest("tcp", 80, "127.0.0.1", 8080, 8080) in requests
     assert PortRequest("udp", 53, "", 5300, 5310) in requests
     assert PortRequest("tcp", 443, "", 0, 0) in requests
@@ -24,7 +28,8 @@ def test_bindings_ranges_and_publish_all() -> None:
 
 def test_ipv6_bindings_are_requests_too() -> None:
     assert port_requests({"80/tcp": [{"HostIp": "::", "HostPort": "80"}]}, None, False) == [
-        PortRequest("tcp", 80, "::", 80, 80)]
+        PortRequest("tcp", 80, "::", 80, 80)
+    ]
 
 
 def test_ports_json_lists_exposed_and_bound() -> None:

@@ -14,4 +14,3 @@ def test_sandbox_records_round_trip_and_unreadable_ones_are_skipped(tmp_path: Pa
     with open(os.path.join(store.sandboxes_dir, "b" * 64 + ".json"), "w"):
         pass  # what a power loss may leave of a record written without fsync
     assert store.load_sandboxes() == [{"ContainerID": "a" * 64, "Active": True}]
-

@@ -37,9 +37,16 @@ def test_host_network_shares_uts_and_netns() -> None:
 
 
 def test_resources_and_security() -> None:
-    host = {"Memory": 64 << 20, "NanoCpus": 500_000_000, "PidsLimit": 10,
-            "ReadonlyRootfs": True, "SecurityOpt": ["no-new-privileges"],
-            "Sysctls": {"net.ipv4.ip_forward": "1"}, "CapDrop": ["chown"], "CapAdd": ["NET_ADMIN"]}
+    host = {
+        "Memory": 64 << 20,
+        "NanoCpus": 500_000_000,
+        "PidsLimit": 10,
+        "ReadonlyRootfs": True,
+        "SecurityOpt": ["no-new-privileges"],
+        "Sysctls": {"net.ipv4.ip_forward": "1"},
+        "CapDrop": ["chown"],
+        "CapAdd": ["NET_ADMIN"],
+    }
     spec = build_spec({}, host, inputs())
     res = spec["linux"]["resources"]
     assert res["memory"]["limit"] == 64 << 20
@@ -65,20 +72,24 @@ def test_ulimits_never_above_our_hard_limit() -> None:
     assert ok["process"]["rlimits"] == [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}]
     if hard != resource.RLIM_INFINITY:
         with pytest.raises(InvalidParameter):
-            build_spec({}, {"Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": hard + 1}]},
-                       inputs())
+            build_spec({}, {"Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": hard + 1}]}, inputs())
 
 
 def test_env() -> None:
     assert merge_env(["A=1", "B=2"], ["B=3", "C=4"]) == ["A=1", "B=3", "C=4"]
     env = process_env(["A=1"], "host", tty=True)
-    assert env[:3] == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                       "HOSTNAME=host", "TERM=xterm"]
+    assert env[:3] == [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOSTNAME=host",
+        "TERM=xterm",
+    ]
 
 
 def test_private_cgroupns_gives_the_container_its_own_cgroup_view() -> None:
-    types = [n["type"] for n in build_spec({}, {"CgroupnsMode": "private"},
-                                           inputs())["linux"]["namespaces"]]
+    types = [
+        n["type"]
+        for n in build_spec({}, {"CgroupnsMode": "private"}, inputs())["linux"]["namespaces"]
+    ]
     assert "cgroup" in types
     host = build_spec({}, {"CgroupnsMode": "host"}, inputs())["linux"]["namespaces"]
     assert "cgroup" not in [n["type"] for n in host]

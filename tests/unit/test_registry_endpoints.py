@@ -32,10 +32,12 @@ def test_mirrors_come_first_for_docker_hub_only() -> None:
 
 def test_challenges_and_errors_parse_like_the_distribution_client() -> None:
     scheme, params = parse_challenge(
-        'Bearer realm="https://auth.example/token",service="reg",scope="repository:a:pull"')
+        'Bearer realm="https://auth.example/token",service="reg",scope="repository:a:pull"'
+    )
     assert scheme == "bearer" and params["service"] == "reg"
-    error = error_from_body(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN",'
-                                 b'"message":"manifest unknown"}]}')
+    error = error_from_body(
+        404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}'
+    )
     assert error.message == "manifest unknown: manifest unknown"
     assert error.status == 404 and error.codes == ("MANIFEST_UNKNOWN",)
     assert Credentials.from_auth_config({"auth": "dTpw"}) == Credentials("u", "p")
@@ -47,14 +49,16 @@ def test_loopback_registries_nothing_listens_for_go_to_the_host_loopback() -> No
         listening.listen()
         closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
         busy, free = listening.getsockname()[1], closed.getsockname()[1]
-        urls = [e.url for e in asyncio.run(endpoints_for(f"127.0.0.1:{free}", [], [],
-                                                         "10.0.2.2"))]
+        urls = [e.url for e in asyncio.run(endpoints_for(f"127.0.0.1:{free}", [], [], "10.0.2.2"))]
         assert urls == [f"https://10.0.2.2:{free}", f"http://10.0.2.2:{free}"]
         realm = f"http://localhost:{free}/token?x=1"
-        assert asyncio.run(via_host_loopback(realm, "10.0.2.2")) == \
-            f"http://10.0.2.2:{free}/token?x=1"
+        assert (
+            asyncio.run(via_host_loopback(realm, "10.0.2.2")) == f"http://10.0.2.2:{free}/token?x=1"
+        )
         here = f"http://127.0.0.1:{busy}/v2/"  # a registry published in the VM wins
         assert asyncio.run(via_host_loopback(here, "10.0.2.2")) == here
     assert asyncio.run(via_host_loopback(realm, "")) == realm
-    assert asyncio.run(via_host_loopback("https://10.1.2.3:5000", "10.0.2.2")) == \
-        "https://10.1.2.3:5000"
+    assert (
+        asyncio.run(via_host_loopback("https://10.1.2.3:5000", "10.0.2.2"))
+        == "https://10.1.2.3:5000"
+    )

@@ -23,6 +23,7 @@ def test_headers_gives_up_with_gos_message() -> None:
 
     with pytest.raises(HeaderTimeout) as error:
         asyncio.run(RegistryTimeouts(header=0.05).headers(never()))
-    assert describe(error.value) == ("context deadline exceeded (Client.Timeout exceeded "
-                                     "while awaiting headers)")
+    assert describe(error.value) == (
+        "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+    )
     assert describe(TimeoutError()) == "i/o timeout"

@@ -19,9 +19,14 @@ from ketch.guest.engine.models.volumes import VolumeCreateOptions
 from ketch.guest.testing.apispec import SPEC_RELATIVE, find_spec, load_spec
 
 # Fields Moby's Go types still decode although the v1.50 spec no longer documents them.
-NOT_IN_SPEC = {("Resources", "KernelMemory"), ("NetworkCreateRequest", "CheckDuplicate"),
-               ("ExecOptions", "Detach"), ("AuthConfig", "auth"),
-               ("AuthConfig", "identitytoken"), ("AuthConfig", "registrytoken")}
+NOT_IN_SPEC = {
+    ("Resources", "KernelMemory"),
+    ("NetworkCreateRequest", "CheckDuplicate"),
+    ("ExecOptions", "Detach"),
+    ("AuthConfig", "auth"),
+    ("AuthConfig", "identitytoken"),
+    ("AuthConfig", "registrytoken"),
+}
 BODIES: list[tuple[type[msgspec.Struct], str, str]] = [
     (CreateRequest, "/containers/create", "post"),
     (UpdateConfig, "/containers/{id}/update", "post"),
@@ -60,10 +65,13 @@ def _check(spec: dict[str, Any], node: Any, schema: dict[str, Any], where: str) 
     """Where the model's type `node` disagrees with the spec's `schema`."""
     schema = _resolve(spec, schema)
     while isinstance(node, mi.Metadata) or (
-            isinstance(node, mi.UnionType) and any(isinstance(t, mi.NoneType)
-                                                   for t in node.types)):
-        node = node.type if isinstance(node, mi.Metadata) else mi.UnionType(
-            tuple(t for t in node.types if not isinstance(t, mi.NoneType)))
+        isinstance(node, mi.UnionType) and any(isinstance(t, mi.NoneType) for t in node.types)
+    ):
+        node = (
+            node.type
+            if isinstance(node, mi.Metadata)
+            else mi.UnionType(tuple(t for t in node.types if not isinstance(t, mi.NoneType)))
+        )
         if isinstance(node, mi.UnionType) and len(node.types) == 1:
             node = node.types[0]
     kind = schema.get("type")
@@ -77,15 +85,22 @@ def _check(spec: dict[str, Any], node: Any, schema: dict[str, Any], where: str) 
         owner = node.cls.__name__
         for field in node.fields:
             if field.encode_name not in properties:
-                if not any((base.__name__, field.encode_name) in NOT_IN_SPEC
-                           for base in node.cls.__mro__):
+                if not any(
+                    (base.__name__, field.encode_name) in NOT_IN_SPEC for base in node.cls.__mro__
+                ):
                     problems.append(f"{where}.{field.encode_name}: not in the spec ({owner})")
                 continue
-            problems += _check(spec, field.type, properties[field.encode_name],
-                               f"{where}.{field.encode_name}")
+            problems += _check(
+                spec, field.type, properties[field.encode_name], f"{where}.{field.encode_name}"
+            )
         return problems
-    expected = {mi.BoolType: "boolean", mi.StrType: "string", mi.IntType: "integer",
-                mi.ListType: "array", mi.DictType: "object"}[type(node)]
+    expected = {
+        mi.BoolType: "boolean",
+        mi.StrType: "string",
+        mi.IntType: "integer",
+        mi.ListType: "array",
+        mi.DictType: "object",
+    }[type(node)]
     if kind != expected and not (expected == "integer" and kind == "number"):
         return [f"{where}: {expected} in the model, {kind} in the spec"]
     if isinstance(node, mi.ListType) and "items" in schema:
@@ -95,10 +110,10 @@ def _check(spec: dict[str, Any], node: Any, schema: dict[str, Any], where: str) 
     return []
 
 
-@pytest.mark.parametrize(("model", "path", "method"), BODIES,
-                         ids=[path for _, path, _ in BODIES])
-def test_model_matches_spec(spec: dict[str, Any], model: type[msgspec.Struct], path: str,
-                            method: str) -> None:
+@pytest.mark.parametrize(("model", "path", "method"), BODIES, ids=[path for _, path, _ in BODIES])
+def test_model_matches_spec(
+    spec: dict[str, Any], model: type[msgspec.Struct], path: str, method: str
+) -> None:
     body = next(p for p in spec["paths"][path][method]["parameters"] if p["in"] == "body")
     assert _check(spec, mi.type_info(model), body["schema"], model.__name__) == []
 
@@ -110,4 +125,5 @@ def test_drift_is_reported(spec: dict[str, Any]) -> None:
 
     assert _check(spec, mi.type_info(Drifted), {"$ref": "#/definitions/Resources"}, "D") == [
         "D.Memory: string in the model, integer in the spec",
-        "D.Nonsense: not in the spec (Drifted)"]
+        "D.Nonsense: not in the spec (Drifted)",
+    ]

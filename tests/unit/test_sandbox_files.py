@@ -2,8 +2,9 @@ from ketch.guest.engine.networks import sandbox_files
 
 
 def test_hosts_lists_localhost_extra_links_and_own_address() -> None:
-    text = sandbox_files.hosts_content("abc", "", ["172.18.0.2"], ["db:10.0.0.5"],
-                                       [("172.17.0.3", "alias 123456789012 other")])
+    text = sandbox_files.hosts_content(
+        "abc", "", ["172.18.0.2"], ["db:10.0.0.5"], [("172.17.0.3", "alias 123456789012 other")]
+    )
     lines = text.splitlines()
     assert lines[0] == "127.0.0.1\tlocalhost"
     assert "10.0.0.5\tdb" in lines
@@ -11,8 +12,7 @@ def test_hosts_lists_localhost_extra_links_and_own_address() -> None:
     assert lines[-1] == "172.18.0.2\tabc"
 
 
-def test_resolv_conf_for_user_networks_points_at_the_embedded_server(tmp_path,
-                                                                      monkeypatch) -> None:
+def test_resolv_conf_for_user_networks_points_at_the_embedded_server(tmp_path, monkeypatch) -> None:
     host = tmp_path / "resolv.conf"
     host.write_text("nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch corp\noptions ndots:2\n")
     monkeypatch.setattr(sandbox_files, "HOST_RESOLV_CONF", str(host))
@@ -28,14 +28,18 @@ def test_resolv_conf_for_user_networks_points_at_the_embedded_server(tmp_path,
 
 def test_extra_hosts_map_host_gateway_and_add_the_host_names_after_the_users() -> None:
     entries = sandbox_files.extra_host_entries(
-        ["gw:host-gateway", "host.docker.internal:1.2.3.4"], "10.0.2.2", "10.0.2.2")
-    assert entries == ["gw:10.0.2.2", "host.docker.internal:1.2.3.4",
-                       "host.docker.internal:10.0.2.2", "gateway.docker.internal:10.0.2.2"]
+        ["gw:host-gateway", "host.docker.internal:1.2.3.4"], "10.0.2.2", "10.0.2.2"
+    )
+    assert entries == [
+        "gw:10.0.2.2",
+        "host.docker.internal:1.2.3.4",
+        "host.docker.internal:10.0.2.2",
+        "gateway.docker.internal:10.0.2.2",
+    ]
     text = sandbox_files.hosts_content("abc", "", [], entries)
     first = next(line for line in text.splitlines() if "host.docker.internal" in line)
     assert first == "1.2.3.4\thost.docker.internal"  # the user's entry wins
 
 
 def test_without_a_host_loopback_there_are_no_host_names() -> None:
-    assert sandbox_files.extra_host_entries(["gw:host-gateway"], "172.17.0.1") == [
-        "gw:172.17.0.1"]
+    assert sandbox_files.extra_host_entries(["gw:host-gateway"], "172.17.0.1") == ["gw:172.17.0.1"]

@@ -17,16 +17,21 @@ OLD_KERNEL = ("amd64", "SCMP_ARCH_X86_64", (4, 4))
 
 def allowed(oci: dict[str, Any]) -> set[str]:
     """Syscalls allowed without conditions on their arguments."""
-    return {name for rule in oci["syscalls"] if rule["action"] == "SCMP_ACT_ALLOW"
-            and not rule.get("args") for name in rule["names"]}
+    return {
+        name
+        for rule in oci["syscalls"]
+        if rule["action"] == "SCMP_ACT_ALLOW" and not rule.get("args")
+        for name in rule["names"]
+    }
 
 
 def rules_for(oci: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return [rule for rule in oci["syscalls"] if name in rule["names"]]
 
 
-def default_oci(caps: list[str], platform: tuple[str, str, tuple[int, int]] = AMD64
-                ) -> dict[str, Any]:
+def default_oci(
+    caps: list[str], platform: tuple[str, str, tuple[int, int]] = AMD64
+) -> dict[str, Any]:
     oci = seccomp.to_oci(default_profile(), caps, platform)
     assert oci is not None
     return oci
@@ -36,26 +41,41 @@ def test_default_denies_with_eperm_on_native_and_compat_arches() -> None:
     oci = default_oci(DEFAULT_CAPS)
     assert oci["defaultAction"] == "SCMP_ACT_ERRNO" and oci["defaultErrnoRet"] == 1
     assert oci["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
-    assert default_oci(DEFAULT_CAPS, S390X)["architectures"] == ["SCMP_ARCH_S390X",
-                                                                  "SCMP_ARCH_S390"]
+    assert default_oci(DEFAULT_CAPS, S390X)["architectures"] == [
+        "SCMP_ARCH_S390X",
+        "SCMP_ARCH_S390",
+    ]
 
 
 def test_default_gates_dangerous_syscalls_on_capabilities() -> None:
-    gated = {"unshare", "setns", "mount", "umount2", "init_module", "reboot", "bpf",
-             "clock_settime", "kcmp", "open_by_handle_at", "iopl"}
+    gated = {
+        "unshare",
+        "setns",
+        "mount",
+        "umount2",
+        "init_module",
+        "reboot",
+        "bpf",
+        "clock_settime",
+        "kcmp",
+        "open_by_handle_at",
+        "iopl",
+    }
     assert not gated & allowed(default_oci(DEFAULT_CAPS))
     assert gated <= allowed(default_oci(ALL_CAPS))
     assert {"unshare", "mount", "clone"} <= allowed(default_oci(["CAP_SYS_ADMIN"]))
     assert {"read", "openat", "execve", "mkdir", "chroot", "arch_prctl"} <= allowed(
-        default_oci(DEFAULT_CAPS))
+        default_oci(DEFAULT_CAPS)
+    )
     assert "s390_runtime_instr" not in allowed(default_oci(ALL_CAPS))
 
 
 def test_default_clone_without_sys_admin_cannot_create_namespaces() -> None:
     oci = default_oci(DEFAULT_CAPS)
     [clone] = rules_for(oci, "clone")
-    assert clone["args"] == [{"index": 0, "value": NAMESPACE_FLAGS, "valueTwo": 0,
-                              "op": "SCMP_CMP_MASKED_EQ"}]
+    assert clone["args"] == [
+        {"index": 0, "value": NAMESPACE_FLAGS, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}
+    ]
     [clone3] = rules_for(oci, "clone3")
     assert clone3["action"] == "SCMP_ACT_ERRNO" and clone3["errnoRet"] == 38  # ENOSYS
     [s390_clone] = rules_for(default_oci(DEFAULT_CAPS, S390X), "clone")
@@ -90,32 +110,57 @@ def test_custom_profile_conditions_and_legacy_name() -> None:
     }
     seccomp.check_profile(profile)
     oci = seccomp.to_oci(profile, DEFAULT_CAPS, AMD64)
-    assert oci == {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
-                   "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
-                                 "errnoRet": 13},
-                                {"names": ["sync"], "action": "SCMP_ACT_ERRNO"}]}
+    assert oci == {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [
+            {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+            {"names": ["sync"], "action": "SCMP_ACT_ERRNO"},
+        ],
+    }
 
 
 def test_empty_profile_means_no_filter() -> None:
     assert seccomp.to_oci({}, DEFAULT_CAPS, AMD64) is None
 
 
-@pytest.mark.parametrize("profile, message", [
-    ([], "must be a JSON object"),
-    ({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": {}}, "syscalls must be a list"),
-    ({"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["x86"]}, "unknown architecture"),
-    ({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"]}]}, "unknown action"),
-    ({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW"}]},
-     "names no syscall"),
-    ({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
-        {"names": ["read"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "op": "LT"}]}]},
-     "unknown operator"),
-    ({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
-        {"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "4"}}]},
-     "invalid kernel version"),
-    ({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": -1}, "defaultErrnoRet"),
-    ({"defaultAction": "SCMP_ACT_ERRNO", "flags": ["FAST"]}, "unknown flag"),
-])
+@pytest.mark.parametrize(
+    "profile, message",
+    [
+        ([], "must be a JSON object"),
+        ({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": {}}, "syscalls must be a list"),
+        ({"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["x86"]}, "unknown architecture"),
+        ({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"]}]}, "unknown action"),
+        (
+            {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW"}]},
+            "names no syscall",
+        ),
+        (
+            {
+                "defaultAction": "SCMP_ACT_ERRNO",
+                "syscalls": [
+                    {
+                        "names": ["read"],
+                        "action": "SCMP_ACT_ALLOW",
+                        "args": [{"index": 0, "op": "LT"}],
+                    }
+                ],
+            },
+            "unknown operator",
+        ),
+        (
+            {
+                "defaultAction": "SCMP_ACT_ERRNO",
+                "syscalls": [
+                    {"names": ["read"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "4"}}
+                ],
+            },
+            "invalid kernel version",
+        ),
+        ({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": -1}, "defaultErrnoRet"),
+        ({"defaultAction": "SCMP_ACT_ERRNO", "flags": ["FAST"]}, "unknown flag"),
+    ],
+)
 def test_bad_profiles(profile: Any, message: str) -> None:
     with pytest.raises(InvalidParameter, match=message):
         seccomp.check_profile(profile)

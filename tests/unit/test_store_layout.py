@@ -11,7 +11,8 @@ def test_container_files() -> None:
     assert paths.record == "/data/containers/abc/container.json"
     assert paths.log == "/data/containers/abc/ctr.log"
     assert [paths.upper, paths.work, paths.merged, paths.empty] == [
-        f"/data/containers/abc/{name}" for name in ("upper", "work", "merged", "empty")]
+        f"/data/containers/abc/{name}" for name in ("upper", "work", "merged", "empty")
+    ]
     assert paths.execs_dir == "/run/d/containers/abc/execs"
     assert paths.etc_dir == "/run/d/containers/abc-etc"
     assert rotated_log(paths.log, 2) == "/data/containers/abc/ctr.log.2"

@@ -18,8 +18,20 @@ def test_lower_layers_pass_mypy_strict(tmp_path: Path) -> None:
         os.symlink(REPO / part, tmp_path / "src" / "ketch" / part)
     packages = [arg for name in STRICT_PACKAGES for arg in ("-p", name)]
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--explicit-package-bases",
-         "--cache-dir", str(tmp_path / "cache"), *packages],
-        cwd=tmp_path / "src", capture_output=True, text=True, timeout=600,
-        env={**os.environ, "MYPYPATH": str(tmp_path / "src")})
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--explicit-package-bases",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            *packages,
+        ],
+        cwd=tmp_path / "src",
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "MYPYPATH": str(tmp_path / "src")},
+    )
     assert result.returncode == 0, result.stdout + result.stderr

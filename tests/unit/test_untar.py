@@ -19,19 +19,22 @@ def archive(path: Path, *members: tuple[tarfile.TarInfo, bytes]) -> Path:
     return path
 
 
-def entry(name: str, kind: bytes = tarfile.REGTYPE, mode: int = 0o644,
-          linkname: str = "") -> tarfile.TarInfo:
+def entry(
+    name: str, kind: bytes = tarfile.REGTYPE, mode: int = 0o644, linkname: str = ""
+) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type, info.mode, info.linkname = kind, mode, linkname
     return info
 
 
 def test_extracts_files_links_and_read_only_directories(tmp_path: Path) -> None:
-    tar_path = archive(tmp_path / "a.tar",
-                       (entry("/top", tarfile.DIRTYPE, 0o555), b""),
-                       (entry("/top/file", mode=0o4755), b"data"),
-                       (entry("top/abs-link", tarfile.SYMTYPE, linkname="/etc/passwd"), b""),
-                       (entry("top/hard", tarfile.LNKTYPE, 0o4755, "top/file"), b""))
+    tar_path = archive(
+        tmp_path / "a.tar",
+        (entry("/top", tarfile.DIRTYPE, 0o555), b""),
+        (entry("/top/file", mode=0o4755), b"data"),
+        (entry("top/abs-link", tarfile.SYMTYPE, linkname="/etc/passwd"), b""),
+        (entry("top/hard", tarfile.LNKTYPE, 0o4755, "top/file"), b""),
+    )
     dest = tmp_path / "out"
     dest.mkdir()
     with tarfile.open(tar_path) as tar:
@@ -43,13 +46,17 @@ def test_extracts_files_links_and_read_only_directories(tmp_path: Path) -> None:
     assert stat.S_IMODE((dest / "top").stat().st_mode) == 0o555
 
 
-@pytest.mark.parametrize("members", [
-    [(entry("../escape"), b"x")],
-    [(entry("link", tarfile.SYMTYPE, linkname="/"), b""), (entry("link/escape"), b"x")],
-    [(entry("hard", tarfile.LNKTYPE, linkname="../../etc/passwd"), b"")],
-])
-def test_refuses_what_would_land_outside(tmp_path: Path,
-                                         members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
+@pytest.mark.parametrize(
+    "members",
+    [
+        [(entry("../escape"), b"x")],
+        [(entry("link", tarfile.SYMTYPE, linkname="/"), b""), (entry("link/escape"), b"x")],
+        [(entry("hard", tarfile.LNKTYPE, linkname="../../etc/passwd"), b"")],
+    ],
+)
+def test_refuses_what_would_land_outside(
+    tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes]]
+) -> None:
     tar_path = archive(tmp_path / "a.tar", *members)
     dest = tmp_path / "out"
     dest.mkdir()
@@ -63,7 +70,8 @@ def test_chooser_skips_and_changes_members(tmp_path: Path) -> None:
     dest = tmp_path / "out"
     dest.mkdir()
     with tarfile.open(tar_path) as tar:
-        extract_all(tar, str(dest),
-                    lambda m: None if m.name == "skip" else with_changes(m, mode=0o600))
+        extract_all(
+            tar, str(dest), lambda m: None if m.name == "skip" else with_changes(m, mode=0o600)
+        )
     assert sorted(os.listdir(dest)) == ["keep"]
     assert stat.S_IMODE((dest / "keep").stat().st_mode) == 0o600

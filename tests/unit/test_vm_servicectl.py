@@ -35,11 +35,19 @@ while True:
 def services_dir(tmp_path: Path) -> Iterator[str]:
     folder = tmp_path / "services"
     folder.mkdir()
-    (folder / "docker.json").write_text(json.dumps({
-        "description": "Docker Application Container Engine (Ketch)", "identifier": "dockerd",
-        "argv": [sys.executable, "-c", FAKE_DOCKERD, str(tmp_path / "docker.sock")],
-        "env": {"PATH": "/usr/bin:/bin"}, "pidfile": str(tmp_path / "dockerd.pid"),
-        "log": str(tmp_path / "dockerd.log"), "ready_socket": str(tmp_path / "docker.sock")}))
+    (folder / "docker.json").write_text(
+        json.dumps(
+            {
+                "description": "Docker Application Container Engine (Ketch)",
+                "identifier": "dockerd",
+                "argv": [sys.executable, "-c", FAKE_DOCKERD, str(tmp_path / "docker.sock")],
+                "env": {"PATH": "/usr/bin:/bin"},
+                "pidfile": str(tmp_path / "dockerd.pid"),
+                "log": str(tmp_path / "dockerd.log"),
+                "ready_socket": str(tmp_path / "docker.sock"),
+            }
+        )
+    )
     yield str(folder)
     services.stop(services.load("docker", str(folder)))
 
@@ -79,10 +87,12 @@ def test_unknown_unit(services_dir: str, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_journalctl_unit_lines(services_dir: str, capsys: pytest.CaptureFixture[str]) -> None:
     log = Path(services.load("docker", services_dir).log)
-    log.write_text("".join(f'time="2026-12-02T05:1{i}:00.000000000Z" level=info msg="line {i}"\n'
-                           for i in range(5)))
-    assert servicectl.journalctl_main(["-u", "docker", "-n", "2", "--no-pager"],
-                                      services_dir) == 0
+    log.write_text(
+        "".join(
+            f'time="2026-12-02T05:1{i}:00.000000000Z" level=info msg="line {i}"\n' for i in range(5)
+        )
+    )
+    assert servicectl.journalctl_main(["-u", "docker", "-n", "2", "--no-pager"], services_dir) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[1].endswith('msg="line 4"')
     assert " dockerd[0]: time=" in lines[0]

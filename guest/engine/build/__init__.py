@@ -30,8 +30,9 @@ CLIENT_CHECK_SECONDS = 1.0
 
 
 class BuildService(Service):
-    def __init__(self, engine: "Engine", images: "ImageService",
-                 containers: "ContainerService") -> None:
+    def __init__(
+        self, engine: "Engine", images: "ImageService", containers: "ContainerService"
+    ) -> None:
         super().__init__(engine)
         self.images = images
         self.containers = containers
@@ -51,19 +52,20 @@ class BuildService(Service):
                 await asyncio.to_thread(mounts.unmount, path)
             await asyncio.to_thread(shutil.rmtree, path, True)
 
-    async def prepare(self, body: AsyncIterator[bytes],
-                      options: BuildOptions) -> "BuildSession":
+    async def prepare(self, body: AsyncIterator[bytes], options: BuildOptions) -> "BuildSession":
         """Receive the context and parse the Dockerfile; failures here are plain HTTP errors
         (as on Moby, where nothing has been streamed yet)."""
         if options.remote and options.remote != "client-session":
-            raise NotImplementedFeature(f"remote build contexts are not supported: "
-                                        f"{options.remote}; send the context as a tar")
+            raise NotImplementedFeature(
+                f"remote build contexts are not supported: "
+                f"{options.remote}; send the context as a tar"
+            )
         tags = []
         for tag in options.tags:
             try:
                 ref = reference.parse(tag)
             except InvalidParameter as e:
-                raise InvalidParameter(f"invalid tag \"{tag}\": {e.message}") from None
+                raise InvalidParameter(f'invalid tag "{tag}": {e.message}') from None
             if ref.digest:
                 raise InvalidParameter("build tag cannot contain a digest")
             tags.append(ref.tag_or_latest())
@@ -89,16 +91,23 @@ def _read_and_parse(context: BuildContext, dockerfile_name: str) -> Dockerfile:
 
 
 class BuildSession:
-    def __init__(self, service: BuildService, context: BuildContext, dockerfile: Dockerfile,
-                 options: BuildOptions, tags: list[reference.Reference]) -> None:
+    def __init__(
+        self,
+        service: BuildService,
+        context: BuildContext,
+        dockerfile: Dockerfile,
+        options: BuildOptions,
+        tags: list[reference.Reference],
+    ) -> None:
         self.service = service
         self.context = context
         self.dockerfile = dockerfile
         self.options = options
         self.tags = tags
 
-    async def messages(self, client_gone: Callable[[], bool] = lambda: False
-                       ) -> AsyncIterator[dict[str, Any]]:
+    async def messages(
+        self, client_gone: Callable[[], bool] = lambda: False
+    ) -> AsyncIterator[dict[str, Any]]:
         """The JSON stream: steps, output, aux ID, and errorDetail on failure. The build is
         cancelled (its RUN container removed) once client_gone() says the client left."""
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -136,8 +145,16 @@ class BuildSession:
 
     async def _build(self, emit: Any) -> None:
         service = self.service
-        builder = Builder(service.images, service.containers, service.engine.layout.build_tmp_dir,
-                          self.context, self.dockerfile, self.options, service.cache, emit)
+        builder = Builder(
+            service.images,
+            service.containers,
+            service.engine.layout.build_tmp_dir,
+            self.context,
+            self.dockerfile,
+            self.options,
+            service.cache,
+            emit,
+        )
         image = await builder.run()
         if self.options.quiet:
             await emit(stream.text(image.id + "\n"))

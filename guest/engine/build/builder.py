@@ -45,9 +45,17 @@ class StepFailed(EngineError):
 
 
 class Builder:
-    def __init__(self, images: "ImageService", containers: "ContainerService", tmp_dir: str,
-                 context: BuildContext, dockerfile: Dockerfile, options: BuildOptions,
-                 cache: BuildCache, emit: Emit) -> None:
+    def __init__(
+        self,
+        images: "ImageService",
+        containers: "ContainerService",
+        tmp_dir: str,
+        context: BuildContext,
+        dockerfile: Dockerfile,
+        options: BuildOptions,
+        cache: BuildCache,
+        emit: Emit,
+    ) -> None:
         # The builder is a client of both services, as the API is: it runs containers
         # (RUN) and commits and tags images.
         self.images = images
@@ -59,8 +67,9 @@ class Builder:
         self.cache = cache
         self._emit = emit
         self.stages = self._stages_to_build()
-        self.total = (len(dockerfile.meta_args) + len(self.stages)
-                      + sum(len(s.commands) for s in self.stages))
+        self.total = (
+            len(dockerfile.meta_args) + len(self.stages) + sum(len(s.commands) for s in self.stages)
+        )
         self.step_number = 0
         self.meta_args: dict[str, str | None] = {}
         self.used_args: set[str] = set()
@@ -81,12 +90,14 @@ class Builder:
             names = [s.name for s in stages]
             target = self.options.target.lower()
             if target not in names:
-                raise InvalidParameter(f"failed to reach build target {self.options.target} "
-                                       "in Dockerfile")
-            stages = stages[:names.index(target) + 1]
+                raise InvalidParameter(
+                    f"failed to reach build target {self.options.target} in Dockerfile"
+                )
+            stages = stages[: names.index(target) + 1]
         if self.options.labels:
-            text = "LABEL " + " ".join(f'"{k}"="{v}"' for k, v in
-                                       sorted(self.options.labels.items()))
+            text = "LABEL " + " ".join(
+                f'"{k}"="{v}"' for k, v in sorted(self.options.labels.items())
+            )
             stages[-1].commands.append(parse_instruction(text, self.dockerfile.escape))
         return stages
 
@@ -108,8 +119,9 @@ class Builder:
     # -- the run ----------------------------------------------------------------------------
 
     async def run(self) -> Image:
-        meta_state = StageState(config={}, escape=self.dockerfile.escape,
-                                build_args=self.options.build_args)
+        meta_state = StageState(
+            config={}, escape=self.dockerfile.escape, build_args=self.options.build_args
+        )
         for inst in self.dockerfile.meta_args:
             await self.step(inst)
             declare_args(inst, meta_state)
@@ -121,8 +133,9 @@ class Builder:
                 await self.emit(stream.aux_id(self.image.id))
         unused = sorted(set(self.options.build_args) - self.used_args - set(PROXY_ARGS))
         if unused:
-            await self.say(f"[Warning] One or more build-args [{' '.join(unused)}] were not "
-                           "consumed\n")
+            await self.say(
+                f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n"
+            )
         if self.image is None:
             raise InvalidParameter("No image was generated. Is your Dockerfile empty?")
         return self.image
@@ -156,8 +169,10 @@ class Builder:
         elif name == "scratch":
             image = None
         else:
-            platform = process_word(inst.flags.get("platform", ""), meta_env,
-                                    self.dockerfile.escape) or self.options.platform
+            platform = (
+                process_word(inst.flags.get("platform", ""), meta_env, self.dockerfile.escape)
+                or self.options.platform
+            )
             image = await self.base_image(name, platform)
         self.image = image
         self.pending = []
@@ -167,13 +182,15 @@ class Builder:
             config["Env"] = [*(config.get("Env") or []), DEFAULT_PATH]
         onbuild = config.pop("OnBuild", None) or []
         config["OnBuild"] = None
-        self.state = StageState(config=config, escape=self.dockerfile.escape,
-                                build_args=self.options.build_args)
+        self.state = StageState(
+            config=config, escape=self.dockerfile.escape, build_args=self.options.build_args
+        )
         if image is not None:
             await self.arrow(image.short_id)
         if onbuild:
-            await self.say(f"# Executing {len(onbuild)} build trigger"
-                           f"{'s' if len(onbuild) > 1 else ''}\n")
+            await self.say(
+                f"# Executing {len(onbuild)} build trigger{'s' if len(onbuild) > 1 else ''}\n"
+            )
             for trigger in onbuild:
                 await self.dispatch(parse_instruction(trigger, self.dockerfile.escape))
 
@@ -268,10 +285,14 @@ class Builder:
                 self.cache.used(seen_key)
                 await self.arrow("Using cache")
             elif self._sources() and cachefrom.has_step(
-                    self._sources(), self.image, self._pending_history(), created_by):
+                self._sources(), self.image, self._pending_history(), created_by
+            ):
                 await self.arrow("Using cache")
-        entry = {"created": format_rfc3339_nano(time.time_ns()), "created_by": created_by,
-                 "empty_layer": True}
+        entry = {
+            "created": format_rfc3339_nano(time.time_ns()),
+            "created_by": created_by,
+            "empty_layer": True,
+        }
         self.pending.append((key, entry))
         self.chain = key
 
@@ -288,8 +309,9 @@ class Builder:
         self.pending = earlier
         await self._commit(key, last["created_by"], None)
 
-    async def _lookup(self, key: str, created_by: str,
-                      pending: list[dict[str, Any]]) -> Image | None:
+    async def _lookup(
+        self, key: str, created_by: str, pending: list[dict[str, Any]]
+    ) -> Image | None:
         """The image an earlier build (or a --cache-from image) made for this step."""
         if self.options.nocache:
             return None
@@ -303,8 +325,9 @@ class Builder:
                 self.cache.used(key)
                 return image
         if self._sources():
-            hit = await cachefrom.restore(self.images, self._sources(), self.image, pending,
-                                          created_by, self.image_config())
+            hit = await cachefrom.restore(
+                self.images, self._sources(), self.image, pending, created_by, self.image_config()
+            )
             if hit is not None:
                 self.cache.put([self.steps[key]], hit.id)
                 return hit
@@ -333,12 +356,18 @@ class Builder:
         """A step's layer (after use_cache missed), with the pending steps before it."""
         return await self._commit(self.step_key(created_by), created_by, upper_dir, announce)
 
-    async def _commit(self, key: str, created_by: str, upper_dir: str | None,
-                      announce: bool = True) -> Image:
+    async def _commit(
+        self, key: str, created_by: str, upper_dir: str | None, announce: bool = True
+    ) -> Image:
         history: dict[str, Any] = {"created_by": created_by}
-        image = await self.images.commit(self.image, upper_dir, self.image_config(),
-                                                history, None,
-                                                earlier_history=self._pending_history())
+        image = await self.images.commit(
+            self.image,
+            upper_dir,
+            self.image_config(),
+            history,
+            None,
+            earlier_history=self._pending_history(),
+        )
         self._advance(key, image)
         if announce:
             await self.arrow(image.short_id)

@@ -40,6 +40,7 @@ class CacheEntry:
 @dataclass(frozen=True)
 class Step:
     """What the builder knows of a step when it records it."""
+
     key: str
     parent: str
     description: str
@@ -66,8 +67,9 @@ class BuildCache:
         for step in steps:
             known = self.entries.get(step.key)
             if known is None or known.image != image_id:
-                self.entries[step.key] = CacheEntry(image_id, step.parent, step.description,
-                                                    now, now)
+                self.entries[step.key] = CacheEntry(
+                    image_id, step.parent, step.description, now, now
+                )
         self._save()
 
     def used(self, key: str) -> None:

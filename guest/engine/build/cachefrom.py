@@ -23,8 +23,9 @@ def _history(image: Image | None) -> list[dict[str, Any]]:
 
 
 def _same_entry(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return (a.get("created_by", "") == b.get("created_by", "")
-            and bool(a.get("empty_layer")) == bool(b.get("empty_layer")))
+    return a.get("created_by", "") == b.get("created_by", "") and bool(
+        a.get("empty_layer")
+    ) == bool(b.get("empty_layer"))
 
 
 def _extends(source: Image, parent: Image | None, pending: History) -> bool:
@@ -35,16 +36,19 @@ def _extends(source: Image, parent: Image | None, pending: History) -> bool:
     if not all(_same_entry(a, b) for a, b in zip(history, source_history, strict=False)):
         return False
     diff_ids = parent.diff_ids if parent is not None else []
-    return source.diff_ids[:len(diff_ids)] == diff_ids
+    return source.diff_ids[: len(diff_ids)] == diff_ids
 
 
-def _matching(sources: list[Image], parent: Image | None, pending: History,
-              created_by: str) -> tuple[Image, int] | None:
+def _matching(
+    sources: list[Image], parent: Image | None, pending: History, created_by: str
+) -> tuple[Image, int] | None:
     """(a source holding this step, the step's position in its history)."""
     position = len(_history(parent)) + len(pending)
     for source in sources:
-        if _extends(source, parent, pending) and \
-                _history(source)[position].get("created_by", "") == created_by:
+        if (
+            _extends(source, parent, pending)
+            and _history(source)[position].get("created_by", "") == created_by
+        ):
             return source, position
     return None
 
@@ -59,14 +63,19 @@ def source_images(images_service: "ImageService", refs: list[str]) -> list[Image
     return images
 
 
-def has_step(sources: list[Image], parent: Image | None, pending: History,
-             created_by: str) -> bool:
+def has_step(sources: list[Image], parent: Image | None, pending: History, created_by: str) -> bool:
     """A config-only step a source image went through (the build says "Using cache")."""
     return _matching(sources, parent, pending, created_by) is not None
 
 
-async def restore(images: "ImageService", sources: list[Image], parent: Image | None,
-                  pending: History, created_by: str, config: dict[str, Any]) -> Image | None:
+async def restore(
+    images: "ImageService",
+    sources: list[Image],
+    parent: Image | None,
+    pending: History,
+    created_by: str,
+    config: dict[str, Any],
+) -> Image | None:
     """The image a source holds for this step (after parent and the pending steps), or None."""
     match = _matching(sources, parent, pending, created_by)
     if match is None:
@@ -81,7 +90,7 @@ async def restore(images: "ImageService", sources: list[Image], parent: Image | 
         if layers_before >= len(source.diff_ids):
             return None
         diff_ids.append(source.diff_ids[layers_before])
-    earlier = history[len(_history(parent)):position]
+    earlier = history[len(_history(parent)) : position]
     doc = new_config(parent, config, dict(entry), diff_ids, empty, earlier_history=earlier)
     raw = json.dumps(doc, separators=(",", ":")).encode()
     async with images.lock:

@@ -8,8 +8,19 @@ from ketch.guest.engine.build.dockerfile import parse_changes
 from ketch.guest.engine.build.instructions import StageState, apply_config_instruction
 from ketch.guest.engine.errors import InvalidParameter
 
-CHANGE_COMMANDS = ("cmd", "entrypoint", "env", "expose", "healthcheck", "label", "onbuild",
-                   "stopsignal", "user", "volume", "workdir")
+CHANGE_COMMANDS = (
+    "cmd",
+    "entrypoint",
+    "env",
+    "expose",
+    "healthcheck",
+    "label",
+    "onbuild",
+    "stopsignal",
+    "user",
+    "volume",
+    "workdir",
+)
 
 
 def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:

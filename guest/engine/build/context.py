@@ -134,8 +134,7 @@ def _context_member(dest: str) -> Chooser:
             raise InvalidParameter(f"invalid build context: {member.name} is outside it")
         if member.islnk():
             target = posixpath.normpath(member.linkname.lstrip("/"))
-            if target.startswith("../") or not inside(os.path.realpath(
-                    os.path.join(dest, target))):
+            if target.startswith("../") or not inside(os.path.realpath(os.path.join(dest, target))):
                 raise InvalidParameter(f"invalid build context: {member.name} links outside")
             return with_changes(member, name=name, linkname=target)
         if not (member.isreg() or member.isdir() or member.issym()):
@@ -151,8 +150,11 @@ ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
 def _is_archive(path: str) -> bool:
     with open(path, "rb") as f:
         head = f.read(512)
-    return head.startswith(ARCHIVE_MAGIC) or head[257:262] == b"ustar" or (
-        len(head) == 512 and tarfile.calc_chksums(head)[0] == _header_checksum(head))
+    return (
+        head.startswith(ARCHIVE_MAGIC)
+        or head[257:262] == b"ustar"
+        or (len(head) == 512 and tarfile.calc_chksums(head)[0] == _header_checksum(head))
+    )
 
 
 def _header_checksum(head: bytes) -> int:
@@ -181,7 +183,7 @@ class _PaddedTar(io.RawIOBase):
             data = self.inner.read(len(buffer))
             if data:
                 self.size += len(data)
-                buffer[:len(data)] = data
+                buffer[: len(data)] = data
                 return len(data)
             self.padding = -self.size % tarfile.BLOCKSIZE + 2 * tarfile.BLOCKSIZE
         count = min(len(buffer), self.padding)
@@ -210,8 +212,10 @@ def _unpack(archive: str, dest: str) -> None:
         shutil.copyfile(archive, os.path.join(dest, DEFAULT_DOCKERFILE))
         return
     try:
-        with _decompressed(archive) as raw, \
-                tarfile.open(fileobj=io.BufferedReader(_PaddedTar(raw)), mode="r|") as tar:
+        with (
+            _decompressed(archive) as raw,
+            tarfile.open(fileobj=io.BufferedReader(_PaddedTar(raw)), mode="r|") as tar,
+        ):
             extract_all(tar, dest, _context_member(dest))
     except (tarfile.TarError, OSError, EOFError, zstandard.ZstdError) as e:
         raise InvalidParameter(f"failed to read the build context: {e}") from e

@@ -43,8 +43,9 @@ class Ownership:
 def clean_source(path: str, keyword: str) -> str:
     cleaned = posixpath.normpath("/" + path).lstrip("/")
     if posixpath.normpath(path).startswith("../"):
-        raise InvalidParameter(f"{keyword} failed: forbidden path outside the build context: "
-                               f"{path} ()")
+        raise InvalidParameter(
+            f"{keyword} failed: forbidden path outside the build context: {path} ()"
+        )
     return cleaned
 
 
@@ -63,7 +64,8 @@ def match_sources(root: str, patterns: list[str], keyword: str) -> list[str]:
         if not os.path.lexists(os.path.join(root, real)):
             raise InvalidParameter(
                 f"{keyword} failed: file not found in build context or excluded by "
-                f".dockerignore: stat {pattern}: file does not exist")
+                f".dockerignore: stat {pattern}: file does not exist"
+            )
         found.append(real)
     return found
 
@@ -121,14 +123,17 @@ def resolve_dest(dest: str, workdir: str) -> str:
     return cleaned
 
 
-def copy_sources(sources: list[Source], dest: str, rootfs: str, upper: str,
-                 owner: Ownership, keyword: str) -> None:
+def copy_sources(
+    sources: list[Source], dest: str, rootfs: str, upper: str, owner: Ownership, keyword: str
+) -> None:
     """Copy sources to dest (an absolute in-image path) into the upper (layer) folder."""
     dest_is_dir = dest.endswith("/")
     many = len(sources) > 1
     if many and not dest_is_dir:
-        raise InvalidParameter(f"When using {keyword} with more than one source file, the "
-                               "destination must be a directory and end with a /")
+        raise InvalidParameter(
+            f"When using {keyword} with more than one source file, the "
+            "destination must be a directory and end with a /"
+        )
     target = _in_image(rootfs, dest)
     existing_dir = os.path.isdir(host_path(rootfs, target))
     for source in sources:
@@ -167,8 +172,7 @@ def make_folder(rootfs: str, upper: str, path: str) -> None:
     _make_parents(rootfs, upper, _in_image(rootfs, path), Ownership(), include_self=True)
 
 
-def _make_parents(rootfs: str, upper: str, path: str, owner: Ownership,
-                  include_self: bool) -> None:
+def _make_parents(rootfs: str, upper: str, path: str, owner: Ownership, include_self: bool) -> None:
     parts = [p for p in path.split("/") if p]
     if not include_self:
         parts = parts[:-1]

@@ -18,8 +18,26 @@ HEREDOC_WORD = re.compile(r"^<<(-?)(['\"]?)([A-Za-z0-9_.\-]+)\2$")
 HEREDOC_INSTRUCTIONS = ("run", "copy", "add")
 MAX_LINE_BYTES = 65535
 """Moby's limit (its line scanner's buffer, 64 KiB less the newline)."""
-KNOWN = {"from", "run", "cmd", "entrypoint", "env", "arg", "label", "expose", "workdir", "user",
-         "volume", "copy", "add", "stopsignal", "healthcheck", "shell", "onbuild", "maintainer"}
+KNOWN = {
+    "from",
+    "run",
+    "cmd",
+    "entrypoint",
+    "env",
+    "arg",
+    "label",
+    "expose",
+    "workdir",
+    "user",
+    "volume",
+    "copy",
+    "add",
+    "stopsignal",
+    "healthcheck",
+    "shell",
+    "onbuild",
+    "maintainer",
+}
 
 
 @dataclass
@@ -81,8 +99,10 @@ def parse(text: str, name: str = "Dockerfile") -> Dockerfile:
     lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
     for line in lines:
         if len(line) > MAX_LINE_BYTES // 4 and len(line.encode()) > MAX_LINE_BYTES:
-            raise InvalidParameter(f"failed to parse {name}: dockerfile line greater than max "
-                                   f"allowed size of {MAX_LINE_BYTES}")
+            raise InvalidParameter(
+                f"failed to parse {name}: dockerfile line greater than max "
+                f"allowed size of {MAX_LINE_BYTES}"
+            )
     escape, first = _directives(lines)
     instructions = list(_instructions(lines, first, escape))
     if not instructions:
@@ -121,8 +141,7 @@ def _directives(lines: list[str]) -> tuple[str, int]:
         seen.add(name)
         if name == "escape":
             if value not in ("\\", "`"):
-                raise InvalidParameter(f"invalid escape token '{value}' does not match "
-                                       "` or \\")
+                raise InvalidParameter(f"invalid escape token '{value}' does not match ` or \\")
             escape = value
     return escape, len(lines)
 
@@ -138,8 +157,9 @@ def _continues(line: str, escape: str) -> tuple[str, bool]:
     return line, False
 
 
-def _instructions(lines: list[str], start: int, escape: str,
-                  any_keyword: bool = False) -> Iterator[Instruction]:
+def _instructions(
+    lines: list[str], start: int, escape: str, any_keyword: bool = False
+) -> Iterator[Instruction]:
     i = start
     while i < len(lines):
         raw = lines[i]
@@ -162,11 +182,13 @@ def _instructions(lines: list[str], start: int, escape: str,
             rest = tail + " " + rest
         keyword_lower = keyword.lower()
         if keyword_lower not in KNOWN and not any_keyword:
-            raise InvalidParameter(f"dockerfile parse error on line {line_number}: unknown "
-                                   f"instruction: {keyword}")
+            raise InvalidParameter(
+                f"dockerfile parse error on line {line_number}: unknown instruction: {keyword}"
+            )
         flags, args = _flags(rest.strip(), escape)
-        instruction = Instruction(keyword_lower, args, f"{keyword} {rest.strip()}".strip(),
-                                  line_number, flags)
+        instruction = Instruction(
+            keyword_lower, args, f"{keyword} {rest.strip()}".strip(), line_number, flags
+        )
         if keyword_lower in HEREDOC_INSTRUCTIONS:
             i = _read_heredocs(instruction, lines, i, escape)
         yield instruction
@@ -178,7 +200,7 @@ def _flags(text: str, escape: str) -> tuple[dict[str, str], str]:
     while rest.startswith("--"):
         words = split_raw_words(rest, escape)
         word = words[0] if words else ""
-        rest = rest[len(word):].lstrip() if rest.startswith(word) else rest[2:].lstrip()
+        rest = rest[len(word) :].lstrip() if rest.startswith(word) else rest[2:].lstrip()
         if word == "--":
             break
         name, has_value, value = word[2:].partition("=")
@@ -197,8 +219,10 @@ def _read_heredocs(instruction: Instruction, lines: list[str], i: int, escape: s
         body: list[str] = []
         while True:
             if i >= len(lines):
-                raise InvalidParameter(f"dockerfile parse error on line {instruction.line}: "
-                                       f"unterminated heredoc {name}")
+                raise InvalidParameter(
+                    f"dockerfile parse error on line {instruction.line}: "
+                    f"unterminated heredoc {name}"
+                )
             line = lines[i]
             i += 1
             if strip_tabs:
@@ -220,9 +244,11 @@ def _stages(instructions: list[Instruction], escape: str) -> Dockerfile:
             if len(words) == 3 and words[1].lower() == "as":
                 name = words[2].lower()
                 if not re.fullmatch(r"[a-z][a-z0-9\-_.]*", name):
-                    raise InvalidParameter(f"invalid name for build stage: \"{words[2]}\", "
-                                           "name can't start with a number or contain "
-                                           "symbols")
+                    raise InvalidParameter(
+                        f'invalid name for build stage: "{words[2]}", '
+                        "name can't start with a number or contain "
+                        "symbols"
+                    )
             elif len(words) != 1:
                 raise InvalidParameter("FROM requires either one or three arguments")
             stages.append(Stage(name, len(stages), item))

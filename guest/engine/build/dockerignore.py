@@ -38,9 +38,9 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     while i < len(pattern):
         ch = pattern[i]
         if ch == "*":
-            if pattern[i + 1:i + 2] == "*":
+            if pattern[i + 1 : i + 2] == "*":
                 i += 1
-                if pattern[i + 1:i + 2] == "/":
+                if pattern[i + 1 : i + 2] == "/":
                     i += 1
                 out.append(".*" if i + 1 >= len(pattern) else "(.*/)?")
             else:
@@ -52,7 +52,7 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
             if end < 0:
                 out.append(re.escape(ch))
             else:
-                body = pattern[i + 1:end]
+                body = pattern[i + 1 : end]
                 if body.startswith("^"):
                     body = "!" + body[1:]
                 out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")

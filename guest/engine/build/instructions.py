@@ -17,15 +17,62 @@ from ketch.guest.engine.build.shellwords import (
 from ketch.guest.engine.errors import InvalidParameter
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
-PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
-              "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")
-SIGNALS = {"ABRT": 6, "ALRM": 14, "BUS": 7, "CHLD": 17, "CONT": 18, "FPE": 8, "HUP": 1,
-           "ILL": 4, "INT": 2, "IO": 29, "IOT": 6, "KILL": 9, "PIPE": 13, "POLL": 29,
-           "PROF": 27, "PWR": 30, "QUIT": 3, "SEGV": 11, "STKFLT": 16, "STOP": 19, "SYS": 31,
-           "TERM": 15, "TRAP": 5, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "USR1": 10,
-           "USR2": 12, "VTALRM": 26, "WINCH": 28, "XCPU": 24, "XFSZ": 25}
-DURATION_UNITS = {"ns": 1, "us": 1000, "µs": 1000, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
-                  "h": 3600 * 10**9}
+PROXY_ARGS = (
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
+SIGNALS = {
+    "ABRT": 6,
+    "ALRM": 14,
+    "BUS": 7,
+    "CHLD": 17,
+    "CONT": 18,
+    "FPE": 8,
+    "HUP": 1,
+    "ILL": 4,
+    "INT": 2,
+    "IO": 29,
+    "IOT": 6,
+    "KILL": 9,
+    "PIPE": 13,
+    "POLL": 29,
+    "PROF": 27,
+    "PWR": 30,
+    "QUIT": 3,
+    "SEGV": 11,
+    "STKFLT": 16,
+    "STOP": 19,
+    "SYS": 31,
+    "TERM": 15,
+    "TRAP": 5,
+    "TSTP": 20,
+    "TTIN": 21,
+    "TTOU": 22,
+    "URG": 23,
+    "USR1": 10,
+    "USR2": 12,
+    "VTALRM": 26,
+    "WINCH": 28,
+    "XCPU": 24,
+    "XFSZ": 25,
+}
+DURATION_UNITS = {
+    "ns": 1,
+    "us": 1000,
+    "µs": 1000,
+    "ms": 10**6,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
 
 
 @dataclass
@@ -61,8 +108,11 @@ class StageState:
     def declared_args(self) -> dict[str, str]:
         """The stage's ARGs with a value, not overridden by ENV: a RUN's history and cache."""
         env_keys = set(env_map(self.config.get("Env") or []))
-        return {name: value for name, value in self.args.items()
-                if value is not None and name not in env_keys}
+        return {
+            name: value
+            for name, value in self.args.items()
+            if value is not None and name not in env_keys
+        }
 
     def run_args(self) -> dict[str, str]:
         """What a RUN sees as environment: the declared ARGs plus the predefined proxy args
@@ -92,13 +142,14 @@ def key_values(inst: Instruction, state: StageState, what: str) -> list[tuple[st
         if len(words) < 2:
             raise InvalidParameter(f"{what} must have two arguments")
         name = words[0]
-        value = inst.args.strip()[len(name):].strip()
+        value = inst.args.strip()[len(name) :].strip()
         return [(state.expand(name), state.expand(value))]
     pairs = []
     for word in words:
         if "=" not in word:
-            raise InvalidParameter(f"Syntax error - can't find = in \"{word}\". Must be of the "
-                                   "form: name=value")
+            raise InvalidParameter(
+                f'Syntax error - can\'t find = in "{word}". Must be of the form: name=value'
+            )
         name, _, value = word.partition("=")
         name = state.expand(name)
         if not name:
@@ -117,10 +168,10 @@ def parse_duration(text: str, flag: str) -> int:
         return 0
     parts = re.findall(r"([0-9.]+)(ns|us|µs|ms|s|m|h)", text)
     if not parts or "".join(n + u for n, u in parts) != text:
-        raise InvalidParameter(f"time: invalid duration \"{text}\"")
+        raise InvalidParameter(f'time: invalid duration "{text}"')
     total = int(sum(float(n) * DURATION_UNITS[u] for n, u in parts))
     if total < 0:
-        raise InvalidParameter(f"Interval \"{flag}\" cannot be less than 0s")
+        raise InvalidParameter(f'Interval "{flag}" cannot be less than 0s')
     return total
 
 
@@ -143,8 +194,12 @@ def check_flags(inst: Instruction, allowed: tuple[str, ...]) -> None:
 
 def apply_config_instruction(inst: Instruction, state: StageState) -> str:
     """Apply one config-only instruction; returns its history comment."""
-    check_flags(inst, ("interval", "timeout", "start-period", "start-interval", "retries")
-                if inst.keyword == "healthcheck" else ())
+    check_flags(
+        inst,
+        ("interval", "timeout", "start-period", "start-interval", "retries")
+        if inst.keyword == "healthcheck"
+        else (),
+    )
     config = state.config
     keyword = inst.keyword
     if keyword == "env":
@@ -172,7 +227,8 @@ def apply_config_instruction(inst: Instruction, state: StageState) -> str:
         if not path:
             raise InvalidParameter("WORKDIR requires exactly one argument")
         config["WorkingDir"] = posixpath.normpath(
-            posixpath.join(config.get("WorkingDir") or "/", path))
+            posixpath.join(config.get("WorkingDir") or "/", path)
+        )
         return "WORKDIR " + config["WorkingDir"]
     if keyword == "user":
         user = state.expand(inst.args.strip())
@@ -182,8 +238,11 @@ def apply_config_instruction(inst: Instruction, state: StageState) -> str:
         return "USER " + user
     if keyword == "volume":
         exec_form = inst.json_args()
-        paths = ([state.expand(p) for p in exec_form] if exec_form is not None
-                 else state.expand_words(inst.args))
+        paths = (
+            [state.expand(p) for p in exec_form]
+            if exec_form is not None
+            else state.expand_words(inst.args)
+        )
         if not paths:
             raise InvalidParameter("VOLUME requires at least one argument")
         volumes = dict(config.get("Volumes") or {})
@@ -257,13 +316,17 @@ def healthcheck(inst: Instruction, state: StageState) -> dict[str, Any]:
             raise InvalidParameter("HEALTHCHECK NONE takes no arguments")
         return {"Test": ["NONE"]}
     if kind != "CMD":
-        raise InvalidParameter(f"Unknown type \"{kind}\" in HEALTHCHECK (try CMD)")
+        raise InvalidParameter(f'Unknown type "{kind}" in HEALTHCHECK (try CMD)')
     rest = words[1] if len(words) > 1 else ""
     exec_form = Instruction("cmd", rest, "", inst.line).json_args()
     test = ["CMD", *exec_form] if exec_form is not None else ["CMD-SHELL", rest]
     check: dict[str, Any] = {"Test": test}
-    for flag, key in (("interval", "Interval"), ("timeout", "Timeout"),
-                      ("start-period", "StartPeriod"), ("start-interval", "StartInterval")):
+    for flag, key in (
+        ("interval", "Interval"),
+        ("timeout", "Timeout"),
+        ("start-period", "StartPeriod"),
+        ("start-interval", "StartInterval"),
+    ):
         value = parse_duration(inst.flags.get(flag, ""), flag)
         if value:
             check[key] = value
@@ -275,8 +338,9 @@ def healthcheck(inst: Instruction, state: StageState) -> dict[str, Any]:
     return check
 
 
-def declare_args(inst: Instruction, state: StageState,
-                 meta: dict[str, str | None] | None = None) -> str:
+def declare_args(
+    inst: Instruction, state: StageState, meta: dict[str, str | None] | None = None
+) -> str:
     """ARG name[=default] ...: the value is the build-arg if given, else the default (or the
     meta ARG's value when redeclared inside a stage without one)."""
     words = split_raw_words(inst.args, state.escape)

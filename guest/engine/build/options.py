@@ -45,8 +45,9 @@ def _json_query(value: str | None, name: str, default: Any) -> Any:
         raise InvalidParameter(f"failed to parse {name}: {e}") from e
 
 
-def parse_options(query: dict[str, str], tags: list[str], registry_config: str | None
-                  ) -> BuildOptions:
+def parse_options(
+    query: dict[str, str], tags: list[str], registry_config: str | None
+) -> BuildOptions:
     """From the query string (tags may repeat: t=a&t=b) and the X-Registry-Config header."""
 
     def flag(name: str, default: bool = False) -> bool:
@@ -63,8 +64,10 @@ def parse_options(query: dict[str, str], tags: list[str], registry_config: str |
             raise InvalidParameter(f'invalid value for {name}: "{value}"') from None
 
     if query.get("version") == "2":
-        raise InvalidParameter("BuildKit is not supported by this daemon (builder version "
-                               "1): build with the classic builder (DOCKER_BUILDKIT=0)")
+        raise InvalidParameter(
+            "BuildKit is not supported by this daemon (builder version "
+            "1): build with the classic builder (DOCKER_BUILDKIT=0)"
+        )
     build_args = _json_query(query.get("buildargs"), "buildargs", {})
     labels = _json_query(query.get("labels"), "labels", {})
     cache_from = _json_query(query.get("cachefrom"), "cachefrom", [])

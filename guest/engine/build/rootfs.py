@@ -21,8 +21,14 @@ async def rootfs_view(layer_dirs: list[str], tmp_dir: str) -> AsyncIterator[str]
     try:
         if layer_dirs:
             lower = ":".join(reversed(layer_dirs))
-            await asyncio.to_thread(mounts.mount, "overlay", mountpoint, "overlay",
-                                    mounts.MS_RDONLY, f"lowerdir={lower}")
+            await asyncio.to_thread(
+                mounts.mount,
+                "overlay",
+                mountpoint,
+                "overlay",
+                mounts.MS_RDONLY,
+                f"lowerdir={lower}",
+            )
         try:
             yield mountpoint
         finally:

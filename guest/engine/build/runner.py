@@ -28,11 +28,17 @@ def container_body(builder: "Builder", argv: list[str], args: dict[str, str]) ->
     config = builder.state.config
     options = builder.options
     host_config: dict[str, Any] = {"NetworkMode": options.network_mode or "default"}
-    for key, value in (("Memory", options.memory), ("MemorySwap", options.memswap),
-                       ("CpuShares", options.cpu_shares), ("ShmSize", options.shm_size),
-                       ("CpuPeriod", options.cpu_period), ("CpuQuota", options.cpu_quota),
-                       ("CpusetCpus", options.cpuset_cpus), ("CpusetMems", options.cpuset_mems),
-                       ("CgroupParent", options.cgroup_parent)):
+    for key, value in (
+        ("Memory", options.memory),
+        ("MemorySwap", options.memswap),
+        ("CpuShares", options.cpu_shares),
+        ("ShmSize", options.shm_size),
+        ("CpuPeriod", options.cpu_period),
+        ("CpuQuota", options.cpu_quota),
+        ("CpusetCpus", options.cpuset_cpus),
+        ("CpusetMems", options.cpuset_mems),
+        ("CgroupParent", options.cgroup_parent),
+    ):
         if value:
             host_config[key] = value
     if options.extra_hosts:
@@ -88,8 +94,9 @@ async def run_container(builder: "Builder", argv: list[str], args: dict[str, str
             with contextlib.suppress(Exception):
                 await containers.remove(container.id, force=True, volumes=True)
             raise
-    return RunResult(container.id, int(status["StatusCode"]),
-                     containers.store.paths(container.id).upper)
+    return RunResult(
+        container.id, int(status["StatusCode"]), containers.store.paths(container.id).upper
+    )
 
 
 async def remove_container(builder: "Builder", result: RunResult, failed: bool) -> None:

@@ -13,8 +13,7 @@ from ketch.guest.engine.errors import InvalidParameter
 
 
 class _Lexer:
-    def __init__(self, text: str, env: Mapping[str, str], escape: str,
-                 split_words: bool) -> None:
+    def __init__(self, text: str, env: Mapping[str, str], escape: str, split_words: bool) -> None:
         self.text = text
         self.pos = 0
         self.env = env
@@ -68,9 +67,11 @@ class _Lexer:
     def single_quoted(self) -> str:
         end = self.text.find("'", self.pos)
         if end < 0:
-            raise InvalidParameter(f"failed to process \"{self.text}\": unexpected end of "
-                                   "statement while looking for matching single-quote")
-        value = self.text[self.pos:end]
+            raise InvalidParameter(
+                f'failed to process "{self.text}": unexpected end of '
+                "statement while looking for matching single-quote"
+            )
+        value = self.text[self.pos : end]
         self.pos = end + 1
         self.in_word = True
         return value
@@ -81,8 +82,10 @@ class _Lexer:
         while True:
             ch = self.next()
             if not ch:
-                raise InvalidParameter(f"failed to process \"{self.text}\": unexpected end of "
-                                       "statement while looking for matching double-quote")
+                raise InvalidParameter(
+                    f'failed to process "{self.text}": unexpected end of '
+                    "statement while looking for matching double-quote"
+                )
             if ch == '"':
                 return "".join(out)
             if ch == "$":
@@ -96,10 +99,10 @@ class _Lexer:
         start = self.pos
         if self.peek().isdigit():
             self.pos += 1
-            return self.text[start:self.pos]
+            return self.text[start : self.pos]
         while self.peek() and (self.peek().isalnum() or self.peek() == "_"):
             self.pos += 1
-        return self.text[start:self.pos]
+        return self.text[start : self.pos]
 
     def sub_word(self) -> str:
         """The word after a ${name<op> ... } modifier, processed, up to the closing brace."""
@@ -118,7 +121,7 @@ class _Lexer:
         self.pos += 1
         name = self.name()
         if not name:
-            raise InvalidParameter(f"failed to process \"{self.text}\": bad substitution")
+            raise InvalidParameter(f'failed to process "{self.text}": bad substitution')
         ch = self.next()
         value = self.env.get(name)
         if ch == "}":
@@ -134,8 +137,9 @@ class _Lexer:
                 if not value:
                     raise InvalidParameter(f"{name}: {word or 'is not allowed to be unset'}")
                 return value
-            raise InvalidParameter(f"failed to process \"{self.text}\": unsupported "
-                                   f"modifier ({op}) in substitution")
+            raise InvalidParameter(
+                f'failed to process "{self.text}": unsupported modifier ({op}) in substitution'
+            )
         if ch in "-+?":
             word = self.sub_word()
             if ch == "-":
@@ -151,17 +155,16 @@ class _Lexer:
                 self.pos += 1
             pattern = self.sub_word()
             return _trim(value or "", pattern, prefix=ch == "#", longest=longest)
-        raise InvalidParameter(f"failed to process \"{self.text}\": missing ':' in "
-                               "substitution")
+        raise InvalidParameter(f"failed to process \"{self.text}\": missing ':' in substitution")
 
 
 def _trim(value: str, pattern: str, *, prefix: bool, longest: bool) -> str:
     regex = fnmatch.translate(pattern)[4:-3]  # strip (?s: ... )\Z
     candidates = range(len(value), -1, -1) if longest else range(len(value) + 1)
     for n in candidates:
-        part = value[:n] if prefix else value[len(value) - n:]
+        part = value[:n] if prefix else value[len(value) - n :]
         if re.fullmatch(regex, part, re.S):
-            return value[n:] if prefix else value[:len(value) - n]
+            return value[n:] if prefix else value[: len(value) - n]
     return value
 
 

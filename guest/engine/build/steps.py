@@ -25,8 +25,10 @@ if TYPE_CHECKING:
 # --link only changes how BuildKit stores the layer, not its content: accepted. --parents and
 # --exclude (BuildKit labs) are refused by the check ("unknown flag") rather than ignored.
 COPY_FLAGS = ("from", "chown", "chmod", "link")
-SHEBANG_SCRIPT = ("f=$(mktemp) && cat > \"$f\" <<'KETCH_HEREDOC_EOF'\n{body}KETCH_HEREDOC_EOF\n"
-                  "chmod +x \"$f\" && \"$f\"; rc=$?; rm -f \"$f\"; exit $rc")
+SHEBANG_SCRIPT = (
+    "f=$(mktemp) && cat > \"$f\" <<'KETCH_HEREDOC_EOF'\n{body}KETCH_HEREDOC_EOF\n"
+    'chmod +x "$f" && "$f"; rc=$?; rm -f "$f"; exit $rc'
+)
 ADD_FLAGS = ("chown", "chmod", "checksum", "link")
 
 
@@ -55,6 +57,7 @@ def layer_folder(builder: "Builder") -> Iterator[str]:
 
 # -- WORKDIR -----------------------------------------------------------------------------------
 
+
 async def workdir_step(builder: "Builder", comment: str) -> None:
     """WORKDIR creates its folder when the image lacks it (a small layer), else config only."""
     from ketch.guest.engine.build.builder import NOP
@@ -77,6 +80,7 @@ async def workdir_step(builder: "Builder", comment: str) -> None:
 
 # -- COPY / ADD --------------------------------------------------------------------------------
 
+
 async def copy_step(builder: "Builder", inst: Instruction) -> None:
     from ketch.guest.engine.build.builder import NOP
 
@@ -85,12 +89,19 @@ async def copy_step(builder: "Builder", inst: Instruction) -> None:
     keyword = inst.keyword.upper()
     check_flags(inst, COPY_FLAGS if inst.keyword == "copy" else ADD_FLAGS)
     exec_form = inst.json_args()
-    words = ([state.expand(w) for w in exec_form] if exec_form is not None
-             else [state.expand(w) if not HEREDOC_WORD.match(w) else w
-                   for w in split_raw_words(inst.args, state.escape)])
+    words = (
+        [state.expand(w) for w in exec_form]
+        if exec_form is not None
+        else [
+            state.expand(w) if not HEREDOC_WORD.match(w) else w
+            for w in split_raw_words(inst.args, state.escape)
+        ]
+    )
     if len(words) < 2:
-        raise InvalidParameter(f"{keyword} requires at least two arguments, but only one was "
-                               "provided. Destination could not be determined.")
+        raise InvalidParameter(
+            f"{keyword} requires at least two arguments, but only one was "
+            "provided. Destination could not be determined."
+        )
     *source_args, dest_arg = words
     dest = copying.resolve_dest(dest_arg, state.config.get("WorkingDir") or "/")
     from_name = state.expand(inst.flags.get("from", ""))
@@ -107,21 +118,24 @@ async def copy_step(builder: "Builder", inst: Instruction) -> None:
         source_root = await _source_root(builder, from_name, scratch)
         sources = await _collect_sources(builder, inst, source_args, source_root, scratch)
         digest = await asyncio.to_thread(copying.checksum, sources)
-        created_by = (f"{NOP}{keyword} {'file' if len(sources) == 1 else 'multi'}:"
-                      f"{digest} in {dest} ")
+        created_by = (
+            f"{NOP}{keyword} {'file' if len(sources) == 1 else 'multi'}:{digest} in {dest} "
+        )
         if chown or chmod:
             created_by += f"--chown={chown} --chmod={chmod} "
         if await builder.use_cache(created_by):
             return
         async with image_rootfs(builder, builder.image) as root:
             owner = _ownership(root, chown, mode)
-            await asyncio.to_thread(copying.copy_sources, sources, dest, root, upper, owner,
-                                    keyword)
+            await asyncio.to_thread(
+                copying.copy_sources, sources, dest, root, upper, owner, keyword
+            )
         await builder.commit(created_by, upper)
 
 
-async def _source_root(builder: "Builder", from_name: str,
-                       scratch: contextlib.AsyncExitStack) -> str:
+async def _source_root(
+    builder: "Builder", from_name: str, scratch: contextlib.AsyncExitStack
+) -> str:
     """The folder to read sources from: the --from stage's or image's rootfs, or the context."""
     if not from_name:
         return builder.context.root
@@ -130,8 +144,9 @@ async def _source_root(builder: "Builder", from_name: str,
     if stage in builder.stage_images:
         image = builder.stage_images[stage]
     elif from_name.isdigit():
-        raise InvalidParameter(f"invalid from flag value {from_name}: refers to current "
-                               "build stage")
+        raise InvalidParameter(
+            f"invalid from flag value {from_name}: refers to current build stage"
+        )
     else:
         try:
             image = builder.images.resolve(from_name)
@@ -140,8 +155,13 @@ async def _source_root(builder: "Builder", from_name: str,
     return await scratch.enter_async_context(image_rootfs(builder, image))
 
 
-async def _collect_sources(builder: "Builder", inst: Instruction, args: list[str], root: str,
-                           scratch: contextlib.AsyncExitStack) -> list[copying.Source]:
+async def _collect_sources(
+    builder: "Builder",
+    inst: Instruction,
+    args: list[str],
+    root: str,
+    scratch: contextlib.AsyncExitStack,
+) -> list[copying.Source]:
     state = builder.state
     assert state is not None
     heredocs = {h.name: h for h in inst.heredocs}
@@ -152,18 +172,17 @@ async def _collect_sources(builder: "Builder", inst: Instruction, args: list[str
             doc = heredocs[match.group(3)]
             folder = tempfile.mkdtemp(prefix="heredoc-", dir=tmp_folder(builder))
             scratch.callback(shutil.rmtree, folder, True)
-            content = process_word(doc.content, state.env(), state.escape) if doc.expand \
-                else doc.content
+            content = (
+                process_word(doc.content, state.env(), state.escape) if doc.expand else doc.content
+            )
             with open(os.path.join(folder, doc.name), "w", encoding="utf-8") as f:
                 f.write(content)
             os.chmod(os.path.join(folder, doc.name), 0o644)
             sources.append(copying.Source(folder, doc.name))
         elif inst.keyword == "add" and arg.startswith(("http://", "https://")):
-            sources.append(await _download(builder, arg, inst.flags.get("checksum", ""),
-                                           scratch))
+            sources.append(await _download(builder, arg, inst.flags.get("checksum", ""), scratch))
         elif root != builder.context.root:
-            for path in copying.match_sources(host_path(root, "/"), [arg],
-                                              inst.keyword.upper()):
+            for path in copying.match_sources(host_path(root, "/"), [arg], inst.keyword.upper()):
                 real = host_path(root, path, follow_last=False)
                 sources.append(copying.Source(os.path.dirname(real), os.path.basename(real)))
         else:
@@ -173,8 +192,9 @@ async def _collect_sources(builder: "Builder", inst: Instruction, args: list[str
     return sources
 
 
-async def _download(builder: "Builder", url: str, checksum: str,
-                    scratch: contextlib.AsyncExitStack) -> copying.Source:
+async def _download(
+    builder: "Builder", url: str, checksum: str, scratch: contextlib.AsyncExitStack
+) -> copying.Source:
     """ADD <url>: fetched into a temp folder (mode 0600, mtime from Last-Modified), checked
     against --checksum when given."""
     import email.utils
@@ -189,8 +209,9 @@ async def _download(builder: "Builder", url: str, checksum: str,
     try:
         async with aiohttp.ClientSession() as session, session.get(url) as response:
             if response.status >= 400:
-                raise InvalidParameter(f"failed to GET {url} with status {response.status} "
-                                       f"{response.reason}")
+                raise InvalidParameter(
+                    f"failed to GET {url} with status {response.status} {response.reason}"
+                )
             digest = hashlib.sha256()
             with open(path, "wb") as f:
                 async for chunk in response.content.iter_chunked(1 << 16):
@@ -219,15 +240,18 @@ def _ownership(root: str, chown: str, mode: int | None) -> copying.Ownership:
 
 # -- RUN ---------------------------------------------------------------------------------------
 
+
 def run_command(builder: "Builder", inst: Instruction) -> list[str]:
     """The argv a RUN executes; heredocs become the script (or stay for the shell to read)."""
     state = builder.state
     assert state is not None
     for flag in ("mount", "network", "security"):
         if flag in inst.flags:
-            raise InvalidParameter(f"the --{flag} option requires BuildKit. Refer to "
-                                   "https://docs.docker.com/go/buildkit/ to learn how to "
-                                   "build images with BuildKit enabled")
+            raise InvalidParameter(
+                f"the --{flag} option requires BuildKit. Refer to "
+                "https://docs.docker.com/go/buildkit/ to learn how to "
+                "build images with BuildKit enabled"
+            )
     check_flags(inst, ())
     if inst.heredocs and inst.json_args() is None:
         words = split_raw_words(inst.args, state.escape)
@@ -254,16 +278,21 @@ async def run_step(builder: "Builder", inst: Instruction) -> None:
     declared = state.declared_args()
     created_by = " ".join(argv)
     if declared:
-        created_by = (f"|{len(declared)} "
-                      + " ".join(f"{k}={v}" for k, v in sorted(declared.items()))
-                      + " " + created_by)
+        created_by = (
+            f"|{len(declared)} "
+            + " ".join(f"{k}={v}" for k, v in sorted(declared.items()))
+            + " "
+            + created_by
+        )
     if await builder.use_cache(created_by):
         return
     result = await runner.run_container(builder, argv, args)
     try:
         if result.exit_code != 0:
-            raise StepFailed(f"The command '{' '.join(argv)}' returned a non-zero code: "
-                             f"{result.exit_code}", result.exit_code)
+            raise StepFailed(
+                f"The command '{' '.join(argv)}' returned a non-zero code: {result.exit_code}",
+                result.exit_code,
+            )
         image = await builder.commit(created_by, result.upper_dir, announce=False)
     finally:
         await runner.remove_container(builder, result, failed=result.exit_code != 0)

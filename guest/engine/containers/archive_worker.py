@@ -28,9 +28,14 @@ GO_SETUID, GO_SETGID, GO_CHARDEV, GO_STICKY = 1 << 23, 1 << 22, 1 << 21, 1 << 20
 def go_mode(st_mode: int) -> int:
     mode = st_mode & 0o777
     kind = stat.S_IFMT(st_mode)
-    mode |= {stat.S_IFDIR: GO_DIR, stat.S_IFLNK: GO_SYMLINK, stat.S_IFIFO: GO_PIPE,
-             stat.S_IFSOCK: GO_SOCKET, stat.S_IFBLK: GO_DEVICE,
-             stat.S_IFCHR: GO_DEVICE | GO_CHARDEV}.get(kind, 0)
+    mode |= {
+        stat.S_IFDIR: GO_DIR,
+        stat.S_IFLNK: GO_SYMLINK,
+        stat.S_IFIFO: GO_PIPE,
+        stat.S_IFSOCK: GO_SOCKET,
+        stat.S_IFBLK: GO_DEVICE,
+        stat.S_IFCHR: GO_DEVICE | GO_CHARDEV,
+    }.get(kind, 0)
     if st_mode & stat.S_ISUID:
         mode |= GO_SETUID
     if st_mode & stat.S_ISGID:
@@ -42,15 +47,19 @@ def go_mode(st_mode: int) -> int:
 
 def stat_header(info: dict[str, Any]) -> dict[str, Any]:
     """The worker's stat as Docker's X-Docker-Container-Path-Stat (Go file mode, RFC 3339)."""
-    return {"name": info["name"], "size": info["size"], "mode": go_mode(info["mode"]),
-            "mtime": format_rfc3339_nano(info["mtime_ns"]), "linkTarget": info["linkTarget"]}
+    return {
+        "name": info["name"],
+        "size": info["size"],
+        "mode": go_mode(info["mode"]),
+        "mtime": format_rfc3339_nano(info["mtime_ns"]),
+        "linkTarget": info["linkTarget"],
+    }
 
 
 class ArchiveWorker:
     """One chrooted worker serving one request over a socket."""
 
-    def __init__(self, op: str, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    def __init__(self, op: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.op = op
         self.reader = reader
         self.writer = writer
@@ -59,18 +68,24 @@ class ArchiveWorker:
         """The next JSON reply; the worker's refusals become NotFound / InvalidParameter."""
         line = await self.reader.readline()
         if not line:
-            log.error("archive worker ended without an answer", extra={"fields": {
-                "op": self.op, "path": path}})
-            raise EngineError("copying files of the container failed; the daemon's log has "
-                              "the details")
+            log.error(
+                "archive worker ended without an answer",
+                extra={"fields": {"op": self.op, "path": path}},
+            )
+            raise EngineError(
+                "copying files of the container failed; the daemon's log has the details"
+            )
         value: dict[str, Any] = json.loads(line)
         error = value.get("error")
         if error is None:
             return value
         if error["kind"] == "notfound":
             raise NotFound(f"Could not find the file {path} in container {ref}")
-        raise InvalidParameter(f"error extracting archive: {error['message']}"
-                               if self.op == "put" else error["message"])
+        raise InvalidParameter(
+            f"error extracting archive: {error['message']}"
+            if self.op == "put"
+            else error["message"]
+        )
 
     async def feed(self, body: AsyncIterator[bytes]) -> None:
         """The request body to the worker (which stops reading at the first error)."""
@@ -122,16 +137,16 @@ class ArchiveWorkers:
                 socket.send_fds(control, [request], fds)
                 return
             except OSError as e:
-                log.warning("archive server gone, starting another",
-                            extra={"fields": {"error": str(e)}})
+                log.warning(
+                    "archive server gone, starting another", extra={"fields": {"error": str(e)}}
+                )
                 self._forget()
                 if attempt:
                     raise EngineError("cannot start the archive helper") from e
 
     async def _server(self) -> socket.socket:
         async with self._starting:
-            if self.control is not None and self.proc is not None \
-                    and self.proc.returncode is None:
+            if self.control is not None and self.proc is not None and self.proc.returncode is None:
                 return self.control
             self._forget()
             control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)

@@ -47,7 +47,7 @@ class ConmonSocket:
     async def write(self, data: bytes) -> None:
         loop = asyncio.get_running_loop()
         for i in range(0, len(data), 8192):
-            await loop.sock_sendall(self.sock, data[i:i + 8192])
+            await loop.sock_sendall(self.sock, data[i : i + 8192])
 
     def close_stdin(self) -> None:
         with contextlib.suppress(OSError):
@@ -88,8 +88,9 @@ class Attachment:
         if not self.ready.done():
             self.ready.set_result(sock)
 
-    async def relay(self, opts: AttachOptions, stdin: AsyncIterator[bytes] | None,
-                    sink: Sink) -> str:
+    async def relay(
+        self, opts: AttachOptions, stdin: AsyncIterator[bytes] | None, sink: Sink
+    ) -> str:
         """Relay stdio until the container's output ends, the client leaves, or it detaches.
 
         Returns "exited", "detached" or "disconnected"."""
@@ -113,14 +114,20 @@ class Attachment:
             sock.close()
 
 
-async def attach(service: "ContainerService", c: Container, opts: AttachOptions,
-                 stdin: AsyncIterator[bytes] | None, sink: Sink) -> str:
+async def attach(
+    service: "ContainerService",
+    c: Container,
+    opts: AttachOptions,
+    stdin: AsyncIterator[bytes] | None,
+    sink: Sink,
+) -> str:
     """Attachment(service, c).relay(...): see there."""
     return await Attachment(service, c).relay(opts, stdin, sink)
 
 
-async def _until_connected(c: Container,
-                           ready: "asyncio.Future[ConmonSocket]") -> ConmonSocket | None:
+async def _until_connected(
+    c: Container, ready: "asyncio.Future[ConmonSocket]"
+) -> ConmonSocket | None:
     """Wait for the hook to connect; None if the container is removed first."""
     while not ready.done():
         if c.removing:
@@ -130,8 +137,9 @@ async def _until_connected(c: Container,
     return ready.result()
 
 
-async def _relay(sock: ConmonSocket, opts: AttachOptions, stdin: AsyncIterator[bytes] | None,
-                 sink: Sink) -> str:
+async def _relay(
+    sock: ConmonSocket, opts: AttachOptions, stdin: AsyncIterator[bytes] | None, sink: Sink
+) -> str:
     scanner = DetachScanner(opts.detach_keys)
     outcome = asyncio.get_running_loop().create_future()
 

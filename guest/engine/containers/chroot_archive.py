@@ -87,8 +87,13 @@ def stat_info(path: str) -> tuple[str, dict[str, Any]]:
     resolved = resolve_parent(wanted)
     st = lstat(resolved, path)
     link = os.path.realpath(wanted) if stat.S_ISLNK(st.st_mode) else ""
-    return resolved, {"name": base_name(wanted), "size": st.st_size, "mode": st.st_mode,
-                      "mtime_ns": st.st_mtime_ns, "linkTarget": link}
+    return resolved, {
+        "name": base_name(wanted),
+        "size": st.st_size,
+        "mode": st.st_mode,
+        "mtime_ns": st.st_mtime_ns,
+        "linkTarget": link,
+    }
 
 
 def open_no_follow(name: str, mode: str = "r", *args: Any, **kwargs: Any) -> IO[bytes]:
@@ -127,8 +132,14 @@ class Worker:
             elif op == "get":
                 self.archive(path)
             elif op == "put":
-                owner = next((tuple(int(n) for n in o.split("=", 1)[1].split(":"))
-                              for o in options if o.startswith("--chown=")), None)
+                owner = next(
+                    (
+                        tuple(int(n) for n in o.split("=", 1)[1].split(":"))
+                        for o in options
+                        if o.startswith("--chown=")
+                    ),
+                    None,
+                )
                 self.extract(path, "--no-overwrite-dir-non-dir" in options, owner)
                 self.reply({"done": True})
             else:
@@ -151,16 +162,20 @@ class Worker:
         rebased = info["name"] if info["name"] != "/" else "."
         try:
             with tarfile.open(fileobj=self.out, mode="w|", bufsize=CHUNK) as tar:
-                tar.add(posixpath.join(source_dir, source_base or "."), arcname=rebased,
-                        filter=whole_seconds)
+                tar.add(
+                    posixpath.join(source_dir, source_base or "."),
+                    arcname=rebased,
+                    filter=whole_seconds,
+                )
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client went away
         except (OSError, tarfile.TarError) as e:
             # The header is out: the only way left to say so is a cut stream.
             sys.stderr.write(f"chroot_archive: get {path}: {describe(e)}\n")
 
-    def extract(self, path: str, no_overwrite_dir_non_dir: bool,
-                owner: tuple[int, ...] | None = None) -> None:
+    def extract(
+        self, path: str, no_overwrite_dir_non_dir: bool, owner: tuple[int, ...] | None = None
+    ) -> None:
         """Untar the input into the directory path, with Moby's replace and breakout rules;
         owner (uid, gid) replaces the archive's owners (`docker cp -a`)."""
         dest = os.path.realpath(absolute(path))
@@ -176,8 +191,13 @@ class Worker:
                     member.uid, member.gid = owner
                 if member.isdir():
                     directories.append(member)
-                tar.extract(member, dest, set_attrs=not member.isdir(), numeric_owner=True,
-                            **EXTRACT_OPTIONS)
+                tar.extract(
+                    member,
+                    dest,
+                    set_attrs=not member.isdir(),
+                    numeric_owner=True,
+                    **EXTRACT_OPTIONS,
+                )
             directories.sort(key=lambda m: m.name, reverse=True)
             for member in directories:
                 target = posixpath.join(dest, member.name)
@@ -204,8 +224,9 @@ def prepare(member: tarfile.TarInfo, dest: str, no_overwrite_dir_non_dir: bool) 
     member.name = name
     target = posixpath.join(dest, name)
     if member.issym():
-        pointed = posixpath.normpath(posixpath.join(posixpath.dirname(target),
-                                                    member.linkname.lstrip("/")))
+        pointed = posixpath.normpath(
+            posixpath.join(posixpath.dirname(target), member.linkname.lstrip("/"))
+        )
         if not is_within(pointed, dest):
             raise Refused("invalid", f"invalid symlink {target!r} -> {member.linkname!r}")
     if member.islnk():
@@ -219,10 +240,12 @@ def prepare(member: tarfile.TarInfo, dest: str, no_overwrite_dir_non_dir: bool) 
     existing_dir = stat.S_ISDIR(existing.st_mode)
     if no_overwrite_dir_non_dir and existing_dir != member.isdir():
         if existing_dir:
-            raise Refused("invalid", f"cannot overwrite directory {target!r} with "
-                                     f"non-directory {dest!r}")
-        raise Refused("invalid", f"cannot overwrite non-directory {target!r} with "
-                                 f"directory {dest!r}")
+            raise Refused(
+                "invalid", f"cannot overwrite directory {target!r} with non-directory {dest!r}"
+            )
+        raise Refused(
+            "invalid", f"cannot overwrite non-directory {target!r} with directory {dest!r}"
+        )
     if existing_dir and member.isdir():
         return name != "."
     if name == ".":
@@ -283,8 +306,9 @@ def work(argv: list[str], conn: socket.socket, root: int) -> int:
         while tb is not None:
             frames.append(f"{tb.tb_frame.f_code.co_name}:{tb.tb_lineno}")
             tb = tb.tb_next
-        sys.stderr.write(f"chroot_archive: {argv}: {type(e).__name__}: {e} "
-                         f"at {' < '.join(reversed(frames))}\n")
+        sys.stderr.write(
+            f"chroot_archive: {argv}: {type(e).__name__}: {e} at {' < '.join(reversed(frames))}\n"
+        )
         sys.stderr.flush()
         return 1
 

@@ -17,10 +17,15 @@ class ImageLookup(Protocol):
 
     def resolve(self, ref_or_id: str) -> Image: ...
 
-    async def commit(self, parent: Image | None, upper_dir: str | None,
-                     config: dict[str, Any], history_entry: dict[str, Any],
-                     tag: str | None,
-                     earlier_history: Sequence[dict[str, Any]] = ()) -> Image: ...
+    async def commit(
+        self,
+        parent: Image | None,
+        upper_dir: str | None,
+        config: dict[str, Any],
+        history_entry: dict[str, Any],
+        tag: str | None,
+        earlier_history: Sequence[dict[str, Any]] = (),
+    ) -> Image: ...
 
 
 class SandboxPaths(Protocol):
@@ -40,8 +45,9 @@ class SandboxPaths(Protocol):
 
 
 class NetworkAttacher(Protocol):
-    def initial_settings(self, host_config: dict[str, Any],
-                         networking_config: dict[str, Any] | None) -> dict[str, Any]: ...
+    def initial_settings(
+        self, host_config: dict[str, Any], networking_config: dict[str, Any] | None
+    ) -> dict[str, Any]: ...
 
     async def prepare_container(self, container: Container) -> SandboxPaths: ...
 
@@ -63,5 +69,6 @@ class VolumeMounter(Protocol):
 
     async def unmount_container(self, container: Container) -> None: ...
 
-    async def release_container(self, container: Container,
-                                remove_anonymous: bool = False) -> None: ...
+    async def release_container(
+        self, container: Container, remove_anonymous: bool = False
+    ) -> None: ...

@@ -14,33 +14,125 @@ from ketch.guest.util import hostinfo
 
 # Keys of Moby's HostConfig that inspect always shows, with their zero values.
 HOST_CONFIG_DEFAULTS: dict[str, Any] = {
-    "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
-    "NetworkMode": "bridge", "PortBindings": {}, "RestartPolicy": {"Name": "no",
-                                                                    "MaximumRetryCount": 0},
-    "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
-    "CapAdd": None, "CapDrop": None, "CgroupnsMode": "", "Dns": [], "DnsOptions": [],
-    "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private",
-    "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False,
-    "PublishAllPorts": False, "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "",
-    "UsernsMode": "", "ShmSize": 67108864, "Runtime": "", "Isolation": "",
-    "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "", "BlkioWeight": 0,
-    "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [],
-    "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0,
-    "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "",
-    "Devices": [], "DeviceCgroupRules": None, "DeviceRequests": None,
-    "MemoryReservation": 0, "MemorySwap": 0, "MemorySwappiness": None,
-    "OomKillDisable": None, "PidsLimit": None, "Ulimits": [], "CpuCount": 0,
-    "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0, "Mounts": None,
-    "MaskedPaths": None, "ReadonlyPaths": None, "Init": None, "Tmpfs": None,
+    "Binds": None,
+    "ContainerIDFile": "",
+    "LogConfig": {"Type": "json-file", "Config": {}},
+    "NetworkMode": "bridge",
+    "PortBindings": {},
+    "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+    "AutoRemove": False,
+    "VolumeDriver": "",
+    "VolumesFrom": None,
+    "ConsoleSize": [0, 0],
+    "CapAdd": None,
+    "CapDrop": None,
+    "CgroupnsMode": "",
+    "Dns": [],
+    "DnsOptions": [],
+    "DnsSearch": [],
+    "ExtraHosts": None,
+    "GroupAdd": None,
+    "IpcMode": "private",
+    "Cgroup": "",
+    "Links": None,
+    "OomScoreAdj": 0,
+    "PidMode": "",
+    "Privileged": False,
+    "PublishAllPorts": False,
+    "ReadonlyRootfs": False,
+    "SecurityOpt": None,
+    "UTSMode": "",
+    "UsernsMode": "",
+    "ShmSize": 67108864,
+    "Runtime": "",
+    "Isolation": "",
+    "CpuShares": 0,
+    "Memory": 0,
+    "NanoCpus": 0,
+    "CgroupParent": "",
+    "BlkioWeight": 0,
+    "BlkioWeightDevice": [],
+    "BlkioDeviceReadBps": [],
+    "BlkioDeviceWriteBps": [],
+    "BlkioDeviceReadIOps": [],
+    "BlkioDeviceWriteIOps": [],
+    "CpuPeriod": 0,
+    "CpuQuota": 0,
+    "CpuRealtimePeriod": 0,
+    "CpuRealtimeRuntime": 0,
+    "CpusetCpus": "",
+    "CpusetMems": "",
+    "Devices": [],
+    "DeviceCgroupRules": None,
+    "DeviceRequests": None,
+    "MemoryReservation": 0,
+    "MemorySwap": 0,
+    "MemorySwappiness": None,
+    "OomKillDisable": None,
+    "PidsLimit": None,
+    "Ulimits": [],
+    "CpuCount": 0,
+    "CpuPercent": 0,
+    "IOMaximumIOps": 0,
+    "IOMaximumBandwidth": 0,
+    "Mounts": None,
+    "MaskedPaths": None,
+    "ReadonlyPaths": None,
+    "Init": None,
+    "Tmpfs": None,
     "Sysctls": None,
 }
-ADJECTIVES = ("admiring", "brave", "clever", "dazzling", "eager", "focused", "gallant",
-              "happy", "inspiring", "jolly", "keen", "loving", "modest", "nifty", "optimistic",
-              "peaceful", "quirky", "relaxed", "serene", "trusting", "upbeat", "vibrant",
-              "wizardly", "youthful", "zealous")
-SURNAMES = ("albattani", "babbage", "curie", "darwin", "einstein", "feynman", "galileo",
-            "hopper", "hypatia", "johnson", "kepler", "lovelace", "mayer", "newton", "noether",
-            "pasteur", "ritchie", "shannon", "tesla", "turing", "wozniak", "yalow")
+ADJECTIVES = (
+    "admiring",
+    "brave",
+    "clever",
+    "dazzling",
+    "eager",
+    "focused",
+    "gallant",
+    "happy",
+    "inspiring",
+    "jolly",
+    "keen",
+    "loving",
+    "modest",
+    "nifty",
+    "optimistic",
+    "peaceful",
+    "quirky",
+    "relaxed",
+    "serene",
+    "trusting",
+    "upbeat",
+    "vibrant",
+    "wizardly",
+    "youthful",
+    "zealous",
+)
+SURNAMES = (
+    "albattani",
+    "babbage",
+    "curie",
+    "darwin",
+    "einstein",
+    "feynman",
+    "galileo",
+    "hopper",
+    "hypatia",
+    "johnson",
+    "kepler",
+    "lovelace",
+    "mayer",
+    "newton",
+    "noether",
+    "pasteur",
+    "ritchie",
+    "shannon",
+    "tesla",
+    "turing",
+    "wozniak",
+    "yalow",
+)
 
 
 def random_name() -> str:
@@ -85,17 +177,45 @@ def validate_host_config(host_config: dict[str, Any], update: bool = False) -> N
     check_security_opts(host_config.get("SecurityOpt"))
 
 
-def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: str,
-                 log_config: dict[str, Any]) -> dict[str, Any]:
+def build_record(
+    body: dict[str, Any], name: str, image: Any, default_runtime: str, log_config: dict[str, Any]
+) -> dict[str, Any]:
     """The new container's record from the create request and the resolved image."""
     host_config = dict(HOST_CONFIG_DEFAULTS)
-    host_config.update({k: v for k, v in (body.get("HostConfig") or {}).items()
-                        if v is not None or k not in HOST_CONFIG_DEFAULTS})
-    config_keys = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout",
-                   "AttachStderr", "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env",
-                   "Cmd", "Healthcheck", "ArgsEscaped", "Image", "Volumes", "WorkingDir",
-                   "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild", "Labels",
-                   "StopSignal", "StopTimeout", "Shell")
+    host_config.update(
+        {
+            k: v
+            for k, v in (body.get("HostConfig") or {}).items()
+            if v is not None or k not in HOST_CONFIG_DEFAULTS
+        }
+    )
+    config_keys = (
+        "Hostname",
+        "Domainname",
+        "User",
+        "AttachStdin",
+        "AttachStdout",
+        "AttachStderr",
+        "ExposedPorts",
+        "Tty",
+        "OpenStdin",
+        "StdinOnce",
+        "Env",
+        "Cmd",
+        "Healthcheck",
+        "ArgsEscaped",
+        "Image",
+        "Volumes",
+        "WorkingDir",
+        "Entrypoint",
+        "NetworkDisabled",
+        "MacAddress",
+        "OnBuild",
+        "Labels",
+        "StopSignal",
+        "StopTimeout",
+        "Shell",
+    )
     config = {k: body[k] for k in config_keys if k in body}
     validation.check_network_mode(config, host_config)
     validation.validate_config(config)
@@ -104,8 +224,10 @@ def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: s
         host_config["NetworkMode"] = "bridge"
     requested_log = dict(host_config.get("LogConfig") or {})
     if not requested_log.get("Type"):
-        requested_log = {"Type": log_config["Type"],
-                         "Config": requested_log.get("Config") or dict(log_config["Config"])}
+        requested_log = {
+            "Type": log_config["Type"],
+            "Config": requested_log.get("Config") or dict(log_config["Config"]),
+        }
     requested_log.setdefault("Config", {})
     host_config["LogConfig"] = requested_log
     if not host_config.get("Runtime"):
@@ -113,9 +235,10 @@ def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: s
     if not host_config.get("CgroupnsMode"):  # Moby's default-cgroupns-mode
         host_config["CgroupnsMode"] = "private" if hostinfo.cgroup_version() == "2" else "host"
     policy = host_config.get("RestartPolicy") or {}
-    host_config["RestartPolicy"] = {"Name": policy.get("Name") or "no",
-                                    "MaximumRetryCount": int(policy.get("MaximumRetryCount")
-                                                             or 0)}
+    host_config["RestartPolicy"] = {
+        "Name": policy.get("Name") or "no",
+        "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
+    }
     if not host_config.get("ShmSize"):
         host_config["ShmSize"] = 67108864
     merge_image_config(config, image.config.get("config") or {})
@@ -125,9 +248,20 @@ def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: s
     container_id = new_id()
     if not config.get("Hostname"):
         config["Hostname"] = container_id[:12]
-    defaults = {"Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
-                "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False,
-                "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Image": ""}
+    defaults = {
+        "Domainname": "",
+        "User": "",
+        "AttachStdin": False,
+        "AttachStdout": False,
+        "AttachStderr": False,
+        "Tty": False,
+        "OpenStdin": False,
+        "StdinOnce": False,
+        "WorkingDir": "",
+        "Entrypoint": None,
+        "OnBuild": None,
+        "Image": "",
+    }
     for key, value in defaults.items():
         config.setdefault(key, value)
     if config.get("Volumes") is None:
@@ -135,9 +269,22 @@ def build_record(body: dict[str, Any], name: str, image: Any, default_runtime: s
     if config.get("ExposedPorts") is None:
         config.pop("ExposedPorts", None)
     return {
-        "ID": container_id, "Created": now_rfc3339(), "Path": cmd[0], "Args": cmd[1:],
-        "State": initial_state(), "Image": image.id, "Name": name, "RestartCount": 0,
-        "Driver": "overlay2", "Platform": "linux", "MountLabel": "", "ProcessLabel": "",
-        "AppArmorProfile": "", "ExecIDs": None, "HostConfig": host_config,
-        "Config": config, "NetworkSettings": {}, "Mounts": [],
+        "ID": container_id,
+        "Created": now_rfc3339(),
+        "Path": cmd[0],
+        "Args": cmd[1:],
+        "State": initial_state(),
+        "Image": image.id,
+        "Name": name,
+        "RestartCount": 0,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": host_config,
+        "Config": config,
+        "NetworkSettings": {},
+        "Mounts": [],
     }

@@ -60,14 +60,25 @@ class Exec:
     background: "asyncio.Task[None] | None" = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"CanRemove": False, "ContainerID": self.container.id,
-                "DetachKeys": self.detach_keys, "ExitCode": self.exit_code, "ID": self.id,
-                "OpenStderr": self.open_stderr, "OpenStdin": self.open_stdin,
-                "OpenStdout": self.open_stdout, "Running": self.running,
-                "ProcessConfig": {"arguments": self.cmd[1:], "entrypoint": self.cmd[0],
-                                  "privileged": self.privileged, "tty": self.tty,
-                                  "user": self.user},
-                "Pid": self.pid}
+        return {
+            "CanRemove": False,
+            "ContainerID": self.container.id,
+            "DetachKeys": self.detach_keys,
+            "ExitCode": self.exit_code,
+            "ID": self.id,
+            "OpenStderr": self.open_stderr,
+            "OpenStdin": self.open_stdin,
+            "OpenStdout": self.open_stdout,
+            "Running": self.running,
+            "ProcessConfig": {
+                "arguments": self.cmd[1:],
+                "entrypoint": self.cmd[0],
+                "privileged": self.privileged,
+                "tty": self.tty,
+                "user": self.user,
+            },
+            "Pid": self.pid,
+        }
 
 
 class ExecService:
@@ -100,13 +111,20 @@ class ExecService:
             raise InvalidParameter("No exec command specified")
         if body.get("DetachKeys"):
             parse_detach_keys(body["DetachKeys"])
-        ex = Exec(id=secrets.token_hex(32), container=c, cmd=list(cmd), tty=bool(body.get("Tty")),
-                  user=body.get("User") or "", privileged=bool(body.get("Privileged")),
-                  working_dir=body.get("WorkingDir") or "", env=list(body.get("Env") or []),
-                  open_stdin=bool(body.get("AttachStdin")),
-                  open_stdout=bool(body.get("AttachStdout")),
-                  open_stderr=bool(body.get("AttachStderr")),
-                  detach_keys=body.get("DetachKeys") or "")
+        ex = Exec(
+            id=secrets.token_hex(32),
+            container=c,
+            cmd=list(cmd),
+            tty=bool(body.get("Tty")),
+            user=body.get("User") or "",
+            privileged=bool(body.get("Privileged")),
+            working_dir=body.get("WorkingDir") or "",
+            env=list(body.get("Env") or []),
+            open_stdin=bool(body.get("AttachStdin")),
+            open_stdout=bool(body.get("AttachStdout")),
+            open_stderr=bool(body.get("AttachStderr")),
+            detach_keys=body.get("DetachKeys") or "",
+        )
         self.execs[ex.id] = ex
         self.service.publish(c, "exec_create: " + " ".join(ex.cmd), execID=ex.id)
         return ex
@@ -118,16 +136,29 @@ class ExecService:
         root = merged if os.path.ismount(merged) else f"/proc/{c.state.get('Pid', 0)}/root"
         uid, gid, extra = users.process_user(root, ex.user or config.get("User") or "")
         host_config = c.host_config
-        caps = capabilities({**host_config, "Privileged": ex.privileged or
-                             host_config.get("Privileged")})
+        caps = capabilities(
+            {**host_config, "Privileged": ex.privileged or host_config.get("Privileged")}
+        )
         env = process_env(list(config.get("Env") or []), config.get("Hostname", ""), ex.tty)
         env += ex.env
-        return ExecProcess(args=ex.cmd, env=env,
-                           cwd=ex.working_dir or config.get("WorkingDir") or "/", uid=uid,
-                           gid=gid, additional_gids=extra, capabilities=caps, terminal=ex.tty)
+        return ExecProcess(
+            args=ex.cmd,
+            env=env,
+            cwd=ex.working_dir or config.get("WorkingDir") or "/",
+            uid=uid,
+            gid=gid,
+            additional_gids=extra,
+            capabilities=caps,
+            terminal=ex.tty,
+        )
 
-    async def start(self, ex: Exec, stdin: AsyncIterator[bytes] | None, sink: Sink | None,
-                    console_size: tuple[int, int] | None = None) -> None:
+    async def start(
+        self,
+        ex: Exec,
+        stdin: AsyncIterator[bytes] | None,
+        sink: Sink | None,
+        console_size: tuple[int, int] | None = None,
+    ) -> None:
         """Run to completion, relaying stdio when sink is given (detached otherwise)."""
         c = ex.container
         if ex.started:
@@ -143,8 +174,15 @@ class ExecService:
 
         async def launch(pty_slave: int | None) -> Process:
             nonlocal running
-            running = await start_exec(runtime, c.id, folder, ex.id[:12], process,
-                                       open_stdin=ex.open_stdin, pty_slave=pty_slave)
+            running = await start_exec(
+                runtime,
+                c.id,
+                folder,
+                ex.id[:12],
+                process,
+                open_stdin=ex.open_stdin,
+                pty_slave=pty_slave,
+            )
             return running.proc
 
         try:
@@ -156,25 +194,36 @@ class ExecService:
             code = ex.proc.returncode if ex.proc and ex.proc.returncode is not None else 126
             error = running.failure() if running is not None else ""
             if error and code == 255:
-                code = 127 if "executable file not found" in error or \
-                    "no such file or directory" in error else 126
+                code = (
+                    127
+                    if "executable file not found" in error or "no such file or directory" in error
+                    else 126
+                )
                 if sink is not None:
                     with contextlib.suppress(Exception):
                         # runc says "exec failed: ..."; crun's message has no such prefix
                         prefix = "" if error.startswith("exec failed: ") else "exec failed: "
-                        await sink(STDOUT, f"OCI runtime exec failed: {prefix}{error}: "
-                                   "unknown\r\n".encode())
+                        await sink(
+                            STDOUT,
+                            f"OCI runtime exec failed: {prefix}{error}: unknown\r\n".encode(),
+                        )
             ex.exit_code = code
             ex.running = False
             ex.done.set()
             ex.spawned.set()
             if running is not None:
                 running.remove_files()
-            self.service.publish(c, "exec_die", execID=ex.id, exitCode=str(code),
-                                 execDuration=str(int(time.monotonic() - started_at)))
+            self.service.publish(
+                c,
+                "exec_die",
+                execID=ex.id,
+                exitCode=str(code),
+                execDuration=str(int(time.monotonic() - started_at)),
+            )
 
-    async def _run_pipes(self, ex: Exec, launch: Launch, stdin: AsyncIterator[bytes] | None,
-                         sink: Sink | None) -> None:
+    async def _run_pipes(
+        self, ex: Exec, launch: Launch, stdin: AsyncIterator[bytes] | None, sink: Sink | None
+    ) -> None:
         ex.proc = proc = await launch(None)
         ex.pid = proc.pid
         ex.spawned.set()
@@ -194,13 +243,13 @@ class ExecService:
                     first = False
                     continue
                 first = False
-                if sink is not None and (ex.open_stdout if stream == STDOUT
-                                         else ex.open_stderr):
+                if sink is not None and (ex.open_stdout if stream == STDOUT else ex.open_stderr):
                     with contextlib.suppress(ConnectionError):
                         await sink(stream, data)
 
-        feeder = asyncio.create_task(self._feed(ex, stdin, proc.stdin.write if proc.stdin
-                                                else None, proc))
+        feeder = asyncio.create_task(
+            self._feed(ex, stdin, proc.stdin.write if proc.stdin else None, proc)
+        )
         await asyncio.gather(pump(proc.stdout, STDOUT), pump(proc.stderr, STDERR))
         await proc.wait()
         feeder.cancel()
@@ -208,8 +257,13 @@ class ExecService:
             with contextlib.suppress(ConnectionError):
                 await sink(STDERR, b"".join(held))
 
-    async def _feed(self, ex: Exec, stdin: AsyncIterator[bytes] | None,
-                    write: Callable[[bytes], Any] | None, proc: Any) -> None:
+    async def _feed(
+        self,
+        ex: Exec,
+        stdin: AsyncIterator[bytes] | None,
+        write: Callable[[bytes], Any] | None,
+        proc: Any,
+    ) -> None:
         if stdin is None or write is None:
             return
         scanner = DetachScanner(parse_detach_keys(ex.detach_keys))
@@ -225,8 +279,14 @@ class ExecService:
             if proc.stdin is not None:
                 proc.stdin.close()
 
-    async def _run_tty(self, ex: Exec, launch: Launch, stdin: AsyncIterator[bytes] | None,
-                       sink: Sink | None, console_size: tuple[int, int] | None) -> None:
+    async def _run_tty(
+        self,
+        ex: Exec,
+        launch: Launch,
+        stdin: AsyncIterator[bytes] | None,
+        sink: Sink | None,
+        console_size: tuple[int, int] | None,
+    ) -> None:
         master, slave = pty.openpty()
         ex.pty_master = master
         if console_size:
@@ -287,4 +347,3 @@ def _require_running(c: Container) -> None:
 
 def _set_winsize(fd: int, height: int, width: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
-

@@ -60,8 +60,9 @@ class ContainerFiles:
         async with self._mounting:
             if not self._merged_users.get(c.id) and not os.path.ismount(merged):
                 image = self.service.images.get(c.image_id)
-                await rootfs.mount_overlay(image.layer_dirs(), paths.upper, paths.work, merged,
-                                           paths.empty)
+                await rootfs.mount_overlay(
+                    image.layer_dirs(), paths.upper, paths.work, merged, paths.empty
+                )
                 self._merged_by_us.add(c.id)
             self._merged_users[c.id] = self._merged_users.get(c.id, 0) + 1
         try:
@@ -85,8 +86,9 @@ class ContainerFiles:
             finally:
                 await worker.finish()
 
-    async def get_archive(self, c: Container, ref: str, path: str
-                          ) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
+    async def get_archive(
+        self, c: Container, ref: str, path: str
+    ) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
         """The stat header and a tar stream of path (for `docker cp c:path -`)."""
         held = contextlib.AsyncExitStack()
         root = await held.enter_async_context(self.root(c))
@@ -103,18 +105,27 @@ class ContainerFiles:
             async with held:
                 async for chunk in worker.output():
                     yield chunk
+
         return info, chunks()
 
-    async def put_archive(self, c: Container, ref: str, path: str, body: AsyncIterator[bytes],
-                          no_overwrite_dir_non_dir: bool, copy_uid_gid: bool = False) -> None:
+    async def put_archive(
+        self,
+        c: Container,
+        ref: str,
+        path: str,
+        body: AsyncIterator[bytes],
+        no_overwrite_dir_non_dir: bool,
+        copy_uid_gid: bool = False,
+    ) -> None:
         if c.host_config.get("ReadonlyRootfs"):
             raise Forbidden("container rootfs is marked read-only")
         options = ["--no-overwrite-dir-non-dir"] if no_overwrite_dir_non_dir else []
         async with self.root(c) as root:
             user = c.config.get("User") or ""
             if copy_uid_gid and user:  # as Moby: the container's user owns what is copied
-                uid, gid, _ = await asyncio.to_thread(users.process_user,
-                                                      f"/proc/self/fd/{root}", user)
+                uid, gid, _ = await asyncio.to_thread(
+                    users.process_user, f"/proc/self/fd/{root}", user
+                )
                 options.append(f"--chown={uid}:{gid}")
             worker = await self.archivers.start(root, "put", path, *options)
             try:
@@ -128,8 +139,9 @@ class ContainerFiles:
     async def export(self, c: Container) -> AsyncIterator[bytes]:
         self.service.publish(c, "export")
         async with self.merged(c) as merged:
-            async for chunk in stream_stdout(["tar", "--numeric-owner", "-C", merged, "-cf", "-",
-                                              "."]):
+            async for chunk in stream_stdout(
+                ["tar", "--numeric-owner", "-C", merged, "-cf", "-", "."]
+            ):
                 yield chunk
 
     def changes(self, c: Container) -> list[dict[str, Any]]:
@@ -158,8 +170,17 @@ class ContainerFiles:
                     result[rel] = CHANGE_ADDED
         return [{"Path": p, "Kind": k} for p, k in sorted(_hide_mountpoints(result).items())]
 
-    async def commit(self, c: Container, repo: str, tag: str, comment: str, author: str,
-                     pause: bool, overrides: dict[str, Any], changes: list[str]) -> str:
+    async def commit(
+        self,
+        c: Container,
+        repo: str,
+        tag: str,
+        comment: str,
+        author: str,
+        pause: bool,
+        overrides: dict[str, Any],
+        changes: list[str],
+    ) -> str:
         service = self.service
         parent = service.images.get(c.image_id)
         config = {k: v for k, v in c.config.items() if k != "Image"}
@@ -169,10 +190,12 @@ class ContainerFiles:
             config["author"] = author
         if comment:
             config["comment"] = comment
-        history = {"created": format_rfc3339_nano(time.time_ns()),
-                   "created_by": " ".join([c.record["Path"], *c.record["Args"]]),
-                   **({"comment": comment} if comment else {}),
-                   **({"author": author} if author else {})}
+        history = {
+            "created": format_rfc3339_nano(time.time_ns()),
+            "created_by": " ".join([c.record["Path"], *c.record["Args"]]),
+            **({"comment": comment} if comment else {}),
+            **({"author": author} if author else {}),
+        }
         reference = f"{repo}:{tag or 'latest'}" if repo else None
         paused_here = False
         if pause and c.running and not c.state.get("Paused"):
@@ -181,13 +204,13 @@ class ContainerFiles:
                 paused_here = True
         try:
             image = await service.images.commit(
-                parent, service.store.paths(c.id).upper, config, history, reference)
+                parent, service.store.paths(c.id).upper, config, history, reference
+            )
         finally:
             if paused_here:
                 with contextlib.suppress(Exception):
                     await service.lifecycle.runtime_of(c).resume(c.id)
-        service.publish(c, "commit", comment=comment, imageID=image.id,
-                        imageRef=reference or "")
+        service.publish(c, "commit", comment=comment, imageID=image.id, imageRef=reference or "")
         return image.id  # type: ignore[no-any-return]
 
 
@@ -216,9 +239,10 @@ def _open_running_root(pid: int, merged: str) -> int | None:
 def _hide_mountpoints(result: dict[str, int]) -> dict[str, int]:
     kept = {p: k for p, k in result.items() if p not in RUNTIME_MOUNTPOINTS}
     for path, kind in list(kept.items()):
-        if kind == CHANGE_MODIFIED and not any(other.startswith(path + "/") for other in kept) \
-                and any(m.startswith(path + "/") for m in RUNTIME_MOUNTPOINTS):
+        if (
+            kind == CHANGE_MODIFIED
+            and not any(other.startswith(path + "/") for other in kept)
+            and any(m.startswith(path + "/") for m in RUNTIME_MOUNTPOINTS)
+        ):
             del kept[path]
     return kept
-
-

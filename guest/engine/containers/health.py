@@ -47,8 +47,9 @@ def start_monitor(service: "ContainerService", c: Container) -> None:
     c.health_task = asyncio.create_task(_monitor(service, c, command, check))
 
 
-async def _monitor(service: "ContainerService", c: Container, command: list[str],
-                   check: dict[str, Any]) -> None:
+async def _monitor(
+    service: "ContainerService", c: Container, command: list[str], check: dict[str, Any]
+) -> None:
     interval = _seconds(check.get("Interval"), DEFAULT_INTERVAL)
     timeout = _seconds(check.get("Timeout"), DEFAULT_TIMEOUT)
     start_period = _seconds(check.get("StartPeriod"), 0.0)
@@ -61,25 +62,31 @@ async def _monitor(service: "ContainerService", c: Container, command: list[str]
         if not c.running:
             return
         try:
-            await _probe_once(service, c, command, timeout, retries,
-                              time.monotonic() - started < start_period)
+            await _probe_once(
+                service, c, command, timeout, retries, time.monotonic() - started < start_period
+            )
         except asyncio.CancelledError:
             raise
         except Exception as e:
             log.warning(f"container {c.id[:12]}: health probe failed: {e}")
 
 
-async def _probe_once(service: "ContainerService", c: Container, command: list[str],
-                      timeout: float, retries: int, in_start_period: bool) -> None:
+async def _probe_once(
+    service: "ContainerService",
+    c: Container,
+    command: list[str],
+    timeout: float,
+    retries: int,
+    in_start_period: bool,
+) -> None:
     start_ns = time.time_ns()
     output = bytearray()
 
     async def sink(_stream: int, data: bytes) -> None:
         if len(output) < MAX_OUTPUT:
-            output.extend(data[:MAX_OUTPUT - len(output)])
+            output.extend(data[: MAX_OUTPUT - len(output)])
 
-    ex = service.execs.create(c.id, {"Cmd": command, "AttachStdout": True,
-                                     "AttachStderr": True})
+    ex = service.execs.create(c.id, {"Cmd": command, "AttachStdout": True, "AttachStderr": True})
     task = asyncio.create_task(service.execs.start(ex, None, sink))
     try:
         await asyncio.wait_for(asyncio.shield(task), timeout)
@@ -96,9 +103,14 @@ async def _probe_once(service: "ContainerService", c: Container, command: list[s
     if health is None or not c.running:
         return
     entries = health.setdefault("Log", [])
-    entries.append({"Start": format_rfc3339_nano(start_ns),
-                    "End": format_rfc3339_nano(time.time_ns()), "ExitCode": code,
-                    "Output": text})
+    entries.append(
+        {
+            "Start": format_rfc3339_nano(start_ns),
+            "End": format_rfc3339_nano(time.time_ns()),
+            "ExitCode": code,
+            "Output": text,
+        }
+    )
     del entries[:-MAX_LOG_ENTRIES]
     previous = health.get("Status")
     if code == 0:

@@ -29,8 +29,9 @@ log = logging.getLogger("ketch.containers")
 PreStartHook = Callable[[], Awaitable[None]]
 INIT_PATH = "/sbin/docker-init"
 DEFAULT_STOP_TIMEOUT = 10
-CREATE_FAILED = "failed to create task for container: failed to create shim task: OCI " \
-                "runtime create failed: "
+CREATE_FAILED = (
+    "failed to create task for container: failed to create shim task: OCI runtime create failed: "
+)
 
 
 def start_error(message: str) -> tuple[int, EngineError]:
@@ -77,21 +78,26 @@ class Lifecycle:
         await runtime.delete(c.id)  # a leftover from a crash would block create
         image = self.service.images.get(c.image_id)
         merged = paths.merged
-        await rootfs.mount_overlay(image.layer_dirs(), paths.upper, paths.work, merged,
-                                   paths.empty)
+        await rootfs.mount_overlay(image.layer_dirs(), paths.upper, paths.work, merged, paths.empty)
         try:
             spec = await self._spec(c, merged)  # the network is wired meanwhile
             seccomp_key = runtime.use_compiled_seccomp(spec)
             write_bundle_config(bundle, spec)
             launch = conmon.ConmonLaunch(
-                container_id=c.id, bundle=bundle, runtime=runtime, log_path=self.log_path(c),
-                exit_dir=self.exit_dir, socket_dir=self.socket_dir, name=c.name.lstrip("/"),
-                tty=c.tty, stdin=bool(c.config.get("OpenStdin")),
+                container_id=c.id,
+                bundle=bundle,
+                runtime=runtime,
+                log_path=self.log_path(c),
+                exit_dir=self.exit_dir,
+                socket_dir=self.socket_dir,
+                name=c.name.lstrip("/"),
+                tty=c.tty,
+                stdin=bool(c.config.get("OpenStdin")),
                 # Moby closes a StdinOnce container's stdin when its client leaves, except
                 # with a TTY (detaching from `run -it` must not end the shell).
                 leave_stdin_open=bool(c.config.get("OpenStdin"))
                 and (not c.config.get("StdinOnce") or c.tty),
-                )
+            )
             pid = await conmon.launch(launch)
             runtime.remember_compiled_seccomp(c.id, seccomp_key)
             await self._network_wired(c)
@@ -130,10 +136,16 @@ class Lifecycle:
         hostname = config.get("Hostname") or c.id[:12]
         sandbox = await self.service.networks.prepare_container(c)
         mounts = await plan_mounts(self.service, c)
-        etc = [("/etc/hosts", sandbox.hosts_path), ("/etc/resolv.conf", sandbox.resolv_conf_path),
-               ("/etc/hostname", sandbox.hostname_path)]
-        oci_mounts = [{"destination": dst, "type": "bind", "source": src,
-                       "options": ["rbind", "rprivate"]} for dst, src in etc if src]
+        etc = [
+            ("/etc/hosts", sandbox.hosts_path),
+            ("/etc/resolv.conf", sandbox.resolv_conf_path),
+            ("/etc/hostname", sandbox.hostname_path),
+        ]
+        oci_mounts = [
+            {"destination": dst, "type": "bind", "source": src, "options": ["rbind", "rprivate"]}
+            for dst, src in etc
+            if src
+        ]
         c.record["Mounts"] = mounts.inspect
         c.record["ResolvConfPath"] = sandbox.resolv_conf_path
         c.record["HostnamePath"] = sandbox.hostname_path
@@ -145,14 +157,29 @@ class Lifecycle:
             init = shutil.which("tini-static") or shutil.which("tini")
             if init is None:
                 raise InvalidParameter("--init needs tini (docker-init), which is not installed")
-            oci_mounts.append({"destination": INIT_PATH, "type": "bind", "source": init,
-                               "options": ["rbind", "ro", "rprivate"]})
+            oci_mounts.append(
+                {
+                    "destination": INIT_PATH,
+                    "type": "bind",
+                    "source": init,
+                    "options": ["rbind", "ro", "rprivate"],
+                }
+            )
             args = [INIT_PATH, "--", *args]
         inputs = SpecInputs(
-            rootfs=merged, hostname=hostname,
-            env=process_env(config.get("Env") or [], hostname, c.tty), args=args, cwd=cwd,
-            uid=uid, gid=gid, additional_gids=extra_gids, netns_path=sandbox.netns_path,
-            mounts=oci_mounts + mounts.oci, cgroups_path=f"/ketch/{c.id}", terminal=c.tty)
+            rootfs=merged,
+            hostname=hostname,
+            env=process_env(config.get("Env") or [], hostname, c.tty),
+            args=args,
+            cwd=cwd,
+            uid=uid,
+            gid=gid,
+            additional_gids=extra_gids,
+            netns_path=sandbox.netns_path,
+            mounts=oci_mounts + mounts.oci,
+            cgroups_path=f"/ketch/{c.id}",
+            terminal=c.tty,
+        )
         return build_spec(config, host_config, inputs)
 
     async def _network_wired(self, c: Container) -> None:
@@ -184,8 +211,11 @@ class Lifecycle:
             # Gone already: its exit is being handled, the runtime's state and cgroup may be
             # half deleted (runc then says "does not exist" or fails an lstat in the cgroup).
             gone = ("not running", "stopped", "does not exist")
-            if c.running and pid_alive(c.state.get("Pid")) \
-                    and not any(text in e.message for text in gone):
+            if (
+                c.running
+                and pid_alive(c.state.get("Pid"))
+                and not any(text in e.message for text in gone)
+            ):
                 raise
 
     async def wait_stopped(self, c: Container, timeout: float | None) -> bool:
@@ -197,7 +227,6 @@ class Lifecycle:
             with contextlib.suppress(TimeoutError):
                 await c.wait_change(remaining)
         return True
-
 
     # -- exit --------------------------------------------------------------------------------
     def watch(self, c: Container) -> None:
@@ -228,8 +257,9 @@ class Lifecycle:
                 await self.service.volumes.unmount_container(c)
 
         self._delete_runtime_state(c)
-        await asyncio.gather(network(), volumes(),
-                             rootfs.unmount(self.service.store.paths(c.id).merged))
+        await asyncio.gather(
+            network(), volumes(), rootfs.unmount(self.service.store.paths(c.id).merged)
+        )
 
     def forget_exit(self, c: Container) -> None:
         """Drop conmon's exit file, once the record no longer says running (saved as exited,

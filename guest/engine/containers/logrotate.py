@@ -41,8 +41,9 @@ def start_rotation(service: "ContainerService", c: Container) -> None:
     c.rotate_task = asyncio.create_task(_rotate_loop(service, c, max_size, max_file))
 
 
-async def _rotate_loop(service: "ContainerService", c: Container, max_size: int,
-                       max_file: int) -> None:
+async def _rotate_loop(
+    service: "ContainerService", c: Container, max_size: int, max_file: int
+) -> None:
     path = service.lifecycle.log_path(c)
     bundle = service.lifecycle.bundle(c)
     while c.running:

@@ -84,8 +84,7 @@ def render(line: LogLine, opts: LogOptions) -> bytes:
     return line.data
 
 
-def _messages(path: str, start: int, joiner: LineJoiner
-              ) -> Iterator[tuple[LogLine | None, int]]:
+def _messages(path: str, start: int, joiner: LineJoiner) -> Iterator[tuple[LogLine | None, int]]:
     """For each line from start: the message it completes (None for a partial one, or a line
     that is not the log format), and the offset after it."""
     for raw, offset in _lines_of(path, start):
@@ -108,8 +107,9 @@ def read_existing(path: str, opts: LogOptions) -> tuple[list[LogLine], int]:
     return list(kept), end
 
 
-async def follow(path: str, start: int, opts: LogOptions,
-                 running: Callable[[], bool]) -> AsyncIterator[LogLine]:
+async def follow(
+    path: str, start: int, opts: LogOptions, running: Callable[[], bool]
+) -> AsyncIterator[LogLine]:
     """New messages appended after `start`, until the container stops and the file is drained."""
     offset = start
     joiner = LineJoiner()

@@ -43,24 +43,36 @@ async def prune(service: "ContainerService", filters: Any) -> tuple[list[str], i
         await service.remove(c.id, force=False)
         deleted.append(c.id)
     if deleted:
-        service.events.publish("container", "prune", "",
-                                   {"reclaimed": str(reclaimed)})
+        service.events.publish("container", "prune", "", {"reclaimed": str(reclaimed)})
     return deleted, reclaimed
 
 
 async def update(service: "ContainerService", c: Container, body: dict[str, Any]) -> list[str]:
-    keys = ("CpuShares", "Memory", "MemorySwap", "MemoryReservation", "NanoCpus",
-            "CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems", "PidsLimit",
-            "BlkioWeight", "KernelMemory")
+    keys = (
+        "CpuShares",
+        "Memory",
+        "MemorySwap",
+        "MemoryReservation",
+        "NanoCpus",
+        "CpuPeriod",
+        "CpuQuota",
+        "CpusetCpus",
+        "CpusetMems",
+        "PidsLimit",
+        "BlkioWeight",
+        "KernelMemory",
+    )
     changes = {k: body[k] for k in keys if body.get(k) is not None}
     policy = body.get("RestartPolicy")
     trial = {**c.host_config, **changes}
     if policy and policy.get("Name") is not None:
         trial["RestartPolicy"] = policy
         if c.host_config.get("AutoRemove") and policy.get("Name") not in ("", "no"):
-            raise InvalidParameter("Cannot update container "
-                                   f"{c.id}: Restart policy cannot be updated because "
-                                   "AutoRemove is enabled for the container")
+            raise InvalidParameter(
+                "Cannot update container "
+                f"{c.id}: Restart policy cannot be updated because "
+                "AutoRemove is enabled for the container"
+            )
     # Moby's update verifies the resources and the restart policy only
     validation.validate_resources(trial, update=True)
     validation.validate_restart_policy(trial.get("RestartPolicy") or {})
@@ -75,11 +87,11 @@ async def update(service: "ContainerService", c: Container, body: dict[str, Any]
     if policy and policy.get("Name") is not None:
         c.host_config["RestartPolicy"] = {
             "Name": policy.get("Name") or "no",
-            "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0)}
+            "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0),
+        }
     service.save(c)
     service.publish(c, "update")
     return []
-
 
 
 def _label_matches(item: str, labels: dict[str, str]) -> bool:

@@ -16,9 +16,19 @@ def now_rfc3339() -> str:
 
 
 def initial_state() -> dict[str, Any]:
-    return {"Status": "created", "Running": False, "Paused": False, "Restarting": False,
-            "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
-            "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME}
+    return {
+        "Status": "created",
+        "Running": False,
+        "Paused": False,
+        "Restarting": False,
+        "OOMKilled": False,
+        "Dead": False,
+        "Pid": 0,
+        "ExitCode": 0,
+        "Error": "",
+        "StartedAt": ZERO_TIME,
+        "FinishedAt": ZERO_TIME,
+    }
 
 
 @dataclass
@@ -40,9 +50,12 @@ class DaemonState:
 
 
 # Where records written before DaemonState existed kept its fields: among the Docker ones.
-_LEGACY_KEYS = {"HasBeenStartedBefore": "started_before",
-                "HasBeenManuallyStopped": "manually_stopped",
-                "ConmonPid": "conmon_pid", "StartedNs": "started_ns"}
+_LEGACY_KEYS = {
+    "HasBeenStartedBefore": "started_before",
+    "HasBeenManuallyStopped": "manually_stopped",
+    "ConmonPid": "conmon_pid",
+    "StartedNs": "started_ns",
+}
 
 
 class Container:
@@ -54,8 +67,7 @@ class Container:
         self.daemon = daemon or DaemonState()
         for key, field in _LEGACY_KEYS.items():
             if key in record:
-                setattr(self.daemon, field, type(getattr(self.daemon, field))(record.pop(key)
-                                                                              or 0))
+                setattr(self.daemon, field, type(getattr(self.daemon, field))(record.pop(key) or 0))
         for key in ("_backoff", "_exiting"):
             record.pop(key, None)
         self.exiting = False  # its exit is being handled
@@ -143,17 +155,35 @@ class Container:
 
     # -- transitions (the caller saves the record) -----------------------------------------
     def set_running(self, pid: int) -> None:
-        self.state.update(Status="running", Running=True, Paused=False, Restarting=False,
-                          OOMKilled=False, Dead=False, Pid=pid, ExitCode=0, Error="",
-                          StartedAt=now_rfc3339())
+        self.state.update(
+            Status="running",
+            Running=True,
+            Paused=False,
+            Restarting=False,
+            OOMKilled=False,
+            Dead=False,
+            Pid=pid,
+            ExitCode=0,
+            Error="",
+            StartedAt=now_rfc3339(),
+        )
         self.daemon.started_before = True
         self._notify()
 
-    def set_stopped(self, exit_code: int, error: str = "", oom: bool = False,
-                    finished_at: str | None = None) -> None:
-        self.state.update(Status="exited", Running=False, Paused=False, Restarting=False,
-                          OOMKilled=oom, Pid=0, ExitCode=exit_code, Error=error,
-                          FinishedAt=finished_at or now_rfc3339())
+    def set_stopped(
+        self, exit_code: int, error: str = "", oom: bool = False, finished_at: str | None = None
+    ) -> None:
+        self.state.update(
+            Status="exited",
+            Running=False,
+            Paused=False,
+            Restarting=False,
+            OOMKilled=oom,
+            Pid=0,
+            ExitCode=exit_code,
+            Error=error,
+            FinishedAt=finished_at or now_rfc3339(),
+        )
         self._notify()
 
     def set_start_failed(self, exit_code: int, error: str) -> None:

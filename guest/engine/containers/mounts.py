@@ -13,8 +13,22 @@ from ketch.guest.engine.volumes.specs import VolumeMount
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService
 
-BIND_OPTIONS = {"ro", "rw", "z", "Z", "shared", "rshared", "slave", "rslave", "private",
-                "rprivate", "nocopy", "consistent", "cached", "delegated"}
+BIND_OPTIONS = {
+    "ro",
+    "rw",
+    "z",
+    "Z",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "private",
+    "rprivate",
+    "nocopy",
+    "consistent",
+    "cached",
+    "delegated",
+}
 PROPAGATIONS = {"shared", "rshared", "slave", "rslave", "private", "rprivate"}
 
 
@@ -29,8 +43,11 @@ def split_bind(spec: str) -> tuple[str, str, str]:
     if len(parts) == 1:
         return "", parts[0], ""
     if len(parts) == 2:
-        if parts[0].startswith("/") and all(o in BIND_OPTIONS for o in parts[1].split(",")) \
-                and not parts[1].startswith("/"):
+        if (
+            parts[0].startswith("/")
+            and all(o in BIND_OPTIONS for o in parts[1].split(","))
+            and not parts[1].startswith("/")
+        ):
             return "", parts[0], parts[1]
         return parts[0], parts[1], ""
     if len(parts) == 3:
@@ -46,9 +63,11 @@ def parse_bind(spec: str) -> tuple[str, str, str]:
         raise InvalidParameter("invalid volume specification: ''")
     if not target.startswith("/"):
         kind = "bind" if source.startswith("/") else "volume"
-        raise InvalidParameter(f"invalid volume specification: '{spec}': invalid mount "
-                               f"config for type \"{kind}\": invalid mount path: '{target}' "
-                               f"mount path must be absolute")
+        raise InvalidParameter(
+            f"invalid volume specification: '{spec}': invalid mount "
+            f"config for type \"{kind}\": invalid mount path: '{target}' "
+            f"mount path must be absolute"
+        )
     if source.startswith("/"):
         for option in (o for o in mode.split(",") if o):
             if option not in BIND_OPTIONS:
@@ -56,20 +75,33 @@ def parse_bind(spec: str) -> tuple[str, str, str]:
     return source, target, mode
 
 
-def _bind(source: str, target: str, read_only: bool, propagation: str,
-          mode: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _bind(
+    source: str, target: str, read_only: bool, propagation: str, mode: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     options = ["rbind", "ro" if read_only else "rw", propagation or "rprivate"]
-    return ({"destination": target, "type": "bind", "source": source, "options": options},
-            {"Type": "bind", "Source": source, "Destination": target, "Mode": mode,
-             "RW": not read_only, "Propagation": propagation or "rprivate"})
+    return (
+        {"destination": target, "type": "bind", "source": source, "options": options},
+        {
+            "Type": "bind",
+            "Source": source,
+            "Destination": target,
+            "Mode": mode,
+            "RW": not read_only,
+            "Propagation": propagation or "rprivate",
+        },
+    )
 
 
 def tmpfs_mount(target: str, options: str) -> dict[str, Any]:
     opts = ["nosuid", "nodev", "noexec"]
     for opt in (o for o in options.split(",") if o):
         key = opt.split("=", 1)[0]
-        opts = [o for o in opts if o.split("=", 1)[0] != key and
-                {o, opt} not in ({"exec", "noexec"}, {"suid", "nosuid"}, {"dev", "nodev"})]
+        opts = [
+            o
+            for o in opts
+            if o.split("=", 1)[0] != key
+            and {o, opt} not in ({"exec", "noexec"}, {"suid", "nosuid"}, {"dev", "nodev"})
+        ]
         opts.append(opt)
     return {"destination": target, "type": "tmpfs", "source": "tmpfs", "options": opts}
 
@@ -94,8 +126,10 @@ async def plan_mounts(service: "ContainerService", container: Container) -> Moun
         if kind == "bind":
             source = str(mount.get("Source") or "")
             if not os.path.exists(source):
-                raise InvalidParameter(f"invalid mount config for type \"bind\": bind source "
-                                       f"path does not exist: {source}")
+                raise InvalidParameter(
+                    f'invalid mount config for type "bind": bind source '
+                    f"path does not exist: {source}"
+                )
             propagation = (mount.get("BindOptions") or {}).get("Propagation") or ""
             oci, view = _bind(source, target, bool(mount.get("ReadOnly")), propagation, "")
             plan.oci.append(oci)
@@ -110,9 +144,16 @@ async def plan_mounts(service: "ContainerService", container: Container) -> Moun
             if mount.get("ReadOnly"):
                 opts.append("ro")
             plan.oci.append(tmpfs_mount(target, ",".join(opts)))
-            plan.inspect.append({"Type": "tmpfs", "Source": "", "Destination": target,
-                                 "Mode": "", "RW": not mount.get("ReadOnly"),
-                                 "Propagation": ""})
+            plan.inspect.append(
+                {
+                    "Type": "tmpfs",
+                    "Source": "",
+                    "Destination": target,
+                    "Mode": "",
+                    "RW": not mount.get("ReadOnly"),
+                    "Propagation": "",
+                }
+            )
         elif kind == "volume":
             await _volume(service, container, mount, plan)
         else:
@@ -123,8 +164,9 @@ async def plan_mounts(service: "ContainerService", container: Container) -> Moun
     return plan
 
 
-async def _implicit_volumes(service: "ContainerService", container: Container,
-                            plan: MountPlan) -> None:
+async def _implicit_volumes(
+    service: "ContainerService", container: Container, plan: MountPlan
+) -> None:
     """--volumes-from (the other container's binds and volumes), then anonymous volumes for
     Config.Volumes (`-v /path`, the image's VOLUME) not already mounted (networks/volumes area)."""
     for entry in container.host_config.get("VolumesFrom") or []:
@@ -136,11 +178,20 @@ async def _implicit_volumes(service: "ContainerService", container: Container,
                 continue
             read_only = mode == "ro" or (mode != "rw" and not mount.get("RW", True))
             if mount.get("Type") == "volume":
-                await _volume(service, container, VolumeMount(
-                    name=mount.get("Name", ""), target=target, read_only=read_only), plan)
+                await _volume(
+                    service,
+                    container,
+                    VolumeMount(name=mount.get("Name", ""), target=target, read_only=read_only),
+                    plan,
+                )
             elif mount.get("Type") == "bind":
-                oci, view = _bind(mount["Source"], target, read_only,
-                                  mount.get("Propagation", ""), mount.get("Mode", ""))
+                oci, view = _bind(
+                    mount["Source"],
+                    target,
+                    read_only,
+                    mount.get("Propagation", ""),
+                    mount.get("Mode", ""),
+                )
                 plan.oci.append(oci)
                 plan.inspect.append(view)
     covered = {m["destination"] for m in plan.oci}
@@ -148,7 +199,8 @@ async def _implicit_volumes(service: "ContainerService", container: Container,
         await _volume(service, container, spec, plan)
 
 
-async def _volume(service: "ContainerService", container: Container, spec: Any,
-                  plan: MountPlan) -> None:
+async def _volume(
+    service: "ContainerService", container: Container, spec: Any, plan: MountPlan
+) -> None:
     plan.oci += await service.volumes.mount_for(container, spec)
     plan.inspect.append(service.volumes.mount_point(container, spec))

@@ -89,9 +89,16 @@ def _networks(pid: int) -> dict[str, Any]:
         v = [int(x) for x in rest.split()]
         if name == "lo" or len(v) < 16:
             continue
-        nets[name] = {"rx_bytes": v[0], "rx_packets": v[1], "rx_errors": v[2],
-                      "rx_dropped": v[3], "tx_bytes": v[8], "tx_packets": v[9],
-                      "tx_errors": v[10], "tx_dropped": v[11]}
+        nets[name] = {
+            "rx_bytes": v[0],
+            "rx_packets": v[1],
+            "rx_errors": v[2],
+            "rx_dropped": v[3],
+            "tx_bytes": v[8],
+            "tx_packets": v[9],
+            "tx_errors": v[10],
+            "tx_dropped": v[11],
+        }
     return nets
 
 
@@ -100,71 +107,110 @@ def sample(c: Container) -> dict[str, Any]:
     pid = int(c.state.get("Pid") or 0)
     paths = cgroup_paths(pid)
     online = os.cpu_count() or 1
-    cpu: dict[str, Any] = {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0,
-                                         "usage_in_usermode": 0},
-                           "system_cpu_usage": system_cpu_ns(), "online_cpus": online,
-                           "throttling_data": {"periods": 0, "throttled_periods": 0,
-                                               "throttled_time": 0}}
+    cpu: dict[str, Any] = {
+        "cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+        "system_cpu_usage": system_cpu_ns(),
+        "online_cpus": online,
+        "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
+    }
     memory: dict[str, Any] = {}
     pids: dict[str, Any] = {}
     if "memory" in paths:  # cgroup v1
         cpuacct = paths.get("cpuacct", "")
         percpu = [int(x) for x in _read(os.path.join(cpuacct, "cpuacct.usage_percpu")).split()]
         stat = _kv(os.path.join(cpuacct, "cpuacct.stat"))
-        cpu["cpu_usage"] = {"total_usage": _int(os.path.join(cpuacct, "cpuacct.usage")),
-                            "percpu_usage": percpu,
-                            "usage_in_kernelmode": stat.get("system", 0) * NANOS_PER_TICK,
-                            "usage_in_usermode": stat.get("user", 0) * NANOS_PER_TICK}
+        cpu["cpu_usage"] = {
+            "total_usage": _int(os.path.join(cpuacct, "cpuacct.usage")),
+            "percpu_usage": percpu,
+            "usage_in_kernelmode": stat.get("system", 0) * NANOS_PER_TICK,
+            "usage_in_usermode": stat.get("user", 0) * NANOS_PER_TICK,
+        }
         throttle = _kv(os.path.join(paths.get("cpu", ""), "cpu.stat"))
-        cpu["throttling_data"] = {"periods": throttle.get("nr_periods", 0),
-                                  "throttled_periods": throttle.get("nr_throttled", 0),
-                                  "throttled_time": throttle.get("throttled_time", 0)}
+        cpu["throttling_data"] = {
+            "periods": throttle.get("nr_periods", 0),
+            "throttled_periods": throttle.get("nr_throttled", 0),
+            "throttled_time": throttle.get("throttled_time", 0),
+        }
         mem = paths["memory"]
-        memory = {"usage": _int(os.path.join(mem, "memory.usage_in_bytes")),
-                  "max_usage": _int(os.path.join(mem, "memory.max_usage_in_bytes")),
-                  "stats": _kv(os.path.join(mem, "memory.stat")),
-                  "failcnt": _int(os.path.join(mem, "memory.failcnt")),
-                  "limit": min(_int(os.path.join(mem, "memory.limit_in_bytes")), host_memory())}
+        memory = {
+            "usage": _int(os.path.join(mem, "memory.usage_in_bytes")),
+            "max_usage": _int(os.path.join(mem, "memory.max_usage_in_bytes")),
+            "stats": _kv(os.path.join(mem, "memory.stat")),
+            "failcnt": _int(os.path.join(mem, "memory.failcnt")),
+            "limit": min(_int(os.path.join(mem, "memory.limit_in_bytes")), host_memory()),
+        }
         pids_dir = paths.get("pids", "")
         limit = _read(os.path.join(pids_dir, "pids.max"))
-        pids = {"current": _int(os.path.join(pids_dir, "pids.current")),
-                **({"limit": int(limit)} if limit.isdigit() else {})}
+        pids = {
+            "current": _int(os.path.join(pids_dir, "pids.current")),
+            **({"limit": int(limit)} if limit.isdigit() else {}),
+        }
     elif "" in paths:  # cgroup v2
         base = paths[""]
         stat = _kv(os.path.join(base, "cpu.stat"))
-        cpu["cpu_usage"] = {"total_usage": stat.get("usage_usec", 0) * 1000,
-                            "usage_in_kernelmode": stat.get("system_usec", 0) * 1000,
-                            "usage_in_usermode": stat.get("user_usec", 0) * 1000}
-        cpu["throttling_data"] = {"periods": stat.get("nr_periods", 0),
-                                  "throttled_periods": stat.get("nr_throttled", 0),
-                                  "throttled_time": stat.get("throttled_usec", 0) * 1000}
+        cpu["cpu_usage"] = {
+            "total_usage": stat.get("usage_usec", 0) * 1000,
+            "usage_in_kernelmode": stat.get("system_usec", 0) * 1000,
+            "usage_in_usermode": stat.get("user_usec", 0) * 1000,
+        }
+        cpu["throttling_data"] = {
+            "periods": stat.get("nr_periods", 0),
+            "throttled_periods": stat.get("nr_throttled", 0),
+            "throttled_time": stat.get("throttled_usec", 0) * 1000,
+        }
         limit_text = _read(os.path.join(base, "memory.max"))
-        memory = {"usage": _int(os.path.join(base, "memory.current")),
-                  "stats": _kv(os.path.join(base, "memory.stat")),
-                  "limit": int(limit_text) if limit_text.isdigit() else host_memory()}
+        memory = {
+            "usage": _int(os.path.join(base, "memory.current")),
+            "stats": _kv(os.path.join(base, "memory.stat")),
+            "limit": int(limit_text) if limit_text.isdigit() else host_memory(),
+        }
         limit = _read(os.path.join(base, "pids.max"))
-        pids = {"current": _int(os.path.join(base, "pids.current")),
-                **({"limit": int(limit)} if limit.isdigit() else {})}
-    return {"read": format_rfc3339_nano(time.time_ns()), "preread": ZERO_TIME,
-            "pids_stats": pids,
-            "blkio_stats": {"io_service_bytes_recursive": None, "io_serviced_recursive": None,
-                            "io_queue_recursive": None, "io_service_time_recursive": None,
-                            "io_wait_time_recursive": None, "io_merged_recursive": None,
-                            "io_time_recursive": None, "sectors_recursive": None},
-            "num_procs": 0, "storage_stats": {}, "cpu_stats": cpu,
-            "precpu_stats": {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0,
-                                           "usage_in_usermode": 0},
-                             "throttling_data": {"periods": 0, "throttled_periods": 0,
-                                                 "throttled_time": 0}},
-            "memory_stats": memory, "name": c.name, "id": c.id, "networks": _networks(pid)}
+        pids = {
+            "current": _int(os.path.join(base, "pids.current")),
+            **({"limit": int(limit)} if limit.isdigit() else {}),
+        }
+    return {
+        "read": format_rfc3339_nano(time.time_ns()),
+        "preread": ZERO_TIME,
+        "pids_stats": pids,
+        "blkio_stats": {
+            "io_service_bytes_recursive": None,
+            "io_serviced_recursive": None,
+            "io_queue_recursive": None,
+            "io_service_time_recursive": None,
+            "io_wait_time_recursive": None,
+            "io_merged_recursive": None,
+            "io_time_recursive": None,
+            "sectors_recursive": None,
+        },
+        "num_procs": 0,
+        "storage_stats": {},
+        "cpu_stats": cpu,
+        "precpu_stats": {
+            "cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+            "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
+        },
+        "memory_stats": memory,
+        "name": c.name,
+        "id": c.id,
+        "networks": _networks(pid),
+    }
 
 
 def empty_sample(c: Container) -> dict[str, Any]:
-    return {"read": ZERO_TIME, "preread": ZERO_TIME, "pids_stats": {}, "blkio_stats": {},
-            "num_procs": 0, "storage_stats": {},
-            "cpu_stats": {"cpu_usage": {"total_usage": 0}, "throttling_data": {}},
-            "precpu_stats": {"cpu_usage": {"total_usage": 0}, "throttling_data": {}},
-            "memory_stats": {}, "name": c.name, "id": c.id}
+    return {
+        "read": ZERO_TIME,
+        "preread": ZERO_TIME,
+        "pids_stats": {},
+        "blkio_stats": {},
+        "num_procs": 0,
+        "storage_stats": {},
+        "cpu_stats": {"cpu_usage": {"total_usage": 0}, "throttling_data": {}},
+        "precpu_stats": {"cpu_usage": {"total_usage": 0}, "throttling_data": {}},
+        "memory_stats": {},
+        "name": c.name,
+        "id": c.id,
+    }
 
 
 async def stats(c: Container, stream: bool, one_shot: bool) -> AsyncIterator[dict[str, Any]]:

@@ -90,8 +90,12 @@ class ContainerRegistry:
         running = sum(1 for c in containers if c.running and not c.state["Paused"])
         paused = sum(1 for c in containers if c.state["Paused"])
         total = len(self.containers)
-        return {"Containers": total, "ContainersRunning": running, "ContainersPaused": paused,
-                "ContainersStopped": total - running - paused}
+        return {
+            "Containers": total,
+            "ContainersRunning": running,
+            "ContainersPaused": paused,
+            "ContainersStopped": total - running - paused,
+        }
 
     # -- names --------------------------------------------------------------------------------
     def unused_name(self) -> str:
@@ -104,9 +108,11 @@ class ContainerRegistry:
     def check_name_free(self, stored_name: str) -> None:
         owner = self.names.get(stored_name)
         if owner is not None:
-            raise Conflict(f'Conflict. The container name "{stored_name}" is already in use by '
-                           f'container "{owner}". You have to remove (or rename) that container '
-                           f'to be able to reuse that name.')
+            raise Conflict(
+                f'Conflict. The container name "{stored_name}" is already in use by '
+                f'container "{owner}". You have to remove (or rename) that container '
+                f"to be able to reuse that name."
+            )
 
     def rename(self, c: Container, stored_name: str) -> None:
         self.check_name_free(stored_name)

@@ -23,8 +23,9 @@ class RestartPolicy:
         policy = host_config.get("RestartPolicy") or {}
         return cls(str(policy.get("Name") or "no"), int(policy.get("MaximumRetryCount") or 0))
 
-    def restart_after_exit(self, exit_code: int, restart_count: int,
-                           manually_stopped: bool) -> bool:
+    def restart_after_exit(
+        self, exit_code: int, restart_count: int, manually_stopped: bool
+    ) -> bool:
         """Whether an exit the daemon saw is followed by a restart."""
         if manually_stopped:
             return False

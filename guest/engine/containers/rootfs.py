@@ -6,8 +6,9 @@ import os
 from ketch.guest.runtime import mounts
 
 
-async def mount_overlay(layer_dirs: list[str], upper: str, work: str, merged: str,
-                        empty_dir: str) -> None:
+async def mount_overlay(
+    layer_dirs: list[str], upper: str, work: str, merged: str, empty_dir: str
+) -> None:
     """Mount (idempotent: a live-restored container's overlay is still mounted)."""
     if os.path.ismount(merged):
         return

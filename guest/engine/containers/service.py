@@ -42,8 +42,14 @@ T = TypeVar("T")
 
 
 class ContainerService(Service):
-    def __init__(self, engine: "Engine", images: ImageLookup, networks: NetworkAttacher,
-                 volumes: VolumeMounter, events: EventSink) -> None:
+    def __init__(
+        self,
+        engine: "Engine",
+        images: ImageLookup,
+        networks: NetworkAttacher,
+        volumes: VolumeMounter,
+        events: EventSink,
+    ) -> None:
         super().__init__(engine)
         self.images = images
         self.networks = networks
@@ -66,6 +72,7 @@ class ContainerService(Service):
 
     def begin_shutdown(self) -> None:
         self.shutting_down.set()
+
     async def start(self) -> None:
         """Live restore: reload every record, re-watch running ones, pick up missed exits."""
         await asyncio.to_thread(cgroups.ensure_cgroup_mounts)
@@ -89,7 +96,8 @@ class ContainerService(Service):
         if c.running or c.removing:
             return False
         return RestartPolicy.of(c.host_config).restart_on_daemon_start(
-            int(c.state.get("ExitCode", 0)), c.daemon.manually_stopped)
+            int(c.state.get("ExitCode", 0)), c.daemon.manually_stopped
+        )
 
     async def close(self) -> None:
         for c in self.containers.values():
@@ -116,7 +124,8 @@ class ContainerService(Service):
     def runtime(self, name: str) -> OciRuntime:
         if name not in self._runtimes:
             self._runtimes[name] = runtimes.make_runtime(
-                name, self.engine.runtimes(), self.engine.layout.runtime_state_dir)
+                name, self.engine.runtimes(), self.engine.layout.runtime_state_dir
+            )
         return self._runtimes[name]
 
     # -- lookup -------------------------------------------------------------------------------
@@ -149,11 +158,14 @@ class ContainerService(Service):
         host_runtime = (body.get("HostConfig") or {}).get("Runtime")
         if host_runtime and host_runtime not in self.engine.runtimes():
             raise InvalidParameter(f"unknown or invalid runtime name: {host_runtime}")
-        log_config = {"Type": self.engine.config.log_driver,
-                      "Config": dict(self.engine.config.log_opts)}
+        log_config = {
+            "Type": self.engine.config.log_driver,
+            "Config": dict(self.engine.config.log_opts),
+        }
         record = build_record(body, "", image, default_runtime, log_config)
         record["NetworkSettings"] = self.networks.initial_settings(
-            record["HostConfig"], body.get("NetworkingConfig"))
+            record["HostConfig"], body.get("NetworkingConfig")
+        )
         if not name:
             stored_name = self.registry.unused_name()
         self.registry.check_name_free(stored_name)
@@ -181,7 +193,8 @@ class ContainerService(Service):
             except BaseException:
                 if c.host_config.get("AutoRemove"):
                     asyncio.get_running_loop().call_soon(
-                        lambda: asyncio.ensure_future(self._auto_remove(c)))
+                        lambda: asyncio.ensure_future(self._auto_remove(c))
+                    )
                 raise
         self.publish(c, "start")
         health.start_monitor(self, c)
@@ -222,7 +235,8 @@ class ContainerService(Service):
         if c.removing:
             return False
         return RestartPolicy.of(c.host_config).restart_after_exit(
-            code, int(c.record.get("RestartCount", 0)), c.daemon.manually_stopped)
+            code, int(c.record.get("RestartCount", 0)), c.daemon.manually_stopped
+        )
 
     async def _restart_after_exit(self, c: Container) -> None:
         delay = next_delay(c.restart_delay, time.time_ns() - c.daemon.started_ns)
@@ -252,8 +266,9 @@ class ContainerService(Service):
                 self.save(c)
             raise
 
-    async def stop(self, ref: str, timeout: int | None = None,
-                   signal_name: str | None = None) -> None:
+    async def stop(
+        self, ref: str, timeout: int | None = None, signal_name: str | None = None
+    ) -> None:
         c = self.get(ref)
         if c.restart_task is not None and not c.restart_task.done():
             c.daemon.manually_stopped = True
@@ -311,7 +326,7 @@ class ContainerService(Service):
 
     async def wait(self, c: Container, condition: str) -> dict[str, Any]:
         if condition not in ("", "not-running", "next-exit", "removed"):
-            raise InvalidParameter(f"invalid condition: \"{condition}\"")
+            raise InvalidParameter(f'invalid condition: "{condition}"')
         exits = c.exits
         while True:
             if condition == "removed":
@@ -324,8 +339,10 @@ class ContainerService(Service):
                 break
             await c.wait_change()
         error = c.state.get("Error") or ""
-        return {"StatusCode": int(c.state.get("ExitCode", 0)),
-                **({"Error": {"Message": error}} if error else {})}
+        return {
+            "StatusCode": int(c.state.get("ExitCode", 0)),
+            **({"Error": {"Message": error}} if error else {}),
+        }
 
     # -- remove / rename ----------------------------------------------------------------------
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
@@ -334,8 +351,10 @@ class ContainerService(Service):
             return
         if c.running and not force:
             state = "paused" if c.state["Paused"] else "running"
-            raise Conflict(f'cannot remove container "{c.name}": container is {state}: stop '
-                           f'the container before removing or force remove')
+            raise Conflict(
+                f'cannot remove container "{c.name}": container is {state}: stop '
+                f"the container before removing or force remove"
+            )
         if c.restart_task is not None:
             c.restart_task.cancel()
         c.daemon.manually_stopped = True
@@ -379,8 +398,7 @@ class ContainerService(Service):
             raise InvalidParameter("Neither old nor new names may be empty")
         stored = validate_name(new_name)
         if stored == c.name:
-            raise InvalidParameter("Renaming a container with the same name as its current "
-                                   "name")
+            raise InvalidParameter("Renaming a container with the same name as its current name")
         old = c.name
         self.registry.rename(c, stored)
         self.networks.rename_container(c, stored)

@@ -20,8 +20,9 @@ def parse_signal(text: str | int | None, default: int = signal.SIGKILL) -> int:
     if name.startswith("RTMIN+") or name.startswith("RTMAX-"):
         base, _, offset = name.partition("+" if "+" in name else "-")
         if offset.isdigit():
-            return (signal.SIGRTMIN + int(offset) if base == "RTMIN"
-                    else signal.SIGRTMAX - int(offset))
+            return (
+                signal.SIGRTMIN + int(offset) if base == "RTMIN" else signal.SIGRTMAX - int(offset)
+            )
     try:
         return int(signal.Signals["SIG" + name])
     except KeyError:

@@ -33,8 +33,8 @@ class MuxDecoder:
             stream, size = HEADER.unpack_from(self._buf)
             if len(self._buf) < HEADER.size + size:
                 return
-            yield stream, self._buf[HEADER.size:HEADER.size + size]
-            self._buf = self._buf[HEADER.size + size:]
+            yield stream, self._buf[HEADER.size : HEADER.size + size]
+            self._buf = self._buf[HEADER.size + size :]
 
 
 def conmon_packet(packet: bytes) -> tuple[int, bytes] | None:

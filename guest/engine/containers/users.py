@@ -22,20 +22,29 @@ def _read(root: str, database: str) -> list[list[str]]:
     path = host_path(root, "/etc/" + database)
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            return [line.rstrip("\n").split(":") for line in f
-                    if line.strip() and not line.startswith("#")]
+            return [
+                line.rstrip("\n").split(":")
+                for line in f
+                if line.strip() and not line.startswith("#")
+            ]
     except OSError:
         return []
 
 
 def users(root: str) -> list[Account]:
-    return [Account(f[0], int(f[2]), int(f[3]) if f[3].isdigit() else 0)
-            for f in _read(root, "passwd") if len(f) >= 4 and f[2].isdigit()]
+    return [
+        Account(f[0], int(f[2]), int(f[3]) if f[3].isdigit() else 0)
+        for f in _read(root, "passwd")
+        if len(f) >= 4 and f[2].isdigit()
+    ]
 
 
 def groups(root: str) -> list[Account]:
-    return [Account(f[0], int(f[2]), members=tuple(m for m in f[3].split(",") if m))
-            for f in _read(root, "group") if len(f) >= 4 and f[2].isdigit()]
+    return [
+        Account(f[0], int(f[2]), members=tuple(m for m in f[3].split(",") if m))
+        for f in _read(root, "group")
+        if len(f) >= 4 and f[2].isdigit()
+    ]
 
 
 def _find(accounts: list[Account], spec: str) -> Account | None:
@@ -56,11 +65,11 @@ def process_user(root: str, user: str) -> tuple[int, int, list[int]]:
     if group:
         group_entry = _find(all_groups, group)
         if group_entry is None and not group.isdigit():
-            raise InvalidParameter(f"unable to find group {group}: no matching entries in "
-                                   "group file")
+            raise InvalidParameter(
+                f"unable to find group {group}: no matching entries in group file"
+            )
         gid = group_entry.id if group_entry else int(group)
-    extra = sorted({g.id for g in all_groups
-                    if found and found.name in g.members and g.id != gid})
+    extra = sorted({g.id for g in all_groups if found and found.name in g.members and g.id != gid})
     return uid, gid, extra
 
 
@@ -77,6 +86,8 @@ def _chown_id(accounts: list[Account], spec: str, what: str, kind: str) -> int:
         return int(spec)
     found = next((a for a in accounts if a.name == spec), None)
     if found is None:
-        raise InvalidParameter("unable to convert uid/gid chown string to host mapping: "
-                               f"can't find {what} for {kind} {spec}: no such {kind}: {spec}")
+        raise InvalidParameter(
+            "unable to convert uid/gid chown string to host mapping: "
+            f"can't find {what} for {kind} {spec}: no such {kind}: {spec}"
+        )
     return found.id

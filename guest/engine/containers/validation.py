@@ -24,8 +24,9 @@ NAME_RE = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 def validate_name(name: str) -> str:
     """The stored form ("/name") of a requested container name."""
     if not NAME_RE.fullmatch(name):
-        raise InvalidParameter(f"Invalid container name ({name}), only "
-                               f"[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        raise InvalidParameter(
+            f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )
     return "/" + name.lstrip("/")
 
 
@@ -42,8 +43,9 @@ def validate_config(config: dict[str, Any]) -> None:
     working_dir = config.get("WorkingDir") or ""
     if working_dir:
         if not working_dir.startswith("/"):
-            raise InvalidParameter(f"the working directory '{working_dir}' is invalid, it "
-                                   f"needs to be an absolute path")
+            raise InvalidParameter(
+                f"the working directory '{working_dir}' is invalid, it needs to be an absolute path"
+            )
         config["WorkingDir"] = "/" + posixpath.normpath(working_dir).lstrip("/")
     if config.get("StopSignal"):
         parse_signal(config["StopSignal"])
@@ -65,14 +67,16 @@ def validate_restart_policy(policy: dict[str, Any]) -> None:
         if retries:
             raise InvalidParameter(
                 "invalid restart policy: maximum retry count can only be used with "
-                "'on-failure'" + (" and cannot be negative" if retries < 0 else ""))
+                "'on-failure'" + (" and cannot be negative" if retries < 0 else "")
+            )
     elif name == "on-failure":
         if retries < 0:
-            raise InvalidParameter("invalid restart policy: maximum retry count cannot be "
-                                   "negative")
+            raise InvalidParameter("invalid restart policy: maximum retry count cannot be negative")
     elif name:
-        raise InvalidParameter(f"invalid restart policy: unknown policy '{name}'; use one of "
-                               f"'no', 'always', 'on-failure', or 'unless-stopped'")
+        raise InvalidParameter(
+            f"invalid restart policy: unknown policy '{name}'; use one of "
+            f"'no', 'always', 'on-failure', or 'unless-stopped'"
+        )
 
 
 def validate_resources(resources: dict[str, Any], update: bool) -> None:
@@ -83,20 +87,24 @@ def validate_resources(resources: dict[str, Any], update: bool) -> None:
     if memory and memory < MIN_MEMORY:
         raise InvalidParameter("Minimum memory limit allowed is 6MB")
     if memory > 0 and 0 < swap < memory:
-        raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, "
-                               "see usage")
+        raise InvalidParameter(
+            "Minimum memoryswap limit should be larger than memory limit, see usage"
+        )
     if not memory and swap > 0 and not update:
-        raise InvalidParameter("You should always set the Memory limit when using Memoryswap "
-                               "limit, see usage")
+        raise InvalidParameter(
+            "You should always set the Memory limit when using Memoryswap limit, see usage"
+        )
     swappiness = resources.get("MemorySwappiness")
     if swappiness is not None and swappiness != -1 and not 0 <= swappiness <= 100:
-        raise InvalidParameter(f"Invalid value: {swappiness}, valid memory swappiness range "
-                               f"is 0-100")
+        raise InvalidParameter(
+            f"Invalid value: {swappiness}, valid memory swappiness range is 0-100"
+        )
     if 0 < reservation < MIN_MEMORY:
         raise InvalidParameter("Minimum memory reservation allowed is 6MB")
     if memory > 0 and reservation > 0 and memory < reservation:
-        raise InvalidParameter("Minimum memory limit can not be less than memory reservation "
-                               "limit, see usage")
+        raise InvalidParameter(
+            "Minimum memory limit can not be less than memory reservation limit, see usage"
+        )
     _check_cpu(resources)
     weight = resources.get("BlkioWeight") or 0
     if weight and not 10 <= weight <= 1000:
@@ -107,29 +115,34 @@ def _check_cpu(resources: dict[str, Any]) -> None:
     nano, period = resources.get("NanoCpus") or 0, resources.get("CpuPeriod") or 0
     quota = resources.get("CpuQuota") or 0
     if nano > 0 and period > 0:
-        raise InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be "
-                               "set")
+        raise InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set")
     if nano > 0 and quota > 0:
         raise InvalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
     cpus = _cpu_count()
     if nano and not 0 < nano <= cpus * 10**9:
-        raise InvalidParameter(f"range of CPUs is from 0.01 to {cpus}.00, as there are only "
-                               f"{cpus} CPUs available")
+        raise InvalidParameter(
+            f"range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+        )
     if period and not 1000 <= period <= 1000000:
-        raise InvalidParameter("CPU cfs period can not be less than 1ms (i.e. 1000) or larger "
-                               "than 1s (i.e. 1000000)")
+        raise InvalidParameter(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"
+        )
     if 0 < quota < 1000:
         raise InvalidParameter("CPU cfs quota can not be less than 1ms (i.e. 1000)")
-    for key, label, available in (("CpusetCpus", "cpus", _available_cpus()),
-                                  ("CpusetMems", "mems", _available_mems())):
+    for key, label, available in (
+        ("CpusetCpus", "cpus", _available_cpus()),
+        ("CpusetMems", "mems", _available_mems()),
+    ):
         requested = resources.get(key) or ""
         if not requested:
             continue
         wanted = _parse_uint_list(requested, f"Invalid value {requested} for cpuset {label}")
         if not wanted <= _parse_uint_list(available, ""):
             what = "CPUs" if label == "cpus" else "memory nodes"
-            raise InvalidParameter(f"Requested {what} are not available - requested "
-                                   f"{requested}, available: {available}")
+            raise InvalidParameter(
+                f"Requested {what} are not available - requested "
+                f"{requested}, available: {available}"
+            )
 
 
 def _parse_uint_list(text: str, context: str) -> set[int]:
@@ -175,49 +188,62 @@ def check_network_mode(config: dict[str, Any], host_config: dict[str, Any]) -> N
     mode = host_config.get("NetworkMode") or ""
     if mode == "container" or mode.startswith("container:"):
         conflicts = (
-            (not mode.partition(":")[2],
-             "invalid network mode: invalid container format container:<name|id>"),
+            (
+                not mode.partition(":")[2],
+                "invalid network mode: invalid container format container:<name|id>",
+            ),
             (config.get("Hostname"), "conflicting options: hostname and the network mode"),
-            (host_config.get("Links"), "conflicting options: container type network can't be "
-             "used with links. This would result in undefined behavior"),
+            (
+                host_config.get("Links"),
+                "conflicting options: container type network can't be "
+                "used with links. This would result in undefined behavior",
+            ),
             (host_config.get("Dns"), "conflicting options: dns and the network mode"),
-            (host_config.get("ExtraHosts"), "conflicting options: custom host-to-IP mapping "
-             "and the network mode"),
-            (host_config.get("PortBindings") or host_config.get("PublishAllPorts"),
-             "conflicting options: port publishing and the container type network mode"),
-            (config.get("ExposedPorts"), "conflicting options: port exposing and the "
-             "container type network mode"))
+            (
+                host_config.get("ExtraHosts"),
+                "conflicting options: custom host-to-IP mapping and the network mode",
+            ),
+            (
+                host_config.get("PortBindings") or host_config.get("PublishAllPorts"),
+                "conflicting options: port publishing and the container type network mode",
+            ),
+            (
+                config.get("ExposedPorts"),
+                "conflicting options: port exposing and the container type network mode",
+            ),
+        )
         for conflict, message in conflicts:
             if conflict:
                 raise InvalidParameter(message)
     if host_config.get("UTSMode") == "host" and config.get("Hostname"):
         raise InvalidParameter("conflicting options: hostname and the UTS mode")
     if mode == "host" and host_config.get("Links"):
-        raise InvalidParameter("conflicting options: host type networking can't be used with "
-                               "links. This would result in undefined behavior")
+        raise InvalidParameter(
+            "conflicting options: host type networking can't be used with "
+            "links. This would result in undefined behavior"
+        )
 
 
 def _check_decode_time_resources(host_config: dict[str, Any]) -> None:
     """runconfig's validateIsolation, validateQoS, validateResources."""
     isolation = host_config.get("Isolation") or ""
     if isolation.lower() not in ("", "default"):
-        raise InvalidParameter(f"invalid isolation ({isolation}): linux only supports "
-                               f"'default'")
+        raise InvalidParameter(f"invalid isolation ({isolation}): linux only supports 'default'")
     if host_config.get("IOMaximumBandwidth"):
-        raise InvalidParameter("invalid option: QoS maximum bandwidth configuration is not "
-                               "supported on linux")
+        raise InvalidParameter(
+            "invalid option: QoS maximum bandwidth configuration is not supported on linux"
+        )
     if host_config.get("IOMaximumIOps"):
-        raise InvalidParameter("invalid option: QoS maximum IOPs configuration is not "
-                               "supported on linux")
+        raise InvalidParameter(
+            "invalid option: QoS maximum IOPs configuration is not supported on linux"
+        )
     period = host_config.get("CpuRealtimePeriod") or 0
     runtime = host_config.get("CpuRealtimeRuntime") or 0
     if period and runtime and runtime > period:
-        raise InvalidParameter("cpu real-time runtime cannot be higher than cpu real-time "
-                               "period")
+        raise InvalidParameter("cpu real-time runtime cannot be higher than cpu real-time period")
     shares = host_config.get("CpuShares") or 0
     if shares < 0:
-        raise InvalidParameter(f"invalid CPU shares ({shares}): value must be a positive "
-                               f"integer")
+        raise InvalidParameter(f"invalid CPU shares ({shares}): value must be a positive integer")
 
 
 def _check_host_config(host_config: dict[str, Any]) -> None:
@@ -232,28 +258,28 @@ def _check_host_config(host_config: dict[str, Any]) -> None:
     for entry in host_config.get("ExtraHosts") or []:
         name, colon, address = entry.partition(":")
         if not colon or not name:
-            raise InvalidParameter(f"bad format for add-host: \"{entry}\"")
+            raise InvalidParameter(f'bad format for add-host: "{entry}"')
         if address != "host-gateway" and not _is_ip(address.strip().strip("[]")):
-            raise InvalidParameter(f"invalid IP address in add-host: \"{address}\"")
+            raise InvalidParameter(f'invalid IP address in add-host: "{address}"')
     for port, bindings in (host_config.get("PortBindings") or {}).items():
         container_port = _split_proto_port(port)
         if not _is_port(container_port, allow_range=False):
-            raise InvalidParameter(f"invalid port specification: \"{container_port}\"")
+            raise InvalidParameter(f'invalid port specification: "{container_port}"')
         for binding in bindings or []:
             host_port = binding.get("HostPort") or ""
             if not _is_port(_split_proto_port(host_port), allow_range=True):
-                raise InvalidParameter(f"invalid port specification: \"{host_port}\"")
+                raise InvalidParameter(f'invalid port specification: "{host_port}"')
     validate_restart_policy(policy)
     if any(key == "" for key in host_config.get("Annotations") or {}):
-        raise InvalidParameter("invalid Annotations: the empty string is not permitted as an "
-                               "annotation key")
+        raise InvalidParameter(
+            "invalid Annotations: the empty string is not permitted as an annotation key"
+        )
 
 
 def _check_platform(host_config: dict[str, Any]) -> None:
     """verifyPlatformContainerSettings, after the resources."""
     ipc = host_config.get("IpcMode") or ""
-    if ipc not in ("", "none", "private", "host", "shareable") and \
-            not ipc.startswith("container:"):
+    if ipc not in ("", "none", "private", "host", "shareable") and not ipc.startswith("container:"):
         raise InvalidParameter(f"invalid IPC mode: {ipc}")
     pid = host_config.get("PidMode") or ""
     if pid not in ("", "host") and not (pid.startswith("container:") and pid[10:]):
@@ -265,8 +291,7 @@ def _check_platform(host_config: dict[str, Any]) -> None:
         raise InvalidParameter(f"invalid UTS mode: {uts}")
     score = host_config.get("OomScoreAdj") or 0
     if not -1000 <= score <= 1000:
-        raise InvalidParameter(f"Invalid value {score}, range for oom score adj is "
-                               f"[-1000, 1000]")
+        raise InvalidParameter(f"Invalid value {score}, range for oom score adj is [-1000, 1000]")
     for target in host_config.get("Tmpfs") or {}:
         _check_target(target)
     cgroupns = host_config.get("CgroupnsMode") or ""
@@ -279,7 +304,7 @@ def validate_mount(mount: dict[str, Any]) -> None:
     kind = mount.get("Type") or ""
 
     def fail(reason: str) -> InvalidParameter:
-        return InvalidParameter(f"invalid mount config for type \"{kind}\": {reason}")
+        return InvalidParameter(f'invalid mount config for type "{kind}": {reason}')
 
     target, source = mount.get("Target") or "", mount.get("Source") or ""
     if not target:
@@ -288,8 +313,12 @@ def validate_mount(mount: dict[str, Any]) -> None:
         _check_target(target)
     except InvalidParameter as e:
         raise fail(str(e)) from None
-    extra = {"bind": ("VolumeOptions", "ImageOptions"), "volume": ("BindOptions", "ImageOptions"),
-             "tmpfs": ("BindOptions", "ImageOptions"), "image": ("BindOptions", "VolumeOptions")}
+    extra = {
+        "bind": ("VolumeOptions", "ImageOptions"),
+        "volume": ("BindOptions", "ImageOptions"),
+        "tmpfs": ("BindOptions", "ImageOptions"),
+        "image": ("BindOptions", "VolumeOptions"),
+    }
     if kind not in extra:
         raise fail("mount type unknown")
     if kind in ("bind", "image") and not source:
@@ -327,8 +356,9 @@ def _check_target(target: str) -> None:
 
 def _is_local(path: str) -> bool:
     """Go's filepath.IsLocal: relative, non-empty, not escaping with '..'."""
-    return bool(path) and not path.startswith("/") and \
-        posixpath.normpath(path).split("/")[0] != ".."
+    return (
+        bool(path) and not path.startswith("/") and posixpath.normpath(path).split("/")[0] != ".."
+    )
 
 
 def _split_proto_port(spec: str) -> str:

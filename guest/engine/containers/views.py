@@ -11,8 +11,23 @@ from ketch.guest.engine.timestamps import parse_timestamp_ns
 if TYPE_CHECKING:
     from ketch.guest.engine.containers.service import ContainerService
 
-LIST_FILTERS = ("ancestor", "before", "expose", "exited", "health", "id", "isolation",
-                "is-task", "label", "name", "network", "publish", "since", "status", "volume")
+LIST_FILTERS = (
+    "ancestor",
+    "before",
+    "expose",
+    "exited",
+    "health",
+    "id",
+    "isolation",
+    "is-task",
+    "label",
+    "name",
+    "network",
+    "publish",
+    "since",
+    "status",
+    "volume",
+)
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
@@ -55,8 +70,10 @@ def status_text(c: Container) -> str:
     if c.removing:
         return "Removal In Progress"
     if state.get("Restarting"):
-        return (f"Restarting ({state.get('ExitCode', 0)}) "
-                f"{human_duration(_seconds_since(state['FinishedAt']))} ago")
+        return (
+            f"Restarting ({state.get('ExitCode', 0)}) "
+            f"{human_duration(_seconds_since(state['FinishedAt']))} ago"
+        )
     if state.get("Running"):
         text = f"Up {human_duration(_seconds_since(state['StartedAt']))}"
         if state.get("Paused"):
@@ -71,8 +88,10 @@ def status_text(c: Container) -> str:
         return "Dead"
     if state.get("StartedAt", "").startswith("0001-") and not c.daemon.started_before:
         return "Created"
-    return (f"Exited ({state.get('ExitCode', 0)}) "
-            f"{human_duration(_seconds_since(state['FinishedAt']))} ago")
+    return (
+        f"Exited ({state.get('ExitCode', 0)}) "
+        f"{human_duration(_seconds_since(state['FinishedAt']))} ago"
+    )
 
 
 def inspect(service: "ContainerService", c: Container, size: bool = False) -> dict[str, Any]:
@@ -84,9 +103,15 @@ def inspect(service: "ContainerService", c: Container, size: bool = False) -> di
     doc.setdefault("HostsPath", "")
     doc["LogPath"] = service.lifecycle.log_path(c)
     paths = service.store.paths(c.id)
-    doc["GraphDriver"] = {"Name": "overlay2", "Data": {
-        "LowerDir": ":".join(reversed(_layer_dirs(service, c))),
-        "MergedDir": paths.merged, "UpperDir": paths.upper, "WorkDir": paths.work}}
+    doc["GraphDriver"] = {
+        "Name": "overlay2",
+        "Data": {
+            "LowerDir": ":".join(reversed(_layer_dirs(service, c))),
+            "MergedDir": paths.merged,
+            "UpperDir": paths.upper,
+            "WorkDir": paths.work,
+        },
+    }
     doc["Mounts"] = record.get("Mounts") or []
     doc["ExecIDs"] = service_exec_ids(service, c)
     doc["NetworkSettings"] = _network_settings(c)
@@ -94,11 +119,33 @@ def inspect(service: "ContainerService", c: Container, size: bool = False) -> di
         rw, rootfs = service.sizes(c)
         doc["SizeRw"], doc["SizeRootFs"] = rw, rootfs
     # Moby's fields in Moby's order (the record's "ID" is not among them).
-    order = ["Id", "Created", "Path", "Args", "State", "Image", "ResolvConfPath",
-             "HostnamePath", "HostsPath", "LogPath", "Name", "RestartCount", "Driver",
-             "Platform", "MountLabel", "ProcessLabel", "AppArmorProfile", "ExecIDs",
-             "HostConfig", "GraphDriver", "SizeRw", "SizeRootFs", "Mounts", "Config",
-             "NetworkSettings"]
+    order = [
+        "Id",
+        "Created",
+        "Path",
+        "Args",
+        "State",
+        "Image",
+        "ResolvConfPath",
+        "HostnamePath",
+        "HostsPath",
+        "LogPath",
+        "Name",
+        "RestartCount",
+        "Driver",
+        "Platform",
+        "MountLabel",
+        "ProcessLabel",
+        "AppArmorProfile",
+        "ExecIDs",
+        "HostConfig",
+        "GraphDriver",
+        "SizeRw",
+        "SizeRootFs",
+        "Mounts",
+        "Config",
+        "NetworkSettings",
+    ]
     return {k: doc[k] for k in order if k in doc}
 
 
@@ -115,13 +162,26 @@ def _layer_dirs(service: "ContainerService", c: Container) -> list[str]:
 
 def _network_settings(c: Container) -> dict[str, Any]:
     settings = dict(c.network_settings)
-    defaults: dict[str, Any] = {"Bridge": "", "SandboxID": "", "SandboxKey": "",
-                                "HairpinMode": False, "LinkLocalIPv6Address": "",
-                                "LinkLocalIPv6PrefixLen": 0, "Ports": {},
-                                "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
-                                "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-                                "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0,
-                                "IPv6Gateway": "", "MacAddress": "", "Networks": {}}
+    defaults: dict[str, Any] = {
+        "Bridge": "",
+        "SandboxID": "",
+        "SandboxKey": "",
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": {},
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": "",
+        "Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "MacAddress": "",
+        "Networks": {},
+    }
     for key, value in defaults.items():
         settings.setdefault(key, value)
     return settings
@@ -135,8 +195,14 @@ def _ports(c: Container) -> list[dict[str, Any]]:
             ports.append({"PrivatePort": int(number), "Type": proto or "tcp"})
             continue
         for b in bindings:
-            ports.append({"IP": b.get("HostIp", ""), "PrivatePort": int(number),
-                          "PublicPort": int(b.get("HostPort") or 0), "Type": proto or "tcp"})
+            ports.append(
+                {
+                    "IP": b.get("HostIp", ""),
+                    "PrivatePort": int(number),
+                    "PublicPort": int(b.get("HostPort") or 0),
+                    "Type": proto or "tcp",
+                }
+            )
     if not ports and not c.running:
         for spec in c.config.get("ExposedPorts") or {}:
             number, _, proto = spec.partition("/")
@@ -147,11 +213,16 @@ def _ports(c: Container) -> list[dict[str, Any]]:
 def list_entry(service: "ContainerService", c: Container, size: bool) -> dict[str, Any]:
     networks = c.network_settings.get("Networks") or {}
     entry: dict[str, Any] = {
-        "Id": c.id, "Names": [c.name], "Image": c.config.get("Image") or c.image_id,
-        "ImageID": c.image_id, "Command": " ".join([c.record["Path"], *c.record["Args"]]),
+        "Id": c.id,
+        "Names": [c.name],
+        "Image": c.config.get("Image") or c.image_id,
+        "ImageID": c.image_id,
+        "Command": " ".join([c.record["Path"], *c.record["Args"]]),
         "Created": int(parse_timestamp_ns(c.record["Created"]) // 10**9),
-        "Ports": _ports(c), "Labels": c.config.get("Labels") or {},
-        "State": c.status, "Status": status_text(c),
+        "Ports": _ports(c),
+        "Labels": c.config.get("Labels") or {},
+        "State": c.status,
+        "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode", "bridge")},
         "NetworkSettings": {"Networks": networks},
         "Mounts": [{k: v for k, v in m.items()} for m in c.record.get("Mounts") or []],
@@ -168,8 +239,9 @@ def _ref_container(service: "ContainerService", ref: str) -> Container:
         raise InvalidParameter(f"No such container: {ref}") from None
 
 
-def matching(service: "ContainerService", filters: Filters, all_: bool,
-             limit: int) -> list[Container]:
+def matching(
+    service: "ContainerService", filters: Filters, all_: bool, limit: int
+) -> list[Container]:
     """Newest first, as `docker ps` lists them, after Moby's filters."""
     filters.validate(LIST_FILTERS)
     for status in filters.get("status"):
@@ -184,8 +256,7 @@ def matching(service: "ContainerService", filters: Filters, all_: bool,
             exited_codes.add(int(code))
         except ValueError:
             raise InvalidParameter(f"invalid filter 'exited={code}'") from None
-    ordered = sorted(service.containers.values(), key=lambda c: c.record["Created"],
-                     reverse=True)
+    ordered = sorted(service.containers.values(), key=lambda c: c.record["Created"], reverse=True)
     before = since = None
     for ref in filters.get("before"):
         before = _ref_container(service, ref).record["Created"]
@@ -220,8 +291,9 @@ def _ancestor_ids(service: "ContainerService", refs: set[str]) -> set[str] | Non
     return ids
 
 
-def _matches(c: Container, filters: Filters, exited_codes: set[int],
-             ancestors: set[str] | None) -> bool:
+def _matches(
+    c: Container, filters: Filters, exited_codes: set[int], ancestors: set[str] | None
+) -> bool:
     if "id" in filters and not any(c.id.startswith(v) for v in filters.get("id")):
         return False
     if not filters.match("name", c.name, c.name.lstrip("/")):
@@ -230,8 +302,11 @@ def _matches(c: Container, filters: Filters, exited_codes: set[int],
         return False
     if "status" in filters and c.status not in filters.get("status"):
         return False
-    if exited_codes and (c.running or not c.daemon.started_before
-                         or int(c.state.get("ExitCode", 0)) not in exited_codes):
+    if exited_codes and (
+        c.running
+        or not c.daemon.started_before
+        or int(c.state.get("ExitCode", 0)) not in exited_codes
+    ):
         return False
     if ancestors is not None and c.image_id not in ancestors:
         return False
@@ -241,8 +316,11 @@ def _matches(c: Container, filters: Filters, exited_codes: set[int],
             return False
     if "volume" in filters:
         mounts = c.record.get("Mounts") or []
-        names = {m.get("Name") for m in mounts} | {m.get("Destination") for m in mounts} | \
-            {m.get("Source") for m in mounts}
+        names = (
+            {m.get("Name") for m in mounts}
+            | {m.get("Destination") for m in mounts}
+            | {m.get("Source") for m in mounts}
+        )
         if not names & filters.get("volume"):
             return False
     if "network" in filters:
@@ -254,9 +332,11 @@ def _matches(c: Container, filters: Filters, exited_codes: set[int],
         return False
     if "expose" in filters or "publish" in filters:
         ports = set((c.config.get("ExposedPorts") or {}).keys())
-        published = {f"{b.get('HostPort')}/{spec.partition('/')[2] or 'tcp'}"
-                     for spec, bs in (c.network_settings.get("Ports") or {}).items()
-                     for b in (bs or [])}
+        published = {
+            f"{b.get('HostPort')}/{spec.partition('/')[2] or 'tcp'}"
+            for spec, bs in (c.network_settings.get("Ports") or {}).items()
+            for b in (bs or [])
+        }
         for v in filters.get("expose"):
             if (v if "/" in v else v + "/tcp") not in ports:
                 return False

@@ -31,10 +31,14 @@ def _encode(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def new_config(parent: Image | None, container_config: dict[str, Any],
-               history_entry: dict[str, Any], diff_ids: list[str],
-               empty_layer: bool, earlier_history: Sequence[dict[str, Any]] = ()
-               ) -> dict[str, Any]:
+def new_config(
+    parent: Image | None,
+    container_config: dict[str, Any],
+    history_entry: dict[str, Any],
+    diff_ids: list[str],
+    empty_layer: bool,
+    earlier_history: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
     """The child's config document; earlier_history are entries (config-only build steps)
     recorded between the parent and this one."""
     now = format_rfc3339_nano(time.time_ns())
@@ -69,10 +73,15 @@ def new_config(parent: Image | None, container_config: dict[str, Any],
     return doc
 
 
-async def commit_image(service: "ImageService", parent: Image | None, upper_dir: str | None,
-                       container_config: dict[str, Any], history_entry: dict[str, Any],
-                       tag: str | None,
-                       earlier_history: Sequence[dict[str, Any]] = ()) -> Image:
+async def commit_image(
+    service: "ImageService",
+    parent: Image | None,
+    upper_dir: str | None,
+    container_config: dict[str, Any],
+    history_entry: dict[str, Any],
+    tag: str | None,
+    earlier_history: Sequence[dict[str, Any]] = (),
+) -> Image:
     diff_ids = parent.diff_ids if parent else []
     parent_chain = chain_ids(diff_ids)[-1] if diff_ids else None
     with contextlib.ExitStack() as pins:
@@ -89,16 +98,22 @@ async def commit_image(service: "ImageService", parent: Image | None, upper_dir:
                 with contextlib.suppress(OSError):
                     await asyncio.to_thread(shutil.rmtree, staging, True)
             diff_ids = [*diff_ids, layer.diff_id]
-        doc = new_config(parent, container_config, history_entry, diff_ids,
-                         empty_layer=upper_dir is None, earlier_history=earlier_history)
+        doc = new_config(
+            parent,
+            container_config,
+            history_entry,
+            diff_ids,
+            empty_layer=upper_dir is None,
+            earlier_history=earlier_history,
+        )
         # A long build's history makes these documents big: encoded and decoded off the loop.
         raw = await asyncio.to_thread(_encode, doc)
         async with service.lock:
             image_id = await asyncio.to_thread(
-                service.register_image, raw, {"parent": parent.id if parent else ""})
+                service.register_image, raw, {"parent": parent.id if parent else ""}
+            )
             if tag:
                 ref = reference.parse(tag).tag_or_latest()
                 service.set_reference(ref, image_id)
-                service.events.publish("image", "tag", image_id,
-                                              {"name": ref.familiar})
+                service.events.publish("image", "tag", image_id, {"name": ref.familiar})
     return await asyncio.to_thread(service.get, image_id)

@@ -16,11 +16,13 @@ if TYPE_CHECKING:
 
 def _is_id_prefix(image_id: str, text: str) -> bool:
     return reference.looks_like_id(text) and image_id.removeprefix("sha256:").startswith(
-        text.removeprefix("sha256:"))
+        text.removeprefix("sha256:")
+    )
 
 
-def _untag(service: "ImageService", image_id: str, ref: Reference,
-           records: list[dict[str, str]]) -> None:
+def _untag(
+    service: "ImageService", image_id: str, ref: Reference, records: list[dict[str, str]]
+) -> None:
     service.store.references.delete(ref)
     records.append({"Untagged": ref.familiar})
     service.events.publish("image", "untag", image_id, {"name": image_id})
@@ -36,12 +38,12 @@ def _running_user(service: "ImageService", image_id: str) -> str | None:
 
 
 def _children(service: "ImageService", image_id: str) -> list[str]:
-    return [i for i in service.ids()
-            if service.store.images.metadata(i).get("parent") == image_id]
+    return [i for i in service.ids() if service.store.images.metadata(i).get("parent") == image_id]
 
 
-def delete_image(service: "ImageService", text: str, force: bool,
-                 prune: bool) -> list[dict[str, str]]:
+def delete_image(
+    service: "ImageService", text: str, force: bool, prune: bool
+) -> list[dict[str, str]]:
     image_id = service.resolve_id(text)
     short = image_id.removeprefix("sha256:")[:12]
     refs = service.store.references.references(image_id)
@@ -52,9 +54,11 @@ def delete_image(service: "ImageService", text: str, force: bool,
         if len(refs) == 1 and not force:
             container = _container_using(service, image_id)
             if container:
-                raise Conflict(f'conflict: unable to remove repository reference "{text}" '
-                               f"(must force) - container {container[:12]} is using its "
-                               f"referenced image {short}")
+                raise Conflict(
+                    f'conflict: unable to remove repository reference "{text}" '
+                    f"(must force) - container {container[:12]} is using its "
+                    f"referenced image {short}"
+                )
         _untag(service, image_id, ref, records)
         refs = service.store.references.references(image_id)
         if not ref.digest and not any(r.name == ref.name and not r.digest for r in refs):
@@ -66,19 +70,27 @@ def delete_image(service: "ImageService", text: str, force: bool,
             return records
     else:
         if len({r.name for r in refs}) > 1 and not force:
-            raise Conflict(f"conflict: unable to delete {short} (must be forced) - image is "
-                           f"referenced in multiple repositories")
+            raise Conflict(
+                f"conflict: unable to delete {short} (must be forced) - image is "
+                f"referenced in multiple repositories"
+            )
         running = _running_user(service, image_id)
         if running:
-            raise Conflict(f"conflict: unable to delete {short} (cannot be forced) - image is "
-                           f"being used by running container {running[:12]}")
+            raise Conflict(
+                f"conflict: unable to delete {short} (cannot be forced) - image is "
+                f"being used by running container {running[:12]}"
+            )
         container = _container_using(service, image_id)
         if container and not force:
-            raise Conflict(f"conflict: unable to delete {short} (must be forced) - image is "
-                           f"being used by stopped container {container[:12]}")
+            raise Conflict(
+                f"conflict: unable to delete {short} (must be forced) - image is "
+                f"being used by stopped container {container[:12]}"
+            )
         if _children(service, image_id):
-            raise Conflict(f"conflict: unable to delete {short} (cannot be forced) - image "
-                           f"has dependent child images")
+            raise Conflict(
+                f"conflict: unable to delete {short} (cannot be forced) - image "
+                f"has dependent child images"
+            )
         if container:
             # Forced past a stopped container: Moby deletes the image record and the
             # container keeps its layers; here layers belong to images, so the image stays,
@@ -94,8 +106,9 @@ def delete_image(service: "ImageService", text: str, force: bool,
     return records
 
 
-def _delete_with_parents(service: "ImageService", image_id: str, prune: bool,
-                         records: list[dict[str, str]]) -> None:
+def _delete_with_parents(
+    service: "ImageService", image_id: str, prune: bool, records: list[dict[str, str]]
+) -> None:
     chains: list[str] = []
     while image_id:
         parent = str(service.store.images.metadata(image_id).get("parent", ""))
@@ -107,14 +120,16 @@ def _delete_with_parents(service: "ImageService", image_id: str, prune: bool,
         service.events.publish("image", "delete", image_id, {"name": image_id})
         if not prune or not parent or service.store.images.get_config(parent) is None:
             break
-        if (service.store.references.references(parent) or _children(service, parent)
-                or _container_using(service, parent)):
+        if (
+            service.store.references.references(parent)
+            or _children(service, parent)
+            or _container_using(service, parent)
+        ):
             break
         image_id = parent
     # As Moby's layer store does, each layer released with the image is reported, top first.
     released = set(service.collect_garbage())
     records.extend({"Deleted": chain} for chain in dict.fromkeys(chains) if chain in released)
-
 
 
 PRUNE_FILTERS = ("dangling", "label", "label!", "until")

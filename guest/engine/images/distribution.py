@@ -52,8 +52,9 @@ class PartialBlob:
         self.size += len(chunk)
 
     def verify(self, desc: Descriptor) -> None:
-        if ((desc.size and self.size != desc.size)
-                or "sha256:" + self.hasher.hexdigest() != desc.digest):
+        if (
+            desc.size and self.size != desc.size
+        ) or "sha256:" + self.hasher.hexdigest() != desc.digest:
             raise DigestError(f"filesystem layer verification failed for digest {desc.digest}")
 
 
@@ -75,8 +76,10 @@ class Distribution:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=self.timeouts.client_timeout(), connector=aiohttp.TCPConnector(limit=32),
-                auto_decompress=False)
+                timeout=self.timeouts.client_timeout(),
+                connector=aiohttp.TCPConnector(limit=32),
+                auto_decompress=False,
+            )
         return self._session
 
     def download_slots(self) -> asyncio.Semaphore:
@@ -93,25 +96,41 @@ class Distribution:
         if self._session is not None:
             await self._session.close()
 
-    async def client(self, domain: str, auth: Mapping[str, Any] | None,
-                     for_push: bool = False) -> RegistryClient:
-        candidates = await endpoints_for(domain, self.config.insecure_registries,
-                                         [] if for_push else self.config.registry_mirrors,
-                                         self.config.host_loopback_ip)
+    async def client(
+        self, domain: str, auth: Mapping[str, Any] | None, for_push: bool = False
+    ) -> RegistryClient:
+        candidates = await endpoints_for(
+            domain,
+            self.config.insecure_registries,
+            [] if for_push else self.config.registry_mirrors,
+            self.config.host_loopback_ip,
+        )
         known = self._endpoints.get(domain)
         if known is not None and not for_push and not known.mirror:
             candidates = [known]
-        client = RegistryClient(self.session(), domain, candidates,
-                                Credentials.from_auth_config(auth), self.tokens,
-                                self.timeouts, self.config.host_loopback_ip)
+        client = RegistryClient(
+            self.session(),
+            domain,
+            candidates,
+            Credentials.from_auth_config(auth),
+            self.tokens,
+            self.timeouts,
+            self.config.host_loopback_ip,
+        )
         endpoint = await client.ping()
         if not endpoint.mirror:
             self._endpoints[domain] = endpoint
         return client
 
-    async def download_blob(self, client: RegistryClient, repo: str, desc: Descriptor,
-                            scope: str, on_start: Callable[[], None],
-                            on_progress: Callable[[int, int], None]) -> str:
+    async def download_blob(
+        self,
+        client: RegistryClient,
+        repo: str,
+        desc: Descriptor,
+        scope: str,
+        on_start: Callable[[], None],
+        on_progress: Callable[[int, int], None],
+    ) -> str:
         """Path of the verified blob in the store, fetching it unless present/in flight."""
         blobs = self.service.store.blobs
         if blobs.has(desc.digest):
@@ -124,8 +143,7 @@ class Distribution:
         try:
             async with self.download_slots():
                 on_start()
-                path = await self._download_with_retries(client, repo, desc, scope,
-                                                         on_progress)
+                path = await self._download_with_retries(client, repo, desc, scope, on_progress)
             future.set_result(path)
             return path
         except BaseException as e:
@@ -135,8 +153,14 @@ class Distribution:
         finally:
             self._downloads.pop(desc.digest, None)
 
-    async def _download_with_retries(self, client: RegistryClient, repo: str, desc: Descriptor,
-                                     scope: str, on_progress: Callable[[int, int], None]) -> str:
+    async def _download_with_retries(
+        self,
+        client: RegistryClient,
+        repo: str,
+        desc: Descriptor,
+        scope: str,
+        on_progress: Callable[[int, int], None],
+    ) -> str:
         """Retries resume where the bytes stopped (HTTP Range), as Moby's downloads do."""
         if desc.urls and not desc.digest:
             raise InvalidParameter("foreign layers are not supported")
@@ -163,11 +187,19 @@ class Distribution:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
-    async def _download(self, client: RegistryClient, repo: str, desc: Descriptor, scope: str,
-                        on_progress: Callable[[int, int], None], partial: "PartialBlob") -> None:
+    async def _download(
+        self,
+        client: RegistryClient,
+        repo: str,
+        desc: Descriptor,
+        scope: str,
+        on_progress: Callable[[int, int], None],
+        partial: "PartialBlob",
+    ) -> None:
         headers = {"Range": f"bytes={partial.size}-"} if partial.size else {}
-        response = await client.request("GET", f"/v2/{repo}/blobs/{desc.digest}", scope,
-                                        headers=headers)
+        response = await client.request(
+            "GET", f"/v2/{repo}/blobs/{desc.digest}", scope, headers=headers
+        )
         try:
             if response.status not in (200, 206):
                 raise error_from_body(response.status, await response.read())
@@ -183,13 +215,16 @@ class Distribution:
         finally:
             response.release()
         if desc.size and partial.size < desc.size:
-            raise aiohttp.ClientPayloadError(f"unexpected EOF after {partial.size} of "
-                                             f"{desc.size} bytes")
+            raise aiohttp.ClientPayloadError(
+                f"unexpected EOF after {partial.size} of {desc.size} bytes"
+            )
 
-    async def fetch_small_blob(self, client: RegistryClient, repo: str, digest: str,
-                               scope: str) -> bytes:
-        body = await read_body(await client.request("GET", f"/v2/{repo}/blobs/{digest}",
-                                                    scope), 200)
+    async def fetch_small_blob(
+        self, client: RegistryClient, repo: str, digest: str, scope: str
+    ) -> bytes:
+        body = await read_body(
+            await client.request("GET", f"/v2/{repo}/blobs/{digest}", scope), 200
+        )
         if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
             raise DigestError(f"failed to verify config: digest mismatch for {digest}")
         return body

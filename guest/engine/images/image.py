@@ -60,8 +60,10 @@ class Image:
 
     @property
     def platform(self) -> dict[str, str]:
-        platform = {"os": self.config.get("os", "linux"),
-                    "architecture": self.config.get("architecture", "")}
+        platform = {
+            "os": self.config.get("os", "linux"),
+            "architecture": self.config.get("architecture", ""),
+        }
         if self.config.get("variant"):
             platform["variant"] = self.config["variant"]
         return platform

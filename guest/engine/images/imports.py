@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 async def _url_chunks(url: str, host_loopback: str) -> AsyncIterator[bytes]:
     """url's body; a loopback URL nothing here answers is the VM host's (host-loopback-ip)."""
     try:
-        async with aiohttp.ClientSession() as session, \
-                session.get(await via_host_loopback(url, host_loopback)) as response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(await via_host_loopback(url, host_loopback)) as response,
+        ):
             if response.status != 200:
                 raise InvalidParameter(f"failed to fetch {url}: HTTP {response.status}")
             async for chunk in response.content.iter_chunked(1 << 20):
@@ -38,9 +40,16 @@ async def _url_chunks(url: str, host_loopback: str) -> AsyncIterator[bytes]:
         raise EngineError(f'Get "{url}": {describe(e)}') from None
 
 
-async def import_image(service: "ImageService", source: str, body: AsyncIterator[bytes],
-                       repo: str, tag: str, changes: list[str], message: str,
-                       platform: str | None) -> AsyncIterator[dict[str, Any]]:
+async def import_image(
+    service: "ImageService",
+    source: str,
+    body: AsyncIterator[bytes],
+    repo: str,
+    tag: str,
+    changes: list[str],
+    message: str,
+    platform: str | None,
+) -> AsyncIterator[dict[str, Any]]:
     if source != "-":
         if "://" not in source:
             source = f"http://{source}"

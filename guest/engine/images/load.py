@@ -38,8 +38,11 @@ async def extract_archive(chunks: AsyncIterator[bytes], dest: str) -> None:
             if not chunk:
                 continue
             if proc is None:
-                proc = await spawn(["tar", "-x", "--no-same-owner", *_archive_flags(chunk),
-                                    "-C", dest, "-f", "-"], stdin=PIPE, stderr=PIPE)
+                proc = await spawn(
+                    ["tar", "-x", "--no-same-owner", *_archive_flags(chunk), "-C", dest, "-f", "-"],
+                    stdin=PIPE,
+                    stderr=PIPE,
+                )
             assert proc.stdin is not None
             proc.stdin.write(chunk)
             await proc.stdin.drain()
@@ -97,8 +100,7 @@ def _read_manifest(root: str) -> list[dict[str, Any]]:
         for key in ("Layers", "RepoTags"):
             value = entry.get(key) or []
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise InvalidParameter(f"invalid manifest.json: {key} must be a list of "
-                                       f"strings")
+                raise InvalidParameter(f"invalid manifest.json: {key} must be a list of strings")
         _member(root, entry.get("Config"), "Config")
     return manifest
 
@@ -111,13 +113,13 @@ def _diff_ids(raw: bytes) -> list[str]:
     rootfs = config.get("rootfs") if isinstance(config, dict) else None
     diff_ids = (rootfs.get("diff_ids") if isinstance(rootfs, dict) else None) or []
     if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
-        raise InvalidParameter("invalid image config: rootfs.diff_ids must be a list of "
-                               "strings")
+        raise InvalidParameter("invalid image config: rootfs.diff_ids must be a list of strings")
     return diff_ids
 
 
-async def load(service: "ImageService", chunks: AsyncIterator[bytes],
-               quiet: bool) -> AsyncIterator[dict[str, Any]]:
+async def load(
+    service: "ImageService", chunks: AsyncIterator[bytes], quiet: bool
+) -> AsyncIterator[dict[str, Any]]:
     staging = service.temp_dir("load-")
     try:
         await extract_archive(chunks, staging)
@@ -142,15 +144,18 @@ def _repo_tags(entry: dict[str, Any]) -> list[reference.Reference]:
     return refs
 
 
-async def _load_one(service: "ImageService", root: str, entry: dict[str, Any],
-                    quiet: bool) -> AsyncIterator[dict[str, Any]]:
+async def _load_one(
+    service: "ImageService", root: str, entry: dict[str, Any], quiet: bool
+) -> AsyncIterator[dict[str, Any]]:
     repo_tags = _repo_tags(entry)
     raw = _read(_member(root, entry["Config"], "Config"))
     diff_ids = _diff_ids(raw)
     layer_paths = list(entry.get("Layers") or [])
     if len(diff_ids) != len(layer_paths):
-        raise InvalidParameter(f"invalid manifest, layers length mismatch: expected "
-                               f"{len(diff_ids)}, got {len(layer_paths)}")
+        raise InvalidParameter(
+            f"invalid manifest, layers length mismatch: expected "
+            f"{len(diff_ids)}, got {len(layer_paths)}"
+        )
     chains = chain_ids(diff_ids)
     with service.pinned(chains):
         parent = None
@@ -167,9 +172,13 @@ async def _load_one(service: "ImageService", root: str, entry: dict[str, Any],
             for ref in repo_tags:
                 previous = service.set_reference(ref, image_id)
                 if previous:
-                    messages.append({"stream": f"The image {ref.familiar} already exists, "
-                                               f"renaming the old one with ID {previous} to "
-                                               f"empty string\n"})
+                    messages.append(
+                        {
+                            "stream": f"The image {ref.familiar} already exists, "
+                            f"renaming the old one with ID {previous} to "
+                            f"empty string\n"
+                        }
+                    )
                 messages.append({"stream": f"Loaded image: {ref.familiar}\n"})
             if not repo_tags:
                 messages.append({"stream": f"Loaded image ID: {image_id}\n"})

@@ -38,8 +38,12 @@ def status(text: str, id_: str | None = None, detail: bool = True) -> dict[str, 
 
 
 def progress(text: str, id_: str, current: int, total: int) -> dict[str, Any]:
-    return {"status": text, "progressDetail": {"current": current, "total": total},
-            "progress": bar(current, total), "id": id_}
+    return {
+        "status": text,
+        "progressDetail": {"current": current, "total": total},
+        "progress": bar(current, total),
+        "id": id_,
+    }
 
 
 def short(digest: str) -> str:
@@ -56,8 +60,7 @@ class ProgressSink:
     def put(self, message: dict[str, Any]) -> None:
         self.queue.put_nowait(message)
 
-    def update(self, text: str, id_: str, current: int, total: int,
-               interval: float = 0.1) -> None:
+    def update(self, text: str, id_: str, current: int, total: int, interval: float = 0.1) -> None:
         now = asyncio.get_running_loop().time()
         if current < total and now - self._last.get(id_, 0.0) < interval:
             return

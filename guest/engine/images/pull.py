@@ -29,8 +29,10 @@ def translate_error(error: RegistryError, ref: Reference) -> EngineError:
     """Moby's translatePullError: not-found style registry codes get their own wording."""
     code = error.codes[0] if error.codes else ""
     if code == "DENIED":
-        return NotFound(f"pull access denied for {ref.familiar_name}, repository does not "
-                        f"exist or may require 'docker login': {error.message}")
+        return NotFound(
+            f"pull access denied for {ref.familiar_name}, repository does not "
+            f"exist or may require 'docker login': {error.message}"
+        )
     if code == "MANIFEST_UNKNOWN":
         return NotFound(f"manifest for {ref.familiar} not found: {error.message}")
     if code == "NAME_UNKNOWN":
@@ -38,11 +40,13 @@ def translate_error(error: RegistryError, ref: Reference) -> EngineError:
     return error
 
 
-async def fetch_manifest(client: RegistryClient, ref: Reference, tag_or_digest: str,
-                         scope: str) -> tuple[bytes, str, str]:
+async def fetch_manifest(
+    client: RegistryClient, ref: Reference, tag_or_digest: str, scope: str
+) -> tuple[bytes, str, str]:
     """(body, media type, digest) of a manifest, verified when fetched by digest."""
-    response = await client.request("GET", f"/v2/{ref.path}/manifests/{tag_or_digest}", scope,
-                                    headers={"Accept": mf.ACCEPT})
+    response = await client.request(
+        "GET", f"/v2/{ref.path}/manifests/{tag_or_digest}", scope, headers={"Accept": mf.ACCEPT}
+    )
     try:
         body = await read_body(response, 200)
     except RegistryError as e:
@@ -69,8 +73,9 @@ def decode_auth(header: str | None) -> dict[str, Any] | None:
         return None
 
 
-async def pull(service: "ImageService", ref_text: str, auth: dict[str, Any] | None,
-               platform_text: str | None) -> AsyncIterator[dict[str, Any]]:
+async def pull(
+    service: "ImageService", ref_text: str, auth: dict[str, Any] | None, platform_text: str | None
+) -> AsyncIterator[dict[str, Any]]:
     ref = reference.parse(ref_text).tag_or_latest()
     wanted = mf.parse_platform(platform_text)
     client = await service.distribution().client(ref.domain, auth)
@@ -92,27 +97,32 @@ async def pull(service: "ImageService", ref_text: str, auth: dict[str, Any] | No
     config_raw = service.store.images.get_config(manifest.config.digest)
     if config_raw is None:
         config_raw = await service.distribution().fetch_small_blob(
-            client, ref.path, manifest.config.digest, scope)
+            client, ref.path, manifest.config.digest, scope
+        )
     config = json.loads(config_raw)
     if platform_text:
-        actual = mf.normalize_platform(str(config.get("os", "")),
-                                       str(config.get("architecture", "")),
-                                       str(config.get("variant", "")))
+        actual = mf.normalize_platform(
+            str(config.get("os", "")),
+            str(config.get("architecture", "")),
+            str(config.get("variant", "")),
+        )
         if (actual.os, actual.architecture) != (wanted.os, wanted.architecture):
-            raise NotFound(f"image with reference {ref.familiar} was found but does not match "
-                           f"the specified platform: wanted {wanted}, actual: {actual}")
+            raise NotFound(
+                f"image with reference {ref.familiar} was found but does not match "
+                f"the specified platform: wanted {wanted}, actual: {actual}"
+            )
     diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
     if len(diff_ids) != len(manifest.layers):
-        raise InvalidParameter("invalid manifest: number of layers does not match the "
-                               "image config")
+        raise InvalidParameter("invalid manifest: number of layers does not match the image config")
     chains = chain_ids(diff_ids)
     downloaded = False
     pins = [*chains, *(layer.digest for layer in manifest.layers), *(d for d, _ in manifests)]
     try:
         with service.pinned(pins):
             if service.store.images.get_config(manifest.config.digest) is None:
-                async for message in _fetch_layers(service, client, ref, scope, manifest,
-                                                   diff_ids, chains):
+                async for message in _fetch_layers(
+                    service, client, ref, scope, manifest, diff_ids, chains
+                ):
                     downloaded = True
                     yield message
             async with service.lock:
@@ -120,8 +130,7 @@ async def pull(service: "ImageService", ref_text: str, auth: dict[str, Any] | No
                     service.store.blobs.put(manifest_body)
                 image_id = service.register_image(config_raw, {})
                 meta = service.store.images.metadata(image_id)
-                meta["manifests"] = sorted({*meta.get("manifests", []),
-                                            *(d for d, _ in manifests)})
+                meta["manifests"] = sorted({*meta.get("manifests", []), *(d for d, _ in manifests)})
                 service.store.images.set_metadata(image_id, meta)
                 tag_moved = False
                 if ref.tag:
@@ -141,15 +150,17 @@ async def pull(service: "ImageService", ref_text: str, auth: dict[str, Any] | No
     service.events.publish("image", "pull", ref.familiar, {"name": ref.familiar_name})
 
 
-async def pull_all_tags(service: "ImageService", repo_text: str, auth: dict[str, Any] | None,
-                        platform_text: str | None) -> AsyncIterator[dict[str, Any]]:
+async def pull_all_tags(
+    service: "ImageService", repo_text: str, auth: dict[str, Any] | None, platform_text: str | None
+) -> AsyncIterator[dict[str, Any]]:
     """`docker pull --all-tags`: every tag the registry lists, one status line at the end."""
     repo = reference.parse(repo_text)
     client = await service.distribution().client(repo.domain, auth)
     scope = f"repository:{repo.path}:pull"
     try:
-        body = await read_body(await client.request("GET", f"/v2/{repo.path}/tags/list", scope),
-                               200)
+        body = await read_body(
+            await client.request("GET", f"/v2/{repo.path}/tags/list", scope), 200
+        )
     except RegistryError as e:
         raise translate_error(e, repo) from None
     tags = sorted(json.loads(body).get("tags") or [])
@@ -165,9 +176,15 @@ async def pull_all_tags(service: "ImageService", repo_text: str, auth: dict[str,
     yield {"status": f"Status: {verb} for {repo.familiar_name}"}
 
 
-async def _fetch_layers(service: "ImageService", client: RegistryClient, ref: Reference,
-                        scope: str, manifest: mf.Manifest, diff_ids: list[str],
-                        chains: list[str]) -> AsyncIterator[dict[str, Any]]:
+async def _fetch_layers(
+    service: "ImageService",
+    client: RegistryClient,
+    ref: Reference,
+    scope: str,
+    manifest: mf.Manifest,
+    diff_ids: list[str],
+    chains: list[str],
+) -> AsyncIterator[dict[str, Any]]:
     sink = ProgressSink()
     loop = asyncio.get_running_loop()
     todo = []
@@ -184,8 +201,13 @@ async def _fetch_layers(service: "ImageService", client: RegistryClient, ref: Re
         desc = manifest.layers[index]
         id_ = short(desc.digest)
         path = await service.distribution().download_blob(
-            client, ref.path, desc, scope, lambda: None,
-            lambda current, total: sink.update("Downloading", id_, current, total))
+            client,
+            ref.path,
+            desc,
+            scope,
+            lambda: None,
+            lambda current, total: sink.update("Downloading", id_, current, total),
+        )
         sink.put(status("Verifying Checksum", id_))
         sink.put(status("Download complete", id_))
         size = desc.size
@@ -197,13 +219,15 @@ async def _fetch_layers(service: "ImageService", client: RegistryClient, ref: Re
             with open(path, "rb") as f:
                 yield from file_chunks(f)
 
-        await service.store.layers.register(chains[index - 1] if index else None,
-                                            diff_ids[index], chunks, extracting,
-                                            (desc.digest, desc.media_type))
-        service.store.layers.record_blob(chains[index], desc.digest, desc.media_type,
-                                         desc.size)
+        await service.store.layers.register(
+            chains[index - 1] if index else None,
+            diff_ids[index],
+            chunks,
+            extracting,
+            (desc.digest, desc.media_type),
+        )
+        service.store.layers.record_blob(chains[index], desc.digest, desc.media_type, desc.size)
         sink.put(status("Pull complete", id_))
 
     async for message in sink.run([fetch(index) for index in todo]):
         yield message
-

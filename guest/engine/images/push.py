@@ -64,8 +64,15 @@ async def blob_exists(client: RegistryClient, repo: str, digest: str, scope: str
     return response.status == 200
 
 
-async def upload_blob(client: RegistryClient, repo: str, digest: str, path: str | None,
-                      data: bytes | None, scope: str, on_progress: Any = None) -> None:
+async def upload_blob(
+    client: RegistryClient,
+    repo: str,
+    digest: str,
+    path: str | None,
+    data: bytes | None,
+    scope: str,
+    on_progress: Any = None,
+) -> None:
     """POST an upload session, stream the blob with PATCH, then PUT ?digest= to commit."""
     response = await client.request("POST", f"/v2/{repo}/blobs/uploads/", scope)
     await read_body(response, 202)
@@ -86,15 +93,25 @@ async def upload_blob(client: RegistryClient, repo: str, digest: str, path: str 
                     on_progress(sent)
                 yield chunk
 
-    response = await client.request("PATCH", location, scope, data=chunks(),
-                                    headers={"Content-Type": "application/octet-stream"})
+    response = await client.request(
+        "PATCH",
+        location,
+        scope,
+        data=chunks(),
+        headers={"Content-Type": "application/octet-stream"},
+    )
     await read_body(response, 202)
     location = response.headers.get("Location", location)
     if not location.startswith("http"):
         location = f"{client.endpoint.url if client.endpoint else ''}{location}"
     separator = "&" if "?" in location else "?"
-    response = await client.request("PUT", f"{location}{separator}digest={digest}", scope,
-                                    data=b"", headers={"Content-Length": "0"})
+    response = await client.request(
+        "PUT",
+        f"{location}{separator}digest={digest}",
+        scope,
+        data=b"",
+        headers={"Content-Length": "0"},
+    )
     await read_body(response, 201, 204)
 
 
@@ -107,15 +124,17 @@ def refs_to_push(service: "ImageService", name: str, tag: str) -> list[Reference
         if service.store.references.get(ref) is None:
             raise NotFound(f"tag does not exist: {ref.familiar}")
         return [ref]
-    tagged = sorted((r for r, _ in service.store.references.items()
-                     if r.name == ref.name and r.tag), key=str)
+    tagged = sorted(
+        (r for r, _ in service.store.references.items() if r.name == ref.name and r.tag), key=str
+    )
     if not tagged:
         raise NotFound(f"An image does not exist locally with the tag: {ref.familiar_name}")
     return tagged
 
 
-async def push(service: "ImageService", name: str, tag: str,
-               auth: dict[str, Any] | None) -> AsyncIterator[dict[str, Any]]:
+async def push(
+    service: "ImageService", name: str, tag: str, auth: dict[str, Any] | None
+) -> AsyncIterator[dict[str, Any]]:
     refs = refs_to_push(service, name, tag)
     first = refs[0]
     client = await service.distribution().client(first.domain, auth, for_push=True)
@@ -126,8 +145,9 @@ async def push(service: "ImageService", name: str, tag: str,
             yield message
 
 
-async def _push_one(service: "ImageService", client: RegistryClient, ref: Reference,
-                    scope: str) -> AsyncIterator[dict[str, Any]]:
+async def _push_one(
+    service: "ImageService", client: RegistryClient, ref: Reference, scope: str
+) -> AsyncIterator[dict[str, Any]]:
     image = service.get(service.store.references.get(ref) or "")
     layers = service.layers_of(image)
     descriptors: list[tuple[str, str, int]] = [("", "", 0)] * len(layers)
@@ -145,8 +165,15 @@ async def _push_one(service: "ImageService", client: RegistryClient, ref: Refere
             return
         sink.put(status("Waiting", id_))
         async with service.distribution().upload_slots():
-            await upload_blob(client, ref.path, digest, service.store.blobs.path(digest), None,
-                              scope, lambda sent: sink.update("Pushing", id_, sent, size))
+            await upload_blob(
+                client,
+                ref.path,
+                digest,
+                service.store.blobs.path(digest),
+                None,
+                scope,
+                lambda sent: sink.update("Pushing", id_, sent, size),
+            )
         sink.put(status("Pushed", id_))
 
     async for message in sink.run([push_layer(i) for i in reversed(range(len(layers)))]):
@@ -154,8 +181,13 @@ async def _push_one(service: "ImageService", client: RegistryClient, ref: Refere
     if not await blob_exists(client, ref.path, image.id, scope):
         await upload_blob(client, ref.path, image.id, None, image.raw_config, scope)
     body, media_type = manifest_for(image.raw_config, image.id, descriptors)
-    response = await client.request("PUT", f"/v2/{ref.path}/manifests/{ref.tag or ref.digest}",
-                                    scope, data=body, headers={"Content-Type": media_type})
+    response = await client.request(
+        "PUT",
+        f"/v2/{ref.path}/manifests/{ref.tag or ref.digest}",
+        scope,
+        data=body,
+        headers={"Content-Type": media_type},
+    )
     await read_body(response, 200, 201)
     digest = "sha256:" + hashlib.sha256(body).hexdigest()
     async with service.lock:
@@ -170,8 +202,9 @@ async def _push_one(service: "ImageService", client: RegistryClient, ref: Refere
     service.events.publish("image", "push", ref.familiar, {"name": ref.familiar_name})
 
 
-def manifest_for(raw_config: bytes, config_digest: str,
-                 layers: list[tuple[str, str, int]]) -> tuple[bytes, str]:
+def manifest_for(
+    raw_config: bytes, config_digest: str, layers: list[tuple[str, str, int]]
+) -> tuple[bytes, str]:
     """Docker schema2 when every layer is gzip, else an OCI manifest."""
     docker = all(media == mf.DOCKER_LAYER_GZIP for _, media, _ in layers)
     oci_types = {mf.DOCKER_LAYER_GZIP: mf.OCI_LAYER_GZIP}
@@ -179,9 +212,18 @@ def manifest_for(raw_config: bytes, config_digest: str,
     doc = {
         "schemaVersion": 2,
         "mediaType": media_type,
-        "config": {"mediaType": mf.DOCKER_CONFIG if docker else mf.OCI_CONFIG,
-                   "size": len(raw_config), "digest": config_digest},
-        "layers": [{"mediaType": media if docker else oci_types.get(media, media),
-                    "size": size, "digest": digest} for digest, media, size in layers],
+        "config": {
+            "mediaType": mf.DOCKER_CONFIG if docker else mf.OCI_CONFIG,
+            "size": len(raw_config),
+            "digest": config_digest,
+        },
+        "layers": [
+            {
+                "mediaType": media if docker else oci_types.get(media, media),
+                "size": size,
+                "digest": digest,
+            }
+            for digest, media, size in layers
+        ],
     }
     return json.dumps(doc, indent=3).encode(), media_type

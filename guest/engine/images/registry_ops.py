@@ -38,8 +38,9 @@ async def login(service: "ImageService", auth: dict[str, Any]) -> dict[str, str]
     return {"Status": "Login Succeeded", "IdentityToken": ""}
 
 
-async def inspect_distribution(service: "ImageService", name: str,
-                               auth: dict[str, Any] | None) -> dict[str, Any]:
+async def inspect_distribution(
+    service: "ImageService", name: str, auth: dict[str, Any] | None
+) -> dict[str, Any]:
     """GET /distribution/{name}/json: the descriptor and platforms the registry has."""
     ref = reference.parse(name).tag_or_latest()
     client = await service.distribution().client(ref.domain, auth)
@@ -54,19 +55,28 @@ async def inspect_distribution(service: "ImageService", name: str,
                 platforms.append(entry.platform)
     else:
         manifest = mf.parse_manifest(body, media_type)
-        config = json.loads(await service.distribution().fetch_small_blob(
-            client, ref.path, manifest.config.digest, scope))
-        platform = {"architecture": config.get("architecture", ""),
-                    "os": config.get("os", "")}
+        config = json.loads(
+            await service.distribution().fetch_small_blob(
+                client, ref.path, manifest.config.digest, scope
+            )
+        )
+        platform = {"architecture": config.get("architecture", ""), "os": config.get("os", "")}
         if config.get("variant"):
             platform["variant"] = config["variant"]
         platforms.append(platform)
-    return {"Descriptor": {"mediaType": media_type, "digest": digest, "size": len(body)},
-            "Platforms": platforms}
+    return {
+        "Descriptor": {"mediaType": media_type, "digest": digest, "size": len(body)},
+        "Platforms": platforms,
+    }
 
 
-async def search(service: "ImageService", term: str, limit: int | None,
-                 filters: Filters, auth: dict[str, Any] | None) -> list[dict[str, Any]]:
+async def search(
+    service: "ImageService",
+    term: str,
+    limit: int | None,
+    filters: Filters,
+    auth: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
     """GET /images/search through the index's v1 search API, as Moby does."""
     filters.validate(SEARCH_FILTERS)
     if limit is not None and not 1 <= limit <= 100:
@@ -79,8 +89,9 @@ async def search(service: "ImageService", term: str, limit: int | None,
     if not reference.is_domain(domain):
         raise InvalidParameter(f"invalid index name ({domain}): not a registry host[:port]")
     config = service.engine.config
-    candidates = await endpoints_for(domain, config.insecure_registries, [],
-                                     config.host_loopback_ip)
+    candidates = await endpoints_for(
+        domain, config.insecure_registries, [], config.host_loopback_ip
+    )
     if domain == DOCKER_HUB:
         candidates = [candidates[-1].__class__("https://index.docker.io")]
     session = service.distribution().session()
@@ -88,9 +99,11 @@ async def search(service: "ImageService", term: str, limit: int | None,
     for endpoint in candidates:
         url = f"{endpoint.url}/v1/search"
         try:
-            async with session.get(url, params={"q": query,
-                                                "n": str(limit or DEFAULT_SEARCH_LIMIT)},
-                                   ssl=None if endpoint.verify_tls else False) as response:
+            async with session.get(
+                url,
+                params={"q": query, "n": str(limit or DEFAULT_SEARCH_LIMIT)},
+                ssl=None if endpoint.verify_tls else False,
+            ) as response:
                 body = await response.read()
                 if response.status != 200:
                     raise EngineError(f"Unexpected status code {response.status}")
@@ -99,13 +112,16 @@ async def search(service: "ImageService", term: str, limit: int | None,
         except TRANSPORT_ERRORS as e:
             last = e
     else:
-        raise EngineError(f'Get "{candidates[-1].url}/v1/search?n='
-                          f'{limit or DEFAULT_SEARCH_LIMIT}&q={query}": {describe(last)}')
+        raise EngineError(
+            f'Get "{candidates[-1].url}/v1/search?n='
+            f'{limit or DEFAULT_SEARCH_LIMIT}&q={query}": {describe(last)}'
+        )
     return _filter_results(results, filters, limit or DEFAULT_SEARCH_LIMIT)
 
 
-def _filter_results(results: list[dict[str, Any]], filters: Filters,
-                    limit: int) -> list[dict[str, Any]]:
+def _filter_results(
+    results: list[dict[str, Any]], filters: Filters, limit: int
+) -> list[dict[str, Any]]:
     official = filters.bool_value("is-official")
     automated = filters.bool_value("is-automated")
     stars = max((int(v) for v in filters.get("stars")), default=0)
@@ -117,9 +133,13 @@ def _filter_results(results: list[dict[str, Any]], filters: Filters,
             continue
         if int(result.get("star_count") or 0) < stars:
             continue
-        out.append({"star_count": int(result.get("star_count") or 0),
-                    "is_official": bool(result.get("is_official")),
-                    "name": result.get("name", ""),
-                    "is_automated": bool(result.get("is_automated")),
-                    "description": result.get("description", "")})
+        out.append(
+            {
+                "star_count": int(result.get("star_count") or 0),
+                "is_official": bool(result.get("is_official")),
+                "name": result.get("name", ""),
+                "is_automated": bool(result.get("is_automated")),
+                "description": result.get("description", ""),
+            }
+        )
     return out[:limit]

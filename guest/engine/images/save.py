@@ -39,8 +39,9 @@ def select(service: "ImageService", names: list[str]) -> dict[str, list[str]]:
         if not reference.looks_like_id(name):
             ref = reference.parse(name)
         if ref is not None and not ref.tag and not ref.digest:
-            tagged = [(r, i) for r, i in service.store.references.items()
-                      if r.name == ref.name and r.tag]
+            tagged = [
+                (r, i) for r, i in service.store.references.items() if r.name == ref.name and r.tag
+            ]
             if tagged:
                 for r, image_id in sorted(tagged, key=lambda item: str(item[0])):
                     chosen.setdefault(image_id, []).append(r.familiar)
@@ -61,29 +62,41 @@ def save(service: "ImageService", names: list[str]) -> AsyncIterator[bytes]:
     for image_id, tags in chosen.items():
         image = service.get(image_id)
         layers = service.layers_of(image)
-        saved.append(archive.SavedImage(image.id, len(image.raw_config),
-                                        [(layer.diff_id, layer_tar_size(service, layer))
-                                         for layer in layers], list(dict.fromkeys(tags))))
+        saved.append(
+            archive.SavedImage(
+                image.id,
+                len(image.raw_config),
+                [(layer.diff_id, layer_tar_size(service, layer)) for layer in layers],
+                list(dict.fromkeys(tags)),
+            )
+        )
         if image.id not in seen:
             seen.add(image.id)
-            blob_members.append((f"blobs/sha256/{image.id[7:]}", len(image.raw_config),
-                                 [image.raw_config]))
+            blob_members.append(
+                (f"blobs/sha256/{image.id[7:]}", len(image.raw_config), [image.raw_config])
+            )
         for layer in layers:
             if layer.diff_id not in seen:
                 seen.add(layer.diff_id)
-                blob_members.append((f"blobs/sha256/{layer.diff_id[7:]}",
-                                     layer_tar_size(service, layer),
-                                     _lazy(service, layer)))
-    return _stream(service, archive.tar_stream(archive.archive_members(saved, blob_members)),
-                   list(chosen))
+                blob_members.append(
+                    (
+                        f"blobs/sha256/{layer.diff_id[7:]}",
+                        layer_tar_size(service, layer),
+                        _lazy(service, layer),
+                    )
+                )
+    return _stream(
+        service, archive.tar_stream(archive.archive_members(saved, blob_members)), list(chosen)
+    )
 
 
 def _lazy(service: "ImageService", layer: Layer) -> Iterator[bytes]:
     yield from layer_tar_chunks(service, layer)
 
 
-async def _stream(service: "ImageService", chunks: Iterator[bytes],
-                  image_ids: list[str]) -> AsyncIterator[bytes]:
+async def _stream(
+    service: "ImageService", chunks: Iterator[bytes], image_ids: list[str]
+) -> AsyncIterator[bytes]:
     buffered: list[bytes] = []
     size = 0
     while True:

@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 MEDIA_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 MEDIA_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 MEDIA_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
-MEDIA_BY_COMPRESSION = {"none": MEDIA_LAYER_TAR, "gzip": MEDIA_LAYER_GZIP,
-                        "zstd": MEDIA_LAYER_ZSTD}
+MEDIA_BY_COMPRESSION = {"none": MEDIA_LAYER_TAR, "gzip": MEDIA_LAYER_GZIP, "zstd": MEDIA_LAYER_ZSTD}
 
 
 def no_such_image(text: str) -> NotFound:
@@ -168,12 +167,15 @@ class ImageService(Service):
         self.store.images.set_metadata(image_id, meta)
         return previous
 
-    async def register_layer_file(self, parent_chain: str | None, diff_id: str | None,
-                                  path: str, keep_blob: bool = True) -> Layer:
+    async def register_layer_file(
+        self, parent_chain: str | None, diff_id: str | None, path: str, keep_blob: bool = True
+    ) -> Layer:
         """Unpack a layer tarball file; moves the file into the blob store when kept."""
+
         def chunks() -> Iterator[bytes]:
             with open(path, "rb") as f:
                 yield from file_chunks(f)
+
         layer, result = await self.store.layers.register(parent_chain, diff_id, chunks)
         if result is not None and keep_blob:
             media = MEDIA_BY_COMPRESSION[result.compression]
@@ -192,23 +194,30 @@ class ImageService(Service):
         self.set_reference(ref, image_id)
         self.events.publish("image", "tag", image_id, {"name": ref.familiar})
 
-    async def commit(self, parent: Image | None, upper_dir: str | None,
-                     config: dict[str, Any], history_entry: dict[str, Any],
-                     tag: str | None,
-                     earlier_history: Sequence[dict[str, Any]] = ()) -> Image:
+    async def commit(
+        self,
+        parent: Image | None,
+        upper_dir: str | None,
+        config: dict[str, Any],
+        history_entry: dict[str, Any],
+        tag: str | None,
+        earlier_history: Sequence[dict[str, Any]] = (),
+    ) -> Image:
         """A new image: parent's layers plus the diff in an overlay upperdir (None: no layer).
 
         config is the container config (Cmd, Env, ...) plus optional top-level fields
         (author, comment, architecture, os) given as keys of the same name."""
         from ketch.guest.engine.images import commit as commit_module
 
-        return await commit_module.commit_image(self, parent, upper_dir, config,
-                                                history_entry, tag, earlier_history)
+        return await commit_module.commit_image(
+            self, parent, upper_dir, config, history_entry, tag, earlier_history
+        )
 
     # -- deleting ----------------------------------------------------------------------------
 
-    async def delete(self, text: str, force: bool = False,
-                     prune: bool = True) -> list[dict[str, str]]:
+    async def delete(
+        self, text: str, force: bool = False, prune: bool = True
+    ) -> list[dict[str, str]]:
         """DELETE /images/{name}: untag and/or delete, with Moby's conflict rules."""
         from ketch.guest.engine.images import deletion
 
@@ -231,8 +240,7 @@ class ImageService(Service):
             if raw is None:
                 continue
             config = json.loads(raw)
-            live_chains.update(chain_ids(list((config.get("rootfs") or {}).get("diff_ids")
-                                              or [])))
+            live_chains.update(chain_ids(list((config.get("rootfs") or {}).get("diff_ids") or [])))
             live_blobs.update(self.store.images.metadata(image_id).get("manifests", []))
         return self.store.collect_garbage(live_chains, live_blobs)
 
@@ -242,8 +250,9 @@ class ImageService(Service):
 
     # -- pull / push (implemented in distribution.py) ---------------------------------------
 
-    def pull(self, ref: str, auth: dict[str, Any] | None = None,
-             platform: str | None = None) -> AsyncIterator[dict[str, Any]]:
+    def pull(
+        self, ref: str, auth: dict[str, Any] | None = None, platform: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """Progress messages of a registry pull (Docker's JSON message stream)."""
         from ketch.guest.engine.images import pull
 
@@ -251,8 +260,9 @@ class ImageService(Service):
 
     def layer_blob_path(self, layer: Layer) -> tuple[str, str] | None:
         """(path, mediaType) of a stored blob holding this layer, uncompressed preferred."""
-        candidates = sorted(layer.blobs.items(),
-                            key=lambda item: item[1].get("mediaType") != MEDIA_LAYER_TAR)
+        candidates = sorted(
+            layer.blobs.items(), key=lambda item: item[1].get("mediaType") != MEDIA_LAYER_TAR
+        )
         for digest, info in candidates:
             if self.store.blobs.has(digest):
                 return self.store.blobs.path(digest), str(info.get("mediaType"))

@@ -13,10 +13,31 @@ from ketch.guest.store.images import reference
 LIST_FILTERS = ("before", "dangling", "label", "reference", "since", "until")
 # API 1.50 image inspect Config: the image-spec fields only (OCI order); the ones that had no
 # omitempty before 1.50 are backfilled with their zero value, the rest are omitted when empty.
-CONFIG_KEYS = ("User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir",
-               "Labels", "StopSignal", "ArgsEscaped", "Healthcheck", "OnBuild", "Shell")
-BACKFILLED = {"User": "", "Env": None, "Cmd": None, "Volumes": None, "WorkingDir": "",
-              "Entrypoint": None, "OnBuild": None, "Labels": None}
+CONFIG_KEYS = (
+    "User",
+    "ExposedPorts",
+    "Env",
+    "Entrypoint",
+    "Cmd",
+    "Volumes",
+    "WorkingDir",
+    "Labels",
+    "StopSignal",
+    "ArgsEscaped",
+    "Healthcheck",
+    "OnBuild",
+    "Shell",
+)
+BACKFILLED = {
+    "User": "",
+    "Env": None,
+    "Cmd": None,
+    "Volumes": None,
+    "WorkingDir": "",
+    "Entrypoint": None,
+    "OnBuild": None,
+    "Labels": None,
+}
 
 
 def summary(image: Image, containers: int = -1) -> dict[str, Any]:
@@ -53,8 +74,7 @@ def inspect(image: Image) -> dict[str, Any]:
         "RepoDigests": list(image.repo_digests),
         "Parent": image.parent,
         "Comment": config.get("comment", ""),
-        "Created": (format_rfc3339_nano(image.created_ns) if created else
-                    "0001-01-01T00:00:00Z"),
+        "Created": (format_rfc3339_nano(image.created_ns) if created else "0001-01-01T00:00:00Z"),
         "DockerVersion": config.get("docker_version", ""),
         "Author": config.get("author", ""),
         "Config": image_config_view(image.container_config),
@@ -65,10 +85,11 @@ def inspect(image: Image) -> dict[str, Any]:
             "Data": graph_driver_data(image),
             "Name": "overlay2",
         },
-        "RootFS": {"Type": (config.get("rootfs") or {}).get("type", "layers"),
-                   "Layers": image.diff_ids},
-        "Metadata": {"LastTagTime": image.metadata.get("last_tag_time",
-                                                       "0001-01-01T00:00:00Z")},
+        "RootFS": {
+            "Type": (config.get("rootfs") or {}).get("type", "layers"),
+            "Layers": image.diff_ids,
+        },
+        "Metadata": {"LastTagTime": image.metadata.get("last_tag_time", "0001-01-01T00:00:00Z")},
     }
     if config.get("variant"):
         doc["Variant"] = config["variant"]
@@ -99,21 +120,28 @@ def history(image: Image, all_images: Iterable[Image]) -> list[dict[str, Any]]:
         empty = bool(entry.get("empty_layer"))
         size = 0 if empty else next(sizes, 0)
         created = entry.get("created")
-        out.append({
-            "Comment": entry.get("comment", ""),
-            "Created": parse_timestamp_ns(created) // 10**9 if created else 0,
-            "CreatedBy": entry.get("created_by", ""),
-            "Id": owner.id if owner else "<missing>",
-            "Size": size,
-            "Tags": (list(by_id[owner.id].repo_tags) or None) if owner and owner.id in by_id
-            else None,
-        })
+        out.append(
+            {
+                "Comment": entry.get("comment", ""),
+                "Created": parse_timestamp_ns(created) // 10**9 if created else 0,
+                "CreatedBy": entry.get("created_by", ""),
+                "Id": owner.id if owner else "<missing>",
+                "Size": size,
+                "Tags": (list(by_id[owner.id].repo_tags) or None)
+                if owner and owner.id in by_id
+                else None,
+            }
+        )
         owner = by_id.get(owner.parent) if owner and owner.parent else None
     return out
 
 
-def list_images(images: list[Image], filters: Filters, show_all: bool,
-                container_counts: dict[str, int] | None = None) -> list[dict[str, Any]]:
+def list_images(
+    images: list[Image],
+    filters: Filters,
+    show_all: bool,
+    container_counts: dict[str, int] | None = None,
+) -> list[dict[str, Any]]:
     filters.validate(LIST_FILTERS)
     dangling = filters.bool_value("dangling")
     by_ref: dict[str, Image] = {}
@@ -147,8 +175,9 @@ def list_images(images: list[Image], filters: Filters, show_all: bool,
             # Moby lists only the references that match, and skips images with none.
             patterns = filters.get("reference")
             tags = [t for t in image.repo_tags if any(_reference_matches(p, t) for p in patterns)]
-            digests = [d for d in image.repo_digests
-                       if any(_reference_matches(p, d) for p in patterns)]
+            digests = [
+                d for d in image.repo_digests if any(_reference_matches(p, d) for p in patterns)
+            ]
             if not tags and not digests:
                 continue
             view = dataclasses.replace(image, repo_tags=tags, repo_digests=digests)

@@ -66,10 +66,14 @@ class Model(msgspec.Struct, omit_defaults=True):
 def _string_fields(cls: type) -> tuple[frozenset[str], frozenset[str]]:
     """The class's StrSlice fields, and its fields that are lists or maps of strings."""
     hints = typing.get_type_hints(cls, include_extras=True)
-    strslices = {name for name, hint in hints.items()
-                 if hint == StrSlice or StrSlice in typing.get_args(hint)}
-    collections = {name for name, hint in hints.items()
-                   if {StrList, StringMap} & set(typing.get_args(hint))}
+    strslices = {
+        name
+        for name, hint in hints.items()
+        if hint == StrSlice or StrSlice in typing.get_args(hint)
+    }
+    collections = {
+        name for name, hint in hints.items() if {StrList, StringMap} & set(typing.get_args(hint))
+    }
     return frozenset(strslices), frozenset(strslices | collections)
 
 
@@ -83,6 +87,22 @@ def to_plain(model: msgspec.Struct) -> dict[str, Any]:
     return msgspec.to_builtins(model)  # type: ignore[no-any-return]
 
 
-__all__ = ["Duration", "Empty", "FileMode", "Int", "Int64", "Model", "Opt",
-           "StrList", "StrSlice", "StringMap", "Uint", "Uint16", "Uint32", "Uint64",
-           "console_size", "go", "to_plain"]
+__all__ = [
+    "Duration",
+    "Empty",
+    "FileMode",
+    "Int",
+    "Int64",
+    "Model",
+    "Opt",
+    "StrList",
+    "StrSlice",
+    "StringMap",
+    "Uint",
+    "Uint16",
+    "Uint32",
+    "Uint64",
+    "console_size",
+    "go",
+    "to_plain",
+]

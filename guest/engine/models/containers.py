@@ -309,5 +309,14 @@ class UpdateConfig(Resources):
     RestartPolicy: Opt[RestartPolicy] = None
 
 
-__all__ = ["Config", "CreateRequest", "HostConfig", "Mount", "PortBinding", "Resources",
-           "RestartPolicy", "Ulimit", "UpdateConfig"]
+__all__ = [
+    "Config",
+    "CreateRequest",
+    "HostConfig",
+    "Mount",
+    "PortBinding",
+    "Resources",
+    "RestartPolicy",
+    "Ulimit",
+    "UpdateConfig",
+]

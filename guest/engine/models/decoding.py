@@ -17,16 +17,28 @@ _ERROR_AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>.*)`)?$", re.DOTALL)
 _GOT = re.compile(r"got `(?P<kind>\w+)`")
 _SEGMENT = re.compile(r"\.(?P<field>[^.\[]+)|\[(?P<index>\d+)\]|\[(?P<key>\.\.\.)\]")
 # msgspec's name of a JSON value's kind -> Go's (UnmarshalTypeError.Value)
-_GO_KIND = {"str": "string", "int": "number", "float": "number", "bool": "bool",
-            "array": "array", "object": "object"}
-_GO_BASIC: dict[type, str] = {mi.BoolType: "bool", mi.StrType: "string",
-                               mi.IntType: "int64", mi.FloatType: "float64"}
-_SYNTAX_CONTEXT = {"expected ':'": "after object key",
-                   "expected ',' or '}'": "after object key:value pair",
-                   "expected ',' or ']'": "after array element",
-                   "object keys must be strings": "looking for beginning of object key string",
-                   "invalid escape character": "in string escape code",
-                   "invalid number": "in numeric literal"}
+_GO_KIND = {
+    "str": "string",
+    "int": "number",
+    "float": "number",
+    "bool": "bool",
+    "array": "array",
+    "object": "object",
+}
+_GO_BASIC: dict[type, str] = {
+    mi.BoolType: "bool",
+    mi.StrType: "string",
+    mi.IntType: "int64",
+    mi.FloatType: "float64",
+}
+_SYNTAX_CONTEXT = {
+    "expected ':'": "after object key",
+    "expected ',' or '}'": "after object key:value pair",
+    "expected ',' or ']'": "after array element",
+    "object keys must be strings": "looking for beginning of object key string",
+    "invalid escape character": "in string escape code",
+    "invalid number": "in numeric literal",
+}
 
 
 @functools.cache
@@ -75,14 +87,17 @@ def _syntax_error(body: bytes, message: str) -> InvalidParameter:
         return InvalidParameter("invalid JSON: invalid UTF-8 in string")
     found = re.search(r"\(byte (\d+)\)", message)
     offset = int(found.group(1)) if found else -1
-    context = next((text for key, text in _SYNTAX_CONTEXT.items() if key in message),
-                   "looking for beginning of value")
+    context = next(
+        (text for key, text in _SYNTAX_CONTEXT.items() if key in message),
+        "looking for beginning of value",
+    )
     if context == "in string escape code":
         offset -= 1
     if not 0 <= offset < len(body):
         return InvalidParameter("invalid JSON: unexpected EOF")
-    return InvalidParameter(f"invalid JSON: invalid character {_quote_char(body[offset])} "
-                            f"{context}")
+    return InvalidParameter(
+        f"invalid JSON: invalid character {_quote_char(body[offset])} {context}"
+    )
 
 
 def _quote_char(byte: int) -> str:
@@ -125,8 +140,10 @@ def type_error(model: Any, message: str, body: bytes) -> str:
         go_type = "float64"  # an untyped number too large for any float, like 1e999
     value = _go_value(what, node, body, walked)
     if fields:
-        return (f"json: cannot unmarshal {value} into Go struct field "
-                f"{struct_name}.{'.'.join(fields)} of type {go_type}")
+        return (
+            f"json: cannot unmarshal {value} into Go struct field "
+            f"{struct_name}.{'.'.join(fields)} of type {go_type}"
+        )
     return f"json: cannot unmarshal {value} into Go value of type {go_type}"
 
 
@@ -174,8 +191,10 @@ def _strip_none(node: Any) -> Any:
 
 
 def _is_strslice(node: Any) -> bool:
-    return isinstance(node, mi.UnionType) and \
-        {type(t) for t in node.types} >= {mi.StrType, mi.ListType}
+    return isinstance(node, mi.UnionType) and {type(t) for t in node.types} >= {
+        mi.StrType,
+        mi.ListType,
+    }
 
 
 def _go_name(node: Any) -> str:

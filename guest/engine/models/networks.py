@@ -18,7 +18,7 @@ def canonical_mac(text: str) -> str:
     if not MAC_RE.fullmatch(text):
         raise InvalidParameter(f"invalid MAC address {text}")
     digits = re.sub(r"[^0-9a-fA-F]", "", text).lower()
-    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
 class EndpointIPAMConfig(Model):

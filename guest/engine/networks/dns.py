@@ -35,8 +35,9 @@ FORWARD_TIMEOUT = 3.0
 
 
 class DnsServer:
-    def __init__(self, resolve: Resolver, upstreams: Upstreams,
-                 reverse: Reverse | None = None) -> None:
+    def __init__(
+        self, resolve: Resolver, upstreams: Upstreams, reverse: Reverse | None = None
+    ) -> None:
         self.resolve = resolve
         self.upstreams = upstreams
         self.reverse = reverse
@@ -48,9 +49,11 @@ class DnsServer:
             return
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _UdpProtocol(self), local_addr=(address, port), reuse_port=False)
-        server = await asyncio.start_server(self._serve_tcp, address, port,
-                                            family=socket.AF_INET, reuse_address=True)
+            lambda: _UdpProtocol(self), local_addr=(address, port), reuse_port=False
+        )
+        server = await asyncio.start_server(
+            self._serve_tcp, address, port, family=socket.AF_INET, reuse_address=True
+        )
         self._listeners[address] = (transport, server)
 
     async def stop(self, address: str) -> None:
@@ -75,25 +78,32 @@ class DnsServer:
             return None
         question = query.question[0]
         name = question.name.to_text(omit_final_dot=True).lower()
-        if question.rdtype == dns.rdatatype.PTR and name.endswith(REVERSE_SUFFIX) \
-                and self.reverse is not None:
+        if (
+            question.rdtype == dns.rdatatype.PTR
+            and name.endswith(REVERSE_SUFFIX)
+            and self.reverse is not None
+        ):
             octets = name.removesuffix(REVERSE_SUFFIX).split(".")
-            target = self.reverse(client, ".".join(reversed(octets))) \
-                if len(octets) == 4 else None
+            target = self.reverse(client, ".".join(reversed(octets))) if len(octets) == 4 else None
             if target is not None:
                 response = dns.message.make_response(query)
                 response.flags |= dns.flags.AA | dns.flags.RA
-                response.answer.append(dns.rrset.from_text_list(
-                    question.name, TTL, dns.rdataclass.IN, dns.rdatatype.PTR, [target + "."]))
+                response.answer.append(
+                    dns.rrset.from_text_list(
+                        question.name, TTL, dns.rdataclass.IN, dns.rdatatype.PTR, [target + "."]
+                    )
+                )
                 return response.to_wire()
-        addresses = self.resolve(client, name) if question.rdclass == dns.rdataclass.IN \
-            else None
+        addresses = self.resolve(client, name) if question.rdclass == dns.rdataclass.IN else None
         if addresses is not None:
             response = dns.message.make_response(query)
             response.flags |= dns.flags.AA | dns.flags.RA
             if question.rdtype == dns.rdatatype.A and addresses:
-                response.answer.append(dns.rrset.from_text_list(
-                    question.name, TTL, dns.rdataclass.IN, dns.rdatatype.A, addresses))
+                response.answer.append(
+                    dns.rrset.from_text_list(
+                        question.name, TTL, dns.rdataclass.IN, dns.rdatatype.A, addresses
+                    )
+                )
             return response.to_wire()
         return await self._forward(query, tcp, client)
 
@@ -103,8 +113,9 @@ class DnsServer:
                 if tcp:
                     reply = await dns.asyncquery.tcp(query, server, timeout=FORWARD_TIMEOUT)
                 else:
-                    reply = await dns.asyncquery.udp(query, server, timeout=FORWARD_TIMEOUT,
-                                                     ignore_unexpected=True)
+                    reply = await dns.asyncquery.udp(
+                        query, server, timeout=FORWARD_TIMEOUT, ignore_unexpected=True
+                    )
                 return reply.to_wire()
             except (dns.exception.DNSException, OSError) as e:
                 log.debug(f"[resolver] forwarding to {server} failed: {e}")
@@ -113,8 +124,7 @@ class DnsServer:
         response.flags |= dns.flags.RA
         return response.to_wire()
 
-    async def _serve_tcp(self, reader: asyncio.StreamReader,
-                         writer: asyncio.StreamWriter) -> None:
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         client = writer.get_extra_info("peername")[0]
         try:
             while True:

@@ -98,9 +98,14 @@ class ContainerNetworking(ContainerSettings):
         async with self.lock:
             if cid in self.sandboxes:
                 await self._teardown_locked(container, publish=True)
-            record: dict[str, Any] = {"ContainerID": cid, "Name": container.bare_name,
-                                      "Mode": mode, "Ports": [], "NetnsPath": None,
-                                      "Active": True}
+            record: dict[str, Any] = {
+                "ContainerID": cid,
+                "Name": container.bare_name,
+                "Mode": mode,
+                "Ports": [],
+                "NetnsPath": None,
+                "Active": True,
+            }
             if mode.startswith("container:"):
                 other = self._sandbox_of(mode.split(":", 1)[1])
                 record["NetnsPath"] = other["NetnsPath"]
@@ -115,14 +120,17 @@ class ContainerNetworking(ContainerSettings):
                     primary = self.get("host")
                 self.sandboxes[cid] = record
                 try:
-                    names = [primary.name] + [n for n in requested
-                                              if self.find(n) is not None
-                                              and self.get(n).id != primary.id]
+                    names = [primary.name] + [
+                        n
+                        for n in requested
+                        if self.find(n) is not None and self.get(n).id != primary.id
+                    ]
                     for index, name in enumerate(names):
                         network = self.get(name)
                         req = requested.get(name) or requested.get(network.id) or {}
-                        veth = self._add_endpoint(network, container, f"eth{index}", req,
-                                                  default_route=index == 0)
+                        veth = self._add_endpoint(
+                            network, container, f"eth{index}", req, default_route=index == 0
+                        )
                         veths += [veth] if veth is not None else []
                         joined.append(network)
                     if primary.driver == "bridge":
@@ -137,29 +145,38 @@ class ContainerNetworking(ContainerSettings):
             if record.get("SharedWith"):
                 self.store.save_sandbox(record)
             else:
-                self._wiring[cid] = asyncio.create_task(self._wire(
-                    container, record, joined, veths, mappings, dns_network))
+                self._wiring[cid] = asyncio.create_task(
+                    self._wire(container, record, joined, veths, mappings, dns_network)
+                )
         for network in joined:
             self._publish_event("connect", network, cid)
         return self._sandbox(record)
 
-    async def _wire(self: "NetworkService", container: Container, record: dict[str, Any],
-                    joined: list[Network], veths: list[netlink.Veth],
-                    mappings: list[PortMapping], dns_network: Network | None) -> None:
+    async def _wire(
+        self: "NetworkService",
+        container: Container,
+        record: dict[str, Any],
+        joined: list[Network],
+        veths: list[netlink.Veth],
+        mappings: list[PortMapping],
+        dns_network: Network | None,
+    ) -> None:
         """prepare_container's slow half: veth pairs, port and DNS rules, then the records.
         On failure the whole sandbox is undone."""
         cid = container.id
         try:
             if record.get("NetnsPath"):
-                await asyncio.to_thread(netlink.attach_endpoints,
-                                        self._netns_for(container, record), veths)
+                await asyncio.to_thread(
+                    netlink.attach_endpoints, self._netns_for(container, record), veths
+                )
             if mappings:
                 ip = joined[0].endpoints[cid].ipv4
                 await self.iptables.apply(add=self._port_rules(joined[0], ip, mappings))
                 await self._start_proxies(mappings, ip)
             if dns_network is not None:
-                await redirect_embedded_dns(record["NetnsPath"], dns_network.gateway,
-                                            dns_network.endpoints[cid].ipv4)
+                await redirect_embedded_dns(
+                    record["NetnsPath"], dns_network.gateway, dns_network.endpoints[cid].ipv4
+                )
         except BaseException:
             async with self.lock:
                 await self._teardown_locked(container, publish=True)
@@ -191,23 +208,33 @@ class ContainerNetworking(ContainerSettings):
             self.sandboxes[cid]["Name"] = new_name.lstrip("/")
             self.store.save_sandbox(self.sandboxes[cid])
 
-    async def connect(self: "NetworkService", ref: str, container: Container,
-                      endpoint_config: dict[str, Any] | None) -> None:
+    async def connect(
+        self: "NetworkService",
+        ref: str,
+        container: Container,
+        endpoint_config: dict[str, Any] | None,
+    ) -> None:
         """`docker network connect`: live for a running container, recorded otherwise."""
         network = self.get(ref)
         cid = container.id
         settings = container.network_settings
         networks = settings.setdefault("Networks", {})
         mode = str((container.host_config.get("NetworkMode") or "") or "")
-        if network.driver in ("host", "null") or mode in ("host", "none") \
-                or mode.startswith("container:"):
-            raise Forbidden("container cannot be disconnected from host network or connected "
-                            "to host network" if "host" in (network.driver, mode) else
-                            "container sharing network namespace with another container or "
-                            "host cannot be connected to any other network")
+        if (
+            network.driver in ("host", "null")
+            or mode in ("host", "none")
+            or mode.startswith("container:")
+        ):
+            raise Forbidden(
+                "container cannot be disconnected from host network or connected to host network"
+                if "host" in (network.driver, mode)
+                else "container sharing network namespace with another container or "
+                "host cannot be connected to any other network"
+            )
         if cid in network.endpoints or (not container.running and network.name in networks):
-            raise Forbidden(f"endpoint with name {container.bare_name} already exists "
-                            f"in network {network.name}")
+            raise Forbidden(
+                f"endpoint with name {container.bare_name} already exists in network {network.name}"
+            )
         req = dict(endpoint_config or {})
         if not container.running or cid not in self.sandboxes:
             # Recorded for the next start, which creates the endpoint (and the event).
@@ -216,15 +243,20 @@ class ContainerNetworking(ContainerSettings):
             return
         async with self.lock:
             record = self.sandboxes[cid]
-            used = {ep.ifname for n in self.networks.values()
-                    for ep in n.endpoints.values() if ep.container_id == cid}
+            used = {
+                ep.ifname
+                for n in self.networks.values()
+                for ep in n.endpoints.values()
+                if ep.container_id == cid
+            }
             ifname = next(f"eth{i}" for i in range(64) if f"eth{i}" not in used)
             veth = self._add_endpoint(network, container, ifname, req, default_route=False)
             ep = network.endpoints[cid]
             if veth is not None:
                 try:
-                    await asyncio.to_thread(netlink.attach_endpoints,
-                                            self._netns_for(container, record), [veth])
+                    await asyncio.to_thread(
+                        netlink.attach_endpoints, self._netns_for(container, record), [veth]
+                    )
                 except BaseException:
                     del network.endpoints[cid]
                     if network.pool is not None:
@@ -238,14 +270,16 @@ class ContainerNetworking(ContainerSettings):
         self._persist(container)
         self._publish_event("connect", network, cid)
 
-    async def disconnect(self: "NetworkService", ref: str, container: Container,
-                         force: bool = False) -> None:
+    async def disconnect(
+        self: "NetworkService", ref: str, container: Container, force: bool = False
+    ) -> None:
         network = self.get(ref)
         cid = container.id
         networks = container.network_settings.setdefault("Networks", {})
         if network.driver == "host":
-            raise Forbidden("container cannot be disconnected from host network or connected "
-                            "to host network")
+            raise Forbidden(
+                "container cannot be disconnected from host network or connected to host network"
+            )
         if cid not in network.endpoints and network.name not in networks:
             raise Forbidden(f"container {cid} is not connected to network {network.name}")
         await self._settled(cid)
@@ -265,8 +299,14 @@ class ContainerNetworking(ContainerSettings):
 
     # -- endpoints ------------------------------------------------------------------------
 
-    def _add_endpoint(self: "NetworkService", network: Network, container: Container, ifname: str,
-                      req: dict[str, Any], default_route: bool) -> netlink.Veth | None:
+    def _add_endpoint(
+        self: "NetworkService",
+        network: Network,
+        container: Container,
+        ifname: str,
+        req: dict[str, Any],
+        default_route: bool,
+    ) -> netlink.Veth | None:
         """Register the container's endpoint on network with its address; the veth pair it
         needs (bridge networks), for netlink.attach_endpoints."""
         cid = container.id
@@ -274,16 +314,26 @@ class ContainerNetworking(ContainerSettings):
         static_ip = str(ipam_config.get("IPv4Address") or "")
         aliases = [str(a) for a in req.get("Aliases") or []]
         if network.default_bridge and static_ip:
-            raise InvalidParameter("user specified IP address is supported on user defined "
-                                   "networks only")
+            raise InvalidParameter(
+                "user specified IP address is supported on user defined networks only"
+            )
         if network.default_bridge and aliases:
-            raise InvalidParameter("network-scoped alias is supported only for containers in "
-                                   "user defined networks")
-        ep = Endpoint(container_id=cid, name=container.bare_name,
-                      endpoint_id=secrets.token_hex(32), mac="", ipv4="", prefixlen=0,
-                      ifname=ifname, host_ifname="veth" + secrets.token_hex(4)[:7],
-                      aliases=aliases, static_ip=static_ip,
-                      links=[str(link) for link in req.get("Links") or []])
+            raise InvalidParameter(
+                "network-scoped alias is supported only for containers in user defined networks"
+            )
+        ep = Endpoint(
+            container_id=cid,
+            name=container.bare_name,
+            endpoint_id=secrets.token_hex(32),
+            mac="",
+            ipv4="",
+            prefixlen=0,
+            ifname=ifname,
+            host_ifname="veth" + secrets.token_hex(4)[:7],
+            aliases=aliases,
+            static_ip=static_ip,
+            links=[str(link) for link in req.get("Links") or []],
+        )
         veth = None
         if network.driver == "bridge":
             pool = network.pool
@@ -297,27 +347,36 @@ class ContainerNetworking(ContainerSettings):
             legacy_mac = (container.config.get("MacAddress") or "") if default_route else ""
             ep.mac = str(req.get("MacAddress") or legacy_mac or "") or netlink.random_mac()
             veth = netlink.Veth(
-                network.bridge, ep.host_ifname, ifname, ep.ipv4, ep.prefixlen, ep.mac,
+                network.bridge,
+                ep.host_ifname,
+                ifname,
+                ep.ipv4,
+                ep.prefixlen,
+                ep.mac,
                 network.gateway if default_route and not network.internal else None,
-                network.mtu)
+                network.mtu,
+            )
         network.endpoints[cid] = ep
         return veth
 
-    async def _detach(self: "NetworkService", network: Network, ep: Endpoint,
-                      unlink: bool = True) -> None:
+    async def _detach(
+        self: "NetworkService", network: Network, ep: Endpoint, unlink: bool = True
+    ) -> None:
         """Release the endpoint's address; unlink: delete its veth pair now (not needed when
         its netns is discarded: see netlink.delete_netns)."""
         record = self.sandboxes.get(ep.container_id) or {}
         if network.driver == "bridge":
             if unlink:
-                await asyncio.to_thread(netlink.detach_endpoint, ep.host_ifname,
-                                        record.get("NetnsPath"), ep.ifname)
+                await asyncio.to_thread(
+                    netlink.detach_endpoint, ep.host_ifname, record.get("NetnsPath"), ep.ifname
+                )
             if network.pool is not None and ep.ipv4:
                 network.pool.release(ipaddress.IPv4Address(ep.ipv4))
         self._save(network)
 
-    def _embedded_dns(self: "NetworkService", record: dict[str, Any],
-                      joined: list[Network]) -> Network | None:
+    def _embedded_dns(
+        self: "NetworkService", record: dict[str, Any], joined: list[Network]
+    ) -> Network | None:
         """User networks: the container asks 127.0.0.11, which reaches our server; the
         network whose server the netns's rules must redirect to (None: no rules)."""
         network = next((n for n in joined if n.user_defined), None)
@@ -346,8 +405,9 @@ class ContainerNetworking(ContainerSettings):
         if netns and record is not None and record.get("SharedWith"):
             netns = None  # the owner's, not ours to delete
         # Discarding the netns takes its veths along, unless a container sharing it still runs.
-        discard = bool(netns) and not any(r.get("SharedWith") == cid
-                                          for r in self.sandboxes.values())
+        discard = bool(netns) and not any(
+            r.get("SharedWith") == cid for r in self.sandboxes.values()
+        )
         if discard:
             await asyncio.to_thread(netlink.release_addresses, str(netns))
         left: list[Network] = []
@@ -373,15 +433,19 @@ class ContainerNetworking(ContainerSettings):
 
     def _sandbox_of(self, ref: str) -> dict[str, Any]:
         for record in self.sandboxes.values():
-            if record["ContainerID"] == ref or record["Name"] == ref.lstrip("/") \
-                    or (len(ref) >= 3 and record["ContainerID"].startswith(ref)):
+            if (
+                record["ContainerID"] == ref
+                or record["Name"] == ref.lstrip("/")
+                or (len(ref) >= 3 and record["ContainerID"].startswith(ref))
+            ):
                 if record.get("SharedWith"):
                     return self.sandboxes[record["SharedWith"]]
                 return record
         raise NotFound(f"cannot join network namespace of container {ref}: it is not running")
 
-    def _requested_endpoints(self, container: Container, settings: dict[str, Any]
-                             ) -> dict[str, dict[str, Any]]:
+    def _requested_endpoints(
+        self, container: Container, settings: dict[str, Any]
+    ) -> dict[str, dict[str, Any]]:
         """EndpointSettings asked for at create (NetworkingConfig) or by connect."""
         requested: dict[str, dict[str, Any]] = {}
         for name, value in (settings.get("Networks") or {}).items():
@@ -393,21 +457,23 @@ class ContainerNetworking(ContainerSettings):
 
     # -- published ports ------------------------------------------------------------------
 
-    def _reserve_ports(self: "NetworkService", container: Container, network: Network,
-                       record: dict[str, Any]) -> list[PortMapping]:
+    def _reserve_ports(
+        self: "NetworkService", container: Container, network: Network, record: dict[str, Any]
+    ) -> list[PortMapping]:
         """Hold the published host ports (a conflict fails the start before the runtime runs);
         _wire adds their rules."""
         hc, cfg = container.host_config, container.config
-        requests = port_requests((hc.get("PortBindings") or {}),
-                                 (cfg.get("ExposedPorts") or {}),
-                                 bool(hc.get("PublishAllPorts") or False))
+        requests = port_requests(
+            (hc.get("PortBindings") or {}),
+            (cfg.get("ExposedPorts") or {}),
+            bool(hc.get("PublishAllPorts") or False),
+        )
         ep = network.endpoints[container.id]
         record["Network"] = network.id
         mappings: list[PortMapping] = []
         try:
             for request in requests:
-                mappings += self.reservations.reserve_all(
-                    request, f"{ep.name} ({ep.endpoint_id})")
+                mappings += self.reservations.reserve_all(request, f"{ep.name} ({ep.endpoint_id})")
         except BaseException:
             for mapping in mappings:
                 self.reservations.release(mapping)
@@ -415,8 +481,9 @@ class ContainerNetworking(ContainerSettings):
         record["Ports"] = [m.to_json() for m in mappings]
         return mappings
 
-    async def _start_proxies(self: "NetworkService", mappings: list[PortMapping],
-                             container_ip: str) -> None:
+    async def _start_proxies(
+        self: "NetworkService", mappings: list[PortMapping], container_ip: str
+    ) -> None:
         """A userland proxy serves TCP ports without a DNAT rule: IPv6 ones (there is no
         IPv6 NAT here) and all of them when iptables is disabled."""
         for mapping in mappings:
@@ -428,8 +495,9 @@ class ContainerNetworking(ContainerSettings):
                 await proxy.start()
                 self.proxies[(mapping.host_ip, mapping.host_port)] = proxy
 
-    async def _unpublish_ports(self: "NetworkService", record: dict[str, Any],
-                               network: Network) -> None:
+    async def _unpublish_ports(
+        self: "NetworkService", record: dict[str, Any], network: Network
+    ) -> None:
         mappings = [PortMapping.from_json(m) for m in record.get("Ports") or []]
         if not mappings:
             return
@@ -438,16 +506,16 @@ class ContainerNetworking(ContainerSettings):
             if proxy is not None:
                 proxy.close()
             self.reservations.release(mapping)
-        await self.iptables.apply(remove=self._port_rules(network, record.get("IP", ""),
-                                                          mappings))
+        await self.iptables.apply(remove=self._port_rules(network, record.get("IP", ""), mappings))
         record["Ports"] = []
 
     def _port_rules(self, network: Network, ip: str, mappings: list[PortMapping]) -> list[Any]:
         rules = []
         for m in mappings:
             if not is_v6(m.host_ip):
-                rules += port_rules(network.bridge, m.proto, m.host_ip, m.host_port, ip,
-                                    m.container_port)
+                rules += port_rules(
+                    network.bridge, m.proto, m.host_ip, m.host_port, ip, m.container_port
+                )
         return rules
 
     async def restore_sandboxes(self: "NetworkService") -> None:
@@ -473,21 +541,30 @@ class ContainerNetworking(ContainerSettings):
         if self.container_records is not None:
             self.container_records.save(container)
 
-    def _publish_event(self: "NetworkService", action: str, network: Network,
-                       cid: str) -> None:
-        self.events.publish("network", action, network.id,
-                                   {"container": cid, "name": network.name,
-                                    "type": network.driver})
+    def _publish_event(self: "NetworkService", action: str, network: Network, cid: str) -> None:
+        self.events.publish(
+            "network",
+            action,
+            network.id,
+            {"container": cid, "name": network.name, "type": network.driver},
+        )
 
     # -- embedded DNS ---------------------------------------------------------------------
 
     def resolve_name(self: "NetworkService", client: str, name: str) -> list[str] | None:
         """Addresses for name as seen from client's user-defined networks; None: unknown."""
-        mine = [n for n in self.networks.values() if n.user_defined
-                and any(ep.ipv4 == client for ep in n.endpoints.values())]
-        scope = mine or [n for n in self.networks.values() if n.user_defined
-                         and n.pool is not None
-                         and ipaddress.IPv4Address(client) in n.pool.subnet]
+        mine = [
+            n
+            for n in self.networks.values()
+            if n.user_defined and any(ep.ipv4 == client for ep in n.endpoints.values())
+        ]
+        scope = mine or [
+            n
+            for n in self.networks.values()
+            if n.user_defined
+            and n.pool is not None
+            and ipaddress.IPv4Address(client) in n.pool.subnet
+        ]
         found = self._lookup(scope, name)
         if not found and "." in name:
             # `name.network` picks the address on that one network (as Moby's resolver).
@@ -507,8 +584,12 @@ class ContainerNetworking(ContainerSettings):
 
     @staticmethod
     def _lookup(networks: list[Network], name: str) -> list[str]:
-        found = [ep.ipv4 for network in networks for ep in network.endpoints.values()
-                 if ep.ipv4 and name in (n.lower() for n in ep.dns_names())]
+        found = [
+            ep.ipv4
+            for network in networks
+            for ep in network.endpoints.values()
+            if ep.ipv4 and name in (n.lower() for n in ep.dns_names())
+        ]
         return list(dict.fromkeys(found))
 
     def upstream_servers(self: "NetworkService", client: str) -> list[str]:

@@ -42,8 +42,9 @@ def candidate_subnets(pools: Iterable[dict[str, Any]]) -> Iterable[IPv4Net]:
         base = parse_network(str(pool.get("base", "")))
         size = int(pool.get("size", base.prefixlen))
         if size < base.prefixlen:
-            raise InvalidParameter(f"invalid pools request: size {size} is smaller than "
-                                   f"the base prefix of {base}")
+            raise InvalidParameter(
+                f"invalid pools request: size {size} is smaller than the base prefix of {base}"
+            )
         yield from base.subnets(new_prefix=size)
 
 
@@ -85,8 +86,9 @@ class Pool:
     def reserve(self, address: IPv4Addr) -> None:
         """A static address (--ip) or one restored from disk."""
         if address not in self.subnet:
-            raise InvalidParameter(f"no configured subnet or ip-range contain the IP address "
-                                   f"{address}")
+            raise InvalidParameter(
+                f"no configured subnet or ip-range contain the IP address {address}"
+            )
         if address in self.allocated or address == self.gateway:
             raise Conflict("Address already in use")
         self.allocated.add(address)
@@ -95,12 +97,16 @@ class Pool:
         """The lowest free address of the range (Moby hands them out in order)."""
         space = self.ip_range or self.subnet
         for host in space.hosts() if space.prefixlen < 31 else space:
-            if host != self.gateway and host not in self.allocated \
-                    and host != self.subnet.broadcast_address:
+            if (
+                host != self.gateway
+                and host not in self.allocated
+                and host != self.subnet.broadcast_address
+            ):
                 self.allocated.add(host)
                 return host
-        raise Conflict(f"no available IPv4 addresses on this network's address pools: "
-                       f"{self.subnet}")
+        raise Conflict(
+            f"no available IPv4 addresses on this network's address pools: {self.subnet}"
+        )
 
     def release(self, address: IPv4Addr) -> None:
         self.allocated.discard(address)

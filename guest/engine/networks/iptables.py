@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from ketch.common.proc import run_async
 
 TABLES = ("raw", "filter", "nat")
-FILTER_CHAINS = ("DOCKER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2",
-                 "DOCKER-USER")
+FILTER_CHAINS = ("DOCKER", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2", "DOCKER-USER")
 NAT_CHAINS = ("DOCKER",)
 OWN_CHAINS = {"filter": FILTER_CHAINS, "nat": NAT_CHAINS}
 LOOPBACK = "127.0.0.0/8"
@@ -50,15 +49,18 @@ class BridgeRules:
             rules += [
                 Rule("filter", "DOCKER-ISOLATION-STAGE-1", f"! -s {net} -o {br} -j DROP"),
                 Rule("filter", "DOCKER-ISOLATION-STAGE-1", f"! -d {net} -i {br} -j DROP"),
-                Rule("filter", "FORWARD", f"-i {br} -o {br} -j "
-                     f"{'ACCEPT' if self.icc else 'DROP'}"),
+                Rule("filter", "FORWARD", f"-i {br} -o {br} -j {'ACCEPT' if self.icc else 'DROP'}"),
             ]
             return rules
         rules += [
-            Rule("filter", "DOCKER-ISOLATION-STAGE-1",
-                 f"-i {br} ! -o {br} -j DOCKER-ISOLATION-STAGE-2"),
-            Rule("filter", "FORWARD",
-                 f"-o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+            Rule(
+                "filter",
+                "DOCKER-ISOLATION-STAGE-1",
+                f"-i {br} ! -o {br} -j DOCKER-ISOLATION-STAGE-2",
+            ),
+            Rule(
+                "filter", "FORWARD", f"-o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+            ),
             Rule("filter", "FORWARD", f"-o {br} -j DOCKER"),
             Rule("filter", "FORWARD", f"-i {br} ! -o {br} -j ACCEPT"),
             Rule("filter", "FORWARD", f"-i {br} -o {br} -j {'ACCEPT' if self.icc else 'DROP'}"),
@@ -81,18 +83,28 @@ def base_rules() -> list[Rule]:
     ]
 
 
-def port_rules(bridge: str, proto: str, host_ip: str, host_port: int, container_ip: str,
-               container_port: int) -> list[Rule]:
+def port_rules(
+    bridge: str, proto: str, host_ip: str, host_port: int, container_ip: str, container_port: int
+) -> list[Rule]:
     """DNAT for one published port, the filter ACCEPT, and hairpin masquerade."""
     dest = "" if host_ip in ("", "0.0.0.0") else f"-d {host_ip}/32 "
     match = f"-p {proto} -m {proto} --dport"
     return [
-        Rule("nat", "DOCKER", f"{dest}{match} {host_port} -j DNAT --to-destination "
-                              f"{container_ip}:{container_port}"),
-        Rule("filter", "DOCKER", f"-d {container_ip}/32 ! -i {bridge} -o {bridge} "
-                                 f"{match} {container_port} -j ACCEPT"),
-        Rule("nat", "POSTROUTING", f"-s {container_ip}/32 -d {container_ip}/32 "
-                                   f"{match} {container_port} -j MASQUERADE"),
+        Rule(
+            "nat",
+            "DOCKER",
+            f"{dest}{match} {host_port} -j DNAT --to-destination {container_ip}:{container_port}",
+        ),
+        Rule(
+            "filter",
+            "DOCKER",
+            f"-d {container_ip}/32 ! -i {bridge} -o {bridge} {match} {container_port} -j ACCEPT",
+        ),
+        Rule(
+            "nat",
+            "POSTROUTING",
+            f"-s {container_ip}/32 -d {container_ip}/32 {match} {container_port} -j MASQUERADE",
+        ),
     ]
 
 
@@ -128,18 +140,26 @@ class Iptables:
             lines: list[str] = []
             for table in TABLES:
                 present, chains = current.get(table, (set(), []))
-                block = self._table_lines(table, present, chains,
-                                          [r for r in add if r.table == table],
-                                          [r for r in remove if r.table == table])
+                block = self._table_lines(
+                    table,
+                    present,
+                    chains,
+                    [r for r in add if r.table == table],
+                    [r for r in remove if r.table == table],
+                )
                 if block:
                     lines += [f"*{table}", *block, "COMMIT"]
             if lines:
-                await run_async(["iptables-restore", "--noflush"], timeout=30,
-                                input=("\n".join(lines) + "\n").encode())
+                await run_async(
+                    ["iptables-restore", "--noflush"],
+                    timeout=30,
+                    input=("\n".join(lines) + "\n").encode(),
+                )
 
     @staticmethod
-    def _table_lines(table: str, present: set[str], chains: list[str], wanted: list[Rule],
-                     unwanted: list[Rule]) -> list[str]:
+    def _table_lines(
+        table: str, present: set[str], chains: list[str], wanted: list[Rule], unwanted: list[Rule]
+    ) -> list[str]:
         lines = []
         for rule in unwanted:
             line = f"-A {rule.chain} {rule.spec}"
@@ -154,8 +174,9 @@ class Iptables:
             if not rule.first and line not in present:
                 lines.append(line)
                 present.add(line)
-        missing = [f":{chain} - [0:0]" for chain in OWN_CHAINS.get(table, ())
-                   if chain not in chains]
+        missing = [
+            f":{chain} - [0:0]" for chain in OWN_CHAINS.get(table, ()) if chain not in chains
+        ]
         return missing + lines if lines else []
 
     async def ensure_base(self, forward_drop: bool) -> None:
@@ -176,12 +197,23 @@ async def redirect_embedded_dns(netns_path: str, server: str, container_ip: str)
     """
     lines = ["*nat"]
     for proto in ("udp", "tcp"):
-        lines.append(f"-A OUTPUT -d {EMBEDDED_DNS}/32 -p {proto} -m {proto} --dport 53 "
-                     f"-j DNAT --to-destination {server}:53")
-        lines.append(f"-A POSTROUTING -s 127.0.0.0/8 -d {server}/32 -p {proto} -m {proto} "
-                     f"--dport 53 -j SNAT --to-source {container_ip}")
+        lines.append(
+            f"-A OUTPUT -d {EMBEDDED_DNS}/32 -p {proto} -m {proto} --dport 53 "
+            f"-j DNAT --to-destination {server}:53"
+        )
+        lines.append(
+            f"-A POSTROUTING -s 127.0.0.0/8 -d {server}/32 -p {proto} -m {proto} "
+            f"--dport 53 -j SNAT --to-source {container_ip}"
+        )
     lines.append("COMMIT\n")
-    await run_async(["nsenter", f"--net={netns_path}", "sh", "-c",
-                     "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && "
-                     "iptables-restore --noflush"],
-                    input="\n".join(lines).encode(), timeout=30)
+    await run_async(
+        [
+            "nsenter",
+            f"--net={netns_path}",
+            "sh",
+            "-c",
+            "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && iptables-restore --noflush",
+        ],
+        input="\n".join(lines).encode(),
+        timeout=30,
+    )

@@ -93,8 +93,11 @@ class Network:
     def record(self) -> dict[str, Any]:
         # Not asdict(self): it would deep-copy the pool (addresses and all) only to drop it,
         # milliseconds on every container start and stop.
-        doc = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)
-               if f.name not in ("endpoints", "pool")}
+        doc = {
+            f.name: copy.deepcopy(getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in ("endpoints", "pool")
+        }
         doc["Id"] = self.id
         doc["endpoints"] = {cid: asdict(ep) for cid, ep in self.endpoints.items()}
         return doc
@@ -103,8 +106,9 @@ class Network:
     def from_record(cls, doc: dict[str, Any]) -> "Network":
         fields = {k: v for k, v in doc.items() if k not in ("Id", "endpoints")}
         network = cls(**fields)
-        network.endpoints = {cid: Endpoint.from_record(ep)
-                             for cid, ep in doc.get("endpoints", {}).items()}
+        network.endpoints = {
+            cid: Endpoint.from_record(ep) for cid, ep in doc.get("endpoints", {}).items()
+        }
         if network.ipam_config and network.driver == "bridge":
             network.pool = Pool.from_config(network.ipam_config[0])
             for ep in network.endpoints.values():
@@ -117,7 +121,9 @@ class Network:
         if with_containers:
             for ep in self.endpoints.values():
                 containers[ep.container_id] = {
-                    "Name": ep.name, "EndpointID": ep.endpoint_id, "MacAddress": ep.mac,
+                    "Name": ep.name,
+                    "EndpointID": ep.endpoint_id,
+                    "MacAddress": ep.mac,
                     "IPv4Address": f"{ep.ipv4}/{ep.prefixlen}" if ep.ipv4 else "",
                     "IPv6Address": "",
                 }
@@ -129,8 +135,11 @@ class Network:
             "Driver": self.driver,
             "EnableIPv4": True,
             "EnableIPv6": self.enable_ipv6,
-            "IPAM": {"Driver": self.ipam_driver, "Options": self.ipam_options,
-                     "Config": [dict(c) for c in self.ipam_config]},
+            "IPAM": {
+                "Driver": self.ipam_driver,
+                "Options": self.ipam_options,
+                "Config": [dict(c) for c in self.ipam_config],
+            },
             "Internal": self.internal,
             "Attachable": self.attachable,
             "Ingress": self.ingress,
@@ -141,14 +150,13 @@ class Network:
             "Labels": dict(self.labels),
         }
 
-    def endpoint_settings(self, ep: Endpoint, requested: dict[str, Any] | None
-                          ) -> dict[str, Any]:
+    def endpoint_settings(self, ep: Endpoint, requested: dict[str, Any] | None) -> dict[str, Any]:
         """One entry of a container's NetworkSettings.Networks."""
         requested = requested or {}
         aliases = ep.aliases or None
         return {
-            "IPAMConfig": requested.get("IPAMConfig") or ({"IPv4Address": ep.static_ip}
-                                                          if ep.static_ip else None),
+            "IPAMConfig": requested.get("IPAMConfig")
+            or ({"IPv4Address": ep.static_ip} if ep.static_ip else None),
             "Links": ep.links or None,
             "Aliases": aliases,
             "MacAddress": ep.mac,

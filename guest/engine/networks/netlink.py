@@ -53,8 +53,9 @@ def link_index(ipr: IPRoute, name: str) -> int | None:
     return found[0] if found else None
 
 
-def ensure_bridge(name: str, address: str, prefixlen: int, mtu: int = 0,
-                  route_localnet: bool = False) -> None:
+def ensure_bridge(
+    name: str, address: str, prefixlen: int, mtu: int = 0, route_localnet: bool = False
+) -> None:
     """Create the bridge with its gateway address (idempotent) and bring it up.
 
     route_localnet lets loopback-published ports be DNATed out through the bridge; it also
@@ -73,8 +74,9 @@ def ensure_bridge(name: str, address: str, prefixlen: int, mtu: int = 0,
             raise EngineError(f"failed to create bridge {name}")
         if mtu:
             ipr.link("set", index=index, mtu=mtu)
-        have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"])
-                for a in ipr.get_addr(index=index, family=2)}
+        have = {
+            (a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index, family=2)
+        }
         if (address, prefixlen) not in have:
             ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
         ipr.link("set", index=index, state="up")
@@ -145,8 +147,12 @@ def create_netns(path: str) -> None:
         _check(_LIBC.unshare(CLONE_NEWNET), "unshare")
         try:
             try:
-                mounts.mount("/proc/thread-self/ns/net", path, flags=mounts.MS_BIND,
-                             describe=f"bind mount {path}")
+                mounts.mount(
+                    "/proc/thread-self/ns/net",
+                    path,
+                    flags=mounts.MS_BIND,
+                    describe=f"bind mount {path}",
+                )
             except mounts.MountError as e:
                 raise OSError(e.errno, e.message) from None
         finally:
@@ -212,11 +218,17 @@ def _add_veth(ipr: IPRoute, veth: Veth, netns_path: str, bridge_index: int) -> N
     extra = {"mtu": veth.mtu} if veth.mtu else {}
     fd = os.open(netns_path, os.O_RDONLY)
     try:
+
         def add() -> None:
-            ipr.link("add", ifname=veth.host_ifname, kind="veth", master=bridge_index,
-                     state="up", **extra,
-                     peer={"ifname": veth.ifname, "net_ns_fd": fd, "address": veth.mac,
-                           **extra})
+            ipr.link(
+                "add",
+                ifname=veth.host_ifname,
+                kind="veth",
+                master=bridge_index,
+                state="up",
+                **extra,
+                peer={"ifname": veth.ifname, "net_ns_fd": fd, "address": veth.mac, **extra},
+            )
 
         try:
             add()
@@ -249,8 +261,12 @@ def release_addresses(netns_path: str) -> None:
     with contextlib.suppress(OSError, NetlinkError), entered(netns_path), IPRoute() as ipr:
         for address in ipr.get_addr(family=socket.AF_INET):
             if address["index"] != LOOPBACK_INDEX:
-                ipr.addr("del", index=address["index"], prefixlen=address["prefixlen"],
-                         address=address.get_attr("IFA_ADDRESS"))
+                ipr.addr(
+                    "del",
+                    index=address["index"],
+                    prefixlen=address["prefixlen"],
+                    address=address.get_attr("IFA_ADDRESS"),
+                )
 
 
 def detach_endpoint(host_ifname: str, netns_path: str | None, ifname: str) -> None:

@@ -27,8 +27,12 @@ class PortMapping:
     host_port: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"Proto": self.proto, "ContainerPort": self.container_port,
-                "HostIp": self.host_ip, "HostPort": self.host_port}
+        return {
+            "Proto": self.proto,
+            "ContainerPort": self.container_port,
+            "HostIp": self.host_ip,
+            "HostPort": self.host_port,
+        }
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> "PortMapping":
@@ -53,8 +57,9 @@ def split_port_key(key: str) -> tuple[int, str]:
         raise InvalidParameter(f"invalid port specification: {key!r}") from None
 
 
-def port_requests(port_bindings: dict[str, Any] | None, exposed: dict[str, Any] | None,
-                  publish_all: bool) -> list[PortRequest]:
+def port_requests(
+    port_bindings: dict[str, Any] | None, exposed: dict[str, Any] | None, publish_all: bool
+) -> list[PortRequest]:
     """What HostConfig.PortBindings (and -P over Config.ExposedPorts) ask for."""
     requests = []
     bindings = dict(port_bindings or {})
@@ -86,7 +91,7 @@ class PortReservations:
         self.proxied_v4 = proxied_v4
 
     def in_use(self, proto: str, host_ip: str, port: int) -> bool:
-        for (p, ip, used) in self._sockets:
+        for p, ip, used in self._sockets:
             if p != proto or used != port or is_v6(ip) != is_v6(host_ip):
                 continue
             if ip == host_ip or ip in ANY_ADDRESSES or host_ip in ANY_ADDRESSES:
@@ -99,8 +104,9 @@ class PortReservations:
         first = self.reserve(request, endpoint)
         if request.host_ip:
             return [first]
-        v6 = PortRequest(request.proto, request.container_port, "::", first.host_port,
-                         first.host_port)
+        v6 = PortRequest(
+            request.proto, request.container_port, "::", first.host_port, first.host_port
+        )
         try:
             return [first, self._bind(v6, "::", first.host_port, endpoint)]
         except EngineError:
@@ -119,13 +125,13 @@ class PortReservations:
         assert last_error is not None
         raise last_error
 
-    def _bind(self, request: PortRequest, host_ip: str, port: int,
-              endpoint: str) -> PortMapping:
+    def _bind(self, request: PortRequest, host_ip: str, port: int, endpoint: str) -> PortMapping:
         prefix = f"driver failed programming external connectivity on endpoint {endpoint}"
         shown = f"[{host_ip}]" if is_v6(host_ip) else host_ip
         if port and self.in_use(request.proto, host_ip, port):
-            raise EngineError(f"{prefix}: Bind for {shown}:{port} failed: port is already "
-                              f"allocated")
+            raise EngineError(
+                f"{prefix}: Bind for {shown}:{port} failed: port is already allocated"
+            )
         kind = socket.SOCK_DGRAM if request.proto == "udp" else socket.SOCK_STREAM
         family = socket.AF_INET6 if is_v6(host_ip) else socket.AF_INET
         try:
@@ -141,26 +147,32 @@ class PortReservations:
         except OSError as e:
             sock.close()
             reason = "address already in use" if e.errno == errno.EADDRINUSE else e.strerror
-            raise EngineError(f"{prefix}: failed to bind host port for {shown}:{port}:"
-                              f"{request.proto}: {reason}") from None
+            raise EngineError(
+                f"{prefix}: failed to bind host port for {shown}:{port}:{request.proto}: {reason}"
+            ) from None
         bound = sock.getsockname()[1]
         self._sockets[(request.proto, host_ip, bound)] = sock
         return PortMapping(request.proto, request.container_port, request.host_ip, bound)
 
     def restore(self, mapping: PortMapping) -> None:
         """Re-hold a port after a daemon restart (best effort: the DNAT rule still works)."""
-        request = PortRequest(mapping.proto, mapping.container_port, mapping.host_ip,
-                              mapping.host_port, mapping.host_port)
+        request = PortRequest(
+            mapping.proto,
+            mapping.container_port,
+            mapping.host_ip,
+            mapping.host_port,
+            mapping.host_port,
+        )
         with contextlib.suppress(EngineError):
             self._bind(request, mapping.host_ip or "0.0.0.0", mapping.host_port, "restore")
 
     def socket_of(self, mapping: PortMapping) -> socket.socket | None:
-        return self._sockets.get((mapping.proto, mapping.host_ip or "0.0.0.0",
-                                  mapping.host_port))
+        return self._sockets.get((mapping.proto, mapping.host_ip or "0.0.0.0", mapping.host_port))
 
     def release(self, mapping: PortMapping) -> None:
-        sock = self._sockets.pop((mapping.proto, mapping.host_ip or "0.0.0.0",
-                                  mapping.host_port), None)
+        sock = self._sockets.pop(
+            (mapping.proto, mapping.host_ip or "0.0.0.0", mapping.host_port), None
+        )
         if sock is not None:
             sock.close()
 
@@ -170,8 +182,9 @@ class PortReservations:
         self._sockets.clear()
 
 
-def ports_json(mappings: list[PortMapping], exposed: dict[str, Any] | None,
-               bindings: dict[str, Any] | None) -> dict[str, Any]:
+def ports_json(
+    mappings: list[PortMapping], exposed: dict[str, Any] | None, bindings: dict[str, Any] | None
+) -> dict[str, Any]:
     """NetworkSettings.Ports: every exposed/bound port, null when not published."""
     ports: dict[str, Any] = {}
     for key in list(exposed or {}) + list(bindings or {}):

@@ -18,9 +18,13 @@ HOST_NAMES = ("host.docker.internal", "gateway.docker.internal")
 HOST_RESOLV_CONF = "/etc/resolv.conf"
 
 
-def hosts_content(hostname: str, domainname: str, addresses: Iterable[str],
-                  extra_hosts: Iterable[str] = (), links: Iterable[tuple[str, str]] = ()
-                  ) -> str:
+def hosts_content(
+    hostname: str,
+    domainname: str,
+    addresses: Iterable[str],
+    extra_hosts: Iterable[str] = (),
+    links: Iterable[tuple[str, str]] = (),
+) -> str:
     """extra_hosts are `name:ip` (--add-host); links are (ip, 'alias name') pairs."""
     lines = [HOSTS_HEADER]
     for entry in extra_hosts:
@@ -36,8 +40,9 @@ def hosts_content(hostname: str, domainname: str, addresses: Iterable[str],
     return "".join(lines)
 
 
-def extra_host_entries(extra_hosts: Iterable[str], host_gateway: str,
-                       host_loopback: str = "") -> list[str]:
+def extra_host_entries(
+    extra_hosts: Iterable[str], host_gateway: str, host_loopback: str = ""
+) -> list[str]:
     """--add-host entries with host-gateway replaced (by host-gateway-ip, else the default
     bridge's gateway, as Moby does), then HOST_NAMES for host_loopback when the daemon has one
     (the user's own entries come first, so they win)."""
@@ -83,8 +88,9 @@ GENERATED_HEADER = (
 )
 
 
-def resolv_conf_content(nameservers: Iterable[str], search: Iterable[str],
-                        options: Iterable[str], footer: str = "") -> str:
+def resolv_conf_content(
+    nameservers: Iterable[str], search: Iterable[str], options: Iterable[str], footer: str = ""
+) -> str:
     lines = [f"nameserver {server}" for server in nameservers]
     search = list(search)
     if search:
@@ -95,8 +101,9 @@ def resolv_conf_content(nameservers: Iterable[str], search: Iterable[str],
     return GENERATED_HEADER + "\n".join(lines) + "\n" + footer
 
 
-def container_resolv_conf(dns: list[str], dns_search: list[str], dns_options: list[str],
-                          embedded_server: str | None) -> tuple[str, list[str]]:
+def container_resolv_conf(
+    dns: list[str], dns_search: list[str], dns_options: list[str], embedded_server: str | None
+) -> tuple[str, list[str]]:
     """The container's resolv.conf text and the upstream servers the embedded DNS forwards to.
 
     With an embedded server (user networks) it is the only nameserver and names without dots
@@ -108,20 +115,27 @@ def container_resolv_conf(dns: list[str], dns_search: list[str], dns_options: li
     upstream = dns or [s for s in host_servers if embedded_server or not is_loopback(s)]
     search = dns_search or host_search
     options = dns_options or host_options
-    overrides = [name for name, given in (("nameservers", dns), ("search", dns_search),
-                                          ("options", dns_options)) if given]
+    overrides = [
+        name
+        for name, given in (("nameservers", dns), ("search", dns_search), ("options", dns_options))
+        if given
+    ]
     if embedded_server:
         if not any(o.startswith("ndots:") for o in options):
             options = [*options, "ndots:0"]
-        footer = (f"\n# Based on host file: '{HOST_RESOLV_CONF}' (internal resolver)\n"
-                  f"# ExtServers: [{' '.join(upstream)}]\n"
-                  f"# Overrides: [{' '.join(overrides)}]\n"
-                  f"# Option ndots from: internal\n")
+        footer = (
+            f"\n# Based on host file: '{HOST_RESOLV_CONF}' (internal resolver)\n"
+            f"# ExtServers: [{' '.join(upstream)}]\n"
+            f"# Overrides: [{' '.join(overrides)}]\n"
+            f"# Option ndots from: internal\n"
+        )
         return resolv_conf_content([embedded_server], search, options, footer), upstream
     if not upstream and not dns:
         upstream = list(FALLBACK_NAMESERVERS)
-    footer = (f"\n# Based on host file: '{HOST_RESOLV_CONF}' (legacy)\n"
-              f"# Overrides: [{' '.join(overrides)}]\n")
+    footer = (
+        f"\n# Based on host file: '{HOST_RESOLV_CONF}' (legacy)\n"
+        f"# Overrides: [{' '.join(overrides)}]\n"
+    )
     return resolv_conf_content(upstream, search, options, footer), upstream
 
 

@@ -95,9 +95,14 @@ class NetworkService(Service, ContainerNetworking):
         for network in list(self.networks.values()):
             if network.driver == "bridge" and network.pool is not None:
                 try:
-                    await asyncio.to_thread(netlink.ensure_bridge, network.bridge,
-                                            network.gateway, network.pool.subnet.prefixlen,
-                                            network.mtu, self.iptables.enabled)
+                    await asyncio.to_thread(
+                        netlink.ensure_bridge,
+                        network.bridge,
+                        network.gateway,
+                        network.pool.subnet.prefixlen,
+                        network.mtu,
+                        self.iptables.enabled,
+                    )
                 except Exception as e:
                     log.error(f"failed to restore network {network.name}: {e}")
                     continue
@@ -118,8 +123,10 @@ class NetworkService(Service, ContainerNetworking):
         for network in self.networks.values():
             orphans = [ep for cid, ep in network.endpoints.items() if cid not in self.sandboxes]
             for ep in orphans:
-                log.warning(f"releasing orphaned endpoint {ep.endpoint_id[:12]} of "
-                            f"{ep.container_id[:12]} on {network.name}")
+                log.warning(
+                    f"releasing orphaned endpoint {ep.endpoint_id[:12]} of "
+                    f"{ep.container_id[:12]} on {network.name}"
+                )
                 del network.endpoints[ep.container_id]
                 await self._detach(network, ep)
 
@@ -133,13 +140,23 @@ class NetworkService(Service, ContainerNetworking):
         by_name = {n.name: n for n in self.networks.values()}
         for name, driver in (("none", "null"), ("host", "host")):
             if name not in by_name:
-                self._save(Network(id=secrets.token_hex(32), name=name, driver=driver,
-                                   created=self._now(), ipam_options=None))
+                self._save(
+                    Network(
+                        id=secrets.token_hex(32),
+                        name=name,
+                        driver=driver,
+                        created=self._now(),
+                        ipam_options=None,
+                    )
+                )
         if self.config.bridge == "none":
             return
         existing = by_name.get("bridge")
-        others = [n.pool.subnet for n in self.networks.values()
-                  if n.pool is not None and n is not existing]
+        others = [
+            n.pool.subnet
+            for n in self.networks.values()
+            if n.pool is not None and n is not existing
+        ]
         bridge_name = self.config.bridge or DEFAULT_BRIDGE
         if self.config.bip:
             interface = ipaddress.IPv4Interface(self.config.bip)
@@ -158,32 +175,51 @@ class NetworkService(Service, ContainerNetworking):
         if not self.config.icc:
             options["com.docker.network.bridge.enable_icc"] = "false"
         if existing is not None:
-            if (existing.ipam_config[:1] == [ipam] and existing.options == options) \
-                    or existing.endpoints:
+            if (
+                existing.ipam_config[:1] == [ipam] and existing.options == options
+            ) or existing.endpoints:
                 return
             # bip, bridge, mtu, icc or masquerade changed in daemon.json: rebuild it.
             await self._unprogram_bridge(existing)
             self.networks.pop(existing.id, None)
             self.store.delete_network(existing.id)
-        network = Network(id=secrets.token_hex(32), name="bridge", driver="bridge",
-                          created=self._now(), options=options, ipam_options=None,
-                          ipam_config=[ipam], bridge=bridge_name, default_bridge=True)
+        network = Network(
+            id=secrets.token_hex(32),
+            name="bridge",
+            driver="bridge",
+            created=self._now(),
+            options=options,
+            ipam_options=None,
+            ipam_config=[ipam],
+            bridge=bridge_name,
+            default_bridge=True,
+        )
         network.pool = Pool.from_config(ipam)
         self._save(network)
 
     async def _program_bridge(self, network: Network) -> None:
         """Bridge link, gateway address, iptables and (user networks) DNS: all idempotent."""
         assert network.pool is not None
-        await asyncio.to_thread(netlink.ensure_bridge, network.bridge, network.gateway,
-                                network.pool.subnet.prefixlen, network.mtu,
-                                self.iptables.enabled)
+        await asyncio.to_thread(
+            netlink.ensure_bridge,
+            network.bridge,
+            network.gateway,
+            network.pool.subnet.prefixlen,
+            network.mtu,
+            self.iptables.enabled,
+        )
         await self.iptables.apply(add=self._bridge_rules(network))
         if network.user_defined:
             await self.dns.listen(network.gateway)
 
     def _bridge_rules(self, network: Network) -> list[Any]:
-        return BridgeRules(network.bridge, network.subnet, network.internal, network.icc,
-                           network.masquerade and self.config.ip_masq).build()
+        return BridgeRules(
+            network.bridge,
+            network.subnet,
+            network.internal,
+            network.icc,
+            network.masquerade and self.config.ip_masq,
+        ).build()
 
     @staticmethod
     def _now() -> str:
@@ -209,8 +245,9 @@ class NetworkService(Service, ContainerNetworking):
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            raise InvalidParameter(f"network {ref} is ambiguous ({len(matches)} matches found "
-                                   f"based on ID prefix)")
+            raise InvalidParameter(
+                f"network {ref} is ambiguous ({len(matches)} matches found based on ID prefix)"
+            )
         raise NotFound(f"network {ref} not found")
 
     def find(self, ref: str) -> Network | None:
@@ -228,12 +265,14 @@ class NetworkService(Service, ContainerNetworking):
         result = []
         for network in sorted(self.networks.values(), key=lambda n: n.created):
             kind = "builtin" if network.is_builtin else "custom"
-            if not (filters.exact_match("driver", network.driver)
-                    and filters.exact_match("scope", "local")
-                    and filters.exact_match("type", kind)
-                    and filters.match_kv_list("label", network.labels)
-                    and filters.match("name", network.name)
-                    and filters.match("id", network.id)):
+            if not (
+                filters.exact_match("driver", network.driver)
+                and filters.exact_match("scope", "local")
+                and filters.exact_match("type", kind)
+                and filters.match_kv_list("label", network.labels)
+                and filters.match("name", network.name)
+                and filters.match("id", network.id)
+            ):
                 continue
             if dangling is not None:
                 unused = not network.is_builtin and not network.endpoints
@@ -249,16 +288,20 @@ class NetworkService(Service, ContainerNetworking):
         if not name:
             raise InvalidParameter("network name cannot be empty")
         if not NAME_RE.match(name):
-            raise InvalidParameter(f'invalid network name "{name}": it must match '
-                                   f'[a-zA-Z0-9][a-zA-Z0-9_.-]*')
+            raise InvalidParameter(
+                f'invalid network name "{name}": it must match [a-zA-Z0-9][a-zA-Z0-9_.-]*'
+            )
         driver = body.get("Driver") or "bridge"
         if name in BUILTIN_NAMES or driver in ("host", "null"):
-            raise Forbidden(f"{name} is a pre-defined network and cannot be created"
-                            if name in BUILTIN_NAMES else
-                            f'only one instance of "{driver}" network is allowed')
+            raise Forbidden(
+                f"{name} is a pre-defined network and cannot be created"
+                if name in BUILTIN_NAMES
+                else f'only one instance of "{driver}" network is allowed'
+            )
         if driver != "bridge":
-            raise NotFound(f'could not find plugin {driver} in v1 plugin registry: '
-                           f'plugin not found')
+            raise NotFound(
+                f"could not find plugin {driver} in v1 plugin registry: plugin not found"
+            )
         if body.get("EnableIPv6"):
             raise InvalidParameter("IPv6 networks are not supported by this daemon")
         async with self.lock:
@@ -272,33 +315,39 @@ class NetworkService(Service, ContainerNetworking):
                 await self._unprogram_bridge(network)
                 raise
             self._save(network)
-        self.events.publish("network", "create", network.id,
-                                   {"name": name, "type": "bridge"})
+        self.events.publish("network", "create", network.id, {"name": name, "type": "bridge"})
         return {"Id": network.id, "Warning": ""}
 
     def _new_bridge_network(self, name: str, body: dict[str, Any]) -> Network:
         ipam = body.get("IPAM") or {}
         if (ipam.get("Driver") or "default") != "default":
-            raise NotFound(f'could not find plugin {ipam["Driver"]} in v1 plugin registry: '
-                           f'plugin not found')
+            raise NotFound(
+                f"could not find plugin {ipam['Driver']} in v1 plugin registry: plugin not found"
+            )
         configs = [dict(c) for c in ipam.get("Config") or [] if c]
         validate_ipam(configs)
-        configs = [c for c in configs
-                   if ":" not in str(c.get("Subnet", ""))]  # IPv6 pools are not served
+        configs = [
+            c for c in configs if ":" not in str(c.get("Subnet", ""))
+        ]  # IPv6 pools are not served
         if len(configs) > 1:
             raise InvalidParameter("only one IPv4 subnet per network is supported")
         in_use = self._subnets_in_use()
         if configs and configs[0].get("Subnet"):
-            config: dict[str, Any] = {k: str(v) for k, v in configs[0].items()
-                                      if k in ("Subnet", "IPRange", "Gateway") and v}
+            config: dict[str, Any] = {
+                k: str(v)
+                for k, v in configs[0].items()
+                if k in ("Subnet", "IPRange", "Gateway") and v
+            }
             if configs[0].get("AuxiliaryAddresses"):
-                config["AuxiliaryAddresses"] = {str(k): str(v) for k, v in
-                                                configs[0]["AuxiliaryAddresses"].items()}
+                config["AuxiliaryAddresses"] = {
+                    str(k): str(v) for k, v in configs[0]["AuxiliaryAddresses"].items()
+                }
             subnet = parse_network(config["Subnet"])
             config["Subnet"] = str(subnet)
             if any(subnet.overlaps(other) for other in in_use):
-                raise Forbidden("invalid pool request: Pool overlaps with other one on this "
-                                "address space")
+                raise Forbidden(
+                    "invalid pool request: Pool overlaps with other one on this address space"
+                )
         else:
             subnet = pick_subnet(self.config.default_address_pools or DEFAULT_POOLS, in_use)
             config = {"Subnet": str(subnet)}
@@ -311,12 +360,19 @@ class NetworkService(Service, ContainerNetworking):
         if any(n.bridge == bridge for n in self.networks.values()):
             raise Conflict(f"bridge name {bridge} is already used by another network")
         network = Network(
-            id=network_id, name=name, driver="bridge", created=self._now(),
-            internal=bool(body.get("Internal")), attachable=bool(body.get("Attachable")),
+            id=network_id,
+            name=name,
+            driver="bridge",
+            created=self._now(),
+            internal=bool(body.get("Internal")),
+            attachable=bool(body.get("Attachable")),
             ingress=bool(body.get("Ingress")),
             labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
-            options=options, ipam_options=dict(ipam.get("Options") or {}),
-            ipam_config=[config], bridge=bridge)
+            options=options,
+            ipam_options=dict(ipam.get("Options") or {}),
+            ipam_config=[config],
+            bridge=bridge,
+        )
         network.pool = pool
         return network
 
@@ -331,16 +387,18 @@ class NetworkService(Service, ContainerNetworking):
         async with self.lock:
             network = self.get(ref)
             if network.is_builtin:
-                raise Forbidden(f"{network.name} is a pre-defined network and cannot be "
-                                f"removed")
+                raise Forbidden(f"{network.name} is a pre-defined network and cannot be removed")
             if network.endpoints:
-                raise Forbidden(f"error while removing network: network {network.name} id "
-                                f"{network.id} has active endpoints")
+                raise Forbidden(
+                    f"error while removing network: network {network.name} id "
+                    f"{network.id} has active endpoints"
+                )
             await self._unprogram_bridge(network)
             self.networks.pop(network.id, None)
             self.store.delete_network(network.id)
-        self.events.publish("network", "destroy", network.id,
-                                   {"name": network.name, "type": network.driver})
+        self.events.publish(
+            "network", "destroy", network.id, {"name": network.name, "type": network.driver}
+        )
 
     async def prune(self, filters: Filters) -> list[str]:
         filters.validate(("until", "label", "label!"))

@@ -27,8 +27,11 @@ class Sandbox:
 
 
 class ContainerSettings:
-    def initial_settings(self: "NetworkService", host_config: dict[str, Any],
-                         networking_config: dict[str, Any] | None) -> dict[str, Any]:
+    def initial_settings(
+        self: "NetworkService",
+        host_config: dict[str, Any],
+        networking_config: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         """NetworkSettings of a created container (validates the networks, as Moby's create).
 
         EndpointsConfig entries (aliases, static IPs, ...) are kept under Networks and used
@@ -47,22 +50,44 @@ class ContainerSettings:
                 network = self.get(name)
                 req = dict(endpoints.get(name) or {})
                 if network.default_bridge and (req.get("IPAMConfig") or {}).get("IPv4Address"):
-                    raise InvalidParameter("user specified IP address is supported on user "
-                                           "defined networks only")
+                    raise InvalidParameter(
+                        "user specified IP address is supported on user defined networks only"
+                    )
                 if network.default_bridge and req.get("Aliases"):
-                    raise InvalidParameter("network-scoped alias is supported only for "
-                                           "containers in user defined networks")
+                    raise InvalidParameter(
+                        "network-scoped alias is supported only for "
+                        "containers in user defined networks"
+                    )
                 if network.driver in ("host", "null") and network.id != primary.id:
-                    raise InvalidParameter("container cannot be connected to host or none "
-                                           "network together with other networks")
-                networks[network.name] = {**empty_endpoint_settings(network.id), **req,
-                                          "NetworkID": network.id}
-        return {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
-                "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-                "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
-                "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0,
-                "IPv6Gateway": "", "MacAddress": "", "Networks": networks}
+                    raise InvalidParameter(
+                        "container cannot be connected to host or none "
+                        "network together with other networks"
+                    )
+                networks[network.name] = {
+                    **empty_endpoint_settings(network.id),
+                    **req,
+                    "NetworkID": network.id,
+                }
+        return {
+            "Bridge": "",
+            "SandboxID": "",
+            "SandboxKey": "",
+            "Ports": {},
+            "HairpinMode": False,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
+            "SecondaryIPAddresses": None,
+            "SecondaryIPv6Addresses": None,
+            "EndpointID": "",
+            "Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "IPAddress": "",
+            "IPPrefixLen": 0,
+            "IPv6Gateway": "",
+            "MacAddress": "",
+            "Networks": networks,
+        }
 
     def _endpoints_of(self, cid: str) -> list[tuple[Network, Endpoint]]:
         return [(n, n.endpoints[cid]) for n in self.networks.values() if cid in n.endpoints]
@@ -81,11 +106,14 @@ class ContainerSettings:
         domain = str((cfg.get("Domainname") or "") or "")
         addresses = [ep.ipv4 for _, ep in joined if ep.ipv4]
         default_bridge = next((n for n in self.networks.values() if n.default_bridge), None)
-        host_gateway = self.config.host_gateway_ip or (default_bridge.gateway if default_bridge
-                                                       else next((n.gateway for n, _ in joined
-                                                                  if n.gateway), ""))
-        extra = sandbox_files.extra_host_entries((hc.get("ExtraHosts") or []) or [],
-                                                 host_gateway, self.config.host_loopback_ip)
+        host_gateway = self.config.host_gateway_ip or (
+            default_bridge.gateway
+            if default_bridge
+            else next((n.gateway for n, _ in joined if n.gateway), "")
+        )
+        extra = sandbox_files.extra_host_entries(
+            (hc.get("ExtraHosts") or []) or [], host_gateway, self.config.host_loopback_ip
+        )
         if record["Mode"] == "host":
             try:
                 with open("/etc/hosts", encoding="utf-8") as f:
@@ -94,21 +122,27 @@ class ContainerSettings:
                 hosts = sandbox_files.HOSTS_HEADER
             hosts += "".join(f"{e.partition(':')[2]}\t{e.partition(':')[0]}\n" for e in extra)
         else:
-            hosts = sandbox_files.hosts_content(hostname, domain, addresses, extra,
-                                                self._link_entries(hc))
+            hosts = sandbox_files.hosts_content(
+                hostname, domain, addresses, extra, self._link_entries(hc)
+            )
         embedded = record.get("DnsServer")
         resolv, upstream = sandbox_files.container_resolv_conf(
             list((hc.get("Dns") or []) or self.config.dns),
             list((hc.get("DnsSearch") or []) or self.config.dns_search),
-            list((hc.get("DnsOptions") or []) or self.config.dns_opts), embedded)
+            list((hc.get("DnsOptions") or []) or self.config.dns_opts),
+            embedded,
+        )
         record["Upstream"] = upstream
         if record["Mode"] == "host" and not (hc.get("Dns") or []) and not self.config.dns:
             # The host's own file, loopback resolvers included: they are reachable here.
-            with contextlib.suppress(OSError), open(sandbox_files.HOST_RESOLV_CONF,
-                                                    encoding="utf-8") as f:
+            with (
+                contextlib.suppress(OSError),
+                open(sandbox_files.HOST_RESOLV_CONF, encoding="utf-8") as f,
+            ):
                 resolv = f.read()
-        record["IP"] = next((ep.ipv4 for n, ep in joined if n.id == record.get("Network")),
-                            record.get("IP", ""))
+        record["IP"] = next(
+            (ep.ipv4 for n, ep in joined if n.id == record.get("Network")), record.get("IP", "")
+        )
         record["Files"] = {
             "hosts": sandbox_files.write_file(folder, "hosts", hosts),
             "resolv.conf": sandbox_files.write_file(folder, "resolv.conf", resolv),
@@ -131,53 +165,103 @@ class ContainerSettings:
 
     def _sandbox(self, record: dict[str, Any]) -> Sandbox:
         files = record["Files"]
-        return Sandbox(record["ContainerID"], record["NetnsPath"], files["hosts"],
-                       files["resolv.conf"], files["hostname"])
+        return Sandbox(
+            record["ContainerID"],
+            record["NetnsPath"],
+            files["hosts"],
+            files["resolv.conf"],
+            files["hostname"],
+        )
 
-    def _fill_settings(self: "NetworkService", container: Container, record: dict[str, Any],
-                       requested: dict[str, dict[str, Any]]) -> None:
+    def _fill_settings(
+        self: "NetworkService",
+        container: Container,
+        record: dict[str, Any],
+        requested: dict[str, dict[str, Any]],
+    ) -> None:
         cid = container.id
         settings = container.network_settings
         networks: dict[str, Any] = {}
         primary: dict[str, Any] = {}
         for network, ep in self._endpoints_of(cid):
             entry = network.endpoint_settings(
-                ep, requested.get(network.name) or requested.get(network.id))
+                ep, requested.get(network.name) or requested.get(network.id)
+            )
             networks[network.name] = entry
             if network.default_bridge:
                 primary = entry
         mappings = [PortMapping.from_json(m) for m in record.get("Ports") or []]
         cfg, hc = container.config, container.host_config
-        settings.update({
-            "Bridge": "", "SandboxID": cid if record.get("NetnsPath") else "",
-            "SandboxKey": record.get("NetnsPath") or "",
-            "Ports": ports_json(mappings, (cfg.get("ExposedPorts") or {}),
-                                (hc.get("PortBindings") or {})),
-            "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-            "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
-            "EndpointID": primary.get("EndpointID", ""), "Gateway": primary.get("Gateway", ""),
-            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "IPAddress": primary.get("IPAddress", ""),
-            "IPPrefixLen": primary.get("IPPrefixLen", 0), "IPv6Gateway": "",
-            "MacAddress": primary.get("MacAddress", ""),
-            "Networks": networks,
-        })
+        settings.update(
+            {
+                "Bridge": "",
+                "SandboxID": cid if record.get("NetnsPath") else "",
+                "SandboxKey": record.get("NetnsPath") or "",
+                "Ports": ports_json(
+                    mappings, (cfg.get("ExposedPorts") or {}), (hc.get("PortBindings") or {})
+                ),
+                "HairpinMode": False,
+                "LinkLocalIPv6Address": "",
+                "LinkLocalIPv6PrefixLen": 0,
+                "SecondaryIPAddresses": None,
+                "SecondaryIPv6Addresses": None,
+                "EndpointID": primary.get("EndpointID", ""),
+                "Gateway": primary.get("Gateway", ""),
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "IPAddress": primary.get("IPAddress", ""),
+                "IPPrefixLen": primary.get("IPPrefixLen", 0),
+                "IPv6Gateway": "",
+                "MacAddress": primary.get("MacAddress", ""),
+                "Networks": networks,
+            }
+        )
 
     def _clear_settings(self, container: Container) -> None:
         """A stopped container keeps its network config but no addresses (as Moby)."""
         settings = container.network_settings
         for entry in (settings.get("Networks") or {}).values():
             if isinstance(entry, dict):
-                entry.update({"EndpointID": "", "Gateway": "", "IPAddress": "",
-                              "IPPrefixLen": 0, "DNSNames": None})
+                entry.update(
+                    {
+                        "EndpointID": "",
+                        "Gateway": "",
+                        "IPAddress": "",
+                        "IPPrefixLen": 0,
+                        "DNSNames": None,
+                    }
+                )
                 if not entry.get("IPAMConfig"):
                     entry["MacAddress"] = ""
-        settings.update({"SandboxID": "", "SandboxKey": "", "Ports": {}, "EndpointID": "",
-                         "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""})
+        settings.update(
+            {
+                "SandboxID": "",
+                "SandboxKey": "",
+                "Ports": {},
+                "EndpointID": "",
+                "Gateway": "",
+                "IPAddress": "",
+                "IPPrefixLen": 0,
+                "MacAddress": "",
+            }
+        )
 
 
 def empty_endpoint_settings(network_id: str) -> dict[str, Any]:
-    return {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "",
-            "DriverOpts": None, "GwPriority": 0, "NetworkID": network_id, "EndpointID": "",
-            "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": None}
+    return {
+        "IPAMConfig": None,
+        "Links": None,
+        "Aliases": None,
+        "MacAddress": "",
+        "DriverOpts": None,
+        "GwPriority": 0,
+        "NetworkID": network_id,
+        "EndpointID": "",
+        "Gateway": "",
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "DNSNames": None,
+    }

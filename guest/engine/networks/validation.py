@@ -18,8 +18,13 @@ from ketch.guest.engine.networks.model import (
 )
 
 OPT_HOST_BINDING = "com.docker.network.bridge.host_binding_ipv4"
-BOOL_OPTIONS = (OPT_ICC, OPT_MASQ, "com.docker.network.bridge.default_bridge",
-                "com.docker.network.enable_ipv6", "com.docker.network.enable_ipv4")
+BOOL_OPTIONS = (
+    OPT_ICC,
+    OPT_MASQ,
+    "com.docker.network.bridge.default_bridge",
+    "com.docker.network.enable_ipv6",
+    "com.docker.network.enable_ipv4",
+)
 # Linux: an interface name has at most 15 bytes, no '/', ':' or whitespace, and is not . or ..
 IFNAME_MAX = 15
 _IFNAME = re.compile(r"[^/:\s]{1,15}", re.ASCII)
@@ -55,12 +60,14 @@ def validate_bridge_options(options: dict[str, str]) -> None:
     for label in BOOL_OPTIONS:
         value = options.get(label)
         if value is not None and parse_go_bool(value) is None:
-            raise _parse_error(label, value,
-                               f'strconv.ParseBool: parsing "{value}": invalid syntax')
+            raise _parse_error(
+                label, value, f'strconv.ParseBool: parsing "{value}": invalid syntax'
+            )
     if (mtu_text := options.get(OPT_MTU)) is not None:
         if not _GO_INT.fullmatch(mtu_text):
-            raise _parse_error(OPT_MTU, mtu_text,
-                               f'strconv.Atoi: parsing "{mtu_text}": invalid syntax')
+            raise _parse_error(
+                OPT_MTU, mtu_text, f'strconv.Atoi: parsing "{mtu_text}": invalid syntax'
+            )
         mtu = int(mtu_text)
         if mtu != 0 and not MTU_MIN <= mtu <= MTU_MAX:
             raise InvalidParameter(f"invalid MTU number: {mtu}")
@@ -72,8 +79,9 @@ def validate_bridge_options(options: dict[str, str]) -> None:
     bridge = options.get(OPT_BRIDGE_NAME)
     if bridge:
         if len(bridge.encode()) > IFNAME_MAX:
-            raise InvalidParameter(f"bridge name {bridge} is too long (max {IFNAME_MAX} "
-                                   f"characters)")
+            raise InvalidParameter(
+                f"bridge name {bridge} is too long (max {IFNAME_MAX} characters)"
+            )
         if not _IFNAME.fullmatch(bridge) or bridge in (".", ".."):
             raise InvalidParameter(f"invalid bridge name {bridge!r}")
 
@@ -116,18 +124,18 @@ def _ip_range_errors(ip_range: str, subnet: IPNetwork) -> list[str]:
     if prefix is None:
         return [f"invalid ip-range {ip_range}: invalid CIDR block notation"]
     if prefix.version != subnet.version:
-        return [f"invalid ip-range {ip_range}: parent subnet is an "
-                f"{_family(subnet.version)} block"]
+        return [f"invalid ip-range {ip_range}: parent subnet is an {_family(subnet.version)} block"]
     errors = []
     if prefix.prefixlen < subnet.prefixlen:
-        errors.append(f"invalid ip-range {ip_range}: CIDR block is bigger than its parent "
-                      f"subnet {subnet}")
+        errors.append(
+            f"invalid ip-range {ip_range}: CIDR block is bigger than its parent subnet {subnet}"
+        )
     if _prefix_text(ip_range, prefix) != str(prefix):
-        errors.append(f"invalid ip-range {_prefix_text(ip_range, prefix)}: it should be "
-                      f"{prefix}")
+        errors.append(f"invalid ip-range {_prefix_text(ip_range, prefix)}: it should be {prefix}")
     if not subnet.overlaps(prefix):  # type: ignore[arg-type]
-        errors.append(f"invalid ip-range {ip_range}: parent subnet {subnet} doesn't contain "
-                      f"ip-range")
+        errors.append(
+            f"invalid ip-range {ip_range}: parent subnet {subnet} doesn't contain ip-range"
+        )
     return errors
 
 
@@ -143,8 +151,9 @@ def validate_ipam(configs: Iterable[Mapping[str, Any]], ipv6: bool = False) -> N
         if subnet.version == 6 and not ipv6:
             continue
         if _prefix_text(subnet_text, subnet) != str(subnet):
-            errors.append(f"invalid subnet {_prefix_text(subnet_text, subnet)}: it should be "
-                          f"{subnet}")
+            errors.append(
+                f"invalid subnet {_prefix_text(subnet_text, subnet)}: it should be {subnet}"
+            )
         if config.get("IPRange"):
             errors += _ip_range_errors(str(config["IPRange"]), subnet)
         if config.get("Gateway"):
@@ -152,7 +161,7 @@ def validate_ipam(configs: Iterable[Mapping[str, Any]], ipv6: bool = False) -> N
             if (error := _address_error(gateway, subnet)) is not None:
                 errors.append(f"invalid gateway {gateway}: {error}")
         aux = config.get("AuxiliaryAddresses") or {}
-        for name, address in (aux.items() if isinstance(aux, Mapping) else ()):
+        for name, address in aux.items() if isinstance(aux, Mapping) else ():
             if (error := _address_error(str(address), subnet)) is not None:
                 errors.append(f"invalid auxiliary address {name}: {error}")
     if errors:

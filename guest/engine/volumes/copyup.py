@@ -37,7 +37,7 @@ def _apply_whiteouts(layer_path: str, dest: str) -> None:
                     os.unlink(os.path.join(target_folder, name))
                 continue
             if name.startswith(WHITEOUT_PREFIX):
-                victim = name[len(WHITEOUT_PREFIX):]
+                victim = name[len(WHITEOUT_PREFIX) :]
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(target_folder, name))
             else:
@@ -66,8 +66,11 @@ async def copy_image_path(layer_dirs: list[str], path: str, dest: str) -> bool:
         _apply_whiteouts(source, dest)
     if found:
         # The volume root takes the mode and owner of the image's directory.
-        top = next(_inside(layer, path) for layer in reversed(layer_dirs)
-                   if os.path.isdir(_inside(layer, path)))
+        top = next(
+            _inside(layer, path)
+            for layer in reversed(layer_dirs)
+            if os.path.isdir(_inside(layer, path))
+        )
         info = os.stat(top)
         os.chmod(dest, stat.S_IMODE(info.st_mode))
         os.chown(dest, info.st_uid, info.st_gid)

@@ -70,8 +70,10 @@ class VolumeService(Service):
             "Scope": "local",
         }
         if usage:
-            doc["UsageData"] = {"Size": directory_size(doc["Mountpoint"]),
-                                "RefCount": len(record["Containers"])}
+            doc["UsageData"] = {
+                "Size": directory_size(doc["Mountpoint"]),
+                "RefCount": len(record["Containers"]),
+            }
         return doc
 
     def get(self, name: str) -> dict[str, Any]:
@@ -85,36 +87,42 @@ class VolumeService(Service):
         dangling = filters.bool_value("dangling")
         result = []
         for record in sorted(self.volumes.values(), key=lambda r: r["Name"]):
-            if not (filters.exact_match("driver", record["Driver"])
-                    and filters.match_kv_list("label", record.get("Labels") or {})
-                    and ("name" not in filters
-                         or any(v in record["Name"] for v in filters.get("name")))):
+            if not (
+                filters.exact_match("driver", record["Driver"])
+                and filters.match_kv_list("label", record.get("Labels") or {})
+                and ("name" not in filters or any(v in record["Name"] for v in filters.get("name")))
+            ):
                 continue
             if dangling is not None and (not record["Containers"]) != dangling:
                 continue
             result.append(record)
         return result
 
-    async def create(self, name: str = "", driver: str = "", driver_opts: dict[str, str] |
-                     None = None, labels: dict[str, str] | None = None,
-                     anonymous: bool = False) -> dict[str, Any]:
+    async def create(
+        self,
+        name: str = "",
+        driver: str = "",
+        driver_opts: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+        anonymous: bool = False,
+    ) -> dict[str, Any]:
         driver = driver or "local"
         if driver != "local":
-            raise NotFound(f'error looking up volume plugin {driver}: plugin "{driver}" not '
-                           f'found')
+            raise NotFound(f'error looking up volume plugin {driver}: plugin "{driver}" not found')
         if not name:
             name, anonymous = secrets.token_hex(32), True
         if not NAME_RE.match(name):
             raise InvalidParameter(
                 f'create {name}: "{name}" includes invalid characters for a local volume name, '
                 f'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
-                f'directory, use absolute path')
+                f"directory, use absolute path"
+            )
         for key in driver_opts or {}:
             if key not in DRIVER_OPTS:
                 raise InvalidParameter(f'create {name}: invalid option: "{key}"')
         opts = dict(driver_opts) if driver_opts is not None else None
         if opts and opts.get("type") and not opts.get("device") and opts["type"] != "tmpfs":
-            raise InvalidParameter(f"create {name}: missing required option: \"device\"")
+            raise InvalidParameter(f'create {name}: missing required option: "device"')
         async with self.lock:
             existing = self.volumes.get(name)
             if existing is not None:
@@ -122,8 +130,15 @@ class VolumeService(Service):
             labels = dict(labels) if labels is not None else None
             if anonymous:
                 labels = {**(labels or {}), ANONYMOUS_LABEL: ""}
-            record = {"Name": name, "Driver": driver, "Labels": labels, "Options": opts,
-                      "CreatedAt": _created_at(), "Containers": {}, "Fresh": True}
+            record = {
+                "Name": name,
+                "Driver": driver,
+                "Labels": labels,
+                "Options": opts,
+                "CreatedAt": _created_at(),
+                "Containers": {},
+                "Fresh": True,
+            }
             self.store.create(record)
             self.volumes[name] = record
         self.events.publish("volume", "create", name, {"driver": driver})
@@ -137,8 +152,9 @@ class VolumeService(Service):
                     return
                 raise NotFound(f"get {name}: no such volume")
             if record["Containers"]:
-                raise Conflict(f"remove {name}: volume is in use - "
-                               f"[{', '.join(sorted(record['Containers']))}]")
+                raise Conflict(
+                    f"remove {name}: volume is in use - [{', '.join(sorted(record['Containers']))}]"
+                )
             await self._unmount_device(record)
             try:
                 await asyncio.to_thread(self.store.delete, name)
@@ -157,12 +173,13 @@ class VolumeService(Service):
                 continue
             if not filters.match_kv_list("label", labels):
                 continue
-            if any(item.partition("=")[0] in labels and (
-                    "=" not in item or labels[item.partition("=")[0]] == item.partition("=")[2])
-                   for item in filters.get("label!")):
+            if any(
+                item.partition("=")[0] in labels
+                and ("=" not in item or labels[item.partition("=")[0]] == item.partition("=")[2])
+                for item in filters.get("label!")
+            ):
                 continue
-            size = await asyncio.to_thread(directory_size,
-                                           self.store.data_path(record["Name"]))
+            size = await asyncio.to_thread(directory_size, self.store.data_path(record["Name"]))
             try:
                 await self.remove(record["Name"])
             except EngineError as e:
@@ -184,8 +201,9 @@ class VolumeService(Service):
         cid = container.id
         name = spec.name or self._anonymous_for(cid, spec.target)
         if name is None:
-            record = await self.create(labels=spec.labels, driver=spec.driver,
-                                       driver_opts=spec.driver_opts, anonymous=True)
+            record = await self.create(
+                labels=spec.labels, driver=spec.driver, driver_opts=spec.driver_opts, anonymous=True
+            )
         elif name in self.volumes:
             record = self.volumes[name]
         else:
@@ -202,23 +220,45 @@ class VolumeService(Service):
         self.active.setdefault(record["Name"], set()).add(cid)
         if spec.subpath:
             source = os.path.normpath(os.path.join(source, spec.subpath))
-            if not source.startswith(self.store.data_path(record["Name"])) \
-                    or not os.path.exists(source):
-                raise InvalidParameter(f"cannot access path {source}: no such file or "
-                                       f"directory")
-        self.events.publish("volume", "mount", record["Name"], {
-            "container": cid, "destination": spec.target, "driver": record["Driver"],
-            "propagation": "", "read/write": str(not spec.read_only).lower()})
-        return [{"destination": spec.target, "type": "bind", "source": source,
-                 "options": ["rbind", "ro" if spec.read_only else "rw"]}]
+            if not source.startswith(self.store.data_path(record["Name"])) or not os.path.exists(
+                source
+            ):
+                raise InvalidParameter(f"cannot access path {source}: no such file or directory")
+        self.events.publish(
+            "volume",
+            "mount",
+            record["Name"],
+            {
+                "container": cid,
+                "destination": spec.target,
+                "driver": record["Driver"],
+                "propagation": "",
+                "read/write": str(not spec.read_only).lower(),
+            },
+        )
+        return [
+            {
+                "destination": spec.target,
+                "type": "bind",
+                "source": source,
+                "options": ["rbind", "ro" if spec.read_only else "rw"],
+            }
+        ]
 
     def mount_point(self, container: Container, mount_spec: Any) -> dict[str, Any]:
         """The inspect `Mounts` entry for a volume mount (after mount_for)."""
         spec = parse_mount(mount_spec)
         name = spec.name or self._anonymous_for(container.id, spec.target) or ""
-        return {"Type": "volume", "Name": name, "Source": self.store.data_path(name),
-                "Destination": spec.target, "Driver": "local", "Mode": spec.mode,
-                "RW": not spec.read_only, "Propagation": ""}
+        return {
+            "Type": "volume",
+            "Name": name,
+            "Source": self.store.data_path(name),
+            "Destination": spec.target,
+            "Driver": "local",
+            "Mode": spec.mode,
+            "RW": not spec.read_only,
+            "Propagation": "",
+        }
 
     def anonymous_specs(self, container: Container, covered: set[str]) -> list[VolumeMount]:
         """Anonymous volumes for Config.Volumes (`-v /path`, the image's VOLUME) that no bind
@@ -236,9 +276,11 @@ class VolumeService(Service):
 
     def mounts_of(self, container_ref: str) -> list[VolumeMount]:
         """Volume mounts of another container (--volumes-from)."""
-        return [VolumeMount(name=name, target=record["Containers"][container_ref])
-                for name, record in self.volumes.items()
-                if container_ref in record["Containers"]]
+        return [
+            VolumeMount(name=name, target=record["Containers"][container_ref])
+            for name, record in self.volumes.items()
+            if container_ref in record["Containers"]
+        ]
 
     async def unmount_container(self, container: Container) -> None:
         """The container stopped: emit unmount events, release device mounts nobody uses."""
@@ -247,8 +289,9 @@ class VolumeService(Service):
             users = self.active.get(name, set())
             if cid in users:
                 users.discard(cid)
-                self.events.publish("volume", "unmount", name,
-                                           {"container": cid, "driver": record["Driver"]})
+                self.events.publish(
+                    "volume", "unmount", name, {"container": cid, "driver": record["Driver"]}
+                )
             elif cid not in record["Containers"]:
                 continue
             # After a daemon restart `active` starts empty: ask who still runs.
@@ -273,15 +316,19 @@ class VolumeService(Service):
             if record["Containers"].pop(cid, None) is None:
                 continue
             self.store.save(record)
-            if remove_anonymous and ANONYMOUS_LABEL in (record.get("Labels") or {}) \
-                    and not record["Containers"]:
+            if (
+                remove_anonymous
+                and ANONYMOUS_LABEL in (record.get("Labels") or {})
+                and not record["Containers"]
+            ):
                 with contextlib.suppress(EngineError):
                     await self.remove(name)
 
     def _anonymous_for(self, cid: str, target: str) -> str | None:
         for name, record in self.volumes.items():
-            if record["Containers"].get(cid) == target \
-                    and ANONYMOUS_LABEL in (record.get("Labels") or {}):
+            if record["Containers"].get(cid) == target and ANONYMOUS_LABEL in (
+                record.get("Labels") or {}
+            ):
                 return name
         return None
 
@@ -309,11 +356,13 @@ class VolumeService(Service):
             options = ",".join(filter(None, [options, f"size={opts['size']}"]))
         source = opts.get("device") or opts.get("type") or "none"
         try:
-            await asyncio.to_thread(mounts.mount_options, source, path, opts.get("type", ""),
-                                    options)
+            await asyncio.to_thread(
+                mounts.mount_options, source, path, opts.get("type", ""), options
+            )
         except mounts.MountError as e:
-            raise EngineError(f"error while mounting volume '{path}': failed to mount local "
-                              f"volume: {e.message}") from None
+            raise EngineError(
+                f"error while mounting volume '{path}': failed to mount local volume: {e.message}"
+            ) from None
 
     async def _unmount_device(self, record: dict[str, Any]) -> None:
         path = self.store.data_path(record["Name"])

@@ -43,31 +43,52 @@ def metadata(images: list[SavedImage]) -> tuple[dict[str, bytes], list[tuple[str
     repositories: dict[str, dict[str, str]] = {}
     for image in images:
         layers = [{"mediaType": OCI_LAYER_TAR, "digest": d, "size": s} for d, s in image.layers]
-        manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": image.config_digest,
-                       "size": image.config_size},
-            "layers": layers,
-        }, separators=(",", ":")).encode()
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {
+                    "mediaType": OCI_CONFIG,
+                    "digest": image.config_digest,
+                    "size": image.config_size,
+                },
+                "layers": layers,
+            },
+            separators=(",", ":"),
+        ).encode()
         digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
         manifests[digest] = manifest
         layer_paths = [f"blobs/sha256/{d.partition(':')[2]}" for d, _ in image.layers]
-        manifest_json.append({"Config": f"blobs/sha256/{image.config_digest.partition(':')[2]}",
-                              "RepoTags": list(image.repo_tags) or None,
-                              "Layers": layer_paths})
+        manifest_json.append(
+            {
+                "Config": f"blobs/sha256/{image.config_digest.partition(':')[2]}",
+                "RepoTags": list(image.repo_tags) or None,
+                "Layers": layer_paths,
+            }
+        )
         descriptor = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(manifest)}
         if not image.repo_tags:
             index_entries.append(descriptor)
         for repo_tag in image.repo_tags:
             name, _, tag = repo_tag.rpartition(":")
-            index_entries.append({**descriptor, "annotations": {
-                "io.containerd.image.name": _qualified(repo_tag),
-                "org.opencontainers.image.ref.name": tag}})
+            index_entries.append(
+                {
+                    **descriptor,
+                    "annotations": {
+                        "io.containerd.image.name": _qualified(repo_tag),
+                        "org.opencontainers.image.ref.name": tag,
+                    },
+                }
+            )
             top = layer_paths[-1].rpartition("/")[2] if layer_paths else ""
             repositories.setdefault(name, {})[tag] = top
     files = [
-        ("index.json", json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
-                                   "manifests": index_entries}).encode()),
+        (
+            "index.json",
+            json.dumps(
+                {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": index_entries}
+            ).encode(),
+        ),
         ("manifest.json", json.dumps(manifest_json).encode()),
         ("oci-layout", b'{"imageLayoutVersion": "1.0.0"}'),
     ]

@@ -20,8 +20,7 @@ class DigestMismatch(ValueError):
 
 def digest_hex(digest: str) -> str:
     algo, _, hexpart = digest.partition(":")
-    if algo != "sha256" or len(hexpart) != 64 or not all(c in "0123456789abcdef"
-                                                         for c in hexpart):
+    if algo != "sha256" or len(hexpart) != 64 or not all(c in "0123456789abcdef" for c in hexpart):
         raise ValueError(f"unsupported digest {digest!r}")
     return hexpart
 

@@ -49,18 +49,30 @@ class Layer:
     blobs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"chain_id": self.chain_id, "diff_id": self.diff_id, "parent": self.parent,
-                "size": self.size, "tar_size": self.tar_size, "blobs": self.blobs}
+        return {
+            "chain_id": self.chain_id,
+            "diff_id": self.diff_id,
+            "parent": self.parent,
+            "size": self.size,
+            "tar_size": self.tar_size,
+            "blobs": self.blobs,
+        }
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> "Layer":
-        return cls(doc["chain_id"], doc["diff_id"], doc.get("parent", ""),
-                   int(doc.get("size", 0)), int(doc.get("tar_size", 0)),
-                   dict(doc.get("blobs") or {}))
+        return cls(
+            doc["chain_id"],
+            doc["diff_id"],
+            doc.get("parent", ""),
+            int(doc.get("size", 0)),
+            int(doc.get("tar_size", 0)),
+            dict(doc.get("blobs") or {}),
+        )
 
 
-async def _in_thread_to_the_end(func: Callable[..., T], *args: Any,
-                                on_cancel: Callable[[], None] | None = None) -> T:
+async def _in_thread_to_the_end(
+    func: Callable[..., T], *args: Any, on_cancel: Callable[[], None] | None = None
+) -> T:
     """func(*args) in a thread, awaited to its end even when cancelled (any number of times:
     the cancellation is raised once it is over). A thread cannot be cancelled: a caller that
     went on would race it, and a job cancelled before a worker picked it up never runs."""
@@ -80,13 +92,15 @@ async def _in_thread_to_the_end(func: Callable[..., T], *args: Any,
     return work.result()
 
 
-async def _stoppable_unpack(chunks: Iterator[bytes], dest: str,
-                            on_progress: Callable[[int], None] | None) -> unpack.UnpackResult:
+async def _stoppable_unpack(
+    chunks: Iterator[bytes], dest: str, on_progress: Callable[[int], None] | None
+) -> unpack.UnpackResult:
     """unpack() in a thread; when cancelled, the thread is stopped and waited for, so the
     caller's cleanup never races a tar still writing (and filling the disk)."""
     stop = threading.Event()
-    return await _in_thread_to_the_end(unpack.unpack, chunks, dest, on_progress, stop,
-                                       on_cancel=stop.set)
+    return await _in_thread_to_the_end(
+        unpack.unpack, chunks, dest, on_progress, stop, on_cancel=stop.set
+    )
 
 
 class LayerStore:
@@ -128,11 +142,14 @@ class LayerStore:
         layer.blobs[digest] = {"mediaType": media_type, "size": size}
         write_json_atomic(os.path.join(self.folder(chain), "layer.json"), layer.to_json())
 
-    async def register(self, parent_chain: str | None, expected_diff_id: str | None,
-                       open_chunks: Callable[[], Iterator[bytes]],
-                       on_progress: Callable[[int], None] | None = None,
-                       blob: tuple[str, str] | None = None) -> tuple[Layer, unpack.UnpackResult
-                                                                     | None]:
+    async def register(
+        self,
+        parent_chain: str | None,
+        expected_diff_id: str | None,
+        open_chunks: Callable[[], Iterator[bytes]],
+        on_progress: Callable[[int], None] | None = None,
+        blob: tuple[str, str] | None = None,
+    ) -> tuple[Layer, unpack.UnpackResult | None]:
         """Unpack a layer stream unless its chain is already present.
 
         expected_diff_id lets a present layer be found without reading the stream; blob is
@@ -152,8 +169,9 @@ class LayerStore:
         else:
             chain, future = "", None
         try:
-            layer, result = await self._unpack(parent_chain, expected_diff_id, open_chunks,
-                                               on_progress, blob)
+            layer, result = await self._unpack(
+                parent_chain, expected_diff_id, open_chunks, on_progress, blob
+            )
             if future is not None:
                 future.set_result(layer)
             return layer, result
@@ -166,10 +184,14 @@ class LayerStore:
             if chain:
                 self._inflight.pop(chain, None)
 
-    async def _unpack(self, parent_chain: str | None, expected_diff_id: str | None,
-                      open_chunks: Callable[[], Iterator[bytes]],
-                      on_progress: Callable[[int], None] | None,
-                      blob: tuple[str, str] | None) -> tuple[Layer, unpack.UnpackResult]:
+    async def _unpack(
+        self,
+        parent_chain: str | None,
+        expected_diff_id: str | None,
+        open_chunks: Callable[[], Iterator[bytes]],
+        on_progress: Callable[[int], None] | None,
+        blob: tuple[str, str] | None,
+    ) -> tuple[Layer, unpack.UnpackResult]:
         staging = tempfile.mkdtemp(dir=self.tmp_root, prefix="layer-")
         try:
             diff = os.path.join(staging, "diff")
@@ -177,7 +199,8 @@ class LayerStore:
             result = await _stoppable_unpack(open_chunks(), diff, on_progress)
             if expected_diff_id and result.diff_id != expected_diff_id:
                 raise unpack.LayerError(
-                    f"layer diff ID mismatch: expected {expected_diff_id}, got {result.diff_id}")
+                    f"layer diff ID mismatch: expected {expected_diff_id}, got {result.diff_id}"
+                )
             chain = chain_id(parent_chain, result.diff_id)
             existing = self.get(chain)
             if existing is not None:

@@ -14,12 +14,15 @@ DEFAULT_TAG = "latest"
 # distribution/reference's grammar. re.ASCII: Go's \w is [0-9A-Za-z_], Python's is Unicode.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = (rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
-           r"(?::[0-9]+)?")
+_DOMAIN = (
+    rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])"
+    r"(?::[0-9]+)?"
+)
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 _REFERENCE = re.compile(
-    rf"((?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*)(?::({_TAG}))?(?:@({_DIGEST}))?", re.ASCII)
+    rf"((?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*)(?::({_TAG}))?(?:@({_DIGEST}))?", re.ASCII
+)
 _TAG_RE = re.compile(_TAG, re.ASCII)
 _DOMAIN_RE = re.compile(_DOMAIN, re.ASCII)
 _ANCHORED_ID = re.compile(r"[a-f0-9]{64}")
@@ -48,7 +51,7 @@ class Reference:
         """The repository as users see it: busybox, user/app, 127.0.0.1:5000/app."""
         if self.domain == DEFAULT_DOMAIN:
             if self.path.startswith(OFFICIAL_PREFIX) and self.path.count("/") == 1:
-                return self.path[len(OFFICIAL_PREFIX):]
+                return self.path[len(OFFICIAL_PREFIX) :]
             return self.path
         return self.name
 
@@ -85,8 +88,9 @@ class Reference:
 
 def _split_domain(name: str) -> tuple[str, str]:
     first, sep, rest = name.partition("/")
-    if not sep or ("." not in first and ":" not in first and first != "localhost"
-                   and first.lower() == first):
+    if not sep or (
+        "." not in first and ":" not in first and first != "localhost" and first.lower() == first
+    ):
         domain, path = DEFAULT_DOMAIN, name
     else:
         domain, path = first, rest
@@ -102,20 +106,23 @@ def parse(text: str) -> Reference:
     if not isinstance(text, str):
         raise InvalidParameter("invalid reference format")
     if _ANCHORED_ID.fullmatch(text):
-        raise InvalidParameter(f"invalid repository name ({text}), cannot specify 64-byte "
-                               f"hexadecimal strings")
+        raise InvalidParameter(
+            f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings"
+        )
     domain, remainder = _split_domain(text)
     remote = remainder.partition(":")[0]
     if remote.lower() != remote:
-        raise InvalidParameter(f"invalid reference format: repository name ({remote}) must "
-                               f"be lowercase")
+        raise InvalidParameter(
+            f"invalid reference format: repository name ({remote}) must be lowercase"
+        )
     match = _REFERENCE.fullmatch(f"{domain}/{remainder}")
     if not match:
         raise InvalidParameter("invalid reference format")
     name, tag, digest = match.group(1), match.group(2) or "", match.group(3) or ""
     if len(name) > NAME_TOTAL_LENGTH_MAX:
-        raise InvalidParameter(f"repository name must not be more than "
-                               f"{NAME_TOTAL_LENGTH_MAX} characters")
+        raise InvalidParameter(
+            f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
+        )
     if digest:
         validate_digest(digest)
     return Reference(domain, name.partition("/")[2], tag, digest)

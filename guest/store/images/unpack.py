@@ -31,15 +31,27 @@ OPAQUE_MARKER = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-TAR_EXTRACT = ["tar", "-x", "-v", "--numeric-owner", "--same-permissions", "--same-owner",
-               "--xattrs", "--xattrs-include=*", "--quoting-style=literal",
-               "--no-overwrite-dir", "-f", "-"]
+TAR_EXTRACT = [
+    "tar",
+    "-x",
+    "-v",
+    "--numeric-owner",
+    "--same-permissions",
+    "--same-owner",
+    "--xattrs",
+    "--xattrs-include=*",
+    "--quoting-style=literal",
+    "--no-overwrite-dir",
+    "-f",
+    "-",
+]
 
 
 NO_SPACE = "no space left on device"
 # GNU tar's words for a failed or short write (a full disk or an exhausted quota).
-_TAR_WRITE_FAILED = re.compile(r"^tar: (.+?): (?:Cannot write|Wrote only \d+ of \d+ bytes)",
-                               re.MULTILINE)
+_TAR_WRITE_FAILED = re.compile(
+    r"^tar: (.+?): (?:Cannot write|Wrote only \d+ of \d+ bytes)", re.MULTILINE
+)
 
 
 class LayerError(EngineError):
@@ -59,8 +71,9 @@ def _disk_full(path: str) -> bool:
         stats = os.statvfs(path)
     except OSError:
         return False
-    return stats.f_bavail * stats.f_frsize < 2 * CHUNK or (stats.f_files > 0
-                                                           and stats.f_favail == 0)
+    return stats.f_bavail * stats.f_frsize < 2 * CHUNK or (
+        stats.f_files > 0 and stats.f_favail == 0
+    )
 
 
 @dataclass(frozen=True)
@@ -119,9 +132,12 @@ def file_chunks(f: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-def unpack(chunks: Iterator[bytes], dest: str,
-           on_progress: Callable[[int], None] | None = None,
-           stop: threading.Event | None = None) -> UnpackResult:
+def unpack(
+    chunks: Iterator[bytes],
+    dest: str,
+    on_progress: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> UnpackResult:
     """Extract a layer stream into dest (which must exist); blocking, run it in a thread.
     Setting stop ends it early (raising Stopped) with tar killed. chunks is closed on return,
     whatever happened."""
@@ -133,8 +149,10 @@ def unpack(chunks: Iterator[bytes], dest: str,
         names: list[str] = []
         errors: list[bytes] = []
         stderr = proc.stderr
-        readers = [threading.Thread(target=_collect_whiteouts, args=(proc.stdout, names)),
-                   threading.Thread(target=lambda: errors.append(stderr.read()))]
+        readers = [
+            threading.Thread(target=_collect_whiteouts, args=(proc.stdout, names)),
+            threading.Thread(target=lambda: errors.append(stderr.read())),
+        ]
         for reader in readers:
             reader.start()
         failure: BaseException | None = None
@@ -173,8 +191,11 @@ def unpack(chunks: Iterator[bytes], dest: str,
         for reader in readers:
             reader.join()
     detail = b"".join(errors).decode(errors="replace").strip()
-    if returncode != 0 and not isinstance(failure, Stopped) and (
-            _TAR_WRITE_FAILED.search(detail) or _disk_full(dest)):
+    if (
+        returncode != 0
+        and not isinstance(failure, Stopped)
+        and (_TAR_WRITE_FAILED.search(detail) or _disk_full(dest))
+    ):
         match = _TAR_WRITE_FAILED.search(detail)
         path = os.path.join(dest, match.group(1)) if match else dest
         raise LayerError(f"failed to register layer: write {path}: {NO_SPACE}")
@@ -185,8 +206,13 @@ def unpack(chunks: Iterator[bytes], dest: str,
     if returncode != 0:
         raise LayerError(f"failed to extract layer: {detail or f'tar exited {returncode}'}")
     convert_whiteouts(dest, names)
-    return UnpackResult("sha256:" + raw_hash.hexdigest(), read,
-                        "sha256:" + diff_hash.hexdigest(), compression, written)
+    return UnpackResult(
+        "sha256:" + raw_hash.hexdigest(),
+        read,
+        "sha256:" + diff_hash.hexdigest(),
+        compression,
+        written,
+    )
 
 
 def _collect_whiteouts(stream: BinaryIO, names: list[str]) -> None:
@@ -207,7 +233,7 @@ def convert_whiteouts(root: str, names: list[str]) -> None:
         if base == OPAQUE_MARKER:
             os.setxattr(parent, OPAQUE_XATTR, b"y")
         else:
-            target = os.path.join(parent, base[len(WHITEOUT_PREFIX):])
+            target = os.path.join(parent, base[len(WHITEOUT_PREFIX) :])
             if os.path.lexists(target):
                 continue
             os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))

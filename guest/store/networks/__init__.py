@@ -43,8 +43,9 @@ class NetworkStore:
     def save_sandbox(self, record: dict[str, Any]) -> None:
         """Not fsynced: a sandbox only outlives a daemon restart, never a reboot (on every
         start and stop of a container, an fsync here was on the critical path)."""
-        write_json_atomic(os.path.join(self.sandboxes_dir, record["ContainerID"] + ".json"),
-                          record, durable=False)
+        write_json_atomic(
+            os.path.join(self.sandboxes_dir, record["ContainerID"] + ".json"), record, durable=False
+        )
 
     def delete_sandbox(self, container_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -34,8 +34,9 @@ def client(daemon: DaemonProcess) -> Iterator[docker.DockerClient]:
 
 
 @pytest.mark.parametrize("tag", BAD_TAGS)
-def test_tag_refuses_an_invalid_tag(daemon: DaemonProcess, busybox: str,
-                                    client: docker.DockerClient, tag: str) -> None:
+def test_tag_refuses_an_invalid_tag(
+    daemon: DaemonProcess, busybox: str, client: docker.DockerClient, tag: str
+) -> None:
     with pytest.raises(docker.errors.APIError) as raised:
         client.api.tag(busybox, "x", tag)
     assert raised.value.status_code == 400
@@ -43,22 +44,26 @@ def test_tag_refuses_an_invalid_tag(daemon: DaemonProcess, busybox: str,
     assert_store_usable(daemon, busybox)
 
 
-@pytest.mark.parametrize(("repo", "message"), [
-    ("x/../y", "invalid reference format"),
-    ("UPPER", "invalid reference format: repository name (library/UPPER) must be lowercase"),
-    ("a" * 250 + "/b", "repository name must not be more than 255 characters"),
-])
-def test_tag_refuses_an_invalid_repository(daemon: DaemonProcess, busybox: str,
-                                           client: docker.DockerClient, repo: str,
-                                           message: str) -> None:
+@pytest.mark.parametrize(
+    ("repo", "message"),
+    [
+        ("x/../y", "invalid reference format"),
+        ("UPPER", "invalid reference format: repository name (library/UPPER) must be lowercase"),
+        ("a" * 250 + "/b", "repository name must not be more than 255 characters"),
+    ],
+)
+def test_tag_refuses_an_invalid_repository(
+    daemon: DaemonProcess, busybox: str, client: docker.DockerClient, repo: str, message: str
+) -> None:
     with pytest.raises(docker.errors.APIError) as raised:
         client.api.tag(busybox, repo, "v1")
     assert raised.value.status_code == 400
     assert raised.value.explanation == message
 
 
-def test_import_refuses_an_invalid_tag_before_reading(daemon: DaemonProcess, busybox: str,
-                                                      client: docker.DockerClient) -> None:
+def test_import_refuses_an_invalid_tag_before_reading(
+    daemon: DaemonProcess, busybox: str, client: docker.DockerClient
+) -> None:
     before = client.api.images(quiet=True, all=True)
     with pytest.raises(docker.errors.APIError) as raised:
         client.api.import_image_from_data(busybox_layer(), repository="x", tag="../x")
@@ -68,8 +73,9 @@ def test_import_refuses_an_invalid_tag_before_reading(daemon: DaemonProcess, bus
     assert_store_usable(daemon, busybox)
 
 
-def test_commit_validates_the_name_before_the_container(daemon: DaemonProcess,
-                                                        client: docker.DockerClient) -> None:
+def test_commit_validates_the_name_before_the_container(
+    daemon: DaemonProcess, client: docker.DockerClient
+) -> None:
     with pytest.raises(docker.errors.APIError) as raised:
         client.api.commit("no-such-container", repository="x", tag="../x")
     assert raised.value.status_code == 400
@@ -83,17 +89,23 @@ def test_build_refuses_an_invalid_tag(daemon: DaemonProcess, busybox: str) -> No
         info = tarfile.TarInfo("Dockerfile")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    for tag, message in [("x:v1\n", 'invalid tag "x:v1\n": invalid reference format'),
-                         ("x@sha256:" + "a" * 64, "build tag cannot contain a digest")]:
+    for tag, message in [
+        ("x:v1\n", 'invalid tag "x:v1\n": invalid reference format'),
+        ("x@sha256:" + "a" * 64, "build tag cannot contain a digest"),
+    ]:
         status, _, body = daemon.request(
-            "POST", "/build?" + urllib.parse.urlencode({"t": tag}),
-            context.getvalue(), {"Content-Type": "application/x-tar"})
+            "POST",
+            "/build?" + urllib.parse.urlencode({"t": tag}),
+            context.getvalue(),
+            {"Content-Type": "application/x-tar"},
+        )
         assert (status, json.loads(body)["message"]) == (400, message)
     assert_store_usable(daemon, busybox)
 
 
-def test_load_refuses_invalid_repo_tags_and_writes_nothing(daemon: DaemonProcess,
-                                                           busybox: str) -> None:
+def test_load_refuses_invalid_repo_tags_and_writes_nothing(
+    daemon: DaemonProcess, busybox: str
+) -> None:
     before = daemon.docker("images", "-aq", "--no-trunc").stdout.split()
     image = busybox_image(["x:v1\n"])
     image.config["comment"] = "never stored"
@@ -102,18 +114,22 @@ def test_load_refuses_invalid_repo_tags_and_writes_nothing(daemon: DaemonProcess
         write_docker_archive(path, [image])
         result = daemon.docker("load", "-i", path, check=False)
     assert result.returncode != 0
-    assert 'invalid reference format' in result.stderr
+    assert "invalid reference format" in result.stderr
     assert daemon.docker("images", "-aq", "--no-trunc").stdout.split() == before
     assert_store_usable(daemon, busybox)
 
 
-@pytest.mark.parametrize(("path", "message"), [
-    ("/images/create?fromImage=x&tag=../x", "invalid tag format"),
-    ("/images/create?fromImage=x%0A", "invalid reference format"),
-    ("/images/busybox/push?tag=../x", "invalid tag format"),
-])
-def test_pull_and_push_refuse_invalid_names(daemon: DaemonProcess, busybox: str, path: str,
-                                            message: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/images/create?fromImage=x&tag=../x", "invalid tag format"),
+        ("/images/create?fromImage=x%0A", "invalid reference format"),
+        ("/images/busybox/push?tag=../x", "invalid tag format"),
+    ],
+)
+def test_pull_and_push_refuse_invalid_names(
+    daemon: DaemonProcess, busybox: str, path: str, message: str
+) -> None:
     status, _, body = daemon.request("POST", path)
     assert (status, json.loads(body)["message"]) == (400, message)
 
@@ -144,11 +160,15 @@ def test_an_unparsable_stored_reference_is_skipped_after_a_restart(make_daemon: 
 def test_registry_hosts_no_url_takes_fail_clearly(daemon: DaemonProcess) -> None:
     """The grammar allows ports over 65535 and DNS labels over 63 characters: the registry
     call fails with what is wrong (Moby: 500 with the URL error), never an unexpected error."""
-    for name, reason in [("a.b:99999/x", "invalid URL: Port out of range 0-65535"),
-                         ("a" * 64 + ".com/x", "label empty or too long")]:
+    for name, reason in [
+        ("a.b:99999/x", "invalid URL: Port out of range 0-65535"),
+        ("a" * 64 + ".com/x", "label empty or too long"),
+    ]:
         status, _, body = daemon.request("POST", f"/images/create?fromImage={name}&tag=1")
         message = json.loads(body)["message"]
         assert status == 500 and reason in message, message
     status, _, body = daemon.request("GET", "/images/search?term=a%20b.c/x")
     assert (status, json.loads(body)["message"]) == (
-        400, "invalid index name (a b.c): not a registry host[:port]")
+        400,
+        "invalid index name (a b.c): not a registry host[:port]",
+    )

@@ -28,8 +28,9 @@ def image_ids(daemon: DaemonProcess) -> list[str]:
 
 
 def docker_binary(daemon: DaemonProcess, *args: str, data: bytes) -> subprocess.CompletedProcess:
-    return subprocess.run([DOCKER_CLI, *args], input=data, capture_output=True,
-                          env=daemon.cli_env(), timeout=120)
+    return subprocess.run(
+        [DOCKER_CLI, *args], input=data, capture_output=True, env=daemon.cli_env(), timeout=120
+    )
 
 
 @pytest.mark.host_only("checks the unpacked layers in the daemon's data-root")
@@ -53,8 +54,9 @@ def test_tag_and_untag(daemon: DaemonProcess, busybox: str) -> None:
     assert "example.com/team/app:v1" in tags
     listed = daemon.docker("images", "--format", "{{.Repository}}:{{.Tag}}", "busybox").stdout
     assert listed.split() == ["busybox:latest"]
-    matched = daemon.docker("images", "--filter", "reference=*/team/*", "--format",
-                            "{{.Repository}}").stdout
+    matched = daemon.docker(
+        "images", "--filter", "reference=*/team/*", "--format", "{{.Repository}}"
+    ).stdout
     assert matched.split() == ["example.com/team/app"]
     removed = daemon.docker("rmi", "example.com/team/app:v1").stdout
     assert removed.strip() == "Untagged: example.com/team/app:v1"
@@ -72,15 +74,15 @@ def test_missing_image_errors_like_moby(daemon: DaemonProcess) -> None:
 
 
 def test_history_lists_layers_newest_first(daemon: DaemonProcess, busybox: str) -> None:
-    lines = daemon.docker("history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}|{{.Size}}",
-                          busybox).stdout.splitlines()
+    lines = daemon.docker(
+        "history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}|{{.Size}}", busybox
+    ).stdout.splitlines()
     assert lines[0].startswith(busybox_image().id) and "CMD" in lines[0]
     assert lines[0].endswith("|0B")
     assert lines[1].startswith("<missing>|")
 
 
-def test_save_load_round_trip(daemon: DaemonProcess, busybox: str,
-                              make_daemon: type) -> None:
+def test_save_load_round_trip(daemon: DaemonProcess, busybox: str, make_daemon: type) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         archive = os.path.join(tmp, "saved.tar")
         daemon.docker("save", "-o", archive, busybox)
@@ -111,9 +113,15 @@ def test_load_accepts_the_pre_25_archive_layout(daemon: DaemonProcess, busybox: 
         f"{image.id[7:]}.json": image.config_bytes,
         "0123abcd/layer.tar": layer,
         "0123abcd/VERSION": b"1.0",
-        "manifest.json": json.dumps([{"Config": f"{image.id[7:]}.json",
-                                      "RepoTags": ["legacy/busybox:old"],
-                                      "Layers": ["0123abcd/layer.tar"]}]).encode(),
+        "manifest.json": json.dumps(
+            [
+                {
+                    "Config": f"{image.id[7:]}.json",
+                    "RepoTags": ["legacy/busybox:old"],
+                    "Layers": ["0123abcd/layer.tar"],
+                }
+            ]
+        ).encode(),
         "repositories": json.dumps({"legacy/busybox": {"old": "0123abcd"}}).encode(),
     }
     buffer = io.BytesIO()
@@ -125,15 +133,26 @@ def test_load_accepts_the_pre_25_archive_layout(daemon: DaemonProcess, busybox: 
     result = docker_binary(daemon, "load", data=gzip.compress(buffer.getvalue()))
     assert result.returncode == 0, result.stderr
     assert b"Loaded image: legacy/busybox:old" in result.stdout
-    assert json.loads(daemon.docker("image", "inspect", "legacy/busybox:old").stdout)[0][
-        "Id"] == image.id
+    assert (
+        json.loads(daemon.docker("image", "inspect", "legacy/busybox:old").stdout)[0]["Id"]
+        == image.id
+    )
     daemon.docker("rmi", "legacy/busybox:old")
 
 
 def test_import_from_stdin_and_file(daemon: DaemonProcess) -> None:
     layer = busybox_layer()
-    result = docker_binary(daemon, "import", "--change", 'CMD ["sh", "-c", "echo hi"]',
-                           "--change", "ENV A=b", "-", "imported:stdin", data=layer)
+    result = docker_binary(
+        daemon,
+        "import",
+        "--change",
+        'CMD ["sh", "-c", "echo hi"]',
+        "--change",
+        "ENV A=b",
+        "-",
+        "imported:stdin",
+        data=layer,
+    )
     assert result.returncode == 0, result.stderr
     image_id = result.stdout.decode().strip()
     (doc,) = json.loads(daemon.docker("image", "inspect", "imported:stdin").stdout)
@@ -146,8 +165,10 @@ def test_import_from_stdin_and_file(daemon: DaemonProcess) -> None:
         f.write(layer)
         f.flush()
         daemon.docker("import", f.name, "imported:file")
-    assert (json.loads(daemon.docker("image", "inspect", "imported:file").stdout)[0]
-            ["RootFS"]["Layers"] == doc["RootFS"]["Layers"])
+    assert (
+        json.loads(daemon.docker("image", "inspect", "imported:file").stdout)[0]["RootFS"]["Layers"]
+        == doc["RootFS"]["Layers"]
+    )
     daemon.docker("rmi", "imported:stdin", "imported:file")
 
 
@@ -168,8 +189,17 @@ def test_image_events(daemon: DaemonProcess, busybox: str) -> None:
     daemon.docker("tag", busybox, "evt:1")
     daemon.docker("rmi", "evt:1")
     until = time.time() + 1
-    output = daemon.docker("events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
-                           "--filter", "type=image", "--format", "{{.Action}}").stdout
+    output = daemon.docker(
+        "events",
+        "--since",
+        f"{since:.3f}",
+        "--until",
+        f"{until:.3f}",
+        "--filter",
+        "type=image",
+        "--format",
+        "{{.Action}}",
+    ).stdout
     assert output.split() == ["tag", "untag"]
 
 
@@ -186,8 +216,9 @@ def test_layers_are_overlay_lowerdirs(daemon: DaemonProcess) -> None:
         lower = f"{graph['UpperDir']}:{graph['LowerDir']}"
         mountpoint = os.path.join(tmp, "merged")
         os.mkdir(mountpoint)
-        subprocess.run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower}",
-                        mountpoint], check=True)
+        subprocess.run(
+            ["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower}", mountpoint], check=True
+        )
         try:
             assert sorted(os.listdir(os.path.join(mountpoint, "data"))) == ["keep"]
             assert sorted(os.listdir(os.path.join(mountpoint, "opaque"))) == ["new"]
@@ -237,8 +268,7 @@ def test_rmi_of_image_in_use_conflicts(make_daemon: type) -> None:
     own.docker("create", "busybox", "true")
     result = own.docker("rmi", "busybox", check=False)
     assert result.returncode == 1
-    assert "conflict: unable to remove repository reference \"busybox\" (must force)" in \
-        result.stderr
+    assert 'conflict: unable to remove repository reference "busybox" (must force)' in result.stderr
     by_id = own.docker("rmi", busybox_image().id[7:19], check=False)
     assert "(must be forced) - image is being used by stopped container" in by_id.stderr
     own.docker("run", "-d", "--name", "runner", "busybox", "sleep", "60")
@@ -260,14 +290,21 @@ def test_images_survive_a_daemon_kill(make_daemon: type) -> None:
 def test_commit_records_a_parent_that_history_names(daemon: DaemonProcess, busybox: str) -> None:
     container = daemon.docker("create", busybox, "true").stdout.strip()
     try:
-        image_id = daemon.docker("commit", "-c", "ENV COMMITTED=1", container,
-                                 "committed:1").stdout.strip()
+        image_id = daemon.docker(
+            "commit", "-c", "ENV COMMITTED=1", container, "committed:1"
+        ).stdout.strip()
         _, rows = daemon.request_json("GET", "/images/committed:1/history")
         assert [(r["Id"], r["Tags"]) for r in rows] == [
-            (image_id, ["committed:1"]), (busybox_image().id, ["busybox:latest"]),
-            ("<missing>", None)]
-        assert "COMMITTED=1" in json.loads(daemon.docker(
-            "image", "inspect", "committed:1").stdout)[0]["Config"]["Env"]
+            (image_id, ["committed:1"]),
+            (busybox_image().id, ["busybox:latest"]),
+            ("<missing>", None),
+        ]
+        assert (
+            "COMMITTED=1"
+            in json.loads(daemon.docker("image", "inspect", "committed:1").stdout)[0]["Config"][
+                "Env"
+            ]
+        )
     finally:
         daemon.docker("rm", "-f", container, check=False)
         daemon.docker("rmi", "committed:1", check=False)

@@ -50,40 +50,51 @@ def load(daemon: DaemonProcess, path: str) -> str:
     return result.stderr
 
 
-def test_manifest_linked_to_a_host_file(daemon: DaemonProcess, host_file: str,
-                                        tmp_path: str) -> None:
+def test_manifest_linked_to_a_host_file(
+    daemon: DaemonProcess, host_file: str, tmp_path: str
+) -> None:
     message = load(daemon, archive(tmp_path, [link("manifest.json", host_file)]))
     assert "outside the archive" in message and SECRET not in message
 
 
-def test_manifest_hard_linked_through_a_linked_folder(daemon: DaemonProcess, host_file: str,
-                                                      tmp_path: str) -> None:
-    members = [link("host", os.path.dirname(host_file)),
-               link("manifest.json", f"host/{os.path.basename(host_file)}", hard=True)]
+def test_manifest_hard_linked_through_a_linked_folder(
+    daemon: DaemonProcess, host_file: str, tmp_path: str
+) -> None:
+    members = [
+        link("host", os.path.dirname(host_file)),
+        link("manifest.json", f"host/{os.path.basename(host_file)}", hard=True),
+    ]
     assert SECRET not in load(daemon, archive(tmp_path, members))
 
 
-def test_config_and_layer_links(daemon: DaemonProcess, host_file: str,
-                                tmp_path: str) -> None:
+def test_config_and_layer_links(daemon: DaemonProcess, host_file: str, tmp_path: str) -> None:
     image = busybox_image()
     manifest = [{"Config": "config.json", "RepoTags": None, "Layers": ["layer.tar"]}]
-    members = [("manifest.json", json.dumps(manifest).encode()),
-               link("config.json", host_file), ("layer.tar", image.layers[0])]
+    members = [
+        ("manifest.json", json.dumps(manifest).encode()),
+        link("config.json", host_file),
+        ("layer.tar", image.layers[0]),
+    ]
     assert "config.json is outside the archive" in load(daemon, archive(tmp_path, members))
-    members = [("manifest.json", json.dumps(manifest).encode()),
-               ("config.json", image.config_bytes), ("layer.tar", image.layers[0]),
-               link("config2.json", "config.json", hard=True)]
+    members = [
+        ("manifest.json", json.dumps(manifest).encode()),
+        ("config.json", image.config_bytes),
+        ("layer.tar", image.layers[0]),
+        link("config2.json", "config.json", hard=True),
+    ]
     assert "config.json is a hard link" in load(daemon, archive(tmp_path, members))
 
 
-@pytest.mark.parametrize("manifest", [["x"], [{}], [{"Config": 3}], {"a": 1},
-                                      [{"Config": "c", "Layers": "l"}]])
-def test_malformed_manifests_are_bad_requests(daemon: DaemonProcess, tmp_path: str,
-                                              manifest: object) -> None:
-    path = archive(tmp_path, [("manifest.json", json.dumps(manifest).encode()),
-                              ("c", b"{}")])
+@pytest.mark.parametrize(
+    "manifest", [["x"], [{}], [{"Config": 3}], {"a": 1}, [{"Config": "c", "Layers": "l"}]]
+)
+def test_malformed_manifests_are_bad_requests(
+    daemon: DaemonProcess, tmp_path: str, manifest: object
+) -> None:
+    path = archive(tmp_path, [("manifest.json", json.dumps(manifest).encode()), ("c", b"{}")])
     with open(path, "rb") as f:
-        status, _, body = daemon.request("POST", "/images/load", f.read(),
-                                         {"Content-Type": "application/x-tar"})
+        status, _, body = daemon.request(
+            "POST", "/images/load", f.read(), {"Content-Type": "application/x-tar"}
+        )
     assert status == 400, body
     assert json.loads(body)["message"].startswith("invalid manifest.json")

@@ -51,9 +51,17 @@ def test_pull_by_tag_then_by_digest(daemon: DaemonProcess, served: RegistryProce
     assert repo_digest.startswith(f"{served.host}/mirror/busybox@sha256:")
     again = daemon.docker("pull", repo_digest).stdout
     assert f"Status: Image is up to date for {repo_digest}" in again
-    events = daemon.docker("events", "--since", f"{since:.3f}", "--until",
-                           f"{time.time() + 1:.3f}", "--filter", "event=pull", "--format",
-                           "{{.Actor.ID}}").stdout.split()
+    events = daemon.docker(
+        "events",
+        "--since",
+        f"{since:.3f}",
+        "--until",
+        f"{time.time() + 1:.3f}",
+        "--filter",
+        "event=pull",
+        "--format",
+        "{{.Actor.ID}}",
+    ).stdout.split()
     assert ref in events
 
 
@@ -66,8 +74,9 @@ def test_pull_all_tags(daemon: DaemonProcess, served: RegistryProcess) -> None:
     assert {f"{served.host}/alltags/busybox:a", f"{served.host}/alltags/busybox:b"} <= set(tags)
 
 
-def test_push_then_pull_into_fresh_data_root(daemon: DaemonProcess, served: RegistryProcess,
-                                             make_daemon: type) -> None:
+def test_push_then_pull_into_fresh_data_root(
+    daemon: DaemonProcess, served: RegistryProcess, make_daemon: type
+) -> None:
     image = layered_image([f"{served.host}/pushed/layered:v1"])
     with tempfile.TemporaryDirectory() as tmp:
         archive = os.path.join(tmp, "layered.tar")
@@ -82,23 +91,24 @@ def test_push_then_pull_into_fresh_data_root(daemon: DaemonProcess, served: Regi
     doc = inspect(fresh, f"{served.host}/pushed/layered:v1")
     assert doc["Id"] == image.id
     assert doc["RootFS"]["Layers"] == image.config["rootfs"]["diff_ids"]
-    assert inspect(daemon, f"{served.host}/pushed/layered:v1")["RepoDigests"] == \
-        doc["RepoDigests"]
+    assert inspect(daemon, f"{served.host}/pushed/layered:v1")["RepoDigests"] == doc["RepoDigests"]
     again = daemon.docker("push", f"{served.host}/pushed/layered:v1").stdout
     assert "Layer already exists" in again
 
 
-def test_platform_selection_from_an_index(daemon: DaemonProcess,
-                                          served: RegistryProcess) -> None:
+def test_platform_selection_from_an_index(daemon: DaemonProcess, served: RegistryProcess) -> None:
     layer = busybox_layer()
     amd = image_config([layer], architecture="amd64")
     arm = image_config([layer], architecture="arm64")
     entries = []
-    for config, platform in ((amd, {"os": "linux", "architecture": "amd64"}),
-                             (arm, {"os": "linux", "architecture": "arm64", "variant": "v8"})):
+    for config, platform in (
+        (amd, {"os": "linux", "architecture": "amd64"}),
+        (arm, {"os": "linux", "architecture": "arm64", "variant": "v8"}),
+    ):
         raw = json.dumps(config, separators=(",", ":")).encode()
-        digest, size = served.put_image("multi/arch", f"only-{platform['architecture']}",
-                                        [layer], raw)
+        digest, size = served.put_image(
+            "multi/arch", f"only-{platform['architecture']}", [layer], raw
+        )
         entries.append((digest, size, platform))
     served.put_index("multi/arch", "latest", entries)
     ref = f"{served.host}/multi/arch"
@@ -114,13 +124,15 @@ def test_platform_selection_from_an_index(daemon: DaemonProcess,
 
 
 @pytest.mark.parametrize("compression", ["zstd", "none"])
-def test_zstd_and_uncompressed_layers(daemon: DaemonProcess, served: RegistryProcess,
-                                      compression: str) -> None:
+def test_zstd_and_uncompressed_layers(
+    daemon: DaemonProcess, served: RegistryProcess, compression: str
+) -> None:
     layer = random_layer(200_000, seed=7)
     config = image_config([busybox_layer(), layer])
     raw = json.dumps(config, separators=(",", ":")).encode()
-    served.put_image("formats/img", compression, [busybox_layer(), layer], raw,
-                     compression=compression, oci=True)
+    served.put_image(
+        "formats/img", compression, [busybox_layer(), layer], raw, compression=compression, oci=True
+    )
     ref = f"{served.host}/formats/img:{compression}"
     daemon.docker("pull", ref)
     assert inspect(daemon, ref)["RootFS"]["Layers"] == config["rootfs"]["diff_ids"]
@@ -146,8 +158,9 @@ def test_search_answers_dockers_error(daemon: DaemonProcess, served: RegistryPro
     assert result.stderr.strip() == "Error response from daemon: Unexpected status code 404"
 
 
-def test_registry_mirror_serves_docker_hub_names(served: RegistryProcess,
-                                                 make_daemon: type) -> None:
+def test_registry_mirror_serves_docker_hub_names(
+    served: RegistryProcess, make_daemon: type
+) -> None:
     served.push_archive(busybox_archive(), "library/busybox:latest")
     own = make_daemon(config={"registry-mirrors": [served.url]}).start()
     served.serve_to(own)
@@ -169,14 +182,14 @@ def make_daemon_module(other_daemon: DaemonProcess) -> DaemonProcess:
     return other_daemon
 
 
-def test_auth_login_pull_push(make_daemon_module: DaemonProcess,
-                              private: RegistryProcess) -> None:
+def test_auth_login_pull_push(make_daemon_module: DaemonProcess, private: RegistryProcess) -> None:
     own = make_daemon_module
     ref = f"{private.host}/private/busybox:1"
     denied = own.docker("pull", ref, check=False, input="")
     assert denied.returncode == 1 and "no basic auth credentials" in denied.stderr
-    wrong = own.docker("login", private.host, "-u", "alice", "--password-stdin",
-                       input="nope\n", check=False)
+    wrong = own.docker(
+        "login", private.host, "-u", "alice", "--password-stdin", input="nope\n", check=False
+    )
     assert wrong.returncode == 1
     assert "failed with status: 401 Unauthorized" in wrong.stderr
     ok = own.docker("login", private.host, "-u", "alice", "--password-stdin", input="s3cret\n")
@@ -186,8 +199,11 @@ def test_auth_login_pull_push(make_daemon_module: DaemonProcess,
     assert "2: digest: sha256:" in own.docker("push", f"{private.host}/private/copy:2").stdout
     client = own.client()
     try:
-        image = client.images.pull(f"{private.host}/private/copy", tag="2",
-                                   auth_config={"username": "alice", "password": "s3cret"})
+        image = client.images.pull(
+            f"{private.host}/private/copy",
+            tag="2",
+            auth_config={"username": "alice", "password": "s3cret"},
+        )
         assert image.id == busybox_image().id
     finally:
         client.close()
@@ -202,10 +218,12 @@ def test_token_auth_login_pull_push(make_daemon_module: DaemonProcess) -> None:
         ref = f"{registry.host}/tokened/busybox:1"
         denied = own.docker("pull", ref, check=False, input="")
         assert denied.returncode == 1
-        assert "insufficient_scope" in denied.stderr or "authentication required" in \
-            denied.stderr, denied.stderr
-        wrong = own.docker("login", registry.host, "-u", "bob", "--password-stdin",
-                           input="bad\n", check=False)
+        assert (
+            "insufficient_scope" in denied.stderr or "authentication required" in denied.stderr
+        ), denied.stderr
+        wrong = own.docker(
+            "login", registry.host, "-u", "bob", "--password-stdin", input="bad\n", check=False
+        )
         assert wrong.returncode == 1, wrong.stdout
         own.docker("login", registry.host, "-u", "bob", "--password-stdin", input="t0ken\n")
         own.docker("pull", ref)
@@ -214,8 +232,7 @@ def test_token_auth_login_pull_push(make_daemon_module: DaemonProcess) -> None:
         own.docker("pull", ref)
         assert registry.token_server.requests == issued  # the token is cached
         own.docker("tag", ref, f"{registry.host}/tokened/copy:1")
-        assert "1: digest: sha256:" in own.docker("push",
-                                                  f"{registry.host}/tokened/copy:1").stdout
+        assert "1: digest: sha256:" in own.docker("push", f"{registry.host}/tokened/copy:1").stdout
     finally:
         registry.cleanup()
 
@@ -223,8 +240,14 @@ def test_token_auth_login_pull_push(make_daemon_module: DaemonProcess) -> None:
 def wait_for_download(daemon: DaemonProcess) -> None:
     """Until a layer download of a pull has started writing."""
     tmp = os.path.join(daemon.data_root, "images", "tmp")
-    wait_for(lambda: any(name.startswith("download-") and os.path.getsize(os.path.join(tmp, name))
-                         for name in os.listdir(tmp)), 20, 0.05)
+    wait_for(
+        lambda: any(
+            name.startswith("download-") and os.path.getsize(os.path.join(tmp, name))
+            for name in os.listdir(tmp)
+        ),
+        20,
+        0.05,
+    )
 
 
 def assert_no_trace(daemon: DaemonProcess, repo: str) -> None:
@@ -234,9 +257,9 @@ def assert_no_trace(daemon: DaemonProcess, repo: str) -> None:
 
 
 @contextlib.contextmanager
-def slow_image(make_daemon: type, repo: str, size: int, seed: int, rate: int,
-               config: dict | None = None) -> Iterator[tuple[RegistryProcess, DaemonProcess,
-                                                             str, bytes]]:
+def slow_image(
+    make_daemon: type, repo: str, size: int, seed: int, rate: int, config: dict | None = None
+) -> Iterator[tuple[RegistryProcess, DaemonProcess, str, bytes]]:
     """An own registry holding a one-layer image, and an own daemon reaching the registry
     at `rate` bytes/second: (registry, daemon, reference, layer)."""
     registry = RegistryProcess().start()
@@ -252,8 +275,9 @@ def slow_image(make_daemon: type, repo: str, size: int, seed: int, rate: int,
 
 
 def test_interrupted_pull_leaves_nothing_and_retries(make_daemon: type) -> None:
-    with slow_image(make_daemon, "slow/img", 3_000_000, 11, 1_000_000,
-                    {"max-download-attempts": 2}) as (registry, own, ref, layer):
+    with slow_image(
+        make_daemon, "slow/img", 3_000_000, 11, 1_000_000, {"max-download-attempts": 2}
+    ) as (registry, own, ref, layer):
         # The registry dies mid-download: the pull fails and leaves nothing visible.
         pull = own.docker_popen("pull", ref)
         wait_for_download(own)
@@ -272,12 +296,17 @@ def test_interrupted_pull_leaves_nothing_and_retries(make_daemon: type) -> None:
         registry.forwarders[str(own.netns)].rate = 0
         own.docker("pull", ref)
         assert inspect(own, ref)["RootFS"]["Layers"] == [
-            "sha256:" + hashlib.sha256(layer).hexdigest()]
+            "sha256:" + hashlib.sha256(layer).hexdigest()
+        ]
 
 
 def test_concurrent_pulls_share_one_download(make_daemon: type) -> None:
     with slow_image(make_daemon, "shared/img", 2_000_000, 21, 4_000_000) as (
-            registry, own, ref, layer):
+        registry,
+        own,
+        ref,
+        layer,
+    ):
         results: list[int] = []
 
         def pull() -> None:
@@ -294,7 +323,11 @@ def test_concurrent_pulls_share_one_download(make_daemon: type) -> None:
 
 def test_cut_download_resumes_with_range(make_daemon: type) -> None:
     with slow_image(make_daemon, "resume/img", 2_000_000, 31, 1_000_000) as (
-            registry, own, ref, layer):
+        registry,
+        own,
+        ref,
+        layer,
+    ):
         forwarder = registry.forwarders[str(own.netns)]
         pull = own.docker_popen("pull", ref)
         wait_for_download(own)

@@ -46,26 +46,36 @@ class SilentServer:
 
 
 @pytest.fixture
-def quick_timeouts_daemon(make_daemon: type, monkeypatch: pytest.MonkeyPatch
-                          ) -> Iterator[DaemonProcess]:
+def quick_timeouts_daemon(
+    make_daemon: type, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DaemonProcess]:
     monkeypatch.setenv("KETCH_REGISTRY_TIMEOUTS", "connect=2,header=2,read=2")
     yield make_daemon().start()
 
 
-def test_silent_registry_fails_pull_and_login_in_time(quick_timeouts_daemon: DaemonProcess
-                                                     ) -> None:
+def test_silent_registry_fails_pull_and_login_in_time(quick_timeouts_daemon: DaemonProcess) -> None:
     daemon = quick_timeouts_daemon
     server = SilentServer(daemon)
     try:
         started = time.monotonic()
-        pull = daemon.docker("pull", f"127.0.0.1:{server.port}/silent/image:1", check=False,
-                             timeout=60)
+        pull = daemon.docker(
+            "pull", f"127.0.0.1:{server.port}/silent/image:1", check=False, timeout=60
+        )
         assert pull.returncode != 0
-        assert f'Get "http://127.0.0.1:{server.port}/v2/": context deadline exceeded ' \
-               "(Client.Timeout exceeded while awaiting headers)" in pull.stderr
-        login = daemon.docker("login", "-u", "user", "--password-stdin",
-                              f"127.0.0.1:{server.port}", input="secret\n", check=False,
-                              timeout=60)
+        assert (
+            f'Get "http://127.0.0.1:{server.port}/v2/": context deadline exceeded '
+            "(Client.Timeout exceeded while awaiting headers)" in pull.stderr
+        )
+        login = daemon.docker(
+            "login",
+            "-u",
+            "user",
+            "--password-stdin",
+            f"127.0.0.1:{server.port}",
+            input="secret\n",
+            check=False,
+            timeout=60,
+        )
         assert login.returncode != 0
         assert "Client.Timeout exceeded while awaiting headers" in login.stderr
         assert time.monotonic() - started < 40
@@ -95,23 +105,23 @@ def used_bytes(path: str) -> int:
     return (stats.f_blocks - stats.f_bfree) * stats.f_frsize
 
 
-@pytest.mark.parametrize("sizes", [(12_000_000,) * 3, (45_000_000,)],
-                         ids=["while-unpacking", "while-downloading"])
-def test_disk_full_during_pull(small_disk_daemon: DaemonProcess, registry: RegistryProcess,
-                               sizes: tuple[int, ...]) -> None:
+@pytest.mark.parametrize(
+    "sizes", [(12_000_000,) * 3, (45_000_000,)], ids=["while-unpacking", "while-downloading"]
+)
+def test_disk_full_during_pull(
+    small_disk_daemon: DaemonProcess, registry: RegistryProcess, sizes: tuple[int, ...]
+) -> None:
     """The pull stops at the first ENOSPC and says so, what it wrote is gone, and the daemon
     goes on (a smaller pull works)."""
     own = small_disk_daemon
     registry.serve_to(own)
     layers = [random_layer(size, seed=seed, name="big") for seed, size in enumerate(sizes)]
     raw = json.dumps(image_config(layers), separators=(",", ":")).encode()
-    registry.put_image(f"toobig/img{len(sizes)}", "1", layers, raw, compression="none",
-                       oci=True)
+    registry.put_image(f"toobig/img{len(sizes)}", "1", layers, raw, compression="none", oci=True)
     registry.push_archive(busybox_archive(), "fits/busybox:1")
     before = used_bytes(own.data_root)
 
-    pull = own.docker("pull", f"{registry.host}/toobig/img{len(sizes)}:1", check=False,
-                      timeout=120)
+    pull = own.docker("pull", f"{registry.host}/toobig/img{len(sizes)}:1", check=False, timeout=120)
     assert pull.returncode != 0
     assert "no space left on device" in pull.stderr, pull.stderr
     status, _, _ = own.request("GET", "/_ping", timeout=5)
@@ -121,11 +131,18 @@ def test_disk_full_during_pull(small_disk_daemon: DaemonProcess, registry: Regis
     assert not blobs & {hashlib.sha256(layer).hexdigest() for layer in layers}
     assert os.listdir(os.path.join(images, "layers", "sha256")) == []
     # deleted layers' files go in the background
-    wait_for(lambda: not os.listdir(os.path.join(images, "tmp"))
-             and used_bytes(own.data_root) - before <= 1e6, 20,
-             what=lambda: str((os.listdir(os.path.join(images, "tmp")),
-                               used_bytes(own.data_root) - before)))
+    wait_for(
+        lambda: (
+            not os.listdir(os.path.join(images, "tmp"))
+            and used_bytes(own.data_root) - before <= 1e6
+        ),
+        20,
+        what=lambda: str(
+            (os.listdir(os.path.join(images, "tmp")), used_bytes(own.data_root) - before)
+        ),
+    )
 
     own.docker("pull", f"{registry.host}/fits/busybox:1")
-    assert own.docker("run", "--rm", f"{registry.host}/fits/busybox:1", "echo",
-                      "ok").stdout == "ok\n"
+    assert (
+        own.docker("run", "--rm", f"{registry.host}/fits/busybox:1", "echo", "ok").stdout == "ok\n"
+    )

@@ -128,8 +128,15 @@ def reseed_random(config: dict[str, Any]) -> None:
 def run(*argv: str) -> None:
     """Run a tool; its output reaches the console only when it fails."""
     try:
-        proc = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, timeout=120,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.run(
+            argv,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         console(f"ketch: {argv[0]} failed: {e}")
         return
@@ -150,8 +157,10 @@ def apply_config(config: dict[str, Any]) -> None:
     hostname = str(config.get("hostname") or "ketch")
     socket.sethostname(hostname)
     write_file("/etc/hostname", hostname + "\n")
-    write_file("/etc/hosts", f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n"
-                             "::1\tlocalhost ip6-localhost ip6-loopback\n")
+    write_file(
+        "/etc/hosts",
+        f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    )
     nameservers = config.get("dns") or ["10.0.2.3"]
     write_file("/etc/resolv.conf", "".join(f"nameserver {ns}\n" for ns in nameservers))
     keys = [str(k).strip() for k in config.get("ssh_authorized_keys") or []]
@@ -164,9 +173,14 @@ def start_dockerd_warm() -> tuple[subprocess.Popen[bytes], int]:
     """dockerd importing itself; returns it and the pipe that says "warm" when it is done."""
     ready_read, ready_write = os.pipe()
     log = os.open(DOCKERD_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    proc = subprocess.Popen(["/usr/bin/python3", DOCKERD_WARM, str(ready_write)],
-                            stdin=subprocess.PIPE, stdout=log, stderr=log, env=dockerd_env(),
-                            pass_fds=(ready_write,))
+    proc = subprocess.Popen(
+        ["/usr/bin/python3", DOCKERD_WARM, str(ready_write)],
+        stdin=subprocess.PIPE,
+        stdout=log,
+        stderr=log,
+        env=dockerd_env(),
+        pass_fds=(ready_write,),
+    )
     os.close(ready_write)
     os.close(log)
     write_file(DOCKERD_PIDFILE, f"{proc.pid}\n")
@@ -177,23 +191,45 @@ def dockerd_env() -> dict[str, str]:
     # OpenSSL looks CA certificates up lazily in /etc/ssl/certs (hashed names) when no CA file
     # loads: aiohttp creates its default SSL context at import, and parsing the whole bundle
     # there costs ~3 s under TCG.
-    return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-            "SSL_CERT_FILE": "/etc/ssl/certs/lazy-lookup-in-certs-dir"}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+        "SSL_CERT_FILE": "/etc/ssl/certs/lazy-lookup-in-certs-dir",
+    }
 
 
 def describe_dockerd_service(argv: list[str]) -> None:
     """docker.service for systemctl/journalctl: how to start dockerd again as it runs now."""
-    write_file(f"{SERVICES_DIR}/docker.json", json.dumps({
-        "description": "Docker Application Container Engine (Ketch)", "identifier": "dockerd",
-        "argv": ["/usr/local/bin/dockerd", *argv], "env": dockerd_env(),
-        "pidfile": DOCKERD_PIDFILE, "log": DOCKERD_LOG, "ready_socket": DOCKER_SOCK}))
+    write_file(
+        f"{SERVICES_DIR}/docker.json",
+        json.dumps(
+            {
+                "description": "Docker Application Container Engine (Ketch)",
+                "identifier": "dockerd",
+                "argv": ["/usr/local/bin/dockerd", *argv],
+                "env": dockerd_env(),
+                "pidfile": DOCKERD_PIDFILE,
+                "log": DOCKERD_LOG,
+                "ready_socket": DOCKER_SOCK,
+            }
+        ),
+    )
 
 
 def load_modules() -> None:
     """Netfilter modules dockerd's first iptables calls need, and the power button's: loaded
     while dockerd imports, so a resumed snapshot has them."""
-    run("modprobe", "-a", "nf_tables", "nft_compat", "nft_chain_nat", "xt_MASQUERADE",
-        "xt_conntrack", "xt_addrtype", "button", "evdev")
+    run(
+        "modprobe",
+        "-a",
+        "nf_tables",
+        "nft_compat",
+        "nft_chain_nat",
+        "xt_MASQUERADE",
+        "xt_conntrack",
+        "xt_addrtype",
+        "button",
+        "evdev",
+    )
 
 
 def wait_warm(ready_read: int) -> bool:
@@ -225,8 +261,12 @@ def data_device() -> str | None:
 def mount(source: str, target: str, fstype: str | None = None, flags: int = 0) -> None:
     """mount(2) itself: each exec of mount(8) costs ~0.1 s under TCG."""
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
-                  flags, None) != 0:
+    if (
+        libc.mount(
+            source.encode(), target.encode(), fstype.encode() if fstype else None, flags, None
+        )
+        != 0
+    ):
         errno = ctypes.get_errno()
         raise OSError(errno, f"mount {source} on {target}: {os.strerror(errno)}")
 
@@ -245,12 +285,27 @@ def mount_data_disk() -> None:
     try:
         mount(device, DATA_MOUNT, "ext4", MS_NOATIME)
     except OSError:
-        probe = subprocess.run(["blkid", "-o", "value", "-s", "TYPE", device], check=False,
-                               stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        probe = subprocess.run(
+            ["blkid", "-o", "value", "-s", "TYPE", device],
+            check=False,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+        )
         if probe.returncode == 2:  # blkid found nothing at all: a blank disk
             console(f"ketch: formatting the blank data disk {device}")
-            run("mkfs.ext4", "-q", "-F", "-L", "ketch-data", "-m", "0",
-                "-E", "lazy_itable_init=1,lazy_journal_init=1", device)
+            run(
+                "mkfs.ext4",
+                "-q",
+                "-F",
+                "-L",
+                "ketch-data",
+                "-m",
+                "0",
+                "-E",
+                "lazy_itable_init=1,lazy_journal_init=1",
+                device,
+            )
         try:
             mount(device, DATA_MOUNT, "ext4", MS_NOATIME)
         except OSError as e:
@@ -274,8 +329,13 @@ def host_key_usable() -> bool:
     """A key half-written when the VM was killed must be replaced, or sshd never starts."""
     if not os.path.exists(HOST_KEY):
         return False
-    check = subprocess.run(["ssh-keygen", "-y", "-f", HOST_KEY], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    check = subprocess.run(
+        ["ssh-keygen", "-y", "-f", HOST_KEY],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
     return check.returncode == 0
 
 
@@ -427,8 +487,10 @@ def stop_everything() -> None:
 
 def stop_container(container_id: str) -> None:
     with contextlib.suppress(OSError):
-        docker_post(f"/containers/{container_id}/stop?t={CONTAINER_STOP_SECONDS}",
-                    CONTAINER_STOP_SECONDS + 5)
+        docker_post(
+            f"/containers/{container_id}/stop?t={CONTAINER_STOP_SECONDS}",
+            CONTAINER_STOP_SECONDS + 5,
+        )
 
 
 def reap() -> int:

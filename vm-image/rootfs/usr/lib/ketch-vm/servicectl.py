@@ -14,7 +14,7 @@ import time
 import services
 
 EXIT_NOT_RUNNING = 3  # systemctl status / is-active: the unit is not active
-EXIT_NO_UNIT = 4      # systemctl status: no such unit
+EXIT_NO_UNIT = 4  # systemctl status: no such unit
 MOBY_TIME = re.compile(r'^time="([0-9T:.-]+)')
 
 
@@ -70,10 +70,13 @@ def act(args: argparse.Namespace, service: services.Service) -> int:
             return 0
         if command == "show":
             pid = service.pid()
-            values = {"Id": service.unit, "MainPID": str(pid or 0),
-                      "ActiveState": "active" if pid else "inactive",
-                      "SubState": "running" if pid else "dead",
-                      "Description": service.description}
+            values = {
+                "Id": service.unit,
+                "MainPID": str(pid or 0),
+                "ActiveState": "active" if pid else "inactive",
+                "SubState": "running" if pid else "dead",
+                "Description": service.description,
+            }
             wanted = [p for group in args.property for p in group.split(",")] or list(values)
             for key in wanted:
                 print(f"{key}={values.get(key, '')}")
@@ -121,12 +124,15 @@ def journal_line(service: services.Service, line: str) -> str:
         with contextlib.suppress(ValueError):
             utc = time.strptime(match.group(1)[:19], "%Y-%m-%dT%H:%M:%S")
             stamp = time.localtime(calendar.timegm(utc))
-    return (f"{time.strftime('%b %d %H:%M:%S', stamp)} {socket.gethostname()} "
-            f"{service.identifier}[{service.pid() or 0}]: {line}")
+    return (
+        f"{time.strftime('%b %d %H:%M:%S', stamp)} {socket.gethostname()} "
+        f"{service.identifier}[{service.pid() or 0}]: {line}"
+    )
 
 
-def journalctl_main(argv: list[str] | None = None,
-                    services_dir: str = services.SERVICES_DIR) -> int:
+def journalctl_main(
+    argv: list[str] | None = None, services_dir: str = services.SERVICES_DIR
+) -> int:
     parser = argparse.ArgumentParser(prog="journalctl", description="ketch-init's journalctl")
     parser.add_argument("-u", "--unit", action="append", default=[])
     parser.add_argument("-n", "--lines", type=int)

@@ -70,17 +70,23 @@ def load(name: str, services_dir: str = SERVICES_DIR) -> Service:
             raw: dict[str, Any] = json.load(f)
     except (OSError, ValueError):
         raise NoSuchUnit(f"Unit {stem}.service could not be found.") from None
-    return Service(name=stem, description=str(raw.get("description", stem)),
-                   argv=[str(a) for a in raw["argv"]], env=dict(raw.get("env") or {}),
-                   pidfile=str(raw["pidfile"]), log=str(raw["log"]),
-                   ready_socket=str(raw.get("ready_socket") or ""),
-                   identifier=str(raw.get("identifier") or stem))
+    return Service(
+        name=stem,
+        description=str(raw.get("description", stem)),
+        argv=[str(a) for a in raw["argv"]],
+        env=dict(raw.get("env") or {}),
+        pidfile=str(raw["pidfile"]),
+        log=str(raw["log"]),
+        ready_socket=str(raw.get("ready_socket") or ""),
+        identifier=str(raw.get("identifier") or stem),
+    )
 
 
 def names(services_dir: str = SERVICES_DIR) -> list[str]:
     with contextlib.suppress(FileNotFoundError):
-        return sorted(f.removesuffix(".json") for f in os.listdir(services_dir)
-                      if f.endswith(".json"))
+        return sorted(
+            f.removesuffix(".json") for f in os.listdir(services_dir) if f.endswith(".json")
+        )
     return []
 
 
@@ -104,19 +110,27 @@ def start(service: Service) -> int:
     Type=notify unit, returns once it answers on its socket. Returns its PID."""
     if (pid := service.pid()) is not None:
         return pid
-    pid = os.posix_spawn(service.argv[0], service.argv, service.env, setsid=True, file_actions=[
-        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, service.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
-        (os.POSIX_SPAWN_DUP2, 1, 2),
-    ])
+    pid = os.posix_spawn(
+        service.argv[0],
+        service.argv,
+        service.env,
+        setsid=True,
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, service.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+    )
     write_pidfile(service.pidfile, pid)
     deadline = time.monotonic() + START_SECONDS
     while not answers(service.ready_socket):
         exited, status = os.waitpid(pid, os.WNOHANG)
         if exited:
-            raise RuntimeError(f"{service.unit}: the main process exited with status "
-                               f"{os.waitstatus_to_exitcode(status)}; see journalctl -u "
-                               f"{service.name}")
+            raise RuntimeError(
+                f"{service.unit}: the main process exited with status "
+                f"{os.waitstatus_to_exitcode(status)}; see journalctl -u "
+                f"{service.name}"
+            )
         if time.monotonic() > deadline:
             raise RuntimeError(f"{service.unit}: not ready after {START_SECONDS} s")
         time.sleep(0.05)
@@ -164,9 +178,13 @@ def process_info(pid: int) -> ProcessInfo:
         command = " ".join(a.decode(errors="replace") for a in f.read().split(b"\0") if a)
     # fields[0] is the state (field 3 of stat): utime is field 14, stime 15, num_threads 20,
     # starttime 22, rss (pages) 24.
-    return ProcessInfo(started=boot + int(fields[19]) / ticks, threads=int(fields[17]),
-                       rss_bytes=int(fields[21]) * os.sysconf("SC_PAGE_SIZE"),
-                       cpu_seconds=(int(fields[11]) + int(fields[12])) / ticks, command=command)
+    return ProcessInfo(
+        started=boot + int(fields[19]) / ticks,
+        threads=int(fields[17]),
+        rss_bytes=int(fields[21]) * os.sysconf("SC_PAGE_SIZE"),
+        cpu_seconds=(int(fields[11]) + int(fields[12])) / ticks,
+        command=command,
+    )
 
 
 def human_size(size: float) -> str:
@@ -188,9 +206,11 @@ def human_age(seconds: float) -> str:
 
 def status_text(service: Service, log_lines: list[str]) -> str:
     pid = service.pid()
-    header = [f"{'●' if pid else '○'} {service.unit} - {service.description}",
-              f"     Loaded: loaded ({os.path.join(SERVICES_DIR, service.name + '.json')}; "
-              "enabled; preset: enabled)"]
+    header = [
+        f"{'●' if pid else '○'} {service.unit} - {service.description}",
+        f"     Loaded: loaded ({os.path.join(SERVICES_DIR, service.name + '.json')}; "
+        "enabled; preset: enabled)",
+    ]
     if pid is None:
         header.append("     Active: inactive (dead)")
     else:
@@ -198,8 +218,7 @@ def status_text(service: Service, log_lines: list[str]) -> str:
         since = time.strftime("%a %Y-%m-%d %H:%M:%S %Z", time.localtime(info.started))
         program = os.path.basename(info.command.split()[0]) if info.command else service.name
         header += [
-            f"     Active: active (running) since {since}; "
-            f"{human_age(time.time() - info.started)}",
+            f"     Active: active (running) since {since}; {human_age(time.time() - info.started)}",
             f"   Main PID: {pid} ({program})",
             f"      Tasks: {info.threads}",
             f"     Memory: {human_size(info.rss_bytes)}",
