@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from qemu.qmp.legacy import QEMUMonitorProtocol
 
 from ketch.guest.testing.images import busybox_archive
+from ketch.host.driver import qmp as qmp_client
 from ketch.host.testing.runner import Ketch
-from ketch.host.timesync import GuestClock
+from ketch.host.timesync import GuestClock, GuestClockError
 
 LOAD_SECONDS = 120
 SAMPLE_SECONDS = 10
@@ -36,12 +36,7 @@ def guest_clock(ketch: Ketch) -> Iterator[GuestClock]:
 
 
 def qmp(ketch: Ketch, command: str) -> None:
-    monitor = QEMUMonitorProtocol(str(Path(ketch.docker_sock()).parent / "qmp.sock"))
-    try:
-        monitor.connect()
-        monitor.cmd(command)
-    finally:
-        monitor.close()
+    qmp_client.execute(Path(ketch.docker_sock()).parent / "qmp.sock", command)
 
 
 def test_guest_clock_stays_within_half_a_second_under_load(
@@ -71,7 +66,13 @@ def test_guest_clock_is_right_within_a_second_of_a_resume(
     qmp(ketch, "cont")
     resumed = time.monotonic()
     time.sleep(1.0)
-    offset, _ = guest_clock.offset()
+    try:
+        offset, _ = guest_clock.offset()
+    except GuestClockError:
+        # A simulated pause longer than the SSH liveness window (host/ssh.py: 20 s) drops this
+        # test's own session as it drops the agent's; a real host sleep stops the host's clock
+        # too. The agent reconnects and corrects; measure again once this session is back.
+        offset, _ = guest_clock.offset()
     assert abs(offset) < BOUND, f"{offset:+.3f} s, {time.monotonic() - resumed:.2f} s after"
     corrections = [
         json.loads(line)
