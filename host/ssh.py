@@ -18,8 +18,10 @@ USER = "root"
 KEEPALIVE_SECONDS = 5
 # A guest that answers no keepalive for this long is taken as gone: the connection is closed,
 # so every forwarded connection over it ends (the client sees it fail) instead of waiting
-# forever on a peer that will never answer, and the next use reconnects.
-DEAD_AFTER_SECONDS = 20.0
+# forever on a peer that will never answer, and the next use reconnects. Longer than a paused
+# VM is expected to stay silent (a host sleep simulated by a 30 s QMP stop, a TCG stall), so
+# such a pause keeps its sessions and the clock is corrected at once after it.
+DEAD_AFTER_SECONDS = 45.0
 CONNECT_TIMEOUT = 15.0
 # After a connect that timed out (the guest does not answer), callers within this long get its
 # error at once instead of queueing for another full attempt each (a docker command makes
