@@ -286,7 +286,8 @@ class QemuDriver(Driver):
         return False
 
     def kill(self) -> None:
-        pid = self.instance.qemu_pid()
+        # The pid file appears once QEMU has started; right after launch only the process knows.
+        pid = self.instance.qemu_pid() or (self.process.pid if self.process else None)
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

@@ -15,6 +15,30 @@ def now_rfc3339() -> str:
     return format_rfc3339_nano(time.time_ns())
 
 
+def empty_network_settings() -> dict[str, Any]:
+    """NetworkSettings with every key Moby's inspect shows, each at its zero value."""
+    return {
+        "Bridge": "",
+        "SandboxID": "",
+        "SandboxKey": "",
+        "Ports": {},
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": "",
+        "Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "IPv6Gateway": "",
+        "MacAddress": "",
+        "Networks": {},
+    }
+
+
 def initial_state() -> dict[str, Any]:
     return {
         "Status": "created",

@@ -3,7 +3,7 @@
 import time
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.containers.model import Container
+from ketch.guest.engine.containers.model import Container, empty_network_settings
 from ketch.guest.engine.errors import InvalidParameter, NotFound
 from ketch.guest.engine.filters import Filters
 from ketch.guest.engine.timestamps import parse_timestamp_ns
@@ -161,30 +161,7 @@ def _layer_dirs(service: "ContainerService", c: Container) -> list[str]:
 
 
 def _network_settings(c: Container) -> dict[str, Any]:
-    settings = dict(c.network_settings)
-    defaults: dict[str, Any] = {
-        "Bridge": "",
-        "SandboxID": "",
-        "SandboxKey": "",
-        "HairpinMode": False,
-        "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0,
-        "Ports": {},
-        "SecondaryIPAddresses": None,
-        "SecondaryIPv6Addresses": None,
-        "EndpointID": "",
-        "Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "IPAddress": "",
-        "IPPrefixLen": 0,
-        "IPv6Gateway": "",
-        "MacAddress": "",
-        "Networks": {},
-    }
-    for key, value in defaults.items():
-        settings.setdefault(key, value)
-    return settings
+    return {**empty_network_settings(), **c.network_settings}
 
 
 def _ports(c: Container) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ketch.guest.engine.containers.model import Container
+from ketch.guest.engine.containers.model import Container, empty_network_settings
 from ketch.guest.engine.errors import EngineError, InvalidParameter
 from ketch.guest.engine.networks import sandbox_files
 from ketch.guest.engine.networks.model import Endpoint, Network
@@ -68,26 +68,7 @@ class ContainerSettings:
                     **req,
                     "NetworkID": network.id,
                 }
-        return {
-            "Bridge": "",
-            "SandboxID": "",
-            "SandboxKey": "",
-            "Ports": {},
-            "HairpinMode": False,
-            "LinkLocalIPv6Address": "",
-            "LinkLocalIPv6PrefixLen": 0,
-            "SecondaryIPAddresses": None,
-            "SecondaryIPv6Addresses": None,
-            "EndpointID": "",
-            "Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
-            "IPAddress": "",
-            "IPPrefixLen": 0,
-            "IPv6Gateway": "",
-            "MacAddress": "",
-            "Networks": networks,
-        }
+        return {**empty_network_settings(), "Networks": networks}
 
     def _endpoints_of(self, cid: str) -> list[tuple[Network, Endpoint]]:
         return [(n, n.endpoints[cid]) for n in self.networks.values() if cid in n.endpoints]
