@@ -21,7 +21,11 @@ def aiohttp_round_trip() -> str:
 
     async def exchange() -> str:
         app = web.Application()
-        app.router.add_get("/_ping", lambda request: web.Response(text="OK"))
+
+        async def ping(request: web.Request) -> web.Response:
+            return web.Response(text="OK")
+
+        app.router.add_get("/_ping", ping)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -59,6 +59,8 @@ def open_window(server: DesktopServer, on_ready: threading.Event) -> bool:
     window = webview.create_window(
         "Ketch", server.url, width=WINDOW_SIZE[0], height=WINDOW_SIZE[1], min_size=(800, 500)
     )
+    if window is None:  # pywebview answers None when no GUI backend could make one
+        return False
     server.on_quit = window.destroy
     window.events.loaded += lambda: print("ketch: window shows the dashboard", flush=True)
 

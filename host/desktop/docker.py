@@ -5,7 +5,7 @@ import asyncio
 import json
 import struct
 import urllib.parse
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -125,7 +125,7 @@ class DockerClient:
 
     async def json_stream(
         self, method: str, path: str, params: Mapping[str, Any] | None = None, body: Any = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Newline-delimited JSON objects of a streaming answer."""
         buffer = b""
         async for chunk in self.stream(method, path, params, body):

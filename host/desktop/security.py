@@ -43,7 +43,9 @@ class Guard:
         return {f"http://{host}" for host in self.hosts}
 
     def matches(self, candidate: str | None) -> bool:
-        return bool(candidate) and hmac.compare_digest(candidate.encode(), self.token.encode())
+        return bool(candidate) and hmac.compare_digest(
+            (candidate or "").encode(), self.token.encode()
+        )
 
     def refusal(self, request: web.Request) -> str | None:
         """Why request is refused, or None."""

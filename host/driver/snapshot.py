@@ -20,6 +20,12 @@ from qemu.qmp import QMPClient
 
 from ketch.common.proc import run
 
+
+def migration_status(answer: object) -> str:
+    """query-migrate's status ("" before any migration)."""
+    return str(answer.get("status", "")) if isinstance(answer, dict) else ""
+
+
 SAVE_TIMEOUT = 120.0
 QMP_CONNECT_TIMEOUT = 5.0
 
@@ -97,7 +103,7 @@ async def _save_paused(qmp_sock: Path, target: Path) -> str:
         await qmp.execute("migrate-set-parameters", {"max-bandwidth": 2**40})
         await qmp.execute("migrate", {"uri": f"exec:cat > {shlex.quote(str(target))}"})
         deadline = time.monotonic() + SAVE_TIMEOUT
-        while (status := (await qmp.execute("query-migrate")).get("status")) not in (
+        while (status := migration_status(await qmp.execute("query-migrate"))) not in (
             "completed",
             "failed",
             "cancelled",
@@ -118,7 +124,7 @@ async def _continue_when_loaded(qmp_sock: Path, alive: Callable[[], bool], timeo
         try:
             await asyncio.wait_for(qmp.connect(str(qmp_sock)), QMP_CONNECT_TIMEOUT)
             while alive() and time.monotonic() < deadline:
-                if (await qmp.execute("query-migrate")).get("status") == "completed":
+                if migration_status(await qmp.execute("query-migrate")) == "completed":
                     await qmp.execute("cont")
                     return True
                 await asyncio.sleep(0.02)
