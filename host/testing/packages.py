@@ -3,6 +3,7 @@ with dpkg under a lock of our own (parallel sessions must not race for dpkg's), 
 
 import contextlib
 import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -64,3 +65,21 @@ def installed(deb: Path) -> Iterator[None]:
     finally:
         if package_installed():
             dpkg("-r", "ketch")
+
+
+def fake_image(folder: Path, inputs_hash: str) -> Path:
+    """A tiny VM image folder (kernel, initrd, root and image.json) for packaging tests."""
+    folder.mkdir()
+    for name in ("vmlinuz", "initrd.img", "rootfs.img"):
+        (folder / name).write_bytes(name.encode() * 100)
+    image = {
+        "arch": "x86_64",
+        "kernel": "vmlinuz",
+        "initrd": "initrd.img",
+        "rootfs": "rootfs.img",
+        "cmdline": "console=ttyS0",
+        "version": "1",
+        "inputs_hash": inputs_hash,
+    }
+    (folder / "image.json").write_text(json.dumps(image))
+    return folder

@@ -14,7 +14,7 @@ import pytest
 
 from ketch.guest.testing.daemon import DaemonProcess
 from ketch.guest.testing.images import load_busybox
-from ketch.host.testing.packages import build_deb, dpkg, package_installed
+from ketch.host.testing.packages import build_deb, dpkg, fake_image, package_installed
 from ketch.host.testing.packages import installed as installed_package
 from ketch.host.vmimage import pack
 
@@ -25,23 +25,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def fake_image_artifact(base: Path) -> Path:
-    built = base / "image"
-    built.mkdir()
-    for name in ("vmlinuz", "initrd.img", "rootfs.img"):
-        (built / name).write_bytes(name.encode() * 1000)
-    (built / "image.json").write_text(
-        json.dumps(
-            {
-                "arch": "x86_64",
-                "kernel": "vmlinuz",
-                "initrd": "initrd.img",
-                "rootfs": "rootfs.img",
-                "cmdline": "console=ttyS0",
-                "version": "1",
-                "inputs_hash": "debtest",
-            }
-        )
-    )
+    built = fake_image(base / "image", inputs_hash="debtest")
     return pack(built, base / "dist")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ketch.common.version import KETCH_VERSION
+from ketch.host.testing.packages import fake_image
 
 
 def frozen_env(home: Path) -> dict[str, str]:
@@ -73,23 +74,7 @@ def test_image_install_and_doctor_report_version_and_checksum(
 ) -> None:
     """The frozen CLI packs and installs an image artifact into the user data dir, finds it
     there (not in a checkout), and doctor reports its version and sha256."""
-    built = tmp_path / "built"
-    built.mkdir()
-    for name in ("vmlinuz", "initrd.img", "rootfs.img"):
-        (built / name).write_bytes(name.encode() * 100)
-    (built / "image.json").write_text(
-        json.dumps(
-            {
-                "arch": "x86_64",
-                "kernel": "vmlinuz",
-                "initrd": "initrd.img",
-                "rootfs": "rootfs.img",
-                "cmdline": "console=ttyS0",
-                "version": "1",
-                "inputs_hash": "frozen",
-            }
-        )
-    )
+    built = fake_image(tmp_path / "built", inputs_hash="frozen")
     ketch = frozen_onedir / "ketch"
     manifest = Path(
         run(
